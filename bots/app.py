@@ -1,0 +1,37 @@
+"""The bots process: one runtime per configured account, all in one event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from bots.config import Config, ConfigError
+from bots.registry import BOTS
+from bots.runtime.runtime import Runtime
+from bots.runtime.store import Store, migrate
+from bots.runtime.vault import Vault
+
+log = logging.getLogger(__name__)
+
+
+def build_runtimes(config: Config, store: Store) -> list[Runtime]:
+    runtimes = []
+    for account in config.accounts:
+        unknown = [name for name in account.bots if name not in BOTS]
+        if unknown:
+            raise ConfigError(f"{account.user_id}: unknown bot(s) {', '.join(unknown)}; "
+                              f"known: {', '.join(sorted(BOTS)) or 'none'}")
+        runtimes.append(Runtime(config, account, store,
+                                [BOTS[name](config) for name in account.bots]))
+    return runtimes
+
+
+async def run_bots(config: Config, stop: asyncio.Event) -> None:
+    """Migrate the database, then run every account until `stop` is set."""
+    await asyncio.to_thread(migrate, config.database)
+    store = Store(config.database, Vault(list(config.data_keys)))
+    try:
+        runtimes = build_runtimes(config, store)
+        await asyncio.gather(*(r.run(stop) for r in runtimes))
+    finally:
+        await store.close()

@@ -1,0 +1,130 @@
+"""`liaison`: the single entry point (dev stack, accounts, status, production bots)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import secrets
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from bots import config as config_mod
+from bots import devstack, logs
+from bots.homeserver import DevHomeserver, HomeserverError, register_with_shared_secret
+from bots.runtime.vault import Vault
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="liaison", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="run the dev stack: Synapse on 127.0.0.1 and the bots")
+    up.add_argument("--data-dir", type=Path, default=Path("var"))
+    up.add_argument("--port", type=int, default=8008)
+
+    reg = sub.add_parser("register", help="create an account on the dev homeserver")
+    reg.add_argument("user", help="localpart, e.g. alice")
+    reg.add_argument("--password", help="default: a random one, printed")
+    reg.add_argument("--admin", action="store_true")
+    reg.add_argument("--data-dir", type=Path, default=Path("var"))
+
+    status = sub.add_parser("status", help="is the dev stack up")
+    status.add_argument("--json", action="store_true")
+    status.add_argument("--data-dir", type=Path, default=Path("var"))
+
+    run = sub.add_parser("bots", help="run the bots against any homeserver (production form)")
+    run.add_argument("--config", type=Path, required=True)
+
+    sub.add_parser("keygen", help="print a new data encryption key (for data_keys)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "up":
+            logs.setup("INFO")
+            return asyncio.run(devstack.up(args.data_dir, args.port))
+        if args.command == "register":
+            return asyncio.run(_register(args))
+        if args.command == "status":
+            return asyncio.run(_status(args))
+        if args.command == "bots":
+            return asyncio.run(_bots(args.config))
+        if args.command == "keygen":
+            print(Vault.new_key())
+            return 0
+    except (config_mod.ConfigError, HomeserverError) as exc:
+        print(f"liaison: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 2
+
+
+def _stack(data_dir: Path) -> dict[str, Any] | None:
+    path = devstack.stack_file(data_dir)
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+async def _register(args: argparse.Namespace) -> int:
+    state = _stack(args.data_dir)
+    if state is None:
+        print(f"liaison: the dev stack is not running (no {devstack.stack_file(args.data_dir)});"
+              " start it with `liaison up`", file=sys.stderr)
+        return 1
+    hs = DevHomeserver(args.data_dir)
+    password = args.password or secrets.token_urlsafe(12)
+    user_id = await register_with_shared_secret(
+        state["homeserver_url"], hs.shared_secret, args.user, password, admin=args.admin,
+        server_name=state["server_name"])
+    print(f"{user_id} ready. Homeserver: {state['homeserver_url']}")
+    if not args.password:
+        print(f"Password: {password}")
+    return 0
+
+
+async def _status(args: argparse.Namespace) -> int:
+    state = _stack(args.data_dir) or {}
+    up = False
+    if state:
+        port = int(state["homeserver_url"].rsplit(":", 1)[1])
+        up = await DevHomeserver(args.data_dir, port=port).is_up()
+    bots = []
+    for user_id in state.get("bot_user_ids", []):
+        status_file = Path(state["bots_data_dir"]) / user_id[1:].split(":", 1)[0] / "status.json"
+        bots.append(json.loads(status_file.read_text()) if status_file.exists()
+                    else {"user_id": user_id, "running": False})
+    report = {"up": up, "homeserver_url": state.get("homeserver_url"),
+              "server_name": state.get("server_name"),
+              "bot_user_ids": state.get("bot_user_ids", []), "bots": bots}
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(f"Liaison dev stack: {'up' if up else 'down'}")
+        if up:
+            print(f"  homeserver {report['homeserver_url']}")
+            for bot in bots:
+                signed = "cross-signed" if bot.get("cross_signed") else "NOT cross-signed"
+                print(f"  bot {bot['user_id']} device {bot.get('device_id', '?')} ({signed})")
+    return 0 if up else 1
+
+
+async def _bots(config_path: Path) -> int:
+    from bots.app import run_bots
+
+    cfg = config_mod.load(config_path)
+    logs.setup(cfg.log_level)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await run_bots(cfg, stop)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""The one YAML configuration file, validated against schemas/config.schema.json."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from bots.resources import resource_dir
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class AccountConfig:
+    user_id: str
+    password: str
+    device_name: str
+    bots: tuple[str, ...]
+
+    @property
+    def localpart(self) -> str:
+        return self.user_id[1:].split(":", 1)[0]
+
+    @property
+    def server_name(self) -> str:
+        return self.user_id.split(":", 1)[1]
+
+
+@dataclass(frozen=True)
+class Config:
+    homeserver: str
+    data_dir: Path
+    database: str
+    data_keys: tuple[str, ...]
+    language: str
+    timezone: str
+    allowed_servers: tuple[str, ...]
+    allow_legacy_devices: bool
+    log_level: str
+    accounts: tuple[AccountConfig, ...]
+
+
+def _schema() -> dict[str, Any]:
+    return json.loads((resource_dir("schemas") / "config.schema.json").read_text())
+
+
+def _where(error: jsonschema.ValidationError) -> str:
+    return "/".join(str(p) for p in error.absolute_path) or "(top level)"
+
+
+def validate(raw: Any, source: str) -> None:
+    validator = jsonschema.Draft202012Validator(_schema())
+    errors = sorted(validator.iter_errors(raw), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = [f"  - {_where(e)}: {e.message}" for e in errors]
+        raise ConfigError(f"{source} is not a valid Liaison configuration:\n" + "\n".join(lines))
+
+
+def load(path: Path) -> Config:
+    try:
+        raw = yaml.safe_load(Path(path).read_text())
+    except OSError as exc:
+        raise ConfigError(f"cannot read configuration {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
+    return parse(raw, str(path), base=Path(path).resolve().parent)
+
+
+def parse(raw: Any, source: str, base: Path) -> Config:
+    validate(raw, source)
+    env_keys = os.environ.get("LIAISON_DATA_KEYS")
+    keys = [k.strip() for k in env_keys.split(",") if k.strip()] if env_keys else raw.get("data_keys")
+    if not keys:
+        raise ConfigError(f"{source}: data_keys: required (or set LIAISON_DATA_KEYS)")
+
+    def resolve(value: str) -> Path:
+        path = Path(value)
+        return path if path.is_absolute() else base / path
+
+    accounts = []
+    for item in raw["accounts"]:
+        password = item.get("password")
+        if password is None:
+            password = resolve(item["password_file"]).read_text().strip()
+        accounts.append(AccountConfig(
+            user_id=item["user_id"], password=password,
+            device_name=item.get("device_name", "Liaison"), bots=tuple(item["bots"])))
+    database = raw["database"]
+    if database.startswith("sqlite:///") and not database.startswith("sqlite:////"):
+        database = f"sqlite:///{resolve(database.removeprefix('sqlite:///'))}"
+    return Config(
+        homeserver=raw["homeserver"].rstrip("/"),
+        data_dir=resolve(raw["data_dir"]),
+        database=database,
+        data_keys=tuple(keys),
+        language=raw.get("language", "fr"),
+        timezone=raw.get("timezone", "Europe/Paris"),
+        allowed_servers=tuple(raw.get("allowed_servers") or
+                              sorted({a.server_name for a in accounts})),
+        allow_legacy_devices=raw.get("allow_legacy_devices", False),
+        log_level=raw.get("log_level", "INFO"),
+        accounts=tuple(accounts),
+    )

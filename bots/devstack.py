@@ -1,0 +1,98 @@
+"""`liaison up`: Synapse + the bots on one laptop, all state under one data dir (default ./var).
+
+First start generates the secrets, the bots' configuration and the bot account; later starts reuse
+them (same bot device, same rooms, no new login).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import signal
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bots import config as config_mod
+from bots.app import run_bots
+from bots.homeserver import DevHomeserver
+from bots.runtime.files import write_private
+from bots.runtime.vault import Vault
+
+BOT_LOCALPART = "liaison"
+
+
+def stack_file(data_dir: Path) -> Path:
+    return Path(data_dir) / "stack.json"
+
+
+def dev_config(data_dir: Path, hs: DevHomeserver) -> Path:
+    """The bots' configuration for the dev stack, written once (mode 0600: it holds secrets)."""
+    path = data_dir / "liaison.yaml"
+    if path.exists():
+        raw = yaml.safe_load(path.read_text())
+        raw["homeserver"] = hs.url  # the port may change between runs
+    else:
+        raw = {
+            "homeserver": hs.url,
+            "data_dir": "bots",
+            "database": "sqlite:///bots/liaison.db",
+            "data_keys": [Vault.new_key()],
+            "language": "fr",
+            "timezone": "Europe/Paris",
+            "allowed_servers": [hs.server_name],
+            "allow_legacy_devices": False,
+            "accounts": [{
+                "user_id": f"@{BOT_LOCALPART}:{hs.server_name}",
+                "password": secrets.token_urlsafe(24),
+                "device_name": "Liaison",
+                "bots": [],
+            }],
+        }
+    write_private(path, yaml.safe_dump(raw, sort_keys=False, allow_unicode=True).encode())
+    return path
+
+
+async def up(data_dir: Path, port: int) -> int:
+    data_dir = Path(data_dir).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    hs = DevHomeserver(data_dir, port=port)
+    print(f"Starting Synapse on {hs.url} (data in {data_dir}) …", flush=True)
+    await hs.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        cfg_path = dev_config(data_dir, hs)
+        cfg = config_mod.load(cfg_path)
+        for account in cfg.accounts:
+            await hs.register(account.localpart, account.password)
+        state: dict[str, Any] = {
+            "homeserver_url": hs.url, "server_name": hs.server_name,
+            "bot_user_ids": [a.user_id for a in cfg.accounts], "config": str(cfg_path),
+            "synapse_pid": hs.pid, "bots_data_dir": str(cfg.data_dir),
+        }
+        write_private(stack_file(data_dir), json.dumps(state, indent=2).encode())
+        print(_banner(state, data_dir), flush=True)
+        await run_bots(cfg, stop)
+        return 0
+    finally:
+        stack_file(data_dir).unlink(missing_ok=True)
+        hs.stop()
+        print("Liaison stopped.", flush=True)
+
+
+def _banner(state: dict[str, Any], data_dir: Path) -> str:
+    return f"""
+Liaison dev stack
+  Homeserver   {state['homeserver_url']}   (server name: {state['server_name']})
+  Bot          {', '.join(state['bot_user_ids'])}
+  Log in with Element (Desktop, or Web at http://localhost): choose "Edit" homeserver,
+  enter {state['homeserver_url']}, and sign in with an account made by:
+      liaison register alice --data-dir {data_dir}
+  Then start an encrypted room, invite {state['bot_user_ids'][0]} and type !aide
+  Ctrl-C stops everything; running `liaison up` again reuses the same data.
+"""

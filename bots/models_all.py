@@ -1,0 +1,3 @@
+"""Imports every module that defines tables, so migrations see the whole schema."""
+
+from bots.runtime import models as runtime_models  # noqa: F401

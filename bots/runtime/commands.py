@@ -1,0 +1,202 @@
+"""Declarative commands: definitions, parsing, permissions and help. Pure: no I/O.
+
+A command has a French name and an English alias (`!aide` / `!help`); the reply language follows
+the name the user typed. Names may have two words (`!sortie prevoir`), so a bot declares its
+sub-commands as commands of their own.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bots.runtime.i18n import Lang, t
+
+PREFIX = "!"
+_TOKEN = re.compile(r"\S+")
+_USER_ID = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:\d+)?$")
+
+
+class ArgError(ValueError):
+    """A value that does not fit its argument; the message key says why (see i18n)."""
+
+    def __init__(self, key: str, **values: Any) -> None:
+        super().__init__(key)
+        self.key, self.values = key, values
+
+
+def as_text(raw: str) -> str:
+    return raw
+
+
+def as_int(raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise ArgError("arg.not_int", value=raw) from None
+
+
+def as_user_id(raw: str) -> str:
+    if not _USER_ID.match(raw):
+        raise ArgError("arg.not_user", value=raw)
+    return raw
+
+
+@dataclass(frozen=True)
+class Arg:
+    name: str
+    name_en: str
+    convert: Callable[[str], Any] = as_text
+    optional: bool = False
+    rest: bool = False  # takes the rest of the line, spaces included
+
+    def label(self, lang: Lang) -> str:
+        text = self.name if lang == "fr" else self.name_en
+        text = f"{text}…" if self.rest else text
+        return f"[{text}]" if self.optional else f"<{text}>"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """What permission checks may look at: who asks, where, with which standing."""
+
+    user_id: str
+    room_id: str
+    power_level: int
+    room_kinds: frozenset[str] = frozenset()
+    roles: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Permission:
+    name: str
+    check: Callable[[Caller], bool]
+
+    def allows(self, caller: Caller) -> bool:
+        return self.check(caller)
+
+
+ANYONE = Permission("anyone", lambda caller: True)
+
+
+def min_power(level: int) -> Permission:
+    return Permission(f"power>={level}", lambda caller: caller.power_level >= level)
+
+
+Handler = Callable[..., Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    name_en: str
+    help_fr: str
+    help_en: str
+    handler: Handler
+    args: tuple[Arg, ...] = ()
+    permission: Permission = ANYONE
+    aliases: tuple[str, ...] = ()  # more French spellings, e.g. without accents
+
+    def usage(self, lang: Lang) -> str:
+        name = self.name if lang == "fr" else self.name_en
+        return " ".join([f"{PREFIX}{name}", *(a.label(lang) for a in self.args)])
+
+    def help(self, lang: Lang) -> str:
+        return self.help_fr if lang == "fr" else self.help_en
+
+
+@dataclass(frozen=True)
+class Invocation:
+    command: Command
+    args: dict[str, Any]
+    lang: Lang
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why a message that looks like a command cannot run, as a message key and its values."""
+
+    key: str
+    lang: Lang
+    values: dict[str, Any] = field(default_factory=dict)
+    command: Command | None = None
+
+    def text(self) -> str:
+        return t(self.lang, self.key, **self.values)
+
+
+class CommandSet:
+    def __init__(self, commands: Sequence[Command] = ()) -> None:
+        # Language None: the name is the same in both (`!ping`), the deployment's default applies.
+        self._by_name: dict[str, tuple[Command, Lang | None]] = {}
+        self.commands: list[Command] = []
+        for command in commands:
+            self.add(command)
+
+    def add(self, command: Command) -> None:
+        same = command.name_en == command.name
+        names: list[tuple[str, Lang | None]] = [
+            (command.name, None if same else "fr"), *((a, "fr") for a in command.aliases)]
+        if not same:
+            names.append((command.name_en, "en"))
+        for name, lang in names:
+            key = name.lower()
+            if key in self._by_name and self._by_name[key][0] is not command:
+                raise ValueError(f"command name {name!r} is declared twice")
+            self._by_name[key] = (command, lang)
+        self.commands.append(command)
+
+    def parse(self, body: str, default_lang: Lang) -> Invocation | Rejection | None:
+        """None when the text is not a command at all (ordinary conversation)."""
+        text = body.strip()
+        if not text.startswith(PREFIX) or len(text) == 1 or text[1].isspace():
+            return None
+        tokens = list(_TOKEN.finditer(text[len(PREFIX):]))
+        words = [m.group().lower() for m in tokens]
+        for width in (2, 1):  # the longest declared name wins: `!sortie oui` before `!sortie`
+            if len(words) >= width and (found := self._by_name.get(" ".join(words[:width]))):
+                command, lang = found
+                rest = text[len(PREFIX) + tokens[width - 1].end():]
+                return self._bind(command, lang or default_lang, rest)
+        return Rejection("cmd.unknown", default_lang, {
+            "name": f"{PREFIX}{words[0]}", "suggestion": self._suggest(words[0])})
+
+    def _suggest(self, word: str) -> str:
+        close = difflib.get_close_matches(word, [n.split()[0] for n in self._by_name], n=1)
+        return f"{PREFIX}{close[0]}" if close else ""
+
+    @staticmethod
+    def _bind(command: Command, lang: Lang, rest: str) -> Invocation | Rejection:
+        values: dict[str, Any] = {}
+        remaining = rest
+        for arg in command.args:
+            remaining = remaining.strip()
+            if arg.rest:
+                raw = remaining
+                remaining = ""
+            else:
+                match = _TOKEN.match(remaining)
+                raw = match.group() if match else ""
+                remaining = remaining[len(raw):]
+            if not raw:
+                if arg.optional:
+                    values[arg.name] = None
+                    continue
+                return Rejection("cmd.missing_arg", lang, {
+                    "arg": arg.label(lang), "usage": command.usage(lang)}, command)
+            try:
+                values[arg.name] = arg.convert(raw)
+            except ArgError as exc:
+                return Rejection("cmd.bad_arg", lang, {
+                    "arg": arg.label(lang), "why": t(lang, exc.key, **exc.values),
+                    "usage": command.usage(lang)}, command)
+        if remaining.strip():
+            return Rejection("cmd.extra_args", lang, {
+                "extra": remaining.strip(), "usage": command.usage(lang)}, command)
+        return Invocation(command, values, lang)
+
+    def allowed(self, caller: Caller) -> list[Command]:
+        return [c for c in self.commands if c.permission.allows(caller)]

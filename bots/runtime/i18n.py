@@ -1,0 +1,76 @@
+"""The runtime's user-facing texts, French first. Bots keep their own catalogues the same way.
+
+Texts are HTML templates (see notice.format_html): the values put into them are escaped.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from bots.runtime.notice import Html, format_html
+
+Lang = Literal["fr", "en"]
+
+CATALOGUE: dict[str, dict[Lang, str]] = {
+    "cmd.unknown": {
+        "fr": "Commande inconnue : <code>{name}</code>. {suggestion_text}"
+              "Tapez <code>!aide</code> pour la liste des commandes.",
+        "en": "Unknown command: <code>{name}</code>. {suggestion_text}"
+              "Type <code>!help</code> for the list of commands.",
+    },
+    "cmd.suggestion": {
+        "fr": "Vouliez-vous dire <code>{suggestion}</code> ? ",
+        "en": "Did you mean <code>{suggestion}</code>? ",
+    },
+    "cmd.missing_arg": {
+        "fr": "Il manque {arg}. Usage : <code>{usage}</code>",
+        "en": "Missing {arg}. Usage: <code>{usage}</code>",
+    },
+    "cmd.bad_arg": {
+        "fr": "{arg} : {why}. Usage : <code>{usage}</code>",
+        "en": "{arg}: {why}. Usage: <code>{usage}</code>",
+    },
+    "cmd.extra_args": {
+        "fr": "Trop d'arguments (« {extra} »). Usage : <code>{usage}</code>",
+        "en": "Too many arguments (\u201c{extra}\u201d). Usage: <code>{usage}</code>",
+    },
+    "cmd.forbidden": {
+        "fr": "Vous n'avez pas le droit d'utiliser <code>{usage}</code> dans ce salon.",
+        "en": "You are not allowed to use <code>{usage}</code> in this room.",
+    },
+    "cmd.failed": {
+        "fr": "La commande n'a pas pu aboutir à cause d'une erreur interne. "
+              "Elle n'a rien modifié ; réessayez ou prévenez l'administrateur (référence {ref}).",
+        "en": "The command failed with an internal error and changed nothing; "
+              "try again or tell the administrator (reference {ref}).",
+    },
+    "cmd.untrusted_device": {
+        "fr": "Commande refusée : elle vient d'une session ({device}) que son propriétaire n'a pas "
+              "vérifiée (non signée par son identité). Vérifiez cette session dans Element.",
+        "en": "Command refused: it comes from a session ({device}) its owner has not verified "
+              "(not signed by their identity). Verify this session in Element.",
+    },
+    "arg.not_int": {"fr": "« {value} » n'est pas un nombre", "en": "\u201c{value}\u201d is not a number"},
+    "arg.not_user": {
+        "fr": "« {value} » n'est pas un identifiant Matrix (forme @nom:serveur)",
+        "en": "\u201c{value}\u201d is not a Matrix ID (form @name:server)",
+    },
+    "ping.pong": {"fr": "pong {text}", "en": "pong {text}"},
+    "event.undecryptable": {
+        "fr": "Je n'ai pas pu déchiffrer un message de {sender} : sa clé ne m'est jamais parvenue. "
+              "S'il s'agissait d'une commande, renvoyez-la depuis une session vérifiée.",
+        "en": "I could not decrypt a message from {sender}: its key never reached me. "
+              "If it was a command, send it again from a verified session.",
+    },
+    "help.title": {"fr": "Commandes disponibles ici :", "en": "Commands available here:"},
+    "help.none": {"fr": "Aucune commande ne vous est ouverte dans ce salon.",
+                  "en": "No command is open to you in this room."},
+    "help.detail": {"fr": "<code>{usage}</code> — {help}", "en": "<code>{usage}</code> — {help}"},
+}
+
+
+def t(lang: Lang, key: str, /, **values: object) -> Html:
+    if key == "cmd.unknown":
+        suggestion = values.get("suggestion")
+        values["suggestion_text"] = t(lang, "cmd.suggestion", suggestion=suggestion) if suggestion else Html("")
+    return format_html(CATALOGUE[key][lang], **values)

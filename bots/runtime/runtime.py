@@ -1,0 +1,409 @@
+"""The Matrix runtime: one per bot account, serving every bot that account runs (and the bridge).
+
+Start: restore the device (log in only the first time), upload device keys, cross-sign the device,
+then a full-state sync from the stored token so room state is rebuilt before anything is sent.
+Loop: sync → record the events worth handling and the new token in one transaction (the inbox)
+→ handle each inbox row exactly once → the sender posts what the handlers decided.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    EncryptionError,
+    Event,
+    LoginResponse,
+    MegolmEvent,
+    MessageDirection,
+    RoomMessagesResponse,
+    RoomMessageText,
+    SyncError,
+    SyncResponse,
+)
+from nio.store import SqliteStore
+
+from bots.config import AccountConfig, Config
+from bots.runtime.account import AccountFolder
+from bots.runtime.backoff import Backoff
+from bots.runtime.bot import Bot, CommandContext
+from bots.runtime.builtin import builtin_commands
+from bots.runtime.commands import Caller, CommandSet, Invocation, Rejection
+from bots.runtime.crosssigning import CrossSigningStatus, ensure_cross_signed
+from bots.runtime.files import write_private
+from bots.runtime.i18n import t
+from bots.runtime.models import InboxEvent
+from bots.runtime.notice import notice
+from bots.runtime.scheduler import JobScheduler
+from bots.runtime.sender import Sender
+from bots.runtime.store import Store, as_utc, utcnow
+from bots.runtime.trust import DeviceTrust
+
+log = logging.getLogger(__name__)
+
+SYNC_FILTER: dict[str, Any] = {
+    "room": {"timeline": {"limit": 50}, "state": {"lazy_load_members": False}},
+    "presence": {"not_types": ["*"]},
+}
+MAX_HANDLER_ATTEMPTS = 3
+UNDECRYPTABLE_GIVE_UP = timedelta(minutes=10)
+BACKFILL_PAGES = 20
+
+
+class LoginError(RuntimeError):
+    pass
+
+
+class Runtime:
+    def __init__(self, config: Config, account: AccountConfig, store: Store,
+                 bots: Sequence[Bot] = ()) -> None:
+        self.config = config
+        self.account = account
+        self.store = store
+        self.bots = list(bots)
+        self.user_id = account.user_id
+        self.folder = AccountFolder(config.data_dir, account.user_id, store.vault)
+        self.secrets = self.folder.load()
+        self.client = AsyncClient(
+            config.homeserver, account.user_id, device_id=self.secrets.device_id,
+            store_path=str(self.folder.crypto_store),
+            config=AsyncClientConfig(
+                encryption_enabled=True, store=SqliteStore, store_name="nio.db",
+                pickle_key=self.secrets.pickle_key,
+                # Our own table holds the sync token, written with the inbox (see record_sync).
+                store_sync_tokens=False,
+                # nio itself waits out 429s (retry_after_ms) and connection errors, forever,
+                # with exponential backoff capped at 30 s: nothing is dropped.
+                max_limit_exceeded=None, max_timeouts=None, backoff_factor=0.25,
+                max_timeout_retry_wait_time=30, request_timeout=90,
+            ),
+        )
+        self.commands = CommandSet(builtin_commands())
+        for bot in self.bots:
+            for command in bot.commands:
+                self.commands.add(command)
+        self.trust = DeviceTrust(self.client, allow_legacy=config.allow_legacy_devices)
+        self.sender = Sender(self.client, store, self.trust, self.user_id, self.room_ready)
+        self.scheduler = JobScheduler(self, {k: h for b in self.bots for k, h in b.jobs.items()})
+        self.cross_signing: CrossSigningStatus | None = None
+        self.ready = asyncio.Event()
+        self._synced = asyncio.Condition()
+        self._token: str | None = None
+        self._last_sync_at: datetime | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # --- start -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self._login_once()
+        if self.client.should_upload_keys:
+            await self.client.keys_upload()  # before joining anything, so senders can reach us
+        self.cross_signing = await ensure_cross_signed(
+            self.client, password=self.account.password, key_file=self.folder.cross_signing_file,
+            secret=bytes.fromhex(self.secrets.cross_signing_secret))
+        self._token, self._last_sync_at = await self.store.sync_token(self.user_id)
+        # Full state once: nio keeps no room state across restarts, and nothing may be sent to a
+        # room before its members and encryption settings are known.
+        backoff = Backoff()
+        while True:
+            try:
+                await self._sync_once(initial=True)
+                break
+            except SyncFailed as exc:
+                log.warning("first sync failed, retrying", extra={"error": str(exc)})
+                await backoff.wait()
+        self.ready.set()
+        self._write_status()
+        log.info("bot ready", extra={"user_id": self.user_id, "device_id": self.client.device_id})
+        self._tasks = [asyncio.create_task(self.sender.run(), name="sender")]
+        await self.scheduler.start()
+
+    async def _login_once(self) -> None:
+        if self.secrets.device_id and self.secrets.access_token:
+            self.client.restore_login(self.user_id, self.secrets.device_id,
+                                      self.secrets.access_token)
+            return
+        resp = await self.client.login(self.account.password,
+                                       device_name=self.account.device_name)
+        if not isinstance(resp, LoginResponse):
+            raise LoginError(f"login of {self.user_id} failed: {resp.message}")
+        self.secrets.device_id, self.secrets.access_token = resp.device_id, resp.access_token
+        self.folder.save(self.secrets)
+        log.info("logged in with a new device", extra={"device_id": resp.device_id})
+
+    def _write_status(self) -> None:
+        status = {
+            "user_id": self.user_id, "device_id": self.client.device_id,
+            "homeserver": self.config.homeserver, "pid": os.getpid(),
+            "started_at": utcnow().isoformat(),
+            "cross_signed": bool(self.cross_signing and self.cross_signing.device_signed),
+            "master_key": self.cross_signing.master_key if self.cross_signing else None,
+        }
+        write_private(self.folder.status_file, json.dumps(status, indent=2).encode())
+
+    # --- loop ------------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Start, then sync until `stop` is set (or the task is cancelled)."""
+        stop = stop or asyncio.Event()
+        await self.start()
+        try:
+            loop = asyncio.create_task(self._sync_forever())
+            stopper = asyncio.create_task(stop.wait())
+            done, _ = await asyncio.wait({loop, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            for task in (loop, stopper):
+                task.cancel()
+            for task in done:
+                if task is loop and not task.cancelled() and task.exception():
+                    raise task.exception()  # type: ignore[misc]
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        """Stop without logging out: a logout would destroy the device and its keys."""
+        self.scheduler.shutdown()
+        await self.sender.drain(timeout=5)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        await self.client.close()
+
+    async def _sync_forever(self) -> None:
+        backoff = Backoff()
+        while True:
+            try:
+                await self._sync_once(initial=False)
+                backoff.reset()
+            except SyncFailed as exc:
+                log.warning("sync failed, retrying", extra={"error": str(exc)})
+                await backoff.wait()
+
+    async def _sync_once(self, *, initial: bool) -> None:
+        resp = await self.client.sync(
+            timeout=0 if initial else 30_000, since=self._token, full_state=initial,
+            sync_filter=SYNC_FILTER)
+        if isinstance(resp, SyncError):
+            if resp.status_code == "M_UNKNOWN_TOKEN":
+                raise LoginError(
+                    f"the homeserver rejected the access token of {self.user_id} (device logged "
+                    f"out?). Remove {self.folder.path} to log in again with a new device.")
+            raise SyncFailed(f"{resp.status_code}: {resp.message}")
+        await self._after_sync(resp, initial=initial)
+
+    async def _after_sync(self, resp: SyncResponse, *, initial: bool) -> None:
+        await self._crypto_housekeeping()
+        self.trust.invalidate(resp.device_list.changed)
+        self.trust.invalidate(resp.device_list.left)
+        events: list[dict[str, Any]] = []
+        undecryptable: set[str] = set()
+        for room_id, info in resp.rooms.join.items():
+            timeline = list(info.timeline.events)
+            if info.timeline.limited and self._last_sync_at and info.timeline.prev_batch:
+                timeline = await self._backfill(room_id, info.timeline.prev_batch) + timeline
+            for ev in timeline:
+                self._collect(room_id, ev, events, undecryptable)
+        rows = await self.store.record_sync(self.user_id, resp.next_batch, events, undecryptable)
+        self._token, self._last_sync_at = resp.next_batch, utcnow()
+        for row in rows:
+            if row.state == "undecryptable":
+                await self._request_key(row)
+        async with self._synced:
+            self._synced.notify_all()
+        await self._handle_invites(resp)
+        if resp.to_device_events or not initial:
+            await self._retry_undecryptable()
+        await self._process_inbox()
+
+    async def _crypto_housekeeping(self) -> None:
+        if self.client.should_upload_keys:
+            await self.client.keys_upload()
+        if self.client.should_query_keys:
+            await self.client.keys_query()
+        if self.client.should_claim_keys:
+            await self.client.keys_claim(self.client.get_users_for_key_claiming())
+        await self.client.send_to_device_messages()
+
+    def _collect(self, room_id: str, ev: Event, events: list[dict[str, Any]],
+                 undecryptable: set[str]) -> None:
+        if ev.sender == self.user_id:
+            return
+        if isinstance(ev, MegolmEvent):
+            # Kept (sealed) until its room key arrives: it may be a command.
+            events.append({**ev.source, "room_id": room_id})
+            undecryptable.add(ev.event_id)
+        elif isinstance(ev, RoomMessageText) and self.commands.parse(ev.body, "fr") is not None:
+            events.append(self._normalize(room_id, ev))
+
+    @staticmethod
+    def _normalize(room_id: str, ev: Event) -> dict[str, Any]:
+        return {
+            "event_id": ev.event_id, "room_id": room_id, "sender": ev.sender,
+            "type": ev.source.get("type", "m.room.message"), "content": ev.source.get("content", {}),
+            "origin_server_ts": ev.server_timestamp,
+            "sender_key": getattr(ev, "sender_key", None),
+            "encrypted": bool(getattr(ev, "decrypted", False)),
+        }
+
+    async def _backfill(self, room_id: str, prev_batch: str) -> list[Event]:
+        """A limited timeline after downtime: page back to the last sync we recorded, so a
+        command sent while the bot was down is not skipped."""
+        assert self._last_sync_at is not None
+        horizon_ms = (self._last_sync_at - timedelta(minutes=5)).timestamp() * 1000
+        older: list[Event] = []
+        token = prev_batch
+        for _ in range(BACKFILL_PAGES):
+            resp = await self.client.room_messages(room_id, start=token,
+                                                   direction=MessageDirection.back, limit=100)
+            if not isinstance(resp, RoomMessagesResponse) or not resp.chunk:
+                break
+            for ev in resp.chunk:
+                if ev.server_timestamp < horizon_ms:
+                    return older[::-1]
+                older.append(ev)
+            if not resp.end:
+                break
+            token = resp.end
+        return older[::-1]
+
+    # --- undecryptable events ------------------------------------------------------------
+
+    async def _request_key(self, row: InboxEvent) -> None:
+        event = self._megolm(self.store.vault.open(row.payload))
+        if event is not None and event.session_id not in self.client.outgoing_key_requests:
+            await self.client.request_room_key(event)
+
+    @staticmethod
+    def _megolm(source: dict[str, Any]) -> MegolmEvent | None:
+        event = MegolmEvent.from_dict(source)
+        if not isinstance(event, MegolmEvent):
+            return None
+        event.room_id = source["room_id"]
+        return event
+
+    async def _retry_undecryptable(self) -> None:
+        for row in await self.store.inbox(self.user_id, "undecryptable"):
+            source = self.store.vault.open(row.payload)
+            event = self._megolm(source)
+            if event is None:
+                continue
+            try:
+                decrypted = self.client.decrypt_event(event)
+            except EncryptionError:
+                if utcnow() - as_utc(row.received_at) > UNDECRYPTABLE_GIVE_UP:
+                    await self._give_up_undecryptable(row, source)
+                continue
+            if isinstance(decrypted, RoomMessageText) and \
+                    self.commands.parse(decrypted.body, "fr") is not None:
+                await self.store.set_inbox_payload(
+                    row.id, self._normalize(source["room_id"], decrypted), "pending")
+            else:
+                async with self.store.transaction(self.user_id) as tx:
+                    await Store.mark_handled(tx, row.id)
+
+    async def _give_up_undecryptable(self, row: InboxEvent, source: dict[str, Any]) -> None:
+        log.warning("room key never arrived", extra={"event_id": row.event_id})
+        async with self.store.transaction(self.user_id) as tx:
+            tx.after_commit.append(self.sender.wake)
+            if await Store.mark_handled(tx, row.id):
+                tx.post(row.room_id, notice(t(self.config.language, "event.undecryptable",
+                                              sender=source.get("sender", "?")),
+                                            reply_to=row.event_id),
+                        cause_event_id=row.event_id)
+
+    # --- handling --------------------------------------------------------------------------
+
+    async def _process_inbox(self) -> None:
+        for row in await self.store.inbox(self.user_id, "pending"):
+            await self._handle(row)
+
+    async def _handle(self, row: InboxEvent) -> None:
+        event = self.store.vault.open(row.payload)
+        lang = self.config.language
+        parsed = self.commands.parse(event["content"].get("body", ""), lang)  # type: ignore[arg-type]
+        sender, room_id = event["sender"], event["room_id"]
+        room = self.client.rooms.get(room_id)
+        caller = Caller(user_id=sender, room_id=room_id,
+                        power_level=room.power_levels.get_user_level(sender) if room else 0)
+        device_id = None
+        if parsed is not None and event.get("encrypted"):
+            await self.trust.ensure([sender])
+            device_id = self.trust.device_for_key(sender, event.get("sender_key"))
+        started = time.perf_counter()
+        try:
+            async with self.store.transaction(self.user_id) as tx:
+                tx.after_commit.append(self.sender.wake)
+                if not await Store.mark_handled(tx, row.id) or parsed is None:
+                    return
+                ctx = CommandContext(self, tx, caller, row.event_id,
+                                     parsed.lang if parsed else lang)  # type: ignore[arg-type]
+                if event.get("encrypted") and not self.trust.is_trusted(sender, device_id):
+                    ctx.reply(t(ctx.lang, "cmd.untrusted_device", device=device_id or "?"))
+                elif isinstance(parsed, Rejection):
+                    ctx.reply(parsed.text())
+                elif isinstance(parsed, Invocation):
+                    if parsed.command.permission.allows(caller):
+                        await parsed.command.handler(ctx, **parsed.args)
+                    else:
+                        ctx.reply(t(ctx.lang, "cmd.forbidden",
+                                    usage=parsed.command.usage(ctx.lang)))
+        except Exception:
+            attempts = await self.store.bump_attempts(row.id)
+            log.exception("command handler failed",
+                          extra={"event_id": row.event_id, "attempt": attempts})
+            if attempts >= MAX_HANDLER_ATTEMPTS:
+                async with self.store.transaction(self.user_id) as tx:
+                    tx.after_commit.append(self.sender.wake)
+                    if await Store.mark_handled(tx, row.id):
+                        tx.post(room_id, notice(t(lang, "cmd.failed", ref=row.event_id),  # type: ignore[arg-type]
+                                                reply_to=row.event_id), cause_event_id=row.event_id)
+            return
+        log.info("command handled", extra={
+            "event_id": row.event_id, "room_id": room_id,
+            "command": parsed.command.name if isinstance(parsed, Invocation) else None,
+            "ms": round((time.perf_counter() - started) * 1000, 1)})
+
+    # --- rooms -----------------------------------------------------------------------------
+
+    async def _handle_invites(self, resp: SyncResponse) -> None:
+        for room_id, info in resp.rooms.invite.items():
+            inviter = next((e.sender for e in info.invite_state
+                            if getattr(e, "state_key", None) == self.user_id
+                            and getattr(e, "membership", None) == "invite"), None)
+            server = inviter.split(":", 1)[1] if inviter else None
+            if server in self.config.allowed_servers:
+                result = await self.client.join(room_id)
+                log.info("invite accepted", extra={"room_id": room_id, "inviter": inviter,
+                                                   "result": type(result).__name__})
+            else:
+                await self.client.room_leave(room_id)
+                log.warning("invite refused: inviter's server is not allowed",
+                            extra={"room_id": room_id, "inviter": inviter})
+
+    async def room_ready(self, room_id: str, timeout: float = 60.0) -> bool:
+        """True once the room is known from sync (the bot is in it); False if it never is."""
+        await self.ready.wait()
+        deadline = asyncio.get_running_loop().time() + timeout
+        async with self._synced:
+            while room_id not in self.client.rooms:
+                remaining = deadline - asyncio.get_running_loop().time()
+                if remaining <= 0:
+                    return False
+                try:
+                    await asyncio.wait_for(self._synced.wait(), remaining)
+                except TimeoutError:
+                    return False
+        return True
+
+
+class SyncFailed(RuntimeError):
+    pass

@@ -1,0 +1,124 @@
+"""Durable scheduled work for the bots (reminders, follow-up steps).
+
+The `scheduled_jobs` rows are the truth: what is due, when (UTC, with the IANA zone it was planned
+in), fired or not. APScheduler is only the timer, rebuilt from the rows at every start. A job is
+claimed by a conditional update in the same transaction as its handler's effects, so it fires
+once; what came due while the process was down fires at start, once, marked late.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import select, update
+
+from bots.runtime.bot import JobContext, JobHandler
+from bots.runtime.models import ScheduledJob
+from bots.runtime.store import Transaction, as_utc, utcnow
+
+if TYPE_CHECKING:
+    from bots.runtime.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+# A job that fires more than this after its time is reported as late (the bot was down or busy).
+LATE_AFTER = timedelta(minutes=1)
+
+
+class JobScheduler:
+    def __init__(self, runtime: Runtime, handlers: Mapping[str, JobHandler]) -> None:
+        self.runtime = runtime
+        self.handlers = dict(handlers)
+        # misfire_grace_time=None: APScheduler's default grace of 1 s would silently skip a job
+        # that wakes up late (busy loop, suspended laptop); ours always runs, however late.
+        # coalesce: one timer per row, so a backlog never runs a row twice.
+        self._timer = AsyncIOScheduler(timezone=UTC, job_defaults={
+            "misfire_grace_time": None, "coalesce": True, "max_instances": 1})
+
+    @property
+    def account(self) -> str:
+        return self.runtime.user_id
+
+    async def start(self) -> None:
+        self._timer.start()
+        await self.run_due(utcnow())  # catch-up: what came due while the process was down
+        async with self.runtime.store.transaction(self.account) as tx:
+            rows = (await tx.session.scalars(select(ScheduledJob).where(
+                ScheduledJob.account == self.account, ScheduledJob.state == "pending"))).all()
+        for row in rows:
+            self._arm(row.id, as_utc(row.due_at))
+        log.info("scheduler started", extra={"pending_jobs": len(rows)})
+
+    def shutdown(self) -> None:
+        if self._timer.running:
+            self._timer.shutdown(wait=False)
+
+    def schedule(self, tx: Transaction, kind: str, key: str, when: datetime,
+                 payload: dict[str, Any] | None = None) -> None:
+        """Plan `kind` at the wall-clock time `when` (aware, in its IANA zone). The timer is armed
+        only once the transaction commits; `key` makes planning the same job twice a no-op."""
+        if kind not in self.handlers:
+            raise ValueError(f"no handler for job kind {kind!r}")
+        if not isinstance(when.tzinfo, ZoneInfo):
+            raise ValueError("a job time must carry its IANA zone (zoneinfo.ZoneInfo)")
+        row = ScheduledJob(account=self.account, kind=kind, key=key,
+                           due_at=when.astimezone(UTC), timezone=when.tzinfo.key,
+                           payload=tx.vault.seal(payload or {}), state="pending", late=False)
+        tx.session.add(row)
+
+        def arm() -> None:
+            self._arm(row.id, as_utc(row.due_at))
+
+        tx.after_commit.append(arm)
+
+    async def cancel(self, tx: Transaction, key: str) -> bool:
+        result = await tx.session.execute(update(ScheduledJob).where(
+            ScheduledJob.account == self.account, ScheduledJob.key == key,
+            ScheduledJob.state == "pending").values(state="cancelled"))
+        return result.rowcount == 1
+
+    def _arm(self, row_id: int, due_at: datetime) -> None:
+        if self._timer.running:
+            self._timer.add_job(self.fire, "date", run_date=due_at, args=[row_id],
+                                id=f"job-{row_id}", replace_existing=True)
+
+    async def run_due(self, now: datetime) -> int:
+        """Fire every pending job due at `now` or before. Tests call it with their own clock."""
+        async with self.runtime.store.transaction(self.account) as tx:
+            ids = (await tx.session.scalars(select(ScheduledJob.id).where(
+                ScheduledJob.account == self.account, ScheduledJob.state == "pending",
+                ScheduledJob.due_at <= now).order_by(ScheduledJob.due_at))).all()
+        fired = 0
+        for row_id in ids:
+            fired += await self.fire(row_id, now=now)
+        return fired
+
+    async def fire(self, row_id: int, now: datetime | None = None) -> bool:
+        now = now or utcnow()
+        try:
+            async with self.runtime.store.transaction(self.account) as tx:
+                tx.after_commit.append(self.runtime.sender.wake)
+                row = await tx.session.get(ScheduledJob, row_id)
+                if row is None or row.state != "pending":
+                    return False
+                late = now - as_utc(row.due_at) > LATE_AFTER
+                claimed = await tx.session.execute(update(ScheduledJob).where(
+                    ScheduledJob.id == row_id, ScheduledJob.state == "pending").values(
+                    state="fired", fired_at=now, late=late))
+                if claimed.rowcount != 1:
+                    return False  # another pass fired it first
+                zone = ZoneInfo(row.timezone)
+                await self.handlers[row.kind](JobContext(
+                    runtime=self.runtime, tx=tx, kind=row.kind, key=row.key,
+                    due_at=as_utc(row.due_at).astimezone(zone), late=late,
+                    payload=tx.vault.open(row.payload)))
+        except Exception:
+            # Rolled back: the row is still pending and fires again at the next start.
+            log.exception("scheduled job failed", extra={"job_id": row_id})
+            return False
+        return True

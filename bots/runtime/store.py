@@ -1,0 +1,230 @@
+"""The bots' database: engine set-up, migrations at start, and the unit of work.
+
+SQLite by default, PostgreSQL through the same URL setting. Every effect of handling one event or
+firing one job is written in one transaction (`Store.transaction()`), together with the record that
+the event/job was handled, so nothing is done twice and nothing is lost.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import create_engine, event, select, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from bots.runtime.models import InboxEvent, OutboxMessage, SyncState
+from bots.runtime.vault import Vault
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything stored is UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _async_url(url: str) -> str:
+    parsed = make_url(url)
+    if parsed.drivername in ("sqlite", "sqlite+pysqlite"):
+        return str(parsed.set(drivername="sqlite+aiosqlite"))
+    if parsed.drivername in ("postgresql", "postgresql+psycopg2"):
+        return str(parsed.set(drivername="postgresql+psycopg"))
+    return url
+
+
+def _sync_url(url: str) -> str:
+    parsed = make_url(url)
+    if parsed.drivername == "sqlite+aiosqlite":
+        return str(parsed.set(drivername="sqlite"))
+    if parsed.drivername in ("postgresql", "postgresql+psycopg2"):
+        return str(parsed.set(drivername="postgresql+psycopg"))
+    return url
+
+
+def migrate(url: str) -> None:
+    """Bring the schema to head (Alembic). Run at every start, before anything else."""
+    engine = create_engine(_sync_url(url))
+    try:
+        cfg = AlembicConfig()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+    finally:
+        engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    # WAL lets readers go on while a transaction writes; the busy timeout rides out short locks.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+@dataclass
+class Transaction:
+    """One unit of work. Bots add their own rows through `session`; `post()` queues a message
+    that the sender delivers once the transaction has committed."""
+
+    session: AsyncSession
+    vault: Vault
+    account: str
+    posted: list[OutboxMessage] = field(default_factory=list)
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+
+    def post(
+        self, room_id: str, content: dict[str, Any], *, event_type: str = "m.room.message",
+        cause_event_id: str | None = None,
+    ) -> OutboxMessage:
+        row = OutboxMessage(
+            account=self.account, room_id=room_id, event_type=event_type,
+            content=self.vault.seal(content), txn_id=f"liaison-{uuid.uuid4().hex}",
+            state="pending", cause_event_id=cause_event_id, created_at=utcnow(), attempts=0,
+        )
+        self.session.add(row)
+        self.posted.append(row)
+        return row
+
+
+class Store:
+    def __init__(self, url: str, vault: Vault) -> None:
+        self.url = url
+        self.vault = vault
+        self.engine: AsyncEngine = create_async_engine(_async_url(url), pool_pre_ping=True)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    @asynccontextmanager
+    async def transaction(self, account: str) -> AsyncIterator[Transaction]:
+        async with self._sessions() as session, session.begin():
+            tx = Transaction(session, self.vault, account)
+            yield tx
+        for callback in tx.after_commit:
+            callback()
+
+    # --- sync position -------------------------------------------------------------------
+
+    async def sync_token(self, account: str) -> tuple[str | None, datetime | None]:
+        """The stored sync position and when it was recorded."""
+        async with self._sessions() as session:
+            row = await session.get(SyncState, account)
+            return (row.next_batch, as_utc(row.updated_at)) if row else (None, None)
+
+    async def record_sync(self, account: str, next_batch: str, events: list[dict[str, Any]],
+                          undecryptable: set[str]) -> list[InboxEvent]:
+        """Record a sync's events for handling and move the token past them, atomically.
+        Events already recorded (replayed sync, backfill overlap) are skipped."""
+        now = utcnow()
+        async with self._sessions() as session, session.begin():
+            ids = [e["event_id"] for e in events]
+            known = set()
+            if ids:
+                known = set((await session.scalars(
+                    select(InboxEvent.event_id).where(
+                        InboxEvent.account == account, InboxEvent.event_id.in_(ids))
+                )).all())
+            added = []
+            for ev in events:
+                if ev["event_id"] in known:
+                    continue
+                known.add(ev["event_id"])
+                row = InboxEvent(
+                    account=account, event_id=ev["event_id"], room_id=ev["room_id"],
+                    state="undecryptable" if ev["event_id"] in undecryptable else "pending",
+                    payload=self.vault.seal(ev), received_at=now, attempts=0,
+                )
+                session.add(row)
+                added.append(row)
+            state = await session.get(SyncState, account)
+            if state is None:
+                session.add(SyncState(account=account, next_batch=next_batch, updated_at=now))
+            else:
+                state.next_batch, state.updated_at = next_batch, now
+        return added
+
+    async def known_event(self, account: str, event_id: str) -> bool:
+        async with self._sessions() as session:
+            found = await session.scalar(select(InboxEvent.id).where(
+                InboxEvent.account == account, InboxEvent.event_id == event_id))
+            return found is not None
+
+    # --- inbox ---------------------------------------------------------------------------
+
+    async def inbox(self, account: str, state: str) -> list[InboxEvent]:
+        async with self._sessions() as session:
+            return list((await session.scalars(
+                select(InboxEvent).where(InboxEvent.account == account, InboxEvent.state == state)
+                .order_by(InboxEvent.id))).all())
+
+    async def set_inbox_payload(self, row_id: int, event: dict[str, Any], state: str) -> None:
+        async with self._sessions() as session, session.begin():
+            await session.execute(update(InboxEvent).where(InboxEvent.id == row_id).values(
+                payload=self.vault.seal(event), state=state))
+
+    async def bump_attempts(self, row_id: int) -> int:
+        async with self._sessions() as session, session.begin():
+            row = await session.get(InboxEvent, row_id)
+            assert row is not None
+            row.attempts += 1
+            return row.attempts
+
+    @staticmethod
+    async def mark_handled(tx: Transaction, row_id: int) -> bool:
+        """Claim an inbox row inside the handler's transaction. False if another pass already
+        handled it (the conditional update is what makes handling exactly-once)."""
+        result = await tx.session.execute(
+            update(InboxEvent)
+            .where(InboxEvent.id == row_id, InboxEvent.state.in_(("pending", "undecryptable")))
+            .values(state="handled", handled_at=utcnow()))
+        return result.rowcount == 1
+
+    # --- outbox --------------------------------------------------------------------------
+
+    async def pending_outbox(self, account: str) -> list[OutboxMessage]:
+        async with self._sessions() as session:
+            return list((await session.scalars(
+                select(OutboxMessage).where(OutboxMessage.account == account,
+                                            OutboxMessage.state == "pending")
+                .order_by(OutboxMessage.id))).all())
+
+    async def outbox_done(self, row_id: int, *, event_id: str | None, error: str | None,
+                          attempts: int) -> None:
+        async with self._sessions() as session, session.begin():
+            await session.execute(update(OutboxMessage).where(OutboxMessage.id == row_id).values(
+                state="sent" if event_id else "failed", event_id=event_id, last_error=error,
+                sent_at=utcnow(), attempts=attempts))
+
+    async def outbox_attempt(self, row_id: int, attempts: int, error: str) -> None:
+        async with self._sessions() as session, session.begin():
+            await session.execute(update(OutboxMessage).where(OutboxMessage.id == row_id).values(
+                attempts=attempts, last_error=error))
+
+    async def sent_event_id(self, cause_event_id: str) -> list[str]:
+        async with self._sessions() as session:
+            return [e for e in (await session.scalars(
+                select(OutboxMessage.event_id).where(
+                    OutboxMessage.cause_event_id == cause_event_id))).all() if e]

@@ -1,0 +1,45 @@
+"""Encryption at rest for anything in the bots' database that may carry patient data.
+
+Fernet (AES-128-CBC + HMAC-SHA256) from `cryptography`, through MultiFernet so keys rotate:
+the first key encrypts, every listed key decrypts, and `rotate()` re-encrypts with the first.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+
+class VaultError(RuntimeError):
+    pass
+
+
+class Vault:
+    def __init__(self, keys: list[str]) -> None:
+        if not keys:
+            raise VaultError("at least one data encryption key is required")
+        try:
+            self._fernet = MultiFernet([Fernet(k) for k in keys])
+        except (ValueError, TypeError) as exc:
+            raise VaultError(
+                "a data encryption key is not a valid Fernet key "
+                "(32 url-safe base64-encoded bytes; make one with `liaison keygen`)"
+            ) from exc
+
+    @staticmethod
+    def new_key() -> str:
+        return Fernet.generate_key().decode()
+
+    def seal(self, value: Any) -> bytes:
+        return self._fernet.encrypt(json.dumps(value, separators=(",", ":")).encode())
+
+    def open(self, token: bytes) -> Any:
+        try:
+            return json.loads(self._fernet.decrypt(token))
+        except InvalidToken as exc:
+            raise VaultError("stored data cannot be decrypted with the configured keys") from exc
+
+    def rotate(self, token: bytes) -> bytes:
+        return self._fernet.rotate(token)

@@ -1,0 +1,153 @@
+"""Clinicians for the tests: real E2EE matrix-nio clients whose devices are cross-signed by their
+owner (as Element would do after the user sets up secure backup), syncing in the background."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    Event,
+    InviteMemberEvent,
+    LoginResponse,
+    MegolmEvent,
+    RoomCreateResponse,
+    RoomMessageNotice,
+    RoomSendResponse,
+    SyncResponse,
+)
+from nio.store import SqliteStore
+
+from bots.runtime.crosssigning import ensure_cross_signed
+
+
+class Clinician:
+    def __init__(self, homeserver: str, user_id: str, password: str, store_dir: Path,
+                 key_file: Path) -> None:
+        self.user_id, self.password, self.key_file = user_id, password, key_file
+        store_dir.mkdir(parents=True, exist_ok=True)
+        self.store_dir = store_dir
+        self.client = AsyncClient(
+            homeserver, user_id, store_path=str(store_dir),
+            config=AsyncClientConfig(encryption_enabled=True, store=SqliteStore,
+                                     store_sync_tokens=False, pickle_key="test-" + user_id))
+        self.timeline: list[tuple[str, Event]] = []
+        self._new_event = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._first_sync = asyncio.Event()
+        self._sent_at: dict[str, int] = {}  # event ID -> timeline length when it was sent
+
+    async def login(self, *, cross_sign: bool = True) -> None:
+        resp = await self.client.login(self.password, device_name="test-clinician")
+        assert isinstance(resp, LoginResponse), resp
+        await self.client.keys_upload()
+        if cross_sign:
+            await ensure_cross_signed(
+                self.client, password=self.password, key_file=self.key_file,
+                secret=_secret_for(self.key_file))
+        self.client.add_response_callback(self._on_sync, SyncResponse)
+        self._task = asyncio.create_task(self._sync_forever())
+        await asyncio.wait_for(self._first_sync.wait(), 30)
+
+    async def _sync_forever(self) -> None:
+        await self.client.sync_forever(timeout=5000, full_state=True)
+
+    async def _on_sync(self, resp: SyncResponse) -> None:
+        for room_id, info in resp.rooms.join.items():
+            for ev in info.timeline.events:
+                self.timeline.append((room_id, ev))
+        for room_id, info in resp.rooms.invite.items():
+            if any(isinstance(e, InviteMemberEvent) for e in info.invite_state):
+                await self.client.join(room_id)
+        self._first_sync.set()
+        self._new_event.set()
+
+    async def close(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self.client.close()
+
+    async def create_room(self, invite: list[str], name: str = "test") -> str:
+        resp = await self.client.room_create(
+            name=name, invite=invite,
+            initial_state=[{"type": "m.room.encryption", "state_key": "",
+                            "content": {"algorithm": "m.megolm.v1.aes-sha2"}}])
+        assert isinstance(resp, RoomCreateResponse), resp
+        await self.wait_for(lambda r, e: r == resp.room_id, timeout=10)
+        return resp.room_id
+
+    async def wait_joined(self, room_id: str, user_id: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            room = self.client.rooms.get(room_id)
+            if room and user_id in room.users and not room.users[user_id].invited:
+                return
+            await self._wait_event(deadline)
+        raise AssertionError(f"{user_id} did not join {room_id}")
+
+    async def send(self, room_id: str, body: str, **extra: Any) -> str:
+        content = {"msgtype": "m.text", "body": body, **extra}
+        mark = len(self.timeline)
+        resp = await self.client.room_send(room_id, "m.room.message", content,
+                                           ignore_unverified_devices=True)
+        assert isinstance(resp, RoomSendResponse), resp
+        self._sent_at[resp.event_id] = mark
+        return resp.event_id
+
+    def mark(self, event_id: str) -> int:
+        """Where the timeline stood when `event_id` was sent."""
+        return self._sent_at.get(event_id, 0)
+
+    async def _wait_event(self, deadline: float) -> None:
+        self._new_event.clear()
+        try:
+            await asyncio.wait_for(self._new_event.wait(), max(0.01, deadline - time.monotonic()))
+        except TimeoutError:
+            pass
+
+    async def wait_for(self, match: Callable[[str, Event], bool], timeout: float = 30,
+                       start: int = 0) -> Event:
+        deadline = time.monotonic() + timeout
+        seen = start
+        while time.monotonic() < deadline:
+            for room_id, ev in self.timeline[seen:]:
+                if match(room_id, ev):
+                    return ev
+            seen = len(self.timeline)
+            await self._wait_event(deadline)
+        raise AssertionError("expected event did not arrive in time")
+
+    async def reply_to(self, room_id: str, event_id: str, sender: str,
+                       timeout: float = 30) -> RoomMessageNotice:
+        """The bot's notice replying to `event_id`; fails on an undecryptable bot message that
+        arrives after the command (older ones may predate this device and stay unreadable)."""
+        def match(r: str, ev: Event) -> bool:
+            if r != room_id or ev.sender != sender:
+                return False
+            if isinstance(ev, MegolmEvent):
+                raise AssertionError(f"bot reply could not be decrypted: {ev.event_id}")
+            relates = ev.source.get("content", {}).get("m.relates_to", {})
+            return isinstance(ev, RoomMessageNotice) and \
+                relates.get("m.in_reply_to", {}).get("event_id") == event_id
+        ev = await self.wait_for(match, timeout, start=self.mark(event_id))
+        assert isinstance(ev, RoomMessageNotice)
+        return ev
+
+    def replies_to(self, room_id: str, event_id: str, sender: str) -> list[Event]:
+        return [ev for r, ev in self.timeline if r == room_id and ev.sender == sender and
+                ev.source.get("content", {}).get("m.relates_to", {})
+                .get("m.in_reply_to", {}).get("event_id") == event_id]
+
+
+_SECRETS: dict[Path, bytes] = {}
+
+
+def _secret_for(path: Path) -> bytes:
+    return _SECRETS.setdefault(path, secrets.token_bytes(32))

@@ -1,0 +1,134 @@
+"""Shared fixtures: one real Synapse per test session, bots run in-process, clinician clients."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from bots.app import build_runtimes
+from bots.config import AccountConfig, Config
+from bots.homeserver import DevHomeserver, free_port
+from bots.runtime.runtime import Runtime
+from bots.runtime.store import Store, migrate
+from bots.runtime.vault import Vault
+from tests.clients import Clinician
+
+_counter = itertools.count()
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}{next(_counter)}{secrets.token_hex(2)}"
+
+
+@pytest_asyncio.fixture(scope="session")
+async def homeserver(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[DevHomeserver]:
+    hs = DevHomeserver(tmp_path_factory.mktemp("synapse"), port=free_port(),
+                       relaxed_rate_limits=True)
+    await hs.start()
+    yield hs
+    hs.stop()
+
+
+class BotHandle:
+    """A bots process in the test's event loop: start, stop (no logout) and start again."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.store: Store | None = None
+        self.runtime: Runtime | None = None
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def user_id(self) -> str:
+        return self.config.accounts[0].user_id
+
+    async def start(self) -> Runtime:
+        await asyncio.to_thread(migrate, self.config.database)
+        self.store = Store(self.config.database, Vault(list(self.config.data_keys)))
+        self.runtime = build_runtimes(self.config, self.store)[0]
+        self._stop = asyncio.Event()
+        self._task = asyncio.create_task(self.runtime.run(self._stop))
+        ready = asyncio.create_task(self.runtime.ready.wait())
+        done, _ = await asyncio.wait({ready, self._task}, timeout=60,
+                                     return_when=asyncio.FIRST_COMPLETED)
+        if self._task in done:
+            ready.cancel()
+            self._task.result()  # raises what killed the bot
+        assert ready in done, "bot did not become ready"
+        return self.runtime
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task:
+            await asyncio.wait_for(self._task, 30)
+        if self.store:
+            await self.store.close()
+        self._task = None
+
+
+BotFactory = Callable[..., Awaitable[BotHandle]]
+
+
+@pytest_asyncio.fixture
+async def make_bot(homeserver: DevHomeserver, tmp_path: Path) -> AsyncIterator[BotFactory]:
+    handles: list[BotHandle] = []
+
+    async def factory(*, database: str | None = None, start: bool = True,
+                      **overrides: object) -> BotHandle:
+        localpart = unique("bot")
+        password = secrets.token_urlsafe(12)
+        user_id = await homeserver.register(localpart, password)
+        data_dir = tmp_path / localpart
+        config = Config(
+            homeserver=homeserver.url, data_dir=data_dir,
+            database=database or f"sqlite:///{data_dir}/bots.db",
+            data_keys=(Vault.new_key(),), language="fr", timezone="Europe/Paris",
+            allowed_servers=(homeserver.server_name,), allow_legacy_devices=False,
+            log_level="INFO",
+            accounts=(AccountConfig(user_id, password, "Liaison test", ()),))
+        config = replace(config, **overrides)  # type: ignore[arg-type]
+        data_dir.mkdir(parents=True, exist_ok=True)
+        handle = BotHandle(config)
+        handles.append(handle)
+        if start:
+            await handle.start()
+        return handle
+
+    yield factory
+    for handle in handles:
+        if handle._task:
+            await handle.stop()
+
+
+ClinicianFactory = Callable[..., Awaitable[Clinician]]
+
+
+@pytest_asyncio.fixture
+async def make_clinician(homeserver: DevHomeserver,
+                         tmp_path: Path) -> AsyncIterator[ClinicianFactory]:
+    clients: list[Clinician] = []
+
+    async def factory(localpart: str | None = None, password: str | None = None, *,
+                      cross_sign: bool = True, register: bool = True) -> Clinician:
+        localpart = localpart or unique("doc")
+        password = password or secrets.token_urlsafe(12)
+        if register:
+            await homeserver.register(localpart, password)
+        client = Clinician(homeserver.url, f"@{localpart}:{homeserver.server_name}", password,
+                           tmp_path / f"{localpart}-{len(clients)}",
+                           key_file=tmp_path / f"{localpart}.xsign")
+        await client.login(cross_sign=cross_sign)
+        clients.append(client)
+        return client
+
+    yield factory
+    for client in clients:
+        await client.close()

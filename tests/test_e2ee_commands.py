@@ -1,0 +1,103 @@
+"""The runtime against a real Synapse with real E2EE: commands, replies, trust, restarts."""
+
+from __future__ import annotations
+
+import asyncio
+
+from nio import MegolmEvent, RoomMessageNotice
+
+from bots.runtime.crosssigning import cross_signed_devices, query_keys
+from tests.conftest import BotFactory, ClinicianFactory
+
+
+async def open_room(make_bot: BotFactory, make_clinician: ClinicianFactory):
+    bot = await make_bot()
+    doc = await make_clinician()
+    room_id = await doc.create_room(invite=[bot.user_id])
+    await doc.wait_joined(room_id, bot.user_id)
+    return bot, doc, room_id
+
+
+async def test_bot_device_is_cross_signed_for_a_clinician(make_bot, make_clinician):
+    bot = await make_bot()
+    doc = await make_clinician()
+    query = await query_keys(doc.client, [bot.user_id])
+    devices = cross_signed_devices(query, bot.user_id)
+    assert devices == {bot.runtime.client.device_id: True}
+
+
+async def test_encrypted_command_round_trip(make_bot, make_clinician):
+    bot, doc, room_id = await open_room(make_bot, make_clinician)
+    event_id = await doc.send(room_id, "!ping bonjour")
+    reply = await doc.reply_to(room_id, event_id, bot.user_id)
+    assert reply.source["content"]["body"] == "pong bonjour"
+    assert reply.decrypted  # it came through megolm, not in clear
+
+
+async def test_help_in_french_and_english(make_bot, make_clinician):
+    bot, doc, room_id = await open_room(make_bot, make_clinician)
+    fr = await doc.reply_to(room_id, await doc.send(room_id, "!aide"), bot.user_id)
+    en = await doc.reply_to(room_id, await doc.send(room_id, "!help"), bot.user_id)
+    assert "!ping" in fr.body and "Commandes disponibles" in fr.body
+    assert "Commands available" in en.body
+
+
+async def test_unknown_command_and_bad_arguments_get_usage(make_bot, make_clinician):
+    bot, doc, room_id = await open_room(make_bot, make_clinician)
+    unknown = await doc.reply_to(room_id, await doc.send(room_id, "!pnig"), bot.user_id)
+    assert "Commande inconnue" in unknown.body and "!ping" in unknown.body
+    extra = await doc.reply_to(room_id, await doc.send(room_id, "!aide trop d'arguments"),
+                               bot.user_id)
+    assert "Usage" in extra.body and "!aide" in extra.body
+
+
+async def test_html_in_arguments_comes_back_escaped(make_bot, make_clinician):
+    bot, doc, room_id = await open_room(make_bot, make_clinician)
+    attack = '<img src=x onerror="alert(1)"><b>gras</b>'
+    reply = await doc.reply_to(room_id, await doc.send(room_id, f"!ping {attack}"), bot.user_id)
+    content = reply.source["content"]
+    assert "<img" not in content["formatted_body"] and "<b>" not in content["formatted_body"]
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in content["formatted_body"]
+    assert content["body"] == f"pong {attack}"  # the plain body keeps the user's text as typed
+    assert content["m.mentions"] == {"user_ids": []}
+
+
+async def test_second_device_of_the_same_clinician(make_bot, make_clinician):
+    bot, doc, room_id = await open_room(make_bot, make_clinician)
+    await doc.reply_to(room_id, await doc.send(room_id, "!ping un"), bot.user_id)
+    second = await make_clinician(doc.user_id.split(":")[0][1:], doc.password, register=False)
+    # Same identity: the new device is signed with the same cross-signing keys.
+    await asyncio.sleep(0.5)
+    event_id = await second.send(room_id, "!ping deux")
+    reply = await second.reply_to(room_id, event_id, bot.user_id)
+    assert reply.body == "pong deux"
+    # The first device reads the answer to the second one too.
+    first_view = await doc.reply_to(room_id, event_id, bot.user_id)
+    assert isinstance(first_view, RoomMessageNotice)
+
+
+async def test_member_who_joins_later_reads_new_answers(make_bot, make_clinician):
+    bot, doc, room_id = await open_room(make_bot, make_clinician)
+    await doc.reply_to(room_id, await doc.send(room_id, "!ping avant"), bot.user_id)
+    nurse = await make_clinician()
+    await doc.client.room_invite(room_id, nurse.user_id)
+    await nurse.wait_joined(room_id, nurse.user_id)
+    await doc.wait_joined(room_id, nurse.user_id)
+    event_id = await nurse.send(room_id, "!ping après")
+    reply = await nurse.reply_to(room_id, event_id, bot.user_id)
+    assert reply.body == "pong après"
+
+
+async def test_unsigned_device_gets_no_keys_and_its_commands_are_refused(make_bot, make_clinician):
+    bot, doc, room_id = await open_room(make_bot, make_clinician)
+    rogue = await make_clinician(doc.user_id.split(":")[0][1:], doc.password, register=False,
+                                 cross_sign=False)
+    await asyncio.sleep(0.5)
+    event_id = await rogue.send(room_id, "!ping intrus")
+    # The signed device sees the refusal; the rogue device cannot decrypt the bot's answer.
+    refusal = await doc.reply_to(room_id, event_id, bot.user_id)
+    assert "Commande refusée" in refusal.body
+    ev = await rogue.wait_for(
+        lambda r, e: r == room_id and e.sender == bot.user_id and
+        isinstance(e, MegolmEvent | RoomMessageNotice), timeout=20, start=rogue.mark(event_id))
+    assert isinstance(ev, MegolmEvent), "an unsigned device must not get the room key"
