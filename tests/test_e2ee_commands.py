@@ -101,3 +101,12 @@ async def test_unsigned_device_gets_no_keys_and_its_commands_are_refused(make_bo
         lambda r, e: r == room_id and e.sender == bot.user_id and
         isinstance(e, MegolmEvent | RoomMessageNotice), timeout=20, start=rogue.mark(event_id))
     assert isinstance(ev, MegolmEvent), "an unsigned device must not get the room key"
+
+
+async def test_round_trip_with_the_store_on_postgresql(make_bot, make_clinician, pg_database):
+    bot = await make_bot(database=pg_database)
+    doc = await make_clinician()
+    room_id = await doc.create_room(invite=[bot.user_id])
+    await doc.wait_joined(room_id, bot.user_id)
+    reply = await doc.reply_to(room_id, await doc.send(room_id, "!ping pg"), bot.user_id)
+    assert reply.body == "pong pg"

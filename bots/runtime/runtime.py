@@ -155,17 +155,20 @@ class Runtime:
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Start, then sync until `stop` is set (or the task is cancelled)."""
         stop = stop or asyncio.Event()
-        await self.start()
+        loop: asyncio.Task[None] | None = None
+        stopper = asyncio.create_task(stop.wait())
         try:
+            await self.start()
             loop = asyncio.create_task(self._sync_forever())
-            stopper = asyncio.create_task(stop.wait())
-            done, _ = await asyncio.wait({loop, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            for task in (loop, stopper):
-                task.cancel()
-            for task in done:
-                if task is loop and not task.cancelled() and task.exception():
-                    raise task.exception()  # type: ignore[misc]
+            await asyncio.wait({loop, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            if loop.done():
+                loop.result()  # the sync loop only ends by an error: raise it
         finally:
+            # Also on cancellation: a handler still running must not commit after we return.
+            for task in (loop, stopper):
+                if task:
+                    task.cancel()
+            await asyncio.gather(*(t for t in (loop, stopper) if t), return_exceptions=True)
             await self.close()
 
     async def close(self) -> None:

@@ -1,0 +1,107 @@
+"""Durable scheduled jobs: fired by the real APScheduler timer, once, and caught up after downtime."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from bots.registry import BOTS
+from bots.runtime import scheduler as scheduler_mod
+from bots.runtime.bot import Bot, CommandContext, JobContext
+from bots.runtime.commands import Arg, Command, as_int
+from bots.runtime.models import ScheduledJob
+from bots.runtime.notice import format_html, notice
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+@pytest.fixture
+def reminder_bot(monkeypatch: pytest.MonkeyPatch):
+    """`!plan N`: a job N seconds later posts "rappel" in the room, with "en retard" if late."""
+    fired: list[tuple[str, bool]] = []
+
+    async def plan(ctx: CommandContext, secondes: int) -> None:
+        when = datetime.now(PARIS) + timedelta(seconds=secondes)
+        ctx.runtime.scheduler.schedule(ctx.tx, "test.remind", f"remind:{ctx.event_id}", when,
+                                       {"room_id": ctx.room_id})
+        ctx.reply(format_html("prévu"))
+
+    async def remind(job: JobContext) -> None:
+        fired.append((job.key, job.late))
+        job.tx.post(job.payload["room_id"],
+                    notice(format_html("rappel {late}", late="en retard" if job.late else "")))
+
+    monkeypatch.setitem(BOTS, "reminders", lambda config: Bot(
+        "reminders", commands=[Command("plan", "plan", "test", "test", plan,
+                                       args=(Arg("secondes", "seconds", as_int),))],
+        jobs={"test.remind": remind}))
+    return fired
+
+
+async def start_reminder_bot(make_bot):
+    bot = await make_bot(start=False)
+    bot.config = replace(bot.config,
+                         accounts=(replace(bot.config.accounts[0], bots=("reminders",)),))
+    await bot.start()
+    return bot
+
+
+async def wait_rappel(doc, room_id, bot, start, timeout=30):
+    return await doc.wait_for(lambda r, e: r == room_id and e.sender == bot.user_id and
+                              getattr(e, "body", "").startswith("rappel"), timeout, start)
+
+
+async def test_job_fires_on_time_in_the_room(make_bot, make_clinician, reminder_bot):
+    bot = await start_reminder_bot(make_bot)
+    doc = await make_clinician()
+    room_id = await doc.create_room(invite=[bot.user_id])
+    await doc.wait_joined(room_id, bot.user_id)
+    event_id = await doc.send(room_id, "!plan 2")
+    await doc.reply_to(room_id, event_id, bot.user_id)
+    ev = await wait_rappel(doc, room_id, bot, doc.mark(event_id))
+    assert ev.body.strip() == "rappel"
+    assert reminder_bot == [(f"remind:{event_id}", False)]
+
+
+async def test_job_due_while_down_fires_once_at_start_marked_late(
+        make_bot, make_clinician, reminder_bot, monkeypatch):
+    monkeypatch.setattr(scheduler_mod, "LATE_AFTER", timedelta(seconds=1))
+    bot = await start_reminder_bot(make_bot)
+    doc = await make_clinician()
+    room_id = await doc.create_room(invite=[bot.user_id])
+    await doc.wait_joined(room_id, bot.user_id)
+    event_id = await doc.send(room_id, "!plan 3")
+    await doc.reply_to(room_id, event_id, bot.user_id)
+    await bot.stop()
+    await asyncio.sleep(5)
+    await bot.start()
+    ev = await wait_rappel(doc, room_id, bot, doc.mark(event_id))
+    assert "en retard" in ev.body
+    await bot.stop()
+    await bot.start()  # a second restart must not fire it again
+    await asyncio.sleep(2)
+    assert reminder_bot == [(f"remind:{event_id}", True)]
+    async with bot.store.transaction(bot.user_id) as tx:
+        row = await tx.session.scalar(select(ScheduledJob).where(
+            ScheduledJob.key == f"remind:{event_id}"))
+    assert row.state == "fired" and row.late and row.timezone == "Europe/Paris"
+
+
+async def test_run_due_with_a_controlled_clock(make_bot, make_clinician, reminder_bot):
+    bot = await start_reminder_bot(make_bot)
+    doc = await make_clinician()
+    room_id = await doc.create_room(invite=[bot.user_id])
+    await doc.wait_joined(room_id, bot.user_id)
+    event_id = await doc.send(room_id, "!plan 86400")  # tomorrow
+    await doc.reply_to(room_id, event_id, bot.user_id)
+    scheduler = bot.runtime.scheduler
+    now = datetime.now(PARIS)
+    assert await scheduler.run_due(now + timedelta(hours=1)) == 0
+    assert await scheduler.run_due(now + timedelta(days=1, seconds=30)) == 1
+    assert await scheduler.run_due(now + timedelta(days=2)) == 0  # fired once
+    assert reminder_bot == [(f"remind:{event_id}", False)]

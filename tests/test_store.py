@@ -1,0 +1,95 @@
+"""The store on SQLite and on PostgreSQL: migrations, exactly-once claims, sealed payloads."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import text
+
+from bots.runtime.store import Store, migrate
+from bots.runtime.vault import Vault, VaultError
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/bots.db"
+    return request.getfixturevalue("pg_database")
+
+
+@pytest_asyncio.fixture
+async def store(db_url: str) -> AsyncIterator[Store]:
+    await asyncio.to_thread(migrate, db_url)
+    await asyncio.to_thread(migrate, db_url)  # a second start finds the schema at head
+    store = Store(db_url, Vault([Vault.new_key()]))
+    yield store
+    await store.close()
+
+
+def event(n: int, account: str) -> dict:
+    return {"event_id": f"$ev{n}-{account}", "room_id": "!room:test", "sender": "@doc:test",
+            "type": "m.room.message", "content": {"body": f"!ping secret-{n}"}}
+
+
+async def test_sync_token_and_inbox_are_recorded_together(store: Store):
+    account = f"@bot{secrets.token_hex(3)}:test"
+    assert await store.sync_token(account) == (None, None)
+    added = await store.record_sync(account, "s1", [event(1, account), event(2, account)],
+                                    undecryptable={f"$ev2-{account}"})
+    assert [r.state for r in added] == ["pending", "undecryptable"]
+    # A replayed sync records nothing twice but still moves the token.
+    again = await store.record_sync(account, "s2", [event(1, account)], set())
+    assert again == []
+    token, when = await store.sync_token(account)
+    assert token == "s2" and when is not None
+    assert [r.event_id for r in await store.inbox(account, "pending")] == [f"$ev1-{account}"]
+
+
+async def test_an_inbox_row_is_claimed_once(store: Store):
+    account = f"@bot{secrets.token_hex(3)}:test"
+    (row,) = await store.record_sync(account, "s1", [event(1, account)], set())
+    async with store.transaction(account) as tx:
+        assert await Store.mark_handled(tx, row.id)
+        tx.post("!room:test", {"msgtype": "m.notice", "body": "pong"}, cause_event_id=row.event_id)
+    async with store.transaction(account) as tx:
+        assert not await Store.mark_handled(tx, row.id)
+    (out,) = await store.pending_outbox(account)
+    assert out.txn_id.startswith("liaison-") and out.cause_event_id == row.event_id
+
+
+async def test_a_failed_transaction_leaves_no_trace(store: Store):
+    account = f"@bot{secrets.token_hex(3)}:test"
+    (row,) = await store.record_sync(account, "s1", [event(1, account)], set())
+    with pytest.raises(RuntimeError):
+        async with store.transaction(account) as tx:
+            await Store.mark_handled(tx, row.id)
+            tx.post("!room:test", {"body": "x"})
+            raise RuntimeError("handler crashed")
+    assert [r.id for r in await store.inbox(account, "pending")] == [row.id]
+    assert await store.pending_outbox(account) == []
+
+
+async def test_payloads_are_sealed_at_rest(store: Store):
+    account = f"@bot{secrets.token_hex(3)}:test"
+    await store.record_sync(account, "s1", [event(7, account)], set())
+    async with store.transaction(account) as tx:
+        tx.post("!room:test", {"body": "Jeanne DUPONT née le 01/02/1950"})
+        raw = (await tx.session.execute(text(
+            "SELECT payload FROM inbox UNION ALL SELECT content FROM outbox"))).scalars().all()
+    assert raw and all(b"secret-7" not in bytes(r) and b"DUPONT" not in bytes(r) for r in raw)
+
+
+def test_vault_rotation_and_wrong_key():
+    old, new = Vault.new_key(), Vault.new_key()
+    token = Vault([old]).seal({"nom": "DUPONT"})
+    rotated = Vault([new, old]).rotate(token)
+    assert Vault([new]).open(rotated) == {"nom": "DUPONT"}
+    with pytest.raises(VaultError):
+        Vault([new]).open(token)
+    with pytest.raises(VaultError):
+        Vault(["not-a-key"])
