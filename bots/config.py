@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jsonschema
 import yaml
@@ -92,7 +93,13 @@ def parse(raw: Any, source: str, base: Path) -> Config:
             password = resolve(item["password_file"]).read_text().strip()
         accounts.append(AccountConfig(
             user_id=item["user_id"], password=password,
-            device_name=item.get("device_name", "Liaison"), bots=tuple(item["bots"])))
+            device_name=item.get("device_name", "Liaison"), bots=tuple(item.get("bots", []))))
+    timezone = raw.get("timezone", "Europe/Paris")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{source}: timezone: {timezone!r} is not an IANA time zone "
+                          "(e.g. Europe/Paris)") from None
     database = raw["database"]
     if database.startswith("sqlite:///") and not database.startswith("sqlite:////"):
         database = f"sqlite:///{resolve(database.removeprefix('sqlite:///'))}"
@@ -102,7 +109,7 @@ def parse(raw: Any, source: str, base: Path) -> Config:
         database=database,
         data_keys=tuple(keys),
         language=raw.get("language", "fr"),
-        timezone=raw.get("timezone", "Europe/Paris"),
+        timezone=timezone,
         allowed_servers=tuple(raw.get("allowed_servers") or
                               sorted({a.server_name for a in accounts})),
         allow_legacy_devices=raw.get("allow_legacy_devices", False),

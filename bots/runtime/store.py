@@ -61,6 +61,9 @@ def _sync_url(url: str) -> str:
 
 def migrate(url: str) -> None:
     """Bring the schema to head (Alembic). Run at every start, before anything else."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database:
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(_sync_url(url))
     try:
         cfg = AlembicConfig()

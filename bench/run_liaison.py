@@ -1,0 +1,45 @@
+"""The Liaison bot as its own process, for the benchmark: `python -m bench.run_liaison SPEC.json`.
+
+The account runs no bot, only the runtime's built-in commands (`!ping`, `!aide`). `liaison bots
+--config FILE` cannot express that (the schema wants at least one bot from the registry), so the
+Config is built here, exactly as the test suite builds it, and handed to bots.app.run_bots, the
+function `liaison bots` runs. SIGTERM stops it cleanly (no logout).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from pathlib import Path
+
+from bots import logs
+from bots.app import run_bots
+from bots.config import AccountConfig, Config
+
+
+def config_from(spec: dict[str, str]) -> Config:
+    data_dir = Path(spec["data_dir"])
+    return Config(
+        homeserver=spec["homeserver"], data_dir=data_dir,
+        database=f"sqlite:///{data_dir / 'bots.db'}", data_keys=(spec["data_key"],),
+        language="fr", timezone="Europe/Paris", allowed_servers=(spec["server_name"],),
+        allow_legacy_devices=False, log_level=spec.get("log_level", "INFO"),
+        accounts=(AccountConfig(spec["user_id"], spec["password"], "Liaison bench", ()),))
+
+
+async def main(spec_path: str) -> int:
+    config = config_from(json.loads(Path(spec_path).read_text()))
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    logs.setup(config.log_level)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await run_bots(config, stop)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main(sys.argv[1])))
