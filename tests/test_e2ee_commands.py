@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from nio import MegolmEvent, RoomMessageNotice
+from nio import MegolmEvent, RoomMessageNotice, ToDeviceMessage
 
 from bots.runtime.crosssigning import cross_signed_devices, query_keys
 from tests.conftest import BotFactory, ClinicianFactory
@@ -110,3 +110,58 @@ async def test_round_trip_with_the_store_on_postgresql(make_bot, make_clinician,
     await doc.wait_joined(room_id, bot.user_id)
     reply = await doc.reply_to(room_id, await doc.send(room_id, "!ping pg"), bot.user_id)
     assert reply.body == "pong pg"
+
+
+async def test_command_whose_key_arrives_late_is_retried_and_answered(make_bot, make_clinician):
+    """The command's room key reaches the bot only after the command: the bot records it as
+    undecryptable, asks for the key, and answers once the key arrives."""
+    bot, doc, room_id = await open_room(make_bot, make_clinician)
+    client = doc.client
+    bot_device = client.device_store[bot.user_id][bot.runtime.client.device_id]
+    client.blacklist_device(bot_device)  # the next session is not shared with the bot
+    client.olm.create_outbound_group_session(room_id)
+    session = client.olm.outbound_group_sessions[room_id]
+    first_index_key, session_id = session.session_key, session.id
+    event_id = await doc.send(room_id, "!ping tardif")
+
+    for _ in range(100):
+        rows = await bot.store.inbox(bot.user_id, "undecryptable")
+        if any(r.event_id == event_id for r in rows):
+            break
+        await asyncio.sleep(0.2)
+    else:
+        raise AssertionError("the bot did not record the undecryptable command")
+    assert session_id in bot.runtime.client.outgoing_key_requests, "the key must be requested"
+
+    # Deliver the key late, Olm-encrypted to the bot's device, as a lagging to-device would.
+    client.unblacklist_device(bot_device)
+    await client.keys_claim({bot.user_id: [bot_device.id]})
+    olm_session = client.olm.session_store.get(bot_device.curve25519)
+    payload = client.olm._olm_encrypt(olm_session, bot_device, "m.room_key", {
+        "algorithm": "m.megolm.v1.aes-sha2", "room_id": room_id,
+        "session_id": session_id, "session_key": first_index_key})
+    await client.to_device(ToDeviceMessage("m.room.encrypted", bot.user_id, bot_device.id,
+                                           payload))
+    reply = await doc.reply_to(room_id, event_id, bot.user_id, timeout=60)
+    assert reply.body == "pong tardif"
+
+
+async def test_a_member_who_left_gets_no_new_room_keys(make_bot, make_clinician):
+    bot, doc, room_id = await open_room(make_bot, make_clinician)
+    nurse = await make_clinician()
+    await doc.client.room_invite(room_id, nurse.user_id)
+    await nurse.wait_joined(room_id, nurse.user_id)
+    await doc.wait_joined(room_id, nurse.user_id)
+    await doc.reply_to(room_id, await doc.send(room_id, "!ping ensemble"), bot.user_id)
+    shared = bot.runtime.client.olm.outbound_group_sessions[room_id].users_shared_with
+    assert any(user == nurse.user_id for user, _ in shared)
+
+    await nurse.client.room_leave(room_id)
+    for _ in range(100):
+        if nurse.user_id not in bot.runtime.client.rooms[room_id].users:
+            break
+        await asyncio.sleep(0.1)
+    await doc.reply_to(room_id, await doc.send(room_id, "!ping après départ"), bot.user_id)
+    session = bot.runtime.client.olm.outbound_group_sessions[room_id]
+    assert all(user != nurse.user_id for user, _ in session.users_shared_with)
+    assert any(user == doc.user_id for user, _ in session.users_shared_with)
