@@ -59,6 +59,7 @@ class DevHomeserver:
     server_name: str = "localhost"
     port: int = 8008
     relaxed_rate_limits: bool = False
+    message_rate: tuple[float, int] | None = None  # (per second, burst) for rc_message only
     log_level: str = "INFO"
 
     def __post_init__(self) -> None:
@@ -88,6 +89,12 @@ class DevHomeserver:
             "rc_burst": "1000" if self.relaxed_rate_limits else "20",
             "log_level": self.log_level,
         }
+        if self.message_rate:
+            values["rc_message_per_second"] = str(self.message_rate[0])
+            values["rc_message_burst"] = str(self.message_rate[1])
+        else:
+            values["rc_message_per_second"] = values["rc_per_second"]
+            values["rc_message_burst"] = values["rc_burst"]
         templates = resource_dir("server-config")
         for name, target in (("homeserver.yaml.tmpl", self.config_path),
                              ("log.config.tmpl", self.synapse_dir / "log.config")):

@@ -121,6 +121,9 @@ class Runtime:
             except SyncFailed as exc:
                 log.warning("first sync failed, retrying", extra={"error": str(exc)})
                 await backoff.wait()
+            except (TimeoutError, OSError) as exc:
+                log.warning("first sync failed, retrying", extra={"error": repr(exc)})
+                await backoff.wait()
         self.ready.set()
         self._write_status()
         log.info("bot ready", extra={"user_id": self.user_id, "device_id": self.client.device_id})
@@ -187,8 +190,15 @@ class Runtime:
             try:
                 await self._sync_once(initial=False)
                 backoff.reset()
+            except LoginError:
+                raise
             except SyncFailed as exc:
                 log.warning("sync failed, retrying", extra={"error": str(exc)})
+                await backoff.wait()
+            except Exception:
+                # A network error while judging devices or claiming keys, say: the token only
+                # moves with the inbox, so the next round picks up where this one stopped.
+                log.exception("sync round failed, retrying")
                 await backoff.wait()
 
     async def _sync_once(self, *, initial: bool) -> None:
@@ -336,7 +346,8 @@ class Runtime:
         sender, room_id = event["sender"], event["room_id"]
         room = self.client.rooms.get(room_id)
         caller = Caller(user_id=sender, room_id=room_id,
-                        power_level=room.power_levels.get_user_level(sender) if room else 0)
+                        power_level=room.power_levels.get_user_level(sender) if room else 0,
+                        room_encrypted=bool(room and room.encrypted))
         device_id = None
         if parsed is not None and event.get("encrypted"):
             await self.trust.ensure([sender])

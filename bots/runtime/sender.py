@@ -78,8 +78,12 @@ class Sender:
         while True:
             attempts += 1
             error: str
+            room = self.client.rooms.get(row.room_id)
+            if room is None:  # the bot left (or was removed) since the message was decided
+                await self.store.outbox_done(row.id, event_id=None, attempts=attempts,
+                                             error="the bot is no longer in this room")
+                return
             try:
-                room = self.client.rooms[row.room_id]
                 if room.encrypted:
                     if not room.members_synced:
                         await self.client.joined_members(row.room_id)
@@ -103,6 +107,9 @@ class Sender:
                     return
                 error = f"{resp.status_code}: {resp.message}"
             except (TimeoutError, OSError) as exc:
+                error = f"{type(exc).__name__}: {exc}"
+            except Exception as exc:  # e.g. a key claim that failed: retried like the network
+                log.exception("send attempt failed", extra={"room_id": row.room_id})
                 error = f"{type(exc).__name__}: {exc}"
             log.warning("send failed, will retry with the same transaction ID",
                         extra={"room_id": row.room_id, "attempt": attempts, "error": error})
