@@ -66,9 +66,6 @@ class Caller:
     user_id: str
     room_id: str
     power_level: int
-    room_encrypted: bool = True
-    room_kinds: frozenset[str] = frozenset()
-    roles: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -346,8 +346,7 @@ class Runtime:
         sender, room_id = event["sender"], event["room_id"]
         room = self.client.rooms.get(room_id)
         caller = Caller(user_id=sender, room_id=room_id,
-                        power_level=room.power_levels.get_user_level(sender) if room else 0,
-                        room_encrypted=bool(room and room.encrypted))
+                        power_level=room.power_levels.get_user_level(sender) if room else 0)
         device_id = None
         if parsed is not None and event.get("encrypted"):
             await self.trust.ensure([sender])

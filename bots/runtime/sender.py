@@ -37,7 +37,6 @@ class Sender:
         self._in_flight: set[int] = set()
         self._room_locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self.sent: dict[str, str] = {}  # txn_id -> event_id, for whoever waits on a post
 
     def wake(self) -> None:
         self._wake.set()
@@ -96,7 +95,6 @@ class Sender:
                 if isinstance(resp, RoomSendResponse):
                     await self.store.outbox_done(row.id, event_id=resp.event_id, error=None,
                                                  attempts=attempts)
-                    self.sent[row.txn_id] = resp.event_id
                     return
                 assert isinstance(resp, RoomSendError)
                 if resp.status_code in PERMANENT:

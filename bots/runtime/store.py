@@ -169,12 +169,6 @@ class Store:
                 state.next_batch, state.updated_at = next_batch, now
         return added
 
-    async def known_event(self, account: str, event_id: str) -> bool:
-        async with self._sessions() as session:
-            found = await session.scalar(select(InboxEvent.id).where(
-                InboxEvent.account == account, InboxEvent.event_id == event_id))
-            return found is not None
-
     # --- inbox ---------------------------------------------------------------------------
 
     async def inbox(self, account: str, state: str) -> list[InboxEvent]:
@@ -226,8 +220,3 @@ class Store:
             await session.execute(update(OutboxMessage).where(OutboxMessage.id == row_id).values(
                 attempts=attempts, last_error=error))
 
-    async def sent_event_id(self, cause_event_id: str) -> list[str]:
-        async with self._sessions() as session:
-            return [e for e in (await session.scalars(
-                select(OutboxMessage.event_id).where(
-                    OutboxMessage.cause_event_id == cause_event_id))).all() if e]

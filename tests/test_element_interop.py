@@ -1,0 +1,50 @@
+"""Interop with Element's crypto stack: matrix-js-sdk with the Rust crypto (matrix-sdk-crypto), in
+Element's default mode that only trusts devices cross-signed by their owner, as the clinician."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from pathlib import Path
+
+CLIENT = Path(__file__).parent / "js" / "element_client.mjs"
+
+
+async def run_element_client(params: dict) -> dict:
+    proc = await asyncio.create_subprocess_exec(
+        "node", str(CLIENT), "-", stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    stdout, stderr = await asyncio.wait_for(
+        proc.communicate(json.dumps(params).encode()), params["timeout_s"] + 15)
+    lines = [line for line in stdout.decode().splitlines() if line.startswith("{")]
+    assert lines, f"no result from the Element client; stderr:\n{stderr.decode()[-3000:]}"
+    return json.loads(lines[-1])
+
+
+async def test_element_client_in_only_signed_devices_mode(homeserver, make_bot, make_clinician):
+    bot = await make_bot()
+    localpart, password = f"element{secrets.token_hex(3)}", secrets.token_urlsafe(12)
+    user_id = await homeserver.register(localpart, password)
+    coordinator = await make_clinician()
+    room_id = await coordinator.create_room(invite=[bot.user_id, user_id])
+    await coordinator.wait_joined(room_id, bot.user_id)
+
+    result = await run_element_client({
+        "homeserver": homeserver.url, "user_id": user_id, "password": password,
+        "room_id": room_id, "bot_user_id": bot.user_id, "timeout_s": 90,
+        "commands": ["!ping depuis Element", "!aide", "!pnig", "!ping <b>gras</b>"],
+        "expect": ["pong depuis Element", "Commandes disponibles", "Commande inconnue",
+                   "pong <b>gras</b>"],
+    })
+    assert result["errors"] == [], result["errors"]
+    assert result["isolation_mode"].startswith("OnlySigned"), result["isolation_mode"]
+    assert result["bot_device_id"] == bot.runtime.client.device_id
+    assert result["bot_device_signed_by_owner"] is True
+    for reply in result["replies"]:
+        assert reply["decrypted"] and reply["encrypted"], reply
+        assert reply["shield_colour"] != "RED", reply
+        assert reply["contains_expected"], reply
+    assert result["ok"] is True
+    # The escaped HTML reached Element as text, not markup.
+    assert result["replies"][3]["body"] == "pong <b>gras</b>"
