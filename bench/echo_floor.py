@@ -27,9 +27,13 @@ from nio import (
 )
 from nio.store import SqliteStore
 
+from bench import trace
+
 
 async def main(spec_path: str) -> int:
     spec = json.loads(Path(spec_path).read_text())
+    if trace.enabled():
+        trace.install_nio()
     store = Path(spec["store_dir"])
     store.mkdir(parents=True, exist_ok=True)
     client = AsyncClient(spec["homeserver"], spec["user_id"], store_path=str(store),
@@ -66,6 +70,7 @@ async def main(spec_path: str) -> int:
         pass
     finally:
         await client.close()
+        trace.dump()
     return 0
 
 

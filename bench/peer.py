@@ -53,7 +53,8 @@ def write_config(folder: Path, *, homeserver: str, user_id: str, password: str) 
         "reminders": {"timezone": "Europe/Paris"},
         "allowlist": {"enabled": False, "regexes": []},
         "blocklist": {"enabled": False, "regexes": []},
-        "logging": {"level": "WARNING", "console_logging": {"enabled": True}},
+        "logging": {"level": "WARNING", "console_logging": {"enabled": True},
+                    "file_logging": {"enabled": False}},
     }
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(config))

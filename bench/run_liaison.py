@@ -14,6 +14,7 @@ import signal
 import sys
 from pathlib import Path
 
+from bench import trace
 from bots import logs
 from bots.app import run_bots
 from bots.config import AccountConfig, Config
@@ -31,13 +32,19 @@ def config_from(spec: dict[str, str]) -> Config:
 
 async def main(spec_path: str) -> int:
     config = config_from(json.loads(Path(spec_path).read_text()))
+    if trace.enabled():
+        trace.install_nio()
+        trace.install_liaison()
     config.data_dir.mkdir(parents=True, exist_ok=True)
     logs.setup(config.log_level)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await run_bots(config, stop)
+    try:
+        await run_bots(config, stop)
+    finally:
+        trace.dump()
     return 0
 
 
