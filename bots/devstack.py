@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import secrets
+import shutil
 import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -86,13 +89,16 @@ async def up(data_dir: Path, port: int) -> int:
 
 
 def _banner(state: dict[str, Any], data_dir: Path) -> str:
+    # `make run` uses .venv/bin/liaison, which may not be on PATH: show where it is.
+    liaison = "liaison" if shutil.which("liaison") else \
+        os.path.relpath(Path(sys.executable).parent / "liaison")
     return f"""
 Liaison dev stack
   Homeserver   {state['homeserver_url']}   (server name: {state['server_name']})
   Bot          {', '.join(state['bot_user_ids'])}
-  Log in with Element (Desktop, or Web at http://localhost): choose "Edit" homeserver,
-  enter {state['homeserver_url']}, and sign in with an account made by:
-      liaison register alice --data-dir {data_dir}
-  Then start an encrypted room, invite {state['bot_user_ids'][0]} and type !aide
-  Ctrl-C stops everything; running `liaison up` again reuses the same data.
+  1. Make an account:  {liaison} register alice --data-dir {data_dir}
+  2. In Element Desktop, "Sign in", edit the homeserver to {state['homeserver_url']}
+     and sign in as alice; set up secure backup when Element offers it (cross-signing).
+  3. Start a room, invite {state['bot_user_ids'][0]} and type !aide
+  Ctrl-C stops everything; running it again reuses the same data.
 """

@@ -67,7 +67,7 @@ async def test_dev_stack_up_register_status_and_restart(tmp_path: Path):
     output = proc.stdout.read()
     assert code == 0, output
     assert "Liaison dev stack" in output and f"http://127.0.0.1:{port}" in output
-    assert "liaison register" in output  # how to get an account for Element
+    assert "liaison register alice" in output  # how to get an account for Element
     assert "Traceback" not in output
     down = liaison("status", "--json", "--data-dir", str(data_dir))
     assert down.returncode == 1 and json.loads(down.stdout)["up"] is False

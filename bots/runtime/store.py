@@ -99,6 +99,9 @@ class Transaction:
         self, room_id: str, content: dict[str, Any], *, event_type: str = "m.room.message",
         cause_event_id: str | None = None,
     ) -> OutboxMessage:
+        if event_type == "m.room.message":
+            # Intentional mentions (MSC3952): without the key, clients guess from the body.
+            content = {"m.mentions": {}, **content}
         row = OutboxMessage(
             account=self.account, room_id=room_id, event_type=event_type,
             content=self.vault.seal(content), txn_id=f"liaison-{uuid.uuid4().hex}",
