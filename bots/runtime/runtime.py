@@ -13,7 +13,8 @@ import json
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -45,7 +46,7 @@ from bots.runtime.models import InboxEvent
 from bots.runtime.notice import notice
 from bots.runtime.scheduler import JobScheduler
 from bots.runtime.sender import Sender
-from bots.runtime.store import Store, as_utc, utcnow
+from bots.runtime.store import Store, Transaction, as_utc, utcnow
 from bots.runtime.trust import DeviceTrust
 
 log = logging.getLogger(__name__)
@@ -99,7 +100,17 @@ class Runtime:
         self._synced = asyncio.Condition()
         self._token: str | None = None
         self._last_sync_at: datetime | None = None
-        self._tasks: list[asyncio.Task[None]] = []
+        # Whether the database may hold rows the in-memory flow has not seen (start, failures):
+        # then the next round reads them back; otherwise it only handles what it just recorded.
+        self._inbox_backlog = True
+        self._undecryptable_backlog = True
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        """The unit of work for handlers and jobs; what it posts goes to the sender on commit."""
+        async with self.store.transaction(self.user_id) as tx:
+            yield tx
+        self.sender.enqueue(tx.posted)
 
     # --- start -----------------------------------------------------------------------------
 
@@ -127,7 +138,7 @@ class Runtime:
         self.ready.set()
         self._write_status()
         log.info("bot ready", extra={"user_id": self.user_id, "device_id": self.client.device_id})
-        self._tasks = [asyncio.create_task(self.sender.run(), name="sender")]
+        await self.sender.resume()
         await self.scheduler.start()
 
     async def _login_once(self) -> None:
@@ -178,10 +189,6 @@ class Runtime:
         """Stop without logging out: a logout would destroy the device and its keys."""
         self.scheduler.shutdown()
         await self.sender.drain(timeout=5)
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks = []
         await self.client.close()
 
     async def _sync_forever(self) -> None:
@@ -229,13 +236,14 @@ class Runtime:
         self._token, self._last_sync_at = resp.next_batch, utcnow()
         for row in rows:
             if row.state == "undecryptable":
+                self._undecryptable_backlog = True
                 await self._request_key(row)
         async with self._synced:
             self._synced.notify_all()
         await self._handle_invites(resp)
-        if resp.to_device_events or not initial:
+        if self._undecryptable_backlog:
             await self._retry_undecryptable()
-        await self._process_inbox()
+        await self._process_inbox([r for r in rows if r.state == "pending"])
 
     async def _crypto_housekeeping(self) -> None:
         if self.client.should_upload_keys:
@@ -304,7 +312,9 @@ class Runtime:
         return event
 
     async def _retry_undecryptable(self) -> None:
-        for row in await self.store.inbox(self.user_id, "undecryptable"):
+        rows = await self.store.inbox(self.user_id, "undecryptable")
+        self._undecryptable_backlog = bool(rows)
+        for row in rows:
             source = self.store.vault.open(row.payload)
             event = self._megolm(source)
             if event is None:
@@ -319,14 +329,14 @@ class Runtime:
                     self.commands.parse(decrypted.body, "fr") is not None:
                 await self.store.set_inbox_payload(
                     row.id, self._normalize(source["room_id"], decrypted), "pending")
+                self._inbox_backlog = True
             else:
-                async with self.store.transaction(self.user_id) as tx:
+                async with self.transaction() as tx:
                     await Store.mark_handled(tx, row.id)
 
     async def _give_up_undecryptable(self, row: InboxEvent, source: dict[str, Any]) -> None:
         log.warning("room key never arrived", extra={"event_id": row.event_id})
-        async with self.store.transaction(self.user_id) as tx:
-            tx.after_commit.append(self.sender.wake)
+        async with self.transaction() as tx:
             if await Store.mark_handled(tx, row.id):
                 tx.post(row.room_id, notice(t(self.config.language, "event.undecryptable",
                                               sender=source.get("sender", "?")),
@@ -335,8 +345,11 @@ class Runtime:
 
     # --- handling --------------------------------------------------------------------------
 
-    async def _process_inbox(self) -> None:
-        for row in await self.store.inbox(self.user_id, "pending"):
+    async def _process_inbox(self, new_rows: list[InboxEvent]) -> None:
+        if self._inbox_backlog:
+            self._inbox_backlog = False
+            new_rows = await self.store.inbox(self.user_id, "pending")
+        for row in new_rows:
             await self._handle(row)
 
     async def _handle(self, row: InboxEvent) -> None:
@@ -353,8 +366,7 @@ class Runtime:
             device_id = self.trust.device_for_key(sender, event.get("sender_key"))
         started = time.perf_counter()
         try:
-            async with self.store.transaction(self.user_id) as tx:
-                tx.after_commit.append(self.sender.wake)
+            async with self.transaction() as tx:
                 if not await Store.mark_handled(tx, row.id) or parsed is None:
                     return
                 ctx = CommandContext(self, tx, caller, row.event_id,
@@ -373,9 +385,10 @@ class Runtime:
             attempts = await self.store.bump_attempts(row.id)
             log.exception("command handler failed",
                           extra={"event_id": row.event_id, "attempt": attempts})
-            if attempts >= MAX_HANDLER_ATTEMPTS:
-                async with self.store.transaction(self.user_id) as tx:
-                    tx.after_commit.append(self.sender.wake)
+            if attempts < MAX_HANDLER_ATTEMPTS:
+                self._inbox_backlog = True  # tried again next round
+            else:
+                async with self.transaction() as tx:
                     if await Store.mark_handled(tx, row.id):
                         tx.post(room_id, notice(t(lang, "cmd.failed", ref=row.event_id),  # type: ignore[arg-type]
                                                 reply_to=row.event_id), cause_event_id=row.event_id)

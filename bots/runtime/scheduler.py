@@ -101,8 +101,7 @@ class JobScheduler:
     async def fire(self, row_id: int, now: datetime | None = None) -> bool:
         now = now or utcnow()
         try:
-            async with self.runtime.store.transaction(self.account) as tx:
-                tx.after_commit.append(self.runtime.sender.wake)
+            async with self.runtime.transaction() as tx:
                 row = await tx.session.get(ScheduledJob, row_id)
                 if row is None or row.state != "pending":
                     return False

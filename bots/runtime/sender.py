@@ -33,29 +33,30 @@ class Sender:
         self.trust = trust
         self.account = account
         self._room_ready = room_ready
-        self._wake = asyncio.Event()
         self._in_flight: set[int] = set()
         self._room_locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def wake(self) -> None:
-        self._wake.set()
+    async def resume(self) -> None:
+        """At start: send what an earlier run decided but did not get sent."""
+        self.enqueue(await self.store.pending_outbox(self.account))
 
-    async def run(self) -> None:
-        while True:
-            self._wake.clear()
-            for row in await self.store.pending_outbox(self.account):
-                if row.id not in self._in_flight:
-                    self._in_flight.add(row.id)
-                    task = asyncio.create_task(self._deliver(row))
-                    self._tasks.add(task)
-                    task.add_done_callback(self._tasks.discard)
-            await self._wake.wait()
+    def enqueue(self, rows: list[OutboxMessage]) -> None:
+        """Rows from a committed transaction: each is delivered by a task of its own."""
+        for row in rows:
+            if row.id not in self._in_flight:
+                self._in_flight.add(row.id)
+                task = asyncio.create_task(self._deliver(row))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
 
     async def drain(self, timeout: float) -> None:
-        """Let messages already being sent finish (clean shutdown)."""
+        """Let messages already being sent finish (clean shutdown), then stop the rest."""
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=timeout)
+        for task in set(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _deliver(self, row: OutboxMessage) -> None:
         # One room's messages go out in the order they were decided; rooms go in parallel.
