@@ -15,7 +15,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from nio import (
@@ -26,6 +26,7 @@ from nio import (
     LoginResponse,
     MegolmEvent,
     MessageDirection,
+    RoomMemberEvent,
     RoomMessagesResponse,
     RoomMessageText,
     SyncError,
@@ -58,6 +59,7 @@ SYNC_FILTER: dict[str, Any] = {
 MAX_HANDLER_ATTEMPTS = 3
 UNDECRYPTABLE_GIVE_UP = timedelta(minutes=10)
 BACKFILL_PAGES = 20
+TOKEN_SAVE_EVERY = timedelta(seconds=30)
 
 
 class LoginError(RuntimeError):
@@ -100,6 +102,7 @@ class Runtime:
         self._synced = asyncio.Condition()
         self._token: str | None = None
         self._last_sync_at: datetime | None = None
+        self._token_saved_at = datetime.min.replace(tzinfo=UTC)
         # Whether the database may hold rows the in-memory flow has not seen (start, failures):
         # then the next round reads them back; otherwise it only handles what it just recorded.
         self._inbox_backlog = True
@@ -228,12 +231,21 @@ class Runtime:
         undecryptable: set[str] = set()
         for room_id, info in resp.rooms.join.items():
             timeline = list(info.timeline.events)
-            if info.timeline.limited and self._last_sync_at and info.timeline.prev_batch:
+            if info.timeline.limited and self._last_sync_at and info.timeline.prev_batch \
+                    and not self._joined_in(timeline):
                 timeline = await self._backfill(room_id, info.timeline.prev_batch) + timeline
             for ev in timeline:
                 self._collect(room_id, ev, events, undecryptable)
-        rows = await self.store.record_sync(self.user_id, resp.next_batch, events, undecryptable)
-        self._token, self._last_sync_at = resp.next_batch, utcnow()
+        now = utcnow()
+        rows: list[InboxEvent] = []
+        # A sync with nothing to handle (the bot's own answers coming back, chat) moves the
+        # stored token at most every TOKEN_SAVE_EVERY: a restart then replays a little more,
+        # and the inbox drops what it already has.
+        if events or initial or now - self._token_saved_at >= TOKEN_SAVE_EVERY:
+            rows = await self.store.record_sync(self.user_id, resp.next_batch, events,
+                                                undecryptable)
+            self._token_saved_at = now
+        self._token, self._last_sync_at = resp.next_batch, now
         for row in rows:
             if row.state == "undecryptable":
                 self._undecryptable_backlog = True
@@ -274,6 +286,12 @@ class Runtime:
             "sender_key": getattr(ev, "sender_key", None),
             "encrypted": bool(getattr(ev, "decrypted", False)),
         }
+
+    def _joined_in(self, timeline: list[Event]) -> bool:
+        """The bot joined in this very timeline: there is nothing of interest before it."""
+        return any(isinstance(ev, RoomMemberEvent) and ev.state_key == self.user_id
+                   and ev.membership == "join" and ev.prev_membership != "join"
+                   for ev in timeline)
 
     async def _backfill(self, room_id: str, prev_batch: str) -> list[Event]:
         """A limited timeline after downtime: page back to the last sync we recorded, so a

@@ -18,6 +18,8 @@ from typing import Any
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import create_engine, event, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -75,6 +77,11 @@ def migrate(url: str) -> None:
         engine.dispose()
 
 
+def _dialect_insert(dialect: str) -> Any:
+    """INSERT with ON CONFLICT, which SQLite and PostgreSQL both have (SQLAlchemy per dialect)."""
+    return sqlite_insert if dialect == "sqlite" else pg_insert
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor = dbapi_conn.cursor()
     # WAL lets readers go on while a transaction writes; the busy timeout rides out short locks.
@@ -116,8 +123,10 @@ class Store:
     def __init__(self, url: str, vault: Vault) -> None:
         self.url = url
         self.vault = vault
-        self.engine: AsyncEngine = create_async_engine(_async_url(url), pool_pre_ping=True)
-        if self.engine.dialect.name == "sqlite":
+        sqlite = make_url(url).get_backend_name() == "sqlite"
+        # A file database does not drop connections: no ping before each checkout there.
+        self.engine: AsyncEngine = create_async_engine(_async_url(url), pool_pre_ping=not sqlite)
+        if sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
@@ -143,33 +152,29 @@ class Store:
     async def record_sync(self, account: str, next_batch: str, events: list[dict[str, Any]],
                           undecryptable: set[str]) -> list[InboxEvent]:
         """Record a sync's events for handling and move the token past them, atomically.
-        Events already recorded (replayed sync, backfill overlap) are skipped."""
+        Events already recorded (replayed sync, backfill overlap) are skipped. Two statements:
+        an insert that ignores known events, and an upsert of the token."""
         now = utcnow()
+        insert = _dialect_insert(self.engine.dialect.name)
         async with self._sessions() as session, session.begin():
-            ids = [e["event_id"] for e in events]
-            known = set()
-            if ids:
-                known = set((await session.scalars(
-                    select(InboxEvent.event_id).where(
-                        InboxEvent.account == account, InboxEvent.event_id.in_(ids))
-                )).all())
-            added = []
-            for ev in events:
-                if ev["event_id"] in known:
-                    continue
-                known.add(ev["event_id"])
-                row = InboxEvent(
-                    account=account, event_id=ev["event_id"], room_id=ev["room_id"],
-                    state="undecryptable" if ev["event_id"] in undecryptable else "pending",
-                    payload=self.vault.seal(ev), received_at=now, attempts=0,
-                )
-                session.add(row)
-                added.append(row)
-            state = await session.get(SyncState, account)
-            if state is None:
-                session.add(SyncState(account=account, next_batch=next_batch, updated_at=now))
-            else:
-                state.next_batch, state.updated_at = next_batch, now
+            added: list[InboxEvent] = []
+            unique = list({e["event_id"]: e for e in events}.values())
+            if unique:
+                rows = [{
+                    "account": account, "event_id": ev["event_id"], "room_id": ev["room_id"],
+                    "state": "undecryptable" if ev["event_id"] in undecryptable else "pending",
+                    "payload": self.vault.seal(ev), "received_at": now, "attempts": 0,
+                } for ev in unique]
+                added = list((await session.scalars(
+                    insert(InboxEvent).values(rows)
+                    .on_conflict_do_nothing(index_elements=["account", "event_id"])
+                    .returning(InboxEvent))).all())
+                added.sort(key=lambda r: r.id)
+            token = insert(SyncState).values(account=account, next_batch=next_batch,
+                                             updated_at=now)
+            await session.execute(token.on_conflict_do_update(
+                index_elements=["account"],
+                set_={"next_batch": next_batch, "updated_at": now}))
         return added
 
     # --- inbox ---------------------------------------------------------------------------
