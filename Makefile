@@ -27,9 +27,9 @@ test: $(STAMP) tests/js/node_modules/.installed
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 
+# The peer (matrix-reminder-bot) gets a virtualenv of its own, made by bench/peer.py.
 bench: $(STAMP)
-	$(PY) -m pip install --quiet -e ".[test,bench]"
-	$(PY) -m bench.roundtrip
+	$(PY) -m bench.roundtrip --trace
 
 clean:
 	rm -rf $(VENV) tests/js/node_modules

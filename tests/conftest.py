@@ -98,7 +98,7 @@ async def make_bot(homeserver: DevHomeserver, tmp_path: Path) -> AsyncIterator[B
     handles: list[BotHandle] = []
 
     async def factory(*, database: str | None = None, start: bool = True,
-                      **overrides: object) -> BotHandle:
+                      bots: tuple[str, ...] = (), **overrides: object) -> BotHandle:
         localpart = unique("bot")
         password = secrets.token_urlsafe(12)
         user_id = await homeserver.register(localpart, password)
@@ -109,7 +109,7 @@ async def make_bot(homeserver: DevHomeserver, tmp_path: Path) -> AsyncIterator[B
             data_keys=(Vault.new_key(),), language="fr", timezone="Europe/Paris",
             allowed_servers=(homeserver.server_name,), allow_legacy_devices=False,
             log_level="INFO",
-            accounts=(AccountConfig(user_id, password, "Liaison test", ()),))
+            accounts=(AccountConfig(user_id, password, "Liaison test", bots),))
         config = replace(config, **overrides)  # type: ignore[arg-type]
         data_dir.mkdir(parents=True, exist_ok=True)
         handle = BotHandle(config)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 
 import pytest
 
@@ -63,9 +62,7 @@ def slow_bot(monkeypatch: pytest.MonkeyPatch):
 
 async def test_crash_mid_command_is_handled_on_next_start(make_bot, make_clinician, slow_bot):
     entered, release, runs = slow_bot
-    bot = await make_bot(start=False)
-    bot.config = replace(bot.config, accounts=(replace(bot.config.accounts[0], bots=("slow",)),))
-    await bot.start()
+    bot = await make_bot(bots=("slow",))
     doc = await make_clinician()
     room_id = await doc.create_room(invite=[bot.user_id])
     await doc.wait_joined(room_id, bot.user_id)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -43,12 +42,15 @@ def reminder_bot(monkeypatch: pytest.MonkeyPatch):
     return fired
 
 
-async def start_reminder_bot(make_bot):
-    bot = await make_bot(start=False)
-    bot.config = replace(bot.config,
-                         accounts=(replace(bot.config.accounts[0], bots=("reminders",)),))
-    await bot.start()
-    return bot
+async def planned(make_bot, make_clinician, seconds: int):
+    """A bot running the reminder test bot, a room with it, and `!plan seconds` answered."""
+    bot = await make_bot(bots=("reminders",))
+    doc = await make_clinician()
+    room_id = await doc.create_room(invite=[bot.user_id])
+    await doc.wait_joined(room_id, bot.user_id)
+    event_id = await doc.send(room_id, f"!plan {seconds}")
+    await doc.reply_to(room_id, event_id, bot.user_id)
+    return bot, doc, room_id, event_id
 
 
 async def wait_rappel(doc, room_id, bot, start, timeout=30):
@@ -57,12 +59,7 @@ async def wait_rappel(doc, room_id, bot, start, timeout=30):
 
 
 async def test_job_fires_on_time_in_the_room(make_bot, make_clinician, reminder_bot):
-    bot = await start_reminder_bot(make_bot)
-    doc = await make_clinician()
-    room_id = await doc.create_room(invite=[bot.user_id])
-    await doc.wait_joined(room_id, bot.user_id)
-    event_id = await doc.send(room_id, "!plan 2")
-    await doc.reply_to(room_id, event_id, bot.user_id)
+    bot, doc, room_id, event_id = await planned(make_bot, make_clinician, 2)
     ev = await wait_rappel(doc, room_id, bot, doc.mark(event_id))
     assert ev.body.strip() == "rappel"
     assert reminder_bot == [(f"remind:{event_id}", False)]
@@ -71,12 +68,7 @@ async def test_job_fires_on_time_in_the_room(make_bot, make_clinician, reminder_
 async def test_job_due_while_down_fires_once_at_start_marked_late(
         make_bot, make_clinician, reminder_bot, monkeypatch):
     monkeypatch.setattr(scheduler_mod, "LATE_AFTER", timedelta(seconds=1))
-    bot = await start_reminder_bot(make_bot)
-    doc = await make_clinician()
-    room_id = await doc.create_room(invite=[bot.user_id])
-    await doc.wait_joined(room_id, bot.user_id)
-    event_id = await doc.send(room_id, "!plan 3")
-    await doc.reply_to(room_id, event_id, bot.user_id)
+    bot, doc, room_id, event_id = await planned(make_bot, make_clinician, 3)
     await bot.stop()
     await asyncio.sleep(5)
     await bot.start()
@@ -93,12 +85,7 @@ async def test_job_due_while_down_fires_once_at_start_marked_late(
 
 
 async def test_run_due_with_a_controlled_clock(make_bot, make_clinician, reminder_bot):
-    bot = await start_reminder_bot(make_bot)
-    doc = await make_clinician()
-    room_id = await doc.create_room(invite=[bot.user_id])
-    await doc.wait_joined(room_id, bot.user_id)
-    event_id = await doc.send(room_id, "!plan 86400")  # tomorrow
-    await doc.reply_to(room_id, event_id, bot.user_id)
+    bot, doc, room_id, event_id = await planned(make_bot, make_clinician, 86400)  # tomorrow
     scheduler = bot.runtime.scheduler
     now = datetime.now(PARIS)
     assert await scheduler.run_due(now + timedelta(hours=1)) == 0

@@ -110,7 +110,8 @@ class Runtime:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
-        """The unit of work for handlers and jobs; what it posts goes to the sender on commit."""
+        """The unit of work for handlers and jobs; what it posts goes to the sender on commit.
+        Keep network calls out of it: on SQLite it holds the single writer's turn."""
         async with self.store.transaction(self.user_id) as tx:
             yield tx
         self.sender.enqueue(tx.posted)
