@@ -93,3 +93,17 @@ def test_vault_rotation_and_wrong_key():
         Vault([new]).open(token)
     with pytest.raises(VaultError):
         Vault(["not-a-key"])
+
+
+async def test_an_event_straight_from_sync_is_claimed_once_and_keeps_no_payload(store: Store):
+    account = f"@bot{secrets.token_hex(3)}:test"
+    ev = event(3, account)
+    async with store.transaction(account) as tx:
+        assert await Store.claim_new(tx, ev)
+    async with store.transaction(account) as tx:
+        assert not await Store.claim_new(tx, ev)  # a replayed sync
+    assert await store.record_sync(account, "s1", [ev], set()) == []
+    async with store.transaction(account) as tx:
+        raw = (await tx.session.execute(text("SELECT state, payload FROM inbox WHERE account = :a"),
+                                        {"a": account})).all()
+    assert [(state, bytes(payload)) for state, payload in raw] == [("handled", b"")]

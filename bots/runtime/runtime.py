@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -237,13 +237,21 @@ class Runtime:
                 timeline = await self._backfill(room_id, info.timeline.prev_batch) + timeline
             for ev in timeline:
                 self._collect(room_id, ev, events, undecryptable)
+        # Commands are handled at once, each claimed by inserting its inbox row as handled in
+        # the transaction of its effects. Only what could not be handled now (undecryptable,
+        # failed) is recorded as pending, together with the token. A crash before the token is
+        # stored replays the sync, and the inbox rows make the replay a no-op.
+        deferred = [ev for ev in events if ev["event_id"] in undecryptable]
+        for ev in events:
+            if ev["event_id"] not in undecryptable and not await self._handle(
+                    ev, lambda tx, ev=ev: Store.claim_new(tx, ev)):
+                deferred.append(ev)
         now = utcnow()
         rows: list[InboxEvent] = []
-        # A sync with nothing to handle (the bot's own answers coming back, chat) moves the
-        # stored token at most every TOKEN_SAVE_EVERY: a restart then replays a little more,
-        # and the inbox drops what it already has.
-        if events or initial or now - self._token_saved_at >= TOKEN_SAVE_EVERY:
-            rows = await self.store.record_sync(self.user_id, resp.next_batch, events,
+        # With nothing left to record (the bot's own answers coming back, chat, commands done)
+        # the stored token moves at most every TOKEN_SAVE_EVERY: a restart replays a little more.
+        if deferred or initial or now - self._token_saved_at >= TOKEN_SAVE_EVERY:
+            rows = await self.store.record_sync(self.user_id, resp.next_batch, deferred,
                                                 undecryptable)
             self._token_saved_at = now
         self._token, self._last_sync_at = resp.next_batch, now
@@ -251,12 +259,15 @@ class Runtime:
             if row.state == "undecryptable":
                 self._undecryptable_backlog = True
                 await self._request_key(row)
+            else:
+                self._inbox_backlog = True  # a handler failed: tried again from the inbox
         async with self._synced:
             self._synced.notify_all()
         await self._handle_invites(resp)
         if self._undecryptable_backlog:
             await self._retry_undecryptable()
-        await self._process_inbox([r for r in rows if r.state == "pending"])
+        if self._inbox_backlog:
+            await self._process_backlog()
 
     async def _crypto_housekeeping(self) -> None:
         if self.client.should_upload_keys:
@@ -364,58 +375,60 @@ class Runtime:
 
     # --- handling --------------------------------------------------------------------------
 
-    async def _process_inbox(self, new_rows: list[InboxEvent]) -> None:
-        if self._inbox_backlog:
-            self._inbox_backlog = False
-            new_rows = await self.store.inbox(self.user_id, "pending")
-        for row in new_rows:
-            await self._handle(row)
+    async def _process_backlog(self) -> None:
+        """Inbox rows left pending: by a failed handler, a key that came late, or a crash."""
+        self._inbox_backlog = False
+        for row in await self.store.inbox(self.user_id, "pending"):
+            event = self.store.vault.open(row.payload)
+            if await self._handle(event, lambda tx, row=row: Store.mark_handled(tx, row.id)):
+                continue
+            attempts = await self.store.bump_attempts(row.id)
+            if attempts < MAX_HANDLER_ATTEMPTS:
+                self._inbox_backlog = True  # tried again next round
+                continue
+            async with self.transaction() as tx:
+                if await Store.mark_handled(tx, row.id):
+                    tx.post(row.room_id, notice(t(self.config.language, "cmd.failed",
+                                                  ref=row.event_id),
+                                                reply_to=row.event_id),
+                            cause_event_id=row.event_id)
 
-    async def _handle(self, row: InboxEvent) -> None:
-        event = self.store.vault.open(row.payload)
+    async def _handle(self, event: dict[str, Any],
+                      claim: Callable[[Transaction], Awaitable[bool]]) -> bool:
+        """Handle one event in one transaction that `claim`s it first. True when it is handled
+        (now, or already before); False when the handler failed and everything rolled back."""
         lang = self.config.language
         parsed = self.commands.parse(event["content"].get("body", ""), lang)  # type: ignore[arg-type]
-        sender, room_id = event["sender"], event["room_id"]
+        sender, room_id, event_id = event["sender"], event["room_id"], event["event_id"]
         room = self.client.rooms.get(room_id)
         caller = Caller(user_id=sender, room_id=room_id,
                         power_level=room.power_levels.get_user_level(sender) if room else 0)
         device_id = None
-        if parsed is not None and event.get("encrypted"):
-            await self.trust.ensure([sender])
-            device_id = self.trust.device_for_key(sender, event.get("sender_key"))
         started = time.perf_counter()
         try:
+            if parsed is not None and event.get("encrypted"):
+                await self.trust.ensure([sender])
+                device_id = self.trust.device_for_key(sender, event.get("sender_key"))
             async with self.transaction() as tx:
-                if not await Store.mark_handled(tx, row.id) or parsed is None:
-                    return
-                ctx = CommandContext(self, tx, caller, row.event_id,
-                                     parsed.lang if parsed else lang)  # type: ignore[arg-type]
+                if not await claim(tx) or parsed is None:
+                    return True
+                ctx = CommandContext(self, tx, caller, event_id, parsed.lang)
                 if event.get("encrypted") and not self.trust.is_trusted(sender, device_id):
                     ctx.reply(t(ctx.lang, "cmd.untrusted_device", device=device_id or "?"))
                 elif isinstance(parsed, Rejection):
                     ctx.reply(parsed.text())
-                elif isinstance(parsed, Invocation):
-                    if parsed.command.permission.allows(caller):
-                        await parsed.command.handler(ctx, **parsed.args)
-                    else:
-                        ctx.reply(t(ctx.lang, "cmd.forbidden",
-                                    usage=parsed.command.usage(ctx.lang)))
+                elif parsed.command.permission.allows(caller):
+                    await parsed.command.handler(ctx, **parsed.args)
+                else:
+                    ctx.reply(t(ctx.lang, "cmd.forbidden", usage=parsed.command.usage(ctx.lang)))
         except Exception:
-            attempts = await self.store.bump_attempts(row.id)
-            log.exception("command handler failed",
-                          extra={"event_id": row.event_id, "attempt": attempts})
-            if attempts < MAX_HANDLER_ATTEMPTS:
-                self._inbox_backlog = True  # tried again next round
-            else:
-                async with self.transaction() as tx:
-                    if await Store.mark_handled(tx, row.id):
-                        tx.post(room_id, notice(t(lang, "cmd.failed", ref=row.event_id),  # type: ignore[arg-type]
-                                                reply_to=row.event_id), cause_event_id=row.event_id)
-            return
+            log.exception("command handler failed", extra={"event_id": event_id})
+            return False
         log.info("command handled", extra={
-            "event_id": row.event_id, "room_id": room_id,
+            "event_id": event_id, "room_id": room_id,
             "command": parsed.command.name if isinstance(parsed, Invocation) else None,
             "ms": round((time.perf_counter() - started) * 1000, 1)})
+        return True
 
     # --- rooms -----------------------------------------------------------------------------
 

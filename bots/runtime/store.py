@@ -199,15 +199,32 @@ class Store:
             row.attempts += 1
             return row.attempts
 
+    # A handled row keeps no payload: the event is not needed any more, and patient data
+    # should not stay at rest longer than it must, even sealed.
+
     @staticmethod
     async def mark_handled(tx: Transaction, row_id: int) -> bool:
-        """Claim an inbox row inside the handler's transaction. False if another pass already
-        handled it (the conditional update is what makes handling exactly-once)."""
+        """Claim a recorded inbox row inside the handler's transaction. False if another pass
+        already handled it (the conditional update is what makes handling exactly-once)."""
         result = await tx.session.execute(
             update(InboxEvent)
             .where(InboxEvent.id == row_id, InboxEvent.state.in_(("pending", "undecryptable")))
-            .values(state="handled", handled_at=utcnow()))
+            .values(state="handled", handled_at=utcnow(), payload=b""))
         return result.rowcount == 1
+
+    @staticmethod
+    async def claim_new(tx: Transaction, event: dict[str, Any]) -> bool:
+        """Claim an event straight from sync by recording it as handled, inside the handler's
+        transaction. False if the inbox already knows it (replayed sync, or recorded pending)."""
+        now = utcnow()
+        insert = _dialect_insert(tx.session.bind.dialect.name)
+        result = await tx.session.execute(
+            insert(InboxEvent).values(
+                account=tx.account, event_id=event["event_id"], room_id=event["room_id"],
+                state="handled", payload=b"", received_at=now, handled_at=now, attempts=0)
+            .on_conflict_do_nothing(index_elements=["account", "event_id"])
+            .returning(InboxEvent.id))  # rowcount is not reliable here on every driver
+        return result.scalar() is not None
 
     # --- outbox --------------------------------------------------------------------------
 
