@@ -2,11 +2,11 @@
 
 One AsyncClient with encryption and a SQLite crypto store, nio's own sync loop (which also uploads,
 queries and claims keys and sends to-device messages), invites accepted, and on a text message
-starting with "!ping" an m.notice "pong x" replying to it, sent from inside the event callback
-(ignore_unverified_devices=True: no trust decisions, no database, no outbox).
+starting with "!ping" an m.notice "pong x" replying to it, sent at once in a task started from
+the event callback (ignore_unverified_devices=True: no trust decisions, no database, no outbox).
 
 Run as its own process: `python -m bench.echo_floor SPEC.json` (homeserver, user_id, password,
-store_dir); SIGTERM stops it.
+store_dir); SIGTERM stops it. With BENCH_TRACE_FILE set, bench/trace.py times nio's stages.
 """
 
 from __future__ import annotations
@@ -46,13 +46,20 @@ async def main(spec_path: str) -> int:
     if client.should_upload_keys:
         await client.keys_upload()
 
+    sending: set[asyncio.Task[object]] = set()
+
     async def on_message(room: MatrixRoom, event: RoomMessageText) -> None:
         if event.sender == client.user_id or not event.body.startswith("!ping"):
             return
-        await client.room_send(room.room_id, "m.room.message", {
+        # Sent in a task, not awaited here: the sync loop goes on, and answers to several rooms
+        # go out in parallel (as Liaison's sender does), so under load the floor is not held
+        # back by one POST at a time.
+        task = asyncio.create_task(client.room_send(room.room_id, "m.room.message", {
             "msgtype": "m.notice", "body": "pong " + event.body[len("!ping"):].strip(),
             "m.relates_to": {"m.in_reply_to": {"event_id": event.event_id}},
-        }, ignore_unverified_devices=True)
+        }, ignore_unverified_devices=True))
+        sending.add(task)
+        task.add_done_callback(sending.discard)
 
     async def on_invite(room: MatrixRoom, event: InviteMemberEvent) -> None:
         if event.state_key == client.user_id and event.membership == "invite":

@@ -3,7 +3,8 @@
 The account runs no bot, only the runtime's built-in commands (`!ping`, `!aide`). `liaison bots
 --config FILE` cannot express that (the schema wants at least one bot from the registry), so the
 Config is built here, exactly as the test suite builds it, and handed to bots.app.run_bots, the
-function `liaison bots` runs. SIGTERM stops it cleanly (no logout).
+function `liaison bots` runs. SIGTERM stops it cleanly (no logout). With BENCH_TRACE_FILE set,
+bench/trace.py times each stage of the runtime.
 """
 
 from __future__ import annotations
