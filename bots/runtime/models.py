@@ -29,8 +29,8 @@ class Base(DeclarativeBase):
 
 
 class SyncState(Base):
-    """Where each bot account is in its /sync stream. Written in the same transaction as the
-    inbox rows of that sync, so a crash never skips an event."""
+    """Where each bot account is in its /sync stream. Written after that sync's commands were
+    handled, with its pending inbox rows, so a crash never skips an event."""
 
     __tablename__ = "sync_state"
     account: Mapped[str] = mapped_column(String(255), primary_key=True)
@@ -39,10 +39,11 @@ class SyncState(Base):
 
 
 class InboxEvent(Base):
-    """An incoming event a bot must handle, recorded before the sync token moves past it.
+    """An incoming event a bot handles, recorded once (unique per account).
 
-    `state`: pending → handled (in the transaction of the handler's effects), or undecryptable
-    while its room key is missing (retried when keys arrive). `payload` is sealed by the vault.
+    `state`: handled (inserted so, with no payload, in the transaction of the handler's effects,
+    or updated so from pending); pending (a failed handler, a key that came late); undecryptable
+    while its room key is missing. A pending `payload` is sealed by the vault.
     """
 
     __tablename__ = "inbox"

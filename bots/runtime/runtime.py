@@ -103,8 +103,8 @@ class Runtime:
         self._token: str | None = None
         self._last_sync_at: datetime | None = None
         self._token_saved_at = datetime.min.replace(tzinfo=UTC)
-        # Whether the database may hold rows the in-memory flow has not seen (start, failures):
-        # then the next round reads them back; otherwise it only handles what it just recorded.
+        # Whether the database may hold pending rows (at start, after a failure or a late key):
+        # then the next round reads them back; otherwise a round handles only its sync's events.
         self._inbox_backlog = True
         self._undecryptable_backlog = True
 
