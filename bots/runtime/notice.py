@@ -36,11 +36,6 @@ def to_plain(markup: str) -> str:
     return html.unescape(_TAG.sub("", text)).strip()
 
 
-def mention_link(user_id: str, label: str | None = None) -> Html:
-    return format_html('<a href="https://matrix.to/#/{uid}">{label}</a>', uid=user_id,
-                       label=label or user_id)
-
-
 def notice(markup: Html, *, mentions: list[str] | None = None,
            reply_to: str | None = None) -> dict[str, Any]:
     """An m.notice with its HTML; `m.mentions` is always set, so no one is pinged by accident
