@@ -1,9 +1,8 @@
 """The Liaison bot as its own process, for the benchmark: `python -m bench.run_liaison SPEC.json`.
 
-The account runs no bot, only the runtime's built-in commands (`!ping`, `!aide`). `liaison bots
---config FILE` cannot express that (the schema wants at least one bot from the registry), so the
-Config is built here, exactly as the test suite builds it, and handed to bots.app.run_bots, the
-function `liaison bots` runs. SIGTERM stops it cleanly (no logout). With BENCH_TRACE_FILE set,
+The account runs no bot, only the runtime's built-in commands (`!ping`, `!aide`). The Config is
+built here directly, as the test suite builds it, and handed to bots.app.run_bots, the function
+`liaison bots` runs. SIGTERM stops it cleanly (no logout). With BENCH_TRACE_FILE set,
 bench/trace.py times each stage of the runtime.
 """
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bots.runtime.i18n import Lang, t
+from bots.runtime.notice import Html
 
 PREFIX = "!"
 _TOKEN = re.compile(r"\S+")
@@ -160,11 +161,12 @@ class CommandSet:
                 rest = text[len(PREFIX) + tokens[width - 1].end():]
                 return self._bind(command, lang or default_lang, rest)
         return Rejection("cmd.unknown", default_lang, {
-            "name": f"{PREFIX}{words[0]}", "suggestion": self._suggest(words[0])})
+            "name": f"{PREFIX}{words[0]}",
+            "suggestion_text": self._suggest(words[0], default_lang)})
 
-    def _suggest(self, word: str) -> str:
+    def _suggest(self, word: str, lang: Lang) -> Html:
         close = difflib.get_close_matches(word, [n.split()[0] for n in self._by_name], n=1)
-        return f"{PREFIX}{close[0]}" if close else ""
+        return t(lang, "cmd.suggestion", suggestion=f"{PREFIX}{close[0]}") if close else Html("")
 
     @staticmethod
     def _bind(command: Command, lang: Lang, rest: str) -> Invocation | Rejection:

@@ -70,7 +70,4 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
 
 
 def t(lang: Lang, key: str, /, **values: object) -> Html:
-    if key == "cmd.unknown":
-        suggestion = values.get("suggestion")
-        values["suggestion_text"] = t(lang, "cmd.suggestion", suggestion=suggestion) if suggestion else Html("")
     return format_html(CATALOGUE[key][lang], **values)
