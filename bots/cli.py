@@ -29,6 +29,8 @@ def _parser() -> argparse.ArgumentParser:
     reg.add_argument("user", help="localpart, e.g. alice")
     reg.add_argument("--password", help="default: a random one, printed")
     reg.add_argument("--admin", action="store_true")
+    reg.add_argument("--role", help="invite the account to the coordination room with this role "
+                     "(e.g. DAC, IDEC, MH; see roles.yaml)")
     reg.add_argument("--data-dir", type=Path, default=Path("var"))
 
     status = sub.add_parser("status", help="is the dev stack up")
@@ -84,6 +86,30 @@ async def _register(args: argparse.Namespace) -> int:
     print(f"{user_id} ready. Homeserver: {state['homeserver_url']}")
     if not args.password:
         print(f"Password: {password}")
+    if args.role:
+        return await _invite_to_coordination(state, user_id, args.role)
+    return 0
+
+
+async def _invite_to_coordination(state: dict[str, Any], user_id: str, role: str) -> int:
+    """Through the bots' provisioning API (the bot owns the coordination room)."""
+    import aiohttp
+    import yaml
+
+    token = yaml.safe_load(Path(state["config"]).read_text())["careteam"]["api"]["token"]
+    async with aiohttp.ClientSession() as http:
+        for _ in range(30):  # the bot may still be creating the room right after `up`
+            async with http.post(f"{state['api_url']}/api/v1/coordination/members",
+                                 json={"user_id": user_id, "role": role.upper()},
+                                 headers={"Authorization": f"Bearer {token}"}) as resp:
+                body = await resp.json()
+            if resp.status != 503:
+                break
+            await asyncio.sleep(1)
+    if resp.status != 200:
+        print(f"liaison: {body['error']['message']}", file=sys.stderr)
+        return 1
+    print(f"Invited to the coordination room {body['room_id']} as {body['role']}.")
     return 0
 
 

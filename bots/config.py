@@ -36,6 +36,23 @@ class AccountConfig:
 
 
 @dataclass(frozen=True)
+class ApiConfig:
+    host: str
+    port: int
+    token: str
+
+
+@dataclass(frozen=True)
+class CareteamConfig:
+    coordination_rooms: tuple[str, ...] = ()
+    create_coordination_room: str | None = None
+    roles_file: Path | None = None
+    room_name: str = "{ref} · {initials}"
+    ref_prefix: str = "P"
+    api: ApiConfig | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     homeserver: str
     data_dir: Path
@@ -47,6 +64,7 @@ class Config:
     allow_legacy_devices: bool
     log_level: str
     accounts: tuple[AccountConfig, ...]
+    careteam: CareteamConfig = CareteamConfig()
 
 
 def _schema() -> dict[str, Any]:
@@ -104,6 +122,7 @@ def parse(raw: Any, source: str, base: Path) -> Config:
     if database.startswith("sqlite:///") and not database.startswith("sqlite:////"):
         database = f"sqlite:///{resolve(database.removeprefix('sqlite:///'))}"
     return Config(
+        careteam=_careteam(raw.get("careteam") or {}, source, resolve),
         homeserver=raw["homeserver"].rstrip("/"),
         data_dir=resolve(raw["data_dir"]),
         database=database,
@@ -116,3 +135,27 @@ def parse(raw: Any, source: str, base: Path) -> Config:
         log_level=raw.get("log_level", "INFO"),
         accounts=tuple(accounts),
     )
+
+
+def _careteam(raw: dict[str, Any], source: str, resolve: Any) -> CareteamConfig:
+    room_name = raw.get("room_name", CareteamConfig.room_name)
+    try:
+        room_name.format(ref="P-2026-00001", initials="A.B.")
+    except (KeyError, IndexError, ValueError):
+        raise ConfigError(f"{source}: careteam/room_name: only {{ref}} and {{initials}} may be "
+                          "used (room names are not end-to-end encrypted)") from None
+    api = None
+    if "api" in raw:
+        token = os.environ.get("LIAISON_API_TOKEN") or raw["api"].get("token")
+        if token is None and "token_file" in raw["api"]:
+            token = resolve(raw["api"]["token_file"]).read_text().strip()
+        if not token or len(token) < 32:
+            raise ConfigError(f"{source}: careteam/api: a token of at least 32 characters is "
+                              "required (token, token_file or LIAISON_API_TOKEN)")
+        host, port = raw["api"]["listen"].rsplit(":", 1)
+        api = ApiConfig(host=host, port=int(port), token=token)
+    return CareteamConfig(
+        coordination_rooms=tuple(raw.get("coordination_rooms", ())),
+        create_coordination_room=raw.get("create_coordination_room"),
+        roles_file=resolve(raw["roles_file"]) if "roles_file" in raw else None,
+        room_name=room_name, ref_prefix=raw.get("ref_prefix", "P"), api=api)

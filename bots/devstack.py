@@ -20,7 +20,7 @@ import yaml
 
 from bots import config as config_mod
 from bots.app import run_bots
-from bots.homeserver import DevHomeserver
+from bots.homeserver import DevHomeserver, free_port
 from bots.runtime.files import write_private
 from bots.runtime.vault import Vault
 
@@ -31,12 +31,18 @@ def stack_file(data_dir: Path) -> Path:
     return Path(data_dir) / "stack.json"
 
 
-def dev_config(data_dir: Path, hs: DevHomeserver) -> Path:
+def dev_config(data_dir: Path, hs: DevHomeserver, api_port: int) -> Path:
     """The bots' configuration for the dev stack, written once (mode 0600: it holds secrets)."""
     path = data_dir / "liaison.yaml"
     if path.exists():
         raw = yaml.safe_load(path.read_text())
-        raw["homeserver"] = hs.url  # the port may change between runs
+        raw["homeserver"] = hs.url  # the ports may change between runs
+        raw.setdefault("careteam", _careteam_section())
+        raw["careteam"].setdefault("api", _careteam_section()["api"])
+        raw["careteam"]["api"]["listen"] = f"127.0.0.1:{api_port}"
+        for account in raw["accounts"]:
+            if account["user_id"].startswith(f"@{BOT_LOCALPART}:"):
+                account["bots"] = sorted({*account.get("bots", []), "careteam"})
     else:
         raw = {
             "homeserver": hs.url,
@@ -51,11 +57,18 @@ def dev_config(data_dir: Path, hs: DevHomeserver) -> Path:
                 "user_id": f"@{BOT_LOCALPART}:{hs.server_name}",
                 "password": secrets.token_urlsafe(24),
                 "device_name": "Liaison",
-                "bots": [],
+                "bots": ["careteam"],
             }],
+            "careteam": _careteam_section(),
         }
+        raw["careteam"]["api"]["listen"] = f"127.0.0.1:{api_port}"
     write_private(path, yaml.safe_dump(raw, sort_keys=False, allow_unicode=True).encode())
     return path
+
+
+def _careteam_section() -> dict[str, Any]:
+    return {"create_coordination_room": "Coordination",
+            "api": {"listen": "127.0.0.1:0", "token": secrets.token_urlsafe(32)}}
 
 
 async def up(data_dir: Path, port: int) -> int:
@@ -69,7 +82,8 @@ async def up(data_dir: Path, port: int) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        cfg_path = dev_config(data_dir, hs)
+        api_port = free_port()
+        cfg_path = dev_config(data_dir, hs, api_port)
         cfg = config_mod.load(cfg_path)
         for account in cfg.accounts:
             await hs.register(account.localpart, account.password)
@@ -77,6 +91,7 @@ async def up(data_dir: Path, port: int) -> int:
             "homeserver_url": hs.url, "server_name": hs.server_name,
             "bot_user_ids": [a.user_id for a in cfg.accounts], "config": str(cfg_path),
             "synapse_pid": hs.pid, "bots_data_dir": str(cfg.data_dir),
+            "api_url": f"http://127.0.0.1:{api_port}",
         }
         write_private(stack_file(data_dir), json.dumps(state, indent=2).encode())
         print(_banner(state, data_dir), flush=True)
@@ -96,9 +111,12 @@ def _banner(state: dict[str, Any], data_dir: Path) -> str:
 Liaison dev stack
   Homeserver   {state['homeserver_url']}   (server name: {state['server_name']})
   Bot          {', '.join(state['bot_user_ids'])}
-  1. Make an account:  {liaison} register alice --data-dir {data_dir}
+  API          {state['api_url']}/api/v1/  (token in {state['config']})
+  1. Make an account:  {liaison} register alice --role DAC --data-dir {data_dir}
+     (it is invited to the "Coordination" room with that role; roles: !equipe roles)
   2. In Element Desktop, "Sign in", edit the homeserver to {state['homeserver_url']}
      and sign in as alice; set up secure backup when Element offers it (cross-signing).
-  3. Start a room, invite {state['bot_user_ids'][0]} and type !aide
+  3. Accept the invitation to "Coordination" and type !aide, then for example
+     !patient ouvrir DUPONT Marie 12/03/1948 F service=Cardiologie
   Ctrl-C stops everything; running it again reuses the same data.
 """

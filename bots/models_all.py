@@ -1,3 +1,4 @@
 """Imports every module that defines tables, so migrations see the whole schema."""
 
+from bots.careteam import models as careteam_models  # noqa: F401
 from bots.runtime import models as runtime_models  # noqa: F401

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from bots.careteam.bot import careteam
 from bots.config import Config
 from bots.runtime.bot import Bot
 
-BOTS: dict[str, Callable[[Config], Bot]] = {}
+BOTS: dict[str, Callable[[Config], Bot]] = {
+    "careteam": careteam,
+}

@@ -1,4 +1,5 @@
-"""What a bot is to the runtime: its commands and its scheduled-job handlers.
+"""What a bot is to the runtime: its commands, its scheduled-job handlers, what it does when
+someone joins a room, how it knows a caller's role, and the services it runs beside the sync loop.
 
 Handlers receive a context whose `tx` is the transaction that also records the event (or job) as
 handled: whatever they write or post commits with it, or not at all.
@@ -52,7 +53,28 @@ class JobContext:
     payload: dict[str, Any]
 
 
+@dataclass
+class JoinContext:
+    """Someone joined a room the bot is in (handled once per join event)."""
+
+    runtime: Runtime
+    tx: Transaction
+    room_id: str
+    user_id: str
+    event_id: str
+
+    def post(self, markup: Html, *, mentions: list[str] | None = None) -> None:
+        self.tx.post(self.room_id, notice(markup, mentions=mentions),
+                     cause_event_id=self.event_id)
+
+
 JobHandler = Callable[[JobContext], Awaitable[None]]
+JoinHandler = Callable[[JoinContext], Awaitable[None]]
+# Fills in what the runtime cannot know (the caller's role, the kind of room), in the command's
+# transaction, before its permission is checked.
+CallerResolver = Callable[[Transaction, Caller], Awaitable[Caller]]
+# Long-running tasks started once the runtime is ready (workers, an HTTP API); cancelled at stop.
+Service = Callable[["Runtime"], Awaitable[None]]
 
 
 @dataclass
@@ -60,3 +82,6 @@ class Bot:
     name: str
     commands: list[Command] = field(default_factory=list)
     jobs: dict[str, JobHandler] = field(default_factory=dict)
+    on_join: JoinHandler | None = None
+    resolve_caller: CallerResolver | None = None
+    services: list[Service] = field(default_factory=list)

@@ -8,7 +8,9 @@ sub-commands as commands of their own.
 from __future__ import annotations
 
 import difflib
+import html
 import re
+import urllib.parse
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +21,25 @@ from bots.runtime.notice import Html
 PREFIX = "!"
 _TOKEN = re.compile(r"\S+")
 _USER_ID = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:\d+)?$")
+_REPLY_FALLBACK = re.compile(r"<mx-reply>.*?</mx-reply>", re.S)
+_USER_PILL = re.compile(r'<a\s[^>]*href="https://matrix\.to/#/(@[^"?/]+)[^"]*"[^>]*>.*?</a>', re.S)
+_TAGS = re.compile(r"<[^>]+>")
+
+
+def command_text(content: dict[str, Any]) -> str:
+    """The text a command is parsed from. Element puts a mentioned user's display name in `body`
+    and the user ID only in the HTML pill, so with pills the text comes from the HTML."""
+    body = content.get("body", "")
+    formatted = content.get("formatted_body")
+    if not isinstance(body, str):
+        return ""
+    if content.get("format") != "org.matrix.custom.html" or not isinstance(formatted, str) \
+            or "matrix.to/#/@" not in formatted:
+        return body
+    text = _REPLY_FALLBACK.sub("", formatted)
+    text = _USER_PILL.sub(lambda m: urllib.parse.unquote(m.group(1)), text)
+    text = re.sub(r"<br\s*/?>", " ", text)
+    return html.unescape(_TAGS.sub("", text))
 
 
 class ArgError(ValueError):
@@ -67,6 +88,8 @@ class Caller:
     user_id: str
     room_id: str
     power_level: int
+    role: str | None = None  # the caller's role in this room, when a bot knows it
+    room_kind: str | None = None  # e.g. "coordination" or "patient", when a bot knows it
 
 
 @dataclass(frozen=True)

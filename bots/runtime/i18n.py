@@ -69,5 +69,16 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
 }
 
 
+def add_texts(texts: dict[str, dict[Lang, str]]) -> None:
+    """A bot's own catalogue, merged at import. Keys are namespaced by convention
+    (`patient.…`); a key declared twice is a bug, so it fails loudly."""
+    for key, forms in texts.items():
+        if key in CATALOGUE and CATALOGUE[key] != forms:
+            raise ValueError(f"text {key!r} is declared twice")
+        if set(forms) != {"fr", "en"}:
+            raise ValueError(f"text {key!r} needs both fr and en")
+        CATALOGUE[key] = forms
+
+
 def t(lang: Lang, key: str, /, **values: object) -> Html:
     return format_html(CATALOGUE[key][lang], **values)

@@ -19,7 +19,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from nio import (
-    AsyncClient,
     AsyncClientConfig,
     EncryptionError,
     Event,
@@ -37,9 +36,10 @@ from nio.store import SqliteStore
 from bots.config import AccountConfig, Config
 from bots.runtime.account import AccountFolder
 from bots.runtime.backoff import Backoff
-from bots.runtime.bot import Bot, CommandContext
+from bots.runtime.bot import Bot, CommandContext, JoinContext
 from bots.runtime.builtin import builtin_commands
-from bots.runtime.commands import Caller, CommandSet, Invocation, Rejection
+from bots.runtime.client import Client
+from bots.runtime.commands import Caller, CommandSet, Invocation, Rejection, command_text
 from bots.runtime.crosssigning import CrossSigningStatus, ensure_cross_signed
 from bots.runtime.files import write_private
 from bots.runtime.i18n import t
@@ -76,7 +76,7 @@ class Runtime:
         self.user_id = account.user_id
         self.folder = AccountFolder(config.data_dir, account.user_id, store.vault)
         self.secrets = self.folder.load()
-        self.client = AsyncClient(
+        self.client = Client(
             config.homeserver, account.user_id, device_id=self.secrets.device_id,
             store_path=str(self.folder.crypto_store),
             config=AsyncClientConfig(
@@ -98,6 +98,8 @@ class Runtime:
         self.sender = Sender(self.client, store, self.trust, self.user_id, self.room_ready)
         self.scheduler = JobScheduler(self, {k: h for b in self.bots for k, h in b.jobs.items()})
         self.cross_signing: CrossSigningStatus | None = None
+        self._services: list[asyncio.Task[None]] = []
+        self._service_failed = asyncio.Event()
         self.ready = asyncio.Event()
         self._synced = asyncio.Condition()
         self._token: str | None = None
@@ -144,6 +146,20 @@ class Runtime:
         log.info("bot ready", extra={"user_id": self.user_id, "device_id": self.client.device_id})
         await self.sender.resume()
         await self.scheduler.start()
+        for bot in self.bots:
+            for service in bot.services:
+                self._services.append(asyncio.create_task(self._run_service(service)))
+
+    async def _run_service(self, service: Any) -> None:
+        try:
+            await service(self)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # A service that dies would go unnoticed in a task: stop the whole runtime instead.
+            log.exception("bot service failed", extra={"service": getattr(service, "__name__", "?")})
+            self._service_failed.set()
+            raise
 
     async def _login_once(self) -> None:
         if self.secrets.device_id and self.secrets.access_token:
@@ -175,22 +191,30 @@ class Runtime:
         stop = stop or asyncio.Event()
         loop: asyncio.Task[None] | None = None
         stopper = asyncio.create_task(stop.wait())
+        failed = asyncio.create_task(self._service_failed.wait())
         try:
             await self.start()
             loop = asyncio.create_task(self._sync_forever())
-            await asyncio.wait({loop, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({loop, stopper, failed}, return_when=asyncio.FIRST_COMPLETED)
             if loop.done():
                 loop.result()  # the sync loop only ends by an error: raise it
+            if failed.done():
+                raise RuntimeError("a bot service failed (see the log above)")
         finally:
             # Also on cancellation: a handler still running must not commit after we return.
-            for task in (loop, stopper):
+            for task in (loop, stopper, failed):
                 if task:
                     task.cancel()
-            await asyncio.gather(*(t for t in (loop, stopper) if t), return_exceptions=True)
+            await asyncio.gather(*(t for t in (loop, stopper, failed) if t),
+                                 return_exceptions=True)
             await self.close()
 
     async def close(self) -> None:
         """Stop without logging out: a logout would destroy the device and its keys."""
+        for task in self._services:
+            task.cancel()
+        await asyncio.gather(*self._services, return_exceptions=True)
+        self._services.clear()
         self.scheduler.shutdown()
         await self.sender.drain(timeout=5)
         await self.client.close()
@@ -286,14 +310,25 @@ class Runtime:
             # Kept (sealed) until its room key arrives: it may be a command.
             events.append({**ev.source, "room_id": room_id})
             undecryptable.add(ev.event_id)
-        elif isinstance(ev, RoomMessageText) and self.commands.parse(ev.body, "fr") is not None:
+        elif isinstance(ev, RoomMessageText) and self._is_command(ev.source.get("content", {})):
             events.append(self._normalize(room_id, ev))
+        elif isinstance(ev, RoomMemberEvent) and self._join_handlers and \
+                ev.membership == "join" and ev.prev_membership != "join":
+            events.append(self._normalize(room_id, ev))
+
+    def _is_command(self, content: dict[str, Any]) -> bool:
+        return self.commands.parse(command_text(content), "fr") is not None
+
+    @property
+    def _join_handlers(self) -> list[Any]:
+        return [bot.on_join for bot in self.bots if bot.on_join]
 
     @staticmethod
     def _normalize(room_id: str, ev: Event) -> dict[str, Any]:
         return {
             "event_id": ev.event_id, "room_id": room_id, "sender": ev.sender,
             "type": ev.source.get("type", "m.room.message"), "content": ev.source.get("content", {}),
+            "state_key": getattr(ev, "state_key", None),
             "origin_server_ts": ev.server_timestamp,
             "sender_key": getattr(ev, "sender_key", None),
             "encrypted": bool(getattr(ev, "decrypted", False)),
@@ -356,7 +391,7 @@ class Runtime:
                     await self._give_up_undecryptable(row, source)
                 continue
             if isinstance(decrypted, RoomMessageText) and \
-                    self.commands.parse(decrypted.body, "fr") is not None:
+                    self._is_command(decrypted.source.get("content", {})):
                 await self.store.set_inbox_payload(
                     row.id, self._normalize(source["room_id"], decrypted), "pending")
                 self._inbox_backlog = True
@@ -397,38 +432,59 @@ class Runtime:
                       claim: Callable[[Transaction], Awaitable[bool]]) -> bool:
         """Handle one event in one transaction that `claim`s it first. True when it is handled
         (now, or already before); False when the handler failed and everything rolled back."""
+        started = time.perf_counter()
+        event_id = event["event_id"]
+        try:
+            if event.get("type") == "m.room.member":
+                name = await self._handle_join(event, claim)
+            else:
+                name = await self._handle_command(event, claim)
+        except Exception:
+            log.exception("handler failed", extra={"event_id": event_id})
+            return False
+        log.info("event handled", extra={
+            "event_id": event_id, "room_id": event["room_id"], "command": name,
+            "ms": round((time.perf_counter() - started) * 1000, 1)})
+        return True
+
+    async def _handle_join(self, event: dict[str, Any],
+                           claim: Callable[[Transaction], Awaitable[bool]]) -> str | None:
+        async with self.transaction() as tx:
+            if await claim(tx):
+                ctx = JoinContext(self, tx, event["room_id"], event["state_key"],
+                                  event["event_id"])
+                for handler in self._join_handlers:
+                    await handler(ctx)
+        return None
+
+    async def _handle_command(self, event: dict[str, Any],
+                              claim: Callable[[Transaction], Awaitable[bool]]) -> str | None:
         lang = self.config.language
-        parsed = self.commands.parse(event["content"].get("body", ""), lang)  # type: ignore[arg-type]
+        parsed = self.commands.parse(command_text(event["content"]), lang)  # type: ignore[arg-type]
         sender, room_id, event_id = event["sender"], event["room_id"], event["event_id"]
         room = self.client.rooms.get(room_id)
         caller = Caller(user_id=sender, room_id=room_id,
                         power_level=room.power_levels.get_user_level(sender) if room else 0)
         device_id = None
-        started = time.perf_counter()
-        try:
-            if parsed is not None and event.get("encrypted"):
-                await self.trust.ensure([sender])
-                device_id = self.trust.device_for_key(sender, event.get("sender_key"))
-            async with self.transaction() as tx:
-                if not await claim(tx) or parsed is None:
-                    return True
-                ctx = CommandContext(self, tx, caller, event_id, parsed.lang)
-                if event.get("encrypted") and not self.trust.is_trusted(sender, device_id):
-                    ctx.reply(t(ctx.lang, "cmd.untrusted_device", device=device_id or "?"))
-                elif isinstance(parsed, Rejection):
-                    ctx.reply(parsed.text())
-                elif parsed.command.permission.allows(caller):
-                    await parsed.command.handler(ctx, **parsed.args)
-                else:
-                    ctx.reply(t(ctx.lang, "cmd.forbidden", usage=parsed.command.usage(ctx.lang)))
-        except Exception:
-            log.exception("command handler failed", extra={"event_id": event_id})
-            return False
-        log.info("command handled", extra={
-            "event_id": event_id, "room_id": room_id,
-            "command": parsed.command.name if isinstance(parsed, Invocation) else None,
-            "ms": round((time.perf_counter() - started) * 1000, 1)})
-        return True
+        if parsed is not None and event.get("encrypted"):
+            await self.trust.ensure([sender])
+            device_id = self.trust.device_for_key(sender, event.get("sender_key"))
+        async with self.transaction() as tx:
+            if not await claim(tx) or parsed is None:
+                return None
+            for bot in self.bots:
+                if bot.resolve_caller:
+                    caller = await bot.resolve_caller(tx, caller)
+            ctx = CommandContext(self, tx, caller, event_id, parsed.lang)
+            if event.get("encrypted") and not self.trust.is_trusted(sender, device_id):
+                ctx.reply(t(ctx.lang, "cmd.untrusted_device", device=device_id or "?"))
+            elif isinstance(parsed, Rejection):
+                ctx.reply(parsed.text())
+            elif parsed.command.permission.allows(caller):
+                await parsed.command.handler(ctx, **parsed.args)
+            else:
+                ctx.reply(t(ctx.lang, "cmd.forbidden", usage=parsed.command.usage(ctx.lang)))
+        return parsed.command.name if isinstance(parsed, Invocation) else None
 
     # --- rooms -----------------------------------------------------------------------------
 

@@ -6,10 +6,15 @@ the first key encrypts, every listed key decrypts, and `rotate()` re-encrypts wi
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 
 class VaultError(RuntimeError):
@@ -22,6 +27,7 @@ class Vault:
             raise VaultError("at least one data encryption key is required")
         try:
             self._fernet = MultiFernet([Fernet(k) for k in keys])
+            self._index_keys = [_index_key(k) for k in keys]
         except (ValueError, TypeError) as exc:
             raise VaultError(
                 "a data encryption key is not a valid Fernet key "
@@ -43,3 +49,20 @@ class Vault:
 
     def rotate(self, token: bytes) -> bytes:
         return self._fernet.rotate(token)
+
+    # Blind indexes: find a row by a secret value (an INS, identity traits) without storing the
+    # value. HMAC under a key derived from each data key; the first key writes, all are tried on
+    # lookup, and rotation rewrites them with the first (like `rotate`).
+
+    def index(self, value: str) -> str:
+        return self.indexes(value)[0]
+
+    def indexes(self, value: str) -> list[str]:
+        return [hmac.new(k, value.encode(), hashlib.sha256).hexdigest()
+                for k in self._index_keys]
+
+
+def _index_key(fernet_key: str) -> bytes:
+    raw = base64.urlsafe_b64decode(fernet_key)
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                info=b"liaison blind index").derive(raw)

@@ -1,0 +1,295 @@
+"""The provisioning HTTP API (aiohttp), for a hospital system to open a room at admission.
+
+Bearer token from the configuration; request bodies validated against schemas/api/; errors as
+JSON `{"error": {"code", "message", "details"}}` in the request's language. Described by
+schemas/openapi.yaml, served at /api/v1/openapi.yaml. The API never returns identity.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import date
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+import jsonschema
+import referencing
+from aiohttp import web
+from sqlalchemy.exc import IntegrityError
+
+from bots.careteam import service
+from bots.careteam.identity import IdentityError
+from bots.careteam.models import CareRoom
+from bots.careteam.provisioner import Permanent
+from bots.careteam.requests import Member, OpenRequest, from_payload, role_code
+from bots.resources import resource_dir
+from bots.runtime.commands import ArgError
+from bots.runtime.i18n import Lang, t
+from bots.runtime.notice import to_plain
+
+if TYPE_CHECKING:
+    from bots.careteam.bot import CareTeam
+    from bots.runtime.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+WAIT = 60.0  # how long a request waits for the homeserver before answering 504
+API_SCHEMAS = ("identity", "team-member", "patient-create", "team-update",
+               "coordination-member", "patient", "error")
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str,
+                 details: list[dict[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.details = status, code, message, details or []
+
+    def response(self) -> web.Response:
+        return web.json_response({"error": {"code": self.code, "message": self.message,
+                                            "details": self.details}}, status=self.status)
+
+
+@cache
+def _validators() -> dict[str, jsonschema.Draft202012Validator]:
+    folder = resource_dir("schemas") / "api"
+    schemas = {name: json.loads((folder / f"{name}.schema.json").read_text())
+               for name in API_SCHEMAS}
+    registry: referencing.Registry[Any] = referencing.Registry().with_resources(
+        (s["$id"], referencing.Resource.from_contents(s)) for s in schemas.values())
+    return {name: jsonschema.Draft202012Validator(
+        s, registry=registry, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+        for name, s in schemas.items()}
+
+
+# Messages that name a property, never a value (values may be identity).
+_SAFE_MESSAGES = {"required", "additionalProperties", "minProperties"}
+
+
+def _detail(error: jsonschema.ValidationError) -> dict[str, str]:
+    path = "".join(f"/{p}" for p in error.absolute_path)
+    message = error.message if error.validator in _SAFE_MESSAGES \
+        else f"does not satisfy '{error.validator}'"
+    return {"path": path, "message": message}
+
+
+def _lang(request: web.Request, default: str) -> Lang:
+    accept = request.headers.get("Accept-Language", "").lower()
+    for part in accept.split(","):
+        code = part.split(";")[0].strip()[:2]
+        if code in ("fr", "en"):
+            return code  # type: ignore[return-value]
+    return default  # type: ignore[return-value]
+
+
+class Api:
+    def __init__(self, runtime: Runtime, bot: CareTeam) -> None:
+        self.runtime = runtime
+        self.bot = bot
+        api = bot.config.careteam.api
+        assert api is not None
+        self.token = api.token.encode()
+
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[self._errors], client_max_size=256 * 1024)
+        app.router.add_post("/api/v1/patients", self.open_patient)
+        app.router.add_get("/api/v1/patients/{ref}", self.get_patient)
+        app.router.add_post("/api/v1/patients/{ref}/team", self.change_team)
+        app.router.add_post("/api/v1/coordination/members", self.coordination_member)
+        app.router.add_get("/api/v1/openapi.yaml", self.openapi)
+        return app
+
+    @web.middleware
+    async def _errors(self, request: web.Request,
+                      handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+                      ) -> web.StreamResponse:
+        lang = _lang(request, self.bot.config.language)
+        try:
+            if request.path != "/api/v1/openapi.yaml":
+                self._authorize(request, lang)
+            if not self.runtime.ready.is_set():
+                raise ApiError(503, "unavailable", "the bot is starting; retry shortly")
+            return await handler(request)
+        except ApiError as exc:
+            return exc.response()
+        except web.HTTPException as exc:
+            return ApiError(exc.status, "not_found" if exc.status == 404 else "bad_request",
+                            exc.reason).response()
+
+    def _authorize(self, request: web.Request, lang: Lang) -> None:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(),
+                                                                 self.token):
+            raise ApiError(401, "unauthorized", "a valid bearer token is required")
+
+    async def _body(self, request: web.Request, schema: str) -> dict[str, Any]:
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
+        errors = sorted(_validators()[schema].iter_errors(body), key=lambda e: list(e.path))
+        if errors:
+            raise ApiError(400, "invalid_payload", "the body does not match the schema",
+                           [_detail(e) for e in errors])
+        return body  # type: ignore[no-any-return]
+
+    # --- endpoints -------------------------------------------------------------------------
+
+    async def open_patient(self, request: web.Request) -> web.Response:
+        lang = _lang(request, self.bot.config.language)
+        payload = await self._body(request, "patient-create")
+        try:
+            req = from_payload(payload, self.bot.roles, date.today())
+        except IdentityError as exc:
+            from bots.careteam.bot import identity_error
+
+            code = "invalid_ins" if exc.key.startswith("ins.") else "invalid_identity"
+            raise ApiError(400, code, to_plain(identity_error(lang, exc))) from None
+        except ArgError as exc:
+            raise ApiError(422, "unknown_role", to_plain(t(lang, exc.key, **exc.values))) from None
+        await self._check_users([m.user_id for m in req.team], lang)
+        room, created = await self._register(req, payload.get("language") or lang)
+        if created:
+            self.bot.provisioner.wake()
+            await self._until_open(room.id, lang)
+        return web.json_response(await self._patient(room.id, created=created),
+                                 status=201 if created else 200)
+
+    async def _register(self, req: OpenRequest, language: str) -> tuple[CareRoom, bool]:
+        for attempt in range(5):
+            try:
+                async with self.runtime.transaction() as tx:
+                    return await service.register_patient(
+                        tx, req, prefix=self.bot.settings.ref_prefix, language=language,
+                        requested_by="api")
+            except service.IdentityConflict as exc:
+                raise ApiError(409, "identity_conflict", to_plain(
+                    t(language, "patient.conflict", ref=exc.ref))) from None  # type: ignore[arg-type]
+            except IntegrityError:
+                # Two openings took the same file number at once (PostgreSQL): take the next.
+                log.info("file number taken, retrying", extra={"attempt": attempt})
+        raise ApiError(503, "unavailable", "could not allocate a file number; retry")
+
+    async def _until_open(self, room_pk: int, lang: Lang) -> None:
+        async def settled() -> bool:
+            async with self.runtime.transaction() as tx:
+                row = await tx.session.get(CareRoom, room_pk)
+                return row is None or row.status != "creating"
+
+        if not await self.bot.provisioner.wait_until(settled, WAIT):
+            raise ApiError(504, "unavailable", "the homeserver is slow; the room will be "
+                           "created: GET the patient or POST again later")
+        why = self.bot.provisioner.failures.pop(room_pk, None)
+        if why is not None:
+            raise ApiError(502, "room_creation_failed",
+                           to_plain(t(lang, "patient.failed", why=why)))
+
+    async def _check_users(self, users: list[str], lang: Lang) -> None:
+        try:
+            await self.bot.provisioner.check_users(users, lang)
+        except Permanent as exc:
+            allowed = set(self.bot.config.allowed_servers)
+            foreign = any(u.split(":", 1)[1] not in allowed for u in users)
+            raise ApiError(422, "server_not_allowed" if foreign else "unknown_user",
+                           to_plain(t(lang, "patient.failed", why=str(exc)))) from None
+
+    async def get_patient(self, request: web.Request) -> web.Response:
+        room = await self._room(request.match_info["ref"])
+        return web.json_response(await self._patient(room.id))
+
+    async def _room(self, ref: str) -> CareRoom:
+        async with self.runtime.transaction() as tx:
+            room = await service.room_by_ref(tx, ref)
+        if room is None:
+            raise ApiError(404, "not_found", f"no patient file {ref}")
+        return room
+
+    async def _patient(self, room_pk: int, *, created: bool | None = None) -> dict[str, Any]:
+        async with self.runtime.transaction() as tx:
+            room = await tx.session.get(CareRoom, room_pk)
+            assert room is not None
+            lines = await self.bot.team_lines(self.runtime, tx, room)
+        body: dict[str, Any] = {
+            "ref": room.ref, "room_id": room.room_id, "status": room.status,
+            "ward": room.ward,
+            "team": [{"user_id": m.user_id, "role": m.role, "membership": m.state}
+                     for m in lines if m.role]}
+        if created is not None:
+            body["created"] = created
+        return body
+
+    async def change_team(self, request: web.Request) -> web.Response:
+        lang = _lang(request, self.bot.config.language)
+        room = await self._room(request.match_info["ref"])
+        payload = await self._body(request, "team-update")
+        if room.status != "open":
+            raise ApiError(409, "episode_closed", to_plain(t(lang, "team.room_closed")))
+        try:
+            add = [Member(m["user_id"], role_code(m["role"], self.bot.roles))
+                   for m in payload.get("add", [])]
+        except ArgError as exc:
+            raise ApiError(422, "unknown_role", to_plain(t(lang, exc.key, **exc.values))) from None
+        await self._check_users([m.user_id for m in add], lang)
+        await self._apply(room, add, payload.get("remove", []), lang)
+        return web.json_response(await self._patient(room.id))
+
+    async def _apply(self, room: CareRoom, add: list[Member], remove: list[str],
+                     lang: Lang) -> None:
+        async with self.runtime.transaction() as tx:
+            for member in add:
+                await service.ask_member(tx, room, member, requested_by="api",
+                                         cause_event_id=None, language=room.language)
+            for user_id in remove:
+                if user_id != self.runtime.user_id:
+                    await service.ask_removal(tx, room, user_id, requested_by="api",
+                                              cause_event_id=None, language=room.language)
+        self.bot.provisioner.wake()
+
+        async def applied() -> bool:
+            async with self.runtime.transaction() as tx:
+                return not any(r.id == room.id for _, r in await service.pending_members(tx))
+
+        if not await self.bot.provisioner.wait_until(applied, WAIT):
+            raise ApiError(504, "unavailable", "the homeserver is slow; the change is recorded "
+                           "and will be applied")
+
+    async def coordination_member(self, request: web.Request) -> web.Response:
+        lang = _lang(request, self.bot.config.language)
+        payload = await self._body(request, "coordination-member")
+        try:
+            member = Member(payload["user_id"], role_code(payload["role"], self.bot.roles))
+        except ArgError as exc:
+            raise ApiError(422, "unknown_role", to_plain(t(lang, exc.key, **exc.values))) from None
+        async with self.runtime.transaction() as tx:
+            rooms = [r for r in await service.coordination_rooms(tx) if r.status == "open"]
+        if not rooms:
+            raise ApiError(503, "unavailable", "no coordination room yet; retry shortly")
+        await self._check_users([member.user_id], lang)
+        await self._apply(rooms[0], [member], [], lang)
+        async with self.runtime.transaction() as tx:
+            lines = await self.bot.team_lines(self.runtime, tx, rooms[0])
+        state = next((m.state for m in lines if m.user_id == member.user_id), "pending")
+        return web.json_response({"room_id": rooms[0].room_id, "user_id": member.user_id,
+                                  "role": member.role, "membership": state})
+
+    async def openapi(self, request: web.Request) -> web.Response:
+        path = resource_dir("schemas") / "openapi.yaml"
+        return web.Response(text=path.read_text(), content_type="application/yaml")
+
+
+async def serve_api(runtime: Runtime, bot: CareTeam) -> None:
+    """The API as a runtime service: listens until cancelled."""
+    settings = bot.config.careteam.api
+    assert settings is not None
+    runner = web.AppRunner(Api(runtime, bot).app(), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port)
+    await site.start()
+    log.info("provisioning API listening", extra={"host": settings.host, "port": settings.port})
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()

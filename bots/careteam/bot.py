@@ -1,0 +1,265 @@
+"""The care-team bot: patient rooms, their teams and roles, the newcomer's briefing.
+
+Commands record what should happen (service.py) in the transaction that claims the command; the
+provisioner carries it out on Matrix and answers. Reading commands answer at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from typing import TYPE_CHECKING
+
+from bots.careteam import messages, service, texts  # noqa: F401 - texts registers the catalogue
+from bots.careteam.identity import FIELD_LABELS, IdentityError
+from bots.careteam.identity import TEXTS as IDENTITY_TEXTS
+from bots.careteam.models import CareRoom
+from bots.careteam.provisioner import Provisioner
+from bots.careteam.requests import Member, RequestError, parse_open, role_code
+from bots.careteam.roles import COORDINATION, PATIENT, Roles
+from bots.config import Config
+from bots.runtime.bot import Bot, CommandContext, JoinContext
+from bots.runtime.commands import ANYONE, Arg, Caller, Command, Permission, as_user_id
+from bots.runtime.i18n import Lang, add_texts, t
+from bots.runtime.notice import Html
+from bots.runtime.store import Transaction
+
+if TYPE_CHECKING:
+    from bots.runtime.runtime import Runtime
+
+add_texts(IDENTITY_TEXTS)
+
+
+def identity_error(lang: Lang, exc: IdentityError) -> Html:
+    values = dict(exc.values)
+    if "field" in values:
+        values["field"] = FIELD_LABELS.get(values["field"], {}).get(lang, values["field"])
+    return t(lang, exc.key, **values)
+
+
+class CareTeam:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.settings = config.careteam
+        self.roles = Roles.load(self.settings.roles_file)
+        self.provisioner = Provisioner(config, self.roles)
+
+    # --- who may do what -------------------------------------------------------------------
+
+    async def resolve_caller(self, tx: Transaction, caller: Caller) -> Caller:
+        kind, role = await service.role_in(tx, caller.room_id, caller.user_id)
+        return replace(caller, room_kind=kind, role=role)
+
+    def _may(self, capability: str, *kinds: str) -> Permission:
+        return self.roles.permission(capability, *kinds)
+
+    # --- commands --------------------------------------------------------------------------
+
+    async def open_patient(self, ctx: CommandContext, identité: str) -> None:
+        try:
+            req = parse_open(identité, self.roles, date.today())
+        except IdentityError as exc:
+            ctx.reply(t(ctx.lang, "open.identity_error", why=identity_error(ctx.lang, exc)))
+            return
+        except RequestError as exc:
+            ctx.reply(t(ctx.lang, exc.key, **exc.values))
+            return
+        if ctx.caller.role and ctx.sender not in {m.user_id for m in req.team}:
+            # Whoever opens the room is in its team, with their coordination role.
+            req = replace(req, team=(*req.team, Member(ctx.sender, ctx.caller.role)))
+        try:
+            room, created = await service.register_patient(
+                ctx.tx, req, prefix=self.settings.ref_prefix, language=ctx.lang,
+                requested_by=ctx.sender, origin_room_id=ctx.room_id,
+                cause_event_id=ctx.event_id)
+        except service.IdentityConflict as exc:
+            ctx.reply(t(ctx.lang, "patient.conflict", ref=exc.ref))
+            return
+        if created:
+            ctx.tx.after_commit.append(self.provisioner.wake)  # it answers once the room exists
+        elif room.room_id is None:
+            ctx.reply(t(ctx.lang, "patient.in_progress", ref=room.ref))
+        else:
+            ctx.reply(t(ctx.lang, "patient.exists", link=messages.room_link(room.room_id),
+                        name=room.ref))
+
+    async def _care_room(self, ctx: CommandContext) -> CareRoom | None:
+        room = await service.room_by_id(ctx.tx, ctx.room_id)
+        if room is None:
+            ctx.reply(t(ctx.lang, "patient.not_here"))
+        return room
+
+    async def show_identity(self, ctx: CommandContext) -> None:
+        room = await self._care_room(ctx)
+        if room is not None:
+            ctx.reply(self.card(ctx.tx, room, ctx.lang))
+
+    def card(self, tx: Transaction, room: CareRoom, lang: Lang) -> Html:
+        file = service.PatientFile.open(tx, room)
+        return messages.card(lang, ref=room.ref or "", identity=file.identity,
+                             admission=file.admission_date, ward=room.ward, status=room.status)
+
+    async def close_episode(self, ctx: CommandContext) -> None:
+        room = await self._care_room(ctx)
+        if room is None:
+            return
+        if room.status != "open":
+            ctx.reply(t(ctx.lang, "patient.already_closed"))
+            return
+        room.status, room.requested_by, room.cause_event_id = "closing", ctx.sender, ctx.event_id
+        room.language = ctx.lang
+        ctx.tx.after_commit.append(self.provisioner.wake)
+
+    async def add_member(self, ctx: CommandContext, membre: str, role: str) -> None:
+        room = await self._open_room(ctx)
+        if room is None:
+            return
+        outcome = await service.ask_member(
+            ctx.tx, room, Member(membre, role), requested_by=ctx.sender,
+            cause_event_id=ctx.event_id, language=ctx.lang)
+        if outcome == "unchanged":
+            ctx.reply(t(ctx.lang, "team.unchanged", user=membre,
+                        role=messages.role_label(ctx.lang, self.roles, role)))
+            return
+        ctx.tx.after_commit.append(self.provisioner.wake)
+
+    async def remove_member(self, ctx: CommandContext, membre: str) -> None:
+        room = await self._open_room(ctx)
+        if room is None:
+            return
+        if membre == ctx.runtime.user_id:
+            ctx.reply(t(ctx.lang, "team.not_self"))
+        elif await service.ask_removal(ctx.tx, room, membre, requested_by=ctx.sender,
+                                       cause_event_id=ctx.event_id, language=ctx.lang):
+            ctx.tx.after_commit.append(self.provisioner.wake)
+        else:
+            ctx.reply(t(ctx.lang, "team.not_member", user=membre))
+
+    async def _open_room(self, ctx: CommandContext) -> CareRoom | None:
+        room = await self._care_room(ctx)
+        if room is not None and room.status != "open":
+            ctx.reply(t(ctx.lang, "team.room_closed"))
+            return None
+        return room
+
+    async def list_team(self, ctx: CommandContext) -> None:
+        room = await self._care_room(ctx)
+        if room is not None:
+            ctx.reply(await self.team_html(ctx.runtime, ctx.tx, room, ctx.lang))
+
+    async def team_html(self, runtime: Runtime, tx: Transaction, room: CareRoom,
+                        lang: Lang) -> Html:
+        return messages.team_list(lang, self.roles, await self.team_lines(runtime, tx, room))
+
+    async def team_lines(self, runtime: Runtime, tx: Transaction,
+                         room: CareRoom) -> list[messages.TeamLine]:
+        """The recorded team with what the room says of each member, then anyone else in the
+        room (invited by a coordinator from Element, say) without a role."""
+        matrix = runtime.client.rooms.get(room.room_id or "")
+        present = dict(matrix.users) if matrix else {}
+        lines = []
+        for m in await service.team(tx, room):
+            user = present.pop(m.user_id, None)
+            state = "pending" if not m.applied else \
+                "left" if user is None else "invited" if user.invited else "joined"
+            lines.append(messages.TeamLine(m.user_id, m.role, state))
+        for user_id, user in present.items():
+            if user_id != runtime.user_id:
+                lines.append(messages.TeamLine(user_id, None,
+                                               "invited" if user.invited else "joined"))
+        return lines
+
+    async def list_roles(self, ctx: CommandContext) -> None:
+        ctx.reply(messages.roles_list(ctx.lang, self.roles))
+
+    # --- someone joined --------------------------------------------------------------------
+
+    async def on_join(self, ctx: JoinContext) -> None:
+        room = await service.room_by_id(ctx.tx, ctx.room_id)
+        if room is None or ctx.user_id == ctx.runtime.user_id:
+            return
+        lang: Lang = room.language  # type: ignore[assignment]
+        row = await service.member(ctx.tx, room, ctx.user_id)
+        role = messages.role_label(lang, self.roles,
+                                   row.role if row and row.desired == "present" else None)
+        if room.kind == COORDINATION:
+            ctx.post(t(lang, "coordination.welcome", user=ctx.user_id, role=role),
+                     mentions=[ctx.user_id])
+            return
+        # They cannot read anything sent before they joined: tell them again what they need.
+        ctx.post(t(lang, "patient.welcome", user=ctx.user_id, role=role,
+                   card=self.card(ctx.tx, room, lang),
+                   team=await self.team_html(ctx.runtime, ctx.tx, room, lang)),
+                 mentions=[ctx.user_id])
+
+    # --- start -----------------------------------------------------------------------------
+
+    async def declare_rooms(self, runtime: Runtime) -> None:
+        """Coordination rooms from the configuration, and the dev stack's own one."""
+        async with runtime.transaction() as tx:
+            for room_id in self.settings.coordination_rooms:
+                await service.register_coordination_room(
+                    tx, room_id=room_id, name=None, language=self.config.language)
+            if self.settings.create_coordination_room and not \
+                    await service.coordination_rooms(tx):
+                await service.register_coordination_room(
+                    tx, room_id=None, name=self.settings.create_coordination_room,
+                    language=self.config.language)
+
+    async def serve(self, runtime: Runtime) -> None:
+        await self.declare_rooms(runtime)
+        await self.provisioner.run(runtime)
+
+    def commands(self) -> list[Command]:
+        def role_arg(raw: str) -> str:
+            return role_code(raw, self.roles)
+
+        managed = (PATIENT, COORDINATION)
+        return [
+            Command("patient ouvrir", "patient open", t("fr", "patient.open.help"),
+                    t("en", "patient.open.help"), self.open_patient,
+                    args=(Arg("identité", "identity", rest=True),),
+                    permission=self._may("patient.open", COORDINATION)),
+            Command("patient identite", "patient identity",
+                    "affiche à nouveau l'identité du patient",
+                    "shows the patient's identity again", self.show_identity,
+                    permission=self._may("patient.identity", PATIENT),
+                    aliases=("patient identité",)),
+            Command("patient clore", "patient close",
+                    "clôt l'épisode : le salon reste consultable, en lecture seule",
+                    "closes the episode: the room stays, read-only", self.close_episode,
+                    permission=self._may("patient.close", PATIENT),
+                    aliases=("patient sortie-definitive", "patient sortie-définitive")),
+            Command("equipe ajouter", "team add",
+                    "ajoute un membre à l'équipe avec son rôle (invitation et droits)",
+                    "adds a team member with their role (invite and power level)",
+                    self.add_member, args=(Arg("membre", "member", as_user_id),
+                                           Arg("role", "role", role_arg)),
+                    permission=self._may("team.manage", *managed),
+                    aliases=("équipe ajouter",)),
+            Command("equipe retirer", "team remove",
+                    "retire un membre : il quitte le salon et ne reçoit plus les clés",
+                    "removes a member: they leave the room and get no more keys",
+                    self.remove_member, args=(Arg("membre", "member", as_user_id),),
+                    permission=self._may("team.manage", *managed),
+                    aliases=("équipe retirer",)),
+            Command("equipe liste", "team list", "l'équipe, les rôles et qui a rejoint",
+                    "the team, roles and who has joined", self.list_team,
+                    permission=self._may("team.view", *managed),
+                    aliases=("équipe liste",)),
+            Command("equipe roles", "team roles", "les rôles possibles et ce qu'ils permettent",
+                    "the possible roles and what they allow", self.list_roles,
+                    permission=ANYONE, aliases=("équipe rôles",)),
+        ]
+
+
+def careteam(config: Config) -> Bot:
+    bot = CareTeam(config)
+    services = [bot.serve]
+    if config.careteam.api is not None:
+        from bots.careteam.api import serve_api
+
+        services.append(lambda runtime: serve_api(runtime, bot))
+    return Bot("careteam", commands=bot.commands(), on_join=bot.on_join,
+               resolve_caller=bot.resolve_caller, services=services)
+

@@ -1,0 +1,219 @@
+"""The care-team bot's records: find or register a patient, ask for team changes, look up who
+has which role where. Database only, inside the caller's transaction; Matrix is the
+provisioner's job (provisioner.py), which carries out what is recorded here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select
+
+from bots.careteam.identity import Identity
+from bots.careteam.models import CareRoom, TeamMember
+from bots.careteam.requests import Member, OpenRequest
+from bots.careteam.roles import COORDINATION, PATIENT
+from bots.runtime.store import Transaction, utcnow
+
+ACTIVE = ("creating", "open", "closing")
+
+
+class IdentityConflict(Exception):
+    """Same traits, another INS: a human must check the identity (identitovigilance)."""
+
+    def __init__(self, ref: str) -> None:
+        super().__init__(ref)
+        self.ref = ref
+
+
+@dataclass(frozen=True)
+class PatientFile:
+    """What the sealed column holds, opened."""
+
+    identity: Identity
+    admission_date: date | None
+
+    @classmethod
+    def open(cls, tx: Transaction, row: CareRoom) -> PatientFile:
+        raw = tx.vault.open(row.sealed)
+        admission = raw.get("admission_date")
+        return cls(Identity.from_dict(raw["identity"]),
+                   date.fromisoformat(admission) if admission else None)
+
+    def seal(self, tx: Transaction) -> bytes:
+        return tx.vault.seal({
+            "identity": self.identity.to_dict(),
+            "admission_date": self.admission_date.isoformat() if self.admission_date else None})
+
+
+async def find_patient(tx: Transaction, identity: Identity) -> CareRoom | None:
+    """The patient's current (not closed) room: same INS, or same traits with no INS on one side.
+    Raises IdentityConflict for same traits with two different INS."""
+    vault = tx.vault
+    by_ins = vault.indexes(identity.ins) if identity.ins else []
+    by_traits = vault.indexes(identity.traits_key())
+    rows = (await tx.session.scalars(select(CareRoom).where(
+        CareRoom.account == tx.account, CareRoom.kind == PATIENT, CareRoom.status.in_(ACTIVE),
+        or_(CareRoom.ins_index.in_(by_ins), CareRoom.traits_index.in_(by_traits)))
+        .order_by(CareRoom.id))).all()
+    conflict = None
+    for row in rows:
+        if row.ins_index in by_ins:
+            return row
+        stored = PatientFile.open(tx, row).identity
+        if identity.ins and stored.ins and identity.ins != stored.ins:
+            conflict = row
+            continue
+        return row
+    if conflict is not None:
+        raise IdentityConflict(conflict.ref or "?")
+    return None
+
+
+async def next_ref(tx: Transaction, prefix: str, year: int) -> str:
+    """The next file number of the year: P-2026-00042. Unique per account (a constraint); on
+    PostgreSQL two concurrent openings may collide, and the loser's transaction is retried."""
+    stem = f"{prefix}-{year}-"
+    last = await tx.session.scalar(select(func.max(CareRoom.ref)).where(
+        CareRoom.account == tx.account, CareRoom.ref.like(f"{stem}%")))
+    number = int(last.rsplit("-", 1)[1]) + 1 if last else 1
+    return f"{stem}{number:05d}"
+
+
+async def register_patient(tx: Transaction, req: OpenRequest, *, prefix: str, language: str,
+                           requested_by: str, origin_room_id: str | None = None,
+                           cause_event_id: str | None = None) -> tuple[CareRoom, bool]:
+    """The patient's room: the existing one, or a new row for the provisioner to create."""
+    existing = await find_patient(tx, req.identity)
+    if existing is not None:
+        return existing, False
+    now = utcnow()
+    identity = req.identity
+    row = CareRoom(
+        account=tx.account, kind=PATIENT, status="creating",
+        ref=await next_ref(tx, prefix, now.year), ward=req.ward,
+        sealed=PatientFile(identity, req.admission_date).seal(tx),
+        ins_index=tx.vault.index(identity.ins) if identity.ins else None,
+        traits_index=tx.vault.index(identity.traits_key()), language=language,
+        requested_by=requested_by, origin_room_id=origin_room_id,
+        cause_event_id=cause_event_id, created_at=now, attempts=0)
+    tx.session.add(row)
+    await tx.session.flush()
+    for member in req.team:
+        tx.session.add(_member(row, member, requested_by, None, language, applied=False))
+    return row, True
+
+
+def _member(room: CareRoom, member: Member, requested_by: str | None, cause: str | None,
+            language: str, *, applied: bool) -> TeamMember:
+    return TeamMember(care_room_id=room.id, user_id=member.user_id, role=member.role,
+                      desired="present", applied=applied, requested_by=requested_by,
+                      cause_event_id=cause, language=language, updated_at=utcnow())
+
+
+async def register_coordination_room(tx: Transaction, *, room_id: str | None, name: str | None,
+                                     language: str) -> CareRoom:
+    """A declared coordination room (already exists) or one for the provisioner to create."""
+    if room_id is not None:
+        row = await room_by_id(tx, room_id)
+        if row is not None:
+            return row
+    row = CareRoom(account=tx.account, kind=COORDINATION, room_id=room_id, name=name,
+                   status="open" if room_id else "creating", sealed=b"", language=language,
+                   created_at=utcnow(), opened_at=utcnow() if room_id else None, attempts=0)
+    tx.session.add(row)
+    await tx.session.flush()
+    return row
+
+
+async def coordination_rooms(tx: Transaction) -> list[CareRoom]:
+    return list((await tx.session.scalars(select(CareRoom).where(
+        CareRoom.account == tx.account, CareRoom.kind == COORDINATION)
+        .order_by(CareRoom.id))).all())
+
+
+async def room_by_id(tx: Transaction, room_id: str) -> CareRoom | None:
+    return await tx.session.scalar(select(CareRoom).where(
+        CareRoom.account == tx.account, CareRoom.room_id == room_id))
+
+
+async def room_by_ref(tx: Transaction, ref: str) -> CareRoom | None:
+    return await tx.session.scalar(select(CareRoom).where(
+        CareRoom.account == tx.account, CareRoom.ref == ref))
+
+
+async def team(tx: Transaction, room: CareRoom) -> list[TeamMember]:
+    """Members asked to be present (removed ones are kept as history, not listed)."""
+    return list((await tx.session.scalars(select(TeamMember).where(
+        TeamMember.care_room_id == room.id, TeamMember.desired == "present")
+        .order_by(TeamMember.id))).all())
+
+
+async def member(tx: Transaction, room: CareRoom, user_id: str) -> TeamMember | None:
+    return await tx.session.scalar(select(TeamMember).where(
+        TeamMember.care_room_id == room.id, TeamMember.user_id == user_id))
+
+
+async def role_in(tx: Transaction, room_id: str, user_id: str) -> tuple[str | None, str | None]:
+    """(kind of room, the user's role there) for permission checks; (None, None) elsewhere."""
+    row = (await tx.session.execute(
+        select(CareRoom.kind, TeamMember.role)
+        .outerjoin(TeamMember, (TeamMember.care_room_id == CareRoom.id)
+                   & (TeamMember.user_id == user_id) & (TeamMember.desired == "present"))
+        .where(CareRoom.account == tx.account, CareRoom.room_id == room_id))).first()
+    return (row[0], row[1]) if row else (None, None)
+
+
+async def ask_member(tx: Transaction, room: CareRoom, new: Member, *, requested_by: str,
+                     cause_event_id: str | None, language: str) -> str:
+    """Record that `new` should be in the team with that role: "added", "role_changed" or
+    "unchanged". The provisioner invites and sets the power level, then answers."""
+    row = await member(tx, room, new.user_id)
+    if row is not None and row.desired == "present" and row.role == new.role:
+        return "unchanged"
+    outcome = "role_changed" if row is not None and row.desired == "present" else "added"
+    if row is None:
+        tx.session.add(_member(room, new, requested_by, cause_event_id, language, applied=False))
+    else:
+        _update(row, desired="present", role=new.role, requested_by=requested_by,
+                cause_event_id=cause_event_id, language=language)
+    return outcome
+
+
+async def ask_removal(tx: Transaction, room: CareRoom, user_id: str, *, requested_by: str,
+                      cause_event_id: str | None, language: str) -> bool:
+    """Record that `user_id` should leave the team; False if they are not in it."""
+    row = await member(tx, room, user_id)
+    if row is None or row.desired != "present":
+        return False
+    _update(row, desired="absent", requested_by=requested_by, cause_event_id=cause_event_id,
+            language=language)
+    return True
+
+
+def _update(row: TeamMember, **values: Any) -> None:
+    for key, value in values.items():
+        setattr(row, key, value)
+    row.applied = False
+    row.last_error = None
+    row.updated_at = utcnow()
+
+
+async def pending_rooms(tx: Transaction) -> list[CareRoom]:
+    return list((await tx.session.scalars(select(CareRoom).where(
+        CareRoom.account == tx.account, CareRoom.status.in_(("creating", "closing")))
+        .order_by(CareRoom.id))).all())
+
+
+async def pending_members(tx: Transaction) -> list[tuple[TeamMember, CareRoom]]:
+    rows = (await tx.session.execute(
+        select(TeamMember, CareRoom).join(CareRoom, TeamMember.care_room_id == CareRoom.id)
+        .where(CareRoom.account == tx.account, TeamMember.applied.is_(False),
+               CareRoom.status.in_(("open", "closing")))
+        .order_by(TeamMember.id))).all()
+    return [(m, r) for m, r in rows]
+
+
+def as_datetime(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None

@@ -1,0 +1,173 @@
+"""The care-team bot's texts (fr first, en), HTML templates whose values are escaped."""
+
+from __future__ import annotations
+
+from bots.runtime.i18n import Lang, add_texts
+
+TEXTS: dict[str, dict[Lang, str]] = {
+    "patient.open.help": {
+        "fr": "ouvre le salon d'un patient : <code>!patient ouvrir NOM Prénom(s) JJ/MM/AAAA "
+              "F|M [INS] [service=…] [admission=JJ/MM/AAAA] [lieu=code INSEE] "
+              "[@membre:serveur:RÔLE …]</code> (guillemets pour un nom en plusieurs mots : "
+              "<code>\"DE LA TOUR\"</code>)",
+        "en": "opens a patient's room: <code>!patient open SURNAME Given-name(s) DD/MM/YYYY "
+              "F|M [INS] [ward=…] [admission=DD/MM/YYYY] [place=INSEE code] "
+              "[@member:server:ROLE …]</code> (quotes for a multi-word name: "
+              "<code>\"DE LA TOUR\"</code>)",
+    },
+    "open.missing": {
+        "fr": "Il manque {what}. Exemple : <code>!patient ouvrir DUPONT Marie 12/03/1948 F "
+              "service=Cardiologie @idec:serveur:IDEC</code>",
+        "en": "Missing {what}. Example: <code>!patient open DUPONT Marie 12/03/1948 F "
+              "ward=Cardiology @idec:server:IDEC</code>",
+    },
+    "open.bad_member": {
+        "fr": "« {value} » : un membre s'écrit <code>@nom:serveur:RÔLE</code> "
+              "(rôles : {roles}).",
+        "en": "\u201c{value}\u201d: a member is written <code>@name:server:ROLE</code> "
+              "(roles: {roles}).",
+    },
+    "open.bad_option": {
+        "fr": "Option inconnue « {value} » (options : service=, admission=, lieu=).",
+        "en": "Unknown option \u201c{value}\u201d (options: ward=, admission=, place=).",
+    },
+    "open.bad_word": {
+        "fr": "Je ne comprends pas « {value} » après le sexe : attendu l'INS, une option "
+              "(service=…) ou un membre (@nom:serveur:RÔLE).",
+        "en": "I do not understand \u201c{value}\u201d after the sex: expected the INS, an option "
+              "(ward=…) or a member (@name:server:ROLE).",
+    },
+    "open.bad_ward": {
+        "fr": "Le service doit faire 1 à 100 caractères.",
+        "en": "The ward must be 1 to 100 characters long.",
+    },
+    "open.identity_error": {
+        "fr": "Rien n'a été ouvert. {why}", "en": "Nothing was opened. {why}",
+    },
+    "patient.opened": {
+        "fr": "Salon patient ouvert : <a href=\"{link}\">{name}</a>. Équipe invitée : {team}. "
+              "L'identité du patient est dans son salon (chiffré de bout en bout).",
+        "en": "Patient room opened: <a href=\"{link}\">{name}</a>. Team invited: {team}. "
+              "The patient's identity is in their room (end-to-end encrypted).",
+    },
+    "patient.exists": {
+        "fr": "Ce patient a déjà un salon : <a href=\"{link}\">{name}</a> (rien de nouveau n'a "
+              "été créé).",
+        "en": "This patient already has a room: <a href=\"{link}\">{name}</a> (nothing new was "
+              "created).",
+    },
+    "patient.in_progress": {
+        "fr": "Le salon de ce patient est en cours d'ouverture ({ref}).",
+        "en": "This patient's room is being opened ({ref}).",
+    },
+    "patient.conflict": {
+        "fr": "Un patient aux mêmes traits mais avec un autre INS a déjà un salon ({ref}). "
+              "Vérifiez l'identité (identitovigilance) : rien n'a été ouvert.",
+        "en": "A patient with the same traits but another INS already has a room ({ref}). "
+              "Check the identity: nothing was opened.",
+    },
+    "patient.failed": {
+        "fr": "Le salon n'a pas pu être créé : {why}. Rien n'a été créé ; corrigez et réessayez.",
+        "en": "The room could not be created: {why}. Nothing was created; correct and retry.",
+    },
+    "patient.unknown_users": {
+        "fr": "compte(s) inconnu(s) sur le serveur : {users}",
+        "en": "unknown account(s) on the server: {users}",
+    },
+    "patient.server_not_allowed": {
+        "fr": "serveur non autorisé pour {users}",
+        "en": "server not allowed for {users}",
+    },
+    "patient.card": {
+        "fr": "<p><b>Identité du patient</b> — dossier {ref}</p><ul>"
+              "<li>Nom de naissance : <b>{family}</b></li><li>Prénom(s) : {given}</li>"
+              "<li>Date de naissance : {birth}</li><li>Sexe : {sex}</li><li>INS : {ins}</li>"
+              "<li>Lieu de naissance : {place}</li><li>Service : {ward}</li>"
+              "<li>Admission : {admission}</li><li>Épisode : {status}</li></ul>",
+        "en": "<p><b>Patient identity</b> — file {ref}</p><ul>"
+              "<li>Birth surname: <b>{family}</b></li><li>Given name(s): {given}</li>"
+              "<li>Birth date: {birth}</li><li>Sex: {sex}</li><li>INS: {ins}</li>"
+              "<li>Birth place: {place}</li><li>Ward: {ward}</li>"
+              "<li>Admission: {admission}</li><li>Episode: {status}</li></ul>",
+    },
+    "patient.unknown": {"fr": "non renseigné", "en": "not given"},
+    "patient.status.open": {"fr": "en cours", "en": "open"},
+    "patient.status.closing": {"fr": "clôture en cours", "en": "closing"},
+    "patient.status.closed": {"fr": "clos (lecture seule)", "en": "closed (read-only)"},
+    "patient.status.discharged": {"fr": "patient sorti", "en": "discharged"},
+    "patient.sex.F": {"fr": "féminin", "en": "female"},
+    "patient.sex.M": {"fr": "masculin", "en": "male"},
+    "patient.sex.I": {"fr": "indéterminé", "en": "undetermined"},
+    "patient.welcome": {
+        "fr": "<p>Bienvenue {user} ({role}). Les messages échangés avant votre arrivée vous sont "
+              "illisibles (chiffrement) : voici l'essentiel du dossier.</p>{card}{team}",
+        "en": "<p>Welcome {user} ({role}). Messages sent before you joined cannot be read by you "
+              "(encryption): here is what you need.</p>{card}{team}",
+    },
+    "patient.no_role": {"fr": "sans rôle", "en": "no role"},
+    "patient.not_here": {
+        "fr": "Cette commande s'utilise dans le salon d'un patient.",
+        "en": "This command is used in a patient's room.",
+    },
+    "patient.closed": {
+        "fr": "Épisode clos par {user}. Le salon est conservé en lecture seule.",
+        "en": "Episode closed by {user}. The room is kept read-only.",
+    },
+    "patient.already_closed": {
+        "fr": "L'épisode est déjà clos.", "en": "The episode is already closed.",
+    },
+    "team.title": {"fr": "<p><b>Équipe</b></p>", "en": "<p><b>Team</b></p>"},
+    "team.line": {"fr": "{user} — {role} ({state})", "en": "{user} — {role} ({state})"},
+    "team.state.pending": {"fr": "invitation en cours", "en": "being invited"},
+    "team.state.invited": {"fr": "invité(e)", "en": "invited"},
+    "team.state.joined": {"fr": "présent(e)", "en": "joined"},
+    "team.state.left": {"fr": "parti(e)", "en": "left"},
+    "team.added": {
+        "fr": "{user} ajouté(e) à l'équipe : {role}.",
+        "en": "{user} added to the team: {role}.",
+    },
+    "team.role_changed": {
+        "fr": "Rôle de {user} changé : {role}.", "en": "{user}'s role changed: {role}.",
+    },
+    "team.removed": {
+        "fr": "{user} retiré(e) de l'équipe. Ses appareils ne reçoivent plus les clés de ce "
+              "salon.",
+        "en": "{user} removed from the team. Their devices no longer receive this room's keys.",
+    },
+    "team.unchanged": {
+        "fr": "{user} est déjà dans l'équipe : {role}.",
+        "en": "{user} is already in the team: {role}.",
+    },
+    "team.not_member": {
+        "fr": "{user} ne fait pas partie de l'équipe.", "en": "{user} is not in the team.",
+    },
+    "team.not_self": {
+        "fr": "Le bot ne peut pas se retirer lui-même.", "en": "The bot cannot remove itself.",
+    },
+    "team.failed": {
+        "fr": "{user} n'a pas pu être {action} : {why}.",
+        "en": "{user} could not be {action}: {why}.",
+    },
+    "team.action.add": {"fr": "ajouté(e)", "en": "added"},
+    "team.action.remove": {"fr": "retiré(e)", "en": "removed"},
+    "team.unknown_role": {
+        "fr": "« {value} » n'est pas un rôle connu (rôles : {roles})",
+        "en": "\u201c{value}\u201d is not a known role (roles: {roles})",
+    },
+    "team.roles": {
+        "fr": "<p><b>Rôles</b> (code à taper, puis ce qu'il permet)</p><ul>{items}</ul>",
+        "en": "<p><b>Roles</b> (code to type, then what it allows)</p><ul>{items}</ul>",
+    },
+    "team.room_closed": {
+        "fr": "L'épisode est clos : l'équipe ne change plus.",
+        "en": "The episode is closed: the team no longer changes.",
+    },
+    "coordination.welcome": {
+        "fr": "Bienvenue {user} ({role}) dans le salon de coordination. Ouvrez le salon d'un "
+              "patient avec <code>!patient ouvrir</code> ; <code>!aide</code> liste les commandes.",
+        "en": "Welcome {user} ({role}) to the coordination room. Open a patient's room with "
+              "<code>!patient open</code>; <code>!help</code> lists the commands.",
+    },
+}
+
+add_texts(TEXTS)

@@ -1,0 +1,70 @@
+"""nio's AsyncClient, with the rules on who gets a room's megolm session tightened.
+
+1. nio shares the session with every member, invited ones included. In a room whose history is
+   visible to joined members only (every patient room), an invited user who has not joined yet
+   must not read what is sent meanwhile: they get the session when they join, at its current
+   index, so they read from their join on, as Element does.
+2. nio drops the session when someone arrives or leaves, but a membership change that lands
+   while the session is being shared (an await) is lost: the share then completes and marks the
+   session shared. Here such a change is remembered and applied before the next message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nio import AsyncClient, SyncResponse
+
+
+class Client(AsyncClient):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._rotate_next: set[str] = set()  # a member left during a share: new session
+        self._reshare_next: set[str] = set()  # a member joined during a share: share again
+
+    async def _handle_joined_rooms(self, response: SyncResponse) -> None:
+        invited = {room_id: {u for u, m in self.rooms[room_id].users.items() if m.invited}
+                   for room_id in response.rooms.join if room_id in self.rooms}
+        await super()._handle_joined_rooms(response)
+        for room_id, before in invited.items():
+            room = self.rooms.get(room_id)
+            if room is not None and room.history_visibility == "joined" and any(
+                    u in room.users and not room.users[u].invited for u in before):
+                self._reshare(room_id)
+
+    def _reshare(self, room_id: str) -> None:
+        """Have the next message share the current session with whoever lacks it."""
+        if room_id in self.sharing_session:
+            self._reshare_next.add(room_id)
+        session = self.olm.outbound_group_sessions.get(room_id) if self.olm else None
+        if session is not None:
+            session.shared = False
+
+    def invalidate_outbound_session(self, room_id: str) -> None:
+        if room_id in self.sharing_session:
+            self._rotate_next.add(room_id)
+        super().invalidate_outbound_session(room_id)
+
+    async def room_send(self, room_id: str, *args: Any, **kwargs: Any) -> Any:
+        if room_id in self._rotate_next:
+            self._rotate_next.discard(room_id)
+            super().invalidate_outbound_session(room_id)
+        if room_id in self._reshare_next:
+            self._reshare_next.discard(room_id)
+            self._reshare(room_id)
+        return await super().room_send(room_id, *args, **kwargs)
+
+    async def share_group_session(self, room_id: str, ignore_unverified_devices: bool = False,
+                                  ) -> Any:
+        room = self.rooms.get(room_id)
+        invited = {}
+        if room is not None and room.history_visibility == "joined":
+            invited = {u: m for u, m in room.users.items() if m.invited}
+            for user_id in invited:
+                del room.users[user_id]
+        try:
+            return await super().share_group_session(room_id, ignore_unverified_devices)
+        finally:
+            if room is not None:
+                for user_id, member in invited.items():
+                    room.users.setdefault(user_id, member)  # unless a sync moved them meanwhile

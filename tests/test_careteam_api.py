@@ -1,0 +1,115 @@
+"""The provisioning API against the real Synapse: auth, validation, idempotency, team changes,
+and a room created before a crash adopted instead of created twice."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+
+import aiohttp
+
+from tests.careteam_helpers import INS, care_setup, ins_for
+
+
+def patient(ins: str | None = INS, **extra):
+    identity = {"family_name": "DUPONT", "given_names": "Marie", "birth_date": "1948-03-12",
+                "sex": "F"}
+    if ins:
+        identity["ins"] = ins
+    return {"identity": identity, **extra}
+
+
+def patient_rows(setup) -> int:
+    with sqlite3.connect(setup.bot.config.database.removeprefix("sqlite:///")) as db:
+        return db.execute("SELECT count(*) FROM care_rooms WHERE kind = 'patient'").fetchone()[0]
+
+
+async def test_auth_and_validation(make_bot, make_clinician):
+    setup = await care_setup(make_bot, make_clinician)
+    status, body = await setup.call("POST", "/api/v1/patients", patient(), token="wrong" * 8)
+    assert status == 401 and body["error"]["code"] == "unauthorized"
+    status, body = await setup.call("POST", "/api/v1/patients", raw="{not json")
+    assert status == 400 and body["error"]["code"] == "invalid_json"
+    status, body = await setup.call("POST", "/api/v1/patients",
+                                    {"identity": {"family_name": "X"}, "extra": 1})
+    assert status == 400 and body["error"]["code"] == "invalid_payload"
+    assert {d["path"] for d in body["error"]["details"]} >= {"", "/identity"}
+    bad_key = INS[:13] + f"{(int(INS[13:]) + 1) % 97:02d}"
+    status, body = await setup.call("POST", "/api/v1/patients", patient(bad_key))
+    assert status == 400 and body["error"]["code"] == "invalid_ins"
+    server = setup.coordinator.user_id.split(":", 1)[1]
+    status, body = await setup.call("POST", "/api/v1/patients", patient(
+        team=[{"user_id": f"@nobody:{server}", "role": "IDE"}]))
+    assert status == 422 and body["error"]["code"] == "unknown_user"
+    status, body = await setup.call("POST", "/api/v1/patients", patient(
+        team=[{"user_id": "@bob:elsewhere.example", "role": "IDE"}]))
+    assert status == 422 and body["error"]["code"] == "server_not_allowed"
+    status, body = await setup.call("POST", "/api/v1/patients", patient(
+        team=[{"user_id": setup.coordinator.user_id, "role": "CHEF"}]))
+    assert status == 422 and body["error"]["code"] == "unknown_role"
+    status, body = await setup.call("GET", "/api/v1/patients/P-2026-99999")
+    assert status == 404
+    assert patient_rows(setup) == 0
+    async with aiohttp.ClientSession() as http, \
+            http.get(f"{setup.api}/api/v1/openapi.yaml") as resp:
+        assert resp.status == 200 and "openapi: 3.1" in await resp.text()
+
+
+async def test_open_by_api_is_idempotent_and_never_returns_identity(make_bot, make_clinician):
+    setup = await care_setup(make_bot, make_clinician)
+    team = [await make_clinician() for _ in range(3)]
+    payload = patient(ward="Médecine interne", admission_date="2026-11-20",
+                      team=[{"user_id": c.user_id, "role": r}
+                            for c, r in zip(team, ("MH", "IDE", "MT"), strict=True)])
+    status, created = await setup.call("POST", "/api/v1/patients", payload)
+    assert status == 201, created
+    assert created["created"] is True and created["status"] == "open"
+    assert created["ref"].startswith("P-") and created["room_id"].startswith("!")
+    assert {m["role"] for m in created["team"]} == {"MH", "IDE", "MT"}
+    text = str(created)
+    assert "DUPONT" not in text and "1948" not in text and INS not in text
+    status, again = await setup.call("POST", "/api/v1/patients", payload)
+    assert status == 200 and again["created"] is False and again["room_id"] == created["room_id"]
+    status, got = await setup.call("GET", f"/api/v1/patients/{created['ref']}")
+    assert status == 200 and got["room_id"] == created["room_id"]
+    # Same traits, another INS: a human must check.
+    other = ins_for("2480375123457")
+    status, body = await setup.call("POST", "/api/v1/patients", patient(other))
+    assert status == 409 and body["error"]["code"] == "identity_conflict"
+    assert patient_rows(setup) == 1
+
+    # Team changes through the API.
+    extra = await make_clinician()
+    status, body = await setup.call("POST", f"/api/v1/patients/{created['ref']}/team",
+                                    {"add": [{"user_id": extra.user_id, "role": "PO"}],
+                                     "remove": [team[2].user_id]})
+    assert status == 200, body
+    members = {m["user_id"]: m for m in body["team"]}
+    assert members[extra.user_id]["role"] == "PO"
+    assert team[2].user_id not in members
+    await extra.wait_joined(created["room_id"], extra.user_id)
+
+
+async def test_a_room_created_before_a_crash_is_adopted_not_created_twice(
+        make_bot, make_clinician):
+    setup = await care_setup(make_bot, make_clinician)
+    status, created = await setup.call("POST", "/api/v1/patients", patient())
+    assert status == 201
+    rooms_before = set(setup.bot.runtime.client.rooms)
+    await setup.bot.stop()
+    # As if the process died after Synapse created the room, before the row recorded it.
+    with sqlite3.connect(setup.bot.config.database.removeprefix("sqlite:///")) as db:
+        db.execute("UPDATE care_rooms SET status = 'creating', room_id = NULL, attempts = 1 "
+                   "WHERE ref = ?", (created["ref"],))
+    await setup.bot.start()
+    got: dict = {}
+    for _ in range(120):
+        try:  # the API listens again shortly after the bot is ready
+            status, got = await setup.call("GET", f"/api/v1/patients/{created['ref']}")
+        except aiohttp.ClientConnectorError:
+            status = 0
+        if status == 200 and got.get("status") == "open":
+            break
+        await asyncio.sleep(0.5)
+    assert got["status"] == "open" and got["room_id"] == created["room_id"]
+    assert set(setup.bot.runtime.client.rooms) == rooms_before
