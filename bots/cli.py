@@ -41,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--config", type=Path, required=True)
 
     sub.add_parser("keygen", help="print a new data encryption key (for data_keys)")
+
+    rekey = sub.add_parser("rekey", help="re-encrypt data at rest with the first of data_keys")
+    rekey.add_argument("--config", type=Path, required=True)
     return parser
 
 
@@ -58,6 +61,13 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_bots(args.config))
         if args.command == "keygen":
             print(Vault.new_key())
+            return 0
+        if args.command == "rekey":
+            from bots.rekey import rekey
+
+            report = asyncio.run(rekey(config_mod.load(args.config)))
+            print(f"re-encrypted {report.rows} rows and {report.accounts} account secret files "
+                  "with the first data key; the other keys may now be removed")
             return 0
     except (config_mod.ConfigError, HomeserverError) as exc:
         print(f"liaison: {exc}", file=sys.stderr)
@@ -78,6 +88,14 @@ async def _register(args: argparse.Namespace) -> int:
         print(f"liaison: the dev stack is not running (no {devstack.stack_file(args.data_dir)});"
               " start it with `liaison up`", file=sys.stderr)
         return 1
+    if args.role:
+        from bots.careteam.roles import Roles
+
+        roles = Roles.load(config_mod.load(Path(state["config"])).careteam.roles_file)
+        if roles.get(args.role) is None:  # before the account exists: nothing half-done
+            print(f"liaison: unknown role {args.role}; roles: {', '.join(roles.by_code)}",
+                  file=sys.stderr)
+            return 1
     hs = DevHomeserver(args.data_dir)
     password = args.password or secrets.token_urlsafe(12)
     user_id = await register_with_shared_secret(

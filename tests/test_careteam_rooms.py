@@ -158,6 +158,14 @@ async def test_only_coordinators_open_rooms_and_only_in_coordination_rooms(
     assert getattr(invite, "status_code", None) == "M_FORBIDDEN"
     rename = await nurse.client.room_put_state(room_id, "m.room.name", {"name": "DUPONT"})
     assert isinstance(rename, RoomPutStateError)
+    # Help lists what each may do where they are.
+    help_nurse = await nurse.reply_to(room_id, await nurse.send(room_id, "!aide"),
+                                      setup.bot.user_id)
+    assert "!patient identite" in help_nurse.body and "!patient ouvrir" not in help_nurse.body
+    doc, coordination = setup.coordinator, setup.coordination_room
+    help_doc = await doc.reply_to(coordination, await doc.send(coordination, "!aide"),
+                                  setup.bot.user_id)
+    assert "!patient ouvrir" in help_doc.body and "JJ/MM/AAAA" in help_doc.body
     # The nurse may ask for the identity again.
     event_id = await nurse.send(room_id, "!patient identite")
     assert "DUPONT" in (await nurse.reply_to(room_id, event_id, setup.bot.user_id)).body

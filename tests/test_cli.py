@@ -49,8 +49,11 @@ async def test_dev_stack_up_register_status_and_restart(tmp_path: Path):
         assert report["bot_user_ids"] == ["@liaison:localhost"]
         device_id = report["bots"][0]["device_id"]
 
-        reg = liaison("register", "alice", "--password", "motdepasse", "--data-dir", str(data_dir))
+        reg = liaison("register", "alice", "--password", "motdepasse", "--role", "dac",
+                      "--data-dir", str(data_dir))
         assert reg.returncode == 0 and "@alice:localhost" in reg.stdout, reg.stderr
+        assert "Invited to the coordination room" in reg.stdout and "as DAC" in reg.stdout
+        coordination = reg.stdout.split("coordination room ")[1].split(" ")[0]
         alice = Clinician(report["homeserver_url"], "@alice:localhost", "motdepasse",
                           tmp_path / "alice", key_file=tmp_path / "alice.xsign")
         await alice.login()
@@ -60,6 +63,13 @@ async def test_dev_stack_up_register_status_and_restart(tmp_path: Path):
             reply = await alice.reply_to(room_id, await alice.send(room_id, "!ping"),
                                          "@liaison:localhost")
             assert reply.body.startswith("pong")
+            # Within a minute of `up`, a newcomer with a role opens a patient room.
+            await alice.wait_joined(coordination, "@alice:localhost")
+            await alice.wait_for(lambda r, e: r == coordination and "Bienvenue" in
+                                 getattr(e, "body", ""))
+            opened = await alice.reply_to(coordination, await alice.send(
+                coordination, "!patient ouvrir DUPONT Marie 12/03/1948 F"), "@liaison:localhost")
+            assert "Salon patient ouvert" in opened.body
         finally:
             await alice.close()
     finally:
@@ -67,7 +77,7 @@ async def test_dev_stack_up_register_status_and_restart(tmp_path: Path):
     output = proc.stdout.read()
     assert code == 0, output
     assert "Liaison dev stack" in output and f"http://127.0.0.1:{port}" in output
-    assert "liaison register alice" in output  # how to get an account for Element
+    assert "liaison register alice --role" in output  # how to get an account for Element
     assert "Traceback" not in output
     down = liaison("status", "--json", "--data-dir", str(data_dir))
     assert down.returncode == 1 and json.loads(down.stdout)["up"] is False
@@ -76,6 +86,11 @@ async def test_dev_stack_up_register_status_and_restart(tmp_path: Path):
     try:
         again = await wait_up(data_dir, proc)
         assert again["bots"][0]["device_id"] == device_id, "same bot device, no new login"
+        bob = liaison("register", "bob", "--role", "IDE", "--data-dir", str(data_dir))
+        assert bob.returncode == 0, bob.stderr
+        assert f"coordination room {coordination} " in bob.stdout, "the same room, not a new one"
+        wrong = liaison("register", "carol", "--role", "CHEF", "--data-dir", str(data_dir))
+        assert wrong.returncode == 1 and "CHEF" in wrong.stderr
     finally:
         assert stop(proc) == 0
 

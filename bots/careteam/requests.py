@@ -22,8 +22,9 @@ from bots.careteam.identity import (
 from bots.careteam.roles import Roles
 from bots.runtime.commands import ArgError, as_user_id
 
-# Double quotes, typographic quotes (phones type them) and guillemets group words.
-_TOKEN = re.compile(r'"([^"]*)"|“([^”]*)”|«\s*([^»]*?)\s*»|(\S+)')
+# Double quotes, typographic quotes (phones type them) and guillemets group words, also after an
+# option's `=` (service="Soins de suite").
+_TOKEN = re.compile(r'([^\s"“«=]+=)?(?:"([^"]*)"|“([^”]*)”|«\s*([^»]*?)\s*»)|(\S+)')
 _DATE = re.compile(r"^(\d{1,2}[/.-]\d{1,2}[/.-]\d{4}|\d{4}-\d{2}-\d{2})$")
 _INS_PART = re.compile(r"^[0-9]+$|^[0-9]*2[AB][0-9]*$", re.I)
 _OPTIONS = {"service": "ward", "ward": "ward", "admission": "admission", "lieu": "birth_place",
@@ -53,7 +54,11 @@ class OpenRequest:
 
 
 def tokens(text: str) -> list[str]:
-    return [next(g for g in m.groups() if g is not None) for m in _TOKEN.finditer(text)]
+    words = []
+    for m in _TOKEN.finditer(text):
+        prefix, *quoted = m.groups()
+        words.append((prefix or "") + next(g for g in quoted if g is not None))
+    return words
 
 
 def role_code(raw: str, roles: Roles) -> str:

@@ -22,7 +22,8 @@ PREFIX = "!"
 _TOKEN = re.compile(r"\S+")
 _USER_ID = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:\d+)?$")
 _REPLY_FALLBACK = re.compile(r"<mx-reply>.*?</mx-reply>", re.S)
-_USER_PILL = re.compile(r'<a\s[^>]*href="https://matrix\.to/#/(@[^"?/]+)[^"]*"[^>]*>.*?</a>', re.S)
+_USER_PILL = re.compile(
+    r'<a\s[^>]*href="https://matrix\.to/#/((?:@|%40)[^"?/]+)[^"]*"[^>]*>.*?</a>', re.S)
 _TAGS = re.compile(r"<[^>]+>")
 
 
@@ -34,7 +35,7 @@ def command_text(content: dict[str, Any]) -> str:
     if not isinstance(body, str):
         return ""
     if content.get("format") != "org.matrix.custom.html" or not isinstance(formatted, str) \
-            or "matrix.to/#/@" not in formatted:
+            or not _USER_PILL.search(formatted):
         return body
     text = _REPLY_FALLBACK.sub("", formatted)
     text = _USER_PILL.sub(lambda m: urllib.parse.unquote(m.group(1)), text)
