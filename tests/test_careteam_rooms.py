@@ -190,9 +190,14 @@ async def test_team_add_and_remove_rotate_keys(make_bot, make_clinician):
     assert not any(e.event_id == before and not isinstance(e, MegolmEvent)
                    for r, e in carol.timeline if r == room_id)
 
+    ghost = f"@ghost{room_id[1:6].lower()}:{doc.user_id.split(':')[1]}"
+    event_id = await doc.send(room_id, f"!equipe ajouter {ghost} IDE")
+    refused = await doc.reply_to(room_id, event_id, setup.bot.user_id, timeout=60)
+    assert "n'a pas pu être ajouté" in refused.body and "inconnu" in refused.body
     listing = await doc.reply_to(room_id, await doc.send(room_id, "!equipe liste"),
                                  setup.bot.user_id)
     assert carol.user_id in listing.body and bob.user_id in listing.body
+    assert ghost not in listing.body
 
     # Bob has the session of the bot's messages so far.
     bot_before = next(e for r, e in bob.timeline if r == room_id
