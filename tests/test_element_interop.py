@@ -8,6 +8,8 @@ import json
 import secrets
 from pathlib import Path
 
+from tests.careteam_helpers import INS, care_setup
+
 CLIENT = Path(__file__).parent / "js" / "element_client.mjs"
 
 
@@ -47,3 +49,26 @@ async def test_element_client_in_only_signed_devices_mode(homeserver, make_bot, 
     assert result["ok"] is True
     # The escaped HTML reached Element as text, not markup.
     assert result["replies"][3]["body"] == "pong <b>gras</b>"
+
+
+async def test_element_client_in_a_patient_room(homeserver, make_bot, make_clinician):
+    """A room the bot created (room version of the server, joined-only history): Element's
+    stack joins, gets its briefing and answers, all decrypted, no red shield."""
+    setup = await care_setup(make_bot, make_clinician)
+    localpart, password = f"element{secrets.token_hex(3)}", secrets.token_urlsafe(12)
+    user_id = await homeserver.register(localpart, password)
+    status, created = await setup.call("POST", "/api/v1/patients", {
+        "identity": {"family_name": "DUPONT", "given_names": "Marie", "birth_date": "1948-03-12",
+                     "sex": "F", "ins": INS},
+        "team": [{"user_id": user_id, "role": "IDE"}]})
+    assert status == 201, created
+    result = await run_element_client({
+        "homeserver": homeserver.url, "user_id": user_id, "password": password,
+        "room_id": created["room_id"], "bot_user_id": setup.bot.user_id, "timeout_s": 90,
+        "commands": ["!patient identite", "!equipe liste"],
+        "expect": ["DUPONT", "Infirmier(e) du service"],
+    })
+    assert result["errors"] == [], result["errors"]
+    for reply in result["replies"]:
+        assert reply["decrypted"] and reply["shield_colour"] != "RED", reply
+    assert result["ok"] is True
