@@ -8,7 +8,7 @@ the birth date, the sex, then in any order the INS (spaces allowed), options and
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -50,7 +50,6 @@ class OpenRequest:
     ward: str | None = None
     admission_date: date | None = None
     language: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def tokens(text: str) -> list[str]:
@@ -89,7 +88,7 @@ def parse_open(text: str, roles: Roles, today: date) -> OpenRequest:
     """The arguments of `!patient ouvrir`. Raises RequestError or IdentityError."""
     words = tokens(text)
     if not words:
-        raise RequestError("open.missing", what="NOM")
+        raise IdentityError("identity.missing", field="family_name")
     family, rest = words[0], words[1:]
     given: list[str] = []
     while rest and not _DATE.match(rest[0]):

@@ -51,7 +51,7 @@ def episode_content(ref: str, ward: str | None, status: str) -> dict[str, Any]:
     return {"ref": ref, "ward": ward, "status": status, "version": 1}
 
 
-def _private_state(encrypted_extra: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _private_state(extra: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         # Encrypted from the first event: nothing can be sent in clear, even by a fast client.
         {"type": "m.room.encryption", "state_key": "",
@@ -60,7 +60,7 @@ def _private_state(encrypted_extra: list[dict[str, Any]]) -> list[dict[str, Any]
          "content": {"history_visibility": "joined"}},
         {"type": "m.room.guest_access", "state_key": "", "content": {"guest_access": "forbidden"}},
         {"type": "m.room.join_rules", "state_key": "", "content": {"join_rule": "invite"}},
-        *encrypted_extra,
+        *extra,
     ]
 
 

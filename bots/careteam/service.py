@@ -5,7 +5,7 @@ provisioner's job (provisioner.py), which carries out what is recorded here."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -213,7 +213,3 @@ async def pending_members(tx: Transaction) -> list[tuple[TeamMember, CareRoom]]:
                CareRoom.status.in_(("open", "closing")))
         .order_by(TeamMember.id))).all()
     return [(m, r) for m, r in rows]
-
-
-def as_datetime(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None

@@ -15,12 +15,6 @@ TEXTS: dict[str, dict[Lang, str]] = {
               "[@member:server:ROLE …]</code> (quotes for a multi-word name: "
               "<code>\"DE LA TOUR\"</code>)",
     },
-    "open.missing": {
-        "fr": "Il manque {what}. Exemple : <code>!patient ouvrir DUPONT Marie 12/03/1948 F "
-              "service=Cardiologie @idec:serveur:IDEC</code>",
-        "en": "Missing {what}. Example: <code>!patient open DUPONT Marie 12/03/1948 F "
-              "ward=Cardiology @idec:server:IDEC</code>",
-    },
     "open.bad_member": {
         "fr": "« {value} » : un membre s'écrit <code>@nom:serveur:RÔLE</code> "
               "(rôles : {roles}).",
