@@ -50,6 +50,7 @@ class CareteamConfig:
     room_name: str = "{ref} · {initials}"
     ref_prefix: str = "P"
     api: ApiConfig | None = None
+    retention_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -158,4 +159,5 @@ def _careteam(raw: dict[str, Any], source: str, resolve: Any) -> CareteamConfig:
         coordination_rooms=tuple(raw.get("coordination_rooms", ())),
         create_coordination_room=raw.get("create_coordination_room"),
         roles_file=resolve(raw["roles_file"]) if "roles_file" in raw else None,
-        room_name=room_name, ref_prefix=raw.get("ref_prefix", "P"), api=api)
+        room_name=room_name, ref_prefix=raw.get("ref_prefix", "P"), api=api,
+        retention_days=raw.get("retention_days"))

@@ -3,8 +3,10 @@ stored, newcomers, team changes with key rotation, power levels, closing."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
+from datetime import timedelta
 
 from nio import (
     MegolmEvent,
@@ -15,6 +17,7 @@ from nio import (
 )
 
 from bots.careteam.rooms import EPISODE_EVENT
+from bots.runtime.store import utcnow
 from tests.careteam_helpers import INS, care_setup, welcomed
 
 IDENTITY_TRAITS = ("DUPONT", "Dupont", "Marie", "1948", "12/03", INS, INS[:13])
@@ -218,8 +221,8 @@ async def test_team_add_and_remove_rotate_keys(make_bot, make_clinician):
         "the removed member holds the key of a message sent after their removal"
 
 
-async def test_closing_makes_the_room_read_only(make_bot, make_clinician):
-    setup = await care_setup(make_bot, make_clinician)
+async def test_closing_makes_the_room_read_only_until_retention_ends(make_bot, make_clinician):
+    setup = await care_setup(make_bot, make_clinician, retention_days=30)
     doc = setup.coordinator
     nurse = await make_clinician()
     _, room_id = await setup.open_by_command(f"DUPONT Marie 12/03/1948 F {nurse.user_id}:IDE")
@@ -236,3 +239,21 @@ async def test_closing_makes_the_room_read_only(make_bot, make_clinician):
                                            {"msgtype": "m.text", "body": "encore là ?"},
                                            ignore_unverified_devices=True)
     assert isinstance(refused, RoomSendError) and refused.status_code == "M_FORBIDDEN"
+
+    # Retention over (a controlled clock): members removed, the bot gone, identity erased.
+    runtime = setup.bot.runtime
+    assert await runtime.scheduler.run_due(utcnow() + timedelta(days=29)) == 0
+    assert await runtime.scheduler.run_due(utcnow() + timedelta(days=31)) == 1
+    for _ in range(100):
+        with sqlite3.connect(db_path(setup)) as db:
+            status, sealed, index = db.execute(
+                "SELECT status, sealed, traits_index FROM care_rooms WHERE room_id = ?",
+                (room_id,)).fetchone()
+        if status == "expired":
+            break
+        await asyncio.sleep(0.2)
+    assert (status, sealed, index) == ("expired", b"", None)
+    state = await setup.bot.runtime.client.joined_members(room_id)
+    assert getattr(state, "status_code", None) == "M_FORBIDDEN"  # the bot has left
+    member = await nurse.client.room_get_state_event(room_id, "m.room.member", nurse.user_id)
+    assert member.content["membership"] == "leave" and member.content.get("reason") == "retention"

@@ -14,7 +14,7 @@ from bots.careteam import messages, service, texts  # noqa: F401 - texts registe
 from bots.careteam.identity import FIELD_LABELS, IdentityError
 from bots.careteam.identity import TEXTS as IDENTITY_TEXTS
 from bots.careteam.models import CareRoom
-from bots.careteam.provisioner import Provisioner
+from bots.careteam.provisioner import EXPIRE_JOB, Provisioner
 from bots.careteam.requests import Member, RequestError, parse_open, role_code
 from bots.careteam.roles import COORDINATION, PATIENT, Roles
 from bots.config import Config
@@ -261,5 +261,6 @@ def careteam(config: Config) -> Bot:
 
         services.append(lambda runtime: serve_api(runtime, bot))
     return Bot("careteam", commands=bot.commands(), on_join=bot.on_join,
-               resolve_caller=bot.resolve_caller, services=services)
+               resolve_caller=bot.resolve_caller, services=services,
+               jobs={EXPIRE_JOB: bot.provisioner.expire_job})
 

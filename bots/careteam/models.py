@@ -39,7 +39,8 @@ class CareRoom(Base):
     kind: Mapped[str] = mapped_column(String(16))  # coordination | patient
     room_id: Mapped[str | None] = mapped_column(String(255))
     ref: Mapped[str | None] = mapped_column(String(32))
-    status: Mapped[str] = mapped_column(String(16), index=True)  # creating|open|closing|closed
+    # creating | open | closing | closed | expiring | expired (retention over, identity erased)
+    status: Mapped[str] = mapped_column(String(16), index=True)
     ward: Mapped[str | None] = mapped_column(String(100))
     name: Mapped[str | None] = mapped_column(String(100))
     sealed: Mapped[bytes] = mapped_column(LargeBinary)

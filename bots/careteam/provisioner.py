@@ -15,7 +15,9 @@ import asyncio
 import logging
 import urllib.parse
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from nio import (
     ErrorResponse,
@@ -29,6 +31,7 @@ from bots.careteam.models import CareRoom, TeamMember
 from bots.careteam.roles import PATIENT, Roles
 from bots.careteam.service import PatientFile, pending_members, pending_rooms, team
 from bots.config import Config
+from bots.runtime.bot import JobContext
 from bots.runtime.i18n import Lang, t
 from bots.runtime.notice import Html, notice
 from bots.runtime.store import Transaction, utcnow
@@ -39,6 +42,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RETRY_EVERY = 30.0
+EXPIRE_JOB = "careteam.expire"
 PARALLEL_ROOMS = 8
 # Answers that no retry can change.
 PERMANENT = {"M_FORBIDDEN", "M_UNKNOWN", "M_BAD_JSON", "M_NOT_JSON", "M_INVALID_PARAM",
@@ -140,6 +144,8 @@ class Provisioner:
             await self._create(row_id)
         elif status == "closing":
             await self._close(row_id)
+        elif status == "expiring":
+            await self._expire(row_id)
 
     async def _create(self, row_id: int) -> None:
         async with self.rt.transaction() as tx:
@@ -288,11 +294,47 @@ class Provisioner:
             row = await tx.session.get(CareRoom, row_id)
             assert row is not None
             row.status, row.closed_at = "closed", utcnow()
+            days = self.config.careteam.retention_days
+            if days is not None:
+                zone = ZoneInfo(self.config.timezone)
+                self.rt.scheduler.schedule(tx, EXPIRE_JOB, f"{EXPIRE_JOB}:{row.id}",
+                                           row.closed_at.astimezone(zone) + timedelta(days=days),
+                                           {"care_room": row.id})
             if row.cause_event_id:
                 tx.post(room_id, notice(t(row.language, "patient.closed",  # type: ignore[arg-type]
                                           user=row.requested_by or "?"),
                                         reply_to=row.cause_event_id),
                         cause_event_id=row.cause_event_id)
+
+    async def _expire(self, row_id: int) -> None:
+        """The end of retention: members removed, the bot leaves, the identity is erased here
+        (the sealed column and the blind indexes); the file number and team stay as a record."""
+        async with self.rt.transaction() as tx:
+            row = await tx.session.get(CareRoom, row_id)
+            if row is None or row.status != "expiring" or row.room_id is None:
+                return
+            room_id = row.room_id
+        room = self.rt.client.rooms.get(room_id)
+        for user_id in sorted(room.users if room else ()):
+            if user_id != self.rt.user_id:
+                resp = await self.rt.client.room_kick(room_id, user_id, reason="retention")
+                if isinstance(resp, ErrorResponse) and resp.status_code != "M_NOT_FOUND":
+                    self._raise(resp)
+        resp = await self.rt.client.room_leave(room_id)
+        if isinstance(resp, ErrorResponse) and resp.status_code not in PERMANENT:
+            self._raise(resp)
+        async with self.rt.transaction() as tx:
+            row = await tx.session.get(CareRoom, row_id)
+            assert row is not None
+            row.status, row.sealed, row.ins_index, row.traits_index = "expired", b"", None, None
+        log.info("care room expired", extra={"care_room": row_id, "room_id": room_id})
+
+    async def expire_job(self, ctx: JobContext) -> None:
+        """The retention job: recorded here, carried out by the next round."""
+        row = await ctx.tx.session.get(CareRoom, ctx.payload["care_room"])
+        if row is not None and row.status == "closed":
+            row.status = "expiring"
+            ctx.tx.after_commit.append(self.wake)
 
     # --- members ---------------------------------------------------------------------------
 

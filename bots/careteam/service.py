@@ -202,7 +202,8 @@ def _update(row: TeamMember, **values: Any) -> None:
 
 async def pending_rooms(tx: Transaction) -> list[CareRoom]:
     return list((await tx.session.scalars(select(CareRoom).where(
-        CareRoom.account == tx.account, CareRoom.status.in_(("creating", "closing")))
+        CareRoom.account == tx.account,
+        CareRoom.status.in_(("creating", "closing", "expiring")))
         .order_by(CareRoom.id))).all())
 
 

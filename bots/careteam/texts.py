@@ -88,6 +88,8 @@ TEXTS: dict[str, dict[Lang, str]] = {
     "patient.status.open": {"fr": "en cours", "en": "open"},
     "patient.status.closing": {"fr": "clôture en cours", "en": "closing"},
     "patient.status.closed": {"fr": "clos (lecture seule)", "en": "closed (read-only)"},
+    "patient.status.expiring": {"fr": "archivage", "en": "expiring"},
+    "patient.status.expired": {"fr": "archivé", "en": "expired"},
     "patient.status.discharged": {"fr": "patient sorti", "en": "discharged"},
     "patient.sex.F": {"fr": "féminin", "en": "female"},
     "patient.sex.M": {"fr": "masculin", "en": "male"},
