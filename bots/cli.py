@@ -24,6 +24,7 @@ def _parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="run the dev stack: Synapse on 127.0.0.1 and the bots")
     up.add_argument("--data-dir", type=Path, default=Path("var"))
     up.add_argument("--port", type=int, default=8008)
+    up.add_argument("--api-port", type=int, help="provisioning API port (default: port + 2)")
 
     reg = sub.add_parser("register", help="create an account on the dev homeserver")
     reg.add_argument("user", help="localpart, e.g. alice")
@@ -52,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "up":
             logs.setup("INFO")
-            return asyncio.run(devstack.up(args.data_dir, args.port))
+            return asyncio.run(devstack.up(args.data_dir, args.port,
+                                           args.api_port or args.port + 2))
         if args.command == "register":
             return asyncio.run(_register(args))
         if args.command == "status":

@@ -20,7 +20,7 @@ import yaml
 
 from bots import config as config_mod
 from bots.app import run_bots
-from bots.homeserver import DevHomeserver, free_port
+from bots.homeserver import DevHomeserver
 from bots.runtime.files import write_private
 from bots.runtime.vault import Vault
 
@@ -71,7 +71,7 @@ def _careteam_section() -> dict[str, Any]:
             "api": {"listen": "127.0.0.1:0", "token": secrets.token_urlsafe(32)}}
 
 
-async def up(data_dir: Path, port: int) -> int:
+async def up(data_dir: Path, port: int, api_port: int) -> int:
     data_dir = Path(data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     hs = DevHomeserver(data_dir, port=port)
@@ -82,7 +82,6 @@ async def up(data_dir: Path, port: int) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        api_port = free_port()
         cfg_path = dev_config(data_dir, hs, api_port)
         cfg = config_mod.load(cfg_path)
         for account in cfg.accounts:

@@ -40,7 +40,8 @@ def stop(proc: subprocess.Popen) -> int:
 
 async def test_dev_stack_up_register_status_and_restart(tmp_path: Path):
     data_dir, port = tmp_path / "var", free_port()
-    up = [*LIAISON, "up", "--data-dir", str(data_dir), "--port", str(port)]
+    up = [*LIAISON, "up", "--data-dir", str(data_dir), "--port", str(port),
+          "--api-port", str(free_port())]
     proc = subprocess.Popen(up, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         report = await wait_up(data_dir, proc)
