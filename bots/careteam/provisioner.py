@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import urllib.parse
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -42,6 +43,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RETRY_EVERY = 30.0
+# The same clinicians are in many teams: an account seen to exist is not asked again for a while
+# (one that is deactivated meanwhile makes the invite fail, which is answered and undone).
+KNOWN_USER_TTL = 300.0
 EXPIRE_JOB = "careteam.expire"
 PARALLEL_ROOMS = 8
 # Answers that no retry can change.
@@ -63,6 +67,7 @@ class Provisioner:
         self._active: set[tuple[str, int]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(PARALLEL_ROOMS)
+        self._known_users: dict[str, float] = {}  # user ID -> when seen to exist (monotonic)
         self._hidden_creator: bool | None = None  # from the server's default room version
         # Why a request was given up, for the API call waiting on it (read once).
         self.failures: dict[int, str] = {}
@@ -260,8 +265,11 @@ class Provisioner:
         foreign = [u for u in users if u.split(":", 1)[1] not in allowed]
         if foreign:
             raise Permanent(t(lang, "patient.server_not_allowed", users=", ".join(foreign)))
-        answers = await asyncio.gather(*(self._profile_status(u) for u in users))
-        unknown = [u for u, status in zip(users, answers, strict=True) if status == 404]
+        now = time.monotonic()
+        ask = [u for u in users if now - self._known_users.get(u, -KNOWN_USER_TTL) >= KNOWN_USER_TTL]
+        answers = await asyncio.gather(*(self._profile_status(u) for u in ask))
+        unknown = [u for u, status in zip(ask, answers, strict=True) if status == 404]
+        self._known_users.update((u, now) for u in ask if u not in unknown)
         if unknown:
             raise Permanent(t(lang, "patient.unknown_users", users=", ".join(unknown)))
 
