@@ -30,6 +30,7 @@ test: $(STAMP) tests/js/node_modules/.installed
 # The peer (matrix-reminder-bot) gets a virtualenv of its own, made by bench/peer.py.
 bench: $(STAMP)
 	$(PY) -m bench.roundtrip --trace
+	$(PY) -m bench.rooms
 
 clean:
 	rm -rf $(VENV) tests/js/node_modules

@@ -942,10 +942,11 @@ def markdown(results: Results, args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
-def write_doc(path: Path, section: str) -> None:
+def write_doc(path: Path, section: str, heading: str = SECTION) -> None:
+    """Replace the section under `heading` (or append it), leaving the others as they are."""
     text = path.read_text() if path.exists() else (
         "# Performance\n\nFigures measured on this project's own benchmarks (bench/).\n\n")
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
+    pattern = re.compile(rf"^{re.escape(heading)}\n.*?(?=^## |\Z)", re.S | re.M)
     if pattern.search(text):
         text = pattern.sub(lambda _: section, text)
     else:

@@ -166,8 +166,9 @@ class Api:
                         tx, req, prefix=self.bot.settings.ref_prefix, language=language,
                         requested_by="api")
             except service.IdentityConflict as exc:
+                lang: Lang = language  # type: ignore[assignment]
                 raise ApiError(409, "identity_conflict", to_plain(
-                    t(language, "patient.conflict", ref=exc.ref))) from None  # type: ignore[arg-type]
+                    t(lang, "patient.conflict", ref=exc.ref))) from None
             except IntegrityError:
                 # Two openings took the same file number at once (PostgreSQL): take the next.
                 log.info("file number taken, retrying", extra={"attempt": attempt})

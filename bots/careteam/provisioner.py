@@ -173,9 +173,10 @@ class Provisioner:
             return
         room_id = await self._find_created(row_id) if retried and episode else None
         if room_id is None:
+            creator_listed = not await self._creator_has_all_power()
             resp = await self.rt.client.room_create(**rooms.create_request(
-                bot=None if await self._creator_has_all_power() else self.rt.user_id, name=name, invite=invite, episode=episode,
-                federate=len(self.config.allowed_servers) > 1))
+                bot=self.rt.user_id if creator_listed else None, name=name, invite=invite,
+                episode=episode, federate=len(self.config.allowed_servers) > 1))
             if not isinstance(resp, RoomCreateResponse):
                 await self._failed_call(row_id, resp)
                 return
@@ -266,7 +267,8 @@ class Provisioner:
         if foreign:
             raise Permanent(t(lang, "patient.server_not_allowed", users=", ".join(foreign)))
         now = time.monotonic()
-        ask = [u for u in users if now - self._known_users.get(u, -KNOWN_USER_TTL) >= KNOWN_USER_TTL]
+        ask = [u for u in users
+               if now - self._known_users.get(u, -KNOWN_USER_TTL) >= KNOWN_USER_TTL]
         answers = await asyncio.gather(*(self._profile_status(u) for u in ask))
         unknown = [u for u, status in zip(ask, answers, strict=True) if status == 404]
         self._known_users.update((u, now) for u in ask if u not in unknown)

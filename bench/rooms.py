@@ -1,0 +1,608 @@
+"""Care-team patient rooms: how fast Liaison opens them through its provisioning API, against the
+least any bot must do for the same rooms, on one real Synapse.
+
+    python -m bench.rooms [--rooms 500] [--team 4] [--concurrency 8] [--no-doc]
+    make bench
+
+One Synapse (bench.roundtrip.BenchHomeserver: relaxed rate limits, room creation and invites
+included) on 127.0.0.1 in a temp dir, a pool of `--pool` team accounts (registered, never logged
+in), and two ways of opening `--rooms` patient rooms, each with a team of `--team` from the pool:
+
+- Liaison: the care-team bot with its API in its own process (bench/run_liaison.py). One
+  `POST /api/v1/patients` per room (fictitious identity with a valid INS, the team with roles);
+  the 201 comes once the room exists, and the outbox then posts the identity card as the room's
+  first message. A room counts once that message is sent: a batch ends when every request is
+  answered and no row of the bot's outbox (data_dir/bots.db) is pending.
+- baseline: one matrix-nio AsyncClient with E2EE in this process, syncing as Liaison does (same
+  filter, full state only the first time). Per room: `room_create` with the very request Liaison
+  makes (bots.careteam.rooms.create_request), wait until sync brings the room (nio encrypts only
+  for rooms it knows), then `room_send` of the same identity card (ignore_unverified_devices).
+
+Both at `--concurrency` rooms in flight (Liaison: requests to the API), after `--warmup` rooms each,
+in `--batches` batches per side, alternating (the first side alternating too), so that the drift
+of the shared Synapse (its SQLite grows) hits both alike. Totals: rooms/s per side and their
+ratio (target: Liaison ≥ 0.8× the baseline), API latency, the bot's CPU per room and peak RSS.
+
+Everything stops by itself (`--timeout`); the figures are printed and written to
+docs/PERFORMANCE.md (section "Care-team rooms: opening patient rooms").
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import re
+import secrets
+import sqlite3
+import sys
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    LoginResponse,
+    RoomCreateResponse,
+    RoomSendResponse,
+    SyncResponse,
+)
+from nio.store import SqliteStore
+
+from bench import roundtrip
+from bench.roundtrip import (
+    DOC,
+    REPO,
+    Bench,
+    BotProcess,
+    OtherLoad,
+    cpu_seconds,
+    log,
+    machine,
+    md_table,
+    percentile,
+    shown_argv,
+    text_table,
+    verdict,
+    versions,
+    vm_hwm_kib,
+)
+from bots.careteam.identity import Identity, make_identity
+from bots.careteam.messages import card
+from bots.careteam.roles import Roles
+from bots.careteam.rooms import create_request, creator_has_all_power, episode_content, room_name
+from bots.config import CareteamConfig
+from bots.homeserver import free_port
+from bots.runtime.notice import notice
+from bots.runtime.runtime import SYNC_FILTER
+from bots.runtime.vault import Vault
+from tests.careteam_helpers import ins_for
+
+SECTION = "## Care-team rooms: opening patient rooms"
+TARGET = 0.8  # Liaison rooms/s ≥ this × the baseline's
+WARD = "Médecine polyvalente"
+ROLES = ("IDEC", "MH", "IDE", "MT", "AS", "PH", "SEC", "IDEL")  # a team's roles, in this order
+SIDES = ("liaison", "baseline")
+LABELS = {"liaison": "Liaison (API)", "baseline": "baseline (raw nio)"}
+
+
+# --- the rooms ------------------------------------------------------------------------------------
+
+
+def letters(n: int) -> str:
+    """0 → A, 25 → Z, 26 → BA: names take letters only, so the room number is spelled so."""
+    out = ""
+    while True:
+        n, r = divmod(n, 26)
+        out = chr(ord("A") + r) + out
+        if n == 0:
+            return out
+
+
+def patient(i: int) -> Identity:
+    """Room i's fictitious patient: birth date varying with i, sex alternating, and an INS whose
+    sex, year and month agree with them (the API refuses it otherwise), unique up to i = 21000."""
+    born = date(1930 + i % 70, 1 + i % 12, 1 + i % 28)
+    sex = "F" if i % 2 == 0 else "M"
+    # sex, year, month, département 75, then i as commune (thousands) and order number
+    body = (f"{'2' if sex == 'F' else '1'}{born.year % 100:02d}{born.month:02d}75"
+            f"{i // 1000 % 1000:03d}{i % 1000:03d}")
+    return make_identity(f"PATIENT{letters(i)}", "Test", born, sex, ins=ins_for(body))
+
+
+def team_of(i: int, pool: list[str], size: int) -> list[tuple[str, str]]:
+    """Room i's team: `size` consecutive accounts of the pool (rotating), with their roles."""
+    return [(pool[(i * size + k) % len(pool)], ROLES[k % len(ROLES)]) for k in range(size)]
+
+
+def api_body(identity: Identity, team: list[tuple[str, str]]) -> dict[str, Any]:
+    return {"identity": {k: v for k, v in identity.to_dict().items() if v is not None},
+            "team": [{"user_id": u, "role": r} for u, r in team], "ward": WARD}
+
+
+# --- the two sides --------------------------------------------------------------------------------
+
+
+@dataclass
+class Batch:
+    side: str
+    asked: int
+    opened: int = 0
+    wall_s: float = 0.0
+    drain_s: float = 0.0  # Liaison: from the last answer to the last identity message sent
+    latencies_ms: list[float] = field(default_factory=list)
+    failures: Counter[str] = field(default_factory=Counter)
+    cpu_s: float = 0.0  # the side's own process: the bot, or this one for the baseline
+    synapse_cpu_s: float = 0.0
+
+    @property
+    def per_s(self) -> float:
+        return self.opened / self.wall_s if self.wall_s else 0.0
+
+
+class Outbox:
+    """The bot's outbox, read from its SQLite database (WAL: reading never blocks the bot)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db: sqlite3.Connection | None = None
+
+    def counts(self) -> Counter[str]:
+        if self._db is None:
+            self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True,
+                                       isolation_level=None)
+        return Counter(dict(self._db.execute("SELECT state, count(*) FROM outbox GROUP BY state")))
+
+    async def drained(self, timeout: float) -> Counter[str]:
+        deadline = time.monotonic() + timeout
+        while (counts := self.counts())["pending"]:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{counts['pending']} identity messages still unsent after "
+                                   f"{timeout:.0f} s")
+            await asyncio.sleep(0.05)
+        return counts
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+
+
+class Baseline:
+    """A bare matrix-nio E2EE client: the fewest calls that give the same room and first message."""
+
+    def __init__(self, homeserver: str, user_id: str, password: str, store: Path) -> None:
+        store.mkdir(parents=True, exist_ok=True)
+        self.password = password
+        self.client = AsyncClient(homeserver, user_id, store_path=str(store),
+                                  config=AsyncClientConfig(encryption_enabled=True,
+                                                           store=SqliteStore,
+                                                           store_sync_tokens=False))
+        self._waiting: dict[str, asyncio.Future[None]] = {}
+        self._task: asyncio.Task[None] | None = None
+        self.hidden_creator = False
+
+    async def start(self) -> None:
+        resp = await self.client.login(self.password, device_name="bench baseline")
+        if not isinstance(resp, LoginResponse):
+            raise RuntimeError(f"baseline login failed: {resp}")
+        await self.client.keys_upload()
+        self.client.add_response_callback(self._on_sync, SyncResponse)  # type: ignore[arg-type]
+        # As Liaison syncs: its filter, full state only on the first sync (nio's sync_forever
+        # would ask for it on every sync with full_state=True, which grows with the rooms).
+        self._task = asyncio.create_task(self.client.sync_forever(
+            timeout=30_000, sync_filter=SYNC_FILTER))
+        # As Liaison's provisioner does, once: does the creator's power need listing?
+        resp = await self.client.send("GET", "/_matrix/client/v3/capabilities", headers={
+            "Authorization": f"Bearer {self.client.access_token}"})
+        async with resp:
+            default = (await resp.json())["capabilities"]["m.room_versions"]["default"]
+        self.hidden_creator = creator_has_all_power(default)
+
+    async def _on_sync(self, resp: SyncResponse) -> None:
+        for room_id in resp.rooms.join:
+            future = self._waiting.pop(room_id, None)
+            if future is not None and not future.done():
+                future.set_result(None)
+
+    async def known(self, room_id: str, timeout: float) -> None:
+        if room_id in self.client.rooms:  # no await since the check: no sync can slip between
+            return
+        future = asyncio.get_running_loop().create_future()
+        self._waiting[room_id] = future
+        await asyncio.wait_for(future, timeout)
+
+    async def open_room(self, ref: str, identity: Identity, invite: dict[str, int]) -> str | None:
+        """Create, wait for sync, send the card: None, or why it failed."""
+        name = room_name(CareteamConfig.room_name, ref, identity.initials)
+        resp = await self.client.room_create(**create_request(
+            bot=None if self.hidden_creator else self.client.user_id, name=name, invite=invite,
+            federate=False, episode=episode_content(ref, WARD, "open")))
+        if not isinstance(resp, RoomCreateResponse):
+            return f"room_create: {getattr(resp, 'status_code', resp)}"
+        try:
+            await self.known(resp.room_id, 60)
+        except TimeoutError:
+            return "room not synced within 60 s"
+        content = notice(card("fr", ref=ref, identity=identity, admission=None, ward=WARD,
+                              status="open"))
+        sent = await self.client.room_send(resp.room_id, "m.room.message", content,
+                                           ignore_unverified_devices=True)
+        return None if isinstance(sent, RoomSendResponse) else \
+            f"room_send: {getattr(sent, 'status_code', sent)}"
+
+    async def close(self) -> None:
+        if self._task:
+            self.client.stop_sync_forever()
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self.client.close()
+
+
+# --- the run --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Results:
+    batches: list[Batch] = field(default_factory=list)
+    warmup_failures: Counter[str] = field(default_factory=Counter)
+    peak_rss_kib: int = 0
+    other_load_percent: float = 0.0
+    started: float = field(default_factory=time.monotonic)
+    elapsed_s: float = 0.0
+    versions: dict[str, str] = field(default_factory=dict)
+
+    def of(self, side: str) -> list[Batch]:
+        return [b for b in self.batches if b.side == side]
+
+
+class RoomsBench(Bench):
+    """Bench gives the homeserver, account registration, the bot process and the clean-up."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        super().__init__(args)
+        self.sem = asyncio.Semaphore(args.concurrency)
+        self.token = secrets.token_urlsafe(32)
+        self.api = ""
+        self.bot: BotProcess | None = None
+        self.baseline: Baseline | None = None
+        self.outbox: Outbox | None = None
+        self.http: aiohttp.ClientSession | None = None
+        self.pool: list[str] = []
+        roles = Roles.load().by_code
+        self.power = {r: roles[r].power_level for r in ROLES}
+
+    async def start_bot(self) -> BotProcess:
+        user_id, password = await self.register("liaison")
+        port = free_port()
+        self.api = f"http://127.0.0.1:{port}"
+        data_dir = self.tmp / "liaison"
+        spec = self.write_spec("liaison", {
+            "homeserver": self.hs.url, "server_name": self.hs.server_name, "user_id": user_id,
+            "password": password, "data_dir": str(data_dir), "data_key": Vault.new_key(),
+            "log_level": "INFO", "bots": ["careteam"], "api_port": port,
+            "api_token": self.token})
+        self.outbox = Outbox(data_dir / "bots.db")
+        return self.spawn("liaison", [sys.executable, "-m", "bench.run_liaison", str(spec)], REPO)
+
+    async def api_ready(self, bot: BotProcess, timeout: float = 180) -> None:
+        """Until the API stops answering 503 (first sync not done) or refusing connections: an
+        empty body then gets its 400, and opens nothing."""
+        assert self.http is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            bot.check()
+            with contextlib.suppress(aiohttp.ClientConnectionError):
+                async with self.http.post(f"{self.api}/api/v1/patients", json={},
+                                          headers=self.headers()) as resp:
+                    if resp.status == 400:
+                        return
+                    if resp.status != 503:
+                        raise RuntimeError(f"the API answered {resp.status}: {await resp.text()}")
+            await asyncio.sleep(0.5)
+        raise RuntimeError(f"the provisioning API was not ready within {timeout:.0f} s")
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    async def via_api(self, i: int, batch: Batch) -> None:
+        assert self.http is not None
+        body = api_body(patient(i), team_of(i, self.pool, self.args.team))
+        async with self.sem:
+            t0 = time.perf_counter()
+            try:
+                async with self.http.post(f"{self.api}/api/v1/patients", json=body,
+                                          headers=self.headers()) as resp:
+                    status, text = resp.status, await resp.text()
+            except aiohttp.ClientError as exc:
+                batch.failures[type(exc).__name__] += 1
+                return
+            ms = (time.perf_counter() - t0) * 1000
+        if status == 201:
+            batch.opened += 1
+            batch.latencies_ms.append(ms)
+        else:
+            code = re.search(r'"code": *"(\w+)"', text)
+            batch.failures[f"{status} {code.group(1) if code else text[:80]}"] += 1
+
+    async def raw(self, i: int, batch: Batch) -> None:
+        assert self.baseline is not None
+        ref = f"P-{datetime.now(UTC).year}-{i + 1:05d}"
+        identity = patient(i)
+        invite = {u: self.power[role] for u, role in team_of(i, self.pool, self.args.team)}
+        async with self.sem:
+            t0 = time.perf_counter()
+            why = await self.baseline.open_room(ref, identity, invite)
+            ms = (time.perf_counter() - t0) * 1000
+        if why is None:
+            batch.opened += 1
+            batch.latencies_ms.append(ms)
+        else:
+            batch.failures[why] += 1
+
+    async def batch(self, side: str, rooms: range) -> Batch:
+        assert self.bot is not None and self.outbox is not None and self.hs.pid
+        own = self.bot.pid if side == "liaison" else os.getpid()
+        batch = Batch(side, len(rooms))
+        cpu0, synapse0 = cpu_seconds(own), cpu_seconds(self.hs.pid)
+        sent0 = self.outbox.counts()["sent"]
+        started = time.monotonic()
+        one: Callable[[int, Batch], Awaitable[None]] = \
+            self.via_api if side == "liaison" else self.raw
+        await asyncio.gather(*(one(i, batch) for i in rooms))
+        if side == "liaison":
+            answered = time.monotonic()
+            sent = (await self.outbox.drained(timeout=300))["sent"] - sent0
+            batch.drain_s = time.monotonic() - answered
+            if sent < batch.opened:  # answered 201, but the outbox gave the message up
+                batch.failures["identity message not sent"] += batch.opened - sent
+                batch.opened = sent
+        batch.wall_s = time.monotonic() - started
+        batch.cpu_s = cpu_seconds(own) - cpu0
+        batch.synapse_cpu_s = cpu_seconds(self.hs.pid) - synapse0
+        if side == "liaison":
+            self.bot.check()
+        return batch
+
+    async def run(self) -> Results:  # type: ignore[override]
+        args = self.args
+        results = Results(versions=versions(None))
+        log(f"starting Synapse on {self.hs.url} (data in {self.tmp})")
+        await self.hs.start(timeout=120)
+        self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120))
+        self.bot = await self.start_bot()
+        accounts = await asyncio.gather(*(self.register(f"member{k:02d}")
+                                          for k in range(args.pool)))
+        self.pool = [user_id for user_id, _ in accounts]
+        user_id, password = await self.register("baseline")
+        self.baseline = Baseline(self.hs.url, user_id, password, self.tmp / "baseline")
+        await self.baseline.start()
+        await self.api_ready(self.bot)
+        log(f"bot and baseline ready; {args.pool} team accounts; warm-up: {args.warmup} rooms "
+            "per side")
+        n, k = args.rooms, args.batches
+        for side in SIDES:
+            results.warmup_failures += (await self.batch(side, range(n, n + args.warmup))).failures
+        log(f"measuring: {n} rooms per side in {k} batches, alternating, {args.concurrency} "
+            "in flight")
+        other = OtherLoad(self.our_pids())
+        for b in range(k):
+            rooms = range(b * n // k, (b + 1) * n // k)
+            for side in SIDES if b % 2 == 0 else SIDES[::-1]:
+                batch = await self.batch(side, rooms)
+                results.batches.append(batch)
+                log(f"  batch {b + 1}/{k} {side}: {batch.opened}/{batch.asked} rooms in "
+                    f"{batch.wall_s:.1f} s = {batch.per_s:.1f} rooms/s"
+                    + (f" (last message {batch.drain_s:.2f} s after the last 201)"
+                       if side == "liaison" else ""))
+        results.other_load_percent = other.percent()
+        results.peak_rss_kib = vm_hwm_kib(self.bot.pid)
+        results.elapsed_s = time.monotonic() - results.started
+        return results
+
+    async def close(self) -> None:
+        if self.baseline is not None:
+            with contextlib.suppress(Exception):
+                await self.baseline.close()
+        if self.http is not None:
+            await self.http.close()
+        if self.outbox is not None:
+            self.outbox.close()
+        await super().close()
+
+
+# --- report ---------------------------------------------------------------------------------------
+
+
+def totals(results: Results, side: str) -> dict[str, Any]:
+    batches = results.of(side)
+    wall = sum(b.wall_s for b in batches)
+    opened = sum(b.opened for b in batches)
+    latencies = [ms for b in batches for ms in b.latencies_ms]
+    return {
+        "asked": sum(b.asked for b in batches), "opened": opened, "wall_s": wall,
+        "per_s": opened / wall if wall else 0.0,
+        "p50": percentile(latencies, 50), "p99": percentile(latencies, 99),
+        "cpu_ms": 1000 * sum(b.cpu_s for b in batches) / max(1, opened),
+        "synapse_cpu_ms": 1000 * sum(b.synapse_cpu_s for b in batches) / max(1, opened),
+        "synapse_percent": 100 * sum(b.synapse_cpu_s for b in batches) / wall if wall else 0.0,
+        "own_percent": 100 * sum(b.cpu_s for b in batches) / wall if wall else 0.0,
+        "drain_s": sum(b.drain_s for b in batches),
+        "failures": sum((b.failures for b in batches), Counter()),
+    }
+
+
+def ratio(results: Results) -> float:
+    base = totals(results, "baseline")["per_s"]
+    return totals(results, "liaison")["per_s"] / base if base else float("nan")
+
+
+def rows(results: Results) -> list[list[str]]:
+    t = {side: totals(results, side) for side in SIDES}
+
+    def row(label: str, fmt: Callable[[dict[str, Any]], str]) -> list[str]:
+        return [label, *(fmt(t[side]) for side in SIDES)]
+
+    out = [
+        row("rooms opened (first message sent)", lambda s: f"{s['opened']} / {s['asked']}"),
+        row("wall time (sum of the batches)", lambda s: f"{s['wall_s']:.1f} s"),
+        row("throughput", lambda s: f"{s['per_s']:.2f} rooms/s"),
+        row("per room p50 / p99 (Liaison: POST → 201; baseline: create → sent)",
+            lambda s: f"{s['p50']:.0f} / {s['p99']:.0f} ms"),
+        ["last identity message sent after the last 201 (sum)",
+         f"{t['liaison']['drain_s']:.1f} s", "-"],
+        row("CPU per room: the bot / the baseline client",
+            lambda s: f"{s['cpu_ms']:.0f} ms"),
+        row("CPU, % of one core: that process / Synapse",
+            lambda s: f"{s['own_percent']:.0f} / {s['synapse_percent']:.0f}"),
+        row("Synapse CPU per room", lambda s: f"{s['synapse_cpu_ms']:.0f} ms"),
+        ["bot peak RSS (VmHWM, whole life)", f"{results.peak_rss_kib / 1024:.0f} MiB", "-"],
+    ]
+    if any(t[side]["failures"] for side in SIDES):
+        out.append(row("failures", lambda s: ", ".join(
+            f"{k} ×{v}" for k, v in s["failures"].items()) or "0"))
+    return out
+
+
+BATCH_HEADER = ["batch", "Liaison rooms/s", "baseline rooms/s", "ratio", "first"]
+
+
+def batch_rows(results: Results) -> list[list[str]]:
+    liaison, baseline = results.of("liaison"), results.of("baseline")
+    return [[str(k + 1), f"{lb.per_s:.2f}", f"{bb.per_s:.2f}",
+             f"{lb.per_s / bb.per_s:.2f}×" if bb.per_s else "-",
+             "Liaison" if k % 2 == 0 else "baseline"]
+            for k, (lb, bb) in enumerate(zip(liaison, baseline, strict=True))]
+
+
+def title(args: argparse.Namespace) -> str:
+    return (f"Opening patient rooms: {args.rooms} per side, a team of {args.team} each (from "
+            f"{args.pool} accounts), {args.concurrency} in flight, {args.batches} batches per "
+            f"side alternating, after {args.warmup} warm-up rooms each")
+
+
+def target_line(results: Results) -> tuple[str, str, bool]:
+    r = ratio(results)
+    return f"Liaison ≥ {TARGET:.1f}× baseline rooms/s", f"{r:.2f}×", r >= TARGET
+
+
+def print_report(results: Results, args: argparse.Namespace) -> None:
+    print()
+    print(f"{title(args)} (run: {results.elapsed_s:.0f} s; other processes on the machine used "
+          f"{results.other_load_percent:.0f}% of a core meanwhile)")
+    print(text_table(["", *(LABELS[s] for s in SIDES)], rows(results)))
+    print()
+    print(text_table(BATCH_HEADER, batch_rows(results)))
+    name, value, ok = target_line(results)
+    print(f"\nTarget: {name}: {value}  {verdict(ok)}")
+    if results.warmup_failures:
+        print(f"  warm-up failures: {dict(results.warmup_failures)}")
+    print()
+
+
+def markdown(results: Results, args: argparse.Namespace) -> str:
+    v = results.versions
+    name, value, ok = target_line(results)
+    t = {side: totals(results, side) for side in SIDES}
+    lines = [
+        SECTION, "",
+        f"Measured {datetime.now().astimezone():%Y-%m-%d %H:%M %Z} with `python -m bench.rooms"
+        f"{''.join(' ' + a for a in shown_argv())}` (the run took "
+        f"{results.elapsed_s / 60:.1f} min). {title(args)}.", "",
+        f"- Machine: {machine()}. Synapse, the bot and the clients all on it, over 127.0.0.1.",
+        f"- Versions: Python {v['python']}, Synapse {v['matrix-synapse']} (SQLite), matrix-nio "
+        f"{v['matrix-nio']} (vodozemac {v['vodozemac']}), SQLAlchemy {v['SQLAlchemy']}, "
+        f"aiosqlite {v['aiosqlite']}. Liaison code: commit {v.get('code', '?')}.",
+        "- Method: one Synapse (dev homeserver, relaxed rate limits, room creation and invites "
+        "included); team accounts registered, never logged in (nobody joins: no welcome "
+        "messages). Each room: a fictitious patient (valid INS), a private encrypted room with "
+        "the episode state event and the team invited with their power levels, then the "
+        "identity card as its first message, encrypted.",
+        "- *Liaison*: the care-team bot in its own process (bench/run_liaison.py), one "
+        "`POST /api/v1/patients` per room (token, schema, identity and INS checks, the team's "
+        "accounts looked up, one transaction with the sealed identity; the provisioner creates "
+        "the room and answers 201; the outbox sends the card). A batch ends when every request "
+        "is answered and no outbox row is pending. Latency: POST → 201.",
+        "- *baseline*: one bare matrix-nio E2EE client in the benchmark process, syncing as the "
+        "bot does (its filter, full state once): `room_create` with the request Liaison makes "
+        "(bots/careteam/rooms.py), wait for sync to bring the room, `room_send` of the same card "
+        "(ignore_unverified_devices). No validation, no database, no API: the least any bot "
+        "does for the same rooms. Latency: create → sent.",
+        f"- Interleaved: {args.batches} batches per side alternating, the side going first "
+        "alternating too, so the shared Synapse's drift hits both alike; totals over all "
+        f"batches. Processes other than Synapse, the bot and the benchmark used "
+        f"{results.other_load_percent:.0f}% of a core meanwhile.",
+        "",
+        md_table(["", *(LABELS[s] for s in SIDES)], rows(results)), "",
+        "| target | measured | |",
+        "|---|---:|---|",
+        f"| {name} | {value} | {verdict(ok)} |", "",
+        "Per batch (drift of the shared homeserver):", "",
+        md_table(BATCH_HEADER, batch_rows(results)), "",
+    ]
+    if results.warmup_failures:
+        lines += [f"Warm-up failures: {dict(results.warmup_failures)}.", ""]
+    if not ok:
+        lines += [f"The target is not met: Liaison opens {t['liaison']['per_s']:.2f} rooms/s, "
+                  f"the baseline {t['baseline']['per_s']:.2f} rooms/s.", ""]
+    lines += ["Rerun: `make bench` (after the round trip) or `python -m bench.rooms`; "
+              "`python -m bench.rooms --help` lists the knobs.", ""]
+    return "\n".join(lines)
+
+
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.rooms",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rooms", type=int, default=500, help="rooms per side (500)")
+    parser.add_argument("--team", type=int, default=4, help="team members per room (4)")
+    parser.add_argument("--concurrency", type=int, default=8, help="rooms in flight (8)")
+    parser.add_argument("--pool", type=int, default=20,
+                        help="team accounts, each room taking --team of them in turn (20)")
+    parser.add_argument("--batches", type=int, default=5, help="batches per side (5)")
+    parser.add_argument("--warmup", type=int, default=8, help="warm-up rooms per side (8)")
+    parser.add_argument("--timeout", type=float, default=1800,
+                        help="give up after this many seconds (1800)")
+    parser.add_argument("--no-doc", action="store_true", help="do not write docs/PERFORMANCE.md")
+    parser.add_argument("--doc", type=Path, default=DOC, help="where to write the figures")
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, stores)")
+    parser.set_defaults(trace=False)  # Bench.spawn reads it: no probes in this benchmark
+    args = parser.parse_args(argv)
+    if not 1 <= args.team <= args.pool or args.concurrency < 1 or args.batches < 1 \
+            or args.rooms < args.batches:
+        parser.error("need 1 ≤ --team ≤ --pool, --concurrency ≥ 1 and --rooms ≥ --batches ≥ 1")
+    return args
+
+
+async def amain(args: argparse.Namespace) -> int:
+    bench = RoomsBench(args)
+    try:
+        results = await asyncio.wait_for(bench.run(), args.timeout)
+    finally:
+        await bench.close()
+    print_report(results, args)
+    if not args.no_doc:
+        roundtrip.write_doc(args.doc, markdown(results, args), SECTION)
+        log(f"figures written to {args.doc}")
+    return 0
+
+
+def main() -> int:
+    args = parse_args()
+    os.chdir(REPO)
+    try:
+        return asyncio.run(amain(args))
+    except TimeoutError:
+        print(f"bench: gave up after {args.timeout:.0f} s", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
