@@ -551,6 +551,11 @@ def markdown(results: Results, args: argparse.Namespace) -> str:
     if not ok:
         lines += [f"The target is not met: Liaison opens {t['liaison']['per_s']:.2f} rooms/s, "
                   f"the baseline {t['baseline']['per_s']:.2f} rooms/s.", ""]
+    lines += ["Caveat: the team accounts come from a small pool, so after the first rooms the "
+              "provisioner's 5-minute cache of accounts known to exist spares the profile "
+              "look-ups. A room whose team is all new to the bot pays 4 look-ups first, queued "
+              "behind room creations in a busy Synapse (before that cache, with every account "
+              "looked up twice, the ratio was 0.75×).", ""]
     lines += ["Rerun: `make bench` (after the round trip) or `python -m bench.rooms`; "
               "`python -m bench.rooms --help` lists the knobs.", ""]
     return "\n".join(lines)

@@ -197,7 +197,7 @@ class Provisioner:
         assert row.room_id is not None
         if row.kind == PATIENT:
             file = PatientFile.open(tx, row)
-            # The first message in the room: only members who join later can be told again.
+            # The room's first message; whoever joins later gets it again in their welcome.
             tx.post(row.room_id, notice(messages.card(
                 lang, ref=row.ref or "", identity=file.identity, admission=file.admission_date,
                 ward=row.ward, status="open")))
