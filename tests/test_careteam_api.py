@@ -53,6 +53,9 @@ async def test_auth_and_validation(make_bot, make_clinician):
     async with aiohttp.ClientSession() as http, \
             http.get(f"{setup.api}/api/v1/openapi.yaml") as resp:
         assert resp.status == 200 and "openapi: 3.1" in await resp.text()
+    async with aiohttp.ClientSession() as http, \
+            http.get(f"{setup.api}/api/v1/api/patient-create.schema.json") as resp:
+        assert resp.status == 200 and "identity" in (await resp.json())["required"]
 
 
 async def test_open_by_api_is_idempotent_and_never_returns_identity(make_bot, make_clinician):

@@ -37,7 +37,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-WAIT = 60.0  # how long a request waits for the homeserver before answering 504
+WAIT = 60.0
+PUBLIC = ("/api/v1/openapi.yaml", "/api/v1/api/")  # the API's description: no token needed  # how long a request waits for the homeserver before answering 504
 API_SCHEMAS = ("identity", "team-member", "patient-create", "team-update",
                "coordination-member", "patient", "error")
 
@@ -100,6 +101,8 @@ class Api:
         app.router.add_post("/api/v1/patients/{ref}/team", self.change_team)
         app.router.add_post("/api/v1/coordination/members", self.coordination_member)
         app.router.add_get("/api/v1/openapi.yaml", self.openapi)
+        # The document's relative $refs (./api/…) resolve here.
+        app.router.add_get("/api/v1/api/{name}.schema.json", self.schema)
         return app
 
     @web.middleware
@@ -108,7 +111,7 @@ class Api:
                       ) -> web.StreamResponse:
         lang = _lang(request, self.bot.config.language)
         try:
-            if request.path != "/api/v1/openapi.yaml":
+            if not request.path.startswith(PUBLIC):
                 self._authorize(request, lang)
             if not self.runtime.ready.is_set():
                 raise ApiError(503, "unavailable", "the bot is starting; retry shortly")
@@ -275,6 +278,13 @@ class Api:
         state = next((m.state for m in lines if m.user_id == member.user_id), "pending")
         return web.json_response({"room_id": rooms[0].room_id, "user_id": member.user_id,
                                   "role": member.role, "membership": state})
+
+    async def schema(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if name not in API_SCHEMAS:
+            raise ApiError(404, "not_found", f"no schema {name}")
+        path = resource_dir("schemas") / "api" / f"{name}.schema.json"
+        return web.Response(text=path.read_text(), content_type="application/schema+json")
 
     async def openapi(self, request: web.Request) -> web.Response:
         path = resource_dir("schemas") / "openapi.yaml"
