@@ -5,14 +5,21 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import AsyncIterator
+from datetime import date
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
+from bots.careteam import service
+from bots.careteam.identity import make_identity
+from bots.careteam.models import CareRoom
+from bots.careteam.requests import Member, OpenRequest
 from bots.runtime.store import Store, migrate
 from bots.runtime.vault import Vault, VaultError
+from tests.careteam_helpers import INS, ins_for
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -107,3 +114,34 @@ async def test_an_event_straight_from_sync_is_claimed_once_and_keeps_no_payload(
         raw = (await tx.session.execute(text("SELECT state, payload FROM inbox WHERE account = :a"),
                                         {"a": account})).all()
     assert [(state, bytes(payload)) for state, payload in raw] == [("handled", b"")]
+
+
+async def test_patient_register_on_both_databases(store: Store):
+    """The care-team records: file numbers in sequence, found again by INS or traits, a
+    conflicting INS refused, a taken number refused by the database itself."""
+    account = f"@bot{secrets.token_hex(3)}:test"
+    marie = make_identity("DUPONT", "Marie", date(1948, 3, 12), "F", ins=INS)
+    paul = make_identity("MARTIN", "Paul", date(1950, 1, 1), "M")
+    async with store.transaction(account) as tx:
+        first, created = await service.register_patient(
+            tx, OpenRequest(marie, team=(Member("@ide:test", "IDE"),)), prefix="P",
+            language="fr", requested_by="api")
+        second, _ = await service.register_patient(tx, OpenRequest(paul), prefix="P",
+                                                   language="fr", requested_by="api")
+    assert created and first.ref.endswith("-00001") and second.ref.endswith("-00002")
+    async with store.transaction(account) as tx:
+        without_ins = make_identity("Dupont", "marie", date(1948, 3, 12), "F")
+        again, created = await service.register_patient(tx, OpenRequest(without_ins),
+                                                        prefix="P", language="fr",
+                                                        requested_by="api")
+        assert not created and again.id == first.id
+        other_ins = make_identity("DUPONT", "Marie", date(1948, 3, 12), "F",
+                                  ins=ins_for("2480375123457"))
+        with pytest.raises(service.IdentityConflict):
+            await service.find_patient(tx, other_ins)
+        assert [m.user_id for m in await service.team(tx, first)] == ["@ide:test"]
+    with pytest.raises(IntegrityError):
+        async with store.transaction(account) as tx:
+            tx.session.add(CareRoom(account=account, kind="patient", ref=first.ref,
+                                    status="creating", sealed=b"", language="fr",
+                                    created_at=first.created_at, attempts=0))
