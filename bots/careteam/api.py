@@ -21,7 +21,7 @@ import referencing
 from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 
-from bots.careteam import service
+from bots.careteam import service, texts
 from bots.careteam.identity import IdentityError
 from bots.careteam.models import CareRoom
 from bots.careteam.provisioner import Permanent
@@ -147,10 +147,8 @@ class Api:
         try:
             req = from_payload(payload, self.bot.roles, date.today())
         except IdentityError as exc:
-            from bots.careteam.bot import identity_error
-
             code = "invalid_ins" if exc.key.startswith("ins.") else "invalid_identity"
-            raise ApiError(400, code, to_plain(identity_error(lang, exc))) from None
+            raise ApiError(400, code, to_plain(texts.identity_error(lang, exc))) from None
         except ArgError as exc:
             raise ApiError(422, "unknown_role", to_plain(t(lang, exc.key, **exc.values))) from None
         await self._check_users([m.user_id for m in req.team], lang)

@@ -10,9 +10,8 @@ from dataclasses import replace
 from datetime import date
 from typing import TYPE_CHECKING
 
-from bots.careteam import messages, service, texts  # noqa: F401 - texts registers the catalogue
-from bots.careteam.identity import FIELD_LABELS, IdentityError
-from bots.careteam.identity import TEXTS as IDENTITY_TEXTS
+from bots.careteam import messages, service, texts
+from bots.careteam.identity import IdentityError
 from bots.careteam.models import CareRoom
 from bots.careteam.provisioner import EXPIRE_JOB, Provisioner
 from bots.careteam.requests import Member, RequestError, parse_open, role_code
@@ -20,22 +19,12 @@ from bots.careteam.roles import COORDINATION, PATIENT, Roles
 from bots.config import Config
 from bots.runtime.bot import Bot, CommandContext, JoinContext
 from bots.runtime.commands import ANYONE, Arg, Caller, Command, Permission, as_user_id
-from bots.runtime.i18n import Lang, add_texts, t
+from bots.runtime.i18n import Lang, t
 from bots.runtime.notice import Html
 from bots.runtime.store import Transaction
 
 if TYPE_CHECKING:
     from bots.runtime.runtime import Runtime
-
-add_texts(IDENTITY_TEXTS)
-
-
-def identity_error(lang: Lang, exc: IdentityError) -> Html:
-    values = dict(exc.values)
-    if "field" in values:
-        values["field"] = FIELD_LABELS.get(values["field"], {}).get(lang, values["field"])
-    return t(lang, exc.key, **values)
-
 
 class CareTeam:
     def __init__(self, config: Config) -> None:
@@ -59,7 +48,7 @@ class CareTeam:
         try:
             req = parse_open(identité, self.roles, date.today())
         except IdentityError as exc:
-            ctx.reply(t(ctx.lang, "open.identity_error", why=identity_error(ctx.lang, exc)))
+            ctx.reply(t(ctx.lang, "open.identity_error", why=texts.identity_error(ctx.lang, exc)))
             return
         except RequestError as exc:
             ctx.reply(t(ctx.lang, exc.key, **exc.values))

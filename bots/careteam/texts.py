@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from bots.runtime.i18n import Lang, add_texts
+from bots.careteam.identity import FIELD_LABELS, IdentityError
+from bots.careteam.identity import TEXTS as IDENTITY_TEXTS
+from bots.runtime.i18n import Lang, add_texts, t
+from bots.runtime.notice import Html
 
 TEXTS: dict[str, dict[Lang, str]] = {
     "patient.open.help": {
@@ -167,3 +170,12 @@ TEXTS: dict[str, dict[Lang, str]] = {
 }
 
 add_texts(TEXTS)
+add_texts(IDENTITY_TEXTS)  # type: ignore[arg-type]
+
+
+def identity_error(lang: Lang, exc: IdentityError) -> Html:
+    """Why an identity was refused, with the field named in the reader's language."""
+    values = dict(exc.values)
+    if "field" in values:
+        values["field"] = FIELD_LABELS.get(values["field"], {}).get(lang, values["field"])
+    return t(lang, exc.key, **values)
