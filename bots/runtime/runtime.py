@@ -36,7 +36,7 @@ from nio.store import SqliteStore
 from bots.config import AccountConfig, Config
 from bots.runtime.account import AccountFolder
 from bots.runtime.backoff import Backoff
-from bots.runtime.bot import Bot, CommandContext, JoinContext
+from bots.runtime.bot import Bot, CommandContext, JoinContext, Service
 from bots.runtime.builtin import builtin_commands
 from bots.runtime.client import Client
 from bots.runtime.commands import Caller, CommandSet, Invocation, Rejection, command_text
@@ -150,14 +150,15 @@ class Runtime:
             for service in bot.services:
                 self._services.append(asyncio.create_task(self._run_service(service)))
 
-    async def _run_service(self, service: Any) -> None:
+    async def _run_service(self, service: Service) -> None:
         try:
             await service(self)
         except asyncio.CancelledError:
             raise
         except Exception:
             # A service that dies would go unnoticed in a task: stop the whole runtime instead.
-            log.exception("bot service failed", extra={"service": getattr(service, "__name__", "?")})
+            log.exception("bot service failed",
+                          extra={"service": getattr(service, "__name__", "?")})
             self._service_failed.set()
             raise
 
