@@ -600,13 +600,7 @@ async def amain(args: argparse.Namespace) -> int:
 
 
 def main() -> int:
-    args = parse_args()
-    os.chdir(REPO)
-    try:
-        return asyncio.run(amain(args))
-    except TimeoutError:
-        print(f"bench: gave up after {args.timeout:.0f} s", file=sys.stderr)
-        return 1
+    return roundtrip.cli(parse_args, amain)
 
 
 if __name__ == "__main__":

@@ -46,7 +46,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib.metadata import version
@@ -995,14 +995,20 @@ async def amain(args: argparse.Namespace) -> int:
     return 0
 
 
-def main() -> int:
-    args = parse_args()
+def cli(parse: Callable[[], argparse.Namespace],
+        run: Callable[[argparse.Namespace], Awaitable[int]]) -> int:
+    """A benchmark's entry point: from the repository root, with its overall time limit."""
+    args = parse()
     os.chdir(REPO)
     try:
-        return asyncio.run(amain(args))
+        return asyncio.run(run(args))
     except TimeoutError:
         print(f"bench: gave up after {args.timeout:.0f} s", file=sys.stderr)
         return 1
+
+
+def main() -> int:
+    return cli(parse_args, amain)
 
 
 if __name__ == "__main__":
