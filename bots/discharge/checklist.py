@@ -1,0 +1,174 @@
+"""A patient's discharge checklist: answers, assignments, due times, what blocks the discharge.
+Pure: no I/O, no clock (the caller passes `now`); every change returns a new checklist.
+
+Due times are wall-clock times in the ward's zone (Europe/Paris), anchored on the admission date
+(`A+n`) or the planned discharge date (`J-n`); moving the discharge date moves the `J` items.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from bots.discharge.template import Due, Item, Template
+
+Answer = Literal["oui", "non", "na"]
+ANSWERS: tuple[Answer, ...] = ("oui", "non", "na")
+# Who may answer any item, whatever its roles: physicians and coordinators (BRIEF §1).
+ANSWER_ANY_ROLES = frozenset({"MH", "IDEC", "DAC"})
+MAX_COMMENT = 500
+
+
+class ChecklistError(ValueError):
+    """A change that cannot be made; the key (texts) and values say why."""
+
+    def __init__(self, key: str, **values: Any) -> None:
+        super().__init__(key)
+        self.key, self.values = key, values
+
+
+@dataclass(frozen=True)
+class ItemState:
+    answer: Answer | None = None
+    by: str | None = None
+    at: datetime | None = None
+    comment: str | None = None
+    assignee: str | None = None
+
+
+@dataclass(frozen=True)
+class Override:
+    """A physician's decision to validate the discharge despite blocking items."""
+
+    by: str
+    at: datetime
+    reason: str
+    items: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Checklist:
+    template: Template
+    zone: ZoneInfo
+    discharge: date  # planned discharge date (J0)
+    admission: date | None = None
+    high_risk: bool = False
+    states: Mapping[int, ItemState] = field(default_factory=dict)
+    validated_at: datetime | None = None
+    override: Override | None = None
+
+    def state(self, item_id: int) -> ItemState:
+        return self.states.get(item_id, ItemState())
+
+    def item(self, item_id: int) -> Item:
+        item = self.template.item(item_id)
+        if item is None:
+            raise ChecklistError("checklist.unknown_item", item=item_id,
+                                 last=max(i.id for i in self.template.items))
+        return item
+
+    # --- time ------------------------------------------------------------------------------
+
+    def due_at(self, due: Due) -> datetime | None:
+        """When an item is due, as an aware time in the ward's zone; None for an `A` item when
+        the admission date is unknown."""
+        anchor = self.discharge if due.anchor == "J" else self.admission
+        if anchor is None:
+            return None
+        return wall_clock(anchor + timedelta(days=due.days), due.at, self.zone)
+
+    def overdue(self, now: datetime) -> list[Item]:
+        """Items still unanswered after their due time."""
+        return [item for item in self.template.items
+                if self.state(item.id).answer is None
+                and (due := self.due_at(item.due)) is not None and due <= now]
+
+    # --- changes ---------------------------------------------------------------------------
+
+    def answer(self, item_id: int, answer: Answer, *, by: str, at: datetime,
+               comment: str | None = None) -> Checklist:
+        self._open()
+        item = self.item(item_id)
+        if answer not in ANSWERS:
+            raise ChecklistError("checklist.bad_answer", value=answer)
+        if answer == "na" and not item.na_allowed:
+            raise ChecklistError("checklist.na_forbidden", item=item_id)
+        comment = " ".join(comment.split()) if comment else None
+        if comment and len(comment) > MAX_COMMENT:
+            raise ChecklistError("checklist.comment_too_long", max=MAX_COMMENT)
+        state = replace(self.state(item_id), answer=answer, by=by, at=at, comment=comment)
+        return replace(self, states={**self.states, item_id: state})
+
+    def assign(self, item_id: int, user_id: str) -> Checklist:
+        self._open()
+        self.item(item_id)
+        state = replace(self.state(item_id), assignee=user_id)
+        return replace(self, states={**self.states, item_id: state})
+
+    def move(self, discharge: date) -> Checklist:
+        """A new planned discharge date; earlier or later, the `J` items follow."""
+        self._open()
+        if self.admission is not None and discharge < self.admission:
+            raise ChecklistError("checklist.before_admission", date=discharge.isoformat())
+        return replace(self, discharge=discharge)
+
+    def blockers(self) -> list[Item]:
+        """Blocking items unanswered or answered "non"."""
+        return [item for item in self.template.items if item.blocking
+                and self.state(item.id).answer in (None, "non")]
+
+    def validate(self, *, by: str, at: datetime, physician: bool,
+                 reason: str | None = None) -> Checklist:
+        """Discharge done. Refused while items block, unless a physician gives a reason."""
+        self._open()
+        blockers = [i.id for i in self.blockers()]
+        override = None
+        if blockers:
+            if not physician:
+                raise ChecklistError("checklist.blocked", items=blockers)
+            if not reason or not reason.strip():
+                raise ChecklistError("checklist.override_needs_reason", items=blockers)
+            override = Override(by=by, at=at, reason=" ".join(reason.split()),
+                                items=tuple(blockers))
+        return replace(self, validated_at=at, override=override)
+
+    def escalations(self, now: datetime) -> list[Item]:
+        """From J0, for a high-risk patient: the items answered "non" that must reach the
+        physician (BRIEF §2)."""
+        if not self.high_risk or now.astimezone(self.zone).date() < self.discharge:
+            return []
+        return [item for item in self.template.items
+                if item.escalate_if_no and self.state(item.id).answer == "non"]
+
+    def _open(self) -> None:
+        if self.validated_at is not None:
+            raise ChecklistError("checklist.already_validated")
+
+
+def may_answer(item: Item, role: str | None) -> bool:
+    """The item's roles, physicians and coordinators."""
+    return role is not None and (role in item.roles or role in ANSWER_ANY_ROLES)
+
+
+def wall_clock(day: date, at: Any, zone: ZoneInfo) -> datetime:
+    """`day` at local time `at` in `zone`, as an aware time. A time that does not exist (the
+    spring-forward gap) moves forward by the gap, as a wall clock does; an ambiguous one (the
+    autumn repeat) is the first occurrence."""
+    local = datetime.combine(day, at, tzinfo=zone)
+    return local.astimezone(UTC).astimezone(zone)
+
+
+def within_hours(when: datetime, start: Any, end: Any) -> datetime:
+    """`when`, or the next moment inside the working hours [start, end) of its zone: a
+    reminder due at night waits for the morning."""
+    zone = when.tzinfo
+    assert isinstance(zone, ZoneInfo)
+    local = when.astimezone(zone)
+    if local.time() < start:
+        return wall_clock(local.date(), start, zone)
+    if local.time() >= end:
+        return wall_clock(local.date() + timedelta(days=1), start, zone)
+    return local

@@ -1,0 +1,213 @@
+"""The discharge checklist's state machine and due times, pure (no Matrix, no database)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bots.discharge.checklist import (
+    Checklist,
+    ChecklistError,
+    may_answer,
+    wall_clock,
+    within_hours,
+)
+from bots.discharge.template import DEFAULT_TEMPLATE, DEFAULT_TEMPLATES_DIR, load_template
+
+PARIS = ZoneInfo("Europe/Paris")
+TEMPLATE = load_template(DEFAULT_TEMPLATES_DIR / f"{DEFAULT_TEMPLATE}.yaml")
+NOW = datetime(2026, 11, 20, 10, 0, tzinfo=PARIS)
+
+
+def checklist(**kwargs) -> Checklist:
+    values = {"template": TEMPLATE, "zone": PARIS, "discharge": date(2026, 11, 24),
+              "admission": date(2026, 11, 18), **kwargs}
+    return Checklist(**values)
+
+
+def test_due_times_follow_their_anchor_and_a_moved_discharge_date():
+    c = checklist()
+    assert c.due_at(c.item(1).due) == datetime(2026, 11, 19, 18, 0, tzinfo=PARIS)  # A+1
+    assert c.due_at(c.item(8).due) == datetime(2026, 11, 23, 18, 0, tzinfo=PARIS)  # J-1
+    assert c.due_at(c.item(17).due) == datetime(2026, 11, 24, 23, 59, tzinfo=PARIS)  # J0 23:59
+    earlier = c.move(date(2026, 11, 21))  # moved backwards: J items come earlier, A items stay
+    assert earlier.due_at(c.item(8).due) == datetime(2026, 11, 20, 18, 0, tzinfo=PARIS)
+    assert earlier.due_at(c.item(1).due) == c.due_at(c.item(1).due)
+    assert [i.id for i in earlier.overdue(datetime(2026, 11, 20, 18, 0, tzinfo=PARIS))] == \
+        [i.id for i in TEMPLATE.items if i.due.anchor == "A" or i.due.days <= -1]
+    with pytest.raises(ChecklistError) as caught:
+        c.move(date(2026, 11, 1))
+    assert caught.value.key == "checklist.before_admission"
+    # Unknown admission date: A items have no due time (never reported overdue), J items do.
+    unknown = checklist(admission=None)
+    assert unknown.due_at(c.item(1).due) is None
+    assert 1 not in [i.id for i in unknown.overdue(datetime(2027, 1, 1, tzinfo=PARIS))]
+
+
+def test_due_times_on_daylight_saving_change_days():
+    # 29 March 2026: clocks go 02:00 → 03:00 in Paris; 25 October 2026: 03:00 → 02:00.
+    spring = wall_clock(date(2026, 3, 29), time(18, 0), PARIS)
+    assert spring.utcoffset() == timedelta(hours=2) and spring.astimezone(UTC).hour == 16
+    before = wall_clock(date(2026, 3, 28), time(18, 0), PARIS)
+    assert before.astimezone(UTC).hour == 17
+    # A day of 23 hours between the same wall-clock times (Python subtracts aware times of one
+    # zone as wall clocks: compare in UTC).
+    assert spring.astimezone(UTC) - before.astimezone(UTC) == timedelta(hours=23)
+    gap = wall_clock(date(2026, 3, 29), time(2, 30), PARIS)  # does not exist: moves forward
+    assert (gap.hour, gap.minute, gap.utcoffset()) == (3, 30, timedelta(hours=2))
+    repeat = wall_clock(date(2026, 10, 25), time(2, 30), PARIS)  # twice: the first one
+    assert repeat.utcoffset() == timedelta(hours=2)
+    c = checklist(admission=date(2026, 10, 20), discharge=date(2026, 10, 25))
+    assert c.due_at(c.item(17).due) == datetime(2026, 10, 25, 23, 59, tzinfo=PARIS)
+    assert c.due_at(c.item(17).due).utcoffset() == timedelta(hours=1)
+
+
+def test_answers_na_rules_and_comments():
+    c = checklist().answer(4, "oui", by="@sec:x", at=NOW)
+    c = c.answer(10, "non", by="@idec:x", at=NOW, comment="  IDEL   pas encore trouvée ")
+    assert c.state(4).answer == "oui" and c.state(4).by == "@sec:x" and c.state(4).at == NOW
+    assert c.state(10).comment == "IDEL pas encore trouvée"
+    with pytest.raises(ChecklistError) as caught:
+        c.answer(1, "na", by="@mh:x", at=NOW)
+    assert caught.value.key == "checklist.na_forbidden"
+    assert c.answer(11, "na", by="@ph:x", at=NOW).state(11).answer == "na"
+    with pytest.raises(ChecklistError) as caught:
+        c.answer(42, "oui", by="@mh:x", at=NOW)
+    assert caught.value.key == "checklist.unknown_item" and caught.value.values["last"] == 20
+    with pytest.raises(ChecklistError):
+        c.answer(4, "peut-être", by="@mh:x", at=NOW)  # type: ignore[arg-type]
+    with pytest.raises(ChecklistError):
+        c.answer(4, "oui", by="@mh:x", at=NOW, comment="x" * 501)
+    # Changing an answer keeps the latest, and who gave it.
+    changed = c.answer(10, "oui", by="@idel:x", at=NOW + timedelta(hours=1))
+    assert changed.state(10).answer == "oui" and changed.state(10).comment is None
+    assert c.state(10).answer == "non"  # the old checklist is untouched (pure)
+
+
+def test_assignment_and_who_may_answer():
+    c = checklist().assign(8, "@sec:x")
+    assert c.state(8).assignee == "@sec:x" and c.state(8).answer is None
+    item8 = c.item(8)
+    assert set(item8.roles) == {"SEC", "IDEC"}
+    assert may_answer(item8, "SEC") and may_answer(item8, "MH") and may_answer(item8, "DAC")
+    assert not may_answer(item8, "PO") and not may_answer(item8, None)
+
+
+def test_validation_is_blocked_until_blocking_items_are_yes_or_na_or_overridden():
+    c = checklist()
+    blocking = [i.id for i in c.blockers()]
+    assert blocking == [1, 2, 12, 16, 17, 19]
+    with pytest.raises(ChecklistError) as caught:
+        c.validate(by="@idec:x", at=NOW, physician=False)
+    assert caught.value.key == "checklist.blocked" and caught.value.values["items"] == blocking
+    for item_id in blocking:
+        c = c.answer(item_id, "oui", by="@mh:x", at=NOW)
+    c = c.answer(17, "non", by="@sec:x", at=NOW)
+    with pytest.raises(ChecklistError) as caught:
+        c.validate(by="@mh:x", at=NOW, physician=True)
+    assert caught.value.key == "checklist.override_needs_reason"
+    done = c.validate(by="@mh:x", at=NOW, physician=True, reason="lettre envoyée demain matin")
+    assert done.validated_at == NOW and done.override is not None
+    assert done.override.items == (17,) and done.override.reason == "lettre envoyée demain matin"
+    with pytest.raises(ChecklistError) as caught:
+        done.answer(4, "oui", by="@sec:x", at=NOW)
+    assert caught.value.key == "checklist.already_validated"
+    clean = c.answer(17, "oui", by="@sec:x", at=NOW).validate(by="@idec:x", at=NOW,
+                                                               physician=False)
+    assert clean.override is None
+
+
+def test_escalation_from_j0_for_high_risk_patients_only():
+    c = checklist(high_risk=True).answer(10, "non", by="@idec:x", at=NOW)
+    c = c.answer(4, "non", by="@sec:x", at=NOW)  # not an escalation item
+    j_minus_1 = datetime(2026, 11, 23, 12, 0, tzinfo=PARIS)
+    j0 = datetime(2026, 11, 24, 8, 0, tzinfo=PARIS)
+    assert c.escalations(j_minus_1) == []
+    assert [i.id for i in c.escalations(j0)] == [10]
+    assert checklist().answer(10, "non", by="@idec:x", at=NOW).escalations(j0) == []
+
+
+def test_reminders_wait_for_working_hours():
+    start, end = time(8, 0), time(19, 0)
+    night = datetime(2026, 11, 23, 23, 59, tzinfo=PARIS)
+    assert within_hours(night, start, end) == datetime(2026, 11, 24, 8, 0, tzinfo=PARIS)
+    early = datetime(2026, 11, 23, 6, 0, tzinfo=PARIS)
+    assert within_hours(early, start, end) == datetime(2026, 11, 23, 8, 0, tzinfo=PARIS)
+    day = datetime(2026, 11, 23, 18, 0, tzinfo=PARIS)
+    assert within_hours(day, start, end) == day
+    # Across the autumn change the next morning is still 08:00 local.
+    saturday = datetime(2026, 10, 24, 20, 0, tzinfo=PARIS)
+    sunday = within_hours(saturday, start, end)
+    assert (sunday.day, sunday.hour, sunday.utcoffset()) == (25, 8, timedelta(hours=1))
+
+
+def test_live_message_shows_states_late_items_and_escapes_comments():
+    from bots.discharge.render import render
+    from bots.runtime.notice import to_plain
+
+    c = checklist(high_risk=True).answer(4, "oui", by="@sec:x", at=NOW)
+    c = c.answer(10, "non", by="@idec:x", at=NOW, comment="<b>IDEL</b> absente")
+    c = c.assign(8, "@sec:x")
+    html = render(c, "fr", datetime(2026, 11, 23, 19, 0, tzinfo=PARIS))
+    text = to_plain(html)
+    assert "✅ 4." in text and "Oui (@sec:x, 20/11 10:00)" in text
+    assert "❌ 10." in text and "« <b>IDEL</b> absente »" in text
+    assert "<b>IDEL</b>" not in html and "&lt;b&gt;IDEL&lt;/b&gt;" in html
+    assert "⏰ 8." in text and "assigné à @sec:x" in text and "en retard" in text
+    assert "⬜ 16." in text  # J0, not late yet
+    assert "risque élevé" in text and "2/20 items renseignés" in text
+    assert "bloquants en suspens : 1, 2, 12, 16, 17, 19" in text
+    done = c.answer(17, "oui", by="@sec:x", at=NOW)
+    for item_id in (1, 2, 12, 16, 19):
+        done = done.answer(item_id, "oui", by="@mh:x", at=NOW)
+    done = done.validate(by="@mh:x", at=NOW, physician=False)
+    assert "Sortie validée le 20/11 10:00" in to_plain(render(done, "fr", NOW))
+    english = to_plain(render(c, "en", NOW))
+    assert "planned discharge 2026-11-24" in english and "Yes (@sec:x" in english
+
+
+def test_the_default_template_and_bad_templates_refused_with_file_item_and_reason(tmp_path):
+    import yaml
+
+    from bots.careteam.roles import Roles
+    from bots.discharge.template import Due, TemplateError, load_templates
+
+    templates = load_templates(known_roles=Roles.load().by_code)
+    default = templates[DEFAULT_TEMPLATE]
+    assert [i.id for i in default.items] == list(range(1, 21))
+    assert [i.id for i in default.items if not i.na_allowed] == [1, 2]
+    assert [i.id for i in default.items if i.escalate_if_no] == [8, 10, 11, 12, 17]
+    assert default.item(17).due.label() == "J0 23:59" and default.item(1).rescore_due.label() \
+        == "J-1"
+    assert Due.parse("A+2") == Due("A", 2) and Due.parse("J0").label() == "J0"
+    for bad in ("J", "A+", "K-1", "J0 25:00"):
+        with pytest.raises(ValueError):
+            Due.parse(bad)
+    raw = yaml.safe_load((DEFAULT_TEMPLATES_DIR / f"{DEFAULT_TEMPLATE}.yaml").read_text())
+    cases = {
+        "dup": (lambda r: r["sections"][1]["items"][0].update(id=1), "item 1: the id is used twice"),
+        "role": (lambda r: r["sections"][0]["items"][1].update(roles=["CHEF"]),
+                 "item 2: unknown role(s) CHEF"),
+        "due": (lambda r: r["sections"][0]["items"][0].update(due="J+"), "item 1:"),
+        "extra": (lambda r: r.update(colour="red"), "'colour' was unexpected"),
+    }
+    for name, (change, message) in cases.items():
+        broken = yaml.safe_load(yaml.safe_dump(raw))
+        broken["name"] = f"ward-{name}"
+        change(broken)
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "ward.yaml").write_text(yaml.safe_dump(broken, allow_unicode=True))
+        with pytest.raises(TemplateError) as caught:
+            load_templates([folder], known_roles=Roles.load().by_code)
+        assert "ward.yaml" in str(caught.value) and message in str(caught.value), str(caught.value)
+    good = yaml.safe_load(yaml.safe_dump(raw))
+    good["name"] = "cardio"
+    (tmp_path / "cardio.yaml").write_text(yaml.safe_dump(good, allow_unicode=True))
+    assert set(load_templates([tmp_path / "cardio.yaml"])) == {DEFAULT_TEMPLATE, "cardio"}
+    good["name"] = DEFAULT_TEMPLATE
+    (tmp_path / "twin.yaml").write_text(yaml.safe_dump(good, allow_unicode=True))
+    with pytest.raises(TemplateError, match="already exists"):
+        load_templates([tmp_path / "twin.yaml"])
