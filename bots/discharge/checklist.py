@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -153,7 +153,7 @@ def may_answer(item: Item, role: str | None) -> bool:
     return role is not None and (role in item.roles or role in ANSWER_ANY_ROLES)
 
 
-def wall_clock(day: date, at: Any, zone: ZoneInfo) -> datetime:
+def wall_clock(day: date, at: time, zone: ZoneInfo) -> datetime:
     """`day` at local time `at` in `zone`, as an aware time. A time that does not exist (the
     spring-forward gap) moves forward by the gap, as a wall clock does; an ambiguous one (the
     autumn repeat) is the first occurrence."""
@@ -161,7 +161,7 @@ def wall_clock(day: date, at: Any, zone: ZoneInfo) -> datetime:
     return local.astimezone(UTC).astimezone(zone)
 
 
-def within_hours(when: datetime, start: Any, end: Any) -> datetime:
+def within_hours(when: datetime, start: time, end: time) -> datetime:
     """`when`, or the next moment inside the working hours [start, end) of its zone: a
     reminder due at night waits for the morning."""
     zone = when.tzinfo
