@@ -150,7 +150,7 @@ class Api:
             code = "invalid_ins" if exc.key.startswith("ins.") else "invalid_identity"
             raise ApiError(400, code, to_plain(texts.identity_error(lang, exc))) from None
         except ArgError as exc:
-            raise ApiError(422, "unknown_role", to_plain(t(lang, exc.key, **exc.values))) from None
+            raise ApiError(422, "unknown_role", to_plain(exc.text(lang))) from None
         await self._check_users([m.user_id for m in req.team], lang)
         room, created = await self._register(req, payload.get("language") or lang)
         if created:
@@ -233,7 +233,7 @@ class Api:
             add = [Member(m["user_id"], role_code(m["role"], self.bot.roles))
                    for m in payload.get("add", [])]
         except ArgError as exc:
-            raise ApiError(422, "unknown_role", to_plain(t(lang, exc.key, **exc.values))) from None
+            raise ApiError(422, "unknown_role", to_plain(exc.text(lang))) from None
         await self._check_users([m.user_id for m in add], lang)
         await self._apply(room, add, payload.get("remove", []), lang)
         return web.json_response(await self._patient(room.id))
@@ -264,7 +264,7 @@ class Api:
         try:
             member = Member(payload["user_id"], role_code(payload["role"], self.bot.roles))
         except ArgError as exc:
-            raise ApiError(422, "unknown_role", to_plain(t(lang, exc.key, **exc.values))) from None
+            raise ApiError(422, "unknown_role", to_plain(exc.text(lang))) from None
         async with self.runtime.transaction() as tx:
             rooms = [r for r in await service.coordination_rooms(tx) if r.status == "open"]
         if not rooms:

@@ -51,7 +51,7 @@ class CareTeam:
             ctx.reply(t(ctx.lang, "open.identity_error", why=texts.identity_error(ctx.lang, exc)))
             return
         except RequestError as exc:
-            ctx.reply(t(ctx.lang, exc.key, **exc.values))
+            ctx.reply(exc.text(ctx.lang))
             return
         if ctx.caller.role and ctx.sender not in {m.user_id for m in req.team}:
             # Whoever opens the room is in its team, with their coordination role.

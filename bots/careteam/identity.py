@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
+from bots.runtime.i18n import Refusal
+
 Sex = Literal["F", "M", "I"]
 
 _NAME = re.compile(r"^[^\W\d_]+(?:[ '\-][^\W\d_]+)*$")
@@ -28,12 +30,8 @@ _SEXES: dict[str, Sex] = {
 }
 
 
-class IdentityError(ValueError):
+class IdentityError(Refusal):
     """An identity that cannot be used; the key (see TEXTS) and its values say why."""
-
-    def __init__(self, key: str, **values: Any) -> None:
-        super().__init__(key)
-        self.key, self.values = key, values
 
 
 def _plain(text: str) -> str:

@@ -21,6 +21,7 @@ from bots.careteam.identity import (
 )
 from bots.careteam.roles import Roles
 from bots.runtime.commands import ArgError, as_user_id
+from bots.runtime.i18n import Refusal
 
 # Double quotes, typographic quotes (phones type them) and guillemets group words, also after an
 # option's `=` (service="Soins de suite").
@@ -31,10 +32,8 @@ _OPTIONS = {"service": "ward", "ward": "ward", "admission": "admission", "lieu":
             "place": "birth_place", "ins": "ins"}
 
 
-class RequestError(ValueError):
-    def __init__(self, key: str, **values: Any) -> None:
-        super().__init__(key)
-        self.key, self.values = key, values
+class RequestError(Refusal):
+    """A request that cannot be read (an unknown option, a malformed member)."""
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from bots.discharge.template import Due, Item, Template
+from bots.runtime.i18n import Refusal
 
 Answer = Literal["oui", "non", "na"]
 ANSWERS: tuple[Answer, ...] = ("oui", "non", "na")
@@ -22,12 +23,8 @@ ANSWER_ANY_ROLES = frozenset({"MH", "IDEC", "DAC"})
 MAX_COMMENT = 500
 
 
-class ChecklistError(ValueError):
+class ChecklistError(Refusal):
     """A change that cannot be made; the key (texts) and values say why."""
-
-    def __init__(self, key: str, **values: Any) -> None:
-        super().__init__(key)
-        self.key, self.values = key, values
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bots.runtime.i18n import Lang, t
+from bots.runtime.i18n import Lang, Refusal, t
 from bots.runtime.notice import Html
 
 PREFIX = "!"
@@ -43,12 +43,8 @@ def command_text(content: dict[str, Any]) -> str:
     return html.unescape(_TAGS.sub("", text))
 
 
-class ArgError(ValueError):
+class ArgError(Refusal):
     """A value that does not fit its argument; the message key says why (see i18n)."""
-
-    def __init__(self, key: str, **values: Any) -> None:
-        super().__init__(key)
-        self.key, self.values = key, values
 
 
 def as_text(raw: str) -> str:
@@ -215,7 +211,7 @@ class CommandSet:
                 values[arg.name] = arg.convert(raw)
             except ArgError as exc:
                 return Rejection("cmd.bad_arg", lang, {
-                    "arg": arg.label(lang), "why": t(lang, exc.key, **exc.values),
+                    "arg": arg.label(lang), "why": exc.text(lang),
                     "usage": command.usage(lang)}, command)
         if remaining.strip():
             return Rejection("cmd.extra_args", lang, {

@@ -69,6 +69,18 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
 }
 
 
+class Refusal(ValueError):
+    """Something a user asked that cannot be done, as a text key and its values: the caller
+    answers with `text(lang)`. Bots derive their own (ArgError, IdentityError, …)."""
+
+    def __init__(self, key: str, **values: object) -> None:
+        super().__init__(key)
+        self.key, self.values = key, values
+
+    def text(self, lang: Lang) -> Html:
+        return t(lang, self.key, **self.values)
+
+
 def add_texts(texts: dict[str, dict[Lang, str]]) -> None:
     """A bot's own catalogue, merged at import. Keys are namespaced by convention
     (`patient.…`); a key declared twice is a bug, so it fails loudly."""
