@@ -193,10 +193,8 @@ class Api:
         try:
             await self.bot.provisioner.check_users(users, lang)
         except Permanent as exc:
-            allowed = set(self.bot.config.allowed_servers)
-            foreign = any(u.split(":", 1)[1] not in allowed for u in users)
-            raise ApiError(422, "server_not_allowed" if foreign else "unknown_user",
-                           to_plain(t(lang, "patient.failed", why=str(exc)))) from None
+            raise ApiError(422, exc.code, to_plain(t(lang, "patient.failed", why=str(exc)))) \
+                from None
 
     async def get_patient(self, request: web.Request) -> web.Response:
         room = await self._room(request.match_info["ref"])
@@ -252,7 +250,7 @@ class Api:
 
         async def applied() -> bool:
             async with self.runtime.transaction() as tx:
-                return not any(r.id == room.id for _, r in await service.pending_members(tx))
+                return not await service.pending_members(tx, room.id)
 
         if not await self.bot.provisioner.wait_until(applied, WAIT):
             raise ApiError(504, "unavailable", "the homeserver is slow; the change is recorded "

@@ -18,7 +18,7 @@ from bots.careteam.requests import Member, RequestError, parse_open, role_code
 from bots.careteam.roles import COORDINATION, PATIENT, Roles
 from bots.config import Config
 from bots.runtime.bot import Bot, CommandContext, JoinContext
-from bots.runtime.commands import ANYONE, Arg, Caller, Command, Permission, as_user_id
+from bots.runtime.commands import ANYONE, Arg, Caller, Command, as_user_id
 from bots.runtime.i18n import Lang, t
 from bots.runtime.notice import Html
 from bots.runtime.store import Transaction
@@ -38,9 +38,6 @@ class CareTeam:
     async def resolve_caller(self, tx: Transaction, caller: Caller) -> Caller:
         kind, role = await service.role_in(tx, caller.room_id, caller.user_id)
         return replace(caller, room_kind=kind, role=role)
-
-    def _may(self, capability: str, *kinds: str) -> Permission:
-        return self.roles.permission(capability, *kinds)
 
     # --- commands --------------------------------------------------------------------------
 
@@ -208,33 +205,33 @@ class CareTeam:
             Command("patient ouvrir", "patient open", t("fr", "patient.open.help"),
                     t("en", "patient.open.help"), self.open_patient,
                     args=(Arg("identité", "identity", rest=True),),
-                    permission=self._may("patient.open", COORDINATION)),
+                    permission=self.roles.permission("patient.open", COORDINATION)),
             Command("patient identite", "patient identity",
                     "affiche à nouveau l'identité du patient",
                     "shows the patient's identity again", self.show_identity,
-                    permission=self._may("patient.identity", PATIENT),
+                    permission=self.roles.permission("patient.identity", PATIENT),
                     aliases=("patient identité",)),
             Command("patient clore", "patient close",
                     "clôt l'épisode : le salon reste consultable, en lecture seule",
                     "closes the episode: the room stays, read-only", self.close_episode,
-                    permission=self._may("patient.close", PATIENT),
+                    permission=self.roles.permission("patient.close", PATIENT),
                     aliases=("patient sortie-definitive", "patient sortie-définitive")),
             Command("equipe ajouter", "team add",
                     "ajoute un membre à l'équipe avec son rôle (invitation et droits)",
                     "adds a team member with their role (invite and power level)",
                     self.add_member, args=(Arg("membre", "member", as_user_id),
                                            Arg("role", "role", role_arg)),
-                    permission=self._may("team.manage", *managed),
+                    permission=self.roles.permission("team.manage", *managed),
                     aliases=("équipe ajouter",)),
             Command("equipe retirer", "team remove",
                     "retire un membre : il quitte le salon et ne reçoit plus les clés",
                     "removes a member: they leave the room and get no more keys",
                     self.remove_member, args=(Arg("membre", "member", as_user_id),),
-                    permission=self._may("team.manage", *managed),
+                    permission=self.roles.permission("team.manage", *managed),
                     aliases=("équipe retirer",)),
             Command("equipe liste", "team list", "l'équipe, les rôles et qui a rejoint",
                     "the team, roles and who has joined", self.list_team,
-                    permission=self._may("team.view", *managed),
+                    permission=self.roles.permission("team.view", *managed),
                     aliases=("équipe liste",)),
             Command("equipe roles", "team roles", "les rôles possibles et ce qu'ils permettent",
                     "the possible roles and what they allow", self.list_roles,

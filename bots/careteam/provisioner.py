@@ -54,7 +54,12 @@ PERMANENT = {"M_FORBIDDEN", "M_UNKNOWN", "M_BAD_JSON", "M_NOT_JSON", "M_INVALID_
 
 
 class Permanent(Exception):
-    """A request that cannot succeed as asked; the message says why (already translated)."""
+    """A request that cannot succeed as asked; the message says why (already translated), the
+    code what kind of refusal it is (the API's error code)."""
+
+    def __init__(self, message: str, code: str = "room_creation_failed") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class Provisioner:
@@ -265,7 +270,8 @@ class Provisioner:
         allowed = set(self.config.allowed_servers)
         foreign = [u for u in users if u.split(":", 1)[1] not in allowed]
         if foreign:
-            raise Permanent(t(lang, "patient.server_not_allowed", users=", ".join(foreign)))
+            raise Permanent(t(lang, "patient.server_not_allowed", users=", ".join(foreign)),
+                            code="server_not_allowed")
         now = time.monotonic()
         ask = [u for u in users
                if now - self._known_users.get(u, -KNOWN_USER_TTL) >= KNOWN_USER_TTL]
@@ -273,7 +279,8 @@ class Provisioner:
         unknown = [u for u, status in zip(ask, answers, strict=True) if status == 404]
         self._known_users.update((u, now) for u in ask if u not in unknown)
         if unknown:
-            raise Permanent(t(lang, "patient.unknown_users", users=", ".join(unknown)))
+            raise Permanent(t(lang, "patient.unknown_users", users=", ".join(unknown)),
+                            code="unknown_user")
 
     async def _profile_status(self, user_id: str) -> int:
         # Synapse answers 404 for an unknown user, with varying error codes: read the status.
@@ -351,7 +358,7 @@ class Provisioner:
     async def _members(self, care_room_id: int) -> None:
         """The room's pending team changes, one at a time, in the order they were asked."""
         async with self.rt.transaction() as tx:
-            rows = [m for m, r in await pending_members(tx) if r.id == care_room_id]
+            rows = [m for m, _ in await pending_members(tx, care_room_id)]
             work = [(m.id, m.user_id, m.desired, m.role) for m in rows]
             room = await tx.session.get(CareRoom, care_room_id)
             room_id = room.room_id if room else None

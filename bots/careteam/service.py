@@ -207,10 +207,14 @@ async def pending_rooms(tx: Transaction) -> list[CareRoom]:
         .order_by(CareRoom.id))).all())
 
 
-async def pending_members(tx: Transaction) -> list[tuple[TeamMember, CareRoom]]:
-    rows = (await tx.session.execute(
-        select(TeamMember, CareRoom).join(CareRoom, TeamMember.care_room_id == CareRoom.id)
-        .where(CareRoom.account == tx.account, TeamMember.applied.is_(False),
-               CareRoom.status.in_(("open", "closing")))
-        .order_by(TeamMember.id))).all()
+async def pending_members(tx: Transaction, care_room_id: int | None = None,
+                          ) -> list[tuple[TeamMember, CareRoom]]:
+    """Team changes not yet carried out (in one room, or all), in the order they were asked."""
+    query = (select(TeamMember, CareRoom)
+             .join(CareRoom, TeamMember.care_room_id == CareRoom.id)
+             .where(CareRoom.account == tx.account, TeamMember.applied.is_(False),
+                    CareRoom.status.in_(("open", "closing"))))
+    if care_room_id is not None:
+        query = query.where(CareRoom.id == care_room_id)
+    rows = (await tx.session.execute(query.order_by(TeamMember.id))).all()
     return [(m, r) for m, r in rows]
