@@ -6,7 +6,7 @@ import asyncio
 import logging
 
 from bots.config import Config, ConfigError
-from bots.registry import BOTS
+from bots.registry import BOTS, REQUIRES
 from bots.runtime.runtime import Runtime
 from bots.runtime.store import Store, migrate
 from bots.runtime.vault import Vault
@@ -21,6 +21,11 @@ def build_runtimes(config: Config, store: Store) -> list[Runtime]:
         if unknown:
             raise ConfigError(f"{account.user_id}: unknown bot(s) {', '.join(unknown)}; "
                               f"known: {', '.join(sorted(BOTS)) or 'none'}")
+        for name in account.bots:
+            missing = [r for r in REQUIRES.get(name, ()) if r not in account.bots]
+            if missing:
+                raise ConfigError(f"{account.user_id}: bot {name} needs {', '.join(missing)} on "
+                                  "the same account")
         runtimes.append(Runtime(config, account, store,
                                 [BOTS[name](config) for name in account.bots]))
     return runtimes

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from datetime import time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -54,6 +55,14 @@ class CareteamConfig:
 
 
 @dataclass(frozen=True)
+class DischargeConfig:
+    templates: tuple[Path, ...] = ()
+    default_template: str = "has-sortie-2015"
+    working_hours: tuple[time, time] = (time(8, 0), time(19, 0))
+    digest_at: time = time(9, 0)
+
+
+@dataclass(frozen=True)
 class Config:
     homeserver: str
     data_dir: Path
@@ -66,6 +75,7 @@ class Config:
     log_level: str
     accounts: tuple[AccountConfig, ...]
     careteam: CareteamConfig = CareteamConfig()
+    discharge: DischargeConfig = DischargeConfig()
 
 
 def _schema() -> dict[str, Any]:
@@ -124,6 +134,7 @@ def parse(raw: Any, source: str, base: Path) -> Config:
         database = f"sqlite:///{resolve(database.removeprefix('sqlite:///'))}"
     return Config(
         careteam=_careteam(raw.get("careteam") or {}, source, resolve),
+        discharge=_discharge(raw.get("discharge") or {}, source, resolve),
         homeserver=raw["homeserver"].rstrip("/"),
         data_dir=resolve(raw["data_dir"]),
         database=database,
@@ -161,3 +172,14 @@ def _careteam(raw: dict[str, Any], source: str, resolve: Any) -> CareteamConfig:
         roles_file=resolve(raw["roles_file"]) if "roles_file" in raw else None,
         room_name=room_name, ref_prefix=raw.get("ref_prefix", "P"), api=api,
         retention_days=raw.get("retention_days"))
+
+
+def _discharge(raw: dict[str, Any], source: str, resolve: Any) -> DischargeConfig:
+    start, end = (time.fromisoformat(v) for v in raw.get("working_hours", "08:00-19:00")
+                  .split("-"))
+    if start >= end:
+        raise ConfigError(f"{source}: discharge/working_hours: the start must come before the end")
+    return DischargeConfig(
+        templates=tuple(resolve(p) for p in raw.get("templates", ())),
+        default_template=raw.get("default_template", DischargeConfig.default_template),
+        working_hours=(start, end), digest_at=time.fromisoformat(raw.get("digest_at", "09:00")))

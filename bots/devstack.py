@@ -25,6 +25,7 @@ from bots.runtime.files import write_private
 from bots.runtime.vault import Vault
 
 BOT_LOCALPART = "liaison"
+DEV_BOTS = ("careteam", "discharge")  # what the dev stack's bot account runs
 
 
 def stack_file(data_dir: Path) -> Path:
@@ -42,7 +43,7 @@ def dev_config(data_dir: Path, hs: DevHomeserver, api_port: int) -> Path:
         raw["careteam"]["api"]["listen"] = f"127.0.0.1:{api_port}"
         for account in raw["accounts"]:
             if account["user_id"].startswith(f"@{BOT_LOCALPART}:"):
-                account["bots"] = sorted({*account.get("bots", []), "careteam"})
+                account["bots"] = sorted({*account.get("bots", []), *DEV_BOTS})
     else:
         raw = {
             "homeserver": hs.url,
@@ -57,7 +58,7 @@ def dev_config(data_dir: Path, hs: DevHomeserver, api_port: int) -> Path:
                 "user_id": f"@{BOT_LOCALPART}:{hs.server_name}",
                 "password": secrets.token_urlsafe(24),
                 "device_name": "Liaison",
-                "bots": ["careteam"],
+                "bots": list(DEV_BOTS),
             }],
             "careteam": _careteam_section(),
         }

@@ -1,4 +1,5 @@
 """Imports every module that defines tables, so migrations see the whole schema."""
 
 from bots.careteam import models as careteam_models  # noqa: F401
+from bots.discharge import models as discharge_models  # noqa: F401
 from bots.runtime import models as runtime_models  # noqa: F401

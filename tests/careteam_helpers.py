@@ -55,12 +55,13 @@ class CareSetup:
 
 
 async def care_setup(make_bot: BotFactory, make_clinician: ClinicianFactory,
-                     role: str = "DAC", **careteam: Any) -> CareSetup:
+                     role: str = "DAC", bots: tuple[str, ...] = ("careteam",),
+                     **careteam: Any) -> CareSetup:
     token = secrets.token_urlsafe(32)
     port = free_port()
     settings = replace(CareteamConfig(create_coordination_room="Coordination",
                                       api=ApiConfig("127.0.0.1", port, token)), **careteam)
-    bot = await make_bot(bots=("careteam",), careteam=settings)
+    bot = await make_bot(bots=bots, careteam=settings)
     coordinator = await make_clinician()
     setup = CareSetup(bot, f"http://127.0.0.1:{port}", token, coordinator, "")
     for _ in range(60):

@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from nio import (
+    Api,
     AsyncClient,
     AsyncClientConfig,
     Event,
@@ -99,6 +101,23 @@ class Clinician:
                                            ignore_unverified_devices=True)
         assert isinstance(resp, RoomSendResponse), resp
         self._sent_at[resp.event_id] = mark
+        return resp.event_id
+
+    async def react(self, room_id: str, event_id: str, key: str = "✅") -> str:
+        """An encrypted reaction, as Element sends it (nio's room_send leaves reactions in
+        clear, so the encryption is done here)."""
+        client = self.client
+        if not client.rooms[room_id].members_synced:
+            await client.joined_members(room_id)
+        if client.olm.should_share_group_session(room_id):
+            await client.share_group_session(room_id, ignore_unverified_devices=True)
+        _, content = client.encrypt(room_id, "m.reaction", {"m.relates_to": {
+            "rel_type": "m.annotation", "event_id": event_id, "key": key}})
+        method, path, data = Api.room_send(client.access_token, room_id, "m.room.encrypted",
+                                           content, uuid.uuid4())
+        resp = await client._send(RoomSendResponse, method, path, data, (room_id,))
+        assert isinstance(resp, RoomSendResponse), resp
+        self._sent_at[resp.event_id] = len(self.timeline)
         return resp.event_id
 
     def mark(self, event_id: str) -> int:

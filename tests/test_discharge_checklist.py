@@ -91,8 +91,9 @@ def test_assignment_and_who_may_answer():
     assert c.state(8).assignee == "@sec:x" and c.state(8).answer is None
     item8 = c.item(8)
     assert set(item8.roles) == {"SEC", "IDEC"}
-    assert may_answer(item8, "SEC") and may_answer(item8, "MH") and may_answer(item8, "DAC")
-    assert not may_answer(item8, "PO") and not may_answer(item8, None)
+    assert may_answer(item8, "SEC") and may_answer(item8, "IDEC")
+    assert may_answer(item8, "MH", any_item=True) and not may_answer(item8, "MH")
+    assert not may_answer(item8, "PO") and not may_answer(item8, None, any_item=True)
 
 
 def test_validation_is_blocked_until_blocking_items_are_yes_or_na_or_overridden():
@@ -120,7 +121,7 @@ def test_validation_is_blocked_until_blocking_items_are_yes_or_na_or_overridden(
 
 
 def test_escalation_from_j0_for_high_risk_patients_only():
-    c = checklist(high_risk=True).answer(10, "non", by="@idec:x", at=NOW)
+    c = checklist(risk="eleve").answer(10, "non", by="@idec:x", at=NOW)
     c = c.answer(4, "non", by="@sec:x", at=NOW)  # not an escalation item
     j_minus_1 = datetime(2026, 11, 23, 12, 0, tzinfo=PARIS)
     j0 = datetime(2026, 11, 24, 8, 0, tzinfo=PARIS)
@@ -147,7 +148,7 @@ def test_live_message_shows_states_late_items_and_escapes_comments():
     from bots.discharge.render import render
     from bots.runtime.notice import to_plain
 
-    c = checklist(high_risk=True).answer(4, "oui", by="@sec:x", at=NOW)
+    c = checklist(risk="eleve").answer(4, "oui", by="@sec:x", at=NOW)
     c = c.answer(10, "non", by="@idec:x", at=NOW, comment="<b>IDEL</b> absente")
     c = c.assign(8, "@sec:x")
     html = render(c, "fr", datetime(2026, 11, 23, 19, 0, tzinfo=PARIS))

@@ -7,6 +7,7 @@ Due times are wall-clock times in the ward's zone (Europe/Paris), anchored on th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -18,8 +19,9 @@ from bots.runtime.i18n import Refusal
 
 Answer = Literal["oui", "non", "na"]
 ANSWERS: tuple[Answer, ...] = ("oui", "non", "na")
-# Who may answer any item, whatever its roles: physicians and coordinators (BRIEF §1).
-ANSWER_ANY_ROLES = frozenset({"MH", "IDEC", "DAC"})
+# Readmission-risk level (HOSPITAL classes, BRIEF §3); "eleve" drives the J0 escalation.
+Risk = Literal["faible", "intermediaire", "eleve"]
+RISKS: tuple[Risk, ...] = ("faible", "intermediaire", "eleve")
 MAX_COMMENT = 500
 
 
@@ -52,10 +54,15 @@ class Checklist:
     zone: ZoneInfo
     discharge: date  # planned discharge date (J0)
     admission: date | None = None
-    high_risk: bool = False
+    risk: Risk | None = None
     states: Mapping[int, ItemState] = field(default_factory=dict)
     validated_at: datetime | None = None
+    discharged_on: date | None = None  # the actual discharge date, recorded at validation
     override: Override | None = None
+
+    @property
+    def high_risk(self) -> bool:
+        return self.risk == "eleve"
 
     def state(self, item_id: int) -> ItemState:
         return self.states.get(item_id, ItemState())
@@ -105,6 +112,15 @@ class Checklist:
         state = replace(self.state(item_id), assignee=user_id)
         return replace(self, states={**self.states, item_id: state})
 
+    def with_risk(self, risk: Risk) -> Checklist:
+        self._open()
+        return replace(self, risk=risk)
+
+    def missing_at(self, item: Item, deadline: datetime) -> bool:
+        """Not done by `deadline`: unanswered then, answered "non", or answered after it."""
+        state = self.state(item.id)
+        return state.answer in (None, "non") or (state.at is not None and state.at > deadline)
+
     def move(self, discharge: date) -> Checklist:
         """A new planned discharge date; earlier or later, the `J` items follow."""
         self._open()
@@ -118,9 +134,13 @@ class Checklist:
                 and self.state(item.id).answer in (None, "non")]
 
     def validate(self, *, by: str, at: datetime, physician: bool,
-                 reason: str | None = None) -> Checklist:
-        """Discharge done. Refused while items block, unless a physician gives a reason."""
+                 reason: str | None = None, on: date | None = None) -> Checklist:
+        """Discharge done (on `on`, default the day of `at`). Refused while items block, unless
+        a physician gives a reason."""
         self._open()
+        on = on or at.astimezone(self.zone).date()
+        if self.admission is not None and on < self.admission:
+            raise ChecklistError("checklist.before_admission", date=on.isoformat())
         blockers = [i.id for i in self.blockers()]
         override = None
         if blockers:
@@ -130,7 +150,7 @@ class Checklist:
                 raise ChecklistError("checklist.override_needs_reason", items=blockers)
             override = Override(by=by, at=at, reason=" ".join(reason.split()),
                                 items=tuple(blockers))
-        return replace(self, validated_at=at, override=override)
+        return replace(self, validated_at=at, discharged_on=on, override=override)
 
     def escalations(self, now: datetime) -> list[Item]:
         """From J0, for a high-risk patient: the items answered "non" that must reach the
@@ -145,9 +165,34 @@ class Checklist:
             raise ChecklistError("checklist.already_validated")
 
 
-def may_answer(item: Item, role: str | None) -> bool:
-    """The item's roles, physicians and coordinators."""
-    return role is not None and (role in item.roles or role in ANSWER_ANY_ROLES)
+def may_answer(item: Item, role: str | None, *, any_item: bool = False) -> bool:
+    """The item's roles; `any_item` for roles that may answer every item (physicians and
+    coordinators in the default roles file)."""
+    return role is not None and (any_item or role in item.roles)
+
+
+_DAY = re.compile(r"^(?P<d>\d{1,2})/(?P<m>\d{1,2})(?:/(?P<y>\d{4}))?$")
+_RELATIVE = {"aujourdhui": 0, "aujourd'hui": 0, "today": 0, "demain": 1, "tomorrow": 1,
+             "apres-demain": 2, "après-demain": 2}
+
+
+def parse_day(text: str, today: date) -> date:
+    """A day as people type it: 24/11/2026, 24/11 (the next such day), 2026-11-24, demain,
+    J+3 (days from today)."""
+    raw = text.strip().lower()
+    if raw in _RELATIVE:
+        return today + timedelta(days=_RELATIVE[raw])
+    try:
+        if (m := re.match(r"^j\+(\d{1,3})$", raw)):
+            return today + timedelta(days=int(m[1]))
+        if (m := _DAY.match(raw)):
+            if m["y"]:
+                return date(int(m["y"]), int(m["m"]), int(m["d"]))
+            day = date(today.year, int(m["m"]), int(m["d"]))
+            return day if day >= today else date(today.year + 1, day.month, day.day)
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ChecklistError("checklist.bad_date", value=text) from None
 
 
 def wall_clock(day: date, at: time, zone: ZoneInfo) -> datetime:

@@ -47,7 +47,7 @@ def render(c: Checklist, lang: Lang, now: datetime) -> Html:
     late = {i.id for i in c.overdue(now)}
     parts = [t(lang, "checklist.title", title=c.template.title(lang),
                discharge=when(lang, c.discharge),
-               risk=t(lang, "checklist.high_risk") if c.high_risk else "")]
+               risk=t(lang, "checklist.risk", level=t(lang, f"risk.{c.risk}")) if c.risk else "")]
     for section in c.template.sections:
         parts.append(t(lang, "checklist.section", title=section.title(lang),
                        items=join([_line(c, item, lang, late) for item in section.items])))

@@ -63,6 +63,7 @@ class Item:
     blocking: bool
     escalate_if_no: bool
     rescore_due: Due | None
+    alert_if_missing: bool = False
 
     def label(self, lang: str) -> str:
         return self.label_en if lang == "en" and self.label_en else self.label_fr
@@ -144,7 +145,8 @@ def parse_template(raw: Any, source: str,
                 id=item_id, label_fr=entry["label_fr"], label_en=entry.get("label_en"),
                 roles=tuple(entry["roles"]), due=due, na_allowed=entry.get("na_allowed", True),
                 blocking=entry.get("blocking", False),
-                escalate_if_no=entry.get("escalate_if_no", False), rescore_due=rescore))
+                escalate_if_no=entry.get("escalate_if_no", False), rescore_due=rescore,
+                alert_if_missing=entry.get("alert_if_missing", False)))
         sections.append(Section(section["title_fr"], section["title_en"], tuple(items)))
     return Template(raw["name"], raw["title_fr"], raw["title_en"], raw["version"],
                     tuple(sections))

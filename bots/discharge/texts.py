@@ -9,7 +9,11 @@ TEXTS: dict[str, dict[Lang, str]] = {
         "fr": "<p><b>{title}</b> — sortie prévue le {discharge}{risk}</p>",
         "en": "<p><b>{title}</b> — planned discharge {discharge}{risk}</p>",
     },
-    "checklist.high_risk": {"fr": " · <b>risque élevé</b>", "en": " · <b>high risk</b>"},
+    "checklist.risk": {"fr": " · risque de réhospitalisation <b>{level}</b>",
+                       "en": " · readmission risk <b>{level}</b>"},
+    "risk.faible": {"fr": "faible", "en": "low"},
+    "risk.intermediaire": {"fr": "intermédiaire", "en": "intermediate"},
+    "risk.eleve": {"fr": "élevé", "en": "high"},
     "checklist.section": {"fr": "<p><b>{title}</b></p><ul>{items}</ul>",
                           "en": "<p><b>{title}</b></p><ul>{items}</ul>"},
     "checklist.line": {"fr": "<li>{mark} {id}. {label} — {state}</li>",
@@ -75,6 +79,198 @@ TEXTS: dict[str, dict[Lang, str]] = {
         "fr": "La sortie est déjà validée : la check-list ne change plus.",
         "en": "The discharge is already validated: the checklist no longer changes.",
     },
+    "checklist.bad_date": {
+        "fr": "Date « {value} » incomprise : JJ/MM/AAAA, JJ/MM, AAAA-MM-JJ, demain ou J+n.",
+        "en": "Date \u201c{value}\u201d not understood: DD/MM/YYYY, DD/MM, YYYY-MM-DD, tomorrow "
+              "or J+n.",
+    },
+    # --- the bot's answers -------------------------------------------------------------------
+    "discharge.none": {
+        "fr": "Pas de check-list de sortie dans ce salon. Pour la démarrer : "
+              "<code>!sortie prevoir JJ/MM/AAAA</code>.",
+        "en": "No discharge checklist in this room. To start one: "
+              "<code>!discharge plan DD/MM/YYYY</code>.",
+    },
+    "discharge.not_patient_room": {
+        "fr": "La check-list de sortie se tient dans le salon d'un patient dont l'épisode est "
+              "ouvert.",
+        "en": "The discharge checklist lives in the room of a patient whose episode is open.",
+    },
+    "discharge.already_planned": {
+        "fr": "La check-list est déjà démarrée. Pour changer la date : "
+              "<code>!sortie date JJ/MM/AAAA</code>.",
+        "en": "The checklist has already started. To change the date: "
+              "<code>!discharge date DD/MM/YYYY</code>.",
+    },
+    "discharge.unknown_template": {
+        "fr": "Modèle « {name} » inconnu. Modèles disponibles : {known}.",
+        "en": "Unknown template \u201c{name}\u201d. Available: {known}.",
+    },
+    "discharge.past_date": {
+        "fr": "La date de sortie prévue ({date}) est passée.",
+        "en": "The planned discharge date ({date}) is in the past.",
+    },
+    "discharge.future_discharge": {
+        "fr": "La sortie ne peut pas être validée pour une date à venir ({date}).",
+        "en": "The discharge cannot be validated for a future date ({date}).",
+    },
+    "discharge.moved": {
+        "fr": "Sortie prévue déplacée au {day} : les échéances J suivent, les rappels sont "
+              "reprogrammés.",
+        "en": "Planned discharge moved to {day}: the J due dates follow, reminders are "
+              "rescheduled.",
+    },
+    "discharge.not_your_item": {
+        "fr": "L'item {item} revient aux rôles {roles} (ou au médecin, à la coordination) : "
+              "votre rôle dans ce salon ne permet pas d'y répondre.",
+        "en": "Item {item} belongs to roles {roles} (or the physician, the coordination): your "
+              "role in this room may not answer it.",
+    },
+    "discharge.not_your_item_any": {
+        "fr": "Votre rôle dans ce salon ne permet pas de répondre à la check-list.",
+        "en": "Your role in this room may not answer the checklist.",
+    },
+    "discharge.answered": {
+        "fr": "{mark} {item}. {label} — {answer}",
+        "en": "{mark} {item}. {label} — {answer}",
+    },
+    "discharge.not_in_team": {
+        "fr": "{user} n'est pas dans l'équipe de ce patient (<code>!equipe ajouter</code>).",
+        "en": "{user} is not in this patient's team (<code>!team add</code>).",
+    },
+    "discharge.assigned": {
+        "fr": "{user} : l'item {item} « {label} » vous est assigné (par {by}). Répondez par "
+              "<code>!sortie oui {item}</code> ou réagissez ✅ à ce message.",
+        "en": "{user}: item {item} \u201c{label}\u201d is assigned to you (by {by}). Answer with "
+              "<code>!discharge yes {item}</code> or react ✅ to this message.",
+    },
+    "discharge.bad_risk": {
+        "fr": "« {value} » n'est pas un niveau de risque (faible, intermediaire, eleve)",
+        "en": "\u201c{value}\u201d is not a risk level (low, intermediate, high)",
+    },
+    "discharge.risk_set": {
+        "fr": "Risque de réhospitalisation : {level}.",
+        "en": "Readmission risk: {level}.",
+    },
+    "discharge.validated": {
+        "fr": "Sortie validée (sortie le {day}). Le suivi RH30 prend le relais ; la synthèse : "
+              "<code>!sortie resume</code>.",
+        "en": "Discharge validated (discharged on {day}). The RH30 follow-up takes over; the "
+              "summary: <code>!discharge summary</code>.",
+    },
+    "discharge.tasks_title": {"fr": "<p><b>Vos items ouverts</b></p>",
+                              "en": "<p><b>Your open items</b></p>"},
+    "discharge.tasks_room": {"fr": '<p><a href="{link}">{ref}</a></p><ul>{items}</ul>',
+                             "en": '<p><a href="{link}">{ref}</a></p><ul>{items}</ul>'},
+    "discharge.task": {"fr": "<li>{id}. {label} — échéance {due}{late}</li>",
+                       "en": "<li>{id}. {label} — due {due}{late}</li>"},
+    "discharge.no_tasks": {"fr": "Aucun item ouvert pour vous.",
+                           "en": "No open item for you."},
+    "discharge.react_on_item": {
+        "fr": "Un ✅ sur la check-list entière ne dit pas quel item : réagissez au message d'un "
+              "item (rappel, assignation) ou tapez <code>!sortie oui N</code>.",
+        "en": "A ✅ on the whole checklist does not say which item: react to an item's message "
+              "(reminder, assignment) or type <code>!discharge yes N</code>.",
+    },
+    "discharge.for_newcomer": {
+        "fr": "<p>Check-list de sortie en cours, reprise pour {user} :</p>",
+        "en": "<p>Discharge checklist in progress, posted again for {user}:</p>",
+    },
+    "discharge.live_moved": {
+        "fr": "<p>Check-list de sortie : la version à jour est plus bas (épinglée).</p>",
+        "en": "<p>Discharge checklist: the current version is further down (pinned).</p>",
+    },
+    "discharge.reminder": {
+        "fr": "⏰ {who} : l'item {item} « {label} » était attendu pour le {due}. "
+              "<code>!sortie oui {item}</code>, <code>!sortie non {item} raison</code>, "
+              "ou ✅ sur ce message.",
+        "en": "⏰ {who}: item {item} \u201c{label}\u201d was due {due}. "
+              "<code>!discharge yes {item}</code>, <code>!discharge no {item} reason</code>, "
+              "or ✅ on this message.",
+    },
+    "discharge.rescore": {
+        "fr": "🔁 {who} : à refaire avant la sortie — item {item} « {label} » (pour le {due}).",
+        "en": "🔁 {who}: to redo before discharge — item {item} \u201c{label}\u201d (by {due}).",
+    },
+    "discharge.alert": {
+        "fr": "🚨 <b>Alerte</b> {who} : item {item} « {label} » non fait à l'échéance "
+              "({due}).",
+        "en": "🚨 <b>Alert</b> {who}: item {item} \u201c{label}\u201d not done when due ({due}).",
+    },
+    "discharge.digest": {
+        "fr": "<p>📋 <b>Items en retard</b></p><ul>{items}</ul>",
+        "en": "<p>📋 <b>Overdue items</b></p><ul>{items}</ul>",
+    },
+    "discharge.digest_line": {"fr": "<li>{id}. {label} — échéance {due} — {who}</li>",
+                              "en": "<li>{id}. {label} — due {due} — {who}</li>"},
+    "discharge.escalation": {
+        "fr": "<p>⚠️ <b>Patient à risque élevé</b>, jour de sortie — {who} : réponse « Non » "
+              "sur :</p><ul>{items}</ul>",
+        "en": "<p>⚠️ <b>High-risk patient</b>, discharge day — {who}: answered \u201cNo\u201d "
+              "on:</p><ul>{items}</ul>",
+    },
+    "discharge.escalation_line": {"fr": "<li>{id}. {label} {comment}</li>",
+                                  "en": "<li>{id}. {label} {comment}</li>"},
+    # --- help (plain text) -------------------------------------------------------------------
+    "discharge.help.show": {"fr": "affiche la check-list de sortie",
+                            "en": "shows the discharge checklist"},
+    "discharge.help.plan": {
+        "fr": "démarre la check-list avec la date de sortie prévue (et un modèle)",
+        "en": "starts the checklist with the planned discharge date (and a template)"},
+    "discharge.help.move": {"fr": "déplace la date de sortie prévue (les échéances suivent)",
+                            "en": "moves the planned discharge date (due dates follow)"},
+    "discharge.help.yes": {"fr": "répond Oui à un item (commentaire possible)",
+                           "en": "answers Yes to an item (optional comment)"},
+    "discharge.help.no": {"fr": "répond Non à un item, avec la raison",
+                          "en": "answers No to an item, with the reason"},
+    "discharge.help.na": {"fr": "répond NA (non applicable) à un item",
+                          "en": "answers N/A (not applicable) to an item"},
+    "discharge.help.assign": {"fr": "assigne un item à un membre de l'équipe",
+                              "en": "assigns an item to a team member"},
+    "discharge.help.risk": {"fr": "note le risque de réhospitalisation : faible, intermediaire, "
+                                  "eleve",
+                            "en": "records the readmission risk: low, intermediate, high"},
+    "discharge.help.validate": {
+        "fr": "valide la sortie (date réelle possible ; un médecin peut passer outre aux items "
+              "bloquants en donnant la raison)",
+        "en": "validates the discharge (actual date optional; a physician may override blocking "
+              "items with a reason)"},
+    "discharge.help.summary": {"fr": "synthèse de sortie (message et fichier)",
+                               "en": "discharge summary (message and file)"},
+    "discharge.help.tasks": {"fr": "vos items ouverts dans tous vos salons patients",
+                             "en": "your open items across all your patient rooms"},
+    # --- the summary -------------------------------------------------------------------------
+    "summary.title": {"fr": "<h3>Synthèse de sortie</h3>", "en": "<h3>Discharge summary</h3>"},
+    "summary.facts": {"fr": "<ul>{facts}</ul>", "en": "<ul>{facts}</ul>"},
+    "summary.patient": {"fr": "<li>Patient : {patient} — dossier {ref}</li>",
+                        "en": "<li>Patient: {patient} — file {ref}</li>"},
+    "summary.template": {"fr": "<li>Check-list : {title} (version {version})</li>",
+                         "en": "<li>Checklist: {title} (version {version})</li>"},
+    "summary.planned": {"fr": "<li>Sortie prévue : {day}</li>",
+                        "en": "<li>Planned discharge: {day}</li>"},
+    "summary.risk": {"fr": "<li>Risque de réhospitalisation : {level}</li>",
+                     "en": "<li>Readmission risk: {level}</li>"},
+    "summary.validated": {"fr": "<li>Sortie validée : sortie le {day} (validée le {at})</li>",
+                          "en": "<li>Discharge validated: discharged on {day} (validated {at})"
+                                "</li>"},
+    "summary.not_validated": {"fr": "<li>Sortie non encore validée</li>",
+                              "en": "<li>Discharge not validated yet</li>"},
+    "summary.override": {
+        "fr": "<li>Passé outre par {by} le {at} (items {items}) : « {reason} »</li>",
+        "en": "<li>Overridden by {by} on {at} (items {items}): \u201c{reason}\u201d</li>"},
+    "summary.table": {
+        "fr": "<table><tr><th>#</th><th>Item</th><th>Réponse</th><th>Par</th><th>Le</th>"
+              "<th>Commentaire</th></tr>{rows}</table>",
+        "en": "<table><tr><th>#</th><th>Item</th><th>Answer</th><th>By</th><th>On</th>"
+              "<th>Comment</th></tr>{rows}</table>"},
+    "summary.row": {
+        "fr": "<tr><td>{item}</td><td>{label}</td><td>{answer}</td><td>{by}</td><td>{at}</td>"
+              "<td>{comment}</td></tr>",
+        "en": "<tr><td>{item}</td><td>{label}</td><td>{answer}</td><td>{by}</td><td>{at}</td>"
+              "<td>{comment}</td></tr>"},
+    "summary.md_head": {"fr": "| # | Item | Réponse | Par | Le | Commentaire |",
+                        "en": "| # | Item | Answer | By | On | Comment |"},
+    "summary.none": {"fr": "sans réponse", "en": "unanswered"},
 }
 
 add_texts(TEXTS)

@@ -1,5 +1,5 @@
 """What a bot is to the runtime: its commands, its scheduled-job handlers, what it does when
-someone joins a room, how it knows a caller's role, and the services it runs beside the sync loop.
+someone joins a room or reacts to a message, how it knows a caller's role, and the services it runs beside the sync loop.
 
 Handlers receive a context whose `tx` is the transaction that also records the event (or job) as
 handled: whatever they write or post commits with it, or not at all.
@@ -51,6 +51,7 @@ class JobContext:
     due_at: datetime
     late: bool
     payload: dict[str, Any]
+    now: datetime  # the time it fires at (tests pass their own clock to run_due)
 
 
 @dataclass
@@ -68,8 +69,31 @@ class JoinContext:
                      cause_event_id=self.event_id)
 
 
+@dataclass
+class ReactionContext:
+    """Someone reacted to a message (handled once per reaction event). The caller's standing is
+    resolved as for a command, and `reply` answers under the reacted-to message."""
+
+    runtime: Runtime
+    tx: Transaction
+    caller: Caller
+    event_id: str
+    key: str  # the emoji, e.g. "✅"
+    reacts_to: str  # the event reacted to
+    lang: Lang
+
+    @property
+    def room_id(self) -> str:
+        return self.caller.room_id
+
+    def reply(self, markup: Html, *, mentions: list[str] | None = None) -> None:
+        self.tx.post(self.room_id, notice(markup, mentions=mentions, reply_to=self.reacts_to),
+                     cause_event_id=self.event_id)
+
+
 JobHandler = Callable[[JobContext], Awaitable[None]]
 JoinHandler = Callable[[JoinContext], Awaitable[None]]
+ReactionHandler = Callable[[ReactionContext], Awaitable[None]]
 # Fills in what the runtime cannot know (the caller's role, the kind of room), in the command's
 # transaction, before its permission is checked.
 CallerResolver = Callable[[Transaction, Caller], Awaitable[Caller]]
@@ -83,5 +107,6 @@ class Bot:
     commands: list[Command] = field(default_factory=list)
     jobs: dict[str, JobHandler] = field(default_factory=dict)
     on_join: JoinHandler | None = None
+    on_reaction: ReactionHandler | None = None
     resolve_caller: CallerResolver | None = None
     services: list[Service] = field(default_factory=list)

@@ -8,6 +8,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    ForeignKey,
     Integer,
     LargeBinary,
     MetaData,
@@ -61,7 +62,10 @@ class InboxEvent(Base):
 
 class OutboxMessage(Base):
     """Everything a bot posts. The transaction ID is fixed when the row is written, before the
-    first attempt, and reused on every retry; `event_id` is filled from the server's answer."""
+    first attempt, and reused on every retry; `event_id` is filled from the server's answer.
+
+    `refers_to`: an earlier row this one relates to (an edit of it, say) whose event ID is not
+    known when both are decided; the sender fills it in (see sender.py)."""
 
     __tablename__ = "outbox"
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -71,8 +75,9 @@ class OutboxMessage(Base):
     content: Mapped[bytes] = mapped_column(LargeBinary)
     txn_id: Mapped[str] = mapped_column(String(64), unique=True)
     state: Mapped[str] = mapped_column(String(16), index=True)
-    event_id: Mapped[str | None] = mapped_column(String(255))
+    event_id: Mapped[str | None] = mapped_column(String(255), index=True)
     cause_event_id: Mapped[str | None] = mapped_column(String(255))
+    refers_to: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -6,8 +6,10 @@ The plain `body` is the same text without tags, so both forms always say the sam
 
 from __future__ import annotations
 
+import base64
 import html
 import re
+import urllib.parse
 from typing import Any
 
 _TAG = re.compile(r"<[^>]+>")
@@ -36,6 +38,20 @@ def to_plain(markup: str) -> str:
     return html.unescape(_TAG.sub("", text)).strip()
 
 
+def pill(user_id: str) -> Html:
+    """A mention as Element shows it (the user must also be listed in `m.mentions`)."""
+    quoted = urllib.parse.quote(user_id, safe="@:")
+    return format_html('<a href="https://matrix.to/#/{url}">{user}</a>', url=quoted, user=user_id)
+
+
+def edit(markup: Html) -> dict[str, Any]:
+    """A replacement (m.replace) of an earlier notice, with no new mentions. The sender fills in
+    the edited event's ID (Transaction.post(refers_to=...))."""
+    new = notice(markup)
+    return {**new, "body": f"* {new['body']}", "formatted_body": f"* {new['formatted_body']}",
+            "m.new_content": new, "m.relates_to": {"rel_type": "m.replace", "event_id": None}}
+
+
 def notice(markup: Html, *, mentions: list[str] | None = None,
            reply_to: str | None = None) -> dict[str, Any]:
     """An m.notice with its HTML; `m.mentions` is always set, so no one is pinged by accident
@@ -50,3 +66,17 @@ def notice(markup: Html, *, mentions: list[str] | None = None,
     if reply_to:
         content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to}}
     return content
+
+
+# Where a file to upload waits in an outbox row (sealed like the rest); the sender uploads it,
+# encrypted for an encrypted room, and puts the resulting `file`/`url` in its place.
+UPLOAD_KEY = "fr.liaison.upload"
+
+
+def attachment(name: str, data: bytes, mimetype: str) -> dict[str, Any]:
+    """An m.file message carrying `data`, uploaded by the sender when it is sent."""
+    return {
+        "msgtype": "m.file", "body": name, "filename": name,
+        "info": {"mimetype": mimetype, "size": len(data)},
+        UPLOAD_KEY: base64.b64encode(data).decode(),
+    }

@@ -25,6 +25,7 @@ from nio import (
     LoginResponse,
     MegolmEvent,
     MessageDirection,
+    ReactionEvent,
     RoomMemberEvent,
     RoomMessagesResponse,
     RoomMessageText,
@@ -36,7 +37,7 @@ from nio.store import SqliteStore
 from bots.config import AccountConfig, Config
 from bots.runtime.account import AccountFolder
 from bots.runtime.backoff import Backoff
-from bots.runtime.bot import Bot, CommandContext, JoinContext, Service
+from bots.runtime.bot import Bot, CommandContext, JoinContext, ReactionContext, Service
 from bots.runtime.builtin import builtin_commands
 from bots.runtime.client import Client
 from bots.runtime.commands import Caller, CommandSet, Invocation, Rejection, command_text
@@ -311,11 +312,17 @@ class Runtime:
             # Kept (sealed) until its room key arrives: it may be a command.
             events.append({**ev.source, "room_id": room_id})
             undecryptable.add(ev.event_id)
-        elif isinstance(ev, RoomMessageText) and self._is_command(ev.source.get("content", {})):
+        elif self._wanted(ev):
             events.append(self._normalize(room_id, ev))
-        elif isinstance(ev, RoomMemberEvent) and self._join_handlers and \
-                ev.membership == "join" and ev.prev_membership != "join":
-            events.append(self._normalize(room_id, ev))
+
+    def _wanted(self, ev: Event) -> bool:
+        """An event some handler is for: a command, a join, a reaction."""
+        if isinstance(ev, RoomMessageText):
+            return self._is_command(ev.source.get("content", {}))
+        if isinstance(ev, RoomMemberEvent):
+            return bool(self._join_handlers) and ev.membership == "join" and \
+                ev.prev_membership != "join"
+        return isinstance(ev, ReactionEvent) and bool(self._reaction_handlers)
 
     def _is_command(self, content: dict[str, Any]) -> bool:
         return self.commands.parse(command_text(content), "fr") is not None
@@ -323,6 +330,10 @@ class Runtime:
     @property
     def _join_handlers(self) -> list[Any]:
         return [bot.on_join for bot in self.bots if bot.on_join]
+
+    @property
+    def _reaction_handlers(self) -> list[Any]:
+        return [bot.on_reaction for bot in self.bots if bot.on_reaction]
 
     @staticmethod
     def _normalize(room_id: str, ev: Event) -> dict[str, Any]:
@@ -391,8 +402,7 @@ class Runtime:
                 if utcnow() - as_utc(row.received_at) > UNDECRYPTABLE_GIVE_UP:
                     await self._give_up_undecryptable(row, source)
                 continue
-            if isinstance(decrypted, RoomMessageText) and \
-                    self._is_command(decrypted.source.get("content", {})):
+            if self._wanted(decrypted):
                 await self.store.set_inbox_payload(
                     row.id, self._normalize(source["room_id"], decrypted), "pending")
                 self._inbox_backlog = True
@@ -438,6 +448,8 @@ class Runtime:
         try:
             if event.get("type") == "m.room.member":
                 name = await self._handle_join(event, claim)
+            elif event.get("type") == "m.reaction":
+                name = await self._handle_reaction(event, claim)
             else:
                 name = await self._handle_command(event, claim)
         except Exception:
@@ -458,24 +470,52 @@ class Runtime:
                     await handler(ctx)
         return None
 
+    async def _handle_reaction(self, event: dict[str, Any],
+                               claim: Callable[[Transaction], Awaitable[bool]]) -> str | None:
+        relates = event["content"].get("m.relates_to", {})
+        key, target = relates.get("key"), relates.get("event_id")
+        device_id = await self._sending_device(event)
+        async with self.transaction() as tx:
+            if not await claim(tx) or not isinstance(key, str) or not isinstance(target, str):
+                return None
+            caller = await self._caller(tx, event)
+            lang = self.config.language
+            ctx = ReactionContext(self, tx, caller, event["event_id"], key, target,
+                                  lang)  # type: ignore[arg-type]
+            if event.get("encrypted") and not self.trust.is_trusted(caller.user_id, device_id):
+                ctx.reply(t(ctx.lang, "cmd.untrusted_device", device=device_id or "?"))
+                return None
+            for handler in self._reaction_handlers:
+                await handler(ctx)
+        return None
+
+    async def _sending_device(self, event: dict[str, Any]) -> str | None:
+        """The device an encrypted event came from (judged now: trust is checked before acting)."""
+        if not event.get("encrypted"):
+            return None
+        await self.trust.ensure([event["sender"]])
+        return self.trust.device_for_key(event["sender"], event.get("sender_key"))
+
+    async def _caller(self, tx: Transaction, event: dict[str, Any]) -> Caller:
+        sender, room_id = event["sender"], event["room_id"]
+        room = self.client.rooms.get(room_id)
+        caller = Caller(user_id=sender, room_id=room_id,
+                        power_level=room.power_levels.get_user_level(sender) if room else 0)
+        for bot in self.bots:
+            if bot.resolve_caller:
+                caller = await bot.resolve_caller(tx, caller)
+        return caller
+
     async def _handle_command(self, event: dict[str, Any],
                               claim: Callable[[Transaction], Awaitable[bool]]) -> str | None:
         lang = self.config.language
         parsed = self.commands.parse(command_text(event["content"]), lang)  # type: ignore[arg-type]
-        sender, room_id, event_id = event["sender"], event["room_id"], event["event_id"]
-        room = self.client.rooms.get(room_id)
-        caller = Caller(user_id=sender, room_id=room_id,
-                        power_level=room.power_levels.get_user_level(sender) if room else 0)
-        device_id = None
-        if parsed is not None and event.get("encrypted"):
-            await self.trust.ensure([sender])
-            device_id = self.trust.device_for_key(sender, event.get("sender_key"))
+        sender, event_id = event["sender"], event["event_id"]
+        device_id = await self._sending_device(event) if parsed is not None else None
         async with self.transaction() as tx:
             if not await claim(tx) or parsed is None:
                 return None
-            for bot in self.bots:
-                if bot.resolve_caller:
-                    caller = await bot.resolve_caller(tx, caller)
+            caller = await self._caller(tx, event)
             ctx = CommandContext(self, tx, caller, event_id, parsed.lang)
             if event.get("encrypted") and not self.trust.is_trusted(sender, device_id):
                 ctx.reply(t(ctx.lang, "cmd.untrusted_device", device=device_id or "?"))

@@ -82,6 +82,14 @@ class JobScheduler:
             ScheduledJob.state == "pending").values(state="cancelled"))
         return result.rowcount == 1
 
+    async def cancel_prefixed(self, tx: Transaction, prefix: str) -> int:
+        """Cancel every pending job whose key starts with `prefix` (a plan that changed)."""
+        result = await tx.session.execute(update(ScheduledJob).where(
+            ScheduledJob.account == self.account,
+            ScheduledJob.key.startswith(prefix, autoescape=True),
+            ScheduledJob.state == "pending").values(state="cancelled"))
+        return result.rowcount
+
     def _arm(self, row_id: int, due_at: datetime) -> None:
         if self._timer.running:
             self._timer.add_job(self.fire, "date", run_date=due_at, args=[row_id],
@@ -115,7 +123,7 @@ class JobScheduler:
                 await self.handlers[row.kind](JobContext(
                     runtime=self.runtime, tx=tx, kind=row.kind, key=row.key,
                     due_at=as_utc(row.due_at).astimezone(zone), late=late,
-                    payload=tx.vault.open(row.payload)))
+                    payload=tx.vault.open(row.payload), now=now))
         except Exception:
             # Rolled back: the row is still pending and fires again at the next start.
             log.exception("scheduled job failed", extra={"job_id": row_id})

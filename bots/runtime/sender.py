@@ -4,18 +4,26 @@ Rows come from the outbox (written in the transaction that decided to post), so 
 deciding and sending loses nothing. Each row keeps its transaction ID across retries. Before the
 first attempt the room must be known from sync and, if encrypted, every member's devices judged
 (trust.py) so the megolm session goes exactly to the devices that may read it.
+
+A row may refer to an earlier one (an edit of a message, say): one room's rows go out in order,
+so the earlier row's event ID is known by then and is filled into `m.relates_to`. A row may carry
+a file (notice.attachment): it is uploaded, encrypted in an encrypted room, just before sending.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import io
 import logging
 from collections.abc import Callable
+from typing import Any
 
-from nio import AsyncClient, RoomSendError, RoomSendResponse
+from nio import AsyncClient, RoomSendError, RoomSendResponse, UploadResponse
 
 from bots.runtime.backoff import Backoff
 from bots.runtime.models import OutboxMessage
+from bots.runtime.notice import UPLOAD_KEY
 from bots.runtime.store import Store
 from bots.runtime.trust import DeviceTrust
 
@@ -36,6 +44,8 @@ class Sender:
         self._in_flight: set[int] = set()
         self._room_locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        # Told of every row sent (its event ID known), e.g. to pin a message once it exists.
+        self.on_sent: list[Callable[[OutboxMessage, str], None]] = []
 
     async def resume(self) -> None:
         """At start: send what an earlier run decided but did not get sent."""
@@ -73,6 +83,14 @@ class Sender:
             await self.store.outbox_done(row.id, event_id=None, attempts=row.attempts,
                                          error="the bot is not in this room")
             return
+        if row.refers_to is not None:
+            target = await self.store.outbox_event_id(row.refers_to)
+            if target is None:
+                await self.store.outbox_done(row.id, event_id=None, attempts=row.attempts,
+                                             error="the message it refers to was not sent")
+                return
+            content = {**content, "m.relates_to": {**content["m.relates_to"],
+                                                   "event_id": target}}
         backoff = Backoff()
         attempts = row.attempts
         while True:
@@ -88,6 +106,8 @@ class Sender:
                     if not room.members_synced:
                         await self.client.joined_members(row.room_id)
                     await self.trust.ensure(room.users)
+                if UPLOAD_KEY in content:
+                    content = await self._upload(content, encrypt=room.encrypted)
                 # Every non-blacklisted device is verified by trust.ensure, so nothing is ignored
                 # here unless legacy devices are allowed.
                 resp = await self.client.room_send(
@@ -96,6 +116,8 @@ class Sender:
                 if isinstance(resp, RoomSendResponse):
                     await self.store.outbox_done(row.id, event_id=resp.event_id, error=None,
                                                  attempts=attempts)
+                    for listener in self.on_sent:
+                        listener(row, resp.event_id)
                     return
                 assert isinstance(resp, RoomSendError)
                 if resp.status_code in PERMANENT:
@@ -105,6 +127,8 @@ class Sender:
                                                  error=f"{resp.status_code}: {resp.message}")
                     return
                 error = f"{resp.status_code}: {resp.message}"
+            except UploadFailed as exc:
+                error = str(exc)
             except (TimeoutError, OSError) as exc:
                 error = f"{type(exc).__name__}: {exc}"
             except Exception as exc:  # e.g. a key claim that failed: retried like the network
@@ -114,3 +138,20 @@ class Sender:
                         extra={"room_id": row.room_id, "attempt": attempts, "error": error})
             await self.store.outbox_attempt(row.id, attempts, error)
             await backoff.wait()
+
+    async def _upload(self, content: dict[str, Any], *, encrypt: bool) -> dict[str, Any]:
+        data = base64.b64decode(content[UPLOAD_KEY])
+        content = {k: v for k, v in content.items() if k != UPLOAD_KEY}
+        resp, keys = await self.client.upload(
+            io.BytesIO(data), content_type=content["info"]["mimetype"],
+            filename=content["body"], encrypt=encrypt, filesize=len(data))
+        if not isinstance(resp, UploadResponse):
+            raise UploadFailed(f"upload failed: {resp.status_code}: {resp.message}")
+        if encrypt:
+            assert keys is not None
+            return {**content, "file": {**keys, "url": resp.content_uri}}
+        return {**content, "url": resp.content_uri}
+
+
+class UploadFailed(RuntimeError):
+    pass

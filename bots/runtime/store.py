@@ -98,8 +98,10 @@ class Transaction:
 
     def post(
         self, room_id: str, content: dict[str, Any], *, event_type: str = "m.room.message",
-        cause_event_id: str | None = None,
+        cause_event_id: str | None = None, refers_to: int | None = None,
     ) -> OutboxMessage:
+        """Queue a message. With `refers_to` (the ID of an earlier outbox row, of this room),
+        the content's `m.relates_to.event_id` is that row's event ID, filled in when sending."""
         if event_type == "m.room.message":
             # Intentional mentions (MSC3952): without the key, clients guess from the body.
             content = {"m.mentions": {}, **content}
@@ -107,6 +109,7 @@ class Transaction:
             account=self.account, room_id=room_id, event_type=event_type,
             content=self.vault.seal(content), txn_id=f"liaison-{uuid.uuid4().hex}",
             state="pending", cause_event_id=cause_event_id, created_at=utcnow(), attempts=0,
+            refers_to=refers_to,
         )
         self.session.add(row)
         self.posted.append(row)
@@ -235,6 +238,11 @@ class Store:
                 select(OutboxMessage).where(OutboxMessage.account == account,
                                             OutboxMessage.state == "pending")
                 .order_by(OutboxMessage.id))).all())
+
+    async def outbox_event_id(self, row_id: int) -> str | None:
+        async with self._sessions() as session:
+            return await session.scalar(
+                select(OutboxMessage.event_id).where(OutboxMessage.id == row_id))
 
     async def outbox_done(self, row_id: int, *, event_id: str | None, error: str | None,
                           attempts: int) -> None:

@@ -1,0 +1,544 @@
+"""The discharge bot: the checklist of each patient room, live in the room.
+
+Every change goes through the pure checklist (checklist.py), is sealed in its row with an audit
+entry, and edits the live message in place, in the transaction of the command (or reaction, or
+job) that made it. Reminders are durable jobs (reminders.py). Runs on an account that also runs
+the care-team bot: its patient rooms, teams and roles are the ones this bot works with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from bots.careteam import messages as careteam_messages
+from bots.careteam import service as careteam
+from bots.careteam.models import CareRoom, TeamMember
+from bots.careteam.roles import PATIENT, Roles
+from bots.config import Config, ConfigError
+from bots.discharge import records, reminders, summary, texts  # noqa: F401 - texts: catalogue
+from bots.discharge.checklist import RISKS, Answer, Checklist, ChecklistError, may_answer, parse_day
+from bots.discharge.live import Pinner, post_live, update_live
+from bots.discharge.models import ChecklistRow, Handover
+from bots.discharge.reminders import DIGEST, DUE, ESCALATE, Hours, Job
+from bots.discharge.render import render, when
+from bots.discharge.template import Item, Template, load_templates
+from bots.runtime.bot import Bot, CommandContext, JobContext, JoinContext, ReactionContext
+from bots.runtime.commands import (
+    ANYONE,
+    Arg,
+    ArgError,
+    Caller,
+    Command,
+    Permission,
+    as_int,
+    as_user_id,
+)
+from bots.runtime.i18n import Lang, t
+from bots.runtime.notice import Html, attachment, join, notice, pill
+from bots.runtime.runtime import Runtime
+from bots.runtime.store import Transaction, utcnow
+
+YES_REACTIONS = frozenset({"✅", "✔️", "☑️"})
+# Who is told when nobody holds an item's role in the team: the coordinators.
+FALLBACK_ROLES = ("IDEC", "DAC")
+PHYSICIANS = ("MH",)
+
+
+@dataclass
+class Loaded:
+    row: ChecklistRow
+    checklist: Checklist
+
+    @property
+    def lang(self) -> Lang:
+        return self.row.language  # type: ignore[return-value]
+
+
+def as_risk(raw: str) -> str:
+    value = raw.lower().replace("é", "e").replace("è", "e")
+    value = {"high": "eleve", "low": "faible", "intermediate": "intermediaire",
+             "moyen": "intermediaire", "modere": "intermediaire"}.get(value, value)
+    if value not in RISKS:
+        raise ArgError("discharge.bad_risk", value=raw)
+    return value
+
+
+class Discharge:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.settings = config.discharge
+        self.zone = ZoneInfo(config.timezone)
+        self.roles = Roles.load(config.careteam.roles_file)
+        self.templates = load_templates(self.settings.templates, known_roles=self.roles.by_code)
+        if self.settings.default_template not in self.templates:
+            raise ConfigError(f"discharge/default_template: no template named "
+                              f"{self.settings.default_template!r} (known: "
+                              f"{', '.join(sorted(self.templates))})")
+        self.hours = Hours(*self.settings.working_hours)
+        self.pinner = Pinner()
+
+    # --- loading and saving ----------------------------------------------------------------
+
+    def _template(self, row: ChecklistRow) -> Template:
+        return self.templates[row.template]
+
+    def load(self, tx: Transaction, row: ChecklistRow) -> Loaded:
+        return Loaded(row, records.open_checklist(tx, row, self._template(row), self.zone))
+
+    async def _loaded(self, ctx: CommandContext | ReactionContext) -> Loaded | None:
+        """The room's checklist, or a reply saying there is none."""
+        row = await records.by_room(ctx.tx, ctx.room_id)
+        if row is None:
+            ctx.reply(t(ctx.lang, "discharge.none"))
+            return None
+        return self.load(ctx.tx, row)
+
+    @staticmethod
+    def _store(tx: Transaction, loaded: Loaded, changed: Checklist, now: datetime) -> Loaded:
+        records.save(tx, loaded.row, changed)
+        updated = Loaded(loaded.row, changed)
+        update_live(tx, loaded.row, render(changed, updated.lang, now))
+        return updated
+
+    # --- who may do what -------------------------------------------------------------------
+
+    def _may(self, caller: Caller, capability: str) -> bool:
+        return self.roles.may(caller, capability)
+
+    def _answer_refusal(self, caller: Caller, item: Item, lang: Lang) -> Html | None:
+        if may_answer(item, caller.role,
+                      any_item=self._may(caller, "discharge.any_item")):
+            return None
+        return t(lang, "discharge.not_your_item", item=item.id, roles=", ".join(item.roles))
+
+    # --- commands --------------------------------------------------------------------------
+
+    async def show(self, ctx: CommandContext) -> None:
+        loaded = await self._loaded(ctx)
+        if loaded is not None:
+            ctx.reply(render(loaded.checklist, ctx.lang, utcnow()))
+
+    async def plan(self, ctx: CommandContext, date_: str, modele: str | None) -> None:
+        room = await careteam.room_by_id(ctx.tx, ctx.room_id)
+        if room is None or room.status != "open":
+            ctx.reply(t(ctx.lang, "discharge.not_patient_room"))
+            return
+        existing = await records.by_room(ctx.tx, ctx.room_id)
+        if existing is not None:
+            ctx.reply(t(ctx.lang, "discharge.already_planned" if existing.status == "active"
+                        else "checklist.already_validated"))
+            return
+        name = modele or self.settings.default_template
+        template = self.templates.get(name)
+        if template is None:
+            ctx.reply(t(ctx.lang, "discharge.unknown_template", name=name,
+                        known=", ".join(sorted(self.templates))))
+            return
+        now = utcnow()
+        try:
+            day = self._future_day(date_, now)
+            admission = careteam.PatientFile.open(ctx.tx, room).admission_date
+            checklist = Checklist(template, self.zone, day, admission).move(day)
+        except ChecklistError as exc:
+            ctx.reply(exc.text(ctx.lang))
+            return
+        row = ChecklistRow(account=ctx.tx.account, care_room_id=room.id, room_id=ctx.room_id,
+                           template=template.name, status="active", sealed=b"", version=1,
+                           language=ctx.lang, created_at=now, updated_at=now)
+        records.save(ctx.tx, row, checklist)
+        ctx.tx.session.add(row)
+        await ctx.tx.session.flush()
+        records.audit(ctx.tx, row, ctx.sender, "plan", day=day.isoformat(),
+                      template=template.name)
+        await post_live(ctx.tx, row, render(checklist, ctx.lang, now), self.pinner)
+        self._schedule(ctx.runtime, ctx.tx, reminders.plan(
+            row.id, row.version, checklist, self.hours, now))
+        self._schedule(ctx.runtime, ctx.tx, [reminders.next_digest(
+            row.id, now.astimezone(self.zone), self.settings.digest_at, self.hours)])
+
+    def _future_day(self, raw: str, now: datetime) -> date:
+        today = now.astimezone(self.zone).date()
+        day = parse_day(raw, today)
+        if day < today:
+            raise ChecklistError("discharge.past_date", date=when("fr", day))
+        return day
+
+    @staticmethod
+    def _schedule(runtime: Runtime, tx: Transaction, jobs: list[Job]) -> None:
+        for job in jobs:
+            runtime.scheduler.schedule(tx, job.kind, job.key, job.when, job.payload)
+
+    async def move(self, ctx: CommandContext, date_: str) -> None:
+        loaded = await self._loaded(ctx)
+        if loaded is None:
+            return
+        now = utcnow()
+        try:
+            day = self._future_day(date_, now)
+            changed = loaded.checklist.move(day)
+        except ChecklistError as exc:
+            ctx.reply(exc.text(ctx.lang))
+            return
+        row = loaded.row
+        await ctx.runtime.scheduler.cancel_prefixed(ctx.tx, reminders.prefix(row.id, row.version))
+        row.version += 1
+        self._store(ctx.tx, loaded, changed, now)
+        records.audit(ctx.tx, row, ctx.sender, "move", before=loaded.checklist.discharge
+                      .isoformat(), after=day.isoformat())
+        self._schedule(ctx.runtime, ctx.tx, reminders.plan(row.id, row.version, changed,
+                                                           self.hours, now))
+        ctx.reply(t(ctx.lang, "discharge.moved", day=when(ctx.lang, day)))
+
+    async def answer_yes(self, ctx: CommandContext, item: int, commentaire: str | None) -> None:
+        await self._answer(ctx, item, "oui", commentaire)
+
+    async def answer_no(self, ctx: CommandContext, item: int, commentaire: str | None) -> None:
+        await self._answer(ctx, item, "non", commentaire)
+
+    async def answer_na(self, ctx: CommandContext, item: int, commentaire: str | None) -> None:
+        await self._answer(ctx, item, "na", commentaire)
+
+    async def _answer(self, ctx: CommandContext | ReactionContext, item_id: int, answer: Answer,
+                      comment: str | None) -> None:
+        loaded = await self._loaded(ctx)
+        if loaded is None:
+            return
+        now = utcnow()
+        try:
+            item = loaded.checklist.item(item_id)
+            refusal = self._answer_refusal(ctx.caller, item, ctx.lang)
+            if refusal is not None:
+                ctx.reply(refusal)
+                return
+            changed = loaded.checklist.answer(item_id, answer, by=ctx.caller.user_id, at=now,
+                                              comment=comment)
+        except ChecklistError as exc:
+            ctx.reply(exc.text(ctx.lang))
+            return
+        updated = self._store(ctx.tx, loaded, changed, now)
+        records.audit(ctx.tx, loaded.row, ctx.caller.user_id, "answer", item=item_id, at=now,
+                      answer=answer, comment=changed.state(item_id).comment,
+                      before=loaded.checklist.state(item_id).answer)
+        mark = {"oui": "✅", "non": "❌", "na": "➖"}[answer]
+        reply = ctx.tx.post(ctx.room_id, notice(
+            t(ctx.lang, "discharge.answered", mark=mark, item=item_id, label=item.label(ctx.lang),
+              answer=t(ctx.lang, f"checklist.answer.{answer}")),
+            reply_to=ctx.event_id if isinstance(ctx, CommandContext) else ctx.reacts_to),
+            cause_event_id=ctx.event_id)
+        await records.about_item(ctx.tx, loaded.row, reply, item_id)
+        await self._escalate(ctx.tx, updated, now)
+
+    async def assign(self, ctx: CommandContext, item: int, membre: str) -> None:
+        loaded = await self._loaded(ctx)
+        if loaded is None:
+            return
+        room = await careteam.room_by_id(ctx.tx, ctx.room_id)
+        assert room is not None
+        member = await careteam.member(ctx.tx, room, membre)
+        if member is None or member.desired != "present":
+            ctx.reply(t(ctx.lang, "discharge.not_in_team", user=membre))
+            return
+        try:
+            target = loaded.checklist.item(item)
+            changed = loaded.checklist.assign(item, membre)
+        except ChecklistError as exc:
+            ctx.reply(exc.text(ctx.lang))
+            return
+        now = utcnow()
+        self._store(ctx.tx, loaded, changed, now)
+        records.audit(ctx.tx, loaded.row, ctx.sender, "assign", item=item, at=now, to=membre)
+        message = ctx.tx.post(ctx.room_id, notice(
+            t(ctx.lang, "discharge.assigned", user=pill(membre), item=item,
+              label=target.label(ctx.lang), by=ctx.sender), mentions=[membre],
+            reply_to=ctx.event_id), cause_event_id=ctx.event_id)
+        await records.about_item(ctx.tx, loaded.row, message, item)
+
+    async def set_risk(self, ctx: CommandContext, niveau: str) -> None:
+        loaded = await self._loaded(ctx)
+        if loaded is None:
+            return
+        try:
+            changed = loaded.checklist.with_risk(niveau)  # type: ignore[arg-type]
+        except ChecklistError as exc:
+            ctx.reply(exc.text(ctx.lang))
+            return
+        now = utcnow()
+        updated = self._store(ctx.tx, loaded, changed, now)
+        records.audit(ctx.tx, loaded.row, ctx.sender, "risk", at=now, risk=niveau)
+        ctx.reply(t(ctx.lang, "discharge.risk_set", level=t(ctx.lang, f"risk.{niveau}")))
+        await self._escalate(ctx.tx, updated, now)
+
+    async def validate(self, ctx: CommandContext, raison: str | None) -> None:
+        loaded = await self._loaded(ctx)
+        if loaded is None:
+            return
+        now = utcnow()
+        today = now.astimezone(self.zone).date()
+        on, reason = today, raison
+        if raison:  # an optional date first: `!sortie valider 24/11 raison…`
+            first, _, rest = raison.partition(" ")
+            try:
+                on, reason = parse_day(first, today), rest.strip() or None
+            except ChecklistError:
+                pass
+        try:
+            if on > today:
+                raise ChecklistError("discharge.future_discharge", date=when(ctx.lang, on))
+            changed = loaded.checklist.validate(
+                by=ctx.sender, at=now, on=on, reason=reason,
+                physician=self._may(ctx.caller, "discharge.override"))
+        except ChecklistError as exc:
+            ctx.reply(exc.text(ctx.lang))
+            return
+        row = loaded.row
+        self._store(ctx.tx, loaded, changed, now)
+        await ctx.runtime.scheduler.cancel_prefixed(ctx.tx, reminders.prefix(row.id))
+        records.audit(ctx.tx, row, ctx.sender, "validate", at=now, on=on.isoformat())
+        if changed.override is not None:
+            records.audit(ctx.tx, row, ctx.sender, "override", at=now,
+                          items=list(changed.override.items), reason=changed.override.reason)
+        ctx.tx.session.add(Handover(
+            account=ctx.tx.account, checklist_id=row.id, care_room_id=row.care_room_id,
+            discharged_on=on, high_risk=changed.high_risk, risk=changed.risk, created_at=now))
+        ctx.reply(t(ctx.lang, "discharge.validated", day=when(ctx.lang, on)))
+
+    async def show_summary(self, ctx: CommandContext) -> None:
+        loaded = await self._loaded(ctx)
+        if loaded is None:
+            return
+        room = await ctx.tx.session.get(CareRoom, loaded.row.care_room_id)
+        assert room is not None
+        identity = careteam.PatientFile.open(ctx.tx, room).identity
+        patient = f"{identity.family_name} {identity.given_names}, " \
+                  f"{when(ctx.lang, identity.birth_date)}" + \
+                  (f", INS {identity.ins_display()}" if identity.ins else "")
+        ref = room.ref or "?"
+        c = loaded.checklist
+        ctx.reply(summary.summary_html(c, ctx.lang, ref, patient))
+        ctx.tx.post(ctx.room_id, attachment(
+            summary.file_name(ref, ctx.lang),
+            summary.summary_markdown(c, ctx.lang, ref, patient).encode(), "text/markdown"),
+            cause_event_id=ctx.event_id)
+        records.audit(ctx.tx, loaded.row, ctx.sender, "summary")
+
+    async def my_tasks(self, ctx: CommandContext) -> None:
+        now = utcnow()
+        rows = (await ctx.tx.session.execute(
+            select(ChecklistRow, CareRoom.ref, TeamMember.role)
+            .join(CareRoom, CareRoom.id == ChecklistRow.care_room_id)
+            .join(TeamMember, TeamMember.care_room_id == CareRoom.id)
+            .where(ChecklistRow.account == ctx.tx.account, ChecklistRow.status == "active",
+                   CareRoom.status == "open", TeamMember.user_id == ctx.sender,
+                   TeamMember.desired == "present").order_by(CareRoom.ref))).all()
+        blocks = []
+        for row, ref, role in rows:
+            c = self.load(ctx.tx, row).checklist
+            mine = [i for i in c.template.items if c.state(i.id).answer is None and (
+                c.state(i.id).assignee == ctx.sender or
+                (c.state(i.id).assignee is None and role in i.roles))]
+            if mine:
+                late = {i.id for i in c.overdue(now)}
+                blocks.append(t(ctx.lang, "discharge.tasks_room", ref=ref or "?",
+                                link=careteam_messages.room_link(row.room_id),
+                                items=join([t(ctx.lang, "discharge.task", id=i.id,
+                                              label=i.label(ctx.lang),
+                                              due=self._due_text(c, i, ctx.lang),
+                                              late=t(ctx.lang, "checklist.late")
+                                              if i.id in late else "")
+                                            for i in mine])))
+        ctx.reply(join([t(ctx.lang, "discharge.tasks_title"), *blocks]) if blocks
+                  else t(ctx.lang, "discharge.no_tasks"))
+
+    @staticmethod
+    def _due_text(c: Checklist, item: Item, lang: Lang) -> str:
+        due = c.due_at(item.due)
+        return when(lang, due, c.zone) if due else t(lang, "checklist.no_due")
+
+    # --- reactions and newcomers -----------------------------------------------------------
+
+    async def on_reaction(self, ctx: ReactionContext) -> None:
+        if ctx.key not in YES_REACTIONS:
+            return
+        found = await records.item_of_message(ctx.tx, ctx.room_id, ctx.reacts_to)
+        if found is None:
+            return  # a reaction to something else: not ours to answer
+        row = await records.by_room(ctx.tx, ctx.room_id)
+        if row is None or row.id != found[0]:
+            return
+        ctx.lang = row.language  # type: ignore[assignment]
+        if found[1] == records.LIVE:
+            ctx.reply(t(ctx.lang, "discharge.react_on_item"))
+            return
+        if not self.roles.permission("clinical", PATIENT).allows(ctx.caller):
+            ctx.reply(t(ctx.lang, "discharge.not_your_item_any"))
+            return
+        await self._answer(ctx, found[1], "oui", None)
+
+    async def on_join(self, ctx: JoinContext) -> None:
+        if ctx.user_id == ctx.runtime.user_id:
+            return
+        row = await records.by_room(ctx.tx, ctx.room_id)
+        if row is None:
+            return
+        loaded = self.load(ctx.tx, row)
+        # The live message was sent before they joined: unreadable to them. A new one is posted,
+        # becomes the live one (and the pinned one); the old one says where to look.
+        await post_live(ctx.tx, row, render(loaded.checklist, loaded.lang, utcnow()),
+                        self.pinner, intro=t(loaded.lang, "discharge.for_newcomer",
+                                             user=pill(ctx.user_id)),
+                        mentions=[ctx.user_id])
+
+    # --- jobs ------------------------------------------------------------------------------
+
+    async def _job_checklist(self, ctx: JobContext) -> Loaded | None:
+        row = await ctx.tx.session.get(ChecklistRow, ctx.payload["checklist"])
+        if row is None or row.status != "active":
+            return None
+        version = ctx.payload.get("version")
+        if version is not None and version != row.version:
+            return None  # planned before the date moved (its cancellation lost a race)
+        return self.load(ctx.tx, row)
+
+    async def due_job(self, ctx: JobContext) -> None:
+        loaded = await self._job_checklist(ctx)
+        if loaded is None:
+            return
+        c, lang = loaded.checklist, loaded.lang
+        item = c.template.item(ctx.payload["item"])
+        if item is None:
+            return
+        due = c.due_at(item.rescore_due if ctx.payload.get("rescore") and item.rescore_due
+                       else item.due)
+        state = c.state(item.id)
+        if ctx.payload.get("rescore"):
+            key, action = "discharge.rescore", "rescore_reminder"
+        elif item.alert_if_missing and due is not None and c.missing_at(item, due):
+            key, action = "discharge.alert", "alert"
+        elif state.answer is None:
+            key, action = "discharge.reminder", "reminder"
+        else:
+            return
+        targets = await self._targets(ctx.tx, loaded.row, c, item,
+                                      physicians=action == "alert")
+        message = ctx.tx.post(loaded.row.room_id, notice(
+            t(lang, key, item=item.id, label=item.label(lang),
+              due=when(lang, due, c.zone) if due else "",
+              who=join([pill(u) for u in targets], ", ")), mentions=targets))
+        await records.about_item(ctx.tx, loaded.row, message, item.id)
+        records.audit(ctx.tx, loaded.row, ctx.runtime.user_id, action, item=item.id,
+                      at=ctx.now, to=targets, late=ctx.late)
+        update_live(ctx.tx, loaded.row, render(c, lang, ctx.now))
+
+    async def digest_job(self, ctx: JobContext) -> None:
+        loaded = await self._job_checklist(ctx)
+        if loaded is None:
+            return  # validated: the chain stops
+        c, lang, row = loaded.checklist, loaded.lang, loaded.row
+        overdue = c.overdue(ctx.now)
+        if overdue:
+            everyone: set[str] = set()
+            lines = []
+            for item in overdue:
+                targets = await self._targets(ctx.tx, row, c, item)
+                everyone.update(targets)
+                lines.append(t(lang, "discharge.digest_line", id=item.id, label=item.label(lang),
+                               due=self._due_text(c, item, lang),
+                               who=join([pill(u) for u in targets], ", ")))
+            ctx.tx.post(row.room_id, notice(t(lang, "discharge.digest", items=join(lines)),
+                                            mentions=sorted(everyone)))
+            records.audit(ctx.tx, row, ctx.runtime.user_id, "digest", at=ctx.now,
+                          items=[i.id for i in overdue])
+        self._schedule(ctx.runtime, ctx.tx, [reminders.next_digest(
+            row.id, ctx.now.astimezone(self.zone), self.settings.digest_at, self.hours)])
+
+    async def escalate_job(self, ctx: JobContext) -> None:
+        loaded = await self._job_checklist(ctx)
+        if loaded is not None:
+            await self._escalate(ctx.tx, loaded, ctx.now)
+
+    async def _escalate(self, tx: Transaction, loaded: Loaded, now: datetime) -> None:
+        """High risk, from J0, "Non" on an escalation item: tell the physicians, once per item."""
+        items = loaded.checklist.escalations(now)
+        if not items:
+            return
+        done = await records.escalated_items(tx, loaded.row)
+        new = [i for i in items if i.id not in done]
+        if not new:
+            return
+        lang, row = loaded.lang, loaded.row
+        physicians = await self._members(tx, row, PHYSICIANS) or \
+            await self._members(tx, row, FALLBACK_ROLES)
+        tx.post(row.room_id, notice(t(
+            lang, "discharge.escalation", who=join([pill(u) for u in physicians], ", "),
+            items=join([t(lang, "discharge.escalation_line", id=i.id, label=i.label(lang),
+                          comment=loaded.checklist.state(i.id).comment or "") for i in new])),
+            mentions=physicians))
+        for item in new:
+            records.audit(tx, row, tx.account, "escalation", item=item.id, at=now, to=physicians)
+
+    async def _members(self, tx: Transaction, row: ChecklistRow,
+                       roles: tuple[str, ...]) -> list[str]:
+        return list((await tx.session.scalars(select(TeamMember.user_id).where(
+            TeamMember.care_room_id == row.care_room_id, TeamMember.desired == "present",
+            TeamMember.role.in_(roles)).order_by(TeamMember.user_id))).all())
+
+    async def _targets(self, tx: Transaction, row: ChecklistRow, c: Checklist, item: Item, *,
+                       physicians: bool = False) -> list[str]:
+        """Whom a reminder mentions: the assignee, else the members with the item's roles,
+        else the coordinators; alerts add the physicians."""
+        assignee = c.state(item.id).assignee
+        users = [assignee] if assignee else await self._members(tx, row, item.roles)
+        if not users:
+            users = await self._members(tx, row, FALLBACK_ROLES)
+        if physicians:
+            users = [*users, *await self._members(tx, row, PHYSICIANS)]
+        return sorted(set(users))
+
+    # --- declaration -----------------------------------------------------------------------
+
+    def commands(self) -> list[Command]:
+        clinical = self.roles.permission("clinical", PATIENT)
+        planner = self.roles.permission("discharge.plan", PATIENT)
+        item = Arg("item", "item", as_int)
+        comment = Arg("commentaire", "comment", optional=True, rest=True)
+
+        def cmd(name: str, name_en: str, key: str, handler: object, *args: Arg,
+                permission: Permission = clinical, aliases: tuple[str, ...] = ()) -> Command:
+            return Command(name, name_en, t("fr", key), t("en", key), handler,  # type: ignore
+                           args=args, permission=permission, aliases=aliases)
+
+        return [
+            cmd("sortie", "discharge", "discharge.help.show", self.show),
+            cmd("sortie prevoir", "discharge plan", "discharge.help.plan", self.plan,
+                Arg("date_", "date"), Arg("modele", "template", optional=True),
+                permission=planner, aliases=("sortie prévoir",)),
+            cmd("sortie date", "discharge date", "discharge.help.move", self.move,
+                Arg("date_", "date"), permission=planner),
+            cmd("sortie oui", "discharge yes", "discharge.help.yes", self.answer_yes, item,
+                comment),
+            cmd("sortie non", "discharge no", "discharge.help.no", self.answer_no, item, comment),
+            cmd("sortie na", "discharge na", "discharge.help.na", self.answer_na, item, comment),
+            cmd("sortie assigner", "discharge assign", "discharge.help.assign", self.assign, item,
+                Arg("membre", "member", as_user_id), permission=planner),
+            cmd("sortie risque", "discharge risk", "discharge.help.risk", self.set_risk,
+                Arg("niveau", "level", as_risk), permission=planner),
+            cmd("sortie valider", "discharge validate", "discharge.help.validate",
+                self.validate, Arg("raison", "reason", optional=True, rest=True),
+                permission=planner),
+            cmd("sortie resume", "discharge summary", "discharge.help.summary",
+                self.show_summary, aliases=("sortie résumé",)),
+            cmd("sortie mes-taches", "discharge my-tasks", "discharge.help.tasks", self.my_tasks,
+                permission=ANYONE, aliases=("sortie mes-tâches",)),
+        ]
+
+
+def discharge(config: Config) -> Bot:
+    bot = Discharge(config)
+    return Bot("discharge", commands=bot.commands(), on_join=bot.on_join,
+               on_reaction=bot.on_reaction, services=[bot.pinner.run],
+               jobs={DUE: bot.due_job, DIGEST: bot.digest_job, ESCALATE: bot.escalate_job})
+

@@ -1,0 +1,91 @@
+"""The discharge bot's tables: one checklist per patient room, its audit trail, the messages that
+are about one item (a ✅ on them answers it), and the hand-overs to the RH30 follow-up.
+
+What users wrote (comments, reasons) and the checklist's answers are sealed by the vault; the clear
+columns are what the bot looks rows up by.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bots.runtime.models import Base
+
+_ID = BigInteger().with_variant(Integer, "sqlite")
+
+
+class ChecklistRow(Base):
+    """A patient's discharge checklist. `sealed` holds its state (records.py); `version` changes
+    with every re-plan (date moved), and names the reminder jobs of that plan. `live_outbox_id` is
+    the live message now edited in place; `pinned_event_id` the one pinned in the room."""
+
+    __tablename__ = "discharge_checklists"
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    account: Mapped[str] = mapped_column(String(255), index=True)
+    care_room_id: Mapped[int] = mapped_column(
+        ForeignKey("care_rooms.id", ondelete="CASCADE"), unique=True)
+    room_id: Mapped[str] = mapped_column(String(255), index=True)
+    template: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), index=True)  # active | validated
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    version: Mapped[int] = mapped_column(Integer)
+    live_outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
+    pinned_event_id: Mapped[str | None] = mapped_column(String(255))
+    language: Mapped[str] = mapped_column(String(2))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEntry(Base):
+    """Every answer, assignment, plan change, override, reminder, alert: who, when, what (the
+    detail, which may quote a comment, sealed)."""
+
+    __tablename__ = "discharge_audit"
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    checklist_id: Mapped[int] = mapped_column(
+        ForeignKey("discharge_checklists.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(255))  # a user ID, or the bot's
+    action: Mapped[str] = mapped_column(String(32))
+    item: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ItemMessage(Base):
+    """A message the bot posted about one item (reminder, answer, assignment); item 0: a live
+    checklist message."""
+
+    __tablename__ = "discharge_item_messages"
+    outbox_id: Mapped[int] = mapped_column(
+        ForeignKey("outbox.id", ondelete="CASCADE"), primary_key=True)
+    checklist_id: Mapped[int] = mapped_column(
+        ForeignKey("discharge_checklists.id", ondelete="CASCADE"), index=True)
+    item: Mapped[int] = mapped_column(Integer)
+
+
+class Handover(Base):
+    """A validated discharge, for the RH30 follow-up to take up (`taken_at` once it has)."""
+
+    __tablename__ = "discharge_handovers"
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    account: Mapped[str] = mapped_column(String(255), index=True)
+    checklist_id: Mapped[int] = mapped_column(
+        ForeignKey("discharge_checklists.id", ondelete="CASCADE"), unique=True)
+    care_room_id: Mapped[int] = mapped_column(ForeignKey("care_rooms.id", ondelete="CASCADE"))
+    discharged_on: Mapped[date] = mapped_column(Date)
+    high_risk: Mapped[bool] = mapped_column(Boolean)
+    risk: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    taken_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

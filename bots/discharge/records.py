@@ -1,0 +1,108 @@
+"""The discharge bot's records: a checklist's state sealed in its row and opened again, the audit
+trail, the messages about one item. Database only, inside the caller's transaction."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from bots.discharge.checklist import Checklist, ItemState, Override
+from bots.discharge.models import AuditEntry, ChecklistRow, ItemMessage
+from bots.discharge.template import Template
+from bots.runtime.models import OutboxMessage
+from bots.runtime.store import Transaction, utcnow
+
+LIVE = 0  # ItemMessage.item of a live checklist message
+
+
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def to_dict(c: Checklist) -> dict[str, Any]:
+    return {
+        "discharge": c.discharge.isoformat(),
+        "admission": c.admission.isoformat() if c.admission else None,
+        "risk": c.risk,
+        "states": {str(k): {"answer": s.answer, "by": s.by,
+                            "at": s.at.isoformat() if s.at else None,
+                            "comment": s.comment, "assignee": s.assignee}
+                   for k, s in c.states.items()},
+        "validated_at": c.validated_at.isoformat() if c.validated_at else None,
+        "discharged_on": c.discharged_on.isoformat() if c.discharged_on else None,
+        "override": None if c.override is None else {
+            "by": c.override.by, "at": c.override.at.isoformat(),
+            "reason": c.override.reason, "items": list(c.override.items)},
+    }
+
+
+def from_dict(raw: dict[str, Any], template: Template, zone: ZoneInfo) -> Checklist:
+    override = raw.get("override")
+    return Checklist(
+        template=template, zone=zone, discharge=date.fromisoformat(raw["discharge"]),
+        admission=date.fromisoformat(raw["admission"]) if raw.get("admission") else None,
+        risk=raw.get("risk"),
+        states={int(k): ItemState(answer=s["answer"], by=s["by"], at=_time(s["at"]),
+                                  comment=s["comment"], assignee=s["assignee"])
+                for k, s in raw["states"].items()},
+        validated_at=_time(raw.get("validated_at")),
+        discharged_on=date.fromisoformat(raw["discharged_on"]) if raw.get("discharged_on")
+        else None,
+        override=None if override is None else Override(
+            by=override["by"], at=datetime.fromisoformat(override["at"]),
+            reason=override["reason"], items=tuple(override["items"])))
+
+
+def open_checklist(tx: Transaction, row: ChecklistRow, template: Template,
+                   zone: ZoneInfo) -> Checklist:
+    return from_dict(tx.vault.open(row.sealed), template, zone)
+
+
+def save(tx: Transaction, row: ChecklistRow, checklist: Checklist) -> None:
+    row.sealed = tx.vault.seal(to_dict(checklist))
+    row.status = "validated" if checklist.validated_at else "active"
+    row.updated_at = utcnow()
+
+
+async def by_room(tx: Transaction, room_id: str) -> ChecklistRow | None:
+    return await tx.session.scalar(select(ChecklistRow).where(
+        ChecklistRow.account == tx.account, ChecklistRow.room_id == room_id))
+
+
+def audit(tx: Transaction, row: ChecklistRow, actor: str, action: str, *,
+          item: int | None = None, at: datetime | None = None, **detail: Any) -> None:
+    tx.session.add(AuditEntry(checklist_id=row.id, at=at or utcnow(), actor=actor,
+                              action=action, item=item, detail=tx.vault.seal(detail)))
+
+
+async def audit_trail(tx: Transaction, row: ChecklistRow) -> list[tuple[AuditEntry, dict]]:
+    entries = (await tx.session.scalars(select(AuditEntry).where(
+        AuditEntry.checklist_id == row.id).order_by(AuditEntry.id))).all()
+    return [(e, tx.vault.open(e.detail)) for e in entries]
+
+
+async def escalated_items(tx: Transaction, row: ChecklistRow) -> set[int]:
+    """Items the physician was already told about (escalations are sent once)."""
+    return set((await tx.session.scalars(select(AuditEntry.item).where(
+        AuditEntry.checklist_id == row.id, AuditEntry.action == "escalation"))).all())
+
+
+async def about_item(tx: Transaction, row: ChecklistRow, message: OutboxMessage,
+                     item: int) -> None:
+    """`message` is about one item (a ✅ on it answers that item), or with item LIVE the
+    checklist itself."""
+    await tx.session.flush()  # the outbox row's ID
+    tx.session.add(ItemMessage(checklist_id=row.id, item=item, outbox_id=message.id))
+
+
+async def item_of_message(tx: Transaction, room_id: str, event_id: str) -> tuple[int, int] | None:
+    """(checklist ID, item) of a message about one item, by its event ID."""
+    found = (await tx.session.execute(
+        select(ItemMessage.checklist_id, ItemMessage.item)
+        .join(OutboxMessage, OutboxMessage.id == ItemMessage.outbox_id)
+        .where(OutboxMessage.event_id == event_id, OutboxMessage.room_id == room_id,
+               OutboxMessage.account == tx.account))).first()
+    return (found[0], found[1]) if found else None
