@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -11,9 +12,13 @@ from bots.discharge.checklist import (
     Checklist,
     ChecklistError,
     may_answer,
+    parse_day,
     wall_clock,
     within_hours,
 )
+from bots.discharge.records import from_dict, to_dict
+from bots.discharge.reminders import Hours, next_digest, plan
+from bots.discharge.summary import summary_markdown
 from bots.discharge.template import DEFAULT_TEMPLATE, DEFAULT_TEMPLATES_DIR, load_template
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -212,3 +217,53 @@ def test_the_default_template_and_bad_templates_refused_with_file_item_and_reaso
     (tmp_path / "twin.yaml").write_text(yaml.safe_dump(good, allow_unicode=True))
     with pytest.raises(TemplateError, match="already exists"):
         load_templates([tmp_path / "twin.yaml"])
+
+
+def test_days_as_people_type_them():
+    today = date(2026, 11, 20)
+    assert parse_day("24/11/2026", today) == date(2026, 11, 24)
+    assert parse_day("24/11", today) == date(2026, 11, 24)
+    assert parse_day("02/01", today) == date(2027, 1, 2)  # the next such day
+    assert parse_day("2026-12-01", today) == date(2026, 12, 1)
+    assert parse_day("demain", today) == date(2026, 11, 21)
+    assert parse_day("J+3", today) == date(2026, 11, 23)
+    for bad in ("32/13", "31/02/2026", "hier", "24-11", ""):
+        with pytest.raises(ChecklistError) as caught:
+            parse_day(bad, today)
+        assert caught.value.key == "checklist.bad_date"
+
+
+def test_reminder_plan_keeps_working_hours_and_skips_what_is_already_late():
+    hours = Hours(time(8, 0), time(19, 0))
+    c = checklist()  # admission 18/11, discharge 24/11
+    now = datetime(2026, 11, 20, 10, 0, tzinfo=PARIS)
+    jobs = {j.key.split(":", 3)[3]: j for j in plan(7, 2, c, hours, now)}
+    assert all(j.key.startswith("discharge:7:v2:") for j in jobs.values())
+    # A items (due 19/11 and 20/11 18:00): only those still ahead.
+    assert "due:1" not in jobs and jobs["due:2"].when == datetime(2026, 11, 20, 18, 0,
+                                                                  tzinfo=PARIS)
+    assert jobs["due:8"].when == datetime(2026, 11, 23, 18, 0, tzinfo=PARIS)
+    assert jobs["rescore:1"].payload == {"checklist": 7, "version": 2, "item": 1,
+                                         "rescore": True}
+    # The letter due at 23:59 on J0 is reported the next morning, inside working hours.
+    assert jobs["due:17"].when == datetime(2026, 11, 25, 8, 0, tzinfo=PARIS)
+    assert jobs["escalate"].when == datetime(2026, 11, 24, 8, 0, tzinfo=PARIS)
+    # Moved backwards to tomorrow: what is now past gets no job of its own.
+    moved = {j.key.split(":", 3)[3] for j in plan(7, 3, c.move(date(2026, 11, 21)), hours, now)}
+    assert "due:7" not in moved and "due:8" in moved  # J-2 (19/11) gone, J-1 (20/11 18:00) kept
+    digest = next_digest(7, now, time(9, 0), hours)
+    assert digest.when == datetime(2026, 11, 21, 9, 0, tzinfo=PARIS)
+    assert digest.key == "discharge:7:digest:2026-11-21"
+    early = next_digest(7, now.replace(hour=7), time(9, 0), hours)
+    assert early.when == datetime(2026, 11, 20, 9, 0, tzinfo=PARIS)
+
+
+def test_stored_state_round_trips_and_the_summary_cannot_be_broken_by_a_comment():
+    c = checklist(risk="eleve").answer(10, "non", by="@idec:x", at=NOW, comment="a | b <i>x</i>")
+    c = c.assign(8, "@sec:x").validate(by="@mh:x", at=NOW, physician=True, reason="SSR")
+    again = from_dict(json.loads(json.dumps(to_dict(c))), TEMPLATE, PARIS)
+    assert again == c
+    md = summary_markdown(c, "fr", "P-2026-00001", "DUPONT Marie")
+    row10 = next(line for line in md.splitlines() if line.startswith("| 10 |"))
+    assert row10.count(" | ") == 5 and "a \\| b &lt;i>x&lt;/i>" in row10
+    assert "Passé outre par @mh:x" in md and "Risque de réhospitalisation : élevé" in md

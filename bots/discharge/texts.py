@@ -189,12 +189,14 @@ TEXTS: dict[str, dict[Lang, str]] = {
               "or ✅ on this message.",
     },
     "discharge.rescore": {
-        "fr": "🔁 {who} : à refaire avant la sortie — item {item} « {label} » (pour le {due}).",
-        "en": "🔁 {who}: to redo before discharge — item {item} \u201c{label}\u201d (by {due}).",
+        "fr": "🔁 {who} : l'item {item} « {label} » est à refaire avant la sortie (pour le "
+              "{due}).",
+        "en": "🔁 {who}: item {item} \u201c{label}\u201d is to be redone before discharge (by "
+              "{due}).",
     },
     "discharge.alert": {
-        "fr": "🚨 <b>Alerte</b> {who} : item {item} « {label} » non fait à l'échéance "
-              "({due}).",
+        "fr": "🚨 <b>Alerte</b> {who} : l'item {item} « {label} » n'était pas fait à "
+              "l'échéance ({due}).",
         "en": "🚨 <b>Alert</b> {who}: item {item} \u201c{label}\u201d not done when due ({due}).",
     },
     "discharge.digest": {
