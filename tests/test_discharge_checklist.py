@@ -99,6 +99,7 @@ def test_assignment_and_who_may_answer():
     assert may_answer(item8, "SEC") and may_answer(item8, "IDEC")
     assert may_answer(item8, "MH", any_item=True) and not may_answer(item8, "MH")
     assert not may_answer(item8, "PO") and not may_answer(item8, None, any_item=True)
+    assert may_answer(item8, "PO", assigned=True)
 
 
 def test_validation_is_blocked_until_blocking_items_are_yes_or_na_or_overridden():

@@ -172,11 +172,24 @@ async def test_my_tasks_across_patient_rooms(make_bot, make_clinician):
     await w.dac.send(w.room_id, f"!sortie prevoir {date.today() + timedelta(days=1):%d/%m/%Y}")
     await w.live(w.sec)
     await w.command(w.dac, f"!sortie assigner 9 {w.sec.user_id}")
+    assigned = await w.command(w.dac, f"!sortie assigner 3 {w.sec.user_id}")
+
+    def listed(tasks) -> set[int]:
+        return {int(line.split(".")[0].lstrip("• ")) for line in tasks.body.splitlines()
+                if line.startswith("• ")}
+
+    # SEC's items (4, 8, 14, 17) and the ones assigned to her (3, 9), nothing else.
     tasks = await w.command(w.sec, "!sortie mes-taches")
-    # SEC's items (4, 8, 14, 17) and the one assigned to her (9), nothing else.
-    listed = {int(line.split(".")[0].lstrip("• ")) for line in tasks.body.splitlines()
-              if line.startswith("• ")}
-    assert listed == {4, 8, 9, 14, 17}, tasks.body
+    assert listed(tasks) == {3, 4, 8, 9, 14, 17}, tasks.body
+    # Element sends reactions in clear (matrix-js-sdk does not encrypt them): counted too.
+    resp = await w.sec.client.room_send(w.room_id, "m.reaction", {"m.relates_to": {
+        "rel_type": "m.annotation", "event_id": assigned.event_id, "key": "✅"}})
+    assert resp.event_id
+    answered = await w.sec.wait_for(lambda r, e: r == w.room_id and e.sender == w.bot_id and
+                                    getattr(e, "body", "").startswith("✅ 3."))
+    assert answered.source["content"]["m.relates_to"]["m.in_reply_to"]["event_id"] == \
+        assigned.event_id
+    assert listed(await w.command(w.sec, "!sortie mes-taches")) == {4, 8, 9, 14, 17}
     assert w.ref in tasks.body
     assert "Aucun item ouvert" in (await w.command(w.po, "!discharge my-tasks")).body or \
         "No open item" in (await w.command(w.po, "!discharge my-tasks")).body

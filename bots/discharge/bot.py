@@ -109,9 +109,10 @@ class Discharge:
     def _may(self, caller: Caller, capability: str) -> bool:
         return self.roles.may(caller, capability)
 
-    def _answer_refusal(self, caller: Caller, item: Item, lang: Lang) -> Html | None:
-        if may_answer(item, caller.role,
-                      any_item=self._may(caller, "discharge.any_item")):
+    def _answer_refusal(self, caller: Caller, c: Checklist, item: Item,
+                        lang: Lang) -> Html | None:
+        if may_answer(item, caller.role, any_item=self._may(caller, "discharge.any_item"),
+                      assigned=c.state(item.id).assignee == caller.user_id):
             return None
         return t(lang, "discharge.not_your_item", item=item.id, roles=", ".join(item.roles))
 
@@ -210,7 +211,7 @@ class Discharge:
         now = utcnow()
         try:
             item = loaded.checklist.item(item_id)
-            refusal = self._answer_refusal(ctx.caller, item, ctx.lang)
+            refusal = self._answer_refusal(ctx.caller, loaded.checklist, item, ctx.lang)
             if refusal is not None:
                 ctx.reply(refusal)
                 return

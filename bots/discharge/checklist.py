@@ -165,10 +165,11 @@ class Checklist:
             raise ChecklistError("checklist.already_validated")
 
 
-def may_answer(item: Item, role: str | None, *, any_item: bool = False) -> bool:
-    """The item's roles; `any_item` for roles that may answer every item (physicians and
-    coordinators in the default roles file)."""
-    return role is not None and (any_item or role in item.roles)
+def may_answer(item: Item, role: str | None, *, any_item: bool = False,
+               assigned: bool = False) -> bool:
+    """The item's roles, whoever it is assigned to, and roles that may answer every item
+    (`any_item`: physicians and coordinators in the default roles file)."""
+    return assigned or (role is not None and (any_item or role in item.roles))
 
 
 _DAY = re.compile(r"^(?P<d>\d{1,2})/(?P<m>\d{1,2})(?:/(?P<y>\d{4}))?$")
