@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+from datetime import date, timedelta
 from pathlib import Path
 
 from tests.careteam_helpers import INS, care_setup
@@ -71,4 +72,31 @@ async def test_element_client_in_a_patient_room(homeserver, make_bot, make_clini
     assert result["errors"] == [], result["errors"]
     for reply in result["replies"]:
         assert reply["decrypted"] and reply["shield_colour"] != "RED", reply
+    assert result["ok"] is True
+
+
+async def test_element_client_runs_the_discharge_checklist(homeserver, make_bot, make_clinician):
+    """Element's stack plans a discharge and answers an item: the live checklist and the bot's
+    edits of it (m.replace) all decrypt, from a cross-signed bot device."""
+    setup = await care_setup(make_bot, make_clinician, bots=("careteam", "discharge"))
+    localpart, password = f"element{secrets.token_hex(3)}", secrets.token_urlsafe(12)
+    user_id = await homeserver.register(localpart, password)
+    status, created = await setup.call("POST", "/api/v1/patients", {
+        "identity": {"family_name": "DUPONT", "given_names": "Marie", "birth_date": "1948-03-12",
+                     "sex": "F", "ins": INS},
+        "team": [{"user_id": user_id, "role": "IDEC"}]})
+    assert status == 201, created
+    day = date.today() + timedelta(days=2)
+    result = await run_element_client({
+        "homeserver": homeserver.url, "user_id": user_id, "password": password,
+        "room_id": created["room_id"], "bot_user_id": setup.bot.user_id, "timeout_s": 90,
+        "commands": [f"!sortie prevoir {day:%d/%m/%Y}", "!sortie oui 20", "!sortie na 1"],
+        "expect": ["Check-list de sortie", "✅ 20.", "ne peut pas être « NA »"],
+    })
+    assert result["errors"] == [], result["errors"]
+    for reply in result["replies"]:
+        assert reply["decrypted"] and reply["shield_colour"] != "RED", reply
+    # The live checklist (first reply) as Element shows it: replaced by the bot's edit.
+    live = result["replies"][0]
+    assert live["edit_decrypted"] is True and "✅ 20." in live["edited_body"], live
     assert result["ok"] is True

@@ -399,6 +399,9 @@ class Discharge:
         row = await ctx.tx.session.get(ChecklistRow, ctx.payload["checklist"])
         if row is None or row.status != "active":
             return None
+        room = await ctx.tx.session.get(CareRoom, row.care_room_id)
+        if room is None or room.status != "open":
+            return None  # the episode was closed: the room is read-only, nothing to remind
         version = ctx.payload.get("version")
         if version is not None and version != row.version:
             return None  # planned before the date moved (its cancellation lost a race)

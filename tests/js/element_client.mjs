@@ -442,6 +442,13 @@ async function main(cfg, deadline) {
             }
         }
 
+        // Replies the bot edited since (m.replace): what Element shows in their place.
+        for (const entry of result.replies) {
+            const rep = entry.event_id ? room.findEventById(entry.event_id)?.replacingEvent() : null;
+            entry.edited_body = rep ? (rep.getContent()["m.new_content"]?.body ?? null) : null;
+            entry.edit_decrypted = rep ? !rep.isDecryptionFailure() : null;
+        }
+
         // Everything else the bot said after our first command, for diagnosis (and any of it that
         // failed to decrypt is an error: Element would show it as "Unable to decrypt").
         for (const ev of arrivals.slice(conversationStart)) {
