@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from nio import Event, RoomMessageNotice
@@ -12,6 +12,11 @@ from tests.careteam_helpers import INS, CareSetup, care_setup
 from tests.clients import Clinician
 
 PARIS = ZoneInfo("Europe/Paris")
+
+
+def today() -> date:
+    """The ward's today (the bot's dates are Europe/Paris, the machine may be on UTC)."""
+    return datetime.now(PARIS).date()
 
 
 @dataclass
@@ -67,7 +72,7 @@ async def ward(make_bot, make_clinician, admission: date | None = None) -> Ward:
     setup = await care_setup(make_bot, make_clinician, bots=("careteam", "discharge"))
     doc, nurse, sec, po = [await make_clinician() for _ in range(4)]
     team = [(setup.coordinator, "DAC"), (doc, "MH"), (nurse, "IDE"), (sec, "SEC"), (po, "PO")]
-    admission = admission or date.today() - timedelta(days=2)
+    admission = admission or today() - timedelta(days=2)
     status, created = await setup.call("POST", "/api/v1/patients", {
         "identity": {"family_name": "DUPONT", "given_names": "Marie",
                      "birth_date": "1948-03-12", "sex": "F", "ins": INS},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -65,3 +66,35 @@ def test_unreadable_and_invalid_yaml(tmp_path):
     bad.write_text("homeserver: [unclosed")
     with pytest.raises(config.ConfigError, match="not valid YAML"):
         config.load(bad)
+
+
+def test_discharge_section_and_a_bad_template_stops_the_start(tmp_path):
+    from datetime import time
+
+    from bots.app import build_runtimes
+
+    raw = good()
+    raw["discharge"] = {"templates": ["wards"], "working_hours": "07:30-20:00",
+                        "digest_at": "08:15"}
+    (tmp_path / "wards").mkdir()
+    (tmp_path / "wards" / "cardio.yaml").write_text(
+        "name: cardio\ntitle_fr: Cardio\ntitle_en: Cardio\nversion: 1\nsections:\n"
+        "  - title_fr: A\n    title_en: A\n    items:\n"
+        "      - {id: 1, label_fr: Bilan, roles: [CHEF], due: A+1}\n")
+    cfg = config.load(write(tmp_path, raw))
+    assert cfg.discharge.working_hours == (time(7, 30), time(20, 0))
+    assert cfg.discharge.digest_at == time(8, 15)
+    assert cfg.discharge.templates == (tmp_path / "wards",)
+    # discharge without careteam on the account: refused, saying why.
+    accounts = (config.AccountConfig("@liaison:chu.example", "pw", "Liaison", ("discharge",)),)
+    with pytest.raises(config.ConfigError, match="needs careteam"):
+        build_runtimes(replace(cfg, accounts=accounts), store=None)  # type: ignore[arg-type]
+    # The bad template: the file, the item and the reason.
+    accounts = (config.AccountConfig("@liaison:chu.example", "pw", "Liaison",
+                                     ("careteam", "discharge")),)
+    with pytest.raises(config.ConfigError) as err:
+        build_runtimes(replace(cfg, accounts=accounts), store=None)  # type: ignore[arg-type]
+    assert "cardio.yaml, item 1: unknown role(s) CHEF" in str(err.value)
+    raw["discharge"] = {"working_hours": "19:00-08:00"}
+    with pytest.raises(config.ConfigError, match="start must come before"):
+        config.load(write(tmp_path, raw))

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from datetime import date, timedelta
+from datetime import timedelta
 
 from nio import RoomGetStateEventResponse
 from nio.crypto.attachments import decrypt_attachment
 
-from tests.discharge_helpers import ward
+from tests.discharge_helpers import today, ward
 
 
 def db(w) -> sqlite3.Connection:
@@ -35,7 +35,7 @@ async def wait_pinned(w, member, event_id: str) -> list[str]:
 async def test_commands_edit_the_pinned_live_checklist_with_permissions(
         make_bot, make_clinician):
     w = await ward(make_bot, make_clinician)
-    day = date.today() + timedelta(days=3)
+    day = today() + timedelta(days=3)
 
     # A nurse may answer items but not plan the discharge.
     reply = await w.command(w.nurse, f"!sortie prevoir {day:%d/%m/%Y}")
@@ -103,7 +103,7 @@ async def test_commands_edit_the_pinned_live_checklist_with_permissions(
     assert "donnez la raison" in (await w.command(w.doc, "!sortie valider")).body
     mark = len(w.nurse.timeline)
     done = await w.command(w.doc, "!sortie valider transfert urgent en SSR")
-    assert "Sortie validée" in done.body and f"{date.today():%d/%m/%Y}" in done.body
+    assert "Sortie validée" in done.body and f"{today():%d/%m/%Y}" in done.body
     new = await w.edit_of(w.nurse, live.event_id, "Sortie validée", start=mark)
     assert "transfert urgent en SSR" in new["body"]
     assert "déjà validée" in (await w.command(w.nurse, "!sortie oui 19")).body
@@ -133,7 +133,7 @@ async def test_commands_edit_the_pinned_live_checklist_with_permissions(
                                 ).fetchall()
         actions = [r[0] for r in conn.execute(
             "SELECT action FROM discharge_audit ORDER BY id").fetchall()]
-    assert handover == [(date.today().isoformat(), 0)]
+    assert handover == [(today().isoformat(), 0)]
     assert actions[:1] == ["plan"] and actions.count("answer") == 3
     assert {"assign", "move", "validate", "override", "summary"} <= set(actions)
     raw = open(w.setup.bot.config.database.removeprefix("sqlite:///"), "rb").read()
@@ -142,7 +142,7 @@ async def test_commands_edit_the_pinned_live_checklist_with_permissions(
 
 async def test_a_newcomer_gets_the_checklist_again_and_it_is_pinned(make_bot, make_clinician):
     w = await ward(make_bot, make_clinician)
-    day = date.today() + timedelta(days=2)
+    day = today() + timedelta(days=2)
     mark = len(w.nurse.timeline)
     await w.dac.send(w.room_id, f"!sortie prevoir {day:%d/%m/%Y}")
     first = await w.live(w.nurse, start=mark)
@@ -169,7 +169,7 @@ async def test_a_newcomer_gets_the_checklist_again_and_it_is_pinned(make_bot, ma
 async def test_my_tasks_across_patient_rooms(make_bot, make_clinician):
     w = await ward(make_bot, make_clinician)
     await w.command(w.dac, f"!sortie assigner 8 {w.sec.user_id}")  # no checklist yet
-    await w.dac.send(w.room_id, f"!sortie prevoir {date.today() + timedelta(days=1):%d/%m/%Y}")
+    await w.dac.send(w.room_id, f"!sortie prevoir {today() + timedelta(days=1):%d/%m/%Y}")
     await w.live(w.sec)
     await w.command(w.dac, f"!sortie assigner 9 {w.sec.user_id}")
     assigned = await w.command(w.dac, f"!sortie assigner 3 {w.sec.user_id}")

@@ -25,7 +25,7 @@ from bots.discharge.live import Pinner, post_live, update_live
 from bots.discharge.models import ChecklistRow, Handover
 from bots.discharge.reminders import DIGEST, DUE, ESCALATE, Hours, Job
 from bots.discharge.render import render, when
-from bots.discharge.template import Item, Template, load_templates
+from bots.discharge.template import Item, Template, TemplateError, load_templates
 from bots.runtime.bot import Bot, CommandContext, JobContext, JoinContext, ReactionContext
 from bots.runtime.commands import (
     ANYONE,
@@ -73,7 +73,11 @@ class Discharge:
         self.settings = config.discharge
         self.zone = ZoneInfo(config.timezone)
         self.roles = Roles.load(config.careteam.roles_file)
-        self.templates = load_templates(self.settings.templates, known_roles=self.roles.by_code)
+        try:
+            self.templates = load_templates(self.settings.templates,
+                                            known_roles=self.roles.by_code)
+        except TemplateError as exc:  # refused at start, naming the file, the item, the reason
+            raise ConfigError(f"discharge/templates: {exc}") from None
         if self.settings.default_template not in self.templates:
             raise ConfigError(f"discharge/default_template: no template named "
                               f"{self.settings.default_template!r} (known: "
