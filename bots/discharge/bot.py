@@ -8,7 +8,6 @@ the care-team bot: its patient rooms, teams and roles are the ones this bot work
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -23,10 +22,12 @@ from bots.discharge import records, reminders, summary, texts  # noqa: F401 - te
 from bots.discharge.checklist import RISKS, Answer, Checklist, ChecklistError, may_answer, parse_day
 from bots.discharge.live import Pinner, post_live, update_live
 from bots.discharge.models import ChecklistRow, Handover
-from bots.discharge.reminders import DIGEST, DUE, ESCALATE, Hours, Job
-from bots.discharge.render import render, when
+from bots.discharge.notify import Notifier, schedule
+from bots.discharge.records import Loaded
+from bots.discharge.reminders import DIGEST, DUE, ESCALATE
+from bots.discharge.render import due_text, render, when
 from bots.discharge.template import Item, Template, TemplateError, load_templates
-from bots.runtime.bot import Bot, CommandContext, JobContext, JoinContext, ReactionContext
+from bots.runtime.bot import Bot, CommandContext, JoinContext, ReactionContext
 from bots.runtime.commands import (
     ANYONE,
     Arg,
@@ -39,23 +40,9 @@ from bots.runtime.commands import (
 )
 from bots.runtime.i18n import Lang, t
 from bots.runtime.notice import Html, attachment, join, notice, pill
-from bots.runtime.runtime import Runtime
 from bots.runtime.store import Transaction, utcnow
 
 YES_REACTIONS = frozenset({"✅", "✔️", "☑️"})
-# Who is told when nobody holds an item's role in the team: the coordinators.
-FALLBACK_ROLES = ("IDEC", "DAC")
-PHYSICIANS = ("MH",)
-
-
-@dataclass
-class Loaded:
-    row: ChecklistRow
-    checklist: Checklist
-
-    @property
-    def lang(self) -> Lang:
-        return self.row.language  # type: ignore[return-value]
 
 
 def as_risk(raw: str) -> str:
@@ -82,8 +69,8 @@ class Discharge:
             raise ConfigError(f"discharge/default_template: no template named "
                               f"{self.settings.default_template!r} (known: "
                               f"{', '.join(sorted(self.templates))})")
-        self.hours = Hours(*self.settings.working_hours)
         self.pinner = Pinner()
+        self.notifier = Notifier(self.settings, self.zone, self.load)
 
     # --- loading and saving ----------------------------------------------------------------
 
@@ -160,10 +147,10 @@ class Discharge:
         records.audit(ctx.tx, row, ctx.sender, "plan", day=day.isoformat(),
                       template=template.name)
         await post_live(ctx.tx, row, render(checklist, ctx.lang, now), self.pinner)
-        self._schedule(ctx.runtime, ctx.tx, reminders.plan(
-            row.id, row.version, checklist, self.hours, now))
-        self._schedule(ctx.runtime, ctx.tx, [reminders.next_digest(
-            row.id, now.astimezone(self.zone), self.settings.digest_at, self.hours)])
+        schedule(ctx.runtime, ctx.tx, reminders.plan(
+            row.id, row.version, checklist, self.notifier.hours, now))
+        schedule(ctx.runtime, ctx.tx, [reminders.next_digest(
+            row.id, now.astimezone(self.zone), self.settings.digest_at, self.notifier.hours)])
 
     def _future_day(self, raw: str, now: datetime) -> date:
         today = now.astimezone(self.zone).date()
@@ -171,11 +158,6 @@ class Discharge:
         if day < today:
             raise ChecklistError("discharge.past_date", date=when("fr", day))
         return day
-
-    @staticmethod
-    def _schedule(runtime: Runtime, tx: Transaction, jobs: list[Job]) -> None:
-        for job in jobs:
-            runtime.scheduler.schedule(tx, job.kind, job.key, job.when, job.payload)
 
     async def move(self, ctx: CommandContext, date_: str) -> None:
         loaded = await self._loaded(ctx)
@@ -194,8 +176,8 @@ class Discharge:
         self._store(ctx.tx, loaded, changed, now)
         records.audit(ctx.tx, row, ctx.sender, "move", before=loaded.checklist.discharge
                       .isoformat(), after=day.isoformat())
-        self._schedule(ctx.runtime, ctx.tx, reminders.plan(row.id, row.version, changed,
-                                                           self.hours, now))
+        schedule(ctx.runtime, ctx.tx, reminders.plan(row.id, row.version, changed,
+                                                           self.notifier.hours, now))
         ctx.reply(t(ctx.lang, "discharge.moved", day=when(ctx.lang, day)))
 
     async def answer_yes(self, ctx: CommandContext, item: int, commentaire: str | None) -> None:
@@ -235,7 +217,7 @@ class Discharge:
             reply_to=ctx.event_id if isinstance(ctx, CommandContext) else ctx.reacts_to),
             cause_event_id=ctx.event_id)
         await records.about_item(ctx.tx, loaded.row, reply, item_id)
-        await self._escalate(ctx.tx, updated, now)
+        await self.notifier.escalate(ctx.tx, updated, now)
 
     async def assign(self, ctx: CommandContext, item: int, membre: str) -> None:
         loaded = await self._loaded(ctx)
@@ -275,7 +257,7 @@ class Discharge:
         updated = self._store(ctx.tx, loaded, changed, now)
         records.audit(ctx.tx, loaded.row, ctx.sender, "risk", at=now, risk=niveau)
         ctx.reply(t(ctx.lang, "discharge.risk_set", level=t(ctx.lang, f"risk.{niveau}")))
-        await self._escalate(ctx.tx, updated, now)
+        await self.notifier.escalate(ctx.tx, updated, now)
 
     async def validate(self, ctx: CommandContext, raison: str | None) -> None:
         loaded = await self._loaded(ctx)
@@ -351,17 +333,12 @@ class Discharge:
                                 link=careteam_messages.room_link(row.room_id),
                                 items=join([t(ctx.lang, "discharge.task", id=i.id,
                                               label=i.label(ctx.lang),
-                                              due=self._due_text(c, i, ctx.lang),
+                                              due=due_text(c, i, ctx.lang),
                                               late=t(ctx.lang, "checklist.late")
                                               if i.id in late else "")
                                             for i in mine])))
         ctx.reply(join([t(ctx.lang, "discharge.tasks_title"), *blocks]) if blocks
                   else t(ctx.lang, "discharge.no_tasks"))
-
-    @staticmethod
-    def _due_text(c: Checklist, item: Item, lang: Lang) -> str:
-        due = c.due_at(item.due)
-        return when(lang, due, c.zone) if due else t(lang, "checklist.no_due")
 
     # --- reactions and newcomers -----------------------------------------------------------
 
@@ -396,115 +373,6 @@ class Discharge:
                         self.pinner, intro=t(loaded.lang, "discharge.for_newcomer",
                                              user=pill(ctx.user_id)),
                         mentions=[ctx.user_id])
-
-    # --- jobs ------------------------------------------------------------------------------
-
-    async def _job_checklist(self, ctx: JobContext) -> Loaded | None:
-        row = await ctx.tx.session.get(ChecklistRow, ctx.payload["checklist"])
-        if row is None or row.status != "active":
-            return None
-        room = await ctx.tx.session.get(CareRoom, row.care_room_id)
-        if room is None or room.status != "open":
-            return None  # the episode was closed: the room is read-only, nothing to remind
-        version = ctx.payload.get("version")
-        if version is not None and version != row.version:
-            return None  # planned before the date moved (its cancellation lost a race)
-        return self.load(ctx.tx, row)
-
-    async def due_job(self, ctx: JobContext) -> None:
-        loaded = await self._job_checklist(ctx)
-        if loaded is None:
-            return
-        c, lang = loaded.checklist, loaded.lang
-        item = c.template.item(ctx.payload["item"])
-        if item is None:
-            return
-        due = c.due_at(item.rescore_due if ctx.payload.get("rescore") and item.rescore_due
-                       else item.due)
-        state = c.state(item.id)
-        if ctx.payload.get("rescore"):
-            key, action = "discharge.rescore", "rescore_reminder"
-        elif item.alert_if_missing and due is not None and c.missing_at(item, due):
-            key, action = "discharge.alert", "alert"
-        elif state.answer is None:
-            key, action = "discharge.reminder", "reminder"
-        else:
-            return
-        targets = await self._targets(ctx.tx, loaded.row, c, item,
-                                      physicians=action == "alert")
-        message = ctx.tx.post(loaded.row.room_id, notice(
-            t(lang, key, item=item.id, label=item.label(lang),
-              due=when(lang, due, c.zone) if due else "",
-              who=join([pill(u) for u in targets], ", ")), mentions=targets))
-        await records.about_item(ctx.tx, loaded.row, message, item.id)
-        records.audit(ctx.tx, loaded.row, ctx.runtime.user_id, action, item=item.id,
-                      at=ctx.now, to=targets, late=ctx.late)
-        update_live(ctx.tx, loaded.row, render(c, lang, ctx.now))
-
-    async def digest_job(self, ctx: JobContext) -> None:
-        loaded = await self._job_checklist(ctx)
-        if loaded is None:
-            return  # validated: the chain stops
-        c, lang, row = loaded.checklist, loaded.lang, loaded.row
-        overdue = c.overdue(ctx.now)
-        if overdue:
-            everyone: set[str] = set()
-            lines = []
-            for item in overdue:
-                targets = await self._targets(ctx.tx, row, c, item)
-                everyone.update(targets)
-                lines.append(t(lang, "discharge.digest_line", id=item.id, label=item.label(lang),
-                               due=self._due_text(c, item, lang),
-                               who=join([pill(u) for u in targets], ", ")))
-            ctx.tx.post(row.room_id, notice(t(lang, "discharge.digest", items=join(lines)),
-                                            mentions=sorted(everyone)))
-            records.audit(ctx.tx, row, ctx.runtime.user_id, "digest", at=ctx.now,
-                          items=[i.id for i in overdue])
-        self._schedule(ctx.runtime, ctx.tx, [reminders.next_digest(
-            row.id, ctx.now.astimezone(self.zone), self.settings.digest_at, self.hours)])
-
-    async def escalate_job(self, ctx: JobContext) -> None:
-        loaded = await self._job_checklist(ctx)
-        if loaded is not None:
-            await self._escalate(ctx.tx, loaded, ctx.now)
-
-    async def _escalate(self, tx: Transaction, loaded: Loaded, now: datetime) -> None:
-        """High risk, from J0, "Non" on an escalation item: tell the physicians, once per item."""
-        items = loaded.checklist.escalations(now)
-        if not items:
-            return
-        done = await records.escalated_items(tx, loaded.row)
-        new = [i for i in items if i.id not in done]
-        if not new:
-            return
-        lang, row = loaded.lang, loaded.row
-        physicians = await self._members(tx, row, PHYSICIANS) or \
-            await self._members(tx, row, FALLBACK_ROLES)
-        tx.post(row.room_id, notice(t(
-            lang, "discharge.escalation", who=join([pill(u) for u in physicians], ", "),
-            items=join([t(lang, "discharge.escalation_line", id=i.id, label=i.label(lang),
-                          comment=loaded.checklist.state(i.id).comment or "") for i in new])),
-            mentions=physicians))
-        for item in new:
-            records.audit(tx, row, tx.account, "escalation", item=item.id, at=now, to=physicians)
-
-    async def _members(self, tx: Transaction, row: ChecklistRow,
-                       roles: tuple[str, ...]) -> list[str]:
-        return list((await tx.session.scalars(select(TeamMember.user_id).where(
-            TeamMember.care_room_id == row.care_room_id, TeamMember.desired == "present",
-            TeamMember.role.in_(roles)).order_by(TeamMember.user_id))).all())
-
-    async def _targets(self, tx: Transaction, row: ChecklistRow, c: Checklist, item: Item, *,
-                       physicians: bool = False) -> list[str]:
-        """Whom a reminder mentions: the assignee, else the members with the item's roles,
-        else the coordinators; alerts add the physicians."""
-        assignee = c.state(item.id).assignee
-        users = [assignee] if assignee else await self._members(tx, row, item.roles)
-        if not users:
-            users = await self._members(tx, row, FALLBACK_ROLES)
-        if physicians:
-            users = [*users, *await self._members(tx, row, PHYSICIANS)]
-        return sorted(set(users))
 
     # --- declaration -----------------------------------------------------------------------
 
@@ -548,5 +416,6 @@ def discharge(config: Config) -> Bot:
     bot = Discharge(config)
     return Bot("discharge", commands=bot.commands(), on_join=bot.on_join,
                on_reaction=bot.on_reaction, services=[bot.pinner.run],
-               jobs={DUE: bot.due_job, DIGEST: bot.digest_job, ESCALATE: bot.escalate_job})
+               jobs={DUE: bot.notifier.due_job, DIGEST: bot.notifier.digest_job,
+                     ESCALATE: bot.notifier.escalate_job})
 

@@ -3,6 +3,7 @@ trail, the messages about one item. Database only, inside the caller's transacti
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -12,10 +13,23 @@ from sqlalchemy import select
 from bots.discharge.checklist import Checklist, ItemState, Override
 from bots.discharge.models import AuditEntry, ChecklistRow, ItemMessage
 from bots.discharge.template import Template
+from bots.runtime.i18n import Lang
 from bots.runtime.models import OutboxMessage
 from bots.runtime.store import Transaction, utcnow
 
 LIVE = 0  # ItemMessage.item of a live checklist message
+
+
+@dataclass
+class Loaded:
+    """A checklist row and its state, opened."""
+
+    row: ChecklistRow
+    checklist: Checklist
+
+    @property
+    def lang(self) -> Lang:
+        return self.row.language  # type: ignore[return-value]
 
 
 def _time(value: str | None) -> datetime | None:

@@ -23,6 +23,11 @@ def when(lang: Lang, value: datetime | date, zone: ZoneInfo | None = None) -> st
     return value.strftime("%d/%m/%Y") if lang == "fr" else value.isoformat()
 
 
+def due_text(c: Checklist, item: Item, lang: Lang) -> str:
+    due = c.due_at(item.due)
+    return when(lang, due, c.zone) if due else t(lang, "checklist.no_due")
+
+
 def _line(c: Checklist, item: Item, lang: Lang, late: set[int]) -> Html:
     state = c.state(item.id)
     if state.answer is not None:
