@@ -126,6 +126,12 @@ async def test_commands_edit_the_pinned_live_checklist_with_permissions(
                               info["file"]["hashes"]["sha256"], info["file"]["iv"]).decode()
     assert "| 8 | " in text and w.sec.user_id in text and "transfert urgent en SSR" in text
     assert "patient &lt;b>fatigué" in text  # a comment cannot inject HTML into the file either
+    # The journal: every change, who and when.
+    journal = text.split("## Journal")[1]
+    assert f"{w.sec.user_id} — item 8 : Oui" in journal
+    assert "item 13 : Non « patient &lt;b>fatigué&lt;/b> »" in journal
+    assert f"{w.doc.user_id} — passé outre aux items 1, 2, 12, 16, 17, 19 : transfert urgent" \
+        in journal
 
     # The database: the hand-over to RH30, the audit trail, and no comment in clear.
     with db(w) as conn:

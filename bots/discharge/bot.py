@@ -308,8 +308,9 @@ class Discharge:
         ctx.reply(summary.summary_html(c, ctx.lang, ref, patient))
         ctx.tx.post(ctx.room_id, attachment(
             summary.file_name(ref, ctx.lang),
-            summary.summary_markdown(c, ctx.lang, ref, patient).encode(), "text/markdown"),
-            cause_event_id=ctx.event_id)
+            summary.summary_markdown(c, ctx.lang, ref, patient,
+                                     await records.audit_trail(ctx.tx, loaded.row)).encode(),
+            "text/markdown"), cause_event_id=ctx.event_id)
         records.audit(ctx.tx, loaded.row, ctx.sender, "summary")
 
     async def my_tasks(self, ctx: CommandContext) -> None:

@@ -12,10 +12,11 @@ from sqlalchemy import select
 
 from bots.discharge.checklist import Checklist, ItemState, Override
 from bots.discharge.models import AuditEntry, ChecklistRow, ItemMessage
+from bots.discharge.summary import Entry
 from bots.discharge.template import Template
 from bots.runtime.i18n import Lang
 from bots.runtime.models import OutboxMessage
-from bots.runtime.store import Transaction, utcnow
+from bots.runtime.store import Transaction, as_utc, utcnow
 
 LIVE = 0  # ItemMessage.item of a live checklist message
 
@@ -92,10 +93,11 @@ def audit(tx: Transaction, row: ChecklistRow, actor: str, action: str, *,
                               action=action, item=item, detail=tx.vault.seal(detail)))
 
 
-async def audit_trail(tx: Transaction, row: ChecklistRow) -> list[tuple[AuditEntry, dict]]:
+async def audit_trail(tx: Transaction, row: ChecklistRow) -> list[Entry]:
     entries = (await tx.session.scalars(select(AuditEntry).where(
         AuditEntry.checklist_id == row.id).order_by(AuditEntry.id))).all()
-    return [(e, tx.vault.open(e.detail)) for e in entries]
+    return [Entry(as_utc(e.at), e.actor, e.action, e.item, tx.vault.open(e.detail))
+            for e in entries]
 
 
 async def escalated_items(tx: Transaction, row: ChecklistRow) -> set[int]:

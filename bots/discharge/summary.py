@@ -3,12 +3,17 @@ validation and any override. Pure: the same facts as an HTML message and a Markd
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from bots.discharge import texts  # noqa: F401 - registers the catalogue
 from bots.discharge.checklist import Checklist
 from bots.discharge.render import when
-from bots.runtime.i18n import Lang, t
+from bots.runtime.i18n import CATALOGUE, Lang, t
 from bots.runtime.notice import Html, join, to_plain
 
 
@@ -64,13 +69,46 @@ def _cell(text: str) -> str:
             .replace("\n", " "))
 
 
-def summary_markdown(c: Checklist, lang: Lang, ref: str, patient: str) -> str:
+@dataclass(frozen=True)
+class Entry:
+    """One line of the audit trail (records.audit_trail)."""
+
+    at: datetime
+    actor: str
+    action: str
+    item: int | None
+    detail: dict[str, Any]
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return "" if value is None else str(value)
+
+
+def journal_line(entry: Entry, lang: Lang, zone: ZoneInfo) -> str:
+    values = {k: _value(v) for k, v in entry.detail.items()}
+    if entry.action == "answer":
+        values["answer"] = to_plain(t(lang, f"checklist.answer.{entry.detail['answer']}"))
+        quoted = "« {} »" if lang == "fr" else "\u201c{}\u201d"
+        values["comment"] = " " + quoted.format(values["comment"]) if values.get("comment") \
+            else ""
+    text = CATALOGUE[f"audit.{entry.action}"][lang].format_map(
+        defaultdict(str, {**values, "item": _value(entry.item)}))
+    return f"{when(lang, entry.at, zone)} — {entry.actor} — {text}"
+
+
+def summary_markdown(c: Checklist, lang: Lang, ref: str, patient: str,
+                     journal: Sequence[Entry] = ()) -> str:
     head = t(lang, "summary.md_head")
     out = [f"# {to_plain(t(lang, 'summary.title'))}", ""]
     out += [f"- {to_plain(f).removeprefix('• ')}" for f in _facts(c, lang, ref, patient)]
     out += ["", head, "|---|---|---|---|---|---|"]
     out += ["| " + " | ".join(_cell(v) for v in (str(x.item), x.label, x.answer, x.by, x.at,
                                                   x.comment)) + " |" for x in lines(c, lang)]
+    if journal:
+        out += ["", f"## {CATALOGUE['summary.journal'][lang]}", ""]
+        out += [f"- {_cell(journal_line(e, lang, c.zone))}" for e in journal]
     return "\n".join(out) + "\n"
 
 

@@ -273,6 +273,28 @@ TEXTS: dict[str, dict[Lang, str]] = {
     "summary.md_head": {"fr": "| # | Item | Réponse | Par | Le | Commentaire |",
                         "en": "| # | Item | Answer | By | On | Comment |"},
     "summary.none": {"fr": "sans réponse", "en": "unanswered"},
+    # --- the journal in the summary file (plain text) ------------------------------------------
+    "summary.journal": {"fr": "Journal", "en": "Log"},
+    "audit.plan": {"fr": "check-list démarrée (sortie prévue {day}, modèle {template})",
+                   "en": "checklist started (planned discharge {day}, template {template})"},
+    "audit.move": {"fr": "sortie prévue déplacée du {before} au {after}",
+                   "en": "planned discharge moved from {before} to {after}"},
+    "audit.answer": {"fr": "item {item} : {answer}{comment}", "en": "item {item}: {answer}{comment}"},
+    "audit.assign": {"fr": "item {item} assigné à {to}", "en": "item {item} assigned to {to}"},
+    "audit.risk": {"fr": "risque de réhospitalisation : {risk}", "en": "readmission risk: {risk}"},
+    "audit.validate": {"fr": "sortie validée (sortie le {on})",
+                       "en": "discharge validated (discharged on {on})"},
+    "audit.override": {"fr": "passé outre aux items {items} : {reason}",
+                       "en": "overrode items {items}: {reason}"},
+    "audit.summary": {"fr": "synthèse éditée", "en": "summary produced"},
+    "audit.reminder": {"fr": "rappel de l'item {item} à {to}", "en": "reminder of item {item} to {to}"},
+    "audit.rescore_reminder": {"fr": "rappel de réévaluation de l'item {item} à {to}",
+                               "en": "re-score reminder of item {item} to {to}"},
+    "audit.alert": {"fr": "alerte sur l'item {item} à {to}", "en": "alert on item {item} to {to}"},
+    "audit.digest": {"fr": "récapitulatif des retards : items {items}",
+                     "en": "digest of overdue items: {items}"},
+    "audit.escalation": {"fr": "item {item} signalé au médecin ({to})",
+                         "en": "item {item} reported to the physician ({to})"},
 }
 
 add_texts(TEXTS)
