@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from nio import Event, RoomMessageNotice
 
-from tests.careteam_helpers import INS, CareSetup, care_setup
+from tests.careteam_helpers import INS, CareSetup, care_setup, welcomed
 from tests.clients import Clinician
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -82,4 +82,8 @@ async def ward(make_bot, make_clinician, admission: date | None = None) -> Ward:
     room_id = created["room_id"]
     for member, _ in team:
         await member.wait_joined(room_id, member.user_id)
+    for member, _ in team:
+        # From her own briefing on, every bot message must decrypt for her (the bot has seen
+        # her join); what it sent just before may not.
+        await welcomed(member, room_id)
     return Ward(setup, room_id, created["ref"], setup.coordinator, doc, nurse, sec, po)
