@@ -31,6 +31,7 @@ test: $(STAMP) tests/js/node_modules/.installed
 bench: $(STAMP)
 	$(PY) -m bench.roundtrip --trace
 	$(PY) -m bench.rooms
+	$(PY) -m bench.discharge
 
 clean:
 	rm -rf $(VENV) tests/js/node_modules
