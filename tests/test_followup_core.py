@@ -1,0 +1,133 @@
+"""RH30 follow-up, pure: risk scores against the published tables, the readmission indicator
+against hand-made cases, working days and the follow-up plan."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from bots.followup.indicator import IndexStay, Return, outcome, stats
+from bots.followup.scores import ScoreError, hospital, lace, lace_length, parse_hospital, parse_lace
+
+D0 = date(2026, 3, 2)  # an index discharge
+
+
+# --- scores ---------------------------------------------------------------------------------------
+
+
+def test_lace_components_and_the_high_risk_cut_off():
+    assert [lace_length(d) for d in (0, 1, 2, 3, 4, 6, 7, 13, 14, 60)] == \
+        [0, 1, 2, 3, 4, 4, 5, 5, 7, 7]
+    # C: 0–3 same points, ≥ 4 → 5 (not 4); E: 0–3 same, ≥ 4 → 4; L ≥ 14 → 7 (not 6).
+    assert lace(14, True, 4, 4).points == 7 + 3 + 5 + 4 == 19
+    assert lace(3, False, 3, 3).parts == (("L", 3), ("A", 0), ("C", 3), ("E", 3))
+    assert lace(6, True, 2, 1).points == 10 and lace(6, True, 2, 1).risk == "eleve"
+    assert lace(6, True, 1, 1).points == 9 and lace(6, True, 1, 1).risk == "intermediaire"
+    assert lace(1, False, 1, 0).risk == "faible"
+    with pytest.raises(ScoreError) as caught:
+        lace(-1, False, 0, 0)
+    assert caught.value.key == "score.out_of_range" and caught.value.values["name"] == "L"
+
+
+def test_hospital_components_and_classes():
+    top = hospital(10.5, True, 130, True, True, 6, 5)
+    assert top.points == 13 and top.risk == "eleve"
+    assert dict(top.parts) == {"H": 1, "O": 2, "S": 1, "P": 1, "I": 1, "A": 5, "L": 2}
+    # Thresholds are strict: Hb 12 and Na 135 score nothing; A 0–1 → 0, 2–5 → 2, > 5 → 5.
+    edge = hospital(12.0, False, 135, False, False, 1, 4)
+    assert edge.points == 0 and edge.risk == "faible"
+    assert [dict(hospital(13, False, 140, False, False, n, 1).parts)["A"]
+            for n in (0, 1, 2, 5, 6)] == [0, 0, 2, 2, 5]
+    assert hospital(11, False, 140, False, True, 2, 5).points == 1 + 1 + 2 + 2 == 6
+    assert hospital(11, False, 140, False, True, 2, 5).risk == "intermediaire"
+    assert hospital(11, True, 140, False, True, 2, 5).risk == "eleve"  # 8
+
+
+def test_scores_as_typed_in_the_room():
+    assert parse_lace("6 oui 2 1").points == 10
+    assert parse_hospital("hb=11,2 onco=non na=133 acte=oui urgent=oui adm=3 duree=6").points \
+        == 1 + 0 + 1 + 1 + 1 + 2 + 2
+    for text, key in (("6 oui 2", "score.lace_usage"), ("6 peut-être 2 1", "score.not_yes_no"),
+                      ("six oui 2 1", "score.not_number")):
+        with pytest.raises(ScoreError) as caught:
+            parse_lace(text)
+        assert caught.value.key == key
+    with pytest.raises(ScoreError) as caught:
+        parse_hospital("hb=11 onco=non")
+    assert caught.value.key == "score.missing" and "na" in caught.value.values["names"]
+    with pytest.raises(ScoreError) as caught:
+        parse_hospital("hb=1 onco=non na=133 acte=oui urgent=oui adm=3 duree=6")
+    assert caught.value.key == "score.out_of_range"
+
+
+# --- the indicator --------------------------------------------------------------------------------
+
+
+def back(days: int, ref: str = "P1", **kw) -> Return:
+    return Return(ref, D0 + timedelta(days=days), **kw)
+
+
+@pytest.mark.parametrize(("days", "rh7", "rh30", "same_day"), [
+    (0, False, False, 1),  # same-day return: logged, not counted
+    (1, True, True, 0),
+    (7, True, True, 0),
+    (8, False, True, 0),
+    (30, False, True, 0),
+    (31, False, False, 0),  # outside the window
+])
+def test_window_edges(days, rh7, rh30, same_day):
+    o = outcome(IndexStay("P1", D0), [back(days)], as_of=D0 + timedelta(days=60))
+    assert (o.readmitted7, o.readmitted30, o.same_day) == (rh7, rh30, same_day)
+
+
+def test_planned_ed_and_several_returns():
+    returns = [back(3, planned=True), back(5, kind="ed"), back(12, avoidable=True), back(20),
+               back(-2), back(2, ref="P2")]
+    o = outcome(IndexStay("P1", D0), returns, as_of=D0 + timedelta(days=40))
+    assert o.planned == 1 and o.ed_visits == 1 and o.first_delay == 12
+    assert o.readmitted30 and not o.readmitted7 and o.avoidable is True
+
+
+def test_windows_close_only_after_their_last_day():
+    stay = IndexStay("P1", D0)
+    assert not outcome(stay, [], D0 + timedelta(days=7)).closed7
+    assert outcome(stay, [], D0 + timedelta(days=8)).closed7
+    assert not outcome(stay, [], D0 + timedelta(days=30)).closed30
+    assert outcome(stay, [], D0 + timedelta(days=31)).closed30
+
+
+def test_rates_by_month_and_ward_count_closed_windows_only():
+    stays = [
+        IndexStay("A", date(2026, 3, 2), "cardio"),  # readmitted day 5 (RH7 and RH30)
+        IndexStay("B", date(2026, 3, 10), "cardio"),  # readmitted day 20, avoidable
+        IndexStay("C", date(2026, 3, 15), "cardio"),  # nothing
+        IndexStay("D", date(2026, 3, 20), "cardio", ending="death"),  # not an index stay
+        IndexStay("E", date(2026, 3, 21), "cardio", ending="transfer"),
+        IndexStay("F", date(2026, 3, 22), "pneumo", iterative=True),
+        IndexStay("G", date(2026, 3, 25), "pneumo"),  # planned day 3, ED day 4: not counted
+        IndexStay("H", date(2026, 4, 20), "pneumo"),  # readmitted day 3, window still open
+        IndexStay("I", date(2026, 4, 25), "pneumo"),  # window open, nothing yet
+    ]
+    returns = [Return("A", date(2026, 3, 7)), Return("B", date(2026, 3, 30), avoidable=True),
+               Return("D", date(2026, 3, 22)), Return("G", date(2026, 3, 28), planned=True),
+               Return("G", date(2026, 3, 29), kind="ed"), Return("H", date(2026, 4, 23))]
+    rows = {(r.month, r.ward): r for r in stats(stays, returns, as_of=date(2026, 5, 1))}
+    march = rows[("2026-03", "tous")]
+    assert (march.discharges, march.excluded) == (4, 3)
+    assert (march.readmitted30, march.closed30, march.rh30) == (2, 4, 0.5)
+    assert (march.readmitted7, march.closed7, march.rh7) == (1, 4, 0.25)
+    assert march.final and (march.planned, march.ed_visits) == (1, 1)
+    assert (march.avoidable, march.not_avoidable, march.not_judged) == (1, 0, 1)
+    assert rows[("2026-03", "cardio")].rh30 == 2 / 3
+    april = rows[("2026-04", "tous")]
+    # Open windows are shown apart, never counted as "not readmitted".
+    assert (april.closed30, april.open30, april.open_readmitted30) == (0, 2, 1)
+    assert april.rh30 is None and not april.final
+    assert april.closed7 == 1 and april.readmitted7 == 1  # H's 7-day window has passed
+    total = rows[("total", "tous")]
+    assert (total.discharges, total.readmitted30, total.closed30, total.open30) == (6, 2, 4, 2)
+    only = stats(stays, returns, date(2026, 5, 1), months=("2026-04", "2026-04"),
+                 ward="pneumo")
+    assert {(r.month, r.ward) for r in only} == {("2026-04", "pneumo"), ("2026-04", "tous"),
+                                                ("total", "tous")}
