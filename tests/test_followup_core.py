@@ -3,14 +3,27 @@ against hand-made cases, working days and the follow-up plan."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 
+from bots.careteam.roles import Roles
+from bots.datafiles import TemplateError
 from bots.followup.indicator import IndexStay, Return, outcome, stats
+from bots.followup.schedule import (
+    DEFAULT_TEMPLATE,
+    DEFAULT_TEMPLATES_DIR,
+    Calendar,
+    load_schedules,
+    plan,
+    retry_day,
+)
 from bots.followup.scores import ScoreError, hospital, lace, lace_length, parse_hospital, parse_lace
 
 D0 = date(2026, 3, 2)  # an index discharge
+PARIS = ZoneInfo("Europe/Paris")
 
 
 # --- scores ---------------------------------------------------------------------------------------
@@ -131,3 +144,69 @@ def test_rates_by_month_and_ward_count_closed_windows_only():
                  ward="pneumo")
     assert {(r.month, r.ward) for r in only} == {("2026-04", "pneumo"), ("2026-04", "tous"),
                                                 ("total", "tous")}
+
+
+# --- working days and the plan -------------------------------------------------------------------
+
+
+def test_working_days_skip_weekends_and_french_public_holidays():
+    cal = Calendar()
+    assert cal.add_working(date(2026, 4, 30), 2) == date(2026, 5, 5)  # 1 May, then a weekend
+    assert cal.add_working(date(2026, 12, 24), 2) == date(2026, 12, 29)  # Christmas
+    assert cal.add_working(date(2026, 4, 3), 1) == date(2026, 4, 7)  # Easter Monday 6 April
+    assert cal.add_working(date(2026, 7, 11), 0) == date(2026, 7, 13)  # Saturday → Monday
+    assert cal.next_working(date(2026, 7, 13)) == date(2026, 7, 15)  # 14 juillet
+    # Alsace-Moselle keeps 26 December (and Good Friday) as public holidays.
+    assert Calendar("57").add_working(date(2025, 12, 24), 2) == date(2025, 12, 30)
+    assert Calendar().add_working(date(2025, 12, 24), 2) == date(2025, 12, 29)
+    assert Calendar("57").add_working(date(2026, 4, 2), 1) == date(2026, 4, 7)
+    assert Calendar().add_working(date(2026, 4, 2), 1) == date(2026, 4, 3)
+
+
+def test_plan_filtered_by_risk_and_conditions_with_wall_clock_times_across_dst():
+    schedule = load_schedules(known_roles=Roles.load().by_code)[DEFAULT_TEMPLATE]
+    d0 = date(2026, 3, 20)  # a Friday; clocks go forward on Sunday 29 March
+    high = plan(schedule, d0, "eleve", {"home_care"}, Calendar(), time(9, 0), PARIS)
+    assert [(p.step.id, p.day) for p in high] == [
+        (1, d0), (3, date(2026, 3, 21)), (4, date(2026, 3, 24)), (5, date(2026, 3, 27)),
+        (6, date(2026, 4, 3)), (8, date(2026, 4, 10)), (9, date(2026, 4, 19))]
+    assert high[1].until == date(2026, 3, 22)  # the home visit: D+1 to D+2
+    # 09:00 in Paris on both sides of the change: 08:00 UTC before, 07:00 UTC after.
+    assert high[0].at.astimezone(UTC).hour == 8 and high[4].at.astimezone(UTC).hour == 7
+    assert all(p.at.time() == time(9, 0) for p in high)
+    low = plan(schedule, d0, "faible", {"short_stay"}, Calendar(), time(9, 0), PARIS)
+    assert [p.step.id for p in low] == [1, 2, 9]
+    mid = plan(schedule, d0, "intermediaire", set(), Calendar(), time(9, 0), PARIS)
+    assert [p.step.id for p in mid] == [1, 4, 7, 9]
+    assert retry_day(date(2026, 3, 27), Calendar()) == date(2026, 3, 30)
+
+
+def test_bad_schedules_are_refused_with_file_step_and_reason(tmp_path):
+    raw = yaml.safe_load((DEFAULT_TEMPLATES_DIR / f"{DEFAULT_TEMPLATE}.yaml").read_text())
+    cases = {
+        "role": (lambda r: r["steps"][3].update(roles=["CPTS"]), "item 4: unknown role(s) CPTS"),
+        "day": (lambda r: r["steps"][1].update(day="J+1"), "item 2: steps/1/day"),
+        "until": (lambda r: r["steps"][2].update(until="D0"), "item 3: `until` must come"),
+        "risk": (lambda r: r["steps"][0].update(**{"for": ["haut"]}), "item 1:"),
+        "twice": (lambda r: r["steps"][1].update(id=1), "item 1: the id is used twice"),
+    }
+    for name, (change, message) in cases.items():
+        broken = yaml.safe_load(yaml.safe_dump(raw))
+        broken["name"] = f"ward-{name}"
+        change(broken)
+        (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(broken, allow_unicode=True))
+        with pytest.raises(TemplateError) as caught:
+            load_schedules([tmp_path / f"{name}.yaml"], known_roles=Roles.load().by_code)
+        assert f"{name}.yaml" in str(caught.value) and message in str(caught.value), \
+            str(caught.value)
+
+
+def test_score_refusals_read_as_sentences():
+    from bots.followup import texts  # noqa: F401 - the catalogue
+
+    with pytest.raises(ScoreError) as caught:
+        parse_lace("6 oui 50 1")
+    assert caught.value.text("fr") == "C = 50 : hors de l'intervalle attendu (0 à 40)."
+    with pytest.raises(ScoreError) as caught:
+        parse_hospital("hb=11 onco=peut-être na=133 acte=oui urgent=oui adm=3 duree=6")
+    assert "« peut-être » n'est ni oui ni non" in caught.value.text("fr")

@@ -4,32 +4,20 @@ refused at start with its file, the item and the reason."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import time
-from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-import jsonschema
-import yaml
-
-from bots.resources import resource_dir
+from bots.datafiles import TemplateError, check_schema, entry_id, load_named, read
 
 DEFAULT_TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 DEFAULT_TEMPLATE = "has-sortie-2015"
 DEFAULT_TIME = time(18, 0)
 _DUE = re.compile(r"^(?P<anchor>[AJ])(?P<days>[+-][0-9]{1,2}|0)"
                   r"(?: (?P<h>[01][0-9]|2[0-3]):(?P<m>[0-5][0-9]))?$")
-
-
-class TemplateError(ValueError):
-    def __init__(self, source: str, reason: str, item: int | None = None) -> None:
-        where = f"{source}, item {item}" if item is not None else source
-        super().__init__(f"{where}: {reason}")
-        self.source, self.reason, self.item = source, reason, item
 
 
 @dataclass(frozen=True)
@@ -98,31 +86,16 @@ class Template:
         return self.title_en if lang == "en" else self.title_fr
 
 
-@cache
-def _validator() -> jsonschema.Draft202012Validator:
-    schema = json.loads((resource_dir("schemas") / "checklist-template.schema.json").read_text())
-    return jsonschema.Draft202012Validator(schema)
-
-
-def _item_at(raw: Any, path: Sequence[Any]) -> int | None:
+def _item_at(raw: Any, path: list[Any]) -> int | None:
     """The id of the item a schema error points into, if any."""
     if len(path) >= 4 and path[0] == "sections" and path[2] == "items":
-        try:
-            item = raw["sections"][path[1]]["items"][path[3]]
-            return item.get("id") if isinstance(item, dict) else None
-        except (IndexError, KeyError, TypeError):
-            return None
+        return entry_id(raw, "sections", path[1], "items", path[3])
     return None
 
 
 def parse_template(raw: Any, source: str,
                    known_roles: Collection[str] | None = None) -> Template:
-    errors = sorted(_validator().iter_errors(raw), key=lambda e: list(e.absolute_path))
-    if errors:
-        error = errors[0]
-        where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
-        raise TemplateError(source, f"{where}: {error.message}",
-                            _item_at(raw, list(error.absolute_path)))
+    check_schema(raw, "checklist-template.schema.json", source, _item_at)
     seen: set[int] = set()
     sections = []
     for section in raw["sections"]:
@@ -153,28 +126,10 @@ def parse_template(raw: Any, source: str,
 
 
 def load_template(path: Path, known_roles: Collection[str] | None = None) -> Template:
-    try:
-        text = path.read_text()
-        raw = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (OSError, ValueError, yaml.YAMLError) as exc:
-        raise TemplateError(str(path), f"cannot be read: {exc}") from None
-    return parse_template(raw, str(path), known_roles)
-
-
-def _files(path: Path) -> list[Path]:
-    if path.is_dir():
-        return sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml", ".json"))
-    return [path]
+    return parse_template(read(path), str(path), known_roles)
 
 
 def load_templates(paths: Sequence[Path] = (),
                    known_roles: Collection[str] | None = None) -> dict[str, Template]:
-    templates: dict[str, Template] = {}
-    for path in [DEFAULT_TEMPLATES_DIR, *paths]:
-        for file in _files(Path(path)):
-            template = load_template(file, known_roles)
-            if template.name in templates:
-                raise TemplateError(str(file), f"a template named {template.name!r} already "
-                                    "exists")
-            templates[template.name] = template
-    return templates
+    return load_named([DEFAULT_TEMPLATES_DIR, *map(Path, paths)],
+                      lambda file: load_template(file, known_roles))

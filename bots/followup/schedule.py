@@ -1,0 +1,168 @@
+"""The follow-up plan: schedule templates (data files, schemas/followup-template.schema.json), the
+working-day calendar, and the steps of one patient's 30 days. Pure (the calendar is data).
+
+Days are calendar days from the discharge day (D0); `D+n ouvrés` counts working days (no
+weekends, no French public holidays, from the maintained `holidays` library). A step is posted on
+its day at the start of working hours, as a wall-clock time in Europe/Paris (DST-safe).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import holidays
+
+from bots.datafiles import TemplateError, check_schema, entry_id, load_named, read
+from bots.discharge.checklist import wall_clock
+from bots.followup.scores import Risk
+
+DEFAULT_TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+DEFAULT_TEMPLATE = "rh30-default"
+_DAY = re.compile(r"^D(?:0|\+(?P<n>[0-9]{1,2}))(?P<working> ouvrés)?$")
+Condition = Literal["short_stay", "home_care"]
+MAX_RETRIES = 2  # a failed step (patient unreachable) is tried again at most this many times
+
+
+@dataclass(frozen=True)
+class Day:
+    offset: int
+    working: bool = False
+
+    @classmethod
+    def parse(cls, text: str) -> Day:
+        m = _DAY.match(text)
+        if m is None:
+            raise ValueError(f"{text!r} is not a day (D0, D+7, D+2 ouvrés)")
+        return cls(int(m["n"] or 0), bool(m["working"]))
+
+    def label(self) -> str:
+        return ("D0" if self.offset == 0 else f"D+{self.offset}") + \
+            (" ouvrés" if self.working else "")
+
+
+@dataclass(frozen=True)
+class StepTemplate:
+    id: int
+    label_fr: str
+    label_en: str | None
+    roles: tuple[str, ...]
+    day: Day
+    until: Day | None
+    risks: frozenset[str]
+    when: Condition | None
+    kind: Literal["task", "close"]
+
+    def label(self, lang: str) -> str:
+        return self.label_en if lang == "en" and self.label_en else self.label_fr
+
+
+@dataclass(frozen=True)
+class Schedule:
+    name: str
+    title_fr: str
+    title_en: str
+    version: int
+    steps: tuple[StepTemplate, ...]
+
+    def step(self, step_id: int) -> StepTemplate | None:
+        return next((s for s in self.steps if s.id == step_id), None)
+
+
+def parse_schedule(raw: Any, source: str,
+                   known_roles: Collection[str] | None = None) -> Schedule:
+    check_schema(raw, "followup-template.schema.json", source,
+                 lambda r, path: entry_id(r, "steps", path[1])
+                 if len(path) >= 2 and path[0] == "steps" else None)
+    steps, seen = [], set()
+    for entry in raw["steps"]:
+        step_id = entry["id"]
+        if step_id in seen:
+            raise TemplateError(source, "the id is used twice", step_id)
+        seen.add(step_id)
+        unknown = [r for r in entry["roles"] if known_roles is not None and r not in known_roles]
+        if unknown:
+            raise TemplateError(source, f"unknown role(s) {', '.join(unknown)}", step_id)
+        day = Day.parse(entry["day"])
+        until = Day.parse(entry["until"]) if "until" in entry else None
+        if until is not None and (until.offset < day.offset or until.working != day.working):
+            raise TemplateError(source, "`until` must come after `day`, counted the same way",
+                                step_id)
+        steps.append(StepTemplate(
+            id=step_id, label_fr=entry["label_fr"], label_en=entry.get("label_en"),
+            roles=tuple(entry["roles"]), day=day, until=until, risks=frozenset(entry["for"]),
+            when=entry.get("when"), kind=entry.get("kind", "task")))
+    return Schedule(raw["name"], raw["title_fr"], raw["title_en"], raw["version"],
+                    tuple(sorted(steps, key=lambda s: (s.day.offset, s.id))))
+
+
+def load_schedules(paths: Sequence[Path] = (),
+                   known_roles: Collection[str] | None = None) -> dict[str, Schedule]:
+    return load_named([DEFAULT_TEMPLATES_DIR, *map(Path, paths)],
+                      lambda file: parse_schedule(read(file), str(file), known_roles))
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """Working days: Monday to Friday, except French public holidays (of a subdivision when
+    given, e.g. "57" for the Moselle's extra days)."""
+
+    subdivision: str | None = None
+
+    @cached_property
+    def _holidays(self) -> holidays.HolidayBase:
+        return holidays.country_holidays("FR", subdiv=self.subdivision)
+
+    def is_working(self, day: date) -> bool:
+        return day.weekday() < 5 and day not in self._holidays
+
+    def add_working(self, day: date, n: int) -> date:
+        """The n-th working day after `day` (n = 0: `day` if it is one, else the next)."""
+        if n == 0:
+            while not self.is_working(day):
+                day += timedelta(days=1)
+            return day
+        while n:
+            day += timedelta(days=1)
+            n -= self.is_working(day)
+        return day
+
+    def next_working(self, day: date) -> date:
+        return self.add_working(day, 1)
+
+    def on(self, d0: date, day: Day) -> date:
+        return self.add_working(d0, day.offset) if day.working \
+            else d0 + timedelta(days=day.offset)
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    step: StepTemplate
+    day: date
+    until: date | None
+    at: datetime  # when it is posted: its day, at the start of working hours (local)
+
+
+def plan(schedule: Schedule, discharged_on: date, risk: Risk,
+         conditions: Collection[Condition], calendar: Calendar, start: time,
+         zone: ZoneInfo) -> list[PlannedStep]:
+    """The steps of this patient's 30 days, in order."""
+    out = []
+    for step in schedule.steps:
+        if risk not in step.risks or (step.when is not None and step.when not in conditions):
+            continue
+        day = calendar.on(discharged_on, step.day)
+        until = calendar.on(discharged_on, step.until) if step.until else None
+        out.append(PlannedStep(step, day, until, wall_clock(day, start, zone)))
+    return out
+
+
+def retry_day(failed_on: date, calendar: Calendar) -> date:
+    """A step that failed (patient unreachable) is tried again the next working day."""
+    return calendar.next_working(failed_on)
