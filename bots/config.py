@@ -63,6 +63,14 @@ class DischargeConfig:
 
 
 @dataclass(frozen=True)
+class FollowupConfig:
+    templates: tuple[Path, ...] = ()
+    default_template: str = "rh30-default"
+    post_at: time = time(9, 0)
+    holidays_subdivision: str | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     homeserver: str
     data_dir: Path
@@ -76,6 +84,7 @@ class Config:
     accounts: tuple[AccountConfig, ...]
     careteam: CareteamConfig = CareteamConfig()
     discharge: DischargeConfig = DischargeConfig()
+    followup: FollowupConfig = FollowupConfig()
 
 
 def _schema() -> dict[str, Any]:
@@ -135,6 +144,7 @@ def parse(raw: Any, source: str, base: Path) -> Config:
     return Config(
         careteam=_careteam(raw.get("careteam") or {}, source, resolve),
         discharge=_discharge(raw.get("discharge") or {}, source, resolve),
+        followup=_followup(raw.get("followup") or {}, resolve),
         homeserver=raw["homeserver"].rstrip("/"),
         data_dir=resolve(raw["data_dir"]),
         database=database,
@@ -183,3 +193,11 @@ def _discharge(raw: dict[str, Any], source: str, resolve: Any) -> DischargeConfi
         templates=tuple(resolve(p) for p in raw.get("templates", ())),
         default_template=raw.get("default_template", DischargeConfig.default_template),
         working_hours=(start, end), digest_at=time.fromisoformat(raw.get("digest_at", "09:00")))
+
+
+def _followup(raw: dict[str, Any], resolve: Any) -> FollowupConfig:
+    return FollowupConfig(
+        templates=tuple(resolve(p) for p in raw.get("templates", ())),
+        default_template=raw.get("default_template", FollowupConfig.default_template),
+        post_at=time.fromisoformat(raw.get("post_at", "09:00")),
+        holidays_subdivision=raw.get("holidays_subdivision"))

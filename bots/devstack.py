@@ -25,7 +25,7 @@ from bots.runtime.files import write_private
 from bots.runtime.vault import Vault
 
 BOT_LOCALPART = "liaison"
-DEV_BOTS = ("careteam", "discharge")  # what the dev stack's bot account runs
+DEV_BOTS = ("careteam", "discharge", "followup")  # what the dev stack's bot account runs
 
 
 def stack_file(data_dir: Path) -> Path:

@@ -68,8 +68,9 @@ class Ward:
                 and e.source["content"].get("m.relates_to", {}).get("rel_type") != "m.replace"]
 
 
-async def ward(make_bot, make_clinician, admission: date | None = None) -> Ward:
-    setup = await care_setup(make_bot, make_clinician, bots=("careteam", "discharge"))
+async def ward(make_bot, make_clinician, admission: date | None = None,
+               bots: tuple[str, ...] = ("careteam", "discharge")) -> Ward:
+    setup = await care_setup(make_bot, make_clinician, bots=bots)
     doc, nurse, sec, po = [await make_clinician() for _ in range(4)]
     team = [(setup.coordinator, "DAC"), (doc, "MH"), (nurse, "IDE"), (sec, "SEC"), (po, "PO")]
     admission = admission or today() - timedelta(days=2)

@@ -4,6 +4,7 @@ provisioner's job (provisioner.py), which carries out what is recorded here."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -148,6 +149,14 @@ async def team(tx: Transaction, room: CareRoom) -> list[TeamMember]:
     return list((await tx.session.scalars(select(TeamMember).where(
         TeamMember.care_room_id == room.id, TeamMember.desired == "present")
         .order_by(TeamMember.id))).all())
+
+
+async def members_with(tx: Transaction, care_room_id: int,
+                       roles: Sequence[str]) -> list[str]:
+    """The team members (asked present) holding one of `roles`, by user ID."""
+    return list((await tx.session.scalars(select(TeamMember.user_id).where(
+        TeamMember.care_room_id == care_room_id, TeamMember.desired == "present",
+        TeamMember.role.in_(roles)).order_by(TeamMember.user_id))).all())
 
 
 async def member(tx: Transaction, room: CareRoom, user_id: str) -> TeamMember | None:

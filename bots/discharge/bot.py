@@ -43,6 +43,8 @@ from bots.runtime.notice import Html, attachment, join, notice, pill
 from bots.runtime.store import Transaction, utcnow
 
 YES_REACTIONS = frozenset({"✅", "✔️", "☑️"})
+# The follow-up bot's job that takes a validated discharge up (same transaction, durable).
+HANDOVER_JOB = "followup.start"
 
 
 def as_risk(raw: str) -> str:
@@ -288,9 +290,14 @@ class Discharge:
         if changed.override is not None:
             records.audit(ctx.tx, row, ctx.sender, "override", at=now,
                           items=list(changed.override.items), reason=changed.override.reason)
-        ctx.tx.session.add(Handover(
+        handover = Handover(
             account=ctx.tx.account, checklist_id=row.id, care_room_id=row.care_room_id,
-            discharged_on=on, high_risk=changed.high_risk, risk=changed.risk, created_at=now))
+            discharged_on=on, high_risk=changed.high_risk, risk=changed.risk, created_at=now)
+        ctx.tx.session.add(handover)
+        if HANDOVER_JOB in ctx.runtime.scheduler.handlers:  # the follow-up bot runs here
+            await ctx.tx.session.flush()
+            ctx.runtime.scheduler.schedule(ctx.tx, HANDOVER_JOB, f"followup:handover:{handover.id}",
+                                           now.astimezone(self.zone), {"handover": handover.id})
         ctx.reply(t(ctx.lang, "discharge.validated", day=when(ctx.lang, on)))
 
     async def show_summary(self, ctx: CommandContext) -> None:

@@ -8,9 +8,8 @@ from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-
-from bots.careteam.models import CareRoom, TeamMember
+from bots.careteam.models import CareRoom
+from bots.careteam.service import members_with
 from bots.config import DischargeConfig
 from bots.discharge import records, reminders
 from bots.discharge.checklist import Checklist
@@ -123,8 +122,8 @@ class Notifier:
         if not new:
             return
         lang, row = loaded.lang, loaded.row
-        physicians = await self._members(tx, row, PHYSICIANS) or \
-            await self._members(tx, row, FALLBACK_ROLES)
+        physicians = await members_with(tx, row.care_room_id, PHYSICIANS) or \
+            await members_with(tx, row.care_room_id, FALLBACK_ROLES)
         tx.post(row.room_id, notice(t(
             lang, "discharge.escalation", who=join([pill(u) for u in physicians], ", "),
             items=join([t(lang, "discharge.escalation_line", id=i.id, label=i.label(lang),
@@ -133,20 +132,14 @@ class Notifier:
         for item in new:
             records.audit(tx, row, tx.account, "escalation", item=item.id, at=now, to=physicians)
 
-    async def _members(self, tx: Transaction, row: ChecklistRow,
-                       roles: tuple[str, ...]) -> list[str]:
-        return list((await tx.session.scalars(select(TeamMember.user_id).where(
-            TeamMember.care_room_id == row.care_room_id, TeamMember.desired == "present",
-            TeamMember.role.in_(roles)).order_by(TeamMember.user_id))).all())
-
     async def _targets(self, tx: Transaction, row: ChecklistRow, c: Checklist, item: Item, *,
                        physicians: bool = False) -> list[str]:
         """Whom a reminder mentions: the assignee, else the members with the item's roles,
         else the coordinators; alerts add the physicians."""
         assignee = c.state(item.id).assignee
-        users = [assignee] if assignee else await self._members(tx, row, item.roles)
+        users = [assignee] if assignee else await members_with(tx, row.care_room_id, item.roles)
         if not users:
-            users = await self._members(tx, row, FALLBACK_ROLES)
+            users = await members_with(tx, row.care_room_id, FALLBACK_ROLES)
         if physicians:
-            users = [*users, *await self._members(tx, row, PHYSICIANS)]
+            users = [*users, *await members_with(tx, row.care_room_id, PHYSICIANS)]
         return sorted(set(users))

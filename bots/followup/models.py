@@ -1,0 +1,65 @@
+"""The follow-up bot's tables: one plan per patient room after discharge, and its steps.
+
+The rows are the truth (the scheduler's jobs only time the steps): a step's state says whether it
+was posted, done, failed (and retried), so a restart neither loses nor repeats one. Notes that
+users write are sealed by the vault.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bots.runtime.models import Base
+
+_ID = BigInteger().with_variant(Integer, "sqlite")
+
+
+class FollowupPlan(Base):
+    """The 30 days after a discharge. `status`: active | closed. `conditions`: the schedule's
+    `when` tags that hold (comma-separated: short_stay, home_care)."""
+
+    __tablename__ = "followup_plans"
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    account: Mapped[str] = mapped_column(String(255), index=True)
+    care_room_id: Mapped[int] = mapped_column(
+        ForeignKey("care_rooms.id", ondelete="CASCADE"), unique=True)
+    room_id: Mapped[str] = mapped_column(String(255), index=True)
+    schedule: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    discharged_on: Mapped[date] = mapped_column(Date)
+    risk: Mapped[str] = mapped_column(String(16))
+    conditions: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(2))
+    started_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class FollowupStep(Base):
+    """One step of a plan. `state`: planned | posted | done | failed (no retry left) ;
+    `attempts`: how many times it was posted (a failure plans the next attempt)."""
+
+    __tablename__ = "followup_steps"
+    __table_args__ = (UniqueConstraint("plan_id", "step"),)
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(
+        ForeignKey("followup_plans.id", ondelete="CASCADE"), index=True)
+    step: Mapped[int] = mapped_column(Integer)
+    day: Mapped[date] = mapped_column(Date)
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    by: Mapped[str | None] = mapped_column(String(255))
+    at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    note: Mapped[bytes] = mapped_column(LargeBinary)  # sealed: what the caller wrote
