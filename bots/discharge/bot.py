@@ -9,6 +9,7 @@ the care-team bot: its patient rooms, teams and roles are the ones this bot work
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -19,7 +20,14 @@ from bots.careteam.models import CareRoom, TeamMember
 from bots.careteam.roles import PATIENT, Roles
 from bots.config import Config, ConfigError
 from bots.discharge import records, reminders, summary, texts  # noqa: F401 - texts: catalogue
-from bots.discharge.checklist import RISKS, Answer, Checklist, ChecklistError, may_answer, parse_day
+from bots.discharge.checklist import (
+    Answer,
+    Checklist,
+    ChecklistError,
+    as_risk,
+    may_answer,
+    parse_day,
+)
 from bots.discharge.live import Pinner, post_live, update_live
 from bots.discharge.models import ChecklistRow, Handover
 from bots.discharge.notify import Notifier, schedule
@@ -28,16 +36,7 @@ from bots.discharge.reminders import DIGEST, DUE, ESCALATE
 from bots.discharge.render import due_text, render, when
 from bots.discharge.template import Item, Template, TemplateError, load_templates
 from bots.runtime.bot import Bot, CommandContext, JoinContext, ReactionContext
-from bots.runtime.commands import (
-    ANYONE,
-    Arg,
-    ArgError,
-    Caller,
-    Command,
-    Permission,
-    as_int,
-    as_user_id,
-)
+from bots.runtime.commands import ANYONE, Arg, Caller, Command, as_int, as_user_id, described
 from bots.runtime.i18n import Lang, t
 from bots.runtime.notice import Html, attachment, join, notice, pill
 from bots.runtime.store import Transaction, utcnow
@@ -45,15 +44,6 @@ from bots.runtime.store import Transaction, utcnow
 YES_REACTIONS = frozenset({"✅", "✔️", "☑️"})
 # The follow-up bot's job that takes a validated discharge up (same transaction, durable).
 HANDOVER_JOB = "followup.start"
-
-
-def as_risk(raw: str) -> str:
-    value = raw.lower().replace("é", "e").replace("è", "e")
-    value = {"high": "eleve", "low": "faible", "intermediate": "intermediaire",
-             "moyen": "intermediaire", "modere": "intermediaire"}.get(value, value)
-    if value not in RISKS:
-        raise ArgError("discharge.bad_risk", value=raw)
-    return value
 
 
 class Discharge:
@@ -389,11 +379,7 @@ class Discharge:
         planner = self.roles.permission("discharge.plan", PATIENT)
         item = Arg("item", "item", as_int)
         comment = Arg("commentaire", "comment", optional=True, rest=True)
-
-        def cmd(name: str, name_en: str, key: str, handler: object, *args: Arg,
-                permission: Permission = clinical, aliases: tuple[str, ...] = ()) -> Command:
-            return Command(name, name_en, t("fr", key), t("en", key), handler,  # type: ignore
-                           args=args, permission=permission, aliases=aliases)
+        cmd = partial(described, permission=clinical)
 
         return [
             cmd("sortie", "discharge", "discharge.help.show", self.show),

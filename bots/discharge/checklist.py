@@ -15,6 +15,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from bots.discharge.template import Due, Item, Template
+from bots.runtime.commands import ArgError
 from bots.runtime.i18n import Refusal
 
 Answer = Literal["oui", "non", "na"]
@@ -175,6 +176,16 @@ def may_answer(item: Item, role: str | None, *, any_item: bool = False,
 _DAY = re.compile(r"^(?P<d>\d{1,2})/(?P<m>\d{1,2})(?:/(?P<y>\d{4}))?$")
 _RELATIVE = {"aujourdhui": 0, "aujourd'hui": 0, "today": 0, "demain": 1, "tomorrow": 1,
              "apres-demain": 2, "après-demain": 2}
+
+
+def as_risk(raw: str) -> Risk:
+    """A risk level as people type it (fr or en, with or without accents)."""
+    value = raw.lower().replace("é", "e").replace("è", "e")
+    value = {"high": "eleve", "low": "faible", "intermediate": "intermediaire",
+             "moyen": "intermediaire", "modere": "intermediaire"}.get(value, value)
+    if value not in RISKS:
+        raise ArgError("discharge.bad_risk", value=raw)
+    return value  # type: ignore[return-value]
 
 
 def parse_day(text: str, today: date) -> date:

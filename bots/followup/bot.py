@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime
+from functools import partial
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -22,7 +23,7 @@ from bots.careteam.roles import PATIENT, Roles
 from bots.config import Config, ConfigError
 from bots.datafiles import TemplateError
 from bots.discharge.bot import HANDOVER_JOB
-from bots.discharge.checklist import ChecklistError, parse_day, wall_clock
+from bots.discharge.checklist import RISKS, ChecklistError, Risk, as_risk, parse_day, wall_clock
 from bots.discharge.models import Handover
 from bots.discharge.render import when
 from bots.followup import texts  # noqa: F401 - the catalogue
@@ -36,9 +37,9 @@ from bots.followup.schedule import (
     plan,
     retry_day,
 )
-from bots.followup.scores import RISKS, Risk, Score, ScoreError, parse_hospital, parse_lace
+from bots.followup.scores import Score, ScoreError, parse_hospital, parse_lace
 from bots.runtime.bot import Bot, CommandContext, JobContext
-from bots.runtime.commands import Arg, ArgError, Command, Permission, as_int
+from bots.runtime.commands import Arg, Command, as_int, described
 from bots.runtime.i18n import Lang, t
 from bots.runtime.notice import Html, join, notice, pill
 from bots.runtime.store import Transaction, utcnow
@@ -49,14 +50,6 @@ if TYPE_CHECKING:
 STEP = "followup.step"
 # Who is told when nobody holds a step's role in the team: the coordinators.
 FALLBACK_ROLES = ("IDEC", "DAC")
-
-
-def as_risk(raw: str) -> str:
-    value = raw.lower().replace("é", "e")
-    value = {"high": "eleve", "low": "faible", "intermediate": "intermediaire"}.get(value, value)
-    if value not in RISKS:
-        raise ArgError("followup.bad_risk", value=raw)
-    return value
 
 
 class Followup:
@@ -266,11 +259,7 @@ class Followup:
         starter = self.roles.permission("followup.plan", PATIENT)
         step = Arg("etape", "step", as_int)
         note = Arg("note", "note", optional=True, rest=True)
-
-        def cmd(name: str, name_en: str, key: str, handler: object, *args: Arg,
-                permission: Permission = clinical, aliases: tuple[str, ...] = ()) -> Command:
-            return Command(name, name_en, t("fr", key), t("en", key), handler,  # type: ignore
-                           args=args, permission=permission, aliases=aliases)
+        cmd = partial(described, permission=clinical)
 
         return [
             cmd("rh30 debut", "followup start", "followup.help.start", self.begin,

@@ -13,12 +13,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
 
+from bots.discharge.checklist import Risk
 from bots.runtime.i18n import Refusal
-
-Risk = Literal["faible", "intermediaire", "eleve"]
-RISKS: tuple[Risk, ...] = ("faible", "intermediaire", "eleve")
 
 
 class ScoreError(Refusal):

@@ -30,10 +30,6 @@ TEXTS: dict[str, dict[Lang, str]] = {
               "duree=6</code>.",
     },
     "score.missing": {"fr": "Il manque : {names}.", "en": "Missing: {names}."},
-    "followup.bad_risk": {
-        "fr": "« {value} » n'est pas un niveau de risque (faible, intermediaire, eleve)",
-        "en": "\u201c{value}\u201d is not a risk level (low, intermediate, high)",
-    },
     "followup.risk.faible": {"fr": "faible", "en": "low"},
     "followup.risk.intermediaire": {"fr": "intermédiaire", "en": "intermediate"},
     "followup.risk.eleve": {"fr": "élevé", "en": "high"},

@@ -127,6 +127,13 @@ class Command:
         return self.help_fr if lang == "fr" else self.help_en
 
 
+def described(name: str, name_en: str, key: str, handler: Handler, *args: Arg,
+              permission: Permission = ANYONE, aliases: tuple[str, ...] = ()) -> Command:
+    """A command whose help is the text `key` of the catalogue, in both languages."""
+    return Command(name, name_en, t("fr", key), t("en", key), handler, args=args,
+                   permission=permission, aliases=aliases)
+
+
 @dataclass(frozen=True)
 class Invocation:
     command: Command
