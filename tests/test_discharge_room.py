@@ -135,11 +135,11 @@ async def test_commands_edit_the_pinned_live_checklist_with_permissions(
 
     # The database: the hand-over to RH30, the audit trail, and no comment in clear.
     with db(w) as conn:
-        handover = conn.execute("SELECT discharged_on, high_risk FROM discharge_handovers"
+        handover = conn.execute("SELECT discharged_on, risk FROM discharge_handovers"
                                 ).fetchall()
         actions = [r[0] for r in conn.execute(
             "SELECT action FROM discharge_audit ORDER BY id").fetchall()]
-    assert handover == [(today().isoformat(), 0)]
+    assert handover == [(today().isoformat(), None)]  # no risk level was given
     assert actions[:1] == ["plan"] and actions.count("answer") == 3
     assert {"assign", "move", "validate", "override", "summary"} <= set(actions)
     raw = open(w.setup.bot.config.database.removeprefix("sqlite:///"), "rb").read()

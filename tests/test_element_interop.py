@@ -25,6 +25,20 @@ async def run_element_client(params: dict) -> dict:
     return json.loads(lines[-1])
 
 
+async def element_in_patient_room(homeserver, setup, role: str) -> dict:
+    """A new account in a patient room opened by the API with `role`: the Element client's
+    parameters, but the commands."""
+    localpart, password = f"element{secrets.token_hex(3)}", secrets.token_urlsafe(12)
+    user_id = await homeserver.register(localpart, password)
+    status, created = await setup.call("POST", "/api/v1/patients", {
+        "identity": {"family_name": "DUPONT", "given_names": "Marie", "birth_date": "1948-03-12",
+                     "sex": "F", "ins": INS},
+        "team": [{"user_id": user_id, "role": role}]})
+    assert status == 201, created
+    return {"homeserver": homeserver.url, "user_id": user_id, "password": password,
+            "room_id": created["room_id"], "bot_user_id": setup.bot.user_id, "timeout_s": 90}
+
+
 async def test_element_client_in_only_signed_devices_mode(homeserver, make_bot, make_clinician):
     bot = await make_bot()
     localpart, password = f"element{secrets.token_hex(3)}", secrets.token_urlsafe(12)
@@ -56,16 +70,8 @@ async def test_element_client_in_a_patient_room(homeserver, make_bot, make_clini
     """A room the bot created (room version of the server, joined-only history): Element's
     stack joins, gets its briefing and answers, all decrypted, no red shield."""
     setup = await care_setup(make_bot, make_clinician)
-    localpart, password = f"element{secrets.token_hex(3)}", secrets.token_urlsafe(12)
-    user_id = await homeserver.register(localpart, password)
-    status, created = await setup.call("POST", "/api/v1/patients", {
-        "identity": {"family_name": "DUPONT", "given_names": "Marie", "birth_date": "1948-03-12",
-                     "sex": "F", "ins": INS},
-        "team": [{"user_id": user_id, "role": "IDE"}]})
-    assert status == 201, created
     result = await run_element_client({
-        "homeserver": homeserver.url, "user_id": user_id, "password": password,
-        "room_id": created["room_id"], "bot_user_id": setup.bot.user_id, "timeout_s": 90,
+        **await element_in_patient_room(homeserver, setup, "IDE"),
         "commands": ["!patient identite", "!equipe liste"],
         "expect": ["DUPONT", "Infirmier(e) du service"],
     })
@@ -79,17 +85,9 @@ async def test_element_client_runs_the_discharge_checklist(homeserver, make_bot,
     """Element's stack plans a discharge and answers an item: the live checklist and the bot's
     edits of it (m.replace) all decrypt, from a cross-signed bot device."""
     setup = await care_setup(make_bot, make_clinician, bots=("careteam", "discharge"))
-    localpart, password = f"element{secrets.token_hex(3)}", secrets.token_urlsafe(12)
-    user_id = await homeserver.register(localpart, password)
-    status, created = await setup.call("POST", "/api/v1/patients", {
-        "identity": {"family_name": "DUPONT", "given_names": "Marie", "birth_date": "1948-03-12",
-                     "sex": "F", "ins": INS},
-        "team": [{"user_id": user_id, "role": "IDEC"}]})
-    assert status == 201, created
     day = date.today() + timedelta(days=2)
     result = await run_element_client({
-        "homeserver": homeserver.url, "user_id": user_id, "password": password,
-        "room_id": created["room_id"], "bot_user_id": setup.bot.user_id, "timeout_s": 90,
+        **await element_in_patient_room(homeserver, setup, "IDEC"),
         "commands": [f"!sortie prevoir {day:%d/%m/%Y}", "!sortie oui 20", "!sortie na 1"],
         "expect": ["Check-list de sortie", "✅ 20.", "ne peut pas être « NA »"],
     })

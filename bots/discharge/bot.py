@@ -282,7 +282,7 @@ class Discharge:
                           items=list(changed.override.items), reason=changed.override.reason)
         handover = Handover(
             account=ctx.tx.account, checklist_id=row.id, care_room_id=row.care_room_id,
-            discharged_on=on, high_risk=changed.high_risk, risk=changed.risk, created_at=now)
+            discharged_on=on, risk=changed.risk, created_at=now)
         ctx.tx.session.add(handover)
         if HANDOVER_JOB in ctx.runtime.scheduler.handlers:  # the follow-up bot runs here
             await ctx.tx.session.flush()

@@ -40,7 +40,7 @@ async def post_live(tx: Transaction, row: ChecklistRow, markup: Html, pinner: Pi
         tx.post(row.room_id, edit(t(row.language, "discharge.live_moved")),  # type: ignore[arg-type]
                 refers_to=row.live_outbox_id)
     row.live_outbox_id = message.id
-    tx.after_commit.append(pinner.wake)
+    tx.after_commit.append(lambda: pinner.expect(message.id))
 
 
 class Pinner:
@@ -48,12 +48,19 @@ class Pinner:
 
     def __init__(self) -> None:
         self._wake = asyncio.Event()
+        self._awaited: set[int] = set()  # live messages committed, not sent yet
 
-    def wake(self) -> None:
-        self._wake.set()
+    def expect(self, outbox_id: int) -> None:
+        """A live message was committed: pin it once the sender has its event ID."""
+        self._awaited.add(outbox_id)
+
+    def _sent(self, row: OutboxMessage, _event_id: str) -> None:
+        if row.id in self._awaited:  # the sender tells of every message: only ours wake us
+            self._awaited.discard(row.id)
+            self._wake.set()
 
     async def run(self, runtime: Runtime) -> None:
-        runtime.sender.on_sent.append(lambda _row, _event_id: self._wake.set())
+        runtime.sender.on_sent.append(self._sent)
         while True:
             self._wake.clear()
             await self.pin_pending(runtime)

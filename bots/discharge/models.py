@@ -11,7 +11,6 @@ from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger,
-    Boolean,
     Date,
     DateTime,
     ForeignKey,
@@ -85,7 +84,6 @@ class Handover(Base):
         ForeignKey("discharge_checklists.id", ondelete="CASCADE"), unique=True)
     care_room_id: Mapped[int] = mapped_column(ForeignKey("care_rooms.id", ondelete="CASCADE"))
     discharged_on: Mapped[date] = mapped_column(Date)
-    high_risk: Mapped[bool] = mapped_column(Boolean)
     risk: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     taken_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

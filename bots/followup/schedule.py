@@ -42,10 +42,6 @@ class Day:
             raise ValueError(f"{text!r} is not a day (D0, D+7, D+2 ouvrés)")
         return cls(int(m["n"] or 0), bool(m["working"]))
 
-    def label(self) -> str:
-        return ("D0" if self.offset == 0 else f"D+{self.offset}") + \
-            (" ouvrés" if self.working else "")
-
 
 @dataclass(frozen=True)
 class StepTemplate:

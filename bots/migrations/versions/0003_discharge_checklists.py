@@ -60,7 +60,6 @@ def upgrade() -> None:
     sa.Column('checklist_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('care_room_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('discharged_on', sa.Date(), nullable=False),
-    sa.Column('high_risk', sa.Boolean(), nullable=False),
     sa.Column('risk', sa.String(length=16), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('taken_at', sa.DateTime(timezone=True), nullable=True),
