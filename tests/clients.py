@@ -24,6 +24,7 @@ from nio import (
     RoomSendResponse,
     SyncResponse,
 )
+from nio.crypto.attachments import decrypt_attachment
 from nio.store import SqliteStore
 
 from bots.runtime.crosssigning import ensure_cross_signed
@@ -119,6 +120,19 @@ class Clinician:
         assert isinstance(resp, RoomSendResponse), resp
         self._sent_at[resp.event_id] = len(self.timeline)
         return resp.event_id
+
+    async def download(self, content: dict[str, Any]) -> bytes:
+        """The decrypted bytes of an encrypted file message (m.file, m.image)."""
+        file = content["file"]
+        assert "url" not in content and file["url"].startswith("mxc://")
+        server, media = file["url"].removeprefix("mxc://").split("/", 1)
+        # Authenticated media (Synapse's default; nio's download uses the legacy endpoint).
+        resp = await self.client.send(
+            "GET", f"/_matrix/client/v1/media/download/{server}/{media}",
+            headers={"Authorization": f"Bearer {self.client.access_token}"})
+        assert resp.status == 200, await resp.text()
+        return decrypt_attachment(await resp.read(), file["key"]["k"], file["hashes"]["sha256"],
+                                  file["iv"])
 
     def mark(self, event_id: str) -> int:
         """Where the timeline stood when `event_id` was sent."""

@@ -25,7 +25,8 @@ SCHEMA_FILES = sorted([*(SCHEMAS / "api").glob("*.schema.json"),
 EXPECTED = {
     "api/identity.schema.json", "api/team-member.schema.json", "api/patient-create.schema.json",
     "api/team-update.schema.json", "api/coordination-member.schema.json",
-    "api/patient.schema.json", "api/error.schema.json", "events/fr.liaison.episode.schema.json",
+    "api/patient.schema.json", "api/error.schema.json", "api/discharge.schema.json",
+    "api/followup-plan.schema.json", "events/fr.liaison.episode.schema.json",
 }
 
 
@@ -308,6 +309,7 @@ def test_openapi_document_shape():
                   for method in item if method != "parameters"}
     assert operations == {("/api/v1/patients", "post"), ("/api/v1/patients/{ref}", "get"),
                           ("/api/v1/patients/{ref}/team", "post"),
+                          ("/api/v1/patients/{ref}/discharge", "post"),
                           ("/api/v1/coordination/members", "post"),
                           ("/api/v1/openapi.yaml", "get")}
     assert doc["paths"]["/api/v1/openapi.yaml"]["get"]["security"] == []
@@ -317,6 +319,8 @@ def test_openapi_document_shape():
     ("/api/v1/patients", "post", {"200", "201", "400", "401", "409", "422", "502", "503"}),
     ("/api/v1/patients/{ref}", "get", {"200", "401", "404"}),
     ("/api/v1/patients/{ref}/team", "post", {"200", "400", "401", "404", "409", "422"}),
+    ("/api/v1/patients/{ref}/discharge", "post",
+     {"200", "201", "400", "401", "404", "409", "422", "503"}),
     ("/api/v1/coordination/members", "post", {"200", "400", "401", "422", "503"}),
     ("/api/v1/openapi.yaml", "get", {"200"}),
 ])

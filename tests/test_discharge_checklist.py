@@ -228,7 +228,11 @@ def test_days_as_people_type_them():
     assert parse_day("2026-12-01", today) == date(2026, 12, 1)
     assert parse_day("demain", today) == date(2026, 11, 21)
     assert parse_day("J+3", today) == date(2026, 11, 23)
-    for bad in ("32/13", "31/02/2026", "hier", "24-11", ""):
+    assert parse_day("hier", today) == parse_day("J-1", today) == date(2026, 11, 19)
+    # A day already past (a readmission, a discharge): 24/11 is last year's 24 November.
+    assert parse_day("24/11", today, past=True) == date(2025, 11, 24)
+    assert parse_day("18/11", today, past=True) == date(2026, 11, 18)
+    for bad in ("32/13", "31/02/2026", "lundi", "24-11", ""):
         with pytest.raises(ChecklistError) as caught:
             parse_day(bad, today)
         assert caught.value.key == "checklist.bad_date"

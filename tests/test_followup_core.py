@@ -11,16 +11,21 @@ import yaml
 
 from bots.careteam.roles import Roles
 from bots.datafiles import TemplateError
-from bots.followup.indicator import IndexStay, Return, outcome, stats
+from bots.followup.indicator import IndexStay, Return, category, outcome, stats
+from bots.followup.readmissions import parse_details, return_day
 from bots.followup.schedule import (
     DEFAULT_TEMPLATE,
     DEFAULT_TEMPLATES_DIR,
     Calendar,
+    conditions_at_discharge,
     load_schedules,
+    parse_conditions,
     plan,
+    replan,
     retry_day,
 )
 from bots.followup.scores import ScoreError, hospital, lace, lace_length, parse_hospital, parse_lace
+from bots.runtime.commands import ArgError
 
 D0 = date(2026, 3, 2)  # an index discharge
 PARIS = ZoneInfo("Europe/Paris")
@@ -102,6 +107,30 @@ def test_planned_ed_and_several_returns():
     assert o.readmitted30 and not o.readmitted7 and o.avoidable is True
 
 
+@pytest.mark.parametrize(("days", "kind", "planned", "expected"), [
+    (0, "admission", False, "same_day"), (1, "admission", False, "rh7"),
+    (7, "admission", False, "rh7"), (8, "admission", False, "rh30"),
+    (30, "admission", False, "rh30"), (31, "admission", False, "after"),
+    (3, "ed", False, "ed"), (0, "ed", False, "ed"), (3, "admission", True, "planned"),
+    (31, "ed", False, "after"),
+])
+def test_each_return_is_counted_as_the_brief_says(days, kind, planned, expected):
+    stay = IndexStay("P1", D0)
+    assert category(stay, Return("P1", D0 + timedelta(days=days), kind, planned)) == expected
+
+
+def test_readmission_details_and_days_as_typed():
+    assert parse_details(None) == (False, False)
+    assert parse_details("programmée") == (True, False)
+    assert parse_details("urgences") == (False, True)
+    with pytest.raises(ArgError):
+        parse_details("demain")
+    today = date(2026, 3, 20)
+    assert return_day("J+12", D0, today) == D0 + timedelta(days=12)  # from the discharge
+    assert return_day("hier", D0, today) == date(2026, 3, 19)
+    assert return_day("10/03", D0, today) == date(2026, 3, 10)  # this year's, not next
+
+
 def test_windows_close_only_after_their_last_day():
     stay = IndexStay("P1", D0)
     assert not outcome(stay, [], D0 + timedelta(days=7)).closed7
@@ -143,7 +172,8 @@ def test_rates_by_month_and_ward_count_closed_windows_only():
     only = stats(stays, returns, date(2026, 5, 1), months=("2026-04", "2026-04"),
                  ward="pneumo")
     assert {(r.month, r.ward) for r in only} == {("2026-04", "pneumo"), ("2026-04", "tous"),
-                                                ("total", "tous")}
+                                                ("total", "pneumo"), ("total", "tous")}
+    assert rows[("total", "cardio")].rh30 == 2 / 3
 
 
 # --- working days and the plan -------------------------------------------------------------------
@@ -179,6 +209,33 @@ def test_plan_filtered_by_risk_and_conditions_with_wall_clock_times_across_dst()
     mid = plan(schedule, d0, "intermediaire", set(), Calendar(), time(9, 0), PARIS)
     assert [p.step.id for p in mid] == [1, 4, 7, 9]
     assert retry_day(date(2026, 3, 27), Calendar()) == date(2026, 3, 30)
+
+
+def test_a_new_risk_adds_missing_steps_and_drops_only_those_not_yet_posted():
+    schedule = load_schedules(known_roles=Roles.load().by_code)[DEFAULT_TEMPLATE]
+    d0 = date(2026, 3, 20)
+    mid = {1: "done", 4: "posted", 7: "planned", 9: "planned"}
+    high = plan(schedule, d0, "eleve", (), Calendar(), time(9, 0), PARIS)
+    add, drop = replan(mid, high)
+    assert [p.step.id for p in add] == [5, 6, 8] and drop == [7]
+    low = plan(schedule, d0, "faible", (), Calendar(), time(9, 0), PARIS)
+    add, drop = replan(mid, low)
+    assert add == [] and drop == [7]  # step 4 was posted: it stays, and can be recorded
+    assert replan({1: "planned"}, plan(schedule, d0, "faible", (), Calendar(), time(9, 0),
+                                       PARIS)) == ([p for p in low if p.step.id == 9], [])
+
+
+def test_conditions_as_typed_and_as_the_discharge_says():
+    assert parse_conditions("court, domicile") == ("short_stay", "home_care")
+    assert parse_conditions("home") == ("home_care",)
+    assert parse_conditions("aucune") == ()
+    with pytest.raises(ArgError) as caught:
+        parse_conditions("court dialyse")
+    assert caught.value.values == {"value": "dialyse"}
+    d = date(2026, 3, 20)
+    assert conditions_at_discharge(d - timedelta(days=1), d, set()) == ("short_stay",)
+    assert conditions_at_discharge(d - timedelta(days=2), d, {"home_care"}) == ("home_care",)
+    assert conditions_at_discharge(None, d, set()) == ()
 
 
 def test_bad_schedules_are_refused_with_file_step_and_reason(tmp_path):

@@ -1,14 +1,22 @@
 """The RH30 follow-up in a real encrypted patient room, with the real scheduler and a controlled
 clock: started by the discharge validation, steps posted on their (working) days to whoever is
 responsible, an unreachable patient retried twice then given up, a step done early never posted,
-a restart with missed steps (posted once, marked late), the window closed at D+30."""
+a restart with missed steps (posted once, marked late), the window closed at D+30; a readmission
+on day 12 (alert, frozen plan, review, judgement, resumed, outcome at D+30) and the indicator in
+the coordination room (stats, CSV export, monthly report with its chart); a plan started through
+the API, re-planned by risk and conditions, and shown again to a newcomer."""
 
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 from datetime import UTC, datetime, time, timedelta
 
+from sqlalchemy import select
+
 from bots.followup.schedule import Calendar
+from bots.runtime.models import ScheduledJob
 from tests.discharge_helpers import PARIS, today, ward
 
 
@@ -92,3 +100,148 @@ async def test_thirty_days_of_a_high_risk_patient(make_bot, make_clinician):
     score = await w.command(w.nurse, "!rh30 lace 6 oui 2 1")
     assert "Score LACE : 10/19" in score.body and "risque élevé" in score.body
     assert "hors de l'intervalle" in (await w.command(w.nurse, "!rh30 lace 6 oui 2 900")).body
+
+
+async def in_room(who, room_id: str, sender: str, match) -> object:
+    return await who.wait_for(lambda r, e: r == room_id and e.sender == sender and match(e))
+
+
+async def test_a_readmission_on_day_12_and_the_indicator(make_bot, make_clinician):
+    d0 = today() - timedelta(days=12)
+    w = await ward(make_bot, make_clinician, admission=d0 - timedelta(days=3),
+                   bots=("careteam", "discharge", "followup"))
+    fire = w.setup.bot.runtime.scheduler.run_due
+    await w.dac.send(w.room_id, "!sortie prevoir aujourdhui")
+    await w.live(w.nurse)
+    await w.command(w.dac, "!sortie non 10 IDEL introuvable <b>ce week-end</b>")
+    done = await w.command(w.doc, f"!sortie valider {d0:%d/%m/%Y} retour à domicile")
+    assert "Sortie validée" in done.body
+    started = await w.nurse.wait_for(lambda r, e: r == w.room_id and getattr(
+        e, "body", "").startswith("Suivi RH30 démarré ("))
+    assert "risque élevé" in started.body and "3. " not in started.body  # no home care
+    # Started late: the steps whose day has passed come at once, marked late.
+    assert "en retard" in (await settled(w, 5, 1))[0].body
+
+    alert = await w.command(w.nurse, "!rh30 rehospitalisation J+12")
+    assert "à J+12 : comptée dans RH30" in alert.body and "RH7" not in alert.body
+    assert set(alert.source["content"]["m.mentions"]["user_ids"]) == {w.doc.user_id,
+                                                                      w.dac.user_id}
+    assert "suspendu" in alert.body and "!rh30 evitable" in alert.body
+    # The review: what was "Non" at discharge, the comment escaped.
+    assert "10. Services à domicile" in alert.body and "IDEL introuvable" in alert.body
+    html = alert.source["content"]["formatted_body"]
+    assert "&lt;b&gt;ce week-end&lt;/b&gt;" in html and "<b>ce week-end" not in html
+    assert "précède la sortie" in (await w.command(w.nurse, "!rh30 rehosp 01/01/2020")).body
+    assert "programmee" in (await w.command(w.nurse, "!rh30 rehosp hier hopital")).body
+
+    # Frozen: step 6's day (D+14) comes and goes without a call to a patient in hospital.
+    await fire(at(d0 + timedelta(days=14)))
+    await asyncio.sleep(1)
+    assert tasks(w, 6) == []
+    assert "suspendu" in (await w.command(w.dac, "!rh30 plan")).body
+    assert "pas le droit" in (await w.command(w.nurse, "!rh30 evitable oui x")).body
+    assert "répondez oui ou non" in (await w.command(w.doc, "!rh30 evitable peut-être x")).body
+    judged = await w.command(w.doc, "!rh30 evitable oui appel J+2 non abouti, IDEL absente")
+    assert "jugée évitable" in judged.body
+    # Home again: the follow-up resumes; step 6, still ahead, comes on its day.
+    resumed = await w.command(w.dac, "!rh30 reprise")
+    assert "Suivi repris" in resumed.body and "6. " in resumed.body
+    await fire(at(d0 + timedelta(days=14)))
+    assert len(await settled(w, 6, 1)) == 1
+
+    # D+30: the window closes with its outcome.
+    await fire(at(d0 + timedelta(days=30), 10, 0))
+    closed = await in_room(w.nurse, w.room_id, w.bot_id, lambda e: "Fenêtre de 30 jours close"
+                           in getattr(e, "body", ""))
+    assert "réhospitalisation à J+12, comptée dans RH30 ; évitable : jugée évitable" in \
+        closed.body
+
+    # The indicator, in the coordination room only.
+    coord = w.setup.coordination_room
+    assert "pas le droit" in (await w.command(w.dac, "!rh30 stats")).body
+    event_id = await w.dac.send(coord, "!rh30 stats")
+    table = await w.dac.reply_to(coord, event_id, w.bot_id)
+    # The real calendar says the window is still open: shown apart, never in a rate.
+    assert "Réhospitalisations à 30 jours" in table.body and "provisoire" in table.body
+    assert "1 (1)" in table.body and "<table>" in table.source["content"]["formatted_body"]
+    event_id = await w.dac.send(coord, "!rh30 stats 2020 Pneumologie")
+    assert "Aucune sortie suivie pour le service" in (
+        await w.dac.reply_to(coord, event_id, w.bot_id)).body
+    event_id = await w.dac.send(coord, "!rh30 export")
+    assert "1 séjour(s)" in (await w.dac.reply_to(coord, event_id, w.bot_id)).body
+    file_event = await in_room(w.dac, coord, w.bot_id, lambda e: e.source["content"].get(
+        "msgtype") == "m.file")
+    text = (await w.dac.download(file_event.source["content"])).decode()
+    assert "DUPONT" not in text and "1948" not in text
+    (line,) = csv.DictReader(io.StringIO(text))
+    assert (line["ref"], line["ward"], line["discharged_on"]) == (w.ref, "Cardiologie",
+                                                                  d0.isoformat())
+    assert (line["readmitted_30"], line["first_delay_days"], line["avoidable"]) == ("1", "12",
+                                                                                   "yes")
+
+    # The monthly report, on the first of the month: the table and its chart, then the next.
+    first = (today().replace(day=1) + timedelta(days=32)).replace(day=1)
+    await fire(at(first, 10, 0))
+    await in_room(w.dac, coord, w.bot_id, lambda e: "Rapport mensuel RH30" in getattr(
+        e, "body", ""))
+    image = await in_room(w.dac, coord, w.bot_id, lambda e: e.source["content"].get(
+        "msgtype") == "m.image")
+    assert (await w.dac.download(image.source["content"])).startswith(b"\x89PNG")
+    after = (first + timedelta(days=32)).replace(day=1)
+    async with w.setup.bot.runtime.store.transaction(w.bot_id) as tx:
+        planned = await tx.session.scalar(select(ScheduledJob.state).where(
+            ScheduledJob.key == f"followup:report:{after:%Y-%m}"))
+    assert planned == "pending"
+
+
+async def test_a_plan_from_the_api_re_planned_and_shown_to_a_newcomer(make_bot, make_clinician):
+    w = await ward(make_bot, make_clinician, bots=("careteam", "followup"))
+    path = f"/api/v1/patients/{w.ref}/discharge"
+    d0 = today().isoformat()
+    assert (await w.setup.call("POST", path, {"discharged_on": "demain"}))[0] == 400
+    status, body = await w.setup.call("POST", path, {
+        "discharged_on": (today() + timedelta(days=1)).isoformat()})
+    assert (status, body["error"]["code"]) == (422, "future_discharge")
+    status, _ = await w.setup.call("POST", "/api/v1/patients/P-2026-99999/discharge",
+                                   {"discharged_on": d0})
+    assert status == 404
+    status, plan = await w.setup.call("POST", path, {"discharged_on": d0,
+                                                     "risk": "intermediaire"})
+    assert (status, plan["created"], plan["ref"], plan["status"]) == (201, True, w.ref, "active")
+    assert [s["id"] for s in plan["steps"]] == [1, 4, 7, 9]
+    assert plan["steps"][1]["roles"] == ["IDEC", "DAC"] and plan["steps"][0]["day"] == d0
+    status, again = await w.setup.call("POST", path, {"discharged_on": d0})
+    assert (status, again["created"], again["steps"]) == (200, False, plan["steps"])
+    status, body = await w.setup.call("POST", path, {
+        "discharged_on": (today() - timedelta(days=1)).isoformat()})
+    assert (status, body["error"]["code"]) == (409, "followup_exists")
+    started = await w.nurse.wait_for(lambda r, e: r == w.room_id and getattr(
+        e, "body", "").startswith("Suivi RH30 démarré ("))
+    assert "risque intermédiaire" in started.body
+
+    # Re-planned: only the steps not yet posted change.
+    assert "pas le droit" in (await w.command(w.nurse, "!rh30 risque eleve")).body
+    assert "court (séjour court)" in (await w.command(w.dac, "!rh30 conditions dialyse")).body
+    changed = await w.command(w.dac, "!rh30 conditions court domicile")
+    assert "ajoutées 2, 3, retirées —" in changed.body
+    assert "séjour court, soins à domicile" in changed.body
+    changed = await w.command(w.dac, "!rh30 risque eleve")
+    assert "ajoutées 5, 6, 8, retirées 7" in changed.body
+    # A score whose class differs: shown, and the plan changes only by someone who may.
+    score = await w.command(w.nurse, "!rh30 lace 2 non 0 0")
+    assert "Score LACE : 2/19" in score.body
+    hint = await in_room(w.nurse, w.room_id, w.bot_id, lambda e: "!rh30 risque faible" in
+                         getattr(e, "body", ""))
+    assert "autre niveau de risque" in hint.body
+
+    # A newcomer cannot read the plan posted before they joined: it comes again, to them.
+    kine = await make_clinician()
+    status, body = await w.setup.call("POST", f"/api/v1/patients/{w.ref}/team",
+                                      {"add": [{"user_id": kine.user_id, "role": "KINE"}]})
+    assert status == 200, body
+    await kine.wait_joined(w.room_id, kine.user_id)
+    welcome = await in_room(kine, w.room_id, w.bot_id, lambda e: "voici le suivi RH30" in
+                            getattr(e, "body", ""))
+    assert welcome.decrypted and kine.user_id in welcome.source["content"]["m.mentions"][
+        "user_ids"]
+    assert "5. " in welcome.body and "7. " not in welcome.body

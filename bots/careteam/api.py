@@ -13,7 +13,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import date
-from functools import cache
+from functools import cache, partial
 from typing import TYPE_CHECKING, Any
 
 import jsonschema
@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 WAIT = 60.0
 PUBLIC = ("/api/v1/openapi.yaml", "/api/v1/api/")  # the API's description: no token needed  # how long a request waits for the homeserver before answering 504
 API_SCHEMAS = ("identity", "team-member", "patient-create", "team-update",
-               "coordination-member", "patient", "error")
+               "coordination-member", "patient", "error", "discharge", "followup-plan")
 
 
 class ApiError(Exception):
@@ -100,6 +100,10 @@ class Api:
         app.router.add_get("/api/v1/patients/{ref}", self.get_patient)
         app.router.add_post("/api/v1/patients/{ref}/team", self.change_team)
         app.router.add_post("/api/v1/coordination/members", self.coordination_member)
+        # Endpoints of the bots that work in this bot's rooms (e.g. the follow-up's discharge).
+        for bot in self.runtime.bots:
+            for method, path, handler in bot.api_routes:
+                app.router.add_route(method, path, partial(handler, self))
         app.router.add_get("/api/v1/openapi.yaml", self.openapi)
         # The document's relative $refs (./api/…) resolve here.
         app.router.add_get("/api/v1/api/{name}.schema.json", self.schema)
@@ -109,7 +113,7 @@ class Api:
     async def _errors(self, request: web.Request,
                       handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
                       ) -> web.StreamResponse:
-        lang = _lang(request, self.bot.config.language)
+        lang = self.lang(request)
         try:
             if not request.path.startswith(PUBLIC):
                 self._authorize(request, lang)
@@ -122,13 +126,16 @@ class Api:
             return ApiError(exc.status, "not_found" if exc.status == 404 else "bad_request",
                             exc.reason).response()
 
+    def lang(self, request: web.Request) -> Lang:
+        return _lang(request, self.bot.config.language)
+
     def _authorize(self, request: web.Request, lang: Lang) -> None:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(),
                                                                  self.token):
             raise ApiError(401, "unauthorized", "a valid bearer token is required")
 
-    async def _body(self, request: web.Request, schema: str) -> dict[str, Any]:
+    async def body(self, request: web.Request, schema: str) -> dict[str, Any]:
         try:
             body = await request.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
@@ -142,8 +149,8 @@ class Api:
     # --- endpoints -------------------------------------------------------------------------
 
     async def open_patient(self, request: web.Request) -> web.Response:
-        lang = _lang(request, self.bot.config.language)
-        payload = await self._body(request, "patient-create")
+        lang = self.lang(request)
+        payload = await self.body(request, "patient-create")
         try:
             req = from_payload(payload, self.bot.roles, date.today())
         except IdentityError as exc:
@@ -197,10 +204,10 @@ class Api:
                 from None
 
     async def get_patient(self, request: web.Request) -> web.Response:
-        room = await self._room(request.match_info["ref"])
+        room = await self.room(request.match_info["ref"])
         return web.json_response(await self._patient(room.id))
 
-    async def _room(self, ref: str) -> CareRoom:
+    async def room(self, ref: str) -> CareRoom:
         async with self.runtime.transaction() as tx:
             room = await service.room_by_ref(tx, ref)
         if room is None:
@@ -222,9 +229,9 @@ class Api:
         return body
 
     async def change_team(self, request: web.Request) -> web.Response:
-        lang = _lang(request, self.bot.config.language)
-        room = await self._room(request.match_info["ref"])
-        payload = await self._body(request, "team-update")
+        lang = self.lang(request)
+        room = await self.room(request.match_info["ref"])
+        payload = await self.body(request, "team-update")
         if room.status != "open":
             raise ApiError(409, "episode_closed", to_plain(t(lang, "team.room_closed")))
         try:
@@ -257,8 +264,8 @@ class Api:
                            "and will be applied")
 
     async def coordination_member(self, request: web.Request) -> web.Response:
-        lang = _lang(request, self.bot.config.language)
-        payload = await self._body(request, "coordination-member")
+        lang = self.lang(request)
+        payload = await self.body(request, "coordination-member")
         try:
             member = Member(payload["user_id"], role_code(payload["role"], self.bot.roles))
         except ArgError as exc:

@@ -175,7 +175,8 @@ def may_answer(item: Item, role: str | None, *, any_item: bool = False,
 
 _DAY = re.compile(r"^(?P<d>\d{1,2})/(?P<m>\d{1,2})(?:/(?P<y>\d{4}))?$")
 _RELATIVE = {"aujourdhui": 0, "aujourd'hui": 0, "today": 0, "demain": 1, "tomorrow": 1,
-             "apres-demain": 2, "après-demain": 2}
+             "apres-demain": 2, "après-demain": 2, "hier": -1, "yesterday": -1,
+             "avant-hier": -2}
 
 
 def as_risk(raw: str) -> Risk:
@@ -188,19 +189,21 @@ def as_risk(raw: str) -> Risk:
     return value  # type: ignore[return-value]
 
 
-def parse_day(text: str, today: date) -> date:
-    """A day as people type it: 24/11/2026, 24/11 (the next such day), 2026-11-24, demain,
-    J+3 (days from today)."""
+def parse_day(text: str, today: date, *, past: bool = False) -> date:
+    """A day as people type it: 24/11/2026, 24/11 (the next such day; with `past`, the last
+    one), 2026-11-24, demain, hier, J+3 or J-3 (days from today)."""
     raw = text.strip().lower()
     if raw in _RELATIVE:
         return today + timedelta(days=_RELATIVE[raw])
     try:
-        if (m := re.match(r"^j\+(\d{1,3})$", raw)):
-            return today + timedelta(days=int(m[1]))
+        if (m := re.match(r"^j([+-])(\d{1,3})$", raw)):
+            return today + timedelta(days=int(m[2]) * (1 if m[1] == "+" else -1))
         if (m := _DAY.match(raw)):
             if m["y"]:
                 return date(int(m["y"]), int(m["m"]), int(m["d"]))
             day = date(today.year, int(m["m"]), int(m["d"]))
+            if past:
+                return day if day <= today else date(today.year - 1, day.month, day.day)
             return day if day >= today else date(today.year + 1, day.month, day.day)
         return date.fromisoformat(raw)
     except ValueError:

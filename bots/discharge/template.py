@@ -52,6 +52,7 @@ class Item:
     escalate_if_no: bool
     rescore_due: Due | None
     alert_if_missing: bool = False
+    followup_condition: str | None = None  # holds for the RH30 plan when answered "oui"
 
     def label(self, lang: str) -> str:
         return self.label_en if lang == "en" and self.label_en else self.label_fr
@@ -119,7 +120,8 @@ def parse_template(raw: Any, source: str,
                 roles=tuple(entry["roles"]), due=due, na_allowed=entry.get("na_allowed", True),
                 blocking=entry.get("blocking", False),
                 escalate_if_no=entry.get("escalate_if_no", False), rescore_due=rescore,
-                alert_if_missing=entry.get("alert_if_missing", False)))
+                alert_if_missing=entry.get("alert_if_missing", False),
+                followup_condition=entry.get("followup_condition")))
         sections.append(Section(section["title_fr"], section["title_en"], tuple(items)))
     return Template(raw["name"], raw["title_fr"], raw["title_en"], raw["version"],
                     tuple(sections))

@@ -1,44 +1,66 @@
 """The RH30 follow-up bot: the 30 days after discharge, step by step, in the patient room.
 
 A plan starts when the discharge bot validates a discharge (a `followup.start` job written in
-the validation's transaction) or by `!rh30 debut`. Its steps are rows, each timed by a durable
-job on its day; the bot posts the task and mentions whoever is responsible; `!rh30 fait` and
-`!rh30 echec` record what was done (a failure is retried the next working day, at most twice).
+the validation's transaction), by `!rh30 debut`, or through the provisioning API. Its steps are
+rows, each timed by a durable job on its day; the bot posts the task and mentions whoever is
+responsible; `!rh30 fait` and `!rh30 echec` record what was done (a failure is retried the next
+working day, at most twice). A new risk level or new conditions re-plan the steps not yet
+posted. Readmissions (readmissions.py) freeze the plan; the indicator is in reports.py.
 Runs on the account of the care-team bot (its rooms, teams and roles).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import secrets
+from collections.abc import Callable, Collection
 from datetime import date, datetime
 from functools import partial
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import delete
 
 from bots.careteam import service as careteam
 from bots.careteam.models import CareRoom
-from bots.careteam.roles import PATIENT, Roles
+from bots.careteam.roles import COORDINATION, PATIENT, Roles
 from bots.config import Config, ConfigError
 from bots.datafiles import TemplateError
+from bots.discharge import records as discharge_records
 from bots.discharge.bot import HANDOVER_JOB
-from bots.discharge.checklist import RISKS, ChecklistError, Risk, as_risk, parse_day, wall_clock
+from bots.discharge.checklist import (
+    RISKS,
+    Checklist,
+    ChecklistError,
+    Risk,
+    as_risk,
+    parse_day,
+    wall_clock,
+)
 from bots.discharge.models import Handover
 from bots.discharge.render import when
-from bots.followup import texts  # noqa: F401 - the catalogue
+from bots.discharge.template import Template, load_templates
+from bots.followup import records, texts  # noqa: F401 - texts: the catalogue
+from bots.followup.api import routes
 from bots.followup.models import FollowupPlan, FollowupStep
+from bots.followup.readmissions import Readmissions
+from bots.followup.reports import REPORT, Reports
 from bots.followup.schedule import (
     MAX_RETRIES,
     Calendar,
+    Condition,
+    PlannedStep,
     Schedule,
     StepTemplate,
+    as_conditions,
+    conditions_at_discharge,
     load_schedules,
+    parse_conditions,
     plan,
+    replan,
     retry_day,
 )
 from bots.followup.scores import Score, ScoreError, parse_hospital, parse_lace
-from bots.runtime.bot import Bot, CommandContext, JobContext
+from bots.runtime.bot import Bot, CommandContext, JobContext, JoinContext
 from bots.runtime.commands import Arg, Command, as_int, described
 from bots.runtime.i18n import Lang, t
 from bots.runtime.notice import Html, join, notice, pill
@@ -62,38 +84,62 @@ class Followup:
         try:
             self.schedules = load_schedules(self.settings.templates,
                                             known_roles=self.roles.by_code)
+            # The discharge checklists, to read what the discharge said (conditions, the items
+            # answered "Non" for a readmission review).
+            self.checklists = load_templates(config.discharge.templates,
+                                             known_roles=self.roles.by_code)
         except TemplateError as exc:
             raise ConfigError(f"followup/templates: {exc}") from None
         if self.settings.default_template not in self.schedules:
             raise ConfigError(f"followup/default_template: no schedule named "
                               f"{self.settings.default_template!r}")
+        self.readmissions = Readmissions(self)
+        self.reports = Reports(self.zone, self.settings.post_at)
+
+    def today(self) -> date:
+        return utcnow().astimezone(self.zone).date()
 
     # --- starting a plan -------------------------------------------------------------------
 
     async def start(self, tx: Transaction, runtime: Runtime, room: CareRoom,
-                    discharged_on: date, risk: Risk, by: str, lang: Lang,
-                    now: datetime) -> FollowupPlan:
+                    discharged_on: date, risk: Risk, conditions: Collection[Condition],
+                    by: str, lang: Lang, now: datetime) -> FollowupPlan:
+        if await records.plan_of(tx, room.room_id or "") is not None:
+            raise records.PlanExists
         schedule = self.schedules[self.settings.default_template]
         row = FollowupPlan(account=tx.account, care_room_id=room.id, room_id=room.room_id or "",
                            schedule=schedule.name, status="active", discharged_on=discharged_on,
-                           risk=risk, conditions="", language=lang, started_by=by,
-                           created_at=now)
+                           risk=risk, conditions=",".join(conditions), ward=room.ward,
+                           language=lang, started_by=by, created_at=now)
         tx.session.add(row)
         await tx.session.flush()
-        steps = plan(schedule, discharged_on, risk, (), self.calendar, self.settings.post_at,
-                     self.zone)
+        steps = self._plan(row)
         for planned in steps:
             tx.session.add(FollowupStep(plan_id=row.id, step=planned.step.id, day=planned.day,
                                         state="planned", attempts=0, note=tx.vault.seal({})))
             # A step whose day has passed (a plan started late) is posted at once, marked late.
-            runtime.scheduler.schedule(
-                tx, STEP, f"followup:{row.id}:{planned.step.id}:1", planned.at,
-                {"plan": row.id, "step": planned.step.id, "attempt": 1})
+            self._arm(tx, runtime, row, planned.step.id, 1, planned.day)
         tx.post(row.room_id, notice(t(lang, "followup.started", day=when(lang, discharged_on),
                                       risk=t(lang, f"followup.risk.{risk}"),
-                                      plan=self.plan_html(schedule, row, [
+                                      plan=self.plan_html(row, [
                                           (p.step, p.day, "planned") for p in steps], lang))))
         return row
+
+    def _plan(self, row: FollowupPlan) -> list[PlannedStep]:
+        return plan(self.schedules[row.schedule], row.discharged_on, row.risk,  # type: ignore
+                    as_conditions(row.conditions), self.calendar, self.settings.post_at,
+                    self.zone)
+
+    def _arm(self, tx: Transaction, runtime: Runtime, row: FollowupPlan, step_id: int,
+             attempt: int, day: date, *, again: bool = False) -> None:
+        # Keys are unique for ever (cancelled rows keep theirs): a step armed again after a
+        # freeze or a re-plan gets a fresh suffix; the prefix still cancels them all.
+        key = f"followup:{row.id}:{step_id}:{attempt}"
+        if again:
+            key += f":{secrets.token_hex(4)}"
+        runtime.scheduler.schedule(tx, STEP, key, wall_clock(day, self.settings.post_at,
+                                                             self.zone),
+                                   {"plan": row.id, "step": step_id, "attempt": attempt})
 
     async def start_job(self, ctx: JobContext) -> None:
         """A discharge validated by the discharge bot (written in its transaction)."""
@@ -102,47 +148,74 @@ class Followup:
             return
         handover.taken_at = ctx.now
         room = await ctx.tx.session.get(CareRoom, handover.care_room_id)
-        if room is None or await self._plan_of(ctx.tx, room.room_id or "") is not None:
+        if room is None:
             return
         risk: Risk = handover.risk if handover.risk in RISKS else "eleve"  # type: ignore
-        await self.start(ctx.tx, ctx.runtime, room, handover.discharged_on, risk,
-                         ctx.runtime.user_id, room.language, ctx.now)  # type: ignore[arg-type]
+        conditions = await self._conditions_at_discharge(ctx.tx, room.id, handover.discharged_on)
+        try:
+            await self.start(ctx.tx, ctx.runtime, room, handover.discharged_on, risk, conditions,
+                             ctx.runtime.user_id, room.language, ctx.now)  # type: ignore
+        except records.PlanExists:
+            pass  # started by hand before the discharge was validated
+
+    async def _conditions_at_discharge(self, tx: Transaction, care_room_id: int,
+                                       discharged_on: date) -> tuple[Condition, ...]:
+        checklist = await self.checklist_at_discharge(tx, care_room_id)
+        if checklist is None:
+            return ()
+        held = {item.followup_condition for item in checklist.template.items
+                if item.followup_condition and checklist.state(item.id).answer == "oui"}
+        return conditions_at_discharge(checklist.admission, discharged_on, held)
+
+    async def checklist_at_discharge(self, tx: Transaction,
+                                     care_room_id: int) -> Checklist | None:
+        row = await records.checklist_at_discharge(tx, care_room_id)
+        template: Template | None = self.checklists.get(row.template) if row else None
+        if row is None or template is None:
+            return None
+        return discharge_records.open_checklist(tx, row, template, self.zone)
 
     async def begin(self, ctx: CommandContext, date_: str, risque: str | None) -> None:
         room = await careteam.room_by_id(ctx.tx, ctx.room_id)
         if room is None:
             ctx.reply(t(ctx.lang, "followup.not_patient_room"))
             return
-        if await self._plan_of(ctx.tx, ctx.room_id) is not None:
-            ctx.reply(t(ctx.lang, "followup.already"))
-            return
         now = utcnow()
+        today = now.astimezone(self.zone).date()
         try:
-            day = parse_day(date_, now.astimezone(self.zone).date())
+            day = parse_day(date_, today, past=True)
         except ChecklistError as exc:
             ctx.reply(exc.text(ctx.lang))
             return
-        if day > now.astimezone(self.zone).date():
+        if day > today:
             ctx.reply(t(ctx.lang, "followup.future", day=when(ctx.lang, day)))
             return
+        conditions = await self._conditions_at_discharge(ctx.tx, room.id, day)
         # Without a risk level every step is planned (the high-risk plan holds them all but
         # the intermediate ones): safer to remind too much than too little.
-        await self.start(ctx.tx, ctx.runtime, room, day, risque or "eleve",  # type: ignore
-                         ctx.sender, ctx.lang, now)
+        try:
+            await self.start(ctx.tx, ctx.runtime, room, day, risque or "eleve",  # type: ignore
+                             conditions, ctx.sender, ctx.lang, now)
+        except records.PlanExists:
+            ctx.reply(t(ctx.lang, "followup.already"))
 
-    async def _plan_of(self, tx: Transaction, room_id: str) -> FollowupPlan | None:
-        return await tx.session.scalar(select(FollowupPlan).where(
-            FollowupPlan.account == tx.account, FollowupPlan.room_id == room_id))
+    async def plan_or_reply(self, ctx: CommandContext) -> FollowupPlan | None:
+        row = await records.plan_of(ctx.tx, ctx.room_id)
+        if row is None:
+            ctx.reply(t(ctx.lang, "followup.none"))
+        return row
 
     # --- the steps -------------------------------------------------------------------------
 
     async def step_job(self, ctx: JobContext) -> None:
         row = await ctx.tx.session.get(FollowupPlan, ctx.payload["plan"])
-        if row is None or row.status != "active":
+        template = self.schedules[row.schedule].step(ctx.payload["step"]) if row else None
+        if row is None or template is None or row.status == "closed":
             return
-        step = await self._step(ctx.tx, row, ctx.payload["step"])
-        template = self.schedules[row.schedule].step(ctx.payload["step"])
-        if step is None or template is None or step.state in ("done", "failed"):
+        if row.status == "frozen" and template.kind != "close":
+            return  # the patient is back in hospital: `!rh30 reprise` arms the step again
+        step = await records.step(ctx.tx, row, ctx.payload["step"])
+        if step is None or step.state in ("done", "failed", "skipped"):
             return
         lang: Lang = row.language  # type: ignore[assignment]
         step.state, step.attempts = "posted", ctx.payload["attempt"]
@@ -150,7 +223,8 @@ class Followup:
         if template.kind == "close":
             row.status, row.closed_at = "closed", ctx.now
             step.state, step.at, step.by = "done", ctx.now, ctx.runtime.user_id
-            ctx.tx.post(row.room_id, notice(t(lang, "followup.closed", late=late)))
+            ctx.tx.post(row.room_id, notice(await self.readmissions.closing_text(
+                ctx.tx, row, late, lang)))
             return
         who = await careteam.members_with(ctx.tx, row.care_room_id, template.roles) or \
             await careteam.members_with(ctx.tx, row.care_room_id, FALLBACK_ROLES)
@@ -159,27 +233,22 @@ class Followup:
             lang, "followup.task", id=template.id, label=template.label(lang),
             who=join([pill(u) for u in who], ", "), late=late, retry=retry), mentions=who))
 
-    async def _step(self, tx: Transaction, row: FollowupPlan, step_id: int) -> FollowupStep | None:
-        return await tx.session.scalar(select(FollowupStep).where(
-            FollowupStep.plan_id == row.id, FollowupStep.step == step_id))
-
-    async def _active_step(self, ctx: CommandContext,
-                           step_id: int) -> tuple[FollowupPlan, FollowupStep] | None:
-        row = await self._plan_of(ctx.tx, ctx.room_id)
+    async def _open_step(self, ctx: CommandContext,
+                         step_id: int) -> tuple[FollowupPlan, FollowupStep] | None:
+        row = await self.plan_or_reply(ctx)
         if row is None:
-            ctx.reply(t(ctx.lang, "followup.none"))
             return None
-        step = await self._step(ctx.tx, row, step_id)
+        step = await records.step(ctx.tx, row, step_id)
         if step is None:
             ctx.reply(t(ctx.lang, "followup.unknown_step", step=step_id))
             return None
-        if row.status != "active" or step.state in ("done", "failed"):
+        if row.status == "closed" or step.state in ("done", "failed", "skipped"):
             ctx.reply(t(ctx.lang, "followup.step_over", step=step_id))
             return None
         return row, step
 
     async def done(self, ctx: CommandContext, etape: int, note: str | None) -> None:
-        found = await self._active_step(ctx, etape)
+        found = await self._open_step(ctx, etape)
         if found is None:
             return
         _, step = found
@@ -189,7 +258,7 @@ class Followup:
         ctx.reply(t(ctx.lang, "followup.done", step=etape))
 
     async def failed(self, ctx: CommandContext, etape: int, note: str | None) -> None:
-        found = await self._active_step(ctx, etape)
+        found = await self._open_step(ctx, etape)
         if found is None:
             return
         row, step = found
@@ -201,36 +270,103 @@ class Followup:
             step.state = "failed"
             ctx.reply(t(ctx.lang, "followup.given_up", step=etape, tries=attempt - 1))
             return
-        today = utcnow().astimezone(self.zone).date()
-        day = retry_day(today, self.calendar)
+        day = retry_day(self.today(), self.calendar)
         step.state, step.day = "planned", day
-        ctx.runtime.scheduler.schedule(
-            ctx.tx, STEP, f"followup:{row.id}:{etape}:{attempt}",
-            wall_clock(day, self.settings.post_at, self.zone),
-            {"plan": row.id, "step": etape, "attempt": attempt})
+        if row.status == "active":
+            self._arm(ctx.tx, ctx.runtime, row, etape, attempt, day)
         ctx.reply(t(ctx.lang, "followup.retry_planned", step=etape, day=when(ctx.lang, day),
                     left=1 + MAX_RETRIES - attempt))
 
     async def show(self, ctx: CommandContext) -> None:
-        row = await self._plan_of(ctx.tx, ctx.room_id)
-        if row is None:
-            ctx.reply(t(ctx.lang, "followup.none"))
-            return
-        schedule = self.schedules[row.schedule]
-        steps = (await ctx.tx.session.scalars(select(FollowupStep).where(
-            FollowupStep.plan_id == row.id).order_by(FollowupStep.day, FollowupStep.step))).all()
-        lines = [(template, s.day, s.state) for s in steps
-                 if (template := schedule.step(s.step)) is not None]
-        ctx.reply(self.plan_html(schedule, row, lines, ctx.lang))
+        row = await self.plan_or_reply(ctx)
+        if row is not None:
+            ctx.reply(await self.current_plan_html(ctx.tx, row, ctx.lang))
 
-    def plan_html(self, schedule: Schedule, row: FollowupPlan,
-                  steps: list[tuple[StepTemplate, date, str]], lang: Lang) -> Html:
+    async def current_plan_html(self, tx: Transaction, row: FollowupPlan, lang: Lang) -> Html:
+        schedule = self.schedules[row.schedule]
+        lines = [(template, s.day, s.state) for s in await records.steps(tx, row)
+                 if (template := schedule.step(s.step)) is not None]
+        return self.plan_html(row, lines, lang)
+
+    def plan_html(self, row: FollowupPlan, steps: list[tuple[StepTemplate, date, str]],
+                  lang: Lang) -> Html:
+        schedule: Schedule = self.schedules[row.schedule]
+        conditions = as_conditions(row.conditions)
         return t(lang, "followup.plan", title=schedule.title_fr if lang == "fr"
                  else schedule.title_en, day=when(lang, row.discharged_on),
                  risk=t(lang, f"followup.risk.{row.risk}"),
+                 conditions=t(lang, "followup.conditions_line", conditions=", ".join(
+                     str(t(lang, f"followup.condition.{c}")) for c in conditions))
+                 if conditions else "",
+                 status=t(lang, f"followup.status.{row.status}"),
                  steps=join([t(lang, "followup.step_line", id=s.id, label=s.label(lang),
                                day=when(lang, day), state=t(lang, f"followup.state.{state}"))
                              for s, day, state in steps]))
+
+    # --- changing the plan -----------------------------------------------------------------
+
+    async def set_risk(self, ctx: CommandContext, niveau: str) -> None:
+        row = await self.plan_or_reply(ctx)
+        if row is not None:
+            await self._replan(ctx, row, niveau, as_conditions(row.conditions))  # type: ignore
+
+    async def set_conditions(self, ctx: CommandContext, conditions: tuple[Condition, ...]
+                             ) -> None:
+        row = await self.plan_or_reply(ctx)
+        if row is not None:
+            await self._replan(ctx, row, row.risk, conditions)  # type: ignore[arg-type]
+
+    async def _replan(self, ctx: CommandContext, row: FollowupPlan, risk: Risk,
+                      conditions: Collection[Condition]) -> None:
+        if row.status == "closed":
+            ctx.reply(t(ctx.lang, "followup.plan_closed"))
+            return
+        row.risk, row.conditions = risk, ",".join(conditions)
+        current = {s.step: s.state for s in await records.steps(ctx.tx, row)}
+        add, drop = replan(current, self._plan(row))
+        for step_id in drop:
+            await ctx.runtime.scheduler.cancel_prefixed(ctx.tx, f"followup:{row.id}:{step_id}:")
+        if drop:
+            await ctx.tx.session.execute(delete(FollowupStep).where(
+                FollowupStep.plan_id == row.id, FollowupStep.step.in_(drop)))
+        today = self.today()
+        for planned in add:
+            # A step that would have come already is due today, not in the past.
+            day = max(planned.day, today)
+            ctx.tx.session.add(FollowupStep(plan_id=row.id, step=planned.step.id, day=day,
+                                            state="planned", attempts=0,
+                                            note=ctx.tx.vault.seal({})))
+            if row.status == "active":
+                self._arm(ctx.tx, ctx.runtime, row, planned.step.id, 1, day, again=True)
+        await ctx.tx.session.flush()
+        ctx.reply(t(ctx.lang, "followup.replanned",
+                    risk=t(ctx.lang, f"followup.risk.{risk}"),
+                    added=", ".join(str(p.step.id) for p in add) or "—",
+                    dropped=", ".join(map(str, drop)) or "—",
+                    plan=await self.current_plan_html(ctx.tx, row, ctx.lang)))
+
+    async def resume(self, ctx: CommandContext) -> None:
+        row = await self.plan_or_reply(ctx)
+        if row is None:
+            return
+        if row.status != "frozen":
+            ctx.reply(t(ctx.lang, "followup.not_frozen"))
+            return
+        row.status = "active"
+        today = self.today()
+        skipped = []
+        for step in await records.steps(ctx.tx, row):
+            if step.state != "planned":
+                continue
+            if step.day < today:
+                step.state = "skipped"  # its day passed in hospital: no late call now
+                skipped.append(step.step)
+            else:
+                self._arm(ctx.tx, ctx.runtime, row, step.step, max(step.attempts, 1), step.day,
+                          again=True)
+        ctx.reply(t(ctx.lang, "followup.resumed",
+                    skipped=", ".join(map(str, skipped)) or "—",
+                    plan=await self.current_plan_html(ctx.tx, row, ctx.lang)))
 
     # --- scores ----------------------------------------------------------------------------
 
@@ -247,36 +383,80 @@ class Followup:
         except ScoreError as exc:
             ctx.reply(exc.text(ctx.lang))
             return
+        row = await records.plan_of(ctx.tx, ctx.room_id)
         ctx.reply(t(ctx.lang, "followup.score", name=score.name, points=score.points,
                     maximum=score.maximum, risk=t(ctx.lang, f"followup.risk.{score.risk}"),
                     parts=", ".join(f"{k} {v}" for k, v in score.parts),
                     meaning=t(ctx.lang, f"followup.meaning.{score.name}")))
+        if row is None or row.status == "closed" or row.risk == score.risk:
+            return
+        if self.roles.may(ctx.caller, "followup.plan"):
+            await self._replan(ctx, row, score.risk, as_conditions(row.conditions))
+        else:
+            ctx.reply(t(ctx.lang, "followup.score_differs", risk=t(
+                ctx.lang, f"followup.risk.{score.risk}"), level=score.risk))
+
+    # --- newcomers -------------------------------------------------------------------------
+
+    async def on_join(self, ctx: JoinContext) -> None:
+        if ctx.user_id == ctx.runtime.user_id:
+            return
+        row = await records.plan_of(ctx.tx, ctx.room_id)
+        if row is None or row.status == "closed":
+            return
+        # The plan was posted before they joined: unreadable to them (no key sharing).
+        lang: Lang = row.language  # type: ignore[assignment]
+        ctx.post(t(lang, "followup.for_newcomer", user=pill(ctx.user_id),
+                   plan=await self.current_plan_html(ctx.tx, row, lang)),
+                 mentions=[ctx.user_id])
 
     # --- declaration -----------------------------------------------------------------------
 
     def commands(self) -> list[Command]:
         clinical = self.roles.permission("clinical", PATIENT)
-        starter = self.roles.permission("followup.plan", PATIENT)
+        planner = self.roles.permission("followup.plan", PATIENT)
+        stats = self.roles.permission("followup.stats", COORDINATION)
         step = Arg("etape", "step", as_int)
         note = Arg("note", "note", optional=True, rest=True)
         cmd = partial(described, permission=clinical)
+        readmission = self.readmissions
 
         return [
             cmd("rh30 debut", "followup start", "followup.help.start", self.begin,
                 Arg("date_", "date"), Arg("risque", "risk", as_risk, optional=True),
-                permission=starter, aliases=("rh30 début",)),
+                permission=planner, aliases=("rh30 début",)),
             cmd("rh30 plan", "followup plan", "followup.help.plan", self.show),
             cmd("rh30 fait", "followup done", "followup.help.done", self.done, step, note),
             cmd("rh30 echec", "followup failed", "followup.help.failed", self.failed, step, note,
                 aliases=("rh30 échec",)),
+            cmd("rh30 risque", "followup risk", "followup.help.risk", self.set_risk,
+                Arg("niveau", "level", as_risk), permission=planner),
+            cmd("rh30 conditions", "followup conditions", "followup.help.conditions",
+                self.set_conditions, Arg("conditions", "conditions", parse_conditions,
+                                         rest=True), permission=planner),
+            cmd("rh30 reprise", "followup resume", "followup.help.resume", self.resume,
+                permission=planner),
+            cmd("rh30 rehospitalisation", "followup readmission", "followup.help.readmission",
+                readmission.report, Arg("date_", "date"),
+                Arg("precisions", "details", optional=True, rest=True),
+                aliases=("rh30 réhospitalisation", "rh30 rehosp")),
+            cmd("rh30 evitable", "followup avoidable", "followup.help.avoidable",
+                readmission.judge, Arg("avis", "verdict"), Arg("note", "note", rest=True),
+                permission=planner, aliases=("rh30 évitable",)),
             cmd("rh30 lace", "followup lace", "followup.help.lace", self.lace,
                 Arg("valeurs", "values", rest=True)),
             cmd("rh30 hospital", "followup hospital", "followup.help.hospital", self.hospital,
                 Arg("valeurs", "values", rest=True)),
+            cmd("rh30 stats", "followup stats", "followup.help.stats", self.reports.stats,
+                Arg("filtre", "filter", optional=True, rest=True), permission=stats),
+            cmd("rh30 export", "followup export", "followup.help.export", self.reports.export,
+                Arg("filtre", "filter", optional=True, rest=True), permission=stats),
         ]
 
 
 def followup(config: Config) -> Bot:
     bot = Followup(config)
-    return Bot("followup", commands=bot.commands(),
-               jobs={HANDOVER_JOB: bot.start_job, STEP: bot.step_job})
+    return Bot("followup", commands=bot.commands(), on_join=bot.on_join,
+               services=[bot.reports.keep_scheduled], api_routes=routes(bot),
+               jobs={HANDOVER_JOB: bot.start_job, STEP: bot.step_job,
+                     REPORT: bot.reports.monthly_job})

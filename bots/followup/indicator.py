@@ -25,6 +25,9 @@ from typing import Literal
 
 Ending = Literal["home", "death", "transfer"]
 ReturnKind = Literal["admission", "ed"]
+# How one return is counted: a readmission within 1–7 days (so also RH30), within 8–30, a
+# same-day return, an ED visit, a planned readmission, or one after the 30-day window.
+Category = Literal["rh7", "rh30", "same_day", "ed", "planned", "after"]
 RH7, RH30 = 7, 30
 
 
@@ -65,6 +68,21 @@ class Outcome:
 
 def delay(stay: IndexStay, ret: Return) -> int:
     return (ret.on - stay.discharged_on).days
+
+
+def category(stay: IndexStay, ret: Return) -> Category:
+    """How `ret` counts for `stay` (it must not come before the discharge)."""
+    days = delay(stay, ret)
+    assert days >= 0, "a return before the discharge"
+    if days > RH30:
+        return "after"
+    if ret.kind == "ed":
+        return "ed"
+    if ret.planned:
+        return "planned"
+    if days == 0:
+        return "same_day"
+    return "rh7" if days <= RH7 else "rh30"
 
 
 def outcome(stay: IndexStay, returns: Iterable[Return], as_of: date) -> Outcome:
@@ -143,8 +161,8 @@ class Counts:
 def stats(stays: Sequence[IndexStay], returns: Sequence[Return], as_of: date, *,
           months: tuple[str, str] | None = None, ward: str | None = None,
           all_wards: str = "tous") -> list[Counts]:
-    """Counts by month of discharge and ward, then by month for all wards, then the total.
-    `months`: (first, last) as YYYY-MM, inclusive; `ward`: only that ward."""
+    """Counts by month of discharge and ward, by month for all wards, by ward for all months,
+    and the total. `months`: (first, last) as YYYY-MM, inclusive; `ward`: only that ward."""
     rows: dict[tuple[str, str], Counts] = {}
     for stay in stays:
         month = stay.discharged_on.strftime("%Y-%m")
@@ -153,7 +171,8 @@ def stats(stays: Sequence[IndexStay], returns: Sequence[Return], as_of: date, *,
         if ward is not None and stay.ward != ward:
             continue
         o = outcome(stay, returns, as_of)
-        for key in ((month, stay.ward or "?"), (month, all_wards), ("total", all_wards)):
+        ward_ = stay.ward or "?"
+        for key in ((month, ward_), (month, all_wards), ("total", ward_), ("total", all_wards)):
             rows[key] = rows.get(key, Counts(*key)).add(o)
     return sorted(rows.values(), key=lambda c: (c.month == "total", c.month,
                                                 c.ward == all_wards, c.ward))

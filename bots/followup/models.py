@@ -1,4 +1,5 @@
-"""The follow-up bot's tables: one plan per patient room after discharge, and its steps.
+"""The follow-up bot's tables: one plan per patient room after discharge, its steps, and what
+happened to the patient within the window (readmissions, ED visits).
 
 The rows are the truth (the scheduler's jobs only time the steps): a step's state says whether it
 was posted, done, failed (and retried), so a restart neither loses nor repeats one. Notes that
@@ -11,6 +12,7 @@ from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Date,
     DateTime,
     ForeignKey,
@@ -27,8 +29,10 @@ _ID = BigInteger().with_variant(Integer, "sqlite")
 
 
 class FollowupPlan(Base):
-    """The 30 days after a discharge. `status`: active | closed. `conditions`: the schedule's
-    `when` tags that hold (comma-separated: short_stay, home_care)."""
+    """The 30 days after a discharge. `status`: active | frozen (a readmission or ED visit was
+    reported: no step is posted until `!rh30 reprise`) | closed (D+30 passed). `conditions`: the
+    schedule's `when` tags that hold (comma-separated: short_stay, home_care). `ward`: the
+    ward at discharge, for the indicator by ward (the room's ward may change later)."""
 
     __tablename__ = "followup_plans"
     id: Mapped[int] = mapped_column(_ID, primary_key=True)
@@ -41,6 +45,7 @@ class FollowupPlan(Base):
     discharged_on: Mapped[date] = mapped_column(Date)
     risk: Mapped[str] = mapped_column(String(16))
     conditions: Mapped[str] = mapped_column(String(64))
+    ward: Mapped[str | None] = mapped_column(String(100))
     language: Mapped[str] = mapped_column(String(2))
     started_by: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -48,8 +53,9 @@ class FollowupPlan(Base):
 
 
 class FollowupStep(Base):
-    """One step of a plan. `state`: planned | posted | done | failed (no retry left) ;
-    `attempts`: how many times it was posted (a failure plans the next attempt)."""
+    """One step of a plan. `state`: planned | posted | done | failed (no retry left) | skipped
+    (its day passed while the plan was frozen); `attempts`: how many times it was posted (a
+    failure plans the next attempt)."""
 
     __tablename__ = "followup_steps"
     __table_args__ = (UniqueConstraint("plan_id", "step"),)
@@ -63,3 +69,24 @@ class FollowupStep(Base):
     by: Mapped[str | None] = mapped_column(String(255))
     at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     note: Mapped[bytes] = mapped_column(LargeBinary)  # sealed: what the caller wrote
+
+
+class FollowupEvent(Base):
+    """A return to hospital after the index discharge, as reported in the room: `kind` admission
+    | ed (an ED visit without admission); `planned` flagged by the team; `avoidable` the team's
+    judgement (HAS 2013), None until judged. `note` (sealed): what the reporter and the judge
+    wrote."""
+
+    __tablename__ = "followup_events"
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(
+        ForeignKey("followup_plans.id", ondelete="CASCADE"), index=True)
+    on: Mapped[date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(16))
+    planned: Mapped[bool] = mapped_column(Boolean)
+    avoidable: Mapped[bool | None] = mapped_column(Boolean)
+    by: Mapped[str] = mapped_column(String(255))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    judged_by: Mapped[str | None] = mapped_column(String(255))
+    judged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    note: Mapped[bytes] = mapped_column(LargeBinary)

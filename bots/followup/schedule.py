@@ -9,7 +9,7 @@ its day at the start of working hours, as a wall-clock time in Europe/Paris (DST
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import cached_property
@@ -22,11 +22,22 @@ import holidays
 from bots.datafiles import TemplateError, check_schema, entry_id, load_named, read
 from bots.discharge.checklist import wall_clock
 from bots.followup.scores import Risk
+from bots.runtime.commands import ArgError
 
 DEFAULT_TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 DEFAULT_TEMPLATE = "rh30-default"
 _DAY = re.compile(r"^D(?:0|\+(?P<n>[0-9]{1,2}))(?P<working> ouvrés)?$")
 Condition = Literal["short_stay", "home_care"]
+CONDITIONS: tuple[Condition, ...] = ("short_stay", "home_care")
+# As people type them in `!rh30 conditions`; "aucune" clears them.
+_CONDITION_WORDS: dict[str, Condition] = {
+    "court": "short_stay", "sejour-court": "short_stay", "séjour-court": "short_stay",
+    "short": "short_stay", "short-stay": "short_stay", "short_stay": "short_stay",
+    "domicile": "home_care", "soins-domicile": "home_care", "home": "home_care",
+    "home-care": "home_care", "home_care": "home_care"}
+_NO_CONDITION = {"aucune", "aucun", "none"}
+# A stay this short (ambulatory, or one night) gets the next-day call (BRIEF §3 "short stays").
+SHORT_STAY_DAYS = 1
 MAX_RETRIES = 2  # a failed step (patient unreachable) is tried again at most this many times
 
 
@@ -162,3 +173,36 @@ def plan(schedule: Schedule, discharged_on: date, risk: Risk,
 def retry_day(failed_on: date, calendar: Calendar) -> date:
     """A step that failed (patient unreachable) is tried again the next working day."""
     return calendar.next_working(failed_on)
+
+
+def replan(current: Mapping[int, str], new: Sequence[PlannedStep]
+           ) -> tuple[list[PlannedStep], list[int]]:
+    """A plan whose risk or conditions changed: the steps to add (in the new plan, not yet in
+    the patient's) and the ones to drop (no longer in it and not yet posted). `current`: step id
+    → state. Steps already posted, done or failed stay, whatever the new plan says."""
+    wanted = {p.step.id for p in new}
+    add = [p for p in new if p.step.id not in current]
+    drop = [step for step, state in current.items() if state == "planned" and step not in wanted]
+    return add, sorted(drop)
+
+
+def parse_conditions(text: str) -> tuple[Condition, ...]:
+    words = text.lower().replace(",", " ").split()
+    if not words or set(words) <= _NO_CONDITION:
+        return ()
+    unknown = [w for w in words if w not in _CONDITION_WORDS]
+    if unknown:
+        raise ArgError("followup.bad_condition", value=unknown[0])
+    return tuple(c for c in CONDITIONS if c in {_CONDITION_WORDS[w] for w in words})
+
+
+def conditions_at_discharge(admitted_on: date | None, discharged_on: date,
+                            held: Collection[str]) -> tuple[Condition, ...]:
+    """What the discharge says: a short stay from the admission date, and the conditions the
+    checklist's items marked (e.g. home services ordered → home_care)."""
+    short = admitted_on is not None and (discharged_on - admitted_on).days <= SHORT_STAY_DAYS
+    return tuple(c for c in CONDITIONS if c in held or (c == "short_stay" and short))
+
+
+def as_conditions(stored: str) -> tuple[Condition, ...]:
+    return tuple(c for c in CONDITIONS if c in stored.split(","))

@@ -37,9 +37,56 @@ TEXTS: dict[str, dict[Lang, str]] = {
     "followup.state.posted": {"fr": "à faire", "en": "to do"},
     "followup.state.done": {"fr": "✅ fait", "en": "✅ done"},
     "followup.state.failed": {"fr": "❌ échec", "en": "❌ failed"},
+    "followup.state.skipped": {"fr": "⏭ sautée (patient hospitalisé)",
+                               "en": "⏭ skipped (patient in hospital)"},
     "followup.plan": {
-        "fr": "<p><b>{title}</b> — sortie le {day}, risque {risk}</p><ul>{steps}</ul>",
-        "en": "<p><b>{title}</b> — discharged {day}, risk {risk}</p><ul>{steps}</ul>",
+        "fr": "<p><b>{title}</b> — sortie le {day}, risque {risk}{conditions} — {status}</p>"
+              "<ul>{steps}</ul>",
+        "en": "<p><b>{title}</b> — discharged {day}, risk {risk}{conditions} — {status}</p>"
+              "<ul>{steps}</ul>",
+    },
+    "followup.conditions_line": {"fr": " ({conditions})", "en": " ({conditions})"},
+    "followup.condition.short_stay": {"fr": "séjour court", "en": "short stay"},
+    "followup.condition.home_care": {"fr": "soins à domicile", "en": "home care"},
+    "followup.status.active": {"fr": "en cours", "en": "running"},
+    "followup.status.frozen": {"fr": "<b>suspendu</b> (patient réhospitalisé ; "
+                                     "<code>!rh30 reprise</code> à son retour)",
+                               "en": "<b>frozen</b> (patient readmitted; <code>!followup resume"
+                                     "</code> when back home)"},
+    "followup.status.closed": {"fr": "clos", "en": "closed"},
+    "followup.bad_condition": {
+        "fr": "« {value} » : conditions possibles <code>court</code> (séjour court), "
+              "<code>domicile</code> (soins à domicile), ou <code>aucune</code>.",
+        "en": "\u201c{value}\u201d: conditions are <code>short</code> (short stay), "
+              "<code>home</code> (home care), or <code>none</code>.",
+    },
+    "followup.plan_closed": {"fr": "Le suivi RH30 est clos : le plan ne change plus.",
+                             "en": "The RH30 follow-up is closed: its plan no longer changes."},
+    "followup.replanned": {
+        "fr": "<p>Plan mis à jour (risque {risk}) : étapes ajoutées {added}, retirées "
+              "{dropped}. Les étapes déjà envoyées restent.</p>{plan}",
+        "en": "<p>Plan updated (risk {risk}): steps added {added}, removed {dropped}. Steps "
+              "already posted stay.</p>{plan}",
+    },
+    "followup.not_frozen": {"fr": "Le suivi n'est pas suspendu.",
+                            "en": "The follow-up is not frozen."},
+    "followup.resumed": {
+        "fr": "<p>Suivi repris. Étapes dont le jour est passé pendant l'hospitalisation, "
+              "sautées : {skipped}.</p>{plan}",
+        "en": "<p>Follow-up resumed. Steps whose day passed while in hospital, skipped: "
+              "{skipped}.</p>{plan}",
+    },
+    "followup.score_differs": {
+        "fr": "Le plan suit un autre niveau de risque : un coordinateur ou le médecin peut le "
+              "changer avec <code>!rh30 risque {level}</code> ({risk}).",
+        "en": "The plan follows another risk level: a coordinator or the physician can change "
+              "it with <code>!followup risk {level}</code> ({risk}).",
+    },
+    "followup.for_newcomer": {
+        "fr": "<p>{user}, bienvenue : voici le suivi RH30 de ce patient (les messages d'avant "
+              "votre arrivée ne vous sont pas lisibles).</p>{plan}",
+        "en": "<p>{user}, welcome: here is this patient's RH30 follow-up (messages from before "
+              "you joined are not readable to you).</p>{plan}",
     },
     "followup.step_line": {"fr": "<li>{id}. {day} — {label} — {state}</li>",
                            "en": "<li>{id}. {day} — {label} — {state}</li>"},
@@ -64,6 +111,169 @@ TEXTS: dict[str, dict[Lang, str]] = {
         "fr": "Fenêtre de 30 jours close{late} : aucune réhospitalisation enregistrée.",
         "en": "30-day window closed{late}: no readmission recorded.",
     },
+    "followup.closed_readmitted": {
+        "fr": "Fenêtre de 30 jours close{late} : réhospitalisation à J+{delay}, comptée dans "
+              "RH30{rh7} ; évitable : {verdict}.",
+        "en": "30-day window closed{late}: readmitted on day {delay}, counted in RH30{rh7}; "
+              "avoidable: {verdict}.",
+    },
+    "followup.and_rh7": {"fr": " et RH7", "en": " and RH7"},
+    "followup.also.same_day": {"fr": "Retour(s) le jour de la sortie (non comptés) : {n}.",
+                               "en": "Same-day return(s) (not counted): {n}."},
+    "followup.also.ed": {"fr": "Passage(s) aux urgences sans hospitalisation : {n}.",
+                         "en": "ED visit(s) without admission: {n}."},
+    "followup.also.planned": {"fr": "Réhospitalisation(s) programmée(s) (exclues) : {n}.",
+                              "en": "Planned readmission(s) (excluded): {n}."},
+    "followup.still_counts": {
+        "fr": "Une réhospitalisation jusqu'au {last} inclus compte encore : <code>!rh30 "
+              "rehospitalisation JJ/MM</code>.",
+        "en": "A readmission up to {last} included still counts: <code>!followup readmission "
+              "DD/MM</code>.",
+    },
+    "followup.bad_detail": {
+        "fr": "« {value} » : après la date, seulement <code>programmee</code> (réhospitalisation "
+              "prévue) et/ou <code>urgences</code> (passage aux urgences sans hospitalisation).",
+        "en": "\u201c{value}\u201d: after the date, only <code>planned</code> (planned stay) "
+              "and/or <code>ed</code> (ED visit without admission).",
+    },
+    "readmission.before": {
+        "fr": "Le {day} précède la sortie ({discharged}) : ce n'est pas une réhospitalisation.",
+        "en": "{day} comes before the discharge ({discharged}): not a readmission.",
+    },
+    "readmission.future": {"fr": "Le {day} est à venir : notez la réhospitalisation quand elle "
+                                 "a lieu (une réhospitalisation prévue : <code>programmee"
+                                 "</code>, le jour venu).",
+                           "en": "{day} is ahead: record the readmission when it happens (a "
+                                 "planned one: <code>planned</code>, on the day)."},
+    "readmission.rh7": {
+        "fr": "⚠️ Réhospitalisation le {day}, à J+{delay} : comptée dans RH7 et RH30.",
+        "en": "⚠️ Readmitted on {day}, day {delay}: counted in RH7 and RH30.",
+    },
+    "readmission.rh30": {
+        "fr": "⚠️ Réhospitalisation le {day}, à J+{delay} : comptée dans RH30.",
+        "en": "⚠️ Readmitted on {day}, day {delay}: counted in RH30.",
+    },
+    "readmission.same_day": {
+        "fr": "⚠️ Retour à l'hôpital le jour même de la sortie ({day}) : noté comme retour le "
+              "jour même, non compté dans RH30.",
+        "en": "⚠️ Back in hospital on the discharge day ({day}): logged as a same-day return, "
+              "not counted in RH30.",
+    },
+    "readmission.ed": {
+        "fr": "⚠️ Passage aux urgences sans hospitalisation le {day} (J+{delay}) : noté à part, "
+              "non compté dans RH30.",
+        "en": "⚠️ ED visit without admission on {day} (day {delay}): logged apart, not counted "
+              "in RH30.",
+    },
+    "readmission.planned": {
+        "fr": "Réhospitalisation programmée le {day} (J+{delay}) : notée, exclue du RH30.",
+        "en": "Planned readmission on {day} (day {delay}): logged, excluded from RH30.",
+    },
+    "readmission.after": {
+        "fr": "Réhospitalisation le {day}, à J+{delay} : après la fenêtre de 30 jours, notée "
+              "sans être comptée.",
+        "en": "Readmitted on {day}, day {delay}: after the 30-day window, logged but not "
+              "counted.",
+    },
+    "readmission.frozen": {
+        "fr": "Le plan de suivi est suspendu (plus d'appel pendant l'hospitalisation) ; "
+              "<code>!rh30 reprise</code> au retour à domicile.",
+        "en": "The follow-up plan is frozen (no calls while in hospital); <code>!followup "
+              "resume</code> once back home.",
+    },
+    "readmission.judge": {
+        "fr": "Avis de l'équipe (HAS 2013 : évitable si elle aurait pu être prise en charge en "
+              "ville ou par la lettre de liaison) : <code>!rh30 evitable oui|non motif</code>.",
+        "en": "The team's judgement (HAS 2013: avoidable if primary care or the discharge "
+              "letter could have handled it): <code>!followup avoidable yes|no reason</code>.",
+    },
+    "readmission.bad_verdict": {"fr": "« {value} » : répondez <code>oui</code> ou <code>non"
+                                      "</code>, puis le motif.",
+                                "en": "\u201c{value}\u201d: answer <code>yes</code> or <code>no"
+                                      "</code>, then the reason."},
+    "readmission.nothing_to_judge": {
+        "fr": "Aucune réhospitalisation comptée (J+1 à J+30, non programmée) à juger.",
+        "en": "No counted readmission (day 1 to 30, unplanned) to judge.",
+    },
+    "readmission.judged": {
+        "fr": "Réhospitalisation du {day} : {verdict}{again}.",
+        "en": "Readmission of {day}: {verdict}{again}.",
+    },
+    "readmission.rejudged": {"fr": " (avis précédent remplacé)", "en": " (earlier judgement "
+                                                                     "replaced)"},
+    "readmission.avoidable.True": {"fr": "jugée évitable", "en": "judged avoidable"},
+    "readmission.avoidable.False": {"fr": "jugée non évitable", "en": "judged not avoidable"},
+    "readmission.avoidable.None": {"fr": "pas encore jugée", "en": "not judged yet"},
+    "review.no_checklist": {
+        "fr": "Revue : pas de check-list de sortie tenue dans ce salon.",
+        "en": "Review: no discharge checklist was kept in this room.",
+    },
+    "review.all_done": {
+        "fr": "Revue : aucun item de la check-list de sortie n'était à « Non ».",
+        "en": "Review: no discharge checklist item was answered \u201cNo\u201d.",
+    },
+    "review.items": {
+        "fr": "<p>Revue — items à « Non » à la sortie :</p><ul>{items}</ul>",
+        "en": "<p>Review — checklist items answered \u201cNo\u201d at discharge:</p>"
+              "<ul>{items}</ul>",
+    },
+    "review.item": {"fr": "<li>{id}. {label}{comment}</li>",
+                    "en": "<li>{id}. {label}{comment}</li>"},
+    "followup.bad_period": {
+        "fr": "« {value} » : période attendue 2026, 2026-10 (ou 10/2026), 2026-01..2026-06, "
+              "ou 6m (les six derniers mois).",
+        "en": "\u201c{value}\u201d: expected a period like 2026, 2026-10 (or 10/2026), "
+              "2026-01..2026-06, or 6m (the last six months).",
+    },
+    "stats.head": {
+        "fr": "<tr><th>Mois</th><th>Sorties</th><th>RH7</th><th>RH30</th><th>Fenêtres "
+              "ouvertes (déjà réhosp.)</th><th>Retours J0</th><th>Urgences</th><th>"
+              "Programmées</th><th>Évitables</th><th>Non jugées</th></tr>",
+        "en": "<tr><th>Month</th><th>Discharges</th><th>RH7</th><th>RH30</th><th>Open "
+              "windows (already readmitted)</th><th>Same-day</th><th>ED visits</th><th>"
+              "Planned</th><th>Avoidable</th><th>Not judged</th></tr>",
+    },
+    "stats.row": {
+        "fr": "<tr><td>{label}</td><td>{discharges}</td><td>{rh7}</td><td>{rh30}{provisional}"
+              "</td><td>{open}</td><td>{same_day}</td><td>{ed}</td><td>{planned}</td><td>"
+              "{avoidable}</td><td>{not_judged}</td></tr>",
+        "en": "<tr><td>{label}</td><td>{discharges}</td><td>{rh7}</td><td>{rh30}{provisional}"
+              "</td><td>{open}</td><td>{same_day}</td><td>{ed}</td><td>{planned}</td><td>"
+              "{avoidable}</td><td>{not_judged}</td></tr>",
+    },
+    "stats.provisional": {"fr": " <i>provisoire</i>", "en": " <i>provisional</i>"},
+    "stats.total": {"fr": "Total", "en": "Total"},
+    "stats.all_wards": {"fr": "tous services", "en": "all wards"},
+    "stats.table": {
+        "fr": "<p><b>Réhospitalisations à 30 jours</b> — sorties de {first} à {last}, {ward}. "
+              "Taux sur les fenêtres closes seulement ; les fenêtres encore ouvertes sont à "
+              "part.</p><table>{head}{rows}</table>{by_ward}",
+        "en": "<p><b>30-day readmissions</b> — discharges from {first} to {last}, {ward}. Rates "
+              "over closed windows only; windows still open are shown apart.</p>"
+              "<table>{head}{rows}</table>{by_ward}",
+    },
+    "stats.by_ward": {"fr": "<p>Par service :</p><table>{head}{rows}</table>",
+                      "en": "<p>By ward:</p><table>{head}{rows}</table>"},
+    "stats.empty": {"fr": "Aucune sortie suivie de {first} à {last} ({ward}).",
+                    "en": "No followed discharge from {first} to {last} ({ward})."},
+    "stats.unknown_ward": {"fr": "Aucune sortie suivie pour le service « {ward} » (services "
+                                 "connus : {known}).",
+                           "en": "No followed discharge for the ward \u201c{ward}\u201d "
+                                 "(known wards: {known})."},
+    "export.done": {
+        "fr": "Export RH30 : {n} séjour(s) sortis de {first} à {last}, une ligne par séjour, "
+              "références pseudonymes seulement.",
+        "en": "RH30 export: {n} stay(s) discharged from {first} to {last}, one line per stay, "
+              "pseudonymous references only.",
+    },
+    "report.intro": {"fr": "<p>📊 Rapport mensuel RH30.</p>{table}",
+                     "en": "<p>📊 Monthly RH30 report.</p>{table}"},
+    "chart.title": {"fr": "Réhospitalisations par mois de sortie",
+                    "en": "Readmissions by month of discharge"},
+    "chart.rh30": {"fr": "RH30 (1–30 j)", "en": "RH30 (1–30 d)"},
+    "chart.rh7": {"fr": "RH7 (1–7 j)", "en": "RH7 (1–7 d)"},
+    "chart.note": {"fr": "Barres hachurées : mois provisoire (fenêtres encore ouvertes).",
+                   "en": "Hatched bars: provisional month (windows still open)."},
     "followup.none": {"fr": "Pas de suivi RH30 dans ce salon (<code>!rh30 debut JJ/MM/AAAA</code>).",
                       "en": "No RH30 follow-up in this room (<code>!followup start DD/MM/YYYY"
                             "</code>)."},
@@ -71,6 +281,10 @@ TEXTS: dict[str, dict[Lang, str]] = {
                                   "en": "The RH30 follow-up lives in a patient's room."},
     "followup.already": {"fr": "Le suivi RH30 est déjà en place : <code>!rh30 plan</code>.",
                          "en": "The RH30 follow-up is already set: <code>!followup plan</code>."},
+    "followup.exists_other": {"fr": "Le suivi RH30 de cet épisode est déjà en place, pour une "
+                                    "sortie le {day}.",
+                              "en": "This episode's RH30 follow-up is already set, for a "
+                                    "discharge on {day}."},
     "followup.future": {"fr": "La date de sortie ({day}) est à venir : démarrez le suivi le jour "
                               "de la sortie.",
                         "en": "The discharge date ({day}) is ahead: start the follow-up on the "
@@ -117,6 +331,23 @@ TEXTS: dict[str, dict[Lang, str]] = {
     "followup.help.done": {"fr": "note une étape faite", "en": "records a step as done"},
     "followup.help.failed": {"fr": "note un échec (patient injoignable) : nouvel essai",
                              "en": "records a failure (patient unreachable): tried again"},
+    "followup.help.risk": {"fr": "change le niveau de risque : le plan est recalculé",
+                           "en": "changes the risk level: the plan is rebuilt"},
+    "followup.help.conditions": {"fr": "séjour court, soins à domicile (ou aucune) : le plan "
+                                       "est recalculé",
+                                 "en": "short stay, home care (or none): the plan is rebuilt"},
+    "followup.help.resume": {"fr": "reprend le suivi suspendu par une réhospitalisation",
+                             "en": "resumes a follow-up frozen by a readmission"},
+    "followup.help.readmission": {
+        "fr": "réhospitalisation (date, ou J+n depuis la sortie) [programmee] [urgences]",
+        "en": "readmission (date, or J+n from discharge) [planned] [ed]"},
+    "followup.help.avoidable": {"fr": "avis de l'équipe : réhospitalisation évitable oui|non, "
+                                      "motif",
+                                "en": "the team's judgement: avoidable yes|no, reason"},
+    "followup.help.stats": {"fr": "indicateur RH7/RH30 [période] [service]",
+                            "en": "RH7/RH30 indicator [period] [ward]"},
+    "followup.help.export": {"fr": "export CSV pseudonymisé [période] [service]",
+                             "en": "pseudonymous CSV export [period] [ward]"},
     "followup.help.lace": {"fr": "score LACE : durée, urgence, Charlson, passages aux urgences",
                            "en": "LACE score: stay, acute, Charlson, ED visits"},
     "followup.help.hospital": {"fr": "score HOSPITAL : hb= onco= na= acte= urgent= adm= duree=",

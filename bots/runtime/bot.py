@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from aiohttp import web
+
 from bots.runtime.commands import Caller, Command
 from bots.runtime.i18n import Lang
 from bots.runtime.notice import Html, notice
@@ -99,6 +101,9 @@ ReactionHandler = Callable[[ReactionContext], Awaitable[None]]
 CallerResolver = Callable[[Transaction, Caller], Awaitable[Caller]]
 # Long-running tasks started once the runtime is ready (workers, an HTTP API); cancelled at stop.
 Service = Callable[["Runtime"], Awaitable[None]]
+# An endpoint a bot adds to the provisioning API (served by the care-team bot, which gives the
+# handler itself first: its token check, body validation and errors): method, path, handler.
+ApiRoute = tuple[str, str, Callable[[Any, web.Request], Awaitable[web.StreamResponse]]]
 
 
 @dataclass
@@ -110,3 +115,4 @@ class Bot:
     on_reaction: ReactionHandler | None = None
     resolve_caller: CallerResolver | None = None
     services: list[Service] = field(default_factory=list)
+    api_routes: list[ApiRoute] = field(default_factory=list)

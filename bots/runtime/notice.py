@@ -73,10 +73,12 @@ def notice(markup: Html, *, mentions: list[str] | None = None,
 UPLOAD_KEY = "fr.liaison.upload"
 
 
-def attachment(name: str, data: bytes, mimetype: str) -> dict[str, Any]:
-    """An m.file message carrying `data`, uploaded by the sender when it is sent."""
+def attachment(name: str, data: bytes, mimetype: str, *, msgtype: str = "m.file",
+               **info: Any) -> dict[str, Any]:
+    """A file message (m.file, or m.image with `w`/`h` in `info`) carrying `data`, uploaded by
+    the sender when it is sent."""
     return {
-        "msgtype": "m.file", "body": name, "filename": name,
-        "info": {"mimetype": mimetype, "size": len(data)},
+        "msgtype": msgtype, "body": name, "filename": name,
+        "info": {"mimetype": mimetype, "size": len(data), **info},
         UPLOAD_KEY: base64.b64encode(data).decode(),
     }

@@ -1,0 +1,72 @@
+"""`POST /api/v1/patients/{ref}/discharge`: a hospital system reports a discharge home and the
+RH30 plan starts in the patient's room. Mounted on the care-team bot's provisioning API (its
+token, body validation against schemas/api/discharge.schema.json, and errors)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from bots.careteam.api import Api, ApiError
+from bots.discharge.render import when
+from bots.followup import records
+from bots.followup.models import FollowupPlan
+from bots.followup.records import PlanExists
+from bots.followup.schedule import as_conditions
+from bots.runtime.i18n import t
+from bots.runtime.notice import to_plain
+from bots.runtime.store import Transaction, utcnow
+
+if TYPE_CHECKING:
+    from bots.followup.bot import Followup
+    from bots.runtime.bot import ApiRoute
+
+PATH = "/api/v1/patients/{ref}/discharge"
+
+
+def routes(bot: Followup) -> list[ApiRoute]:
+    async def discharge(api: Api, request: web.Request) -> web.Response:
+        lang = api.lang(request)
+        payload = await api.body(request, "discharge")
+        room = await api.room(request.match_info["ref"])
+        if room.status != "open" or room.room_id is None:
+            raise ApiError(409, "episode_closed", to_plain(t(lang, "team.room_closed")))
+        day = date.fromisoformat(payload["discharged_on"])
+        if day > bot.today():
+            raise ApiError(422, "future_discharge", to_plain(
+                t(lang, "followup.future", day=when(lang, day))))
+        async with api.runtime.transaction() as tx:
+            try:
+                row = await bot.start(tx, api.runtime, room, day, payload.get("risk", "eleve"),
+                                      tuple(payload.get("conditions", ())), "api",
+                                      room.language, utcnow())  # type: ignore[arg-type]
+                created = True
+            except PlanExists:
+                row = await records.plan_of(tx, room.room_id)
+                assert row is not None
+                if row.discharged_on != day:
+                    raise ApiError(409, "followup_exists", to_plain(t(
+                        lang, "followup.exists_other", day=when(lang, row.discharged_on)))
+                    ) from None
+                created = False
+            body = await _plan(bot, tx, row, room.ref or "", created)
+        return web.json_response(body, status=201 if created else 200)
+
+    return [("POST", PATH, discharge)]
+
+
+async def _plan(bot: Followup, tx: Transaction, row: FollowupPlan, ref: str,
+                created: bool) -> dict[str, Any]:
+    schedule = bot.schedules[row.schedule]
+    steps = []
+    for step in await records.steps(tx, row):
+        template = schedule.step(step.step)
+        if template is not None:
+            steps.append({"id": step.step, "day": step.day.isoformat(), "state": step.state,
+                          "roles": list(template.roles), "label": template.label(row.language)})
+    return {"ref": ref, "room_id": row.room_id, "status": row.status,
+            "discharged_on": row.discharged_on.isoformat(), "risk": row.risk,
+            "conditions": list(as_conditions(row.conditions)), "created": created,
+            "steps": steps}

@@ -1,0 +1,167 @@
+"""Readmissions and ED visits reported in a patient room, the team's judgement on them, and the
+window's outcome at D+30.
+
+`!rh30 rehospitalisation <date> [programmee] [urgences]` records the return, says how it counts
+(BRIEF §3: 1–7 and 1–30 days count, day 0 is a same-day return, ED visits and planned stays are
+logged apart), alerts the physician and the coordinators, freezes the plan (no call to a patient
+in hospital) and opens a short review: the checklist items answered "Non" at discharge.
+`!rh30 evitable oui|non <note>` records the HAS 2013 judgement on the counted readmission.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from typing import TYPE_CHECKING
+
+from bots.careteam import service as careteam
+from bots.discharge.checklist import ChecklistError, parse_day
+from bots.discharge.render import when
+from bots.followup import records
+from bots.followup.indicator import RH30, category, outcome
+from bots.followup.models import FollowupEvent, FollowupPlan
+from bots.runtime.bot import CommandContext
+from bots.runtime.commands import ArgError
+from bots.runtime.i18n import Lang, t
+from bots.runtime.notice import Html, join
+from bots.runtime.store import Transaction, utcnow
+
+if TYPE_CHECKING:
+    from bots.followup.bot import Followup
+
+# Who hears of a return to hospital: the physician and the coordinators.
+ALERTED_ROLES = ("MH", "IDEC", "DAC")
+_PLANNED = {"programmee", "programmée", "programme", "prevue", "prévue", "planned"}
+_ED = {"urgences", "urgence", "ed", "er", "su"}
+_YES = {"oui", "yes", "o", "y"}
+_NO = {"non", "no", "n"}
+# "J+12" in a follow-up counts from the discharge day (J0), as the team says it.
+_FROM_DISCHARGE = re.compile(r"^j\+(\d{1,3})$")
+
+
+def parse_details(text: str | None) -> tuple[bool, bool]:
+    """(planned, ED visit) from the words after the date."""
+    planned = ed = False
+    for word in (text or "").lower().replace(",", " ").split():
+        if word in _PLANNED:
+            planned = True
+        elif word in _ED:
+            ed = True
+        else:
+            raise ArgError("followup.bad_detail", value=word)
+    return planned, ed
+
+
+def return_day(text: str, discharged_on: date, today: date) -> date:
+    m = _FROM_DISCHARGE.match(text.strip().lower())
+    if m:
+        return discharged_on + timedelta(days=int(m[1]))
+    return parse_day(text, today, past=True)
+
+
+class Readmissions:
+    def __init__(self, bot: Followup) -> None:
+        self.bot = bot
+
+    async def report(self, ctx: CommandContext, date_: str, precisions: str | None) -> None:
+        row = await self.bot.plan_or_reply(ctx)
+        if row is None:
+            return
+        today = self.bot.today()
+        try:
+            planned, ed = parse_details(precisions)
+            day = return_day(date_, row.discharged_on, today)
+        except (ArgError, ChecklistError) as exc:
+            ctx.reply(exc.text(ctx.lang))
+            return
+        if day < row.discharged_on:
+            ctx.reply(t(ctx.lang, "readmission.before", day=when(ctx.lang, day),
+                        discharged=when(ctx.lang, row.discharged_on)))
+            return
+        if day > today:
+            ctx.reply(t(ctx.lang, "readmission.future", day=when(ctx.lang, day)))
+            return
+        event = FollowupEvent(plan_id=row.id, on=day, kind="ed" if ed else "admission",
+                              planned=planned, avoidable=None, by=ctx.sender, at=utcnow(),
+                              note=ctx.tx.vault.seal({}))
+        ctx.tx.session.add(event)
+        kind = category(records.as_stay("", row), records.as_return("", event))
+        lang = ctx.lang
+        parts = [t(lang, f"readmission.{kind}", day=when(lang, day),
+                   delay=(day - row.discharged_on).days)]
+        if kind != "after":
+            if row.status == "active":
+                await self._freeze(ctx, row)
+                parts.append(t(lang, "readmission.frozen"))
+            if kind != "planned":
+                parts.append(await self._review(ctx.tx, row, lang))
+            if kind in ("rh7", "rh30"):
+                parts.append(t(lang, "readmission.judge"))
+        who = await careteam.members_with(ctx.tx, row.care_room_id, ALERTED_ROLES)
+        ctx.reply(join(parts, " "), mentions=who)
+
+    async def _freeze(self, ctx: CommandContext, row: FollowupPlan) -> None:
+        """No step is posted while the patient is in hospital; the D+30 close still comes."""
+        row.status = "frozen"
+        schedule = self.bot.schedules[row.schedule]
+        for step in await records.steps(ctx.tx, row):
+            template = schedule.step(step.step)
+            if template is not None and template.kind != "close":
+                await ctx.runtime.scheduler.cancel_prefixed(
+                    ctx.tx, f"followup:{row.id}:{step.step}:")
+
+    async def _review(self, tx: Transaction, row: FollowupPlan, lang: Lang) -> Html:
+        checklist = await self.bot.checklist_at_discharge(tx, row.care_room_id)
+        if checklist is None:
+            return t(lang, "review.no_checklist")
+        lines = []
+        for item in checklist.template.items:
+            state = checklist.state(item.id)
+            if state.answer == "non":
+                lines.append(t(lang, "review.item", id=item.id, label=item.label(lang),
+                               comment=f" — {state.comment}" if state.comment else ""))
+        if not lines:
+            return t(lang, "review.all_done")
+        return t(lang, "review.items", items=join(lines))
+
+    async def judge(self, ctx: CommandContext, avis: str, note: str) -> None:
+        row = await self.bot.plan_or_reply(ctx)
+        if row is None:
+            return
+        verdict = avis.lower()
+        if verdict not in _YES | _NO:
+            ctx.reply(t(ctx.lang, "readmission.bad_verdict", value=avis))
+            return
+        counted = [e for e in await records.events(ctx.tx, row)
+                   if category(records.as_stay("", row), records.as_return("", e))
+                   in ("rh7", "rh30")]
+        if not counted:
+            ctx.reply(t(ctx.lang, "readmission.nothing_to_judge"))
+            return
+        event = counted[0]  # the indicator's readmission: the first one counted
+        again = event.avoidable is not None
+        event.avoidable = verdict in _YES
+        event.judged_by, event.judged_at = ctx.sender, utcnow()
+        event.note = ctx.tx.vault.seal({**ctx.tx.vault.open(event.note), "judgement": note})
+        ctx.reply(t(ctx.lang, "readmission.judged", day=when(ctx.lang, event.on),
+                    verdict=t(ctx.lang, f"readmission.avoidable.{event.avoidable}"),
+                    again=t(ctx.lang, "readmission.rejudged") if again else ""))
+
+    async def closing_text(self, tx: Transaction, row: FollowupPlan, late: Html,
+                           lang: Lang) -> Html:
+        """D+30: the window's outcome so far (a return later that day still counts)."""
+        found = [records.as_return("", e) for e in await records.events(tx, row)]
+        last = row.discharged_on + timedelta(days=RH30)
+        result = outcome(records.as_stay("", row), found, as_of=last)
+        if result.readmitted30:
+            head = t(lang, "followup.closed_readmitted", late=late, delay=result.first_delay,
+                     rh7=t(lang, "followup.and_rh7") if result.readmitted7 else "",
+                     verdict=t(lang, f"readmission.avoidable.{result.avoidable}"))
+        else:
+            head = t(lang, "followup.closed", late=late)
+        also = [t(lang, f"followup.also.{name}", n=n) for name, n in (
+            ("same_day", result.same_day), ("ed", result.ed_visits),
+            ("planned", result.planned)) if n]
+        tail = t(lang, "readmission.judge") if result.readmitted30 and \
+            result.avoidable is None else t(lang, "followup.still_counts", last=when(lang, last))
+        return join([head, *also, tail], " ")

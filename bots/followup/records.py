@@ -1,0 +1,70 @@
+"""The follow-up bot's reads: a room's plan, its steps and events, and the index stays with
+their returns for the indicator. Database only, inside the caller's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+
+from bots.careteam.models import CareRoom
+from bots.discharge.models import ChecklistRow, Handover
+from bots.followup.indicator import IndexStay, Return
+from bots.followup.models import FollowupEvent, FollowupPlan, FollowupStep
+from bots.runtime.store import Transaction
+
+
+class PlanExists(Exception):
+    """The room already has its follow-up plan (one per episode)."""
+
+
+async def plan_of(tx: Transaction, room_id: str) -> FollowupPlan | None:
+    return await tx.session.scalar(select(FollowupPlan).where(
+        FollowupPlan.account == tx.account, FollowupPlan.room_id == room_id))
+
+
+async def steps(tx: Transaction, plan: FollowupPlan) -> Sequence[FollowupStep]:
+    return (await tx.session.scalars(select(FollowupStep).where(
+        FollowupStep.plan_id == plan.id).order_by(FollowupStep.day, FollowupStep.step))).all()
+
+
+async def step(tx: Transaction, plan: FollowupPlan, step_id: int) -> FollowupStep | None:
+    return await tx.session.scalar(select(FollowupStep).where(
+        FollowupStep.plan_id == plan.id, FollowupStep.step == step_id))
+
+
+async def events(tx: Transaction, plan: FollowupPlan) -> Sequence[FollowupEvent]:
+    return (await tx.session.scalars(select(FollowupEvent).where(
+        FollowupEvent.plan_id == plan.id).order_by(FollowupEvent.on, FollowupEvent.id))).all()
+
+
+def as_return(ref: str, event: FollowupEvent) -> Return:
+    return Return(ref, event.on, "ed" if event.kind == "ed" else "admission",
+                  planned=event.planned, avoidable=event.avoidable)
+
+
+def as_stay(ref: str, plan: FollowupPlan) -> IndexStay:
+    # A plan follows a discharge home: deaths and transfers never start one.
+    return IndexStay(ref, plan.discharged_on, plan.ward)
+
+
+async def indicator_data(tx: Transaction) -> tuple[list[tuple[IndexStay, str]], list[Return]]:
+    """Every index stay of this account with its risk level, and every return after one."""
+    plans = (await tx.session.execute(
+        select(FollowupPlan, CareRoom.ref).join(CareRoom, CareRoom.id == FollowupPlan.care_room_id)
+        .where(FollowupPlan.account == tx.account).order_by(FollowupPlan.discharged_on,
+                                                            FollowupPlan.id))).all()
+    refs = {plan.id: ref or f"#{plan.id}" for plan, ref in plans}
+    found = (await tx.session.scalars(select(FollowupEvent).join(
+        FollowupPlan, FollowupPlan.id == FollowupEvent.plan_id).where(
+        FollowupPlan.account == tx.account))).all()
+    return ([(as_stay(refs[plan.id], plan), plan.risk) for plan, _ in plans],
+            [as_return(refs[e.plan_id], e) for e in found])
+
+
+async def checklist_at_discharge(tx: Transaction, care_room_id: int) -> ChecklistRow | None:
+    """The discharge checklist validated for this room (the latest one), if the discharge bot
+    kept one."""
+    return await tx.session.scalar(select(ChecklistRow).join(
+        Handover, Handover.checklist_id == ChecklistRow.id).where(
+        Handover.care_room_id == care_room_id).order_by(Handover.id.desc()).limit(1))
