@@ -1,0 +1,99 @@
+"""A mail the room sends: built from the Matrix event that asked for it, so a retry always sends
+the very same mail (Message-ID, Date and boundaries derive from the event). Pure.
+
+Threading: In-Reply-To / References of the mail answered. Subject: the room's pseudonymous
+reference first (`[P-2026-00042] …`), so the answer comes back to the room. With an IHE XDM
+package (BRIEF §5): the documents zipped with METADATA.XML naming the patient's INS, the
+MSSanté subject form `XDM/1.0/DDM+<title> <NOM> <prénom> <birth date>` and the `X-MSS-*` headers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+from bridge.trustlist import TrustList
+from bridge.xdm import XDM_NAME, Document, build_package
+
+
+@dataclass(frozen=True)
+class Patient:
+    """Who an XDM package is about (it travels inside the trust space only)."""
+
+    ins: str
+    qualified: bool  # an INS checked against the national service (X-MSS-INS: O)
+    family_name: str
+    given_names: str
+    birth_date: date
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    event_id: str  # the Matrix event that asked for it
+    sent_at: datetime  # that event's time (aware)
+    mailbox: str  # our address
+    to: tuple[str, ...]
+    ref: str  # the room's pseudonymous reference
+    subject: str
+    text: str
+    files: tuple[Document, ...] = ()
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+    patient: Patient | None = None  # set: the files go as an IHE XDM package
+    author: str = ""  # the clinician who sent it (XDM authorPerson)
+
+
+def message_id_for(event_id: str, mailbox: str) -> str:
+    digest = hashlib.sha256(event_id.encode()).hexdigest()[:40]
+    return f"<{digest}@{mailbox.rpartition('@')[2]}>"
+
+
+def untrusted(addresses: Sequence[str], trust: TrustList) -> list[str]:
+    return [a for a in addresses if not trust.allows(a)]
+
+
+def subject_of(out: Outgoing) -> str:
+    subject = f"[{out.ref}] {out.subject}".strip()
+    if out.patient is None:
+        return subject
+    p = out.patient
+    return f"XDM/1.0/DDM+{subject} {p.family_name} {p.given_names} {p.birth_date:%d/%m/%Y}"
+
+
+def compose(out: Outgoing, *, product: str) -> EmailMessage:
+    message_id = message_id_for(out.event_id, out.mailbox)
+    msg = EmailMessage()
+    msg["From"] = out.mailbox
+    msg["To"] = ", ".join(out.to)
+    msg["Subject"] = subject_of(out)
+    msg["Date"] = format_datetime(out.sent_at)
+    msg["Message-ID"] = message_id
+    if out.in_reply_to:
+        msg["In-Reply-To"] = out.in_reply_to
+        msg["References"] = " ".join(dict.fromkeys((*out.references, out.in_reply_to)))
+    msg["X-MSS-NIL"] = product  # the software's reference, on every mail
+    msg.set_content(out.text, charset="utf-8")
+    files = out.files
+    if out.patient is not None and files:
+        msg["X-MSS-INS"] = "O" if out.patient.qualified else "N"
+        cda = [d for d in files if d.mimetype in ("text/xml", "application/xml")
+               and d.filename.lower().endswith(".xml")]
+        if cda:
+            msg["X-MSS-CODECDA"] = ",".join(d.title for d in cda)[:200]
+        package = build_package(files, out.patient.ins, out.author or out.mailbox, out.sent_at,
+                                product)
+        # The PDF copies travel beside the package, for readers without an XDM viewer.
+        files = (*[d for d in files if d.mimetype == "application/pdf"],
+                 Document(XDM_NAME, XDM_NAME, "application/zip", package))
+    for doc in files:
+        maintype, _, subtype = doc.mimetype.partition("/")
+        msg.add_attachment(doc.data, maintype=maintype or "application",
+                           subtype=subtype or "octet-stream", filename=doc.filename)
+    # Fixed boundaries: the same event gives the same bytes, however often it is retried.
+    for n, part in enumerate(p for p in msg.walk() if p.is_multipart()):
+        part.set_boundary(f"=_liaison_{message_id.strip('<>').split('@')[0][:24]}_{n}")
+    return msg
