@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(PY) -m bench.roundtrip --trace
 	$(PY) -m bench.rooms
 	$(PY) -m bench.discharge
+	$(PY) -m bench.followup
 
 clean:
 	rm -rf $(VENV) tests/js/node_modules

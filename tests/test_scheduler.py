@@ -92,3 +92,19 @@ async def test_run_due_with_a_controlled_clock(make_bot, make_clinician, reminde
     assert await scheduler.run_due(now + timedelta(days=1, seconds=30)) == 1
     assert await scheduler.run_due(now + timedelta(days=2)) == 0  # fired once
     assert reminder_bot == [(f"remind:{event_id}", False)]
+
+
+async def test_job_beyond_the_horizon_is_armed_by_a_refill(
+        make_bot, make_clinician, reminder_bot, monkeypatch):
+    # Only the next HORIZON is armed as timers; a refill every REFILL_EVERY arms what comes in.
+    monkeypatch.setattr(scheduler_mod, "HORIZON", timedelta(seconds=2))
+    monkeypatch.setattr(scheduler_mod, "REFILL_EVERY", timedelta(seconds=1))
+    bot, doc, room_id, event_id = await planned(make_bot, make_clinician, 10)
+    scheduler = bot.runtime.scheduler
+    async with bot.store.transaction(bot.user_id) as tx:
+        row_id = await tx.session.scalar(select(ScheduledJob.id).where(
+            ScheduledJob.key == f"remind:{event_id}"))
+    assert scheduler._timer.get_job(f"job-{row_id}") is None  # noqa: SLF001 - not armed yet
+    ev = await wait_rappel(doc, room_id, bot, doc.mark(event_id))
+    assert ev.body.strip() == "rappel"  # on time, not late
+    assert reminder_bot == [(f"remind:{event_id}", False)]
