@@ -6,7 +6,7 @@ import asyncio
 import logging
 
 from bots.config import Config, ConfigError
-from bots.registry import BOTS, REQUIRES
+from bots.registry import BOTS, BRIDGE_BOTS, REQUIRES
 from bots.runtime.runtime import Runtime
 from bots.runtime.store import Store, migrate
 from bots.runtime.vault import Vault
@@ -14,9 +14,17 @@ from bots.runtime.vault import Vault
 log = logging.getLogger(__name__)
 
 
-def build_runtimes(config: Config, store: Store) -> list[Runtime]:
+def build_runtimes(config: Config, store: Store, *, bridge: bool = False) -> list[Runtime]:
+    """The runtimes of `liaison bots` (bridge False) or of `liaison bridge` (the accounts that
+    run the MSSanté bridge, each its own)."""
     runtimes = []
     for account in config.accounts:
+        bridged = BRIDGE_BOTS & set(account.bots)
+        if bridged and len(bridged) != len(account.bots):
+            raise ConfigError(f"{account.user_id}: {', '.join(sorted(bridged))} runs on an "
+                              "account of its own (its own process: `liaison bridge`)")
+        if bool(bridged) != bridge:
+            continue
         unknown = [name for name in account.bots if name not in BOTS]
         if unknown:
             raise ConfigError(f"{account.user_id}: unknown bot(s) {', '.join(unknown)}; "
@@ -31,12 +39,15 @@ def build_runtimes(config: Config, store: Store) -> list[Runtime]:
     return runtimes
 
 
-async def run_bots(config: Config, stop: asyncio.Event) -> None:
-    """Migrate the database, then run every account until `stop` is set."""
+async def run_bots(config: Config, stop: asyncio.Event, *, bridge: bool = False) -> None:
+    """Migrate the database, then run every account of this process until `stop` is set."""
     await asyncio.to_thread(migrate, config.database)
     store = Store(config.database, Vault(list(config.data_keys)))
     try:
-        runtimes = build_runtimes(config, store)
+        runtimes = build_runtimes(config, store, bridge=bridge)
+        if not runtimes:
+            raise ConfigError("no account runs the MSSanté bridge (bots: [mssante])" if bridge
+                              else "no account runs a bot")
         await asyncio.gather(*(r.run(stop) for r in runtimes))
     finally:
         await store.close()

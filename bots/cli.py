@@ -41,6 +41,10 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("bots", help="run the bots against any homeserver (production form)")
     run.add_argument("--config", type=Path, required=True)
 
+    bridge = sub.add_parser("bridge", help="run the MSSanté bridge (the accounts with the "
+                            "mssante bot), its own process")
+    bridge.add_argument("--config", type=Path, required=True)
+
     sub.add_parser("keygen", help="print a new data encryption key (for data_keys)")
 
     rekey = sub.add_parser("rekey", help="re-encrypt data at rest with the first of data_keys")
@@ -59,8 +63,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_register(args))
         if args.command == "status":
             return asyncio.run(_status(args))
-        if args.command == "bots":
-            return asyncio.run(_bots(args.config))
+        if args.command in ("bots", "bridge"):
+            return asyncio.run(_bots(args.config, bridge=args.command == "bridge"))
         if args.command == "keygen":
             print(Vault.new_key())
             return 0
@@ -159,7 +163,7 @@ async def _status(args: argparse.Namespace) -> int:
     return 0 if up else 1
 
 
-async def _bots(config_path: Path) -> int:
+async def _bots(config_path: Path, *, bridge: bool = False) -> int:
     from bots.app import run_bots
 
     cfg = config_mod.load(config_path)
@@ -168,7 +172,7 @@ async def _bots(config_path: Path) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await run_bots(cfg, stop)
+    await run_bots(cfg, stop, bridge=bridge)
     return 0
 
 

@@ -52,6 +52,7 @@ class CareteamConfig:
     ref_prefix: str = "P"
     api: ApiConfig | None = None
     retention_days: int | None = None
+    companions: tuple[str, ...] = ()  # invited into every room it creates (the bridge)
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,36 @@ class FollowupConfig:
 
 
 @dataclass(frozen=True)
+class MailServerConfig:
+    host: str
+    port: int
+    security: str = "starttls"  # or "tls" (implicit)
+    ca_file: Path | None = None
+    client_cert: Path | None = None
+    client_key: Path | None = None
+    username: str | None = None
+    password: str | None = None
+
+
+@dataclass(frozen=True)
+class MssanteConfig:
+    mailbox: str
+    careteam_account: str
+    imap: MailServerConfig
+    smtp: MailServerConfig
+    trust_list: str  # a path or an https:// URL
+    trust_list_refresh_minutes: int = 60
+    folder: str = "INBOX"
+    processed_folder: str = "Liaison/Traités"
+    quarantine_folder: str = "Liaison/Quarantaine"
+    idle_minutes: int = 25
+    recheck_seconds: int = 60
+    send_roles: tuple[str, ...] = ("MH", "IDEC", "DAC", "IDE", "SEC")
+    product: str = "Liaison/0.1"
+    max_message_mb: int = 25
+
+
+@dataclass(frozen=True)
 class Config:
     homeserver: str
     data_dir: Path
@@ -85,6 +116,7 @@ class Config:
     careteam: CareteamConfig = CareteamConfig()
     discharge: DischargeConfig = DischargeConfig()
     followup: FollowupConfig = FollowupConfig()
+    mssante: MssanteConfig | None = None
 
 
 def _schema() -> dict[str, Any]:
@@ -145,6 +177,7 @@ def parse(raw: Any, source: str, base: Path) -> Config:
         careteam=_careteam(raw.get("careteam") or {}, source, resolve),
         discharge=_discharge(raw.get("discharge") or {}, source, resolve),
         followup=_followup(raw.get("followup") or {}, resolve),
+        mssante=_mssante(raw["mssante"], resolve) if "mssante" in raw else None,
         homeserver=raw["homeserver"].rstrip("/"),
         data_dir=resolve(raw["data_dir"]),
         database=database,
@@ -181,7 +214,8 @@ def _careteam(raw: dict[str, Any], source: str, resolve: Any) -> CareteamConfig:
         create_coordination_room=raw.get("create_coordination_room"),
         roles_file=resolve(raw["roles_file"]) if "roles_file" in raw else None,
         room_name=room_name, ref_prefix=raw.get("ref_prefix", "P"), api=api,
-        retention_days=raw.get("retention_days"))
+        retention_days=raw.get("retention_days"),
+        companions=tuple(raw.get("companions", ())))
 
 
 def _discharge(raw: dict[str, Any], source: str, resolve: Any) -> DischargeConfig:
@@ -201,3 +235,39 @@ def _followup(raw: dict[str, Any], resolve: Any) -> FollowupConfig:
         default_template=raw.get("default_template", FollowupConfig.default_template),
         post_at=time.fromisoformat(raw.get("post_at", "09:00")),
         holidays_subdivision=raw.get("holidays_subdivision"))
+
+
+def _server(raw: dict[str, Any], resolve: Any) -> MailServerConfig:
+    password = raw.get("password")
+    if password is None and "password_file" in raw:
+        password = resolve(raw["password_file"]).read_text().strip()
+
+    def path(key: str) -> Path | None:
+        return resolve(raw[key]) if key in raw else None
+
+    return MailServerConfig(
+        host=raw["host"], port=raw["port"], security=raw.get("security", "starttls"),
+        ca_file=path("ca_file"), client_cert=path("client_cert"), client_key=path("client_key"),
+        username=raw.get("username"), password=password)
+
+
+def _mssante(raw: dict[str, Any], resolve: Any) -> MssanteConfig:
+    imap = raw["imap"]
+    trust = raw["trust_list"]
+    return MssanteConfig(
+        mailbox=raw["mailbox"].lower(), careteam_account=raw["careteam_account"],
+        imap=_server({k: v for k, v in imap.items() if k in _SERVER_KEYS}, resolve),
+        smtp=_server(raw["smtp"], resolve),
+        trust_list=trust if trust.startswith("https://") else str(resolve(trust)),
+        trust_list_refresh_minutes=raw.get("trust_list_refresh_minutes", 60),
+        folder=imap.get("folder", "INBOX"),
+        processed_folder=imap.get("processed_folder", MssanteConfig.processed_folder),
+        quarantine_folder=imap.get("quarantine_folder", MssanteConfig.quarantine_folder),
+        idle_minutes=imap.get("idle_minutes", 25), recheck_seconds=imap.get("recheck_seconds", 60),
+        send_roles=tuple(raw.get("send_roles", MssanteConfig.send_roles)),
+        product=raw.get("product", MssanteConfig.product),
+        max_message_mb=raw.get("max_message_mb", 25))
+
+
+_SERVER_KEYS = {"host", "port", "security", "ca_file", "client_cert", "client_key", "username",
+                "password", "password_file"}

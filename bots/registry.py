@@ -9,11 +9,15 @@ from bots.config import Config
 from bots.discharge.bot import discharge
 from bots.followup.bot import followup
 from bots.runtime.bot import Bot
+from bridge.bot import mssante
 
 BOTS: dict[str, Callable[[Config], Bot]] = {
     "careteam": careteam,
     "discharge": discharge,
     "followup": followup,
+    "mssante": mssante,  # the MSSanté bridge: run by `liaison bridge`, on an account of its own
 }
+# Bots that run in the bridge's process (`liaison bridge`), not in `liaison bots`.
+BRIDGE_BOTS = frozenset({"mssante"})
 # Bots that work in another bot's rooms, with its roles: both run on the same account.
 REQUIRES: dict[str, tuple[str, ...]] = {"discharge": ("careteam",), "followup": ("careteam",)}

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import LargeBinary, select
 
+import bots.models_all  # noqa: F401 - every table, so none is forgotten
 from bots.careteam.identity import Identity
 from bots.careteam.models import CareRoom
 from bots.config import Config
 from bots.runtime.account import AccountFolder
-from bots.runtime.models import InboxEvent, OutboxMessage, ScheduledJob
+from bots.runtime.models import Base
 from bots.runtime.store import Store, migrate
 from bots.runtime.vault import Vault
 
@@ -27,14 +28,20 @@ class RekeyReport:
     accounts: int = 0
 
 
+def sealed_columns() -> list[tuple[type, str]]:
+    """Every binary column is sealed by the vault (that is what they are for): all of them, so a
+    table added later is rotated too."""
+    return [(mapper.class_, column.key) for mapper in Base.registry.mappers
+            for column in mapper.columns if isinstance(column.type, LargeBinary)]
+
+
 async def rekey(config: Config) -> RekeyReport:
     migrate(config.database)
     vault = Vault(list(config.data_keys))
     store = Store(config.database, vault)
     report = RekeyReport()
     try:
-        for model, column in ((InboxEvent, "payload"), (OutboxMessage, "content"),
-                              (ScheduledJob, "payload"), (CareRoom, "sealed")):
+        for model, column in sealed_columns():
             async with store.transaction("rekey") as tx:
                 for row in (await tx.session.scalars(select(model))).all():
                     sealed = getattr(row, column)

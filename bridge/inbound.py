@@ -125,7 +125,9 @@ def parse(raw: bytes, limits: Limits = Limits()) -> InboundMail:
     except (TypeError, ValueError):
         date = None
     digest = hashlib.sha256(raw).hexdigest()
-    message_id = next(iter(message_ids(msg.get("Message-ID"))), f"<{digest}@liaison.invalid>")
+    message_id = next(iter(message_ids(msg.get("Message-ID"))), "")
+    if not message_id or len(message_id) > 250:  # none, or too long to index: the content's
+        message_id = f"<{digest}@liaison.invalid>"
 
     body = msg.get_body(preferencelist=("plain", "html"))
     html_part = msg.get_body(preferencelist=("html",))

@@ -17,6 +17,7 @@ import pytest_asyncio
 from bots.app import build_runtimes
 from bots.config import AccountConfig, Config
 from bots.homeserver import DevHomeserver, free_port
+from bots.registry import BRIDGE_BOTS
 from bots.runtime.runtime import Runtime
 from bots.runtime.store import Store, migrate
 from bots.runtime.vault import Vault
@@ -69,7 +70,8 @@ class BotHandle:
     async def start(self) -> Runtime:
         await asyncio.to_thread(migrate, self.config.database)
         self.store = Store(self.config.database, Vault(list(self.config.data_keys)))
-        self.runtime = build_runtimes(self.config, self.store)[0]
+        bridge = bool(BRIDGE_BOTS & set(self.config.accounts[0].bots))
+        self.runtime = build_runtimes(self.config, self.store, bridge=bridge)[0]
         self._stop = asyncio.Event()
         self._task = asyncio.create_task(self.runtime.run(self._stop))
         ready = asyncio.create_task(self.runtime.ready.wait())

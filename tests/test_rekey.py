@@ -10,7 +10,7 @@ from bots.careteam import service
 from bots.careteam.identity import make_identity
 from bots.careteam.requests import OpenRequest
 from bots.config import AccountConfig, Config
-from bots.rekey import rekey
+from bots.rekey import rekey, sealed_columns
 from bots.runtime.account import AccountFolder
 from bots.runtime.store import Store, migrate
 from bots.runtime.vault import Vault, VaultError
@@ -54,3 +54,10 @@ async def test_rekey_moves_everything_to_the_first_key(tmp_path: Path):
         raise AssertionError("the old key still opens the identity")
     except VaultError:
         pass
+
+
+def test_every_sealed_column_is_rotated():
+    names = {f"{model.__name__}.{column}" for model, column in sealed_columns()}
+    assert {"CareRoom.sealed", "OutboxMessage.content", "ChecklistRow.sealed",
+            "AuditEntry.detail", "FollowupStep.note", "FollowupEvent.note", "InboundRow.raw",
+            "OutboundRow.content"} <= names

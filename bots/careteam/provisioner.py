@@ -163,7 +163,9 @@ class Provisioner:
             if row is None or row.status != "creating":
                 return
             members = await team(tx, row)
-            invite = {m.user_id: self._power(m.role) for m in members}
+            # The companions (the MSSanté bridge) come in too, with no role and no power.
+            invite = {**{c: 0 for c in self.config.careteam.companions},
+                      **{m.user_id: self._power(m.role) for m in members}}
             lang: Lang = row.language  # type: ignore[assignment]
             episode = rooms.episode_content(row.ref, row.ward, "open") if row.ref else None
             name = row.name or rooms.room_name(

@@ -30,6 +30,7 @@ class CommandContext:
     caller: Caller
     event_id: str
     lang: Lang
+    replying_to: str | None = None  # the event the command answers (Matrix reply or thread)
 
     @property
     def room_id(self) -> str:

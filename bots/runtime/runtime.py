@@ -320,8 +320,11 @@ class Runtime:
         if isinstance(ev, RoomMessageText):
             return self._is_command(ev.source.get("content", {}))
         if isinstance(ev, RoomMemberEvent):
+            # Companion bots (the MSSanté bridge) need no welcome, no briefing, no copy of
+            # what the room holds: they are not care-team members.
             return bool(self._join_handlers) and ev.membership == "join" and \
-                ev.prev_membership != "join"
+                ev.prev_membership != "join" and \
+                ev.state_key not in self.config.careteam.companions
         return isinstance(ev, ReactionEvent) and bool(self._reaction_handlers)
 
     def _is_command(self, content: dict[str, Any]) -> bool:
@@ -516,7 +519,8 @@ class Runtime:
             if not await claim(tx) or parsed is None:
                 return None
             caller = await self._caller(tx, event)
-            ctx = CommandContext(self, tx, caller, event_id, parsed.lang)
+            ctx = CommandContext(self, tx, caller, event_id, parsed.lang,
+                                 replying_to=replying_to(event["content"]))
             if event.get("encrypted") and not self.trust.is_trusted(sender, device_id):
                 ctx.reply(t(ctx.lang, "cmd.untrusted_device", device=device_id or "?"))
             elif isinstance(parsed, Rejection):
@@ -562,3 +566,12 @@ class Runtime:
 
 class SyncFailed(RuntimeError):
     pass
+
+
+def replying_to(content: dict[str, Any]) -> str | None:
+    """The event a message answers: its thread's root in a thread (where the reply fallback
+    only points at the thread's last message), else the event it replies to."""
+    relates = content.get("m.relates_to") or {}
+    if relates.get("rel_type") == "m.thread":
+        return relates.get("event_id")
+    return (relates.get("m.in_reply_to") or {}).get("event_id")

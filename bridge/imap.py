@@ -1,0 +1,120 @@
+"""The mailbox over IMAP (imapclient: synchronous, so it runs in a thread of its own).
+
+One connection: STARTTLS or implicit TLS (never plain text), login by password or by the client
+certificate (SASL EXTERNAL), the folder selected with its UIDVALIDITY. IDLE is checked in short
+slices so that the async side can wake it (a mail to move) and is restarted well before the 30
+minutes of RFC 2177.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError
+
+from bots.config import MssanteConfig
+from bridge.tls import context
+
+TIMEOUT = 60.0  # seconds a single IMAP command may take before the connection is dropped
+MailboxError = (IMAPClientError, OSError)  # what a connection can fail with: reconnect
+
+
+@dataclass(frozen=True)
+class Fetched:
+    uid: int
+    size: int
+    raw: bytes | None  # None: bigger than the limit, not downloaded
+
+
+class Mailbox:
+    def __init__(self, settings: MssanteConfig) -> None:
+        self.settings = settings
+        self.client: IMAPClient | None = None
+        self.uidvalidity = 0
+
+    def connect(self) -> int:
+        """Connect, log in, make the bridge's folders, select the inbox; its UIDVALIDITY."""
+        server = self.settings.imap
+        ctx = context(server)
+        implicit = server.security == "tls"
+        client = IMAPClient(server.host, port=server.port, ssl=implicit, ssl_context=ctx,
+                            timeout=TIMEOUT)
+        if not implicit:
+            client.starttls(ctx)
+        if server.password is not None:
+            client.login(server.username or self.settings.mailbox, server.password)
+        else:  # the applicative mailbox: its certificate is its identity
+            client._imap.authenticate("EXTERNAL", lambda _: (server.username or "").encode())
+        for folder in (self.settings.processed_folder, self.settings.quarantine_folder):
+            if not client.folder_exists(folder):
+                client.create_folder(folder)
+        selected = client.select_folder(self.settings.folder)
+        self.client = client
+        self.uidvalidity = int(selected[b"UIDVALIDITY"])
+        return self.uidvalidity
+
+    def close(self) -> None:
+        if self.client is not None:
+            try:
+                self.client.logout()
+            except (*MailboxError, AttributeError):
+                pass
+            self.client = None
+
+    @property
+    def _c(self) -> IMAPClient:
+        assert self.client is not None, "not connected"
+        return self.client
+
+    def uids_after(self, uid: int) -> list[int]:
+        return sorted(u for u in self._c.search(["UID", f"{uid + 1}:*"]) if u > uid)
+
+    def fetch(self, uid: int, max_size: int) -> Fetched | None:
+        """The mail (None if it is gone meanwhile); not downloaded when above `max_size`."""
+        sizes = self._c.fetch([uid], ["RFC822.SIZE"])
+        if uid not in sizes:
+            return None
+        size = int(sizes[uid][b"RFC822.SIZE"])
+        if size > max_size:
+            return Fetched(uid, size, None)
+        data = self._c.fetch([uid], ["BODY.PEEK[]"]).get(uid)
+        return Fetched(uid, size, bytes(data[b"BODY[]"])) if data else None
+
+    def message_ids(self) -> dict[str, int]:
+        """Message-ID → UID of every mail in the folder (a re-sync after UIDVALIDITY changed)."""
+        found = {}
+        for uid, data in self._c.fetch("1:*", ["BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"]).items():
+            header = bytes(next(iter(v for k, v in data.items() if k.startswith(b"BODY")), b""))
+            value = header.decode("ascii", "replace").partition(":")[2].strip()
+            if value:
+                found[value] = uid
+        return found
+
+    def find(self, message_id: str) -> int | None:
+        uids = self._c.search(["HEADER", "Message-ID", message_id])
+        return min(uids) if uids else None
+
+    def move(self, uid: int, folder: str) -> None:
+        if self._c.has_capability("MOVE"):
+            self._c.move([uid], folder)
+        else:
+            self._c.copy([uid], folder)
+            self._c.delete_messages([uid])
+            self._c.uid_expunge([uid])
+
+    def idle(self, seconds: float, wake: threading.Event) -> bool:
+        """Wait for new mail up to `seconds`, or until `wake` is set. True if mail came."""
+        client = self._c
+        client.idle()
+        try:
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline and not wake.is_set():
+                for response in client.idle_check(timeout=1):
+                    if len(response) >= 2 and response[1] in (b"EXISTS", b"RECENT"):
+                        return True
+            return False
+        finally:
+            client.idle_done()

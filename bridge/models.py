@@ -1,0 +1,87 @@
+"""The bridge's tables. Rows are the truth: a mail is stored (sealed) before anything else, posted
+to a room in one transaction with its state, moved on IMAP only once its room event is sent; an
+outbound mail waits in its row until the server accepted it. A crash loses nothing and a replay
+posts or sends nothing twice."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bots.runtime.models import Base
+
+_ID = BigInteger().with_variant(Integer, "sqlite")
+
+
+class MailboxState(Base):
+    """How far the bridge has read a folder: UIDs are only meaningful with their UIDVALIDITY."""
+
+    __tablename__ = "mss_mailbox"
+    account: Mapped[str] = mapped_column(String(255), primary_key=True)
+    folder: Mapped[str] = mapped_column(String(255), primary_key=True)
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)
+    last_uid: Mapped[int] = mapped_column(BigInteger)
+
+
+class InboundRow(Base):
+    """A received mail. `state`: received | posted (in its room) | triage (in the coordination
+    room, waiting for `!mss router`) | quarantined | report (a DSN/MDN about one of ours).
+    `moved`: the IMAP move to the processed or quarantine folder is done. `raw` (sealed): the
+    mail as received."""
+
+    __tablename__ = "mss_inbound"
+    __table_args__ = (UniqueConstraint("account", "message_id", "digest"),)
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    account: Mapped[str] = mapped_column(String(255), index=True)
+    message_id: Mapped[str] = mapped_column(String(255), index=True)
+    digest: Mapped[str] = mapped_column(String(64))
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)
+    uid: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    reason: Mapped[str | None] = mapped_column(String(32))
+    rule: Mapped[str | None] = mapped_column(String(16))  # thread | ref | ins | triage
+    room_id: Mapped[str | None] = mapped_column(String(255))
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    # The room message that shows the mail (a reply to it answers the mail) and the last one
+    # posted for it (once sent, the mail may leave the inbox).
+    head_outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
+    last_outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
+    moved: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class OutboundRow(Base):
+    """A mail to send. `kind`: mail | receipt (an MDN). `key`: what asked for it (the Matrix
+    event, or the inbound mail for a receipt): one key, one mail, however often it is retried.
+    `state`: queued | sent | failed (5xx: permanent, shown in the room). `content` (sealed):
+    recipients, subject, text, threading. `report`: the last delivery/read report."""
+
+    __tablename__ = "mss_outbound"
+    __table_args__ = (UniqueConstraint("account", "key"),)
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    account: Mapped[str] = mapped_column(String(255), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(255))
+    room_id: Mapped[str | None] = mapped_column(String(255))
+    event_id: Mapped[str | None] = mapped_column(String(255))  # the Matrix message it shows on
+    message_id: Mapped[str] = mapped_column(String(255), index=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    report: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

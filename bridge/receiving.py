@@ -1,0 +1,292 @@
+"""Inbound: the mailbox watched over IMAP, each mail stored, then posted to its room, to triage or
+to quarantine, then moved out of the inbox.
+
+At-least-once with dedupe (BRIEF §5): a new mail is first stored, sealed, in the transaction that
+also advances the folder's last UID (a crash re-reads it; a copy already stored is a duplicate,
+never posted again). It is then read and routed in the transaction that writes its room messages
+to the outbox. Only once the last of them is sent (its event ID known) is it moved on IMAP to the
+processed or quarantine folder. Nothing is ever deleted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import threading
+from email import policy
+from email.parser import BytesHeaderParser
+from email.utils import getaddresses
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from bots.config import MssanteConfig
+from bots.runtime.backoff import Backoff
+from bots.runtime.i18n import Lang
+from bots.runtime.models import OutboxMessage
+from bots.runtime.store import Transaction, utcnow
+from bridge import rooms
+from bridge.imap import Fetched, Mailbox, MailboxError
+from bridge.inbound import InboundMail, Limits, message_ids, parse
+from bridge.models import InboundRow, MailboxState
+from bridge.posting import mail_messages, quarantine_notice, triage_notice
+from bridge.receipts import receipt, report_of, wants_receipt
+from bridge.routing import Rule, decide, keys
+from bridge.sending import Sending
+from bridge.trust import TrustSource
+from bridge.xdm import Unreadable
+
+if TYPE_CHECKING:
+    from bots.runtime.runtime import Runtime
+
+log = logging.getLogger(__name__)
+DONE = ("posted", "triage", "quarantined", "report")  # states whose mail may leave the inbox
+
+
+class Receiving:
+    def __init__(self, settings: MssanteConfig, trust: TrustSource, sending: Sending,
+                 zone: ZoneInfo, lang: Lang) -> None:
+        self.settings, self.trust, self.sending = settings, trust, sending
+        self.zone, self.lang = zone, lang
+        self.limits = Limits(max_message=settings.max_message_mb * 1024 * 1024)
+        # Set from the event loop (a room message sent, a mail routed by hand) to end an IDLE
+        # early: the IMAP thread then moves what is done.
+        self.wake = threading.Event()
+
+    # --- the service -----------------------------------------------------------------------
+
+    async def run(self, runtime: Runtime) -> None:
+        runtime.sender.on_sent.append(lambda _row, _event: self.wake.set())
+        mailbox = Mailbox(self.settings)
+        backoff = Backoff(first=1.0, cap=60.0)
+        idle = min(self.settings.recheck_seconds, self.settings.idle_minutes * 60)
+        while True:
+            try:
+                uidvalidity = await asyncio.to_thread(mailbox.connect)
+                await self._check_validity(runtime, mailbox, uidvalidity)
+                log.info("mailbox connected", extra={"folder": self.settings.folder})
+                backoff.reset()
+                while True:
+                    self.wake.clear()
+                    await self._fetch_new(runtime, mailbox)
+                    await self.process(runtime)
+                    await self._move_done(runtime, mailbox)
+                    await asyncio.to_thread(mailbox.idle, idle, self.wake)
+            except MailboxError as exc:
+                log.warning("mailbox connection lost, reconnecting",
+                            extra={"error": f"{exc.__class__.__name__}: {exc}"})
+            finally:
+                await asyncio.to_thread(mailbox.close)
+            await backoff.wait()
+
+    async def _state(self, tx: Transaction, uidvalidity: int) -> MailboxState:
+        state = await tx.session.get(MailboxState, (tx.account, self.settings.folder))
+        if state is None:
+            state = MailboxState(account=tx.account, folder=self.settings.folder,
+                                 uidvalidity=uidvalidity, last_uid=0)
+            tx.session.add(state)
+        return state
+
+    async def _check_validity(self, runtime: Runtime, mailbox: Mailbox, uidvalidity: int) -> None:
+        """A new UIDVALIDITY makes every stored UID meaningless: the folder is read again from
+        the start and what is already stored is known by its Message-ID (and content)."""
+        async with runtime.transaction() as tx:
+            state = await self._state(tx, uidvalidity)
+            if state.uidvalidity != uidvalidity:
+                log.warning("UIDVALIDITY changed: reading the folder again",
+                            extra={"old": state.uidvalidity, "new": uidvalidity})
+                state.uidvalidity, state.last_uid = uidvalidity, 0
+
+    async def _fetch_new(self, runtime: Runtime, mailbox: Mailbox) -> None:
+        async with runtime.transaction() as tx:
+            last = (await self._state(tx, mailbox.uidvalidity)).last_uid
+        for uid in await asyncio.to_thread(mailbox.uids_after, last):
+            fetched = await asyncio.to_thread(mailbox.fetch, uid, self.limits.max_message)
+            duplicate = await self._store(runtime, mailbox.uidvalidity, uid, fetched)
+            if duplicate:  # already bridged from an earlier copy: out of the inbox, not posted
+                await asyncio.to_thread(mailbox.move, uid, self.settings.processed_folder)
+
+    async def _store(self, runtime: Runtime, uidvalidity: int, uid: int,
+                     fetched: Fetched | None) -> bool:
+        """Store the mail and advance the folder's last UID, in one transaction. True if it was
+        a copy of a mail already stored."""
+        async with runtime.transaction() as tx:
+            state = await self._state(tx, uidvalidity)
+            state.last_uid = max(state.last_uid, uid)
+            if fetched is None:
+                return False  # gone meanwhile
+            raw = fetched.raw or b""
+            digest = hashlib.sha256(raw).hexdigest() if fetched.raw is not None \
+                else f"oversize:{uidvalidity}:{uid}"
+            message_id = _message_id(raw, digest)
+            found = await tx.session.scalar(select(InboundRow.id).where(
+                InboundRow.account == tx.account, InboundRow.message_id == message_id,
+                InboundRow.digest == digest))
+            if found is not None:
+                return True
+            row = InboundRow(
+                account=tx.account, message_id=message_id, digest=digest, uidvalidity=uidvalidity,
+                uid=uid, state="received" if fetched.raw is not None else "quarantined",
+                reason=None if fetched.raw is not None else "oversize",
+                raw=tx.vault.seal_bytes(raw), moved=False, received_at=utcnow())
+            tx.session.add(row)
+            if fetched.raw is None:  # not downloaded: reported from what IMAP said
+                await tx.session.flush()
+                await self._report_quarantine(tx, row, None)
+        return False
+
+    # --- reading and routing ---------------------------------------------------------------
+
+    async def process(self, runtime: Runtime) -> None:
+        """Route every stored mail not yet handled, each in its own transaction."""
+        async with runtime.transaction() as tx:
+            ids = (await tx.session.scalars(select(InboundRow.id).where(
+                InboundRow.account == tx.account, InboundRow.state == "received")
+                .order_by(InboundRow.id))).all()
+        for row_id in ids:
+            async with runtime.transaction() as tx:
+                row = await tx.session.get(InboundRow, row_id)
+                if row is not None and row.state == "received":
+                    await self.handle(tx, row)
+
+    async def handle(self, tx: Transaction, row: InboundRow) -> None:
+        raw = tx.vault.open_bytes(row.raw)
+        report = report_of(raw)
+        if report is not None and await self.sending.on_report(tx, report):
+            row.state = "report"
+            return
+        trust = await self.trust.current()
+        try:
+            mail = parse(raw, self.limits)
+        except Unreadable as exc:
+            row.state, row.reason = "quarantined", exc.reason
+            log.info("mail quarantined", extra={"mail": row.id, "reason": exc.reason})
+            await self._report_quarantine(tx, row, raw)
+            headers = _lenient(raw, row.message_id)
+            if headers is not None and trust.allows(headers.sender):
+                self._receipt(tx, row, headers, error=("QUARANTINE", exc.reason))
+            return
+        if not trust.allows(mail.sender):  # and no receipt: nothing leaves the trust space
+            row.state, row.reason = "quarantined", "untrusted"
+            log.info("mail quarantined", extra={"mail": row.id, "reason": "untrusted"})
+            await self._report_quarantine(tx, row, raw)
+            return
+        route = decide(await self._candidates(tx, mail))
+        row.rule = route.rule
+        if route.room_id is None:
+            row.state = "triage"
+            for room_id in await rooms.coordination(tx, self.settings.careteam_account):
+                row.last_outbox_id = await _posted(tx, tx.post(
+                    room_id, triage_notice(row.id, mail, self.zone, self.lang)))
+            return
+        await self.post(tx, row, mail, route.room_id)
+
+    async def _candidates(self, tx: Transaction, mail: InboundMail) -> list[tuple[Rule, str | None]]:
+        k = keys(mail)
+        account = self.settings.careteam_account
+        by_ref = await rooms.by_ref(tx, account, k.ref) if k.ref else None
+        by_ins = await rooms.by_ins(tx, account, k.ins) if k.ins else None
+        return [("thread", await rooms.by_thread(tx, k.thread_ids)),
+                ("ref", by_ref.room_id if by_ref else None),
+                ("ins", by_ins.room_id if by_ins else None)]
+
+    async def post(self, tx: Transaction, row: InboundRow, mail: InboundMail,
+                   room_id: str) -> None:
+        """The mail in its room: a notice, then its files (encrypted uploads by the sender)."""
+        row.state, row.room_id = "posted", room_id
+        posted = [tx.post(room_id, content) for content in mail_messages(mail, self.zone,
+                                                                          self.lang)]
+        row.head_outbox_id = await _posted(tx, posted[0])
+        row.last_outbox_id = await _posted(tx, posted[-1])
+        self._receipt(tx, row, mail)
+        log.info("mail posted", extra={"mail": row.id, "rule": row.rule, "room_id": room_id,
+                                       "files": len(mail.files)})
+
+    async def _report_quarantine(self, tx: Transaction, row: InboundRow,
+                                 raw: bytes | None) -> None:
+        sender, subject = _headers(raw)
+        for room_id in await rooms.coordination(tx, self.settings.careteam_account):
+            row.last_outbox_id = await _posted(tx, tx.post(room_id, quarantine_notice(
+                row.id, row.reason or "broken_mime", sender, subject,
+                self.settings.quarantine_folder, self.lang)))
+
+    def _receipt(self, tx: Transaction, row: InboundRow, mail: InboundMail,
+                 error: tuple[str, str] | None = None) -> None:
+        """The read receipt the sender asked for, once the mail is in its room (or with the
+        error disposition when it could not be integrated)."""
+        if not wants_receipt(mail):
+            return
+        message_id = f"<mdn-{row.id}-{row.digest[:16]}@{self.settings.mailbox.split('@')[1]}>"
+        self.sending.queue_raw(tx, f"receipt:{row.id}", mail.mdn_to or "", receipt(
+            mail, mailbox=self.settings.mailbox, message_id=message_id,
+            product=self.settings.product, error=error).as_bytes(), message_id)
+
+    # --- leaving the inbox -----------------------------------------------------------------
+
+    async def _move_done(self, runtime: Runtime, mailbox: Mailbox) -> None:
+        async with runtime.transaction() as tx:
+            ready = (await tx.session.execute(
+                select(InboundRow.id, InboundRow.uidvalidity, InboundRow.uid,
+                       InboundRow.message_id, InboundRow.state)
+                .outerjoin(OutboxMessage, OutboxMessage.id == InboundRow.last_outbox_id)
+                .where(InboundRow.account == tx.account, InboundRow.moved.is_(False),
+                       InboundRow.state.in_(DONE),
+                       (InboundRow.last_outbox_id.is_(None))
+                       | OutboxMessage.event_id.is_not(None)))).all()
+        for row_id, uidvalidity, uid, message_id, state in ready:
+            if uidvalidity != mailbox.uidvalidity:
+                uid = await asyncio.to_thread(mailbox.find, message_id)
+            if uid is not None:
+                folder = self.settings.quarantine_folder if state == "quarantined" \
+                    else self.settings.processed_folder
+                await asyncio.to_thread(mailbox.move, uid, folder)
+            async with runtime.transaction() as tx:
+                row = await tx.session.get(InboundRow, row_id)
+                if row is not None:
+                    row.moved = True
+
+
+async def _posted(tx: Transaction, message: OutboxMessage) -> int:
+    await tx.session.flush()  # the outbox row's ID
+    return message.id
+
+
+def _message_id(raw: bytes, digest: str) -> str:
+    try:
+        found = message_ids(str(BytesHeaderParser(policy=policy.compat32).parsebytes(
+            raw).get("Message-ID", "")))
+    except Exception:  # noqa: BLE001 - any header the parser chokes on: the content decides
+        found = ()
+    first = next(iter(found), "")
+    return first if first and len(first) <= 250 else f"<{digest}@liaison.invalid>"
+
+
+def _lenient(raw: bytes, message_id: str) -> InboundMail | None:
+    """What a mail that could not be read says of itself, enough for an error receipt."""
+    try:
+        headers = BytesHeaderParser(policy=policy.default).parsebytes(raw)
+        sender = getaddresses([str(headers.get("From") or "")])
+        mdn = getaddresses([str(headers.get("Disposition-Notification-To") or "")])
+        path = getaddresses([str(headers.get("Return-Path") or "")])
+    except Exception:  # noqa: BLE001 - too broken to answer
+        return None
+    if not sender or "@" not in sender[0][1]:
+        return None
+    return InboundMail(
+        message_id=message_id, digest="", sender=sender[0][1].lower(), sender_name=sender[0][0],
+        return_path=path[0][1].lower() if path and path[0][1] else None,
+        subject=str(headers.get("Subject") or ""), date=None, text="", html=None, files=(),
+        mdn_to=mdn[0][1].lower() if mdn and mdn[0][1] else None)
+
+
+def _headers(raw: bytes | None) -> tuple[str | None, str | None]:
+    """From and Subject as far as they can be read, for the quarantine report."""
+    if not raw:
+        return None, None
+    try:
+        headers = BytesHeaderParser(policy=policy.default).parsebytes(raw)
+        return str(headers.get("From") or "") or None, str(headers.get("Subject") or "") or None
+    except Exception:  # noqa: BLE001 - a mail broken enough to be quarantined
+        return None, None

@@ -1,0 +1,66 @@
+"""Where the bridge's mail goes: the care-team bot's rooms (its account, not the bridge's), found
+by reference, by INS (blind index: the identity stays sealed), by the mail a message answers;
+and who may send from a room. Database only, inside the caller's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+
+from bots.careteam.identity import IdentityError, validate_ins
+from bots.careteam.models import CareRoom, TeamMember
+from bots.careteam.roles import COORDINATION, PATIENT
+from bots.runtime.store import Transaction
+from bridge.models import InboundRow, OutboundRow
+
+OPEN = ("open", "discharged")  # rooms that still take mail
+
+
+async def by_ref(tx: Transaction, account: str, ref: str) -> CareRoom | None:
+    return await tx.session.scalar(select(CareRoom).where(
+        CareRoom.account == account, CareRoom.kind == PATIENT, CareRoom.ref == ref,
+        CareRoom.status.in_(OPEN)))
+
+
+async def by_ins(tx: Transaction, account: str, ins: str) -> CareRoom | None:
+    try:
+        ins = validate_ins(ins)
+    except IdentityError:
+        return None
+    return await tx.session.scalar(select(CareRoom).where(
+        CareRoom.account == account, CareRoom.kind == PATIENT, CareRoom.status.in_(OPEN),
+        CareRoom.ins_index.in_(tx.vault.indexes(ins))).order_by(CareRoom.id.desc()).limit(1))
+
+
+async def by_thread(tx: Transaction, message_ids: Sequence[str]) -> str | None:
+    """The room of the nearest mail in the thread that the bridge sent or posted."""
+    for message_id in message_ids:
+        sent = await tx.session.scalar(select(OutboundRow.room_id).where(
+            OutboundRow.account == tx.account, OutboundRow.message_id == message_id,
+            OutboundRow.kind == "mail"))
+        if sent:
+            return sent
+        received = await tx.session.scalar(select(InboundRow.room_id).where(
+            InboundRow.account == tx.account, InboundRow.message_id == message_id,
+            InboundRow.state == "posted"))
+        if received:
+            return received
+    return None
+
+
+async def coordination(tx: Transaction, account: str) -> list[str]:
+    return list((await tx.session.scalars(select(CareRoom.room_id).where(
+        CareRoom.account == account, CareRoom.kind == COORDINATION, CareRoom.status == "open",
+        CareRoom.room_id.is_not(None)).order_by(CareRoom.id))).all())  # type: ignore[arg-type]
+
+
+async def room(tx: Transaction, account: str, room_id: str) -> CareRoom | None:
+    return await tx.session.scalar(select(CareRoom).where(
+        CareRoom.account == account, CareRoom.room_id == room_id))
+
+
+async def role_of(tx: Transaction, room_pk: int, user_id: str) -> str | None:
+    return await tx.session.scalar(select(TeamMember.role).where(
+        TeamMember.care_room_id == room_pk, TeamMember.user_id == user_id,
+        TeamMember.desired == "present"))

@@ -1,0 +1,228 @@
+"""Outbound: a room's mail, queued by a command and sent over SMTP submission by a worker.
+
+`!mss envoyer <adresse> [objet]` (the text on the following lines), or `!mss repondre <texte>` as a
+Matrix reply to a bridged mail, writes a `mss_outbound` row in the command's transaction: the
+recipients are checked against the trust list first, the caller's role against `send_roles`. The
+worker sends queued rows; the Message-ID derives from the command's event and the content is
+fixed in the row, so a retry sends the very same mail. A 4xx or a lost connection is retried
+with backoff (across restarts); a 5xx is a permanent failure shown in the room. Delivery and read
+reports that come back are shown on the command's message as reactions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import re
+from datetime import datetime, timedelta
+from email import message_from_bytes, policy
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import aiosmtplib
+from sqlalchemy import select
+
+from bots.config import MssanteConfig
+from bots.runtime.bot import CommandContext
+from bots.runtime.i18n import Lang, t
+from bots.runtime.models import OutboxMessage
+from bots.runtime.notice import Html, notice
+from bots.runtime.store import Transaction, as_utc, utcnow
+from bridge import rooms
+from bridge.inbound import message_ids
+from bridge.models import InboundRow, OutboundRow
+from bridge.outbound import Outgoing, compose, message_id_for, untrusted
+from bridge.posting import subject_of
+from bridge.receipts import Report
+from bridge.tls import context
+from bridge.trust import TrustSource
+
+if TYPE_CHECKING:
+    from bots.runtime.runtime import Runtime
+
+log = logging.getLogger(__name__)
+_ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+MAX_BACKOFF = timedelta(hours=1)
+# How a report shows on the message that sent the mail.
+REPORT_KEYS = {"delivered": "📬", "relayed": "📬", "expanded": "📬", "displayed": "👁",
+               "processed": "👁", "delayed": "⏳", "failed": "⚠️", "error": "⚠️",
+               "deleted": "⚠️"}
+
+
+def retry_delay(attempts: int) -> timedelta:
+    return min(MAX_BACKOFF, timedelta(seconds=30 * 2 ** max(attempts - 1, 0)))
+
+
+class Sending:
+    def __init__(self, settings: MssanteConfig, trust: TrustSource, zone: ZoneInfo,
+                 lang: Lang) -> None:
+        self.settings, self.trust, self.zone, self.lang = settings, trust, zone, lang
+        self._wake = asyncio.Event()
+
+    # --- commands --------------------------------------------------------------------------
+
+    async def send(self, ctx: CommandContext, contenu: str) -> None:
+        first, _, body = contenu.partition("\n")
+        address, _, subject = first.strip().partition(" ")
+        if not _ADDRESS.match(address):
+            ctx.reply(t(ctx.lang, "mss.bad_address", value=address))
+            return
+        await self._queue(ctx, [address.lower()], subject.strip(), body.strip(), None, ())
+
+    async def reply(self, ctx: CommandContext, texte: str) -> None:
+        original = await self._answered(ctx)
+        if original is None:
+            ctx.reply(t(ctx.lang, "mss.reply_to_what"))
+            return
+        msg = message_from_bytes(ctx.tx.vault.open_bytes(original.raw), policy=policy.default)
+        sender = str(msg.get("Reply-To") or msg.get("From") or "")
+        address = next(iter(re.findall(r"[^<>\s,\"]+@[^<>\s,\"]+", sender)), "")
+        subject = subject_of(str(msg.get("Subject") or ""))
+        subject = subject if subject.lower().startswith("re:") else f"Re: {subject}"
+        await self._queue(ctx, [address.lower()], subject, texte.strip(), original.message_id,
+                          message_ids(str(msg.get("References") or "")))
+
+    async def _answered(self, ctx: CommandContext) -> InboundRow | None:
+        """The bridged mail whose message the command replies to."""
+        if ctx.replying_to is None:
+            return None
+        return await ctx.tx.session.scalar(select(InboundRow).join(
+            OutboxMessage, OutboxMessage.id == InboundRow.head_outbox_id).where(
+            InboundRow.account == ctx.tx.account, OutboxMessage.event_id == ctx.replying_to))
+
+    async def _queue(self, ctx: CommandContext, to: list[str], subject: str, text: str,
+                     in_reply_to: str | None, references: tuple[str, ...]) -> None:
+        room = await rooms.room(ctx.tx, self.settings.careteam_account, ctx.room_id)
+        if room is None or room.ref is None:
+            ctx.reply(t(ctx.lang, "mss.not_patient_room"))
+            return
+        if not text:
+            ctx.reply(t(ctx.lang, "mss.empty"))
+            return
+        refused = untrusted(to, await self.trust.current())
+        if refused:
+            ctx.reply(t(ctx.lang, "mss.untrusted", addresses=", ".join(refused)))
+            return
+        now = utcnow()
+        ctx.tx.session.add(OutboundRow(
+            account=ctx.tx.account, kind="mail", key=ctx.event_id, room_id=ctx.room_id,
+            event_id=ctx.event_id, message_id=message_id_for(ctx.event_id, self.settings.mailbox),
+            content=ctx.tx.vault.seal({
+                "to": to, "ref": room.ref, "subject": subject, "text": text,
+                "in_reply_to": in_reply_to, "references": list(references),
+                "sent_at": now.isoformat(), "author": ctx.sender}),
+            state="queued", attempts=0, next_attempt_at=now, created_at=now))
+        ctx.tx.after_commit.append(self._wake.set)
+        ctx.reply(t(ctx.lang, "mss.queued", to=", ".join(to)))
+
+    def queue_raw(self, tx: Transaction, key: str, to: str, raw: bytes, message_id: str) -> None:
+        """A mail built elsewhere (a read receipt), sent as is."""
+        now = utcnow()
+        tx.session.add(OutboundRow(
+            account=tx.account, kind="receipt", key=key, room_id=None, event_id=None,
+            message_id=message_id, content=tx.vault.seal({
+                "to": [to], "raw": base64.b64encode(raw).decode()}),
+            state="queued", attempts=0, next_attempt_at=now, created_at=now))
+        tx.after_commit.append(self._wake.set)
+
+    # --- the worker ------------------------------------------------------------------------
+
+    async def run(self, runtime: Runtime) -> None:
+        while True:
+            self._wake.clear()
+            async with runtime.transaction() as tx:
+                due = (await tx.session.execute(select(OutboundRow.id, OutboundRow.next_attempt_at)
+                       .where(OutboundRow.account == tx.account, OutboundRow.state == "queued")
+                       .order_by(OutboundRow.next_attempt_at, OutboundRow.id))).all()
+            now = utcnow()
+            for row_id, at in due:
+                if as_utc(at) <= now:
+                    await self._send_one(runtime, row_id)
+            later = [as_utc(at) for _, at in due if as_utc(at) > now]
+            wait = (min(later) - utcnow()).total_seconds() if later else 300.0
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=max(wait, 0.5))
+            except TimeoutError:
+                pass
+
+    def _message(self, row: OutboundRow, content: dict[str, Any]) -> bytes:
+        if row.kind == "receipt":
+            return base64.b64decode(content["raw"])
+        out = Outgoing(
+            event_id=row.key, sent_at=datetime.fromisoformat(content["sent_at"]),
+            mailbox=self.settings.mailbox, to=tuple(content["to"]), ref=content["ref"],
+            subject=content["subject"], text=content["text"],
+            in_reply_to=content["in_reply_to"], references=tuple(content["references"]),
+            author=content["author"])
+        return compose(out, product=self.settings.product).as_bytes()
+
+    async def _send_one(self, runtime: Runtime, row_id: int) -> None:
+        async with runtime.transaction() as tx:
+            row = await tx.session.get(OutboundRow, row_id)
+            if row is None or row.state != "queued":
+                return
+            content = tx.vault.open(row.content)
+            data, to = self._message(row, content), list(content["to"])
+        server = self.settings.smtp
+        error: str | None = None
+        permanent = False
+        try:
+            await aiosmtplib.send(
+                data, sender=self.settings.mailbox, recipients=to, hostname=server.host,
+                port=server.port, use_tls=server.security == "tls",
+                start_tls=server.security == "starttls", tls_context=context(server),
+                username=server.username if server.password else None, password=server.password,
+                timeout=60)
+        except aiosmtplib.SMTPResponseException as exc:
+            error, permanent = f"{exc.code} {exc.message}", exc.code >= 500
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            codes = [e.code for e in exc.recipients]
+            error = "; ".join(f"{e.recipient}: {e.code} {e.message}" for e in exc.recipients)
+            permanent = all(c >= 500 for c in codes)
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            error = f"{exc.__class__.__name__}: {exc}"  # the server down or unreachable: retry
+        async with runtime.transaction() as tx:
+            row = await tx.session.get(OutboundRow, row_id)
+            assert row is not None
+            row.attempts += 1
+            if error is None:
+                row.state, row.sent_at, row.last_error = "sent", utcnow(), None
+                self._show(tx, row, "📤")
+                log.info("mail sent", extra={"outbound": row.id, "kind": row.kind})
+            elif permanent:
+                row.state, row.last_error = "failed", error
+                log.warning("mail refused", extra={"outbound": row.id, "error": error})
+                if row.room_id and row.event_id:
+                    self._show(tx, row, "⚠️")
+                    tx.post(row.room_id, _reply(t(self.lang, "mss.refused", why=error),
+                                                row.event_id))
+            else:
+                row.last_error = error
+                row.next_attempt_at = utcnow() + retry_delay(row.attempts)
+                log.info("mail not sent, will retry", extra={
+                    "outbound": row.id, "attempts": row.attempts, "error": error})
+
+    def _show(self, tx: Transaction, row: OutboundRow, key: str) -> None:
+        if row.room_id and row.event_id:
+            tx.post(row.room_id, {"m.relates_to": {"rel_type": "m.annotation",
+                                                   "event_id": row.event_id, "key": key}},
+                    event_type="m.reaction")
+
+    async def on_report(self, tx: Transaction, report: Report) -> bool:
+        """A DSN or MDN about one of our mails: shown on the message that sent it. False if
+        the report is about no mail of ours."""
+        row = await tx.session.scalar(select(OutboundRow).where(
+            OutboundRow.account == tx.account, OutboundRow.message_id == report.original))
+        if row is None:
+            return False
+        row.report = f"{report.kind}:{report.status}"[:32]
+        self._show(tx, row, REPORT_KEYS.get(report.status, "ℹ️"))
+        if report.status in ("failed", "error") and row.room_id and row.event_id:
+            tx.post(row.room_id, _reply(t(self.lang, f"mss.report.{report.kind}_failed"),
+                                        row.event_id))
+        return True
+
+
+def _reply(markup: Html, event_id: str) -> dict[str, Any]:
+    return notice(markup, reply_to=event_id)
