@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean mail-packages
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
@@ -20,10 +20,25 @@ tests/js/node_modules/.installed: tests/js/package-lock.json
 	cd tests/js && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# The MSSanté bridge's tests run a real Dovecot and Postfix: bridge/mailservers.py starts private
+# instances (own directory, free loopback ports), so only the programs are needed. Installed
+# when missing, without debconf questions; the packages' own system services are stopped, unused.
+MAIL_PROGRAMS := /usr/sbin/dovecot /usr/lib/dovecot/imap /usr/lib/dovecot/lmtp /usr/sbin/postfix
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+mail-packages:
+	@$(foreach f,$(MAIL_PROGRAMS),test -x $(f) &&) true || { \
+	  echo "postfix postfix/main_mailer_type select No configuration" | $(SUDO) debconf-set-selections && \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    dovecot-imapd dovecot-lmtpd postfix && \
+	  for s in dovecot postfix; do $(SUDO) systemctl disable --now $$s 2>/dev/null || \
+	    $(SUDO) service $$s stop 2>/dev/null || true; done; }
+
 run: $(STAMP)
 	$(VENV)/bin/liaison up
 
-test: $(STAMP) tests/js/node_modules/.installed
+test: $(STAMP) tests/js/node_modules/.installed mail-packages
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 

@@ -62,6 +62,29 @@ class InboundMail:
         return tuple(dict.fromkeys((*self.in_reply_to, *reversed(self.references))))
 
 
+# Headers a server adds on the way: a copy of the same mail delivered again differs only there.
+_TRACE = (b"received:", b"return-path:", b"delivered-to:", b"x-original-to:")
+
+
+def content_digest(raw: bytes) -> str:
+    """SHA-256 of the mail without its trace headers: the same mail stored twice (a second
+    delivery, a folder re-synced) has the same digest; a different mail reusing a Message-ID
+    does not."""
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    if not sep:
+        head, sep, body = raw.partition(b"\n\n")
+    kept, skipping = [], False
+    for line in head.splitlines(keepends=True):
+        if line[:1] in (b" ", b"\t"):  # a folded continuation of the previous header
+            if not skipping:
+                kept.append(line)
+            continue
+        skipping = line.lower().startswith(_TRACE)
+        if not skipping:
+            kept.append(line)
+    return hashlib.sha256(b"".join(kept) + sep + body).hexdigest()
+
+
 def message_ids(value: str | None) -> tuple[str, ...]:
     return tuple(_ID.findall(value or ""))
 
@@ -124,7 +147,7 @@ def parse(raw: bytes, limits: Limits = Limits()) -> InboundMail:
         date = parsedate_to_datetime(str(msg["Date"])) if msg["Date"] else None
     except (TypeError, ValueError):
         date = None
-    digest = hashlib.sha256(raw).hexdigest()
+    digest = content_digest(raw)
     message_id = next(iter(message_ids(msg.get("Message-ID"))), "")
     if not message_id or len(message_id) > 250:  # none, or too long to index: the content's
         message_id = f"<{digest}@liaison.invalid>"

@@ -11,7 +11,6 @@ processed or quarantine folder. Nothing is ever deleted.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import threading
 from email import policy
@@ -29,7 +28,7 @@ from bots.runtime.models import OutboxMessage
 from bots.runtime.store import Transaction, utcnow
 from bridge import rooms
 from bridge.imap import Fetched, Mailbox, MailboxError
-from bridge.inbound import InboundMail, Limits, message_ids, parse
+from bridge.inbound import InboundMail, Limits, content_digest, message_ids, parse
 from bridge.models import InboundRow, MailboxState
 from bridge.posting import mail_messages, quarantine_notice, triage_notice
 from bridge.receipts import receipt, report_of, wants_receipt
@@ -118,7 +117,7 @@ class Receiving:
             if fetched is None:
                 return False  # gone meanwhile
             raw = fetched.raw or b""
-            digest = hashlib.sha256(raw).hexdigest() if fetched.raw is not None \
+            digest = content_digest(raw) if fetched.raw is not None \
                 else f"oversize:{uidvalidity}:{uid}"
             message_id = _message_id(raw, digest)
             found = await tx.session.scalar(select(InboundRow.id).where(

@@ -86,17 +86,17 @@ class CertificateAuthority:
 
     def server_cert(self, hosts: tuple[str, ...] = ("localhost", "127.0.0.1")) -> tuple[Path, Path]:
         """The servers' certificate (made once): a TLS client checks it against `cert_file`."""
-        return self._issue("server", hosts[0], _server_extensions(hosts), reuse=True)
+        return self._issue("server", hosts[0], _server_extensions(hosts))
 
     def client_cert(self, name: str) -> tuple[Path, Path]:
         """A client certificate whose common name is `name` (for an applicative mailbox: its
         address, which Dovecot takes as the login). Made once per name, then reused."""
-        return self._issue(f"client-{_safe(name)}", name, _client_extensions(name), reuse=True)
+        return self._issue(f"client-{_safe(name)}", name, _client_extensions(name))
 
-    def _issue(self, stem: str, common_name: str, extensions: list[x509.ExtensionType],
-               *, reuse: bool) -> tuple[Path, Path]:
+    def _issue(self, stem: str, common_name: str,
+               extensions: list[x509.ExtensionType]) -> tuple[Path, Path]:
         cert_path, key_path = self.directory / f"{stem}.pem", self.directory / f"{stem}.key"
-        if reuse and cert_path.exists() and key_path.exists():
+        if cert_path.exists() and key_path.exists():
             return cert_path, key_path
         key = _new_key()
         builder = (x509.CertificateBuilder()

@@ -56,14 +56,15 @@ class CareSetup:
 
 async def care_setup(make_bot: BotFactory, make_clinician: ClinicianFactory,
                      role: str = "DAC", bots: tuple[str, ...] = ("careteam",),
-                     **careteam: Any) -> CareSetup:
+                     bot: dict[str, Any] | None = None, **careteam: Any) -> CareSetup:
+    """`bot`: more of the bots' configuration (database, data_keys…); `careteam`: its section."""
     token = secrets.token_urlsafe(32)
     port = free_port()
     settings = replace(CareteamConfig(create_coordination_room="Coordination",
                                       api=ApiConfig("127.0.0.1", port, token)), **careteam)
-    bot = await make_bot(bots=bots, careteam=settings)
+    handle = await make_bot(bots=bots, careteam=settings, **(bot or {}))
     coordinator = await make_clinician()
-    setup = CareSetup(bot, f"http://127.0.0.1:{port}", token, coordinator, "")
+    setup = CareSetup(handle, f"http://127.0.0.1:{port}", token, coordinator, "")
     for _ in range(60):
         status, body = await setup.call("POST", "/api/v1/coordination/members",
                                         {"user_id": coordinator.user_id, "role": role})

@@ -22,6 +22,7 @@ from bots.runtime.runtime import Runtime
 from bots.runtime.store import Store, migrate
 from bots.runtime.vault import Vault
 from tests.clients import Clinician
+from tests.mail_helpers import mail_servers  # noqa: F401 - session-scoped Dovecot + Postfix
 
 _counter = itertools.count()
 

@@ -1,0 +1,156 @@
+"""A care-team bot, the MSSanté bridge on its own account (same database and keys), the real
+Dovecot and Postfix, a patient room with its team, and a GP's mailbox in the trust space."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from dataclasses import dataclass, replace
+from email.message import EmailMessage
+from email.utils import formatdate
+from pathlib import Path
+from typing import Any
+
+from imapclient import IMAPClient
+from nio import Event, RoomMessageNotice
+
+from bots.config import MailServerConfig, MssanteConfig
+from bots.runtime.vault import Vault
+from bridge.mailservers import MailServers
+from tests.careteam_helpers import INS, CareSetup, care_setup, welcomed
+from tests.clients import Clinician
+from tests.conftest import BotHandle
+from tests.mail_helpers import imap, login, new_mailbox, send
+
+TRUST_LIST = b"""<?xml version="1.0" encoding="UTF-8"?>
+<ListeBlanche xmlns="https://listeblanche.mssante.fr/schema">
+  <Domaine><Nom>operator.test</Nom></Domaine>
+  <Domaine><Nom>hopital.test</Nom></Domaine>
+</ListeBlanche>"""
+
+
+@dataclass
+class Bridged:
+    setup: CareSetup
+    bridge: BotHandle
+    servers: MailServers
+    mailbox: str  # the bridge's applicative mailbox
+    gp: str  # a GP's mailbox, in the trust space
+    gp_password: str
+    room_id: str
+    ref: str
+    nurse: Clinician  # IDE: may send mail
+    kine: Clinician  # KINE: may not
+
+    @property
+    def coordination(self) -> str:
+        return self.setup.coordination_room
+
+    def deliver(self, msg: EmailMessage) -> None:
+        """Into the bridge's mailbox, through Postfix."""
+        if "To" not in msg:
+            msg["To"] = self.mailbox
+        send(self.servers, msg)
+
+    def gp_inbox(self) -> IMAPClient:
+        return login(self.servers, self.gp, self.gp_password)
+
+    def own_mailbox(self) -> IMAPClient:
+        """The bridge's applicative mailbox, logged in with its certificate (SASL EXTERNAL)."""
+        client = imap(self.servers, client_cert=self.mailbox)
+        client._imap.authenticate("EXTERNAL", lambda _: b"")
+        return client
+
+    def folder(self, name: str) -> list[int]:
+        client = self.own_mailbox()
+        try:
+            client.select_folder(name, readonly=True)
+            return list(client.search(["ALL"]))
+        finally:
+            client.logout()
+
+    def append(self, raw: bytes) -> None:
+        """Straight into the inbox, as a server stores what it does not check."""
+        client = self.own_mailbox()
+        try:
+            client.append("INBOX", raw)
+        finally:
+            client.logout()
+
+    async def posted(self, who: Clinician, room_id: str, text: str,
+                     start: int = 0) -> RoomMessageNotice:
+        """The bridge's notice holding `text`."""
+        event = await who.wait_for(lambda r, e: r == room_id and e.sender == self.bridge.user_id
+                                   and isinstance(e, RoomMessageNotice) and text in e.body,
+                                   timeout=45, start=start)
+        assert isinstance(event, RoomMessageNotice)
+        return event
+
+    async def reaction(self, who: Clinician, event_id: str, key: str) -> Event:
+        def match(r: str, e: Event) -> bool:
+            relates = e.source.get("content", {}).get("m.relates_to", {})
+            return r == self.room_id and e.sender == self.bridge.user_id and \
+                relates.get("event_id") == event_id and relates.get("key") == key
+        return await who.wait_for(match, timeout=45)
+
+
+def mail(sender: str, subject: str, text: str = "Bonjour,\nvoici le courrier.\n",
+         **headers: str) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"], msg["Subject"] = sender, subject
+    msg["Message-ID"] = f"<{secrets.token_hex(8)}@{sender.split('@')[1]}>"
+    msg["Date"] = formatdate()
+    for name, value in headers.items():
+        msg[name.replace("_", "-")] = value
+    msg.set_content(text)
+    return msg
+
+
+async def bridged(make_bot: Any, make_clinician: Any, servers: MailServers, tmp_path: Path, *,
+                  smtp_port: int | None = None) -> Bridged:
+    """`smtp_port`: where the bridge sends (default: Postfix's submission port)."""
+    key, database = Vault.new_key(), f"sqlite:///{tmp_path}/shared.db"
+    mailbox = f"dac.{secrets.token_hex(4)}@hopital.test"
+    cert, cert_key = servers.add_app_mailbox(mailbox)
+    trust = tmp_path / "liste-blanche.xml"
+    trust.write_bytes(TRUST_LIST)
+    gp, gp_password = new_mailbox(servers, "operator.test", "dr.morel")
+
+    def server(host: str, port: int) -> MailServerConfig:
+        return MailServerConfig(host, port, "starttls", servers.ca_file, cert, cert_key)
+
+    settings = MssanteConfig(
+        mailbox=mailbox, careteam_account="", imap=server(servers.imap_host, servers.imap_port),
+        smtp=server(servers.smtp_host, smtp_port or servers.submission_port),
+        trust_list=str(trust), recheck_seconds=5)
+    shared = {"database": database, "data_keys": (key,)}
+    bridge = await make_bot(start=False, bots=("mssante",), mssante=settings, **shared)
+    setup = await care_setup(make_bot, make_clinician, bot=shared,
+                             companions=(bridge.user_id,))
+    bridge.config = replace(bridge.config, mssante=replace(
+        settings, careteam_account=setup.bot.user_id), careteam=setup.bot.config.careteam)
+    await bridge.start()
+    nurse, doc, kine = [await make_clinician() for _ in range(3)]
+    team = [(setup.coordinator, "DAC"), (nurse, "IDE"), (doc, "MH"), (kine, "KINE")]
+    status, created = await setup.call("POST", "/api/v1/patients", {
+        "identity": {"family_name": "DUPONT", "given_names": "Marie",
+                     "birth_date": "1948-03-12", "sex": "F", "ins": INS},
+        "ward": "Cardiologie", "team": [{"user_id": c.user_id, "role": r} for c, r in team]})
+    assert status == 201, created
+    room_id = created["room_id"]
+    for member, _ in team:
+        await member.wait_joined(room_id, member.user_id)
+        await welcomed(member, room_id)
+    for room in (room_id, setup.coordination_room):
+        await _joined(bridge, room)
+    return Bridged(setup, bridge, servers, mailbox, gp, gp_password, room_id, created["ref"],
+                   nurse, kine)
+
+
+async def _joined(bridge: BotHandle, room_id: str) -> None:
+    for _ in range(150):
+        room = bridge.runtime.client.rooms.get(room_id) if bridge.runtime else None
+        if room is not None and bridge.user_id in room.users:
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"the bridge did not join {room_id}")

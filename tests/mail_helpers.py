@@ -1,0 +1,118 @@
+"""The real Dovecot and Postfix for the MSSanté bridge's tests: started once per test session
+(`mail_servers` fixture), plus small synchronous clients (imapclient, smtplib) to drive them."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import secrets
+import shutil
+import smtplib
+import tempfile
+import time
+from collections.abc import Iterator
+from email.message import EmailMessage
+from pathlib import Path
+from typing import cast
+
+import pytest
+from imapclient import IMAPClient
+
+from bridge.mailservers import MailServers, start_mail_servers
+
+# The trust list's domains and one outside it; all three are delivered locally.
+DOMAINS = ("operator.test", "hopital.test", "untrusted.test")
+SENDER_CERT = "messagerie.hopital.test"  # the client certificate tests submit mail with
+
+_running: list[MailServers] = []
+
+
+def _shared() -> MailServers:
+    """One pair of servers per test process, even if the fixture is both in conftest and imported
+    into a test module (two fixture definitions would otherwise start two pairs)."""
+    if not _running:
+        # Not pytest's tmp_path: /tmp/pytest-of-root is mode 0700 and the servers' own users
+        # (dovecot, mail, postfix) must reach their files.
+        directory = Path(tempfile.mkdtemp(prefix="liaison-mail-"))
+        directory.chmod(0o755)
+        try:
+            _running.append(start_mail_servers(directory, DOMAINS))
+        except BaseException:
+            shutil.rmtree(directory, ignore_errors=True)
+            raise
+    return _running[0]
+
+
+@pytest.fixture(scope="session")
+def mail_servers() -> Iterator[MailServers]:
+    yield _shared()
+    while _running:
+        servers = _running.pop()
+        servers.stop()
+        shutil.rmtree(servers.directory, ignore_errors=True)
+
+
+def new_mailbox(servers: MailServers, domain: str = "hopital.test",
+                prefix: str = "dr") -> tuple[str, str]:
+    """A fresh password mailbox: (address, password)."""
+    address = f"{prefix}.{secrets.token_hex(4)}@{domain}"
+    password = secrets.token_urlsafe(12)
+    servers.add_mailbox(address, password)
+    return address, password
+
+
+def imap(servers: MailServers, *, implicit: bool = False,
+         client_cert: str | None = None) -> IMAPClient:
+    """Connected over TLS (STARTTLS, or implicit TLS), not logged in."""
+    ctx = servers.tls_context(client_cert)
+    port = servers.imaps_port if implicit else servers.imap_port
+    client = IMAPClient(servers.imap_host, port=port, ssl=implicit, ssl_context=ctx, timeout=15)
+    if not implicit:
+        client.starttls(ctx)
+    return client
+
+
+def login(servers: MailServers, address: str, password: str) -> IMAPClient:
+    client = imap(servers)
+    client.login(address, password)
+    return client
+
+
+def message(sender: str, recipient: str, subject: str = "Compte rendu") -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = sender, recipient, subject
+    msg["Message-ID"] = f"<{secrets.token_hex(8)}@{sender.split('@')[1]}>"
+    msg.set_content("Bonjour,\nvoici le compte rendu.\n")
+    return msg
+
+
+def send(servers: MailServers, msg: EmailMessage, *, client_cert: str | None = SENDER_CERT,
+         implicit: bool = False) -> None:
+    """Submit through Postfix (STARTTLS, or implicit TLS) with a client certificate of the CA."""
+    ctx = servers.tls_context(client_cert)
+    if implicit:
+        with smtplib.SMTP_SSL(servers.smtp_host, servers.smtps_port, context=ctx,
+                              timeout=15) as smtp:
+            smtp.send_message(msg)
+        return
+    with smtplib.SMTP(servers.smtp_host, servers.submission_port, timeout=15) as smtp:
+        smtp.starttls(context=ctx)
+        smtp.send_message(msg)
+
+
+def wait_for_mail(client: IMAPClient, criteria: list[str | bytes] | None = None,
+                  timeout: float = 20.0, folder: str = "INBOX") -> list[EmailMessage]:
+    """The messages of `folder` matching `criteria` (IMAP SEARCH), once there is at least one."""
+    client.select_folder(folder, readonly=True)
+    deadline = time.monotonic() + timeout
+    while True:
+        uids = client.search(criteria or ["ALL"])
+        if uids:
+            fetched = client.fetch(uids, ["BODY.PEEK[]"])
+            return [cast(EmailMessage, email.message_from_bytes(fetched[uid][b"BODY[]"],
+                                                                policy=email.policy.default))
+                    for uid in uids]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no mail matching {criteria} in {folder} after {timeout:.0f} s")
+        time.sleep(0.1)
+        client.noop()

@@ -1,0 +1,182 @@
+"""The MSSanté bridge against the real Dovecot and Postfix (TLS, client certificates) and a real
+Synapse with E2EE clients: mail into the right room (by reference, INS, thread, triage), files
+that decrypt, quarantine, read receipts; mail out of the room, threaded, refused outside the
+trust space, queued while the server is down and sent once; no loss, no duplicate on restart."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import io
+import zipfile
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from bots.homeserver import free_port
+from bridge.models import OutboundRow
+from bridge.xdm import Document, build_package
+from tests.bridge_helpers import bridged, mail
+from tests.careteam_helpers import INS
+from tests.mail_helpers import wait_for_mail
+
+PDF = b"%PDF-1.4\n" + b"1 0 obj << >> endobj\n" * 200 + b"%%EOF\n"
+WHEN = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def with_files(msg, *, xdm_ins: str | None = None):
+    msg.add_attachment(PDF, maintype="application", subtype="pdf", filename="lettre.pdf")
+    if xdm_ins:
+        msg.add_attachment(build_package(
+            [Document("Compte rendu opératoire", "CRO.PDF", "application/pdf", PDF)],
+            xdm_ins, "Dr Morel", WHEN, "Logiciel du cabinet"),
+            maintype="application", subtype="zip", filename="IHE_XDM.ZIP")
+    return msg
+
+
+async def test_mail_reaches_the_right_room_or_triage_or_quarantine(
+        make_bot, make_clinician, mail_servers, tmp_path):
+    b = await bridged(make_bot, make_clinician, mail_servers, tmp_path)
+    nurse, coord = b.nurse, b.setup.coordinator
+
+    # (2) The reference in the subject: the letter and its PDF, encrypted, in the room.
+    b.deliver(with_files(mail(f"Dr Anne Morel <{b.gp}>", f"Sortie de Mme D. [{b.ref}]",
+                              "Bonjour,\n<b>traitement</b> modifié.\n")))
+    head = await b.posted(nurse, b.room_id, "Courrier MSSanté de Dr Anne Morel")
+    assert head.decrypted and "traitement" in head.body and "lettre.pdf" in head.body
+    assert "&lt;b&gt;traitement" in head.source["content"]["formatted_body"]
+    pdf = await nurse.wait_for(lambda r, e: r == b.room_id and e.sender == b.bridge.user_id
+                               and e.source["content"].get("body") == "lettre.pdf")
+    assert await nurse.download(pdf.source["content"]) == PDF
+
+    # (3) No reference, but the patient's INS in an IHE XDM package: unpacked, by title.
+    b.deliver(with_files(mail(b.gp, "Compte rendu"), xdm_ins=INS))
+    xdm = await b.posted(nurse, b.room_id, "Compte rendu opératoire")
+    assert "CRO.PDF" in xdm.body
+    cro = await nurse.wait_for(lambda r, e: r == b.room_id and e.source["content"].get(
+        "body") == "CRO.PDF")
+    assert await nurse.download(cro.source["content"]) == PDF
+
+    # (4) Nobody recognised: triage in the coordination room, then filed by a coordinator.
+    b.deliver(mail(b.gp, "Question sur un patient", "Le patient de la chambre 12 ?\n"))
+    triage = await b.posted(coord, b.coordination, "Courrier à classer")
+    number = triage.body.split("n°")[1].split(" ")[0]
+    event_id = await coord.send(b.coordination, f"!mss router {number} {b.ref}")
+    assert "rangé dans" in (await coord.reply_to(b.coordination, event_id,
+                                                 b.bridge.user_id)).body
+    await b.posted(nurse, b.room_id, "Le patient de la chambre 12")
+
+    # Quarantine, reported with the reason; the bridge goes on with the next mail.
+    b.deliver(mail("intrus@untrusted.test", f"Hors espace [{b.ref}]"))
+    await b.posted(coord, b.coordination, "pas dans l'espace de confiance")
+    broken = (b"From: " + b.gp.encode() + b"\r\nSubject: casse\r\nMessage-ID: <x1@operator.test>"
+              b"\r\nContent-Type: multipart/mixed; boundary=X\r\n\r\n--X\r\n"
+              b"Content-Type: text/plain\r\n\r\njamais ferme\r\n")
+    await asyncio.to_thread(b.append, broken)
+    await b.posted(coord, b.coordination, "message mal formé")
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("IHE_XDM/SUBSET01/METADATA.XML", b"\0" * (80 * 1024 * 1024))
+    hostile = mail(b.gp, f"Archive [{b.ref}]")
+    hostile.add_attachment(bomb.getvalue(), maintype="application", subtype="zip",
+                           filename="IHE_XDM.ZIP")
+    b.deliver(hostile)
+    await b.posted(coord, b.coordination, "bombe de décompression")
+    b.deliver(mail(b.gp, f"Après la quarantaine [{b.ref}]"))
+    await b.posted(nurse, b.room_id, "Après la quarantaine")
+
+    # Nothing deleted: bridged mail in the processed folder, the rest in quarantine.
+    for _ in range(100):
+        if not await asyncio.to_thread(b.folder, "INBOX"):
+            break
+        await asyncio.sleep(0.3)
+    assert len(await asyncio.to_thread(b.folder, "Liaison/Quarantaine")) == 3
+    assert len(await asyncio.to_thread(b.folder, "Liaison/Traités")) == 4
+    assert await asyncio.to_thread(b.folder, "INBOX") == []
+
+
+async def test_mail_out_threaded_both_ways_queued_while_down_and_never_twice(
+        make_bot, make_clinician, mail_servers, tmp_path):
+    # The bridge starts with its SMTP server unreachable: what it is asked to send waits.
+    b = await bridged(make_bot, make_clinician, mail_servers, tmp_path, smtp_port=free_port())
+    nurse = b.nurse
+    command = await nurse.send(b.room_id, f"!mss envoyer {b.gp} Sortie de Mme D.\n"
+                                          "Bonjour,\nsortie prévue demain.")
+    assert "en cours d'envoi" in (await nurse.reply_to(b.room_id, command,
+                                                       b.bridge.user_id)).body
+    refused = await nurse.send(b.room_id, "!mss envoyer x@untrusted.test Test\ntexte")
+    assert "hors de l'espace de confiance" in (await nurse.reply_to(
+        b.room_id, refused, b.bridge.user_id)).body
+    denied = await b.kine.send(b.room_id, f"!mss envoyer {b.gp} Test\ntexte")
+    assert "pas le droit" in (await b.kine.reply_to(b.room_id, denied, b.bridge.user_id)).body
+    await _until(lambda: _outbound_error(b), "a first attempt against the closed port")
+
+    # Restarted with the server reachable: the queued mail leaves once.
+    await b.bridge.stop()
+    mss = b.bridge.config.mssante
+    assert mss is not None
+    b.bridge.config = replace(b.bridge.config, mssante=replace(
+        mss, smtp=replace(mss.smtp, port=b.servers.submission_port)))
+    await b.bridge.start()
+    await b.reaction(nurse, command, "📤")
+    gp = b.gp_inbox()
+    (sent,) = await asyncio.to_thread(wait_for_mail, gp, ["SUBJECT", "Sortie de Mme D."])
+    assert sent["Subject"] == f"[{b.ref}] Sortie de Mme D."
+    assert sent["X-MSS-NIL"] and "sortie prévue demain" in sent.get_body().get_content()
+    await asyncio.sleep(2)
+    assert len(await asyncio.to_thread(wait_for_mail, gp, ["SUBJECT", "Sortie de Mme D."])) == 1
+
+    # The GP answers without the reference: the thread brings it back to the room, with a
+    # read receipt asked for; the bridge sends it once the mail is in the room.
+    answer = mail(b.gp, "Re: Sortie", "Bien reçu, je la vois jeudi.\n",
+                  In_Reply_To=sent["Message-ID"], References=sent["Message-ID"],
+                  Disposition_Notification_To=b.gp)
+    b.deliver(answer)
+    shown = await b.posted(nurse, b.room_id, "je la vois jeudi")
+    (mdn,) = await asyncio.to_thread(wait_for_mail, gp, ["SUBJECT", "lecture"])
+    assert mdn.get_content_type() == "multipart/report"
+    assert answer["Message-ID"] in mdn.as_string()
+
+    # The room answers the GP's mail as a Matrix reply: threaded on the GP's side.
+    reply = await nurse.send(b.room_id, "!mss repondre Merci, noté.", **{"m.relates_to": {
+        "m.in_reply_to": {"event_id": shown.event_id}}})
+    await b.reaction(nurse, reply, "📤")
+    (back,) = await asyncio.to_thread(wait_for_mail, gp, ["BODY", "Merci"])
+    assert back["In-Reply-To"] == answer["Message-ID"]
+    assert back["Subject"] == f"[{b.ref}] Re: Sortie"
+
+    # A mail to a mailbox that does not exist: the server's DSN comes back onto the command.
+    lost = await nurse.send(b.room_id, "!mss envoyer personne@operator.test Test\ntexte")
+    await b.reaction(nurse, lost, "⚠️")
+    await b.posted(nurse, b.room_id, "n'a pas pu être remis")
+
+    # The bridge restarted, a copy of a mail put back in the inbox: never posted twice.
+    await b.bridge.stop()
+    await b.bridge.start()
+    raw = answer.as_bytes(policy=email.policy.SMTP)
+    await asyncio.to_thread(b.append, raw)
+    await _until(lambda: _inbox_empty(b), "the copy moved out of the inbox")
+    await asyncio.sleep(1)
+    copies = [e for r, e in nurse.timeline if r == b.room_id and e.sender == b.bridge.user_id
+              and "je la vois jeudi" in getattr(e, "body", "")]
+    assert len(copies) == 1
+    assert email.message_from_bytes(raw)["Message-ID"] == answer["Message-ID"]
+
+
+async def _until(check, what: str, timeout: float = 45) -> None:
+    for _ in range(int(timeout / 0.3)):
+        if await check():
+            return
+        await asyncio.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def _outbound_error(b) -> bool:
+    async with b.bridge.runtime.transaction() as tx:
+        return bool(await tx.session.scalar(select(OutboundRow.last_error)))
+
+
+async def _inbox_empty(b) -> bool:
+    return not await asyncio.to_thread(b.folder, "INBOX")
