@@ -84,6 +84,11 @@ async def test_mail_reaches_the_right_room_or_triage_or_quarantine(
                            filename="IHE_XDM.ZIP")
     b.deliver(hostile)
     await b.posted(coord, b.coordination, "bombe de décompression")
+    huge = mail(b.gp, f"Scanner [{b.ref}]")  # 30 MB: above the 25 MB limit, never downloaded
+    huge.add_attachment(b"\0" * (30 * 1024 * 1024), maintype="application",
+                        subtype="octet-stream", filename="scanner.bin")
+    await asyncio.to_thread(b.append, huge.as_bytes())
+    await b.posted(coord, b.coordination, "message trop gros")
     b.deliver(mail(b.gp, f"Après la quarantaine [{b.ref}]"))
     await b.posted(nurse, b.room_id, "Après la quarantaine")
 
@@ -92,7 +97,7 @@ async def test_mail_reaches_the_right_room_or_triage_or_quarantine(
         if not await asyncio.to_thread(b.folder, "INBOX"):
             break
         await asyncio.sleep(0.3)
-    assert len(await asyncio.to_thread(b.folder, "Liaison/Quarantaine")) == 3
+    assert len(await asyncio.to_thread(b.folder, "Liaison/Quarantaine")) == 4
     assert len(await asyncio.to_thread(b.folder, "Liaison/Traités")) == 4
     assert await asyncio.to_thread(b.folder, "INBOX") == []
 
