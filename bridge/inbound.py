@@ -108,7 +108,7 @@ def _text(part: Message) -> str:
     payload = part.get_payload(decode=True)
     charset = part.get_content_charset() or "us-ascii"
     try:
-        return (payload or b"").decode(charset)
+        return (payload or b"").decode(charset).replace("\r\n", "\n")
     except (LookupError, UnicodeDecodeError) as exc:
         raise Unreadable("charset", f"{charset}: {exc.__class__.__name__}") from None
 

@@ -13,6 +13,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime
 
@@ -64,9 +65,14 @@ def subject_of(out: Outgoing) -> str:
     return f"XDM/1.0/DDM+{subject} {p.family_name} {p.given_names} {p.birth_date:%d/%m/%Y}"
 
 
+# CRLF for SMTP; headers folded only past RFC 5322's 998 characters: Python folds the MSSanté
+# subject form before its first word, which readers then show with a leading space.
+POLICY = policy.SMTP.clone(max_line_length=998)
+
+
 def compose(out: Outgoing, *, product: str) -> EmailMessage:
     message_id = message_id_for(out.event_id, out.mailbox)
-    msg = EmailMessage()
+    msg = EmailMessage(policy=POLICY)
     msg["From"] = out.mailbox
     msg["To"] = ", ".join(out.to)
     msg["Subject"] = subject_of(out)

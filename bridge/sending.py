@@ -23,20 +23,23 @@ from zoneinfo import ZoneInfo
 import aiosmtplib
 from sqlalchemy import select
 
+from bots.careteam.service import PatientFile
 from bots.config import MssanteConfig
 from bots.runtime.bot import CommandContext
 from bots.runtime.i18n import Lang, t
+from bots.runtime.media import MediaError, event_content, room_file, thread_events
 from bots.runtime.models import OutboxMessage
 from bots.runtime.notice import Html, notice
 from bots.runtime.store import Transaction, as_utc, utcnow
 from bridge import rooms
 from bridge.inbound import message_ids
 from bridge.models import InboundRow, OutboundRow
-from bridge.outbound import Outgoing, compose, message_id_for, untrusted
+from bridge.outbound import Outgoing, Patient, compose, message_id_for, untrusted
 from bridge.posting import subject_of
 from bridge.receipts import Report
 from bridge.tls import context
 from bridge.trust import TrustSource
+from bridge.xdm import Document
 
 if TYPE_CHECKING:
     from bots.runtime.runtime import Runtime
@@ -63,12 +66,18 @@ class Sending:
     # --- commands --------------------------------------------------------------------------
 
     async def send(self, ctx: CommandContext, contenu: str) -> None:
+        """`[xdm] adresse objet` then the text; in a thread (or as a reply to a file), the
+        thread's files go with it, as an IHE XDM package with `xdm`."""
         first, _, body = contenu.partition("\n")
-        address, _, subject = first.strip().partition(" ")
+        words = first.split(" ", 1)
+        xdm = words[0].lower() == "xdm"
+        address, _, subject = (words[1] if xdm and len(words) > 1 else first).strip() \
+            .partition(" ")
         if not _ADDRESS.match(address):
             ctx.reply(t(ctx.lang, "mss.bad_address", value=address))
             return
-        await self._queue(ctx, [address.lower()], subject.strip(), body.strip(), None, ())
+        await self._queue(ctx, [address.lower()], subject.strip(), body.strip(), None, (),
+                          files_from=ctx.replying_to, xdm=xdm)
 
     async def reply(self, ctx: CommandContext, texte: str) -> None:
         original = await self._answered(ctx)
@@ -92,10 +101,14 @@ class Sending:
             InboundRow.account == ctx.tx.account, OutboxMessage.event_id == ctx.replying_to))
 
     async def _queue(self, ctx: CommandContext, to: list[str], subject: str, text: str,
-                     in_reply_to: str | None, references: tuple[str, ...]) -> None:
+                     in_reply_to: str | None, references: tuple[str, ...], *,
+                     files_from: str | None = None, xdm: bool = False) -> None:
         room = await rooms.room(ctx.tx, self.settings.careteam_account, ctx.room_id)
         if room is None or room.ref is None:
             ctx.reply(t(ctx.lang, "mss.not_patient_room"))
+            return
+        if xdm and (files_from is None or PatientFile.open(ctx.tx, room).identity.ins is None):
+            ctx.reply(t(ctx.lang, "mss.xdm_needs"))
             return
         if not text:
             ctx.reply(t(ctx.lang, "mss.empty"))
@@ -111,7 +124,8 @@ class Sending:
             content=ctx.tx.vault.seal({
                 "to": to, "ref": room.ref, "subject": subject, "text": text,
                 "in_reply_to": in_reply_to, "references": list(references),
-                "sent_at": now.isoformat(), "author": ctx.sender}),
+                "sent_at": now.isoformat(), "author": ctx.sender,
+                "files_from": files_from, "xdm": xdm}),
             state="queued", attempts=0, next_attempt_at=now, created_at=now))
         ctx.tx.after_commit.append(self._wake.set)
         ctx.reply(t(ctx.lang, "mss.queued", to=", ".join(to)))
@@ -146,15 +160,43 @@ class Sending:
             except TimeoutError:
                 pass
 
-    def _message(self, row: OutboundRow, content: dict[str, Any]) -> bytes:
+    async def _files(self, runtime: Runtime, row: OutboundRow,
+                     content: dict[str, Any]) -> tuple[Document, ...]:
+        """The files of the thread the command was in (or the file it replied to), as they
+        were when it was sent: a file added later never joins a retry."""
+        root = content.get("files_from")
+        if not root or row.room_id is None:
+            return ()
+        client = runtime.client
+        _, sent_ts, _ = await event_content(client, row.room_id, row.key)
+        found = []
+        for event_id in [root, *await thread_events(client, row.room_id, root)]:
+            if event_id == row.key:
+                continue
+            file = await room_file(client, row.room_id, event_id)
+            if file is not None and file.timestamp <= sent_ts:
+                found.append(Document(file.name, file.name, file.mimetype, file.data))
+        return tuple(found)
+
+    async def _message(self, runtime: Runtime, row: OutboundRow,
+                       content: dict[str, Any]) -> bytes:
         if row.kind == "receipt":
             return base64.b64decode(content["raw"])
+        patient = None
+        if content.get("xdm"):
+            async with runtime.transaction() as tx:
+                room = await rooms.room(tx, self.settings.careteam_account, row.room_id or "")
+                identity = PatientFile.open(tx, room).identity if room else None
+            if identity is not None and identity.ins:
+                # Not checked against the national INSi service here: declared unqualified.
+                patient = Patient(identity.ins, False, identity.family_name,
+                                  identity.given_names, identity.birth_date)
         out = Outgoing(
             event_id=row.key, sent_at=datetime.fromisoformat(content["sent_at"]),
             mailbox=self.settings.mailbox, to=tuple(content["to"]), ref=content["ref"],
             subject=content["subject"], text=content["text"],
-            in_reply_to=content["in_reply_to"], references=tuple(content["references"]),
-            author=content["author"])
+            files=await self._files(runtime, row, content), in_reply_to=content["in_reply_to"],
+            references=tuple(content["references"]), patient=patient, author=content["author"])
         return compose(out, product=self.settings.product).as_bytes()
 
     async def _send_one(self, runtime: Runtime, row_id: int) -> None:
@@ -163,11 +205,12 @@ class Sending:
             if row is None or row.state != "queued":
                 return
             content = tx.vault.open(row.content)
-            data, to = self._message(row, content), list(content["to"])
         server = self.settings.smtp
         error: str | None = None
         permanent = False
+        to = list(content["to"])
         try:
+            data = await self._message(runtime, row, content)
             await aiosmtplib.send(
                 data, sender=self.settings.mailbox, recipients=to, hostname=server.host,
                 port=server.port, use_tls=server.security == "tls",
@@ -180,8 +223,9 @@ class Sending:
             codes = [e.code for e in exc.recipients]
             error = "; ".join(f"{e.recipient}: {e.code} {e.message}" for e in exc.recipients)
             permanent = all(c >= 500 for c in codes)
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            error = f"{exc.__class__.__name__}: {exc}"  # the server down or unreachable: retry
+        except (aiosmtplib.SMTPException, OSError, TimeoutError, MediaError) as exc:
+            # The server down or unreachable, a file not fetched from the homeserver: retry.
+            error = f"{exc.__class__.__name__}: {exc}"
         async with runtime.transaction() as tx:
             row = await tx.session.get(OutboundRow, row_id)
             assert row is not None

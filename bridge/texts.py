@@ -77,12 +77,18 @@ TEXTS: dict[str, dict[Lang, str]] = {
                                      "(accusé de lecture en erreur).",
                                "en": "⚠️ The recipient could not integrate the mail (read "
                                      "receipt with an error)."},
-    "mss.help.send": {"fr": "envoie un courrier MSSanté : adresse, objet, puis le texte à la "
-                            "ligne",
-                      "en": "sends an MSSanté mail: address, subject, then the text on the "
-                            "next line"},
+    "mss.help.send": {"fr": "envoie un courrier MSSanté : [xdm] adresse, objet, puis le texte "
+                            "à la ligne ; dans un fil, avec ses fichiers",
+                      "en": "sends an MSSanté mail: [xdm] address, subject, then the text on "
+                            "the next line; in a thread, with its files"},
     "mss.help.reply": {"fr": "répond au courrier reçu (en réponse Matrix à son message)",
                        "en": "answers the received mail (as a Matrix reply to its message)"},
+    "mss.xdm_needs": {
+        "fr": "Un envoi IHE XDM demande des fichiers (envoyez la commande dans le fil où ils sont, "
+              "ou en réponse au fichier) et l'INS du patient dans son identité.",
+        "en": "An IHE XDM mail needs files (send the command in their thread, or as a reply to "
+              "the file) and the patient's INS in their identity.",
+    },
     "mss.help.route": {"fr": "range un courrier à classer dans le salon d'un patient",
                        "en": "files a mail waiting for triage in a patient's room"},
 }

@@ -4,6 +4,7 @@ owner (as Element would do after the user sets up secure backup), syncing in the
 from __future__ import annotations
 
 import asyncio
+import io
 import secrets
 import time
 import uuid
@@ -23,6 +24,7 @@ from nio import (
     RoomMessageNotice,
     RoomSendResponse,
     SyncResponse,
+    UploadResponse,
 )
 from nio.crypto.attachments import decrypt_attachment
 from nio.store import SqliteStore
@@ -103,6 +105,16 @@ class Clinician:
         assert isinstance(resp, RoomSendResponse), resp
         self._sent_at[resp.event_id] = mark
         return resp.event_id
+
+    async def send_file(self, room_id: str, name: str, data: bytes, mimetype: str,
+                        **extra: Any) -> str:
+        """An encrypted file, as Element uploads and sends it."""
+        resp, keys = await self.client.upload(lambda *_: io.BytesIO(data), content_type=mimetype,
+                                              filename=name, encrypt=True, filesize=len(data))
+        assert isinstance(resp, UploadResponse), resp
+        return await self.send(room_id, name, msgtype="m.file", filename=name,
+                               info={"mimetype": mimetype, "size": len(data)},
+                               file={**keys, "url": resp.content_uri}, **extra)
 
     async def react(self, room_id: str, event_id: str, key: str = "✅") -> str:
         """An encrypted reaction, as Element sends it (nio's room_send leaves reactions in

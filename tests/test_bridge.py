@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from bots.homeserver import free_port
+from bridge.inbound import parse
 from bridge.models import OutboundRow
 from bridge.xdm import Document, build_package
 from tests.bridge_helpers import bridged, mail
@@ -151,6 +152,24 @@ async def test_mail_out_threaded_both_ways_queued_while_down_and_never_twice(
     (back,) = await asyncio.to_thread(wait_for_mail, gp, ["BODY", "Merci"])
     assert back["In-Reply-To"] == answer["Message-ID"]
     assert back["Subject"] == f"[{b.ref}] Re: Sortie"
+
+    # From a thread: its files go with the mail, packaged as IHE XDM with the patient's INS.
+    root = await nurse.send_file(b.room_id, "ordonnance.pdf", PDF, "application/pdf")
+    await nurse.send_file(b.room_id, "plaie.png", b"\x89PNG\r\n\x1a\n" + b"0" * 500,
+                          "image/png", **{"m.relates_to": {"rel_type": "m.thread",
+                                                          "event_id": root}})
+    packaged = await nurse.send(b.room_id, f"!mss envoyer xdm {b.gp} Ordonnance de sortie\n"
+                                "Ci-joint.", **{"m.relates_to": {"rel_type": "m.thread",
+                                                                 "event_id": root}})
+    await b.reaction(nurse, packaged, "📤")
+    (xdm,) = await asyncio.to_thread(wait_for_mail, gp, ["SUBJECT", "Ordonnance de sortie"])
+    assert xdm["Subject"] == (f"XDM/1.0/DDM+[{b.ref}] Ordonnance de sortie DUPONT Marie "
+                              "12/03/1948")
+    assert xdm["X-MSS-INS"] == "N"  # not checked against the national service
+    read = parse(xdm.as_bytes())
+    assert read.package is not None and read.package.ins == INS
+    assert {(f.filename, f.data[:4]) for f in read.package.documents} == {
+        ("ordonnance.pdf", b"%PDF"), ("plaie.png", b"\x89PNG")}
 
     # A mail to a mailbox that does not exist: the server's DSN comes back onto the command.
     lost = await nurse.send(b.room_id, "!mss envoyer personne@operator.test Test\ntexte")
