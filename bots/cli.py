@@ -25,6 +25,8 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--data-dir", type=Path, default=Path("var"))
     up.add_argument("--port", type=int, default=8008)
     up.add_argument("--api-port", type=int, help="provisioning API port (default: port + 2)")
+    up.add_argument("--mail", action="store_true", help="also the MSSanté bridge, on a local "
+                    "Dovecot and Postfix (root; `make mail-packages` installs them)")
 
     reg = sub.add_parser("register", help="create an account on the dev homeserver")
     reg.add_argument("user", help="localpart, e.g. alice")
@@ -58,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "up":
             logs.setup("INFO")
             return asyncio.run(devstack.up(args.data_dir, args.port,
-                                           args.api_port or args.port + 2))
+                                           args.api_port or args.port + 2, mail=args.mail))
         if args.command == "register":
             return asyncio.run(_register(args))
         if args.command == "status":

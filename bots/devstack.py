@@ -23,17 +23,29 @@ from bots.app import run_bots
 from bots.homeserver import DevHomeserver
 from bots.runtime.files import write_private
 from bots.runtime.vault import Vault
+from bridge.mailservers import MailServers, start_mail_servers
 
 BOT_LOCALPART = "liaison"
 DEV_BOTS = ("careteam", "discharge", "followup")  # what the dev stack's bot account runs
+BRIDGE_LOCALPART = "mssante"  # with --mail: the MSSanté bridge's own account
+# With --mail: our mailbox's domain and a GP's, both in the dev trust list.
+DEV_MAILBOX, DEV_GP = "coordination@hopital.test", "medecin@operator.test"
+DEV_TRUST_LIST = """<?xml version="1.0" encoding="UTF-8"?>
+<ListeBlanche xmlns="https://listeblanche.mssante.fr/schema">
+  <Domaine><Nom>hopital.test</Nom></Domaine>
+  <Domaine><Nom>operator.test</Nom></Domaine>
+</ListeBlanche>
+"""
 
 
 def stack_file(data_dir: Path) -> Path:
     return Path(data_dir) / "stack.json"
 
 
-def dev_config(data_dir: Path, hs: DevHomeserver, api_port: int) -> Path:
-    """The bots' configuration for the dev stack, written once (mode 0600: it holds secrets)."""
+def dev_config(data_dir: Path, hs: DevHomeserver, api_port: int,
+               mail: MailServers | None = None) -> Path:
+    """The bots' configuration for the dev stack, written once (mode 0600: it holds secrets).
+    With `mail`, the MSSanté bridge too, on the local Dovecot and Postfix."""
     path = data_dir / "liaison.yaml"
     if path.exists():
         raw = yaml.safe_load(path.read_text())
@@ -63,8 +75,33 @@ def dev_config(data_dir: Path, hs: DevHomeserver, api_port: int) -> Path:
             "careteam": _careteam_section(),
         }
         raw["careteam"]["api"]["listen"] = f"127.0.0.1:{api_port}"
+    if mail is not None:
+        _mail_sections(raw, data_dir, hs, mail)
     write_private(path, yaml.safe_dump(raw, sort_keys=False, allow_unicode=True).encode())
     return path
+
+
+def _mail_sections(raw: dict[str, Any], data_dir: Path, hs: DevHomeserver,
+                   mail: MailServers) -> None:
+    """The bridge's account and section (kept across runs; the ports are new each run)."""
+    bridge_id = f"@{BRIDGE_LOCALPART}:{hs.server_name}"
+    if not any(a["user_id"] == bridge_id for a in raw["accounts"]):
+        raw["accounts"].append({"user_id": bridge_id, "password": secrets.token_urlsafe(24),
+                                "device_name": "MSSanté", "bots": ["mssante"]})
+    raw["careteam"]["companions"] = sorted({*raw["careteam"].get("companions", []), bridge_id})
+    cert, key = mail.add_app_mailbox(DEV_MAILBOX)
+    trust = data_dir / "liste-blanche.xml"
+    trust.write_text(DEV_TRUST_LIST)
+
+    def server(host: str, port: int) -> dict[str, Any]:
+        return {"host": host, "port": port, "security": "starttls", "ca_file": str(mail.ca_file),
+                "client_cert": str(cert), "client_key": str(key)}
+
+    raw["mssante"] = {"mailbox": DEV_MAILBOX,
+                      "careteam_account": f"@{BOT_LOCALPART}:{hs.server_name}",
+                      "imap": server(mail.imap_host, mail.imap_port),
+                      "smtp": server(mail.smtp_host, mail.submission_port),
+                      "trust_list": str(trust)}
 
 
 def _careteam_section() -> dict[str, Any]:
@@ -72,7 +109,7 @@ def _careteam_section() -> dict[str, Any]:
             "api": {"listen": "127.0.0.1:0", "token": secrets.token_urlsafe(32)}}
 
 
-async def up(data_dir: Path, port: int, api_port: int) -> int:
+async def up(data_dir: Path, port: int, api_port: int, mail: bool = False) -> int:
     data_dir = Path(data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     hs = DevHomeserver(data_dir, port=port)
@@ -82,8 +119,17 @@ async def up(data_dir: Path, port: int, api_port: int) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    servers: MailServers | None = None
+    bridge: asyncio.subprocess.Process | None = None
     try:
-        cfg_path = dev_config(data_dir, hs, api_port)
+        if mail:
+            print("Starting Dovecot and Postfix on 127.0.0.1 …", flush=True)
+            folder = data_dir / "mail"
+            folder.mkdir(exist_ok=True)
+            folder.chmod(0o755)  # the servers' own users must reach their files
+            servers = await asyncio.to_thread(start_mail_servers, folder,
+                                              ("hopital.test", "operator.test"))
+        cfg_path = dev_config(data_dir, hs, api_port, servers)
         cfg = config_mod.load(cfg_path)
         for account in cfg.accounts:
             await hs.register(account.localpart, account.password)
@@ -93,14 +139,35 @@ async def up(data_dir: Path, port: int, api_port: int) -> int:
             "synapse_pid": hs.pid, "bots_data_dir": str(cfg.data_dir),
             "api_url": f"http://127.0.0.1:{api_port}",
         }
+        if cfg.mssante is not None:
+            # The bridge is its own process, as in production (`liaison bridge`).
+            bridge = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bots.cli", "bridge", "--config", str(cfg_path))
+            state["bridge_pid"] = bridge.pid
         write_private(stack_file(data_dir), json.dumps(state, indent=2).encode())
         print(_banner(state, data_dir), flush=True)
+        if servers is not None:
+            print(_mail_banner(servers), flush=True)
         await run_bots(cfg, stop)
         return 0
     finally:
         stack_file(data_dir).unlink(missing_ok=True)
+        if bridge is not None and bridge.returncode is None:
+            bridge.terminate()
+            await asyncio.wait_for(bridge.wait(), 30)
+        if servers is not None:
+            servers.stop()
         hs.stop()
         print("Liaison stopped.", flush=True)
+
+
+def _mail_banner(mail: MailServers) -> str:
+    cert, key = mail.client_cert(DEV_GP)
+    return f"""  MSSanté (local Dovecot and Postfix, TLS with the dev CA {mail.ca_file})
+     The bridge reads {DEV_MAILBOX}. To write to it as a GP, submit to
+     {mail.smtp_host}:{mail.submission_port} (STARTTLS) with the client certificate
+     {cert} and key {key}; put the room's [P-…] reference in the subject.
+"""
 
 
 def _banner(state: dict[str, Any], data_dir: Path) -> str:

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import signal
+import smtplib
+import ssl
 import subprocess
 import sys
+import tempfile
 import time
+from email.message import EmailMessage
 from pathlib import Path
 
+import yaml
+
+from bots import devstack
 from bots.homeserver import free_port
+from bridge.testca import CertificateAuthority
 from tests.clients import Clinician
 
 LIAISON = [sys.executable, "-m", "bots.cli"]
@@ -108,3 +117,50 @@ def test_bots_with_a_bad_config_names_the_key(tmp_path: Path):
     assert done.returncode == 2
     assert "homeserver: 'ftp://x' does not match" in done.stderr
     assert "accounts: [] should be non-empty" in done.stderr
+
+
+async def test_dev_stack_with_mail_runs_the_bridge_on_local_mail_servers():
+    # Not tmp_path: the mail servers' own users must reach their files (pytest's is 0700).
+    data_dir = Path(tempfile.mkdtemp(prefix="liaison-up-mail-"))
+    data_dir.chmod(0o755)
+    up = [*LIAISON, "up", "--mail", "--data-dir", str(data_dir), "--port", str(free_port()),
+          "--api-port", str(free_port())]
+    proc = subprocess.Popen(up, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        report = await wait_up(data_dir, proc)  # every account cross-signed: the bridge too
+        assert report["bot_user_ids"] == ["@liaison:localhost", "@mssante:localhost"]
+        reg = liaison("register", "alice", "--password", "motdepasse", "--role", "DAC",
+                      "--data-dir", str(data_dir))
+        assert reg.returncode == 0, reg.stderr
+        coordination = reg.stdout.split("coordination room ")[1].split(" ")[0]
+        alice = Clinician(report["homeserver_url"], "@alice:localhost", "motdepasse",
+                          data_dir / "alice", key_file=data_dir / "alice.xsign")
+        await alice.login()
+        try:
+            await alice.wait_joined(coordination, "@alice:localhost")
+            await alice.wait_joined(coordination, "@mssante:localhost", timeout=60)
+            # A GP writes with the dev CA's certificate, as the banner says: no patient named,
+            # so the mail waits for triage in the coordination room.
+            config = yaml.safe_load((data_dir / "liaison.yaml").read_text())["mssante"]
+            cert, key = CertificateAuthority(data_dir / "mail" / "ca").client_cert(
+                devstack.DEV_GP)  # the one the banner names (made once, then reused)
+            ctx = ssl.create_default_context(cafile=config["imap"]["ca_file"])
+            ctx.load_cert_chain(cert, key)
+            msg = EmailMessage()
+            msg["From"], msg["To"] = devstack.DEV_GP, devstack.DEV_MAILBOX
+            msg["Subject"] = "Question"
+            msg.set_content("Bonjour, une question sur un patient.")
+            with smtplib.SMTP(config["smtp"]["host"], config["smtp"]["port"]) as smtp:
+                smtp.starttls(context=ctx)
+                smtp.send_message(msg)
+            triage = await alice.wait_for(lambda r, e: r == coordination and "Courrier à classer"
+                                          in getattr(e, "body", ""), timeout=60)
+            assert devstack.DEV_GP in triage.body
+        finally:
+            await alice.close()
+    finally:
+        code = stop(proc)
+        shutil.rmtree(data_dir, ignore_errors=True)
+    output = proc.stdout.read()
+    assert code == 0 and "MSSanté (local Dovecot and Postfix" in output, output
+    assert "Traceback" not in output
