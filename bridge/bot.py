@@ -82,4 +82,4 @@ class Bridge:
 def mssante(config: Config) -> Bot:
     bridge = Bridge(config)
     return Bot("mssante", commands=bridge.commands(), resolve_caller=bridge.resolve_caller,
-               services=[bridge.receiving.run, bridge.sending.run])
+               services=[bridge.receiving.run, bridge.sending.run], companion=True)

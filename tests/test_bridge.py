@@ -93,6 +93,13 @@ async def test_mail_reaches_the_right_room_or_triage_or_quarantine(
     b.deliver(mail(b.gp, f"Après la quarantaine [{b.ref}]"))
     await b.posted(nurse, b.room_id, "Après la quarantaine")
 
+    # The bridge answers its own commands only: not the care-team bot's, not `!aide` twice.
+    others = [await nurse.send(b.room_id, text) for text in ("!equipe liste", "!aide")]
+    for event_id in others:
+        await nurse.reply_to(b.room_id, event_id, b.setup.bot.user_id)
+    await asyncio.sleep(2)
+    assert all(nurse.replies_to(b.room_id, e, b.bridge.user_id) == [] for e in others)
+
     # Nothing deleted: bridged mail in the processed folder, the rest in quarantine.
     for _ in range(100):
         if not await asyncio.to_thread(b.folder, "INBOX"):

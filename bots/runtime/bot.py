@@ -117,3 +117,5 @@ class Bot:
     resolve_caller: CallerResolver | None = None
     services: list[Service] = field(default_factory=list)
     api_routes: list[ApiRoute] = field(default_factory=list)
+    # Works in rooms another bot runs (the MSSanté bridge): only its own commands are answered.
+    companion: bool = False

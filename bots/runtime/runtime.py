@@ -43,7 +43,7 @@ from bots.runtime.client import Client
 from bots.runtime.commands import Caller, CommandSet, Invocation, Rejection, command_text
 from bots.runtime.crosssigning import CrossSigningStatus, ensure_cross_signed
 from bots.runtime.files import write_private
-from bots.runtime.i18n import t
+from bots.runtime.i18n import Lang, t
 from bots.runtime.models import InboxEvent
 from bots.runtime.notice import notice
 from bots.runtime.scheduler import JobScheduler
@@ -91,7 +91,10 @@ class Runtime:
                 max_timeout_retry_wait_time=30, request_timeout=90,
             ),
         )
-        self.commands = CommandSet(builtin_commands())
+        # A companion (the MSSanté bridge) shares rooms with another bot: it answers its own
+        # commands only, neither the built-ins (`!aide` twice) nor the others' as unknown.
+        self.companion = bool(self.bots) and all(b.companion for b in self.bots)
+        self.commands = CommandSet(() if self.companion else builtin_commands())
         for bot in self.bots:
             for command in bot.commands:
                 self.commands.add(command)
@@ -328,7 +331,13 @@ class Runtime:
         return isinstance(ev, ReactionEvent) and bool(self._reaction_handlers)
 
     def _is_command(self, content: dict[str, Any]) -> bool:
-        return self.commands.parse(command_text(content), "fr") is not None
+        return self._parse(content, "fr") is not None
+
+    def _parse(self, content: dict[str, Any], lang: Lang) -> Invocation | Rejection | None:
+        parsed = self.commands.parse(command_text(content), lang)
+        if self.companion and isinstance(parsed, Rejection) and parsed.key == "cmd.unknown":
+            return None  # another bot's command
+        return parsed
 
     @property
     def _join_handlers(self) -> list[Any]:
@@ -512,7 +521,7 @@ class Runtime:
     async def _handle_command(self, event: dict[str, Any],
                               claim: Callable[[Transaction], Awaitable[bool]]) -> str | None:
         lang = self.config.language
-        parsed = self.commands.parse(command_text(event["content"]), lang)  # type: ignore[arg-type]
+        parsed = self._parse(event["content"], lang)  # type: ignore[arg-type]
         sender, event_id = event["sender"], event["event_id"]
         device_id = await self._sending_device(event) if parsed is not None else None
         async with self.transaction() as tx:
