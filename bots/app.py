@@ -6,7 +6,7 @@ import asyncio
 import logging
 
 from bots.config import Config, ConfigError
-from bots.registry import BOTS, BRIDGE_BOTS, REQUIRES
+from bots.registry import BOTS, BRIDGE_BOTS, COMPANION_WORDS, REQUIRES
 from bots.runtime.runtime import Runtime
 from bots.runtime.store import Store, migrate
 from bots.runtime.vault import Vault
@@ -34,8 +34,11 @@ def build_runtimes(config: Config, store: Store, *, bridge: bool = False) -> lis
             if missing:
                 raise ConfigError(f"{account.user_id}: bot {name} needs {', '.join(missing)} on "
                                   "the same account")
+        # With companions in the rooms (the bridge), their commands are not "unknown" here.
+        foreign = frozenset(COMPANION_WORDS) if config.careteam.companions and not bridge \
+            else frozenset()
         runtimes.append(Runtime(config, account, store,
-                                [BOTS[name](config) for name in account.bots]))
+                                [BOTS[name](config) for name in account.bots], foreign=foreign))
     return runtimes
 
 

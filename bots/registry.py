@@ -9,6 +9,7 @@ from bots.config import Config
 from bots.discharge.bot import discharge
 from bots.followup.bot import followup
 from bots.runtime.bot import Bot
+from bridge.bot import COMMAND_WORDS as MSSANTE_WORDS
 from bridge.bot import mssante
 
 BOTS: dict[str, Callable[[Config], Bot]] = {
@@ -19,5 +20,7 @@ BOTS: dict[str, Callable[[Config], Bot]] = {
 }
 # Bots that run in the bridge's process (`liaison bridge`), not in `liaison bots`.
 BRIDGE_BOTS = frozenset({"mssante"})
+# The first words of the bridge's commands, left to it by the bots in the rooms it shares.
+COMPANION_WORDS = frozenset(MSSANTE_WORDS)
 # Bots that work in another bot's rooms, with its roles: both run on the same account.
 REQUIRES: dict[str, tuple[str, ...]] = {"discharge": ("careteam",), "followup": ("careteam",)}

@@ -24,6 +24,8 @@ from bridge.sending import Sending
 from bridge.trust import TrustSource
 from bridge.xdm import Unreadable
 
+COMMAND_WORDS = ("mss", "mail")  # every command of the bridge starts with one of them
+
 
 class Bridge:
     def __init__(self, config: Config) -> None:

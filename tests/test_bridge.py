@@ -97,8 +97,11 @@ async def test_mail_reaches_the_right_room_or_triage_or_quarantine(
     others = [await nurse.send(b.room_id, text) for text in ("!equipe liste", "!aide")]
     for event_id in others:
         await nurse.reply_to(b.room_id, event_id, b.setup.bot.user_id)
+    mine = await nurse.send(b.room_id, "!mss repondre sans message auquel répondre")
+    assert "Répondez" in (await nurse.reply_to(b.room_id, mine, b.bridge.user_id)).body
     await asyncio.sleep(2)
     assert all(nurse.replies_to(b.room_id, e, b.bridge.user_id) == [] for e in others)
+    assert nurse.replies_to(b.room_id, mine, b.setup.bot.user_id) == []  # and the reverse
 
     # Nothing deleted: bridged mail in the processed folder, the rest in quarantine.
     for _ in range(100):

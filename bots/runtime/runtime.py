@@ -69,8 +69,11 @@ class LoginError(RuntimeError):
 
 class Runtime:
     def __init__(self, config: Config, account: AccountConfig, store: Store,
-                 bots: Sequence[Bot] = ()) -> None:
+                 bots: Sequence[Bot] = (), *, foreign: frozenset[str] = frozenset()) -> None:
+        """`foreign`: first words of commands that a companion bot in the same rooms answers
+        (`!mss …`): not ours, and not "unknown" either."""
         self.config = config
+        self.foreign = foreign
         self.account = account
         self.store = store
         self.bots = list(bots)
@@ -335,7 +338,8 @@ class Runtime:
 
     def _parse(self, content: dict[str, Any], lang: Lang) -> Invocation | Rejection | None:
         parsed = self.commands.parse(command_text(content), lang)
-        if self.companion and isinstance(parsed, Rejection) and parsed.key == "cmd.unknown":
+        if isinstance(parsed, Rejection) and parsed.key == "cmd.unknown" and (
+                self.companion or str(parsed.values["name"])[1:] in self.foreign):
             return None  # another bot's command
         return parsed
 
