@@ -145,10 +145,18 @@ class Receiving:
                 InboundRow.account == tx.account, InboundRow.state == "received")
                 .order_by(InboundRow.id))).all()
         for row_id in ids:
-            async with runtime.transaction() as tx:
-                row = await tx.session.get(InboundRow, row_id)
-                if row is not None and row.state == "received":
-                    await self.handle(tx, row)
+            try:
+                async with runtime.transaction() as tx:
+                    row = await tx.session.get(InboundRow, row_id)
+                    if row is not None and row.state == "received":
+                        await self.handle(tx, row)
+            except Exception:  # noqa: BLE001 - one mail our code cannot handle stops no other
+                log.exception("mail could not be handled: quarantined", extra={"mail": row_id})
+                async with runtime.transaction() as tx:
+                    row = await tx.session.get(InboundRow, row_id)
+                    if row is not None and row.state == "received":
+                        row.state, row.reason = "quarantined", "internal_error"
+                        await self._report_quarantine(tx, row, tx.vault.open_bytes(row.raw))
 
     async def handle(self, tx: Transaction, row: InboundRow) -> None:
         raw = tx.vault.open_bytes(row.raw)

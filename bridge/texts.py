@@ -40,6 +40,8 @@ TEXTS: dict[str, dict[Lang, str]] = {
     "mss.why.bad_zip": {"fr": "archive illisible", "en": "unreadable archive"},
     "mss.why.bad_xdm": {"fr": "paquet IHE XDM incomplet ou illisible",
                         "en": "incomplete or unreadable IHE XDM package"},
+    "mss.why.internal_error": {"fr": "erreur du pont en le lisant (signalée dans ses journaux)",
+                               "en": "the bridge failed reading it (see its logs)"},
     "mss.unknown_sender": {"fr": "(inconnu)", "en": "(unknown)"},
     "mss.routed": {"fr": "Courrier n°{id} rangé dans {ref}.", "en": "Mail #{id} filed in {ref}."},
     "mss.no_triage": {"fr": "Pas de courrier à classer n°{id}.",

@@ -17,7 +17,8 @@ from sqlalchemy import select
 
 from bots.homeserver import free_port
 from bridge.inbound import parse
-from bridge.models import OutboundRow
+from bridge.models import InboundRow, OutboundRow
+from bridge.receiving import Receiving
 from bridge.xdm import Document, build_package
 from tests.bridge_helpers import bridged, mail
 from tests.careteam_helpers import INS
@@ -214,3 +215,45 @@ async def _outbound_error(b) -> bool:
 
 async def _inbox_empty(b) -> bool:
     return not await asyncio.to_thread(b.folder, "INBOX")
+
+
+async def test_a_mail_stored_when_the_bridge_stops_is_posted_once_after_a_restart(
+        make_bot, make_clinician, mail_servers, tmp_path, monkeypatch):
+    b = await bridged(make_bot, make_clinician, mail_servers, tmp_path)
+    # The bridge stops between storing the mail and posting it (as if killed there).
+    stored = asyncio.Event()
+    real_process = Receiving.process
+
+    async def stop_before_posting(self, runtime):
+        async with runtime.transaction() as tx:
+            if await tx.session.scalar(select(InboundRow.id)):
+                stored.set()
+                return
+        await real_process(self, runtime)
+
+    monkeypatch.setattr(Receiving, "process", stop_before_posting)
+    b.deliver(mail(b.gp, f"Pendant l'arrêt [{b.ref}]"))
+    await asyncio.wait_for(stored.wait(), 45)
+    await b.bridge.stop()
+    assert await asyncio.to_thread(b.folder, "INBOX"), "still in the inbox: not yet posted"
+    monkeypatch.setattr(Receiving, "process", real_process)
+    await b.bridge.start()
+    await b.posted(b.nurse, b.room_id, "Pendant l'arrêt")
+    await _until(lambda: _inbox_empty(b), "the mail moved once posted")
+    await b.bridge.stop()
+    await b.bridge.start()
+    await asyncio.sleep(3)
+    assert len([e for r, e in b.nurse.timeline if r == b.room_id and "Pendant l'arrêt"
+                in getattr(e, "body", "")]) == 1
+
+    # A mail our own code fails on is quarantined and reported; the next one still comes.
+    async def failing(self, tx, mail, room_id):
+        raise RuntimeError("a bug on this mail")
+
+    real_post = Receiving.post
+    monkeypatch.setattr(Receiving, "post", failing)
+    b.deliver(mail(b.gp, f"Fait planter [{b.ref}]"))
+    await b.posted(b.setup.coordinator, b.coordination, "erreur du pont")
+    monkeypatch.setattr(Receiving, "post", real_post)
+    b.deliver(mail(b.gp, f"Après l'erreur [{b.ref}]"))
+    await b.posted(b.nurse, b.room_id, "Après l'erreur")
