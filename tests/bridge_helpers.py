@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import subprocess
 from dataclasses import dataclass, replace
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -68,6 +69,21 @@ class Bridged:
             return list(client.search(["ALL"]))
         finally:
             client.logout()
+
+    def restore(self, folder: str) -> None:
+        """Every mail of `folder` copied back into the inbox (a restored backup, say)."""
+        client = self.own_mailbox()
+        try:
+            client.select_folder(folder)
+            client.copy(client.search(["ALL"]), "INBOX")
+        finally:
+            client.logout()
+
+    def new_uidvalidity(self, value: int) -> None:
+        """What a server does when it rebuilds a folder: every UID changes meaning."""
+        conf = self.servers.directory / "dovecot" / "dovecot.conf"
+        subprocess.run(["doveadm", "-c", str(conf), "mailbox", "update", "-u", self.mailbox,
+                        "--uid-validity", str(value), "INBOX"], check=True, capture_output=True)
 
     def append(self, raw: bytes) -> None:
         """Straight into the inbox, as a server stores what it does not check."""

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from bots.homeserver import free_port
 from bridge.inbound import parse
-from bridge.models import InboundRow, OutboundRow
+from bridge.models import InboundRow, MailboxState, OutboundRow
 from bridge.receiving import Receiving
 from bridge.xdm import Document, build_package
 from tests.bridge_helpers import bridged, mail
@@ -257,3 +257,24 @@ async def test_a_mail_stored_when_the_bridge_stops_is_posted_once_after_a_restar
     monkeypatch.setattr(Receiving, "post", real_post)
     b.deliver(mail(b.gp, f"Après l'erreur [{b.ref}]"))
     await b.posted(b.nurse, b.room_id, "Après l'erreur")
+
+
+async def test_a_new_uidvalidity_reads_the_folder_again_without_posting_twice(
+        make_bot, make_clinician, mail_servers, tmp_path):
+    b = await bridged(make_bot, make_clinician, mail_servers, tmp_path)
+    b.deliver(mail(b.gp, f"Avant [{b.ref}]"))
+    await b.posted(b.nurse, b.room_id, "Avant")
+    await _until(lambda: _inbox_empty(b), "the mail moved once posted")
+    await b.bridge.stop()
+    # Meanwhile the server rebuilt the folder: new UIDVALIDITY, the old mail back in it, and a
+    # new one.
+    await asyncio.to_thread(b.restore, "Liaison/Traités")
+    await asyncio.to_thread(b.new_uidvalidity, 4242)
+    b.deliver(mail(b.gp, f"Après [{b.ref}]"))
+    await b.bridge.start()
+    await b.posted(b.nurse, b.room_id, "Après")
+    await _until(lambda: _inbox_empty(b), "both out of the inbox")
+    async with b.bridge.runtime.transaction() as tx:
+        assert await tx.session.scalar(select(MailboxState.uidvalidity)) == 4242
+    assert len([e for r, e in b.nurse.timeline if r == b.room_id and "Avant"
+                in getattr(e, "body", "")]) == 1
