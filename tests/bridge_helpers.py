@@ -79,6 +79,12 @@ class Bridged:
         finally:
             client.logout()
 
+    def kick(self) -> None:
+        """The server drops the bridge's IMAP connection (a restart, a network cut)."""
+        conf = self.servers.directory / "dovecot" / "dovecot.conf"
+        subprocess.run(["doveadm", "-c", str(conf), "kick", self.mailbox], check=True,
+                       capture_output=True)
+
     def new_uidvalidity(self, value: int) -> None:
         """What a server does when it rebuilds a folder: every UID changes meaning."""
         conf = self.servers.directory / "dovecot" / "dovecot.conf"

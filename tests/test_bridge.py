@@ -259,8 +259,8 @@ async def test_a_mail_stored_when_the_bridge_stops_is_posted_once_after_a_restar
     await b.posted(b.nurse, b.room_id, "Après l'erreur")
 
 
-async def test_a_new_uidvalidity_reads_the_folder_again_without_posting_twice(
-        make_bot, make_clinician, mail_servers, tmp_path):
+async def test_a_new_uidvalidity_or_a_dropped_connection_loses_and_repeats_nothing(
+        make_bot, make_clinician, mail_servers, tmp_path, caplog):
     b = await bridged(make_bot, make_clinician, mail_servers, tmp_path)
     b.deliver(mail(b.gp, f"Avant [{b.ref}]"))
     await b.posted(b.nurse, b.room_id, "Avant")
@@ -278,3 +278,9 @@ async def test_a_new_uidvalidity_reads_the_folder_again_without_posting_twice(
         assert await tx.session.scalar(select(MailboxState.uidvalidity)) == 4242
     assert len([e for r, e in b.nurse.timeline if r == b.room_id and "Avant"
                 in getattr(e, "body", "")]) == 1
+
+    # The server drops the connection: the bridge connects again and goes on.
+    await asyncio.to_thread(b.kick)
+    b.deliver(mail(b.gp, f"Après la coupure [{b.ref}]"))
+    await b.posted(b.nurse, b.room_id, "Après la coupure")
+    assert any(r.getMessage() == "mailbox connection lost, reconnecting" for r in caplog.records)
