@@ -71,7 +71,6 @@ from nio import EncryptionError, Event, MegolmEvent, RoomMessageNotice, SyncResp
 from bench import roundtrip
 from bench.rooms import ROLES, Batch, RoomsBench
 from bench.roundtrip import (
-    DOC,
     OtherLoad,
     Replies,
     Trip,
@@ -776,11 +775,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="the discharge is planned this many days ahead (3)")
     parser.add_argument("--command-timeout", type=float, default=60,
                         help="a command not answered within this many seconds fails (60)")
-    parser.add_argument("--timeout", type=float, default=3600,
-                        help="give up after this many seconds (3600)")
-    parser.add_argument("--no-doc", action="store_true", help="do not write docs/PERFORMANCE.md")
-    parser.add_argument("--doc", type=Path, default=DOC, help="where to write the figures")
-    parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, stores)")
+    roundtrip.common_args(parser, timeout=3600)
     # Bench.spawn reads trace: no probes in this benchmark. RoomsBench.via_api reads team: the
     # clinician (IDEC), then MH and IDE.
     parser.set_defaults(trace=False, team=TEAM)
@@ -803,22 +798,9 @@ def quiet_undecryptable() -> None:
             ("Error decrypting megolm event", "Received a undecryptable Megolm event")))
 
 
-async def amain(args: argparse.Namespace) -> int:
-    quiet_undecryptable()
-    bench = DischargeBench(args)
-    try:
-        results = await asyncio.wait_for(bench.run(), args.timeout)
-    finally:
-        await bench.close()
-    print_report(results, args)
-    if not args.no_doc:
-        roundtrip.write_doc(args.doc, markdown(results, args), SECTION)
-        log(f"figures written to {args.doc}")
-    return 0
-
-
 def main() -> int:
-    return roundtrip.cli(parse_args, amain)
+    quiet_undecryptable()
+    return roundtrip.cli(parse_args, DischargeBench, print_report, markdown, SECTION)
 
 
 if __name__ == "__main__":

@@ -58,7 +58,6 @@ from nio.store import SqliteStore
 
 from bench import roundtrip
 from bench.roundtrip import (
-    DOC,
     REPO,
     Bench,
     BotProcess,
@@ -573,11 +572,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="team accounts, each room taking --team of them in turn (20)")
     parser.add_argument("--batches", type=int, default=5, help="batches per side (5)")
     parser.add_argument("--warmup", type=int, default=8, help="warm-up rooms per side (8)")
-    parser.add_argument("--timeout", type=float, default=1800,
-                        help="give up after this many seconds (1800)")
-    parser.add_argument("--no-doc", action="store_true", help="do not write docs/PERFORMANCE.md")
-    parser.add_argument("--doc", type=Path, default=DOC, help="where to write the figures")
-    parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, stores)")
+    roundtrip.common_args(parser, timeout=1800)
     parser.set_defaults(trace=False)  # Bench.spawn reads it: no probes in this benchmark
     args = parser.parse_args(argv)
     if not 1 <= args.team <= args.pool or args.concurrency < 1 or args.batches < 1 \
@@ -586,21 +581,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-async def amain(args: argparse.Namespace) -> int:
-    bench = RoomsBench(args)
-    try:
-        results = await asyncio.wait_for(bench.run(), args.timeout)
-    finally:
-        await bench.close()
-    print_report(results, args)
-    if not args.no_doc:
-        roundtrip.write_doc(args.doc, markdown(results, args), SECTION)
-        log(f"figures written to {args.doc}")
-    return 0
-
-
 def main() -> int:
-    return roundtrip.cli(parse_args, amain)
+    return roundtrip.cli(parse_args, RoomsBench, print_report, markdown, SECTION)
 
 
 if __name__ == "__main__":

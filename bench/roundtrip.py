@@ -46,7 +46,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib.metadata import version
@@ -955,6 +955,33 @@ def write_doc(path: Path, section: str, heading: str = SECTION) -> None:
     path.write_text(text)
 
 
+def common_args(parser: argparse.ArgumentParser, *, timeout: float) -> None:
+    """The options every benchmark has: its overall time limit, where its figures go, the temp
+    dir kept or not."""
+    parser.add_argument("--timeout", type=float, default=timeout,
+                        help=f"give up after this many seconds ({timeout:.0f})")
+    parser.add_argument("--no-doc", action="store_true", help="do not write docs/PERFORMANCE.md")
+    parser.add_argument("--doc", type=Path, default=DOC, help="where to write the figures")
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, stores)")
+
+
+async def measure(make: Callable[[argparse.Namespace], Any], args: argparse.Namespace,
+                  report: Callable[[Any, argparse.Namespace], None],
+                  figures: Callable[[Any, argparse.Namespace], str], section: str) -> int:
+    """Run the benchmark `make(args)` (its `run()` within --timeout, then its `close()`), print
+    its `report` and write its `figures` (Markdown) under `section` of --doc unless --no-doc."""
+    bench = make(args)
+    try:
+        results = await asyncio.wait_for(bench.run(), args.timeout)
+    finally:
+        await bench.close()
+    report(results, args)
+    if not args.no_doc:
+        write_doc(args.doc, figures(results, args), section)
+        log(f"figures written to {args.doc}")
+    return 0
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.roundtrip",
                                      description=__doc__.split("\n\n")[0])
@@ -965,50 +992,35 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rooms", type=int, default=50, help="throughput phase: rooms (50)")
     parser.add_argument("--clinicians", type=int, default=5,
                         help="throughput phase: clinicians, each alone in rooms/clinicians rooms (5)")
-    parser.add_argument("--timeout", type=float, default=1200,
-                        help="give up after this many seconds (1200)")
     parser.add_argument("--no-floor-load", dest="floor_load", action="store_false",
                         help="throughput phase: skip the same load against the floor (reference)")
     parser.add_argument("--no-peer", action="store_true", help="skip matrix-reminder-bot")
-    parser.add_argument("--no-doc", action="store_true", help="do not write docs/PERFORMANCE.md")
-    parser.add_argument("--doc", type=Path, default=DOC, help="where to write the figures")
-    parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, stores)")
     parser.add_argument("--trace", action="store_true",
                         help="time each stage inside the floor and Liaison bots (bench/trace.py) "
                              "and print where a round trip's time goes")
+    common_args(parser, timeout=1200)
     args = parser.parse_args(argv)
     if args.n < 2 or args.clinicians < 1 or args.rooms < args.clinicians:
         parser.error("need --n ≥ 2 and --rooms ≥ --clinicians ≥ 1")
     return args
 
 
-async def amain(args: argparse.Namespace) -> int:
-    bench = Bench(args)
-    try:
-        results = await asyncio.wait_for(bench.run(), args.timeout)
-    finally:
-        await bench.close()
-    print_report(results)
-    if not args.no_doc:
-        write_doc(args.doc, markdown(results, args))
-        log(f"figures written to {args.doc}")
-    return 0
-
-
-def cli(parse: Callable[[], argparse.Namespace],
-        run: Callable[[argparse.Namespace], Awaitable[int]]) -> int:
-    """A benchmark's entry point: from the repository root, with its overall time limit."""
+def cli(parse: Callable[[], argparse.Namespace], make: Callable[[argparse.Namespace], Any],
+        report: Callable[[Any, argparse.Namespace], None],
+        figures: Callable[[Any, argparse.Namespace], str], section: str) -> int:
+    """A benchmark's entry point: from the repository root, `measure` within its overall time
+    limit."""
     args = parse()
     os.chdir(REPO)
     try:
-        return asyncio.run(run(args))
+        return asyncio.run(measure(make, args, report, figures, section))
     except TimeoutError:
         print(f"bench: gave up after {args.timeout:.0f} s", file=sys.stderr)
         return 1
 
 
 def main() -> int:
-    return cli(parse_args, amain)
+    return cli(parse_args, Bench, lambda results, _: print_report(results), markdown, SECTION)
 
 
 if __name__ == "__main__":

@@ -108,3 +108,51 @@ async def test_job_beyond_the_horizon_is_armed_by_a_refill(
     ev = await wait_rappel(doc, room_id, bot, doc.mark(event_id))
     assert ev.body.strip() == "rappel"  # on time, not late
     assert reminder_bot == [(f"remind:{event_id}", False)]
+
+
+async def test_a_burst_takes_turns_and_every_job_fires(make_bot, pg_database, monkeypatch):
+    """Many jobs due at one instant (a morning's RH30 steps): at most `jobs_at_once` run together,
+    the others wait their turn (not the database pool's checkout timeout), each fires once, and
+    its time is when it really started (fired_at = ctx.now), not when its timer went off."""
+    running, most, n = 0, 0, 0
+    started: dict[str, datetime] = {}
+    finished = asyncio.Event()
+
+    async def slow(job: JobContext) -> None:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        started[job.key] = job.now
+        await asyncio.sleep(0.05)  # holding its transaction, as a job writing its rows does
+        running -= 1
+        if len(started) == n and not running:
+            finished.set()
+
+    monkeypatch.setitem(BOTS, "burst", lambda config: Bot("burst", jobs={"test.slow": slow}))
+    bot = await make_bot(bots=("burst",), database=pg_database)
+    turns = scheduler_mod.jobs_at_once(bot.store.connections)
+    assert turns < bot.store.connections  # the rest of the pool stays for sync, sender, API
+    n = 4 * turns
+    due = datetime.now(PARIS).replace(microsecond=0) + timedelta(seconds=2)
+    async with bot.runtime.transaction() as tx:
+        for k in range(n):
+            bot.runtime.scheduler.schedule(tx, "test.slow", f"burst:{bot.user_id}:{k}", due)
+    await asyncio.wait_for(finished.wait(), 30)
+    assert most == turns
+
+    async def fired_rows():  # the last handlers returned; their transactions commit just after
+        while True:
+            async with bot.store.transaction(bot.user_id) as tx:
+                rows = (await tx.session.execute(select(ScheduledJob.key, ScheduledJob.state,
+                                                        ScheduledJob.fired_at).where(
+                    ScheduledJob.account == bot.user_id,
+                    ScheduledJob.kind == "test.slow"))).all()
+            if {state for _, state, _ in rows} == {"fired"}:
+                return rows
+            await asyncio.sleep(0.1)
+
+    rows = await asyncio.wait_for(fired_rows(), 10)
+    assert len(rows) == n
+    assert all(fired_at == started[key] for key, _, fired_at in rows)
+    # Four rounds of 50 ms: the last round started at least 150 ms after the first.
+    assert max(started.values()) - min(started.values()) >= timedelta(seconds=0.14)

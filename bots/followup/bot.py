@@ -18,7 +18,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
 from bots.careteam import service as careteam
 from bots.careteam.models import CareRoom
@@ -208,13 +208,17 @@ class Followup:
     # --- the steps -------------------------------------------------------------------------
 
     async def step_job(self, ctx: JobContext) -> None:
-        row = await ctx.tx.session.get(FollowupPlan, ctx.payload["plan"])
+        # The plan and its step in one query: a morning's steps all fire at once.
+        found = (await ctx.tx.session.execute(select(FollowupPlan, FollowupStep).outerjoin(
+            FollowupStep, (FollowupStep.plan_id == FollowupPlan.id)
+            & (FollowupStep.step == ctx.payload["step"])).where(
+            FollowupPlan.id == ctx.payload["plan"]))).first()
+        row, step = found if found else (None, None)
         template = self.schedules[row.schedule].step(ctx.payload["step"]) if row else None
         if row is None or template is None or row.status == "closed":
             return
         if row.status == "frozen" and template.kind != "close":
             return  # the patient is back in hospital: `!rh30 reprise` arms the step again
-        step = await records.step(ctx.tx, row, ctx.payload["step"])
         if step is None or step.state in ("done", "failed", "skipped"):
             return
         lang: Lang = row.language  # type: ignore[assignment]

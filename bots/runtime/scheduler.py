@@ -3,7 +3,9 @@
 The `scheduled_jobs` rows are the truth: what is due, when (UTC, with the IANA zone it was planned
 in), fired or not. APScheduler is only the timer, armed from the rows. A job is claimed by a
 conditional update in the same transaction as its handler's effects, so it fires once; what came
-due while the process was down fires at start, once, marked late.
+due while the process was down fires at start, once, marked late. At most a few jobs run at once
+(`jobs_at_once`): the others wait their turn, and a job's time (`fired_at`, `late`, `ctx.now`) is
+when it really starts, not when its timer went off.
 
 Only the rows due within the next `HORIZON` are armed as timers: at start, then by a refill every
 `REFILL_EVERY` that arms the next ones, so the timer holds the next hour's jobs, not every pending
@@ -12,6 +14,7 @@ one (a year of follow-up steps is hundreds of thousands of rows).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -41,6 +44,18 @@ HORIZON = timedelta(hours=1)
 REFILL_EVERY = timedelta(minutes=15)
 
 
+def jobs_at_once(connections: int) -> int:
+    """How many jobs may run at once, with `connections` in the database pool. APScheduler starts
+    every job due at one instant together (a morning's RH30 steps are all due at post_at) and
+    each job holds a connection for its transaction: a burst larger than the pool queued for
+    one, and a job that waited past the checkout timeout failed (rolled back, pending until the
+    next start). Here the jobs wait their turn instead, for as long as it takes. They get half
+    the pool, so the sync loop, the sender, the provisioner and the API still find a connection;
+    a few jobs at once keep the cores busy: 15 at a time (with a pool of 30) wrote a 1,000-step
+    burst no sooner than 7 (bench/followup.py)."""
+    return max(1, connections // 2)
+
+
 class JobScheduler:
     def __init__(self, runtime: Runtime, handlers: Mapping[str, JobHandler]) -> None:
         self.runtime = runtime
@@ -52,6 +67,7 @@ class JobScheduler:
             "misfire_grace_time": None, "coalesce": True, "max_instances": 1})
         # Pending rows due before this are armed; later ones wait for a refill. None: not started.
         self._armed_until: datetime | None = None
+        self._turns = asyncio.Semaphore(jobs_at_once(runtime.store.connections))
 
     @property
     def account(self) -> str:
@@ -140,30 +156,42 @@ class JobScheduler:
         async with self.runtime.store.transaction(self.account) as tx:
             ids = (await tx.session.scalars(select(ScheduledJob.id).where(
                 ScheduledJob.account == self.account, ScheduledJob.state == "pending",
-                ScheduledJob.due_at <= now).order_by(ScheduledJob.due_at))).all()
+                # In UTC, as due_at is stored: SQLite drops the offset of an aware time.
+                ScheduledJob.due_at <= now.astimezone(UTC)).order_by(ScheduledJob.due_at))).all()
         fired = 0
         for row_id in ids:
             fired += await self.fire(row_id, now=now)
         return fired
 
     async def fire(self, row_id: int, now: datetime | None = None) -> bool:
-        now = now or utcnow()
+        """Run one job, once its turn comes (`jobs_at_once`). Its time is `now` when the caller
+        keeps a clock (run_due), else the moment its transaction starts and claims the row: a
+        job that waited for its turn in a burst is that much later, and says so (fired_at,
+        late)."""
+        async with self._turns:
+            return await self._fire(row_id, now)
+
+    async def _fire(self, row_id: int, now: datetime | None) -> bool:
         try:
             async with self.runtime.transaction() as tx:
-                row = await tx.session.get(ScheduledJob, row_id)
-                if row is None or row.state != "pending":
+                at = now or utcnow()
+                # The claim reads the row back (RETURNING): one statement, not a read and then
+                # a conditional update. No row: fired already, cancelled or gone. Times in UTC,
+                # as due_at is stored: SQLite drops the offset of an aware time.
+                row = (await tx.session.execute(
+                    update(ScheduledJob)
+                    .where(ScheduledJob.id == row_id, ScheduledJob.state == "pending")
+                    .values(state="fired", fired_at=at.astimezone(UTC),
+                            late=ScheduledJob.due_at < (at - LATE_AFTER).astimezone(UTC))
+                    .returning(ScheduledJob.kind, ScheduledJob.key, ScheduledJob.due_at,
+                               ScheduledJob.timezone, ScheduledJob.payload, ScheduledJob.late)
+                    .execution_options(synchronize_session=False))).first()
+                if row is None:
                     return False
-                late = now - as_utc(row.due_at) > LATE_AFTER
-                claimed = await tx.session.execute(update(ScheduledJob).where(
-                    ScheduledJob.id == row_id, ScheduledJob.state == "pending").values(
-                    state="fired", fired_at=now, late=late))
-                if claimed.rowcount != 1:
-                    return False  # another pass fired it first
-                zone = ZoneInfo(row.timezone)
                 await self.handlers[row.kind](JobContext(
                     runtime=self.runtime, tx=tx, kind=row.kind, key=row.key,
-                    due_at=as_utc(row.due_at).astimezone(zone), late=late,
-                    payload=tx.vault.open(row.payload), now=now))
+                    due_at=as_utc(row.due_at).astimezone(ZoneInfo(row.timezone)),
+                    late=row.late, payload=tx.vault.open(row.payload), now=at))
         except Exception:
             # Rolled back: the row is still pending and fires again at the next start.
             log.exception("scheduled job failed", extra={"job_id": row_id})

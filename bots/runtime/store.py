@@ -33,6 +33,10 @@ from bots.runtime.models import InboxEvent, OutboxMessage, SyncState
 from bots.runtime.vault import Vault
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+# Database connections per process: POOL_SIZE kept open, up to POOL_OVERFLOW more under load (the
+# SQLAlchemy defaults, spelled out because the scheduler sizes its bursts from them: jobs_at_once).
+# A checkout that finds none free waits up to POOL_TIMEOUT seconds, then fails.
+POOL_SIZE, POOL_OVERFLOW, POOL_TIMEOUT = 5, 10, 30.0
 
 
 def utcnow() -> datetime:
@@ -122,7 +126,10 @@ class Store:
         self.vault = vault
         sqlite = make_url(url).get_backend_name() == "sqlite"
         # A file database does not drop connections: no ping before each checkout there.
-        self.engine: AsyncEngine = create_async_engine(_driver_url(url, asynchronous=True), pool_pre_ping=not sqlite)
+        self.engine: AsyncEngine = create_async_engine(
+            _driver_url(url, asynchronous=True), pool_pre_ping=not sqlite, pool_size=POOL_SIZE,
+            max_overflow=POOL_OVERFLOW, pool_timeout=POOL_TIMEOUT)
+        self.connections = POOL_SIZE + POOL_OVERFLOW  # at most, held at once
         if sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
