@@ -23,7 +23,6 @@ import os
 import pwd
 import re
 import secrets
-import signal
 import socket
 import ssl
 import string
@@ -32,6 +31,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bots.homeserver import stop_group
 from bots.resources import resource_dir
 from bridge.testca import CertificateAuthority
 
@@ -97,7 +97,7 @@ class MailServers:
     def stop(self, timeout: float = 10.0) -> None:
         procs, self._procs = self._procs, []
         for proc in procs:
-            _stop(proc, timeout)
+            stop_group(proc, timeout)  # the masters stop their children
 
 
 def start_mail_servers(directory: Path, domains: list[str] | tuple[str, ...],
@@ -202,18 +202,6 @@ def _spawn(command: list[str], log: Path) -> subprocess.Popen[bytes]:
     with open(log, "ab") as out:  # the child keeps its own descriptor
         return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
-
-
-def _stop(proc: subprocess.Popen[bytes], timeout: float) -> None:
-    """SIGTERM to the whole process group: Dovecot's and Postfix's masters stop their children."""
-    if proc.poll() is not None:
-        return
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
 
 
 def _wait_ready(servers: MailServers, timeout: float) -> None:
