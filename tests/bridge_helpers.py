@@ -129,8 +129,10 @@ def mail(sender: str, subject: str, text: str = "Bonjour,\nvoici le courrier.\n"
 
 
 async def bridged(make_bot: Any, make_clinician: Any, servers: MailServers, tmp_path: Path, *,
-                  smtp_port: int | None = None) -> Bridged:
-    """`smtp_port`: where the bridge sends (default: Postfix's submission port)."""
+                  smtp_port: int | None = None,
+                  others: tuple[tuple[str, str], ...] = ()) -> Bridged:
+    """`smtp_port`: where the bridge sends (default: Postfix's submission port); `others`:
+    more team members (user ID, role) that join by themselves (an Element client)."""
     key, database = Vault.new_key(), f"sqlite:///{tmp_path}/shared.db"
     mailbox = f"dac.{secrets.token_hex(4)}@hopital.test"
     cert, cert_key = servers.add_app_mailbox(mailbox)
@@ -157,7 +159,8 @@ async def bridged(make_bot: Any, make_clinician: Any, servers: MailServers, tmp_
     status, created = await setup.call("POST", "/api/v1/patients", {
         "identity": {"family_name": "DUPONT", "given_names": "Marie",
                      "birth_date": "1948-03-12", "sex": "F", "ins": INS},
-        "ward": "Cardiologie", "team": [{"user_id": c.user_id, "role": r} for c, r in team]})
+        "ward": "Cardiologie", "team": [*({"user_id": c.user_id, "role": r} for c, r in team),
+                                        *({"user_id": u, "role": r} for u, r in others)]})
     assert status == 201, created
     room_id = created["room_id"]
     for member, _ in team:

@@ -9,6 +9,7 @@ import asyncio
 import email
 import email.policy
 import io
+import secrets
 import zipfile
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ from bridge.xdm import Document, build_package
 from tests.bridge_helpers import bridged, mail
 from tests.careteam_helpers import INS
 from tests.mail_helpers import wait_for_mail
+from tests.test_element_interop import run_element_client
 
 PDF = b"%PDF-1.4\n" + b"1 0 obj << >> endobj\n" * 200 + b"%%EOF\n"
 WHEN = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -284,3 +286,23 @@ async def test_a_new_uidvalidity_or_a_dropped_connection_loses_and_repeats_nothi
     b.deliver(mail(b.gp, f"Après la coupure [{b.ref}]"))
     await b.posted(b.nurse, b.room_id, "Après la coupure")
     assert any(r.getMessage() == "mailbox connection lost, reconnecting" for r in caplog.records)
+
+
+async def test_element_sends_mail_through_the_bridge(homeserver, make_bot, make_clinician,
+                                                     mail_servers, tmp_path):
+    """Element's crypto stack (matrix-js-sdk, only devices cross-signed by their owner): the
+    bridge's device is trusted, its answers decrypt, and the mail leaves."""
+    localpart, password = f"element{secrets.token_hex(3)}", secrets.token_urlsafe(12)
+    element = await homeserver.register(localpart, password)
+    b = await bridged(make_bot, make_clinician, mail_servers, tmp_path,
+                      others=((element, "IDE"),))
+    result = await run_element_client({
+        "homeserver": homeserver.url, "user_id": element, "password": password,
+        "room_id": b.room_id, "bot_user_id": b.bridge.user_id, "timeout_s": 90,
+        "commands": [f"!mss envoyer {b.gp} Depuis Element\nBonjour depuis Element."],
+        "expect": ["en cours d'envoi"]})
+    assert result["errors"] == [], result["errors"]
+    assert result["bot_device_signed_by_owner"] is True
+    gp = b.gp_inbox()
+    (sent,) = await asyncio.to_thread(wait_for_mail, gp, ["SUBJECT", "Depuis Element"])
+    assert "Bonjour depuis Element" in sent.get_body().get_content()
