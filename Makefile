@@ -42,12 +42,14 @@ test: $(STAMP) tests/js/node_modules/.installed mail-packages
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 
-# The peer (matrix-reminder-bot) gets a virtualenv of its own, made by bench/peer.py.
-bench: $(STAMP)
+# The peer (matrix-reminder-bot) gets a virtualenv of its own, made by bench/peer.py; the bridge's
+# benchmark runs the real Dovecot and Postfix, as the tests do.
+bench: $(STAMP) mail-packages
 	$(PY) -m bench.roundtrip --trace
 	$(PY) -m bench.rooms
 	$(PY) -m bench.discharge
 	$(PY) -m bench.followup
+	$(PY) -m bench.bridge
 
 clean:
 	rm -rf $(VENV) tests/js/node_modules

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from imapclient import IMAPClient
@@ -34,6 +35,9 @@ class Mailbox:
         self.settings = settings
         self.client: IMAPClient | None = None
         self.uidvalidity = 0
+        # IDLE runs in a thread that a stopping bridge cannot interrupt: closing waits for it
+        # (at most a one-second slice once woken) instead of talking over it.
+        self._idling = threading.Lock()
 
     def connect(self) -> int:
         """Connect, log in, make the bridge's folders, select the inbox; its UIDVALIDITY."""
@@ -57,6 +61,10 @@ class Mailbox:
         return self.uidvalidity
 
     def close(self) -> None:
+        with self._idling:
+            self._close()
+
+    def _close(self) -> None:
         if self.client is not None:
             try:
                 self.client.logout()
@@ -72,16 +80,32 @@ class Mailbox:
     def uids_after(self, uid: int) -> list[int]:
         return sorted(u for u in self._c.search(["UID", f"{uid + 1}:*"]) if u > uid)
 
-    def fetch(self, uid: int, max_size: int) -> Fetched | None:
-        """The mail (None if it is gone meanwhile); not downloaded when above `max_size`."""
-        sizes = self._c.fetch([uid], ["RFC822.SIZE"])
-        if uid not in sizes:
-            return None
-        size = int(sizes[uid][b"RFC822.SIZE"])
-        if size > max_size:
-            return Fetched(uid, size, None)
-        data = self._c.fetch([uid], ["BODY.PEEK[]"]).get(uid)
-        return Fetched(uid, size, bytes(data[b"BODY[]"])) if data else None
+    def fetch(self, uids: list[int], max_size: int, batch_bytes: int) -> Iterator[list[Fetched]]:
+        """The mails, in batches of at most `batch_bytes` (one FETCH each: a busy inbox costs a
+        round trip per batch, not two per mail); one above `max_size` is not downloaded. Mail
+        gone meanwhile is left out."""
+        if not uids:
+            return
+        sizes = {uid: int(data[b"RFC822.SIZE"])
+                 for uid, data in self._c.fetch(uids, ["RFC822.SIZE"]).items()}
+        batch: list[int] = []
+        total = 0
+        for uid in sorted(sizes):
+            if sizes[uid] > max_size:
+                yield [Fetched(uid, sizes[uid], None)]
+                continue
+            if batch and total + sizes[uid] > batch_bytes:
+                yield self._bodies(batch, sizes)
+                batch, total = [], 0
+            batch.append(uid)
+            total += sizes[uid]
+        if batch:
+            yield self._bodies(batch, sizes)
+
+    def _bodies(self, uids: list[int], sizes: dict[int, int]) -> list[Fetched]:
+        found = self._c.fetch(uids, ["BODY.PEEK[]"])
+        return [Fetched(uid, sizes[uid], bytes(found[uid][b"BODY[]"])) for uid in uids
+                if uid in found]
 
     def message_ids(self) -> dict[str, int]:
         """Message-ID → UID of every mail in the folder (a re-sync after UIDVALIDITY changed)."""
@@ -97,17 +121,24 @@ class Mailbox:
         uids = self._c.search(["HEADER", "Message-ID", message_id])
         return min(uids) if uids else None
 
-    def move(self, uid: int, folder: str) -> None:
+    def move(self, uids: list[int], folder: str) -> None:
+        if not uids:
+            return
         if self._c.has_capability("MOVE"):
-            self._c.move([uid], folder)
+            self._c.move(uids, folder)
         else:
-            self._c.copy([uid], folder)
-            self._c.delete_messages([uid])
-            self._c.uid_expunge([uid])
+            self._c.copy(uids, folder)
+            self._c.delete_messages(uids)
+            self._c.uid_expunge(uids)
 
     def idle(self, seconds: float, wake: threading.Event) -> bool:
         """Wait for new mail up to `seconds`, or until `wake` is set. True if mail came."""
         client = self._c
+        with self._idling:
+            return self._idle(client, seconds, wake)
+
+    @staticmethod
+    def _idle(client: IMAPClient, seconds: float, wake: threading.Event) -> bool:
         client.idle()
         try:
             deadline = time.monotonic() + seconds

@@ -19,7 +19,7 @@ from email.utils import getaddresses
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bots.config import MssanteConfig
 from bots.runtime.backoff import Backoff
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 DONE = ("posted", "triage", "quarantined", "report")  # states whose mail may leave the inbox
+FETCH_BYTES = 8 * 1024 * 1024  # mail downloaded per FETCH: fewer round trips, bounded memory
 
 
 class Receiving:
@@ -77,6 +78,7 @@ class Receiving:
                 log.warning("mailbox connection lost, reconnecting",
                             extra={"error": f"{exc.__class__.__name__}: {exc}"})
             finally:
+                self.wake.set()  # a stopping bridge: end the IDLE slice before logging out
                 await asyncio.to_thread(mailbox.close)
             await backoff.wait()
 
@@ -101,40 +103,42 @@ class Receiving:
     async def _fetch_new(self, runtime: Runtime, mailbox: Mailbox) -> None:
         async with runtime.transaction() as tx:
             last = (await self._state(tx, mailbox.uidvalidity)).last_uid
-        for uid in await asyncio.to_thread(mailbox.uids_after, last):
-            fetched = await asyncio.to_thread(mailbox.fetch, uid, self.limits.max_message)
-            duplicate = await self._store(runtime, mailbox.uidvalidity, uid, fetched)
-            if duplicate:  # already bridged from an earlier copy: out of the inbox, not posted
-                await asyncio.to_thread(mailbox.move, uid, self.settings.processed_folder)
+        uids = await asyncio.to_thread(mailbox.uids_after, last)
+        batches = mailbox.fetch(uids, self.limits.max_message, FETCH_BYTES)
+        while (batch := await asyncio.to_thread(next, batches, None)) is not None:
+            duplicates = await self._store(runtime, mailbox.uidvalidity, batch)
+            # Already bridged from an earlier copy: out of the inbox, not posted again.
+            await asyncio.to_thread(mailbox.move, duplicates, self.settings.processed_folder)
 
-    async def _store(self, runtime: Runtime, uidvalidity: int, uid: int,
-                     fetched: Fetched | None) -> bool:
-        """Store the mail and advance the folder's last UID, in one transaction. True if it was
-        a copy of a mail already stored."""
+    async def _store(self, runtime: Runtime, uidvalidity: int, batch: list[Fetched]) -> list[int]:
+        """Store the mails and advance the folder's last UID, in one transaction. The UIDs of
+        the copies of mails already stored."""
+        duplicates = []
         async with runtime.transaction() as tx:
             state = await self._state(tx, uidvalidity)
-            state.last_uid = max(state.last_uid, uid)
-            if fetched is None:
-                return False  # gone meanwhile
-            raw = fetched.raw or b""
-            digest = content_digest(raw) if fetched.raw is not None \
-                else f"oversize:{uidvalidity}:{uid}"
-            message_id = _message_id(raw, digest)
-            found = await tx.session.scalar(select(InboundRow.id).where(
-                InboundRow.account == tx.account, InboundRow.message_id == message_id,
-                InboundRow.digest == digest))
-            if found is not None:
-                return True
-            row = InboundRow(
-                account=tx.account, message_id=message_id, digest=digest, uidvalidity=uidvalidity,
-                uid=uid, state="received" if fetched.raw is not None else "quarantined",
-                reason=None if fetched.raw is not None else "oversize",
-                raw=tx.vault.seal_bytes(raw), moved=False, received_at=utcnow())
-            tx.session.add(row)
-            if fetched.raw is None:  # not downloaded: reported from what IMAP said
-                await tx.session.flush()
-                await self._report_quarantine(tx, row, None)
-        return False
+            state.last_uid = max(state.last_uid, *(f.uid for f in batch))
+            for fetched in batch:
+                raw = fetched.raw or b""
+                digest = content_digest(raw) if fetched.raw is not None \
+                    else f"oversize:{uidvalidity}:{fetched.uid}"
+                message_id = _message_id(raw, digest)
+                found = await tx.session.scalar(select(InboundRow.id).where(
+                    InboundRow.account == tx.account, InboundRow.message_id == message_id,
+                    InboundRow.digest == digest))
+                if found is not None:
+                    duplicates.append(fetched.uid)
+                    continue
+                row = InboundRow(
+                    account=tx.account, message_id=message_id, digest=digest,
+                    uidvalidity=uidvalidity, uid=fetched.uid,
+                    state="received" if fetched.raw is not None else "quarantined",
+                    reason=None if fetched.raw is not None else "oversize",
+                    raw=tx.vault.seal_bytes(raw), moved=False, received_at=utcnow())
+                tx.session.add(row)
+                if fetched.raw is None:  # not downloaded: reported from what IMAP said
+                    await tx.session.flush()
+                    await self._report_quarantine(tx, row, None)
+        return duplicates
 
     # --- reading and routing ---------------------------------------------------------------
 
@@ -233,6 +237,7 @@ class Receiving:
     # --- leaving the inbox -----------------------------------------------------------------
 
     async def _move_done(self, runtime: Runtime, mailbox: Mailbox) -> None:
+        """Every mail whose room messages are all sent leaves the inbox: one MOVE per folder."""
         async with runtime.transaction() as tx:
             ready = (await tx.session.execute(
                 select(InboundRow.id, InboundRow.uidvalidity, InboundRow.uid,
@@ -242,17 +247,21 @@ class Receiving:
                        InboundRow.state.in_(DONE),
                        (InboundRow.last_outbox_id.is_(None))
                        | OutboxMessage.event_id.is_not(None)))).all()
-        for row_id, uidvalidity, uid, message_id, state in ready:
-            if uidvalidity != mailbox.uidvalidity:
+        if not ready:
+            return
+        by_folder: dict[str, list[int]] = {}
+        for _, uidvalidity, uid, message_id, state in ready:
+            if uidvalidity != mailbox.uidvalidity:  # stored before a re-sync: found again
                 uid = await asyncio.to_thread(mailbox.find, message_id)
             if uid is not None:
                 folder = self.settings.quarantine_folder if state == "quarantined" \
                     else self.settings.processed_folder
-                await asyncio.to_thread(mailbox.move, uid, folder)
-            async with runtime.transaction() as tx:
-                row = await tx.session.get(InboundRow, row_id)
-                if row is not None:
-                    row.moved = True
+                by_folder.setdefault(folder, []).append(uid)
+        for folder, uids in by_folder.items():
+            await asyncio.to_thread(mailbox.move, uids, folder)
+        async with runtime.transaction() as tx:
+            await tx.session.execute(update(InboundRow).where(
+                InboundRow.id.in_([row[0] for row in ready])).values(moved=True))
 
 
 async def _posted(tx: Transaction, message: OutboxMessage) -> int:

@@ -156,3 +156,38 @@ async def test_a_burst_takes_turns_and_every_job_fires(make_bot, pg_database, mo
     assert all(fired_at == started[key] for key, _, fired_at in rows)
     # Four rounds of 50 ms: the last round started at least 150 ms after the first.
     assert max(started.values()) - min(started.values()) >= timedelta(seconds=0.14)
+
+
+async def test_a_failing_job_in_a_batch_leaves_only_itself_pending(make_bot, pg_database,
+                                                                   monkeypatch):
+    """Jobs due together run `BATCH` per transaction. One that fails rolls its batch back, whose
+    jobs then run one by one: the others fire and their effects commit once (here a job planned
+    under a unique key), the failing one stays pending, to fire again at the next start."""
+    async def flaky(job: JobContext) -> None:
+        if job.payload["fail"]:
+            raise RuntimeError("this job fails")
+        job.runtime.scheduler.schedule(job.tx, "test.flaky", f"then:{job.key}",
+                                       job.now + timedelta(days=30), {"fail": False})
+
+    monkeypatch.setitem(BOTS, "flaky", lambda config: Bot("flaky", jobs={"test.flaky": flaky}))
+    bot = await make_bot(bots=("flaky",), database=pg_database)
+    scheduler = bot.runtime.scheduler
+    n, failing = scheduler_mod.BATCH + 3, f"flaky:{bot.user_id}:2"
+    due = datetime.now(PARIS) + timedelta(days=1)
+    async with bot.runtime.transaction() as tx:
+        for k in range(n):
+            key = f"flaky:{bot.user_id}:{k}"
+            scheduler.schedule(tx, "test.flaky", key, due, {"fail": key == failing})
+    now = due + timedelta(seconds=30)
+    assert await scheduler.run_due(now) == n - 1
+    async with bot.store.transaction(bot.user_id) as tx:
+        rows = (await tx.session.execute(select(
+            ScheduledJob.key, ScheduledJob.state, ScheduledJob.fired_at).where(
+            ScheduledJob.account == bot.user_id))).all()
+    states = {key: state for key, state, _ in rows}
+    assert states.pop(failing) == "pending"
+    assert sum(key.startswith("flaky:") for key in states) == n - 1
+    assert {state for key, state in states.items() if key.startswith("flaky:")} == {"fired"}
+    assert sum(key.startswith("then:") for key in states) == n - 1  # each effect once
+    assert {fired_at for key, _, fired_at in rows if key in states and key.startswith("flaky:")} \
+        == {now}

@@ -230,8 +230,8 @@ class Followup:
             ctx.tx.post(row.room_id, notice(await self.readmissions.closing_text(
                 ctx.tx, row, late, lang)))
             return
-        who = await careteam.members_with(ctx.tx, row.care_room_id, template.roles) or \
-            await careteam.members_with(ctx.tx, row.care_room_id, FALLBACK_ROLES)
+        who = await careteam.members_with(ctx.tx, row.care_room_id, template.roles,
+                                          FALLBACK_ROLES)
         retry = t(lang, "followup.retry", attempt=step.attempts - 1) if step.attempts > 1 else ""
         ctx.tx.post(row.room_id, notice(t(
             lang, "followup.task", id=template.id, label=template.label(lang),

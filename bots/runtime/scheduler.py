@@ -3,9 +3,10 @@
 The `scheduled_jobs` rows are the truth: what is due, when (UTC, with the IANA zone it was planned
 in), fired or not. APScheduler is only the timer, armed from the rows. A job is claimed by a
 conditional update in the same transaction as its handler's effects, so it fires once; what came
-due while the process was down fires at start, once, marked late. At most a few jobs run at once
-(`jobs_at_once`): the others wait their turn, and a job's time (`fired_at`, `late`, `ctx.now`) is
-when it really starts, not when its timer went off.
+due while the process was down fires at start, once, marked late. Jobs due together run in
+batches (`BATCH` per transaction, a few batches at once: `jobs_at_once`); the others wait their
+turn, and a job's time (`fired_at`, `late`, `ctx.now`) is when it really starts, not when its
+timer went off. While jobs wait or run, new sends wait for them (bots/runtime/sender.py).
 
 Only the rows due within the next `HORIZON` are armed as timers: at start, then by a refill every
 `REFILL_EVERY` that arms the next ones, so the timer holds the next hour's jobs, not every pending
@@ -16,7 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -42,17 +44,22 @@ LATE_AFTER = timedelta(minutes=1)
 # (bench/followup.py).
 HORIZON = timedelta(hours=1)
 REFILL_EVERY = timedelta(minutes=15)
+# Jobs due together run up to BATCH per transaction: one connection checkout and one commit for
+# the batch instead of one per job. 500 steps due at once were all written within 1.5 s so, 2.8 s
+# one per transaction (bench/followup.py); a job's message commits with its batch, a median
+# ~0.1 s after it was written.
+BATCH = 20
 
 
 def jobs_at_once(connections: int) -> int:
-    """How many jobs may run at once, with `connections` in the database pool. APScheduler starts
-    every job due at one instant together (a morning's RH30 steps are all due at post_at) and
-    each job holds a connection for its transaction: a burst larger than the pool queued for
+    """How many batches of jobs may run at once, with `connections` in the database pool.
+    APScheduler starts every job due at one instant together (a morning's RH30 steps are all due
+    at post_at) and each transaction holds a connection: a burst larger than the pool queued for
     one, and a job that waited past the checkout timeout failed (rolled back, pending until the
     next start). Here the jobs wait their turn instead, for as long as it takes. They get half
     the pool, so the sync loop, the sender, the provisioner and the API still find a connection;
-    a few jobs at once keep the cores busy: 15 at a time (with a pool of 30) wrote a 1,000-step
-    burst no sooner than 7 (bench/followup.py)."""
+    a few transactions at once keep the cores busy: 15 at a time (with a pool of 30) wrote a
+    1,000-step burst no sooner than 7 (bench/followup.py, one job per transaction)."""
     return max(1, connections // 2)
 
 
@@ -68,6 +75,8 @@ class JobScheduler:
         # Pending rows due before this are armed; later ones wait for a refill. None: not started.
         self._armed_until: datetime | None = None
         self._turns = asyncio.Semaphore(jobs_at_once(runtime.store.connections))
+        self._waiting: list[int] = []  # rows whose timer went off, waiting for a turn
+        self._busy = 0  # timer calls and catch-ups not finished: sends wait meanwhile
 
     @property
     def account(self) -> str:
@@ -159,41 +168,78 @@ class JobScheduler:
                 # In UTC, as due_at is stored: SQLite drops the offset of an aware time.
                 ScheduledJob.due_at <= now.astimezone(UTC)).order_by(ScheduledJob.due_at))).all()
         fired = 0
-        for row_id in ids:
-            fired += await self.fire(row_id, now=now)
+        with self._holding_sends():
+            for k in range(0, len(ids), BATCH):
+                async with self._turns:
+                    fired += await self._run(ids[k:k + BATCH], now)
         return fired
 
-    async def fire(self, row_id: int, now: datetime | None = None) -> bool:
-        """Run one job, once its turn comes (`jobs_at_once`). Its time is `now` when the caller
-        keeps a clock (run_due), else the moment its transaction starts and claims the row: a
-        job that waited for its turn in a burst is that much later, and says so (fired_at,
-        late)."""
-        async with self._turns:
-            return await self._fire(row_id, now)
+    async def fire(self, row_id: int) -> None:
+        """The timer's call: the job joins those waiting, and whoever gets the next turn
+        (`jobs_at_once`) runs up to `BATCH` of them, its own or others'."""
+        self._waiting.append(row_id)
+        with self._holding_sends():
+            async with self._turns:
+                batch, self._waiting = self._waiting[:BATCH], self._waiting[BATCH:]
+                if batch:
+                    await self._run(batch, None)
 
-    async def _fire(self, row_id: int, now: datetime | None) -> bool:
+    @contextmanager
+    def _holding_sends(self) -> Iterator[None]:
+        """While jobs wait or run, new sends wait for them (Sender.jobs_idle)."""
+        self._busy += 1
+        self.runtime.sender.jobs_idle.clear()
         try:
-            async with self.runtime.transaction() as tx:
+            yield
+        finally:
+            self._busy -= 1
+            if not self._busy:
+                self.runtime.sender.jobs_idle.set()
+
+    async def _run(self, ids: list[int], now: datetime | None) -> int:
+        """Run these jobs in one transaction. If one fails, all are rolled back and run again
+        one by one, each in its own transaction, so only the failing one stays pending (until
+        the next start); the others may thus run twice, as after a crash, but commit once."""
+        if len(ids) > 1:
+            try:
+                return await self._transaction(ids, now)
+            except Exception:
+                log.warning("a scheduled job in a batch failed, running them one by one",
+                            extra={"job_ids": ids}, exc_info=True)
+        fired = 0
+        for row_id in ids:
+            try:
+                fired += await self._transaction([row_id], now)
+            except Exception:
+                log.exception("scheduled job failed", extra={"job_id": row_id})
+        return fired
+
+    async def _transaction(self, ids: list[int], now: datetime | None) -> int:
+        """Claim the pending rows among `ids` and run their handlers, in one transaction: the
+        claims commit with the effects or not at all. Each job's time is `now` when the caller
+        keeps a clock (run_due), else when its handler starts: a job that waited for its turn,
+        or for the jobs before it in its batch, is that much later and says so (fired_at,
+        late). The claim reads the rows back (RETURNING); those not returned fired already,
+        were cancelled or are gone."""
+        async with self.runtime.transaction() as tx:
+            rows = (await tx.session.execute(
+                update(ScheduledJob)
+                .where(ScheduledJob.id.in_(ids), ScheduledJob.state == "pending")
+                .values(state="fired")
+                .returning(ScheduledJob.id, ScheduledJob.kind, ScheduledJob.key,
+                           ScheduledJob.due_at, ScheduledJob.timezone, ScheduledJob.payload)
+                .execution_options(synchronize_session=False))).all()
+            stamps: list[dict[str, Any]] = []
+            for row in sorted(rows, key=lambda r: (r.due_at, r.id)):
                 at = now or utcnow()
-                # The claim reads the row back (RETURNING): one statement, not a read and then
-                # a conditional update. No row: fired already, cancelled or gone. Times in UTC,
-                # as due_at is stored: SQLite drops the offset of an aware time.
-                row = (await tx.session.execute(
-                    update(ScheduledJob)
-                    .where(ScheduledJob.id == row_id, ScheduledJob.state == "pending")
-                    .values(state="fired", fired_at=at.astimezone(UTC),
-                            late=ScheduledJob.due_at < (at - LATE_AFTER).astimezone(UTC))
-                    .returning(ScheduledJob.kind, ScheduledJob.key, ScheduledJob.due_at,
-                               ScheduledJob.timezone, ScheduledJob.payload, ScheduledJob.late)
-                    .execution_options(synchronize_session=False))).first()
-                if row is None:
-                    return False
+                due_at = as_utc(row.due_at)
+                late = due_at < at - LATE_AFTER
                 await self.handlers[row.kind](JobContext(
                     runtime=self.runtime, tx=tx, kind=row.kind, key=row.key,
-                    due_at=as_utc(row.due_at).astimezone(ZoneInfo(row.timezone)),
-                    late=row.late, payload=tx.vault.open(row.payload), now=at))
-        except Exception:
-            # Rolled back: the row is still pending and fires again at the next start.
-            log.exception("scheduled job failed", extra={"job_id": row_id})
-            return False
-        return True
+                    due_at=due_at.astimezone(ZoneInfo(row.timezone)), late=late,
+                    payload=tx.vault.open(row.payload), now=at))
+                # In UTC, as due_at is stored: SQLite drops the offset of an aware time.
+                stamps.append({"id": row.id, "fired_at": at.astimezone(UTC), "late": late})
+            if stamps:  # one statement for the batch (executemany by primary key)
+                await tx.session.execute(update(ScheduledJob), stamps)
+        return len(rows)
