@@ -107,16 +107,6 @@ class Mailbox:
         return [Fetched(uid, sizes[uid], bytes(found[uid][b"BODY[]"])) for uid in uids
                 if uid in found]
 
-    def message_ids(self) -> dict[str, int]:
-        """Message-ID → UID of every mail in the folder (a re-sync after UIDVALIDITY changed)."""
-        found = {}
-        for uid, data in self._c.fetch("1:*", ["BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"]).items():
-            header = bytes(next(iter(v for k, v in data.items() if k.startswith(b"BODY")), b""))
-            value = header.decode("ascii", "replace").partition(":")[2].strip()
-            if value:
-                found[value] = uid
-        return found
-
     def find(self, message_id: str) -> int | None:
         uids = self._c.search(["HEADER", "Message-ID", message_id])
         return min(uids) if uids else None

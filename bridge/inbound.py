@@ -53,10 +53,6 @@ class InboundMail:
     package: Package | None = None  # the XDM package, if one came
 
     @property
-    def domain(self) -> str:
-        return self.sender.rpartition("@")[2]
-
-    @property
     def thread_ids(self) -> tuple[str, ...]:
         """The mails this one answers, nearest first."""
         return tuple(dict.fromkeys((*self.in_reply_to, *reversed(self.references))))
