@@ -85,7 +85,7 @@ def message_ids(value: str | None) -> tuple[str, ...]:
     return tuple(_ID.findall(value or ""))
 
 
-def _address(msg: Message, header: str) -> tuple[str, str] | None:
+def single_address(msg: Message, header: str) -> tuple[str, str] | None:
     raw = msg.get(header)
     if raw is None:
         return None
@@ -136,7 +136,7 @@ def parse(raw: bytes, limits: Limits = Limits()) -> InboundMail:
     defects = _defects(msg)
     if defects:
         raise Unreadable("broken_mime", defects[0].__class__.__name__)
-    sender = _address(msg, "From")
+    sender = single_address(msg, "From")
     if sender is None:
         raise Unreadable("broken_mime", "no single From address")
     try:
@@ -167,8 +167,8 @@ def parse(raw: bytes, limits: Limits = Limits()) -> InboundMail:
             files.extend(package.documents)
         else:
             files.append(Document(name, name, part.get_content_type(), data))
-    mdn = _address(msg, "Disposition-Notification-To")
-    return_path = _address(msg, "Return-Path")
+    mdn = single_address(msg, "Disposition-Notification-To")
+    return_path = single_address(msg, "Return-Path")
     return InboundMail(
         message_id=message_id, digest=digest, sender=sender[1], sender_name=sender[0],
         return_path=return_path[1] if return_path else None,

@@ -14,8 +14,8 @@ import asyncio
 import logging
 import threading
 from email import policy
+from email.message import Message
 from email.parser import BytesHeaderParser
-from email.utils import getaddresses
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -28,7 +28,14 @@ from bots.runtime.models import OutboxMessage
 from bots.runtime.store import Transaction, utcnow
 from bridge import rooms
 from bridge.imap import Fetched, Mailbox, MailboxError
-from bridge.inbound import InboundMail, Limits, content_digest, message_ids, parse
+from bridge.inbound import (
+    InboundMail,
+    Limits,
+    content_digest,
+    message_ids,
+    parse,
+    single_address,
+)
 from bridge.models import InboundRow, MailboxState
 from bridge.posting import mail_messages, quarantine_notice, triage_notice
 from bridge.receipts import receipt, report_of, wants_receipt
@@ -217,7 +224,9 @@ class Receiving:
 
     async def _report_quarantine(self, tx: Transaction, row: InboundRow,
                                  raw: bytes | None) -> None:
-        sender, subject = _headers(raw)
+        headers = _headers(raw)
+        sender, subject = (None, None) if headers is None else (
+            str(headers.get("From") or "") or None, str(headers.get("Subject") or "") or None)
         for room_id in await rooms.coordination(tx, self.settings.careteam_account):
             row.last_outbox_id = await _posted(tx, tx.post(room_id, quarantine_notice(
                 row.id, row.reason or "broken_mime", sender, subject,
@@ -279,30 +288,25 @@ def _message_id(raw: bytes, digest: str) -> str:
     return first if first and len(first) <= 250 else f"<{digest}@liaison.invalid>"
 
 
+def _headers(raw: bytes | None) -> Message | None:
+    """The headers of a mail as far as they can be read (it may be broken: quarantined)."""
+    if not raw:
+        return None
+    try:
+        return BytesHeaderParser(policy=policy.default).parsebytes(raw)
+    except Exception:  # noqa: BLE001 - a mail broken enough to be quarantined
+        return None
+
+
 def _lenient(raw: bytes, message_id: str) -> InboundMail | None:
     """What a mail that could not be read says of itself, enough for an error receipt."""
-    try:
-        headers = BytesHeaderParser(policy=policy.default).parsebytes(raw)
-        sender = getaddresses([str(headers.get("From") or "")])
-        mdn = getaddresses([str(headers.get("Disposition-Notification-To") or "")])
-        path = getaddresses([str(headers.get("Return-Path") or "")])
-    except Exception:  # noqa: BLE001 - too broken to answer
+    headers = _headers(raw)
+    sender = single_address(headers, "From") if headers is not None else None
+    if headers is None or sender is None:
         return None
-    if not sender or "@" not in sender[0][1]:
-        return None
+    mdn, path = (single_address(headers, h) for h in ("Disposition-Notification-To",
+                                                       "Return-Path"))
     return InboundMail(
-        message_id=message_id, digest="", sender=sender[0][1].lower(), sender_name=sender[0][0],
-        return_path=path[0][1].lower() if path and path[0][1] else None,
-        subject=str(headers.get("Subject") or ""), date=None, text="", html=None, files=(),
-        mdn_to=mdn[0][1].lower() if mdn and mdn[0][1] else None)
-
-
-def _headers(raw: bytes | None) -> tuple[str | None, str | None]:
-    """From and Subject as far as they can be read, for the quarantine report."""
-    if not raw:
-        return None, None
-    try:
-        headers = BytesHeaderParser(policy=policy.default).parsebytes(raw)
-        return str(headers.get("From") or "") or None, str(headers.get("Subject") or "") or None
-    except Exception:  # noqa: BLE001 - a mail broken enough to be quarantined
-        return None, None
+        message_id=message_id, digest="", sender=sender[1], sender_name=sender[0],
+        return_path=path[1] if path else None, subject=str(headers.get("Subject") or ""),
+        date=None, text="", html=None, files=(), mdn_to=mdn[1] if mdn else None)

@@ -32,7 +32,7 @@ from bots.runtime.models import OutboxMessage
 from bots.runtime.notice import Html, notice
 from bots.runtime.store import Transaction, as_utc, utcnow
 from bridge import rooms
-from bridge.inbound import message_ids
+from bridge.inbound import message_ids, single_address
 from bridge.models import InboundRow, OutboundRow
 from bridge.outbound import Outgoing, Patient, compose, message_id_for, untrusted
 from bridge.posting import subject_of
@@ -85,8 +85,8 @@ class Sending:
             ctx.reply(t(ctx.lang, "mss.reply_to_what"))
             return
         msg = message_from_bytes(ctx.tx.vault.open_bytes(original.raw), policy=policy.default)
-        sender = str(msg.get("Reply-To") or msg.get("From") or "")
-        address = next(iter(re.findall(r"[^<>\s,\"]+@[^<>\s,\"]+", sender)), "")
+        to = single_address(msg, "Reply-To") or single_address(msg, "From")
+        address = to[1] if to else ""
         subject = subject_of(str(msg.get("Subject") or ""))
         subject = subject if subject.lower().startswith("re:") else f"Re: {subject}"
         await self._queue(ctx, [address.lower()], subject, texte.strip(), original.message_id,

@@ -23,8 +23,8 @@ from bridge.receiving import Receiving
 from bridge.xdm import Document, build_package
 from tests.bridge_helpers import bridged, mail
 from tests.careteam_helpers import INS
+from tests.element_helpers import run_element_client
 from tests.mail_helpers import wait_for_mail
-from tests.test_element_interop import run_element_client
 
 PDF = b"%PDF-1.4\n" + b"1 0 obj << >> endobj\n" * 200 + b"%%EOF\n"
 WHEN = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
