@@ -84,6 +84,17 @@ class MailServerConfig:
 
 
 @dataclass(frozen=True)
+class OAuthConfig:
+    """Pro Santé Connect (an OpenID provider) for a PER/ORG mailbox's XOAUTH2 login."""
+
+    issuer: str  # https://…: its discovery document is at /.well-known/openid-configuration
+    client_id: str
+    client_secret: str
+    scope: str = "openid offline_access"
+    ca_file: Path | None = None
+
+
+@dataclass(frozen=True)
 class MssanteConfig:
     mailbox: str
     careteam_account: str
@@ -99,6 +110,9 @@ class MssanteConfig:
     send_roles: tuple[str, ...] = ("MH", "IDEC", "DAC", "IDE", "SEC")
     product: str = "Liaison/0.1"
     max_message_mb: int = 25
+    oauth: OAuthConfig | None = None  # set: IMAP and SMTP log in with XOAUTH2
+    crls: tuple[str, ...] = ()  # files or URLs: the servers' certificates checked against them
+    crl_refresh_minutes: int = 60
 
 
 @dataclass(frozen=True)
@@ -177,7 +191,7 @@ def parse(raw: Any, source: str, base: Path) -> Config:
         careteam=_careteam(raw.get("careteam") or {}, source, resolve),
         discharge=_discharge(raw.get("discharge") or {}, source, resolve),
         followup=_followup(raw.get("followup") or {}, resolve),
-        mssante=_mssante(raw["mssante"], resolve) if "mssante" in raw else None,
+        mssante=_mssante(raw["mssante"], source, resolve) if "mssante" in raw else None,
         homeserver=raw["homeserver"].rstrip("/"),
         data_dir=resolve(raw["data_dir"]),
         database=database,
@@ -251,9 +265,24 @@ def _server(raw: dict[str, Any], resolve: Any) -> MailServerConfig:
         username=raw.get("username"), password=password)
 
 
-def _mssante(raw: dict[str, Any], resolve: Any) -> MssanteConfig:
+def _oauth(raw: dict[str, Any], resolve: Any) -> OAuthConfig:
+    secret = raw.get("client_secret")
+    if secret is None:
+        secret = resolve(raw["client_secret_file"]).read_text().strip()
+    return OAuthConfig(
+        issuer=raw["issuer"].rstrip("/"), client_id=raw["client_id"], client_secret=secret,
+        scope=raw.get("scope", OAuthConfig.scope),
+        ca_file=resolve(raw["ca_file"]) if "ca_file" in raw else None)
+
+
+def _mssante(raw: dict[str, Any], source: str, resolve: Any) -> MssanteConfig:
     imap = raw["imap"]
     trust = raw["trust_list"]
+    oauth = _oauth(raw["oauth"], resolve) if "oauth" in raw else None
+    if oauth is not None and any("password" in s or "password_file" in s
+                                 for s in (imap, raw["smtp"])):
+        raise ConfigError(f"{source}: mssante: a mailbox logs in with oauth (XOAUTH2) or with "
+                          "a password, not both")
     return MssanteConfig(
         mailbox=raw["mailbox"].lower(), careteam_account=raw["careteam_account"],
         imap=_server({k: v for k, v in imap.items() if k in _SERVER_KEYS}, resolve),
@@ -266,7 +295,10 @@ def _mssante(raw: dict[str, Any], resolve: Any) -> MssanteConfig:
         idle_minutes=imap.get("idle_minutes", 25), recheck_seconds=imap.get("recheck_seconds", 60),
         send_roles=tuple(raw.get("send_roles", MssanteConfig.send_roles)),
         product=raw.get("product", MssanteConfig.product),
-        max_message_mb=raw.get("max_message_mb", 25))
+        max_message_mb=raw.get("max_message_mb", 25), oauth=oauth,
+        crls=tuple(c if c.startswith(("https://", "http://")) else str(resolve(c))
+                   for c in raw.get("crls", ())),
+        crl_refresh_minutes=raw.get("crl_refresh_minutes", 60))
 
 
 _SERVER_KEYS = {"host", "port", "security", "ca_file", "client_cert", "client_key", "username",

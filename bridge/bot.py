@@ -1,27 +1,33 @@
 """The MSSanté bridge as a bot of the runtime (`bots: [mssante]` on an account of its own, run by
-`liaison bridge`): the mailbox watcher and the sending worker are its services; `!mss envoyer`,
-`!mss repondre` (patient rooms) and `!mss router` (coordination room) its commands. It works in
+`liaison bridge`): the mailbox watcher, the sending worker and, for a PER/ORG mailbox, its Pro
+Santé Connect login are its services; `!mss envoyer`, `!mss repondre` (patient rooms), `!mss
+router`, `!mss etat` and `!mss connexion` (coordination room) its commands. It works in
 the care-team bot's rooms (`mssante.careteam_account`), which invites it there
 (`careteam.companions`); who may do what comes from that bot's teams and roles."""
 
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 from functools import partial
 from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
 
 from bots.careteam.roles import COORDINATION, PATIENT, Roles
 from bots.config import Config, ConfigError
 from bots.runtime.bot import Bot, CommandContext
 from bots.runtime.commands import Arg, Caller, Command, Permission, as_int, described
 from bots.runtime.i18n import t
-from bots.runtime.store import Transaction
+from bots.runtime.store import Transaction, utcnow
 from bridge import rooms, texts  # noqa: F401 - texts: the catalogue
 from bridge.inbound import parse
-from bridge.models import InboundRow
+from bridge.login import Login
+from bridge.models import InboundRow, OutboundRow
 from bridge.receiving import Receiving
+from bridge.revocation import Revocation
 from bridge.sending import Sending
-from bridge.trust import TrustSource
+from bridge.sources import trust_source
 from bridge.xdm import Unreadable
 
 COMMAND_WORDS = ("mss", "mail")  # every command of the bridge starts with one of them
@@ -34,9 +40,16 @@ class Bridge:
         self.settings = config.mssante
         self.roles = Roles.load(config.careteam.roles_file)
         zone, lang = ZoneInfo(config.timezone), config.language
-        self.trust = TrustSource(self.settings.trust_list,
-                                 self.settings.trust_list_refresh_minutes)
-        self.sending = Sending(self.settings, self.trust, zone, lang)  # type: ignore[arg-type]
+        self.trust = trust_source(self.settings.trust_list,
+                                  self.settings.trust_list_refresh_minutes)
+        oauth = self.settings.oauth
+        self.login = Login(self.settings, oauth, zone,
+                           lang) if oauth else None  # type: ignore[arg-type]
+        revocation = Revocation(self.settings.crls, self.settings.crl_refresh_minutes,
+                                config.data_dir / "mssante-crls.pem") \
+            if self.settings.crls else None
+        self.sending = Sending(self.settings, self.trust, self.login, revocation, zone,
+                               lang)  # type: ignore[arg-type]
         self.receiving = Receiving(self.settings, self.trust, self.sending, zone,
                                    lang)  # type: ignore[arg-type]
 
@@ -65,6 +78,27 @@ class Bridge:
         await self.receiving.post(ctx.tx, row, mail, room.room_id)
         ctx.reply(t(ctx.lang, "mss.routed", id=numero, ref=room.ref))
 
+    async def status(self, ctx: CommandContext) -> None:
+        """How the mailbox logs in, and what waits: to send, to file, in quarantine."""
+        if self.login is not None:
+            state, values = await self.login.state(ctx.tx)
+            login = t(ctx.lang, f"mss.state.{state}", **values)
+        else:
+            login = t(ctx.lang, "mss.state.password" if self.settings.imap.password
+                      else "mss.state.certificate")
+        account = ctx.tx.account
+        queued = (await ctx.tx.session.execute(
+            select(func.count(), func.count(OutboundRow.last_error)).where(
+                OutboundRow.account == account, OutboundRow.state == "queued"))).one()
+        inbound: dict[str, int] = dict((await ctx.tx.session.execute(
+            select(InboundRow.state, func.count()).where(
+                InboundRow.account == account, InboundRow.state.in_(("triage", "quarantined")),
+                InboundRow.received_at >= utcnow() - timedelta(days=7))
+            .group_by(InboundRow.state))).all())  # type: ignore[arg-type]
+        ctx.reply(t(ctx.lang, "mss.status", mailbox=self.settings.mailbox, login=login,
+                    queued=queued[0], retrying=queued[1], triage=inbound.get("triage", 0),
+                    quarantined=inbound.get("quarantined", 0)))
+
     def commands(self) -> list[Command]:
         send_roles = set(self.settings.send_roles)
         sender = Permission(f"mss.send@{PATIENT}", lambda c: (
@@ -78,10 +112,14 @@ class Bridge:
                 Arg("texte", "text", rest=True), aliases=("mss répondre",)),
             cmd("mss router", "mail route", "mss.help.route", self.route,
                 Arg("numero", "number", as_int), Arg("ref", "ref"), permission=router),
-        ]
+            cmd("mss etat", "mail status", "mss.help.status", self.status, permission=router,
+                aliases=("mss état",)),
+        ] + ([cmd("mss connexion", "mail login", "mss.help.connect", self.login.connect,
+                  Arg("identifiant", "identifier"), permission=router)] if self.login else [])
 
 
 def mssante(config: Config) -> Bot:
     bridge = Bridge(config)
     return Bot("mssante", commands=bridge.commands(), resolve_caller=bridge.resolve_caller,
-               services=[bridge.receiving.run, bridge.sending.run], companion=True)
+               services=[bridge.receiving.run, bridge.sending.run,
+                         *([bridge.login.run] if bridge.login else [])], companion=True)

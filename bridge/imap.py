@@ -1,9 +1,9 @@
 """The mailbox over IMAP (imapclient: synchronous, so it runs in a thread of its own).
 
-One connection: STARTTLS or implicit TLS (never plain text), login by password or by the client
-certificate (SASL EXTERNAL), the folder selected with its UIDVALIDITY. IDLE is checked in short
-slices so that the async side can wake it (a mail to move) and is restarted well before the 30
-minutes of RFC 2177.
+One connection: STARTTLS or implicit TLS (never plain text), login by password, by the client
+certificate (SASL EXTERNAL) or by a Pro Santé Connect token (SASL XOAUTH2), the folder selected
+with its UIDVALIDITY. IDLE is checked in short slices so that the async side can wake it (a mail
+to move) and is restarted well before the 30 minutes of RFC 2177.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
@@ -39,16 +40,20 @@ class Mailbox:
         # (at most a one-second slice once woken) instead of talking over it.
         self._idling = threading.Lock()
 
-    def connect(self) -> int:
-        """Connect, log in, make the bridge's folders, select the inbox; its UIDVALIDITY."""
+    def connect(self, token: str | None = None, crls: Path | None = None) -> int:
+        """Connect (the server's certificate checked against the CRLs if given), log in (with
+        the access token if given), make the bridge's folders, select the inbox; its
+        UIDVALIDITY."""
         server = self.settings.imap
-        ctx = context(server)
+        ctx = context(server, crls)
         implicit = server.security == "tls"
         client = IMAPClient(server.host, port=server.port, ssl=implicit, ssl_context=ctx,
                             timeout=TIMEOUT)
         if not implicit:
             client.starttls(ctx)
-        if server.password is not None:
+        if token is not None:  # a PER/ORG mailbox (mssante.oauth)
+            client.oauth2_login(server.username or self.settings.mailbox, token)
+        elif server.password is not None:
             client.login(server.username or self.settings.mailbox, server.password)
         else:  # the applicative mailbox: its certificate is its identity
             client._imap.authenticate("EXTERNAL", lambda _: (server.username or "").encode())

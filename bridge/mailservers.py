@@ -3,11 +3,19 @@
 directory, on free loopback ports (IMAP on 127.0.0.2, see IMAP_HOST; SMTP on 127.0.0.1), with a
 private CA standing in for IGC-Santé (bridge/testca.py).
 
-Dovecot offers IMAP with STARTTLS and over implicit TLS; password mailboxes log in with PLAIN,
-applicative mailboxes with SASL EXTERNAL and a client certificate of the CA (mutual TLS, as on
-MSSanté). Postfix accepts submission (STARTTLS and implicit TLS) only from clients holding a
-certificate of the CA, delivers the test domains into Dovecot over LMTP, returns DSNs to the sender
-and bounces every other domain: nothing leaves the machine.
+Dovecot offers IMAP with STARTTLS and over implicit TLS; nothing authenticates before TLS. Password
+mailboxes log in with PLAIN (or LOGIN); applicative mailboxes with SASL EXTERNAL and a client
+certificate of the CA (mutual TLS, as on MSSanté). When the servers are started with an OpenID
+provider (`oauth`, standing in for Pro Santé Connect), personal and organisational mailboxes log in
+with XOAUTH2 or OAUTHBEARER and an access token, which Dovecot checks at the provider's
+introspection endpoint (RFC 7662, over TLS verified against the CA): the token must be active and
+its "mailbox" claim must be the login.
+
+Postfix accepts submission (STARTTLS and implicit TLS) from a client holding a certificate of the CA,
+which may send as anyone, or from a client that logged in (SASL through Dovecot, with the same
+mechanisms and accounts as IMAP, EXTERNAL aside), which may send only as its own address. It
+delivers the test domains into Dovecot over LMTP, returns DSNs to the sender and bounces every
+other domain: nothing leaves the machine.
 
 Needs the Debian packages dovecot-imapd, dovecot-lmtpd and postfix (`make mail-packages`), and root:
 both servers drop to their own users (dovecot, dovenull, mail, postfix), which must be able to
@@ -43,11 +51,25 @@ SMTP_HOST = "127.0.0.1"
 # login allowed without TLS): on its own loopback address, a client (whose connections come from
 # 127.0.0.1) is treated as a remote one would be.
 IMAP_HOST = "127.0.0.2"
+# The names of the servers' certificate. The CA issues one server certificate and keeps it, whatever
+# names a later call asks for: whoever else serves TLS with it (the tests' OpenID provider) asks
+# for these.
+SERVER_NAMES = ("localhost", SMTP_HOST, IMAP_HOST)
 ADDRESS = re.compile(r"[a-z0-9!#$%&'*+=?^_`{|}~-][a-z0-9.!#$%&'*+=?^_`{|}~-]*@[a-z0-9.-]+")
 
 
 class MailServersError(RuntimeError):
     pass
+
+
+@dataclass(frozen=True)
+class Introspection:
+    """Where Dovecot checks a bearer token (RFC 7662), and the credentials it uses there."""
+
+    url: str  # https://127.0.0.1:PORT/token/introspection, certificate of the servers' CA
+    # Dovecot 2.3.19 sends them in the POST body with the token (client_secret_post).
+    client_id: str
+    client_secret: str = field(repr=False)
 
 
 @dataclass
@@ -64,6 +86,7 @@ class MailServers:
     smtps_port: int  # implicit TLS
     imap_host: str = IMAP_HOST
     smtp_host: str = SMTP_HOST
+    oauth: Introspection | None = None
     _procs: list[subprocess.Popen[bytes]] = field(default_factory=list, repr=False)
 
     @property
@@ -84,6 +107,15 @@ class MailServers:
         _write_entry(self.directory / "dovecot" / "apps", address, "", "nopassword=y")
         return self.ca.client_cert(address.lower())
 
+    def add_oauth_mailbox(self, address: str) -> None:
+        """A PER/ORG mailbox: no password, no certificate; it logs in (IMAP and SMTP submission)
+        with SASL XOAUTH2 or OAUTHBEARER and a bearer token whose introspection says
+        `"mailbox": address` and active."""
+        if self.oauth is None:
+            raise MailServersError("no OpenID provider: start the servers with `oauth`")
+        # Only a userdb entry (home, mail location, LMTP recipient): the oauth2 passdb logs it in.
+        _write_entry(self.directory / "dovecot" / "oauth", address, "")
+
     def tls_context(self, client_cert: str | None = None) -> ssl.SSLContext:
         """A client context trusting the CA (TLS 1.2+), with the client certificate of that name
         if one is given."""
@@ -101,9 +133,11 @@ class MailServers:
 
 
 def start_mail_servers(directory: Path, domains: list[str] | tuple[str, ...],
-                       timeout: float = 30.0) -> MailServers:
+                       timeout: float = 30.0, oauth: Introspection | None = None) -> MailServers:
     """Render the configuration under `directory`, start Dovecot then Postfix, and return once all
     four ports answer (the implicit-TLS ones after a TLS handshake with a client certificate).
+    With `oauth`, Dovecot also accepts bearer tokens and checks them there; the provider must
+    serve TLS with a certificate of the servers' CA (`directory`/ca, names SERVER_NAMES).
     Mailboxes, mail, queue and CA are kept across restarts in the same directory; the ports are
     new each time."""
     directory = Path(directory).resolve()
@@ -115,7 +149,7 @@ def start_mail_servers(directory: Path, domains: list[str] | tuple[str, ...],
     servers = MailServers(directory, tuple(d.lower() for d in domains),
                           CertificateAuthority(directory / "ca"),
                           _free_port(IMAP_HOST), _free_port(IMAP_HOST),
-                          _free_port(SMTP_HOST), _free_port(SMTP_HOST))
+                          _free_port(SMTP_HOST), _free_port(SMTP_HOST), oauth=oauth)
     _render(servers)
     try:
         servers._procs.append(_start_dovecot(directory / "dovecot"))
@@ -134,7 +168,7 @@ def _free_port(host: str) -> int:
 
 
 def _render(servers: MailServers) -> None:
-    """Directories with the owners the servers' users need, then the three configuration files."""
+    """Directories with the owners the servers' users need, then the configuration files."""
     top = servers.directory
     dovecot, postfix, mail = top / "dovecot", top / "postfix", top / "mail"
     for folder in (top, dovecot, postfix, postfix / "conf", postfix / "spool"):
@@ -144,15 +178,18 @@ def _render(servers: MailServers) -> None:
     mail.mkdir(exist_ok=True)
     os.chown(mail, mail_user.pw_uid, mail_user.pw_gid)
     mail.chmod(0o700)
-    for name in ("users", "apps"):  # read by Dovecot's auth process (user dovecot)
+    for name in ("users", "apps", "oauth"):  # read by Dovecot's auth process (user dovecot)
         _private_dir(dovecot / name)
-    server_cert, server_key = servers.ca.server_cert(("localhost", SMTP_HOST, IMAP_HOST))
+    server_cert, server_key = servers.ca.server_cert(SERVER_NAMES)
     values = {
         "run_dir": str(dovecot / "run"), "state_dir": str(dovecot / "state"),
         "log_file": str(dovecot / "dovecot.log"),
         "server_cert": str(server_cert), "server_key": str(server_key),
         "ca_file": str(servers.ca.cert_file), "ca_with_crl": str(servers.ca.write_crl()),
         "users_dir": str(dovecot / "users"), "apps_dir": str(dovecot / "apps"),
+        "oauth_dir": str(dovecot / "oauth"), "oauth_conf": str(dovecot / "oauth.conf"),
+        "oauth2_args": str(dovecot / "oauth2.conf.ext"),
+        "auth_socket": str(dovecot / "run" / "auth-postfix"),
         "imap_host": IMAP_HOST, "mail_dir": str(mail), "mail_uid": str(mail_user.pw_uid),
         "mail_gid": str(mail_user.pw_gid), "first_domain": servers.domains[0],
         "imap_port": str(servers.imap_port), "imaps_port": str(servers.imaps_port),
@@ -163,14 +200,39 @@ def _render(servers: MailServers) -> None:
     }
     templates = resource_dir("server-config") / "mail"
     _write_template(templates / "dovecot.conf.tmpl", dovecot / "dovecot.conf", values)
-    postfix_values = values | {"log_file": str(postfix / "postfix.log")}
-    for name in ("main.cf", "master.cf"):  # the queue is not below: `postfix check` wants root's
+    _render_oauth(servers.oauth, templates, values)
+    postfix_values = values | {"log_file": str(postfix / "postfix.log"),
+                               "sender_logins": str(postfix / "conf" / "sender_logins.regexp")}
+    # The queue is not below conf/: `postfix check` wants root's.
+    for name in ("main.cf", "master.cf", "sender_logins.regexp"):
         _write_template(templates / f"{name}.tmpl", postfix / "conf" / name, postfix_values)
 
 
-def _write_template(template: Path, target: Path, values: dict[str, str]) -> None:
+def _render_oauth(oauth: Introspection | None, templates: Path, values: dict[str, str]) -> None:
+    """Dovecot's oauth2 passdb goes in a file dovecot.conf includes if it exists: without a
+    provider there is none, and XOAUTH2 and OAUTHBEARER are not offered."""
+    conf, args = Path(values["oauth_conf"]), Path(values["oauth2_args"])
+    if oauth is None:
+        conf.unlink(missing_ok=True)
+        args.unlink(missing_ok=True)
+        return
+    _write_template(templates / "dovecot-oauth.conf.tmpl", conf, values)
+    _write_template(templates / "dovecot-oauth2.conf.ext.tmpl", args,
+                    values | {"introspection_url": oauth.url, "client_id": oauth.client_id,
+                              "client_secret": oauth.client_secret},
+                    private=True)  # it holds the client secret
+
+
+def _write_template(template: Path, target: Path, values: dict[str, str],
+                    private: bool = False) -> None:
+    """Render `template` into `target`: mode 0644, or root:dovecot 0640 if `private` (set before
+    the content is written)."""
+    target.touch()
+    if private:
+        _private_file(target)
+    else:
+        target.chmod(0o644)
     target.write_text(string.Template(template.read_text()).substitute(values))
-    target.chmod(0o644)
     # Postfix waits (0.3 s at a time, seconds in all) while its configuration files look like
     # they are still being written, i.e. modified this very second: date them a little back.
     past = time.time() - 5
@@ -257,6 +319,12 @@ def _private_dir(path: Path) -> None:
     path.chmod(0o750)
 
 
+def _private_file(path: Path) -> None:
+    """root:dovecot 0640: Dovecot's auth process reads it, nobody else."""
+    os.chown(path, 0, grp.getgrnam("dovecot").gr_gid)
+    path.chmod(0o640)
+
+
 def _write_entry(folder: Path, address: str, password: str, extra: str = "") -> None:
     """The mailbox's passwd-file, `folder/<domain>/<local part>`, one line
     (user:password:uid:gid:gecos:home:shell:extra), written beside and renamed into place."""
@@ -268,6 +336,5 @@ def _write_entry(folder: Path, address: str, password: str, extra: str = "") -> 
     target = folder / domain / local
     tmp = target.with_name(f".{local}.tmp")
     tmp.write_text(f"{address}:{password}::::::{extra}\n")
-    os.chown(tmp, 0, grp.getgrnam("dovecot").gr_gid)
-    tmp.chmod(0o640)
+    _private_file(tmp)
     tmp.replace(target)

@@ -85,3 +85,17 @@ class OutboundRow(Base):
     report: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class MailboxLogin(Base):
+    """The Pro Santé Connect login of a PER/ORG mailbox (`mssante.oauth`). `tokens` (sealed):
+    the access and refresh tokens; `pending` (sealed): a login waiting for a professional's
+    approval, with the room that asked; `told`: the coordination rooms know a login is needed
+    (said once, not at every restart)."""
+
+    __tablename__ = "mss_login"
+    account: Mapped[str] = mapped_column(String(255), primary_key=True)
+    tokens: Mapped[bytes | None] = mapped_column(LargeBinary)
+    pending: Mapped[bytes | None] = mapped_column(LargeBinary)
+    told: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -19,6 +19,7 @@ from email.parser import BytesHeaderParser
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from imapclient.exceptions import LoginError
 from sqlalchemy import select, update
 
 from bots.config import MssanteConfig
@@ -36,12 +37,14 @@ from bridge.inbound import (
     parse,
     single_address,
 )
+from bridge.login import LoginNeeded
 from bridge.models import InboundRow, MailboxState
+from bridge.oauth import ProviderError
 from bridge.posting import mail_messages, quarantine_notice, triage_notice
 from bridge.receipts import receipt, report_of, wants_receipt
 from bridge.routing import Rule, decide, keys
 from bridge.sending import Sending
-from bridge.trust import TrustSource
+from bridge.sources import TrustSource
 from bridge.xdm import Unreadable
 
 if TYPE_CHECKING:
@@ -56,6 +59,7 @@ class Receiving:
     def __init__(self, settings: MssanteConfig, trust: TrustSource, sending: Sending,
                  zone: ZoneInfo, lang: Lang) -> None:
         self.settings, self.trust, self.sending = settings, trust, sending
+        self.login, self.revocation = sending.login, sending.revocation
         self.zone, self.lang = zone, lang
         self.limits = Limits(max_message=settings.max_message_mb * 1024 * 1024)
         # Set from the event loop (a room message sent, a mail routed by hand) to end an IDLE
@@ -70,8 +74,12 @@ class Receiving:
         backoff = Backoff(first=1.0, cap=60.0)
         idle = min(self.settings.recheck_seconds, self.settings.idle_minutes * 60)
         while True:
+            token = None
             try:
-                uidvalidity = await asyncio.to_thread(mailbox.connect)
+                if self.login is not None:
+                    token = await self.login.access_token(runtime)
+                crls = await self.revocation.current() if self.revocation else None
+                uidvalidity = await asyncio.to_thread(mailbox.connect, token, crls)
                 await self._check_validity(runtime, mailbox, uidvalidity)
                 log.info("mailbox connected", extra={"folder": self.settings.folder})
                 backoff.reset()
@@ -81,7 +89,15 @@ class Receiving:
                     await self.process(runtime)
                     await self._move_done(runtime, mailbox)
                     await asyncio.to_thread(mailbox.idle, idle, self.wake)
-            except MailboxError as exc:
+            except LoginNeeded:
+                assert self.login is not None
+                await self.login.ready.wait()  # the mail waits on the server meanwhile
+                continue
+            except LoginError as exc:
+                if token is not None and self.login is not None:
+                    self.login.refused(token)  # renewed before the next try
+                log.warning("mailbox login refused", extra={"error": str(exc)})
+            except (*MailboxError, ProviderError) as exc:
                 log.warning("mailbox connection lost, reconnecting",
                             extra={"error": f"{exc.__class__.__name__}: {exc}"})
             finally:

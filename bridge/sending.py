@@ -1,12 +1,13 @@
 """Outbound: a room's mail, queued by a command and sent over SMTP submission by a worker.
 
 `!mss envoyer <adresse> [objet]` (the text on the following lines), or `!mss repondre <texte>` as a
-Matrix reply to a bridged mail, writes a `mss_outbound` row in the command's transaction: the
-recipients are checked against the trust list first, the caller's role against `send_roles`. The
-worker sends queued rows; the Message-ID derives from the command's event and the content is
-fixed in the row, so a retry sends the very same mail. A 4xx or a lost connection is retried
-with backoff (across restarts); a 5xx is a permanent failure shown in the room. Delivery and read
-reports that come back are shown on the command's message as reactions.
+Matrix reply to a bridged mail or in its thread (with the thread's files), writes a
+`mss_outbound` row in the command's transaction: the recipients are checked against the trust
+list first, the caller's role against `send_roles`. The worker sends queued rows; the Message-ID
+derives from the command's event and the content is fixed in the row, so a retry sends the very
+same mail. A 4xx or a lost connection is retried with backoff (across restarts); a 5xx is a
+permanent failure shown in the room. Delivery and read reports that come back are shown on the
+command's message as reactions.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import asyncio
 import base64
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from email import message_from_bytes, policy
 from typing import TYPE_CHECKING, Any
@@ -33,12 +35,15 @@ from bots.runtime.notice import Html, notice
 from bots.runtime.store import Transaction, as_utc, utcnow
 from bridge import rooms
 from bridge.inbound import message_ids, single_address
+from bridge.login import Login, LoginNeeded
 from bridge.models import InboundRow, OutboundRow
+from bridge.oauth import ProviderError
 from bridge.outbound import Outgoing, Patient, compose, message_id_for, untrusted
 from bridge.posting import subject_of
 from bridge.receipts import Report
+from bridge.revocation import Revocation
+from bridge.sources import TrustSource
 from bridge.tls import context
-from bridge.trust import TrustSource
 from bridge.xdm import Document
 
 if TYPE_CHECKING:
@@ -58,9 +63,10 @@ def retry_delay(attempts: int) -> timedelta:
 
 
 class Sending:
-    def __init__(self, settings: MssanteConfig, trust: TrustSource, zone: ZoneInfo,
-                 lang: Lang) -> None:
-        self.settings, self.trust, self.zone, self.lang = settings, trust, zone, lang
+    def __init__(self, settings: MssanteConfig, trust: TrustSource, login: Login | None,
+                 revocation: Revocation | None, zone: ZoneInfo, lang: Lang) -> None:
+        self.settings, self.trust, self.login, self.revocation = settings, trust, login, revocation
+        self.zone, self.lang = zone, lang
         self._wake = asyncio.Event()
 
     # --- commands --------------------------------------------------------------------------
@@ -80,6 +86,11 @@ class Sending:
                           files_from=ctx.replying_to, xdm=xdm)
 
     async def reply(self, ctx: CommandContext, texte: str) -> None:
+        """`[xdm] texte`, as a Matrix reply to a received mail's message or in its thread: the
+        thread's files go with it (as an IHE XDM package with `xdm`)."""
+        first, _, rest = texte.strip().partition(" ")
+        xdm = first.lower() == "xdm"
+        texte = rest if xdm else texte
         original = await self._answered(ctx)
         if original is None:
             ctx.reply(t(ctx.lang, "mss.reply_to_what"))
@@ -90,7 +101,8 @@ class Sending:
         subject = subject_of(str(msg.get("Subject") or ""))
         subject = subject if subject.lower().startswith("re:") else f"Re: {subject}"
         await self._queue(ctx, [address.lower()], subject, texte.strip(), original.message_id,
-                          message_ids(str(msg.get("References") or "")))
+                          message_ids(str(msg.get("References") or "")),
+                          files_from=ctx.replying_to, xdm=xdm)
 
     async def _answered(self, ctx: CommandContext) -> InboundRow | None:
         """The bridged mail whose message the command replies to."""
@@ -144,6 +156,8 @@ class Sending:
 
     async def run(self, runtime: Runtime) -> None:
         while True:
+            if self.login is not None:
+                await self.login.ready.wait()  # mail stays queued until a login is approved
             self._wake.clear()
             async with runtime.transaction() as tx:
                 due = (await tx.session.execute(select(OutboundRow.id, OutboundRow.next_attempt_at)
@@ -209,22 +223,36 @@ class Sending:
         error: str | None = None
         permanent = False
         to = list(content["to"])
+        token = None
         try:
+            if self.login is not None:
+                token = await self.login.access_token(runtime)
+            crls = await self.revocation.current() if self.revocation else None
             data = await self._message(runtime, row, content)
             await aiosmtplib.send(
                 data, sender=self.settings.mailbox, recipients=to, hostname=server.host,
                 port=server.port, use_tls=server.security == "tls",
-                start_tls=server.security == "starttls", tls_context=context(server),
-                username=server.username if server.password else None, password=server.password,
+                start_tls=server.security == "starttls", tls_context=context(server, crls),
+                username=server.username or self.settings.mailbox
+                if server.password or token else None,
+                password=server.password, oauth_token_generator=_given(token) if token else None,
                 timeout=60)
+        except LoginNeeded:
+            return  # stays queued, no attempt counted: it leaves once a login is approved
+        except aiosmtplib.SMTPAuthenticationError as exc:  # the mail is fine: retried
+            if token is not None and self.login is not None:
+                self.login.refused(token)  # renewed before the next try
+            error = f"{exc.code} {exc.message}"
         except aiosmtplib.SMTPResponseException as exc:
             error, permanent = f"{exc.code} {exc.message}", exc.code >= 500
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [e.code for e in exc.recipients]
             error = "; ".join(f"{e.recipient}: {e.code} {e.message}" for e in exc.recipients)
             permanent = all(c >= 500 for c in codes)
-        except (aiosmtplib.SMTPException, OSError, TimeoutError, MediaError) as exc:
-            # The server down or unreachable, a file not fetched from the homeserver: retry.
+        except (aiosmtplib.SMTPException, OSError, TimeoutError, MediaError,
+                ProviderError) as exc:
+            # The server or the login provider down or unreachable, a file not fetched from the
+            # homeserver: retry.
             error = f"{exc.__class__.__name__}: {exc}"
         async with runtime.transaction() as tx:
             row = await tx.session.get(OutboundRow, row_id)
@@ -266,6 +294,13 @@ class Sending:
             tx.post(row.room_id, _reply(t(self.lang, f"mss.report.{report.kind}_failed"),
                                         row.event_id))
         return True
+
+
+def _given(token: str) -> Callable[[], Awaitable[str]]:
+    """The access token as aiosmtplib asks for it (a coroutine function): already fresh."""
+    async def token_now() -> str:
+        return token
+    return token_now
 
 
 def _reply(markup: Html, event_id: str) -> dict[str, Any]:

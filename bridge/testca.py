@@ -75,14 +75,24 @@ class CertificateAuthority:
 
     def write_crl(self) -> Path:
         """An empty CRL, appended to the CA certificate (the form Dovecot's ssl_ca reads)."""
-        crl = (x509.CertificateRevocationListBuilder()
-               .issuer_name(self._cert.subject)
-               .last_update(_now() - datetime.timedelta(minutes=5))
-               .next_update(_now() + CRL_VALIDITY)
-               .sign(self._key, hashes.SHA256()))
         self.ca_with_crl_file.write_bytes(self._cert.public_bytes(serialization.Encoding.PEM)
-                                          + crl.public_bytes(serialization.Encoding.PEM))
+                                          + self.crl().public_bytes(serialization.Encoding.PEM))
         return self.ca_with_crl_file
+
+    def crl(self, revoked: tuple[Path, ...] = (),
+            validity: datetime.timedelta = CRL_VALIDITY) -> x509.CertificateRevocationList:
+        """The CA's CRL listing the certificates of these PEM files as revoked; a negative
+        `validity` makes one already out of date."""
+        builder = (x509.CertificateRevocationListBuilder()
+                   .issuer_name(self._cert.subject)
+                   .last_update(min(_now(), _now() + validity) - datetime.timedelta(minutes=5))
+                   .next_update(_now() + validity))
+        for path in revoked:
+            serial = x509.load_pem_x509_certificate(path.read_bytes()).serial_number
+            builder = builder.add_revoked_certificate(
+                x509.RevokedCertificateBuilder().serial_number(serial)
+                .revocation_date(_now() - datetime.timedelta(minutes=1)).build())
+        return builder.sign(self._key, hashes.SHA256())
 
     def server_cert(self, hosts: tuple[str, ...] = ("localhost", "127.0.0.1")) -> tuple[Path, Path]:
         """The servers' certificate (made once): a TLS client checks it against `cert_file`."""

@@ -83,14 +83,84 @@ TEXTS: dict[str, dict[Lang, str]] = {
                             "à la ligne ; dans un fil, avec ses fichiers",
                       "en": "sends an MSSanté mail: [xdm] address, subject, then the text on "
                             "the next line; in a thread, with its files"},
-    "mss.help.reply": {"fr": "répond au courrier reçu (en réponse Matrix à son message)",
-                       "en": "answers the received mail (as a Matrix reply to its message)"},
+    "mss.help.reply": {"fr": "répond au courrier reçu : [xdm] texte, en réponse Matrix à son "
+                             "message ou dans son fil (avec les fichiers du fil)",
+                       "en": "answers the received mail: [xdm] text, as a Matrix reply to its "
+                             "message or in its thread (with the thread's files)"},
     "mss.xdm_needs": {
         "fr": "Un envoi IHE XDM demande des fichiers (envoyez la commande dans le fil où ils sont, "
               "ou en réponse au fichier) et l'INS du patient dans son identité.",
         "en": "An IHE XDM mail needs files (send the command in their thread, or as a reply to "
               "the file) and the patient's INS in their identity.",
     },
+    "mss.login.bad_id": {
+        "fr": "« {value} » n'est pas un identifiant national de professionnel (RPPS ou ADELI "
+              "préfixé, ex. 899700012345) : <code>!mss connexion identifiant</code>.",
+        "en": "\u201c{value}\u201d is not a national professional identifier (prefixed RPPS or "
+              "ADELI, e.g. 899700012345): <code>!mail login identifier</code>.",
+    },
+    "mss.login.asked": {
+        "fr": "🔐 Demande de connexion envoyée à l'application e-CPS de {id}. Validez-la si elle "
+              "affiche le code <b>{code}</b> (avant {until}).",
+        "en": "🔐 Login request sent to the e-CPS app of {id}. Approve it if it shows the code "
+              "<b>{code}</b> (before {until}).",
+    },
+    "mss.login.done": {
+        "fr": "✅ Boîte {mailbox} connectée avec Pro Santé Connect ({id}) ; la connexion est "
+              "renouvelée automatiquement.",
+        "en": "✅ Mailbox {mailbox} logged in with Pro Santé Connect ({id}); the login is renewed "
+              "automatically.",
+    },
+    "mss.login.denied": {"fr": "❌ Connexion refusée sur l'application e-CPS.",
+                         "en": "❌ Login refused on the e-CPS app."},
+    "mss.login.expired": {"fr": "⌛ Connexion non validée à temps : relancez "
+                                "<code>!mss connexion</code>.",
+                          "en": "⌛ Login not approved in time: run <code>!mail login</code> "
+                                "again."},
+    "mss.login.refused": {"fr": "❌ Pro Santé Connect refuse la connexion ({code}).",
+                          "en": "❌ Pro Santé Connect refuses the login ({code})."},
+    "mss.login.unreachable": {"fr": "Pro Santé Connect ne répond pas : réessayez dans quelques "
+                                    "minutes.",
+                              "en": "Pro Santé Connect does not answer: try again in a few "
+                                    "minutes."},
+    "mss.login.needed": {
+        "fr": "🔐 La boîte {mailbox} doit être reconnectée avec Pro Santé Connect : les courriers "
+              "attendent sur le serveur et les envois restent en file. Un professionnel habilité "
+              "lance <code>!mss connexion identifiant-national</code> et valide sur son "
+              "application e-CPS.",
+        "en": "🔐 Mailbox {mailbox} must log in again with Pro Santé Connect: mail waits on the "
+              "server and outgoing mail stays queued. An authorised professional runs "
+              "<code>!mail login national-identifier</code> and approves on their e-CPS app.",
+    },
+    "mss.help.connect": {"fr": "connecte la boîte aux lettres avec Pro Santé Connect (validation "
+                               "sur l'application e-CPS)",
+                         "en": "logs the mailbox in with Pro Santé Connect (approved on the e-CPS "
+                               "app)"},
+    "mss.status": {
+        "fr": "📮 Boîte {mailbox} : {login}<br>En file d'envoi : {queued} (dont {retrying} en "
+              "nouvel essai) · à classer : {triage} · en quarantaine : {quarantined} (7 derniers "
+              "jours).",
+        "en": "📮 Mailbox {mailbox}: {login}<br>Waiting to be sent: {queued} ({retrying} being "
+              "retried) · to file: {triage} · quarantined: {quarantined} (last 7 days).",
+    },
+    "mss.state.certificate": {"fr": "connectée par son certificat (BAL applicative).",
+                              "en": "logged in with its certificate (applicative mailbox)."},
+    "mss.state.password": {"fr": "connectée par mot de passe.",
+                           "en": "logged in with a password."},
+    "mss.state.connected": {"fr": "connectée avec Pro Santé Connect ({id}).",
+                            "en": "logged in with Pro Santé Connect ({id})."},
+    "mss.state.pending": {"fr": "connexion en attente de validation sur l'application e-CPS de "
+                                "{id} (jusqu'à {until}).",
+                          "en": "login waiting for approval on the e-CPS app of {id} (until "
+                                "{until})."},
+    "mss.state.needed": {"fr": "<b>connexion requise</b> : <code>!mss connexion "
+                               "identifiant-national</code>.",
+                         "en": "<b>login needed</b>: <code>!mail login national-identifier"
+                               "</code>."},
+    "mss.help.status": {"fr": "montre la connexion de la boîte et ce qui attend (envois, "
+                              "courriers à classer, quarantaine)",
+                        "en": "shows the mailbox login and what waits (outgoing, mail to file, "
+                              "quarantine)"},
     "mss.help.route": {"fr": "range un courrier à classer dans le salon d'un patient",
                        "en": "files a mail waiting for triage in a patient's room"},
 }

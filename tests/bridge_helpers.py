@@ -6,22 +6,25 @@ from __future__ import annotations
 import asyncio
 import secrets
 import subprocess
+import time
 from dataclasses import dataclass, replace
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.serialization import Encoding
 from imapclient import IMAPClient
 from nio import Event, RoomMessageNotice
 
-from bots.config import MailServerConfig, MssanteConfig
+from bots.config import MailServerConfig, MssanteConfig, OAuthConfig
 from bots.runtime.vault import Vault
 from bridge.mailservers import MailServers
 from tests.careteam_helpers import INS, CareSetup, care_setup, welcomed
 from tests.clients import Clinician
 from tests.conftest import BotHandle
 from tests.mail_helpers import imap, login, new_mailbox, send
+from tests.psc_helpers import Psc
 
 TRUST_LIST = b"""<?xml version="1.0" encoding="UTF-8"?>
 <ListeBlanche xmlns="https://listeblanche.mssante.fr/schema">
@@ -35,7 +38,7 @@ class Bridged:
     setup: CareSetup
     bridge: BotHandle
     servers: MailServers
-    mailbox: str  # the bridge's applicative mailbox
+    mailbox: str  # the bridge's mailbox (applicative, or ORG with a Pro Santé Connect login)
     gp: str  # a GP's mailbox, in the trust space
     gp_password: str
     room_id: str
@@ -82,8 +85,14 @@ class Bridged:
     def kick(self) -> None:
         """The server drops the bridge's IMAP connection (a restart, a network cut)."""
         conf = self.servers.directory / "dovecot" / "dovecot.conf"
-        subprocess.run(["doveadm", "-c", str(conf), "kick", self.mailbox], check=True,
-                       capture_output=True)
+        for _ in range(100):  # 68: not connected (yet): the bridge is between two connections
+            done = subprocess.run(["doveadm", "-c", str(conf), "kick", self.mailbox],
+                                  capture_output=True)
+            if done.returncode != 68:
+                done.check_returncode()
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"{self.mailbox} never connected")
 
     def new_uidvalidity(self, value: int) -> None:
         """What a server does when it rebuilds a folder: every UID changes meaning."""
@@ -129,15 +138,25 @@ def mail(sender: str, subject: str, text: str = "Bonjour,\nvoici le courrier.\n"
 
 
 async def bridged(make_bot: Any, make_clinician: Any, servers: MailServers, tmp_path: Path, *,
-                  smtp_port: int | None = None,
-                  others: tuple[tuple[str, str], ...] = ()) -> Bridged:
+                  smtp_port: int | None = None, others: tuple[tuple[str, str], ...] = (),
+                  psc: Psc | None = None) -> Bridged:
     """`smtp_port`: where the bridge sends (default: Postfix's submission port); `others`:
-    more team members (user ID, role) that join by themselves (an Element client)."""
+    more team members (user ID, role) that join by themselves (an Element client); `psc`: the
+    mailbox is an ORG one that logs in with this provider's tokens (XOAUTH2), not an
+    applicative one with its certificate."""
     key, database = Vault.new_key(), f"sqlite:///{tmp_path}/shared.db"
     mailbox = f"dac.{secrets.token_hex(4)}@hopital.test"
-    cert, cert_key = servers.add_app_mailbox(mailbox)
+    oauth = None
+    if psc is None:
+        cert, cert_key = servers.add_app_mailbox(mailbox)
+    else:
+        servers.add_oauth_mailbox(mailbox)
+        cert, cert_key = None, None
+        oauth = OAuthConfig(psc.issuer, psc.client_id, psc.client_secret, ca_file=psc.ca_file)
     trust = tmp_path / "liste-blanche.xml"
     trust.write_bytes(TRUST_LIST)
+    crl = tmp_path / "ac-serveurs.crl"  # the servers' certificates checked for revocation
+    crl.write_bytes(servers.ca.crl().public_bytes(Encoding.DER))
     gp, gp_password = new_mailbox(servers, "operator.test", "dr.morel")
 
     def server(host: str, port: int) -> MailServerConfig:
@@ -146,7 +165,7 @@ async def bridged(make_bot: Any, make_clinician: Any, servers: MailServers, tmp_
     settings = MssanteConfig(
         mailbox=mailbox, careteam_account="", imap=server(servers.imap_host, servers.imap_port),
         smtp=server(servers.smtp_host, smtp_port or servers.submission_port),
-        trust_list=str(trust), recheck_seconds=5)
+        trust_list=str(trust), recheck_seconds=5, oauth=oauth, crls=(str(crl),))
     shared = {"database": database, "data_keys": (key,)}
     bridge = await make_bot(start=False, bots=("mssante",), mssante=settings, **shared)
     setup = await care_setup(make_bot, make_clinician, bot=shared,

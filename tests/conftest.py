@@ -22,7 +22,7 @@ from bots.runtime.runtime import Runtime
 from bots.runtime.store import Store, migrate
 from bots.runtime.vault import Vault
 from tests.clients import Clinician
-from tests.mail_helpers import mail_servers  # noqa: F401 - session-scoped Dovecot + Postfix
+from tests.mail_helpers import mail_servers, psc  # noqa: F401 - Dovecot, Postfix, the PSC stand-in
 
 _counter = itertools.count()
 

@@ -1,5 +1,7 @@
-"""The real Dovecot and Postfix for the MSSanté bridge's tests: started once per test session
-(`mail_servers` fixture), plus small synchronous clients (imapclient, smtplib) to drive them."""
+"""The real Dovecot and Postfix for the MSSanté bridge's tests, and the OpenID provider standing in
+for Pro Santé Connect that checks their PER/ORG mailboxes' tokens: all three started once per test
+session (`mail_servers` and `psc` fixtures), plus small clients (imapclient, smtplib, aiosmtplib)
+to drive the servers."""
 
 from __future__ import annotations
 
@@ -15,41 +17,69 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import cast
 
+import aiosmtplib
 import pytest
 from imapclient import IMAPClient
 
 from bridge.mailservers import MailServers, start_mail_servers
+from bridge.testca import CertificateAuthority
+from tests.psc_helpers import Psc, start_psc
 
 # The trust list's domains and one outside it; all three are delivered locally.
 DOMAINS = ("operator.test", "hopital.test", "untrusted.test")
 SENDER_CERT = "messagerie.hopital.test"  # the client certificate tests submit mail with
 
 _running: list[MailServers] = []
+_psc: list[Psc] = []
 
 
 def _shared() -> MailServers:
-    """One pair of servers per test process, even if the fixture is both in conftest and imported
-    into a test module (two fixture definitions would otherwise start two pairs)."""
+    """One pair of servers (and one provider) per test process, even if the fixture is both in
+    conftest and imported into a test module (two fixture definitions would otherwise start two
+    pairs)."""
     if not _running:
         # Not pytest's tmp_path: /tmp/pytest-of-root is mode 0700 and the servers' own users
         # (dovecot, mail, postfix) must reach their files.
         directory = Path(tempfile.mkdtemp(prefix="liaison-mail-"))
         directory.chmod(0o755)
         try:
-            _running.append(start_mail_servers(directory, DOMAINS))
+            # The provider first: Dovecot is told where its introspection endpoint is, and
+            # trusts its certificate because it comes from the servers' own CA.
+            _psc.append(start_psc(directory / "psc", CertificateAuthority(directory / "ca")))
+            _running.append(start_mail_servers(directory, DOMAINS,
+                                               oauth=_psc[0].introspection))
         except BaseException:
+            _stop_all()
             shutil.rmtree(directory, ignore_errors=True)
             raise
     return _running[0]
 
 
+def shared_psc() -> Psc:
+    """The provider the shared servers check tokens with (starting them if needed)."""
+    _shared()
+    return _psc[0]
+
+
+def _stop_all() -> None:
+    while _running:
+        _running.pop().stop()
+    while _psc:
+        _psc.pop().stop()
+
+
 @pytest.fixture(scope="session")
 def mail_servers() -> Iterator[MailServers]:
-    yield _shared()
-    while _running:
-        servers = _running.pop()
-        servers.stop()
-        shutil.rmtree(servers.directory, ignore_errors=True)
+    servers = _shared()
+    yield servers
+    _stop_all()
+    shutil.rmtree(servers.directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def psc(mail_servers: MailServers) -> Psc:
+    """Pro Santé Connect's stand-in; stopped with the servers (`mail_servers`)."""
+    return shared_psc()
 
 
 def new_mailbox(servers: MailServers, domain: str = "hopital.test",
@@ -59,6 +89,17 @@ def new_mailbox(servers: MailServers, domain: str = "hopital.test",
     password = secrets.token_urlsafe(12)
     servers.add_mailbox(address, password)
     return address, password
+
+
+def new_oauth_mailbox(servers: MailServers, psc: Psc, domain: str = "hopital.test",
+                      prefix: str = "dr") -> tuple[str, str]:
+    """A fresh PER mailbox and the professional whose PSC tokens open it: (address, national id);
+    the national id is the login_hint of the CIBA flow (psc_helpers.token_for)."""
+    address = f"{prefix}.{secrets.token_hex(4)}@{domain}"
+    national_id = f"8997{secrets.randbelow(10**8):08d}"  # RPPS-like, 12 digits
+    servers.add_oauth_mailbox(address)
+    psc.add_account(national_id, address)
+    return address, national_id
 
 
 def imap(servers: MailServers, *, implicit: bool = False,
@@ -98,6 +139,20 @@ def send(servers: MailServers, msg: EmailMessage, *, client_cert: str | None = S
     with smtplib.SMTP(servers.smtp_host, servers.submission_port, timeout=15) as smtp:
         smtp.starttls(context=ctx)
         smtp.send_message(msg)
+
+
+async def send_with_token(servers: MailServers, msg: EmailMessage, address: str,
+                          access_token: str, *, implicit: bool = False) -> None:
+    """Submit through Postfix as a PER/ORG mailbox does: TLS without a client certificate, then
+    SASL XOAUTH2 with its access token (aiosmtplib, as the bridge)."""
+    async def token() -> str:
+        return access_token
+
+    await aiosmtplib.send(msg, hostname=servers.smtp_host,
+                          port=servers.smtps_port if implicit else servers.submission_port,
+                          use_tls=implicit, start_tls=not implicit,
+                          tls_context=servers.tls_context(), username=address,
+                          oauth_token_generator=token, timeout=15)
 
 
 def wait_for_mail(client: IMAPClient, criteria: list[str | bytes] | None = None,

@@ -1,7 +1,8 @@
 """The MSSanté bridge against the real Dovecot and Postfix (TLS, client certificates) and a real
 Synapse with E2EE clients: mail into the right room (by reference, INS, thread, triage), files
 that decrypt, quarantine, read receipts; mail out of the room, threaded, refused outside the
-trust space, queued while the server is down and sent once; no loss, no duplicate on restart."""
+trust space, queued while the server is down and sent once; no loss, no duplicate on restart;
+an ORG mailbox logging in with Pro Santé Connect tokens (XOAUTH2)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ import zipfile
 from dataclasses import replace
 from datetime import UTC, datetime
 
+import pytest
+from nio import RoomMessageNotice
 from sqlalchemy import select
 
 from bots.homeserver import free_port
 from bridge.inbound import parse
-from bridge.models import InboundRow, MailboxState, OutboundRow
+from bridge.models import InboundRow, MailboxLogin, MailboxState, OutboundRow
 from bridge.receiving import Receiving
 from bridge.xdm import Document, build_package
 from tests.bridge_helpers import bridged, mail
@@ -95,6 +98,9 @@ async def test_mail_reaches_the_right_room_or_triage_or_quarantine(
     await b.posted(coord, b.coordination, "message trop gros")
     b.deliver(mail(b.gp, f"Après la quarantaine [{b.ref}]"))
     await b.posted(nurse, b.room_id, "Après la quarantaine")
+    asked = await coord.send(b.coordination, "!mss etat")
+    status = (await coord.reply_to(b.coordination, asked, b.bridge.user_id)).body
+    assert "connectée par son certificat" in status and "en quarantaine : 4" in status
 
     # The bridge answers its own commands only: not the care-team bot's, not `!aide` twice.
     others = [await nurse.send(b.room_id, text) for text in ("!equipe liste", "!aide")]
@@ -165,6 +171,17 @@ async def test_mail_out_threaded_both_ways_queued_while_down_and_never_twice(
     (back,) = await asyncio.to_thread(wait_for_mail, gp, ["BODY", "Merci"])
     assert back["In-Reply-To"] == answer["Message-ID"]
     assert back["Subject"] == f"[{b.ref}] Re: Sortie"
+    assert not list(back.iter_attachments())
+
+    # Or in the mail's thread, where a file was put: the file goes with the answer.
+    in_thread = {"m.relates_to": {"rel_type": "m.thread", "event_id": shown.event_id}}
+    await nurse.send_file(b.room_id, "bilan.pdf", PDF, "application/pdf", **in_thread)
+    threaded = await nurse.send(b.room_id, "!mss repondre Voici le bilan.", **in_thread)
+    await b.reaction(nurse, threaded, "📤")
+    (with_file,) = await asyncio.to_thread(wait_for_mail, gp, ["BODY", "Voici le bilan"])
+    assert with_file["In-Reply-To"] == answer["Message-ID"]
+    assert [(a.get_filename(), a.get_content()) for a in with_file.iter_attachments()] == [
+        ("bilan.pdf", PDF)]
 
     # From a thread: its files go with the mail, packaged as IHE XDM with the patient's INS.
     root = await nurse.send_file(b.room_id, "ordonnance.pdf", PDF, "application/pdf")
@@ -306,3 +323,93 @@ async def test_element_sends_mail_through_the_bridge(homeserver, make_bot, make_
     gp = b.gp_inbox()
     (sent,) = await asyncio.to_thread(wait_for_mail, gp, ["SUBJECT", "Depuis Element"])
     assert "Bonjour depuis Element" in sent.get_body().get_content()
+
+
+@pytest.fixture
+def short_tokens(psc):
+    """Access tokens that live 30 s: within the 30 s margin at once, each use renews one."""
+    psc.set_ttl(access=30)
+    yield psc
+    psc.set_ttl(access=120)
+
+
+async def test_an_org_mailbox_logs_in_with_pro_sante_connect_and_loses_nothing_meanwhile(
+        make_bot, make_clinician, mail_servers, short_tokens, tmp_path):
+    """A PER/ORG mailbox: XOAUTH2 on IMAP and SMTP with tokens from the provider (CIBA, the
+    professional approving on their phone), renewed, kept across a restart; when the session
+    ends, mail waits on the server and in the outbox until a new login, then flows."""
+    psc = short_tokens
+    national_id = f"8997{secrets.randbelow(10**8):08d}"
+    b = await bridged(make_bot, make_clinician, mail_servers, tmp_path, psc=psc)
+    psc.add_account(national_id, b.mailbox)
+    coord, nurse = b.setup.coordinator, b.nurse
+    await b.posted(coord, b.coordination, "doit être reconnectée avec Pro Santé Connect")
+    b.deliver(mail(b.gp, f"En attente de connexion [{b.ref}]"))
+
+    # Refused on the phone first, then approved: the code in the room is the one on the phone.
+    async def login(approve: bool, restart: bool = False) -> None:
+        asked = await coord.send(b.coordination, f"!mss connexion {national_id}")
+        reply = await coord.reply_to(b.coordination, asked, b.bridge.user_id)
+        code = reply.body.split("code ")[1].split(" ")[0]
+        assert [p["binding_message"] for p in psc.pending()
+                if p["login_hint"] == national_id] == [code]
+        if restart:  # the request is kept: polling resumes after a restart
+            await b.bridge.stop()
+            await b.bridge.start()
+        if approve:
+            await asyncio.to_thread(psc.approve, national_id)
+        else:
+            await asyncio.to_thread(psc.deny, national_id)
+        answer = await coord.wait_for(lambda r, e: r == b.coordination
+                                      and e.sender == b.bridge.user_id and
+                                      isinstance(e, RoomMessageNotice) and
+                                      ("✅ Boîte" in e.body or "❌" in e.body),
+                                      timeout=45, start=coord.mark(asked))
+        assert ("✅ Boîte" in answer.body) is approve, answer.body
+
+    bad = await coord.send(b.coordination, "!mss connexion 12")
+    assert "n'est pas un identifiant" in (await coord.reply_to(
+        b.coordination, bad, b.bridge.user_id)).body
+    await login(approve=False)
+    await login(approve=True)
+    await b.posted(nurse, b.room_id, "En attente de connexion")
+
+    # Short-lived access tokens (as Pro Santé Connect's): each use renews one first, with the
+    # refresh token, rotated at each use, the new one stored before the old one is dead.
+    command = await nurse.send(b.room_id, f"!mss envoyer {b.gp} Par XOAUTH2\nBonjour.")
+    await b.reaction(nurse, command, "📤")
+    (sent,) = await asyncio.to_thread(wait_for_mail, b.gp_inbox(), ["SUBJECT", "XOAUTH2"])
+    assert b.mailbox in sent["From"]
+    async with b.bridge.runtime.transaction() as tx:  # stored sealed
+        sealed = (await tx.session.scalar(select(MailboxLogin))).tokens
+    assert b"refresh_token" not in sealed and b"access_token" not in sealed
+    await b.bridge.stop()  # and kept: no new login after a restart
+    await b.bridge.start()
+    b.deliver(mail(b.gp, f"Après le redémarrage [{b.ref}]"))
+    await b.posted(nurse, b.room_id, "Après le redémarrage")
+    grants = psc.grants()
+    assert grants["urn:openid:params:grant-type:ciba"] == 1 and \
+        grants["refresh_token"] >= 3, grants  # IMAP, SMTP, IMAP after the restart
+
+    # The session ends at the provider: the rooms are told once; mail in and out waits.
+    psc.revoke(national_id)
+    mark = len(coord.timeline)
+    await asyncio.to_thread(b.kick)
+    await b.posted(coord, b.coordination, "doit être reconnectée", start=mark)
+    b.deliver(mail(b.gp, f"Pendant la coupure [{b.ref}]"))
+    waiting = await nurse.send(b.room_id, f"!mss envoyer {b.gp} En file\nBonjour.")
+    await nurse.reply_to(b.room_id, waiting, b.bridge.user_id)
+    await asyncio.sleep(5)
+    async with b.bridge.runtime.transaction() as tx:
+        queued = await tx.session.scalar(select(OutboundRow).where(OutboundRow.key == waiting))
+        assert (queued.state, queued.attempts) == ("queued", 0)
+    asked = await coord.send(b.coordination, "!mss etat")
+    status = (await coord.reply_to(b.coordination, asked, b.bridge.user_id)).body
+    assert "connexion requise" in status and "En file d'envoi : 1 (dont 0" in status, status
+    assert not [e for r, e in nurse.timeline if "Pendant la coupure" in getattr(e, "body", "")]
+    await login(approve=True, restart=True)
+    await b.posted(nurse, b.room_id, "Pendant la coupure")
+    await b.reaction(nurse, waiting, "📤")
+    assert len(await asyncio.to_thread(wait_for_mail, b.gp_inbox(), ["SUBJECT", "En file"])) == 1
+    assert len([e for r, e in coord.timeline if r == b.coordination and
+                "doit être reconnectée" in getattr(e, "body", "")]) == 2

@@ -16,7 +16,7 @@ from bridge.inbound import Limits, parse
 from bridge.outbound import Outgoing, Patient, compose, message_id_for, untrusted
 from bridge.receipts import Report, receipt, report_of, wants_receipt
 from bridge.routing import decide, keys
-from bridge.trust import TrustSource
+from bridge.sources import trust_source
 from bridge.trustlist import TrustListError, parse_trust_list
 from bridge.xdm import Document, Unreadable, ZipLimits, build_package, ins_of, read_package
 
@@ -229,11 +229,11 @@ def test_an_outbound_mail_is_the_same_bytes_for_the_same_event():
 async def test_the_trust_list_is_read_again_without_restart_and_a_bad_one_is_not_taken(tmp_path):
     path = tmp_path / "liste.xml"
     path.write_bytes(b"<ListeBlanche><Domaine><Nom>a.test</Nom></Domaine></ListeBlanche>")
-    source = TrustSource(str(path), refresh_minutes=0)  # re-read at every use
+    source = trust_source(str(path), refresh_minutes=0)  # re-read at every use
     assert (await source.current()).domains == {"a.test"}
     path.write_bytes(b"<ListeBlanche><Domaine><Nom>b.test</Nom></Domaine></ListeBlanche>")
     assert (await source.current()).domains == {"b.test"}
     path.write_bytes(b"<ListeBlanche><Domaine>")  # a broken download: the last good list stays
     assert (await source.current()).domains == {"b.test"}
     with pytest.raises(TrustListError):
-        await TrustSource(str(path), refresh_minutes=0).current()  # none good yet: no start
+        await trust_source(str(path), refresh_minutes=0).current()  # none good yet: no start

@@ -98,3 +98,26 @@ def test_discharge_section_and_a_bad_template_stops_the_start(tmp_path):
     raw["discharge"] = {"working_hours": "19:00-08:00"}
     with pytest.raises(config.ConfigError, match="start must come before"):
         config.load(write(tmp_path, raw))
+
+
+def test_a_mailbox_logs_in_with_pro_sante_connect_or_a_password_not_both(tmp_path):
+    raw = good()
+    (tmp_path / "secret").write_text("s3cret\n")
+    raw["mssante"] = {
+        "mailbox": "DAC@hopital.test", "careteam_account": "@liaison:chu.example",
+        "imap": {"host": "imap.hopital.test", "port": 993, "security": "tls"},
+        "smtp": {"host": "smtp.hopital.test", "port": 465, "security": "tls"},
+        "trust_list": "liste.xml",
+        "oauth": {"issuer": "https://auth.esante.gouv.fr/auth/realms/esante-wallet/",
+                  "client_id": "liaison", "client_secret_file": "secret"}}
+    oauth = config.load(write(tmp_path, raw)).mssante.oauth
+    assert (oauth.issuer, oauth.client_secret, oauth.scope) == (
+        "https://auth.esante.gouv.fr/auth/realms/esante-wallet", "s3cret",
+        "openid offline_access")
+    raw["mssante"]["smtp"]["password"] = "pw"
+    with pytest.raises(config.ConfigError, match="oauth .XOAUTH2. or with a password"):
+        config.load(write(tmp_path, raw))
+    raw["mssante"]["smtp"].pop("password")
+    raw["mssante"]["oauth"]["issuer"] = "http://auth.example"
+    with pytest.raises(config.ConfigError, match="mssante/oauth/issuer"):
+        config.load(write(tmp_path, raw))

@@ -1,8 +1,11 @@
 """The mail servers the MSSanté bridge is tested against (bridge/mailservers.py): a real Dovecot and
-a real Postfix, TLS required, client certificates of the test CA checked."""
+a real Postfix, TLS required, client certificates of the test CA checked, and PER/ORG mailboxes
+logging in with access tokens of the Pro Santé Connect stand-in (tests/psc_helpers.py), obtained
+by the real CIBA flow and checked by Dovecot at the provider's introspection endpoint."""
 
 from __future__ import annotations
 
+import asyncio
 import smtplib
 import socket
 import ssl
@@ -16,12 +19,39 @@ from imapclient.exceptions import IMAPClientError, LoginError
 
 from bridge.mailservers import MailServers
 from bridge.testca import CertificateAuthority
-from tests.mail_helpers import SENDER_CERT, imap, login, message, new_mailbox, send, wait_for_mail
+from tests.mail_helpers import (
+    SENDER_CERT,
+    imap,
+    login,
+    message,
+    new_mailbox,
+    new_oauth_mailbox,
+    send,
+    send_with_token,
+    wait_for_mail,
+)
+from tests.psc_helpers import (
+    CIBA,
+    SCOPE,
+    OAuthError,
+    Psc,
+    ciba_poll,
+    ciba_request,
+    refresh,
+    token_for,
+)
 
 
 def _external(client: IMAPClient, address: str) -> None:
     """SASL EXTERNAL as the bridge does it: the authorization identity is the mailbox."""
     client.sasl_login("EXTERNAL", lambda _challenge: address.encode())
+
+
+def _oauth_login(client: IMAPClient, mechanism: str, address: str, token: str) -> None:
+    if mechanism == "XOAUTH2":
+        client.oauth2_login(address, token)
+    else:
+        client.oauthbearer_login(address, token)
 
 
 def _foreign_context(tmp_path: Path, servers: MailServers) -> ssl.SSLContext:
@@ -141,17 +171,19 @@ async def test_aiosmtplib_as_the_bridge_sends(mail_servers: MailServers) -> None
     client.logout()
 
 
-def test_submission_needs_tls_and_a_client_certificate_of_the_ca(
+def test_submission_needs_tls_and_a_certificate_of_the_ca_or_a_login(
         mail_servers: MailServers, tmp_path: Path) -> None:
     address, password = new_mailbox(mail_servers)
     host, port = mail_servers.smtp_host, mail_servers.submission_port
     with smtplib.SMTP(host, port, timeout=15) as smtp:  # no TLS at all
         with pytest.raises(smtplib.SMTPSenderRefused, match="STARTTLS"):
             smtp.send_message(message("intrus@hopital.test", address))
+    # TLS, but neither a certificate of the CA (none, or another CA's) nor a SASL login: the
+    # session goes on (SASL clients have no certificate) and the relay restrictions refuse.
     for ctx in (mail_servers.tls_context(), _foreign_context(tmp_path, mail_servers)):
-        with pytest.raises((smtplib.SMTPException, ssl.SSLError, OSError)):
-            with smtplib.SMTP(host, port, timeout=15) as smtp:
-                smtp.starttls(context=ctx)
+        with smtplib.SMTP(host, port, timeout=15) as smtp:
+            smtp.starttls(context=ctx)
+            with pytest.raises(smtplib.SMTPRecipientsRefused, match="Access denied"):
                 smtp.send_message(message("intrus@hopital.test", address))
     with pytest.raises((smtplib.SMTPException, ssl.SSLError, OSError)):
         send(mail_servers, message("intrus@hopital.test", address), client_cert=None,
@@ -162,6 +194,127 @@ def test_submission_needs_tls_and_a_client_certificate_of_the_ca(
     client = login(mail_servers, address, password)
     assert [m["Message-ID"] for m in wait_for_mail(client)] == [legitimate["Message-ID"]]
     client.logout()
+
+
+@pytest.mark.parametrize(("mechanism", "implicit"),
+                         [("XOAUTH2", False), ("OAUTHBEARER", True)],
+                         ids=["xoauth2-starttls", "oauthbearer-implicit-tls"])
+def test_psc_mailbox_logs_in_over_imap_with_a_ciba_token(
+        mail_servers: MailServers, psc: Psc, mechanism: str, implicit: bool) -> None:
+    address, national_id = new_oauth_mailbox(mail_servers, psc)
+    tokens = token_for(psc, national_id)
+    client = imap(mail_servers, implicit=implicit)
+    assert f"AUTH={mechanism}".encode() in client.capabilities()
+    _oauth_login(client, mechanism, address, tokens["access_token"])
+    assert client.select_folder("INBOX")[b"EXISTS"] == 0
+    client.logout()
+
+
+def test_imap_refuses_a_token_that_does_not_open_the_mailbox(
+        mail_servers: MailServers, psc: Psc) -> None:
+    address, national_id = new_oauth_mailbox(mail_servers, psc)
+    _, other_id = new_oauth_mailbox(mail_servers, psc)
+    token = token_for(psc, national_id)["access_token"]
+    others = token_for(psc, other_id)["access_token"]  # active, but for the other mailbox
+    for mechanism in ("XOAUTH2", "OAUTHBEARER"):
+        for wrong in ("garbage", token[::-1], others):
+            client = imap(mail_servers)
+            with pytest.raises(LoginError):
+                _oauth_login(client, mechanism, address, wrong)
+            client.shutdown()
+
+    client = IMAPClient(mail_servers.imap_host, port=mail_servers.imap_port, ssl=False,
+                        timeout=15)
+    with pytest.raises(LoginError, match="PRIVACYREQUIRED"):
+        client.oauth2_login(address, token)  # a good token, but no TLS
+    client.shutdown()
+
+    client = imap(mail_servers)
+    client.oauth2_login(address, token)
+    client.logout()
+    psc.revoke(national_id)  # Dovecot asks the provider at every login: refused at once
+    client = imap(mail_servers)
+    with pytest.raises(LoginError):
+        client.oauth2_login(address, token)
+    client.shutdown()
+
+
+async def test_psc_mailbox_submits_only_as_its_own_address(
+        mail_servers: MailServers, psc: Psc) -> None:
+    address, national_id = new_oauth_mailbox(mail_servers, psc)
+    recipient, password = new_mailbox(mail_servers, "operator.test")
+    token = token_for(psc, national_id)["access_token"]
+
+    with smtplib.SMTP(mail_servers.smtp_host, mail_servers.submission_port, timeout=15) as smtp:
+        smtp.ehlo()
+        assert not smtp.has_extn("auth")  # no login before TLS
+        smtp.starttls(context=mail_servers.tls_context())
+        smtp.ehlo()
+        assert {"XOAUTH2", "OAUTHBEARER"} <= set(smtp.esmtp_features["auth"].split())
+
+    forged = message("dr.martin@hopital.test", recipient)
+    with pytest.raises(aiosmtplib.SMTPRecipientsRefused, match="not owned by user"):
+        await send_with_token(mail_servers, forged, address, token)
+    sent = message(address, recipient)
+    await send_with_token(mail_servers, sent, address, token)
+    client = login(mail_servers, recipient, password)
+    assert [m["Message-ID"] for m in wait_for_mail(client)] == [sent["Message-ID"]]
+    client.logout()
+
+
+async def test_refreshed_token_works_and_the_used_refresh_token_no_longer_does(
+        mail_servers: MailServers, psc: Psc) -> None:
+    address, national_id = new_oauth_mailbox(mail_servers, psc)
+    issued = psc.grants()
+    psc.set_ttl(access=1)
+    try:
+        first = token_for(psc, national_id)
+    finally:
+        psc.set_ttl(access=120)
+    await asyncio.sleep(2.1)
+    with pytest.raises(aiosmtplib.SMTPAuthenticationError):  # expired: introspected inactive
+        await send_with_token(mail_servers, message(address, address), address,
+                              first["access_token"])
+
+    second = refresh(psc, first["refresh_token"])
+    assert second["refresh_token"] != first["refresh_token"]  # rotated at every refresh
+    sent = message(address, address)
+    await send_with_token(mail_servers, sent, address, second["access_token"], implicit=True)
+    client = imap(mail_servers)
+    client.oauth2_login(address, second["access_token"])
+    assert [m["Message-ID"] for m in wait_for_mail(client)] == [sent["Message-ID"]]
+    client.logout()
+
+    with pytest.raises(OAuthError) as used:
+        refresh(psc, first["refresh_token"])
+    assert used.value.error == "invalid_grant"
+    # oidc-provider takes the reuse of a used refresh token for a theft and ends the whole grant:
+    # the current refresh token goes too, and the user must approve a new CIBA request.
+    with pytest.raises(OAuthError, match="invalid_grant"):
+        refresh(psc, second["refresh_token"])
+    now = psc.grants()
+    assert now[CIBA] - issued.get(CIBA, 0) == 1
+    assert now["refresh_token"] - issued.get("refresh_token", 0) == 1
+
+
+def test_ciba_request_the_user_refuses_or_for_an_unknown_professional(
+        mail_servers: MailServers, psc: Psc) -> None:
+    _, national_id = new_oauth_mailbox(mail_servers, psc)
+    started = ciba_request(psc, national_id, binding_message="LIAISON-42")
+    assert started["interval"] == 1
+    assert {"login_hint": national_id, "binding_message": "LIAISON-42",
+            "scope": SCOPE} in psc.pending()
+    with pytest.raises(OAuthError, match="authorization_pending"):
+        ciba_poll(psc, started, timeout=0)
+    psc.deny(national_id)
+    with pytest.raises(OAuthError) as denied:
+        ciba_poll(psc, started)
+    assert denied.value.error == "access_denied"
+    assert all(request["login_hint"] != national_id for request in psc.pending())
+
+    with pytest.raises(OAuthError) as unknown:
+        ciba_request(psc, "000000000000")
+    assert unknown.value.error == "unknown_user_id"
 
 
 def test_mail_to_an_outside_domain_never_leaves_and_comes_back_as_a_dsn(
