@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 # takes as login_hint.
 NATIONAL_ID = re.compile(r"^[0-9A-Za-z]{6,32}$")
 IDLE = timedelta(minutes=5)  # the service's longest sleep with nothing to renew or poll
+RETRY = timedelta(minutes=1)
 STALE = datetime.min.replace(tzinfo=UTC)
 
 
@@ -52,6 +53,7 @@ class Login:
         self.settings, self.zone, self.lang = settings, zone, lang
         self.provider = Provider(oauth)
         self._tokens: Tokens | None = None
+        self._retry_at = STALE  # no keep-alive renewal before (the provider did not answer)
         self._renewing = asyncio.Lock()
         self._wake = asyncio.Event()
         self.ready = asyncio.Event()  # set while there are tokens
@@ -131,8 +133,11 @@ class Login:
 
     async def _keep_alive(self, runtime: Runtime) -> None:
         """Sleep until the refresh token is half-way through its life (then renew it), a login
-        is asked for, or IDLE passes."""
+        is asked for, or IDLE passes. A renewal the provider could not answer is tried again
+        RETRY later, not at once."""
         renew_at = self._tokens.renew_at() if self._tokens is not None else None
+        if renew_at is not None:
+            renew_at = max(renew_at, self._retry_at)
         wait = IDLE if renew_at is None else min(IDLE, renew_at - utcnow())
         try:
             await asyncio.wait_for(self._wake.wait(), max(wait.total_seconds(), 0.0))
@@ -145,8 +150,11 @@ class Login:
                 if self._tokens is tokens:  # not renewed meanwhile by IMAP or SMTP
                     try:
                         await self._renew(runtime, tokens)
-                    except (LoginNeeded, ProviderError):
-                        pass  # said in the rooms, or tried again at the next need
+                    except LoginNeeded:
+                        pass  # said in the rooms
+                    except ProviderError as exc:
+                        log.warning("keep-alive renewal failed", extra={"error": str(exc)})
+                        self._retry_at = utcnow() + RETRY
 
     async def _poll(self, runtime: Runtime, stored: dict[str, Any]) -> None:
         """Ask the token endpoint every `interval` until the professional answers or the request
@@ -175,7 +183,8 @@ class Login:
                     interval += 5
                 elif isinstance(answer, Tokens):
                     outcome = answer
-        async with runtime.transaction() as tx:
+        # Under the renewal lock: a renewal of the old tokens cannot land over the new ones.
+        async with self._renewing, runtime.transaction() as tx:
             row = await self._row(tx)
             if row.pending is None or tx.vault.open(row.pending)["auth_req_id"] \
                     != pending.auth_req_id:

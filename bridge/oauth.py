@@ -24,7 +24,8 @@ from bots.config import OAuthConfig
 CIBA_GRANT = "urn:openid:params:grant-type:ciba"
 # An access token this close to its end is renewed first: it must outlive the IMAP or SMTP login.
 MARGIN = timedelta(seconds=30)
-TIMEOUT = aiohttp.ClientTimeout(total=30)
+# Short: `!mss connexion` waits for the backchannel answer inside its transaction.
+TIMEOUT = aiohttp.ClientTimeout(total=15)
 
 
 class ProviderError(Exception):
@@ -48,20 +49,21 @@ class Tokens:
     # When the refresh token lapses if unused (the provider's session idle time), if said.
     refresh_expires_at: datetime | None
     login_hint: str  # whose approval they come from
+    issued_at: datetime
 
     def fresh(self, now: datetime) -> bool:
         return now + MARGIN < self.expires_at
 
     def renew_at(self) -> datetime | None:
         """When to renew unasked so that an idle session does not lapse: half-way through the
-        refresh token's life."""
+        refresh token's life (kept alive by the provider only while it is used)."""
         if self.refresh_token is None or self.refresh_expires_at is None:
             return None
-        return self.refresh_expires_at - (self.refresh_expires_at - self.expires_at) / 2
+        return self.issued_at + (self.refresh_expires_at - self.issued_at) / 2
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self) | {
-            "expires_at": self.expires_at.isoformat(),
+            "expires_at": self.expires_at.isoformat(), "issued_at": self.issued_at.isoformat(),
             "refresh_expires_at": self.refresh_expires_at.isoformat()
             if self.refresh_expires_at else None}
 
@@ -70,7 +72,7 @@ class Tokens:
         later = data.get("refresh_expires_at")
         return cls(data["access_token"], datetime.fromisoformat(data["expires_at"]),
                    data.get("refresh_token"), datetime.fromisoformat(later) if later else None,
-                   data["login_hint"])
+                   data["login_hint"], datetime.fromisoformat(data["issued_at"]))
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,7 @@ def tokens_from(body: Any, login_hint: str, now: datetime,
     else:
         refresh, refresh_at = None, None
     return Tokens(body["access_token"], now + timedelta(seconds=expires_in), refresh, refresh_at,
-                  login_hint)
+                  login_hint, now)
 
 
 def pending_from(body: Any, login_hint: str, binding_message: str, now: datetime) -> Pending:

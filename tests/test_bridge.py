@@ -227,6 +227,10 @@ async def _until(check, what: str, timeout: float = 45) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+async def _more(psc, renewals: int) -> bool:
+    return psc.grants()["refresh_token"] > renewals
+
+
 async def _outbound_error(b) -> bool:
     async with b.bridge.runtime.transaction() as tx:
         return bool(await tx.session.scalar(select(OutboundRow.last_error)))
@@ -330,7 +334,7 @@ def short_tokens(psc):
     """Access tokens that live 30 s: within the 30 s margin at once, each use renews one."""
     psc.set_ttl(access=30)
     yield psc
-    psc.set_ttl(access=120)
+    psc.set_ttl(access=120, refresh=3600)
 
 
 async def test_an_org_mailbox_logs_in_with_pro_sante_connect_and_loses_nothing_meanwhile(
@@ -413,3 +417,16 @@ async def test_an_org_mailbox_logs_in_with_pro_sante_connect_and_loses_nothing_m
     assert len(await asyncio.to_thread(wait_for_mail, b.gp_inbox(), ["SUBJECT", "En file"])) == 1
     assert len([e for r, e in coord.timeline if r == b.coordination and
                 "doit être reconnectée" in getattr(e, "body", "")]) == 2
+
+    # A session that lapses when its refresh token is unused for 8 s (as a provider's idle
+    # timeout): an idle bridge renews it half-way, and logs in again long after.
+    psc.set_ttl(refresh=8)
+    renewed = psc.grants()["refresh_token"]
+    await asyncio.to_thread(b.kick)  # the next login gets tokens of that kind
+    await _until(lambda: _more(psc, renewed), "the login after the kick")
+    before = psc.grants()["refresh_token"]
+    await asyncio.sleep(20)
+    assert psc.grants()["refresh_token"] >= before + 3
+    await asyncio.to_thread(b.kick)
+    b.deliver(mail(b.gp, f"Après 20 s sans activité [{b.ref}]"))
+    await b.posted(nurse, b.room_id, "Après 20 s sans activité")

@@ -26,7 +26,7 @@ def test_a_token_answer_gives_tokens_and_a_refresh_without_rotation_keeps_the_ol
     first = tokens_from({"access_token": "a1", "token_type": "Bearer", "expires_in": 120,
                          "refresh_token": "r1", "refresh_expires_in": 1800}, HINT, NOW)
     assert first == Tokens("a1", NOW + timedelta(seconds=120), "r1",
-                           NOW + timedelta(seconds=1800), HINT)
+                           NOW + timedelta(seconds=1800), HINT, NOW)
     later = NOW + timedelta(seconds=100)
     kept = tokens_from({"access_token": "a2", "token_type": "bearer", "expires_in": 120},
                        HINT, later, previous=first)
@@ -53,7 +53,11 @@ def test_a_token_is_renewed_before_it_ends_and_kept_alive_half_way_through_its_s
     assert tokens.fresh(NOW)
     assert tokens.fresh(tokens.expires_at - MARGIN - timedelta(seconds=1))
     assert not tokens.fresh(tokens.expires_at - MARGIN)
-    assert tokens.renew_at() == NOW + timedelta(seconds=120 + (1800 - 120) / 2)
+    assert tokens.renew_at() == NOW + timedelta(seconds=900)
+    # A refresh token shorter-lived than the access token is renewed in time all the same.
+    assert tokens_from({"access_token": "a", "token_type": "Bearer", "expires_in": 300,
+                        "refresh_token": "r", "refresh_expires_in": 60}, HINT, NOW) \
+        .renew_at() == NOW + timedelta(seconds=30)
     # No idle limit said, or no refresh token: nothing to keep alive.
     assert tokens_from({"access_token": "a", "token_type": "Bearer", "refresh_token": "r"},
                        HINT, NOW).renew_at() is None

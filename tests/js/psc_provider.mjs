@@ -111,6 +111,14 @@ provider.on('grant.success', (ctx) => {
   const type = ctx.oidc.params.grant_type;
   issued[type] = (issued[type] ?? 0) + 1;
 });
+// Like Keycloak (Pro Santé Connect's server), say how long the refresh token lives unused: the
+// bridge renews it half-way through that, so an idle mailbox keeps its session.
+provider.use(async (ctx, next) => {
+  await next();
+  if (ctx.oidc?.route === 'token' && ctx.body?.refresh_token) {
+    ctx.body.refresh_expires_in = ttl.refresh;
+  }
+});
 provider.on('server_error', (_ctx, error) => console.error('server_error', error));
 server.on('request', provider.callback());
 
