@@ -62,6 +62,23 @@ def retry_delay(attempts: int) -> timedelta:
     return min(MAX_BACKOFF, timedelta(seconds=30 * 2 ** max(attempts - 1, 0)))
 
 
+def due_in_order(queued: list[tuple[int, datetime, str | None]],
+                 now: datetime) -> list[tuple[int, str | None]]:
+    """Which queued mails (ID, next attempt, room; oldest first) to try now, in that order: a
+    room's mail leaves in the order it was written (BRIEF §5: order kept within a thread), so
+    one waiting for its retry holds its room's later ones. Read receipts (no room) never wait."""
+    waiting: set[str] = set()
+    due = []
+    for row_id, at, room_id in queued:
+        if room_id is not None and room_id in waiting:
+            continue
+        if at <= now:
+            due.append((row_id, room_id))
+        elif room_id is not None:
+            waiting.add(room_id)
+    return due
+
+
 class Sending:
     def __init__(self, settings: MssanteConfig, trust: TrustSource, login: Login | None,
                  revocation: Revocation | None, zone: ZoneInfo, lang: Lang) -> None:
@@ -160,14 +177,19 @@ class Sending:
                 await self.login.ready.wait()  # mail stays queued until a login is approved
             self._wake.clear()
             async with runtime.transaction() as tx:
-                due = (await tx.session.execute(select(OutboundRow.id, OutboundRow.next_attempt_at)
-                       .where(OutboundRow.account == tx.account, OutboundRow.state == "queued")
-                       .order_by(OutboundRow.next_attempt_at, OutboundRow.id))).all()
+                queued = [(row_id, as_utc(at), room_id) for row_id, at, room_id in (
+                    await tx.session.execute(select(
+                        OutboundRow.id, OutboundRow.next_attempt_at, OutboundRow.room_id)
+                        .where(OutboundRow.account == tx.account, OutboundRow.state == "queued")
+                        .order_by(OutboundRow.id))).all()]
             now = utcnow()
-            for row_id, at in due:
-                if as_utc(at) <= now:
-                    await self._send_one(runtime, row_id)
-            later = [as_utc(at) for _, at in due if as_utc(at) > now]
+            held: set[str] = set()
+            for row_id, room_id in due_in_order(queued, now):
+                if room_id in held:
+                    continue
+                if not await self._send_one(runtime, row_id) and room_id is not None:
+                    held.add(room_id)  # its room's later mail waits behind it
+            later = [at for _, at, _ in queued if at > now]
             wait = (min(later) - utcnow()).total_seconds() if later else 300.0
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=max(wait, 0.5))
@@ -213,11 +235,12 @@ class Sending:
             references=tuple(content["references"]), patient=patient, author=content["author"])
         return compose(out, product=self.settings.product).as_bytes()
 
-    async def _send_one(self, runtime: Runtime, row_id: int) -> None:
+    async def _send_one(self, runtime: Runtime, row_id: int) -> bool:
+        """Try to send one queued mail; False if it is still queued (to be tried again)."""
         async with runtime.transaction() as tx:
             row = await tx.session.get(OutboundRow, row_id)
             if row is None or row.state != "queued":
-                return
+                return True
             content = tx.vault.open(row.content)
         server = self.settings.smtp
         error: str | None = None
@@ -238,7 +261,7 @@ class Sending:
                 password=server.password, oauth_token_generator=_given(token) if token else None,
                 timeout=60)
         except LoginNeeded:
-            return  # stays queued, no attempt counted: it leaves once a login is approved
+            return False  # no attempt counted: it leaves once a login is approved
         except aiosmtplib.SMTPAuthenticationError as exc:  # the mail is fine: retried
             if token is not None and self.login is not None:
                 self.login.refused(token)  # renewed before the next try
@@ -274,6 +297,7 @@ class Sending:
                 row.next_attempt_at = utcnow() + retry_delay(row.attempts)
                 log.info("mail not sent, will retry", extra={
                     "outbound": row.id, "attempts": row.attempts, "error": error})
+        return error is None or permanent
 
     def _show(self, tx: Transaction, row: OutboundRow, key: str) -> None:
         if row.room_id and row.event_id:

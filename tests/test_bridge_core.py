@@ -1,13 +1,13 @@
 """MSSanté bridge, pure: a received mail read for a room (text, cleaned HTML, files, XDM unpacked),
 hostile and malformed mail refused with a reason, the trust list, read receipts and reports, the
-outbound mail (deterministic, threaded, XDM), routing keys."""
+outbound mail (deterministic, threaded, XDM) and its order, routing keys."""
 
 from __future__ import annotations
 
 import io
 import random
 import zipfile
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 
 import pytest
@@ -16,6 +16,7 @@ from bridge.inbound import Limits, parse
 from bridge.outbound import Outgoing, Patient, compose, message_id_for, untrusted
 from bridge.receipts import Report, receipt, report_of, wants_receipt
 from bridge.routing import decide, keys
+from bridge.sending import due_in_order
 from bridge.sources import trust_source
 from bridge.trustlist import TrustListError, parse_trust_list
 from bridge.xdm import Document, Unreadable, ZipLimits, build_package, ins_of, read_package
@@ -237,3 +238,14 @@ async def test_the_trust_list_is_read_again_without_restart_and_a_bad_one_is_not
     assert (await source.current()).domains == {"b.test"}
     with pytest.raises(TrustListError):
         await trust_source(str(path), refresh_minutes=0).current()  # none good yet: no start
+
+
+def test_a_rooms_mail_leaves_in_the_order_it_was_written():
+    now = WHEN
+    soon, past = now + timedelta(seconds=30), now - timedelta(seconds=1)
+    queued = [(1, soon, "!a"),  # waits for its retry: holds room a's later mail
+              (2, past, "!a"), (3, past, "!b"), (4, soon, None), (5, past, None),
+              (6, now, "!b"), (7, soon, "!c"), (8, past, "!c")]
+    assert due_in_order(queued, now) == [(3, "!b"), (5, None), (6, "!b")]
+    assert due_in_order(queued, soon) == [(1, "!a"), (2, "!a"), (3, "!b"), (4, None),
+                                          (5, None), (6, "!b"), (7, "!c"), (8, "!c")]
