@@ -4,7 +4,8 @@ responsible, an unreachable patient retried twice then given up, a step done ear
 a restart with missed steps (posted once, marked late), the window closed at D+30; a readmission
 on day 12 (alert, frozen plan, review, judgement, resumed, outcome at D+30) and the indicator in
 the coordination room (stats, CSV export, monthly report with its chart); a plan started through
-the API, re-planned by risk and conditions, and shown again to a newcomer."""
+the API, re-planned by risk and conditions, shown again to a newcomer, and stopped for good by a
+death at home."""
 
 from __future__ import annotations
 
@@ -131,6 +132,8 @@ async def test_a_readmission_on_day_12_and_the_indicator(make_bot, make_clinicia
     assert "10. Services à domicile" in alert.body and "IDEL introuvable" in alert.body
     html = alert.source["content"]["formatted_body"]
     assert "&lt;b&gt;ce week-end&lt;/b&gt;" in html and "<b>ce week-end" not in html
+    again = await w.command(w.nurse, "!rh30 rehospitalisation J+12")  # told twice: noted once
+    assert "déjà notée" in again.body and "suspendu" not in again.body
     assert "précède la sortie" in (await w.command(w.nurse, "!rh30 rehosp 01/01/2020")).body
     assert "programmee" in (await w.command(w.nurse, "!rh30 rehosp hier hopital")).body
 
@@ -194,7 +197,8 @@ async def test_a_readmission_on_day_12_and_the_indicator(make_bot, make_clinicia
     assert planned == "pending"
 
 
-async def test_a_plan_from_the_api_re_planned_and_shown_to_a_newcomer(make_bot, make_clinician):
+async def test_a_plan_from_the_api_re_planned_shown_to_a_newcomer_and_stopped_by_a_death(
+        make_bot, make_clinician):
     w = await ward(make_bot, make_clinician, bots=("careteam", "followup"))
     path = f"/api/v1/patients/{w.ref}/discharge"
     d0 = today().isoformat()
@@ -248,3 +252,20 @@ async def test_a_plan_from_the_api_re_planned_and_shown_to_a_newcomer(make_bot, 
     assert welcome.decrypted and kine.user_id in welcome.source["content"]["m.mentions"][
         "user_ids"]
     assert "5. " in welcome.body and "7. " not in welcome.body
+
+    # The patient dies at home: no call again, for good; the window still closes at D+30.
+    assert "pas le droit" in (await w.command(w.nurse, "!rh30 deces aujourdhui")).body
+    assert "à venir" in (await w.command(w.dac, "!rh30 deces demain")).body
+    died = await w.command(w.dac, "!rh30 deces aujourdhui")
+    assert "Décès noté" in died.body and "Plus aucun appel" in died.body
+    assert w.doc.user_id in died.source["content"]["m.mentions"]["user_ids"]
+    assert "déjà noté" in (await w.command(w.dac, "!rh30 deces J+0")).body
+    assert "arrêté" in (await w.command(w.nurse, "!rh30 plan")).body
+    for refused in ("!rh30 reprise", "!rh30 risque faible"):
+        assert "est décédé" in (await w.command(w.dac, refused)).body
+    fire = w.setup.bot.runtime.scheduler.run_due
+    await fire(at(today() + timedelta(days=30), 10, 0))
+    closed = await in_room(w.nurse, w.room_id, w.bot_id, lambda e: "Fenêtre de 30 jours close"
+                           in getattr(e, "body", ""))
+    assert "aucune réhospitalisation enregistrée. Décès le" in closed.body
+    assert tasks(w, 5) == tasks(w, 6) == tasks(w, 8) == []

@@ -217,8 +217,8 @@ class Followup:
         template = self.schedules[row.schedule].step(ctx.payload["step"]) if row else None
         if row is None or template is None or row.status == "closed":
             return
-        if row.status == "frozen" and template.kind != "close":
-            return  # the patient is back in hospital: `!rh30 reprise` arms the step again
+        if row.status in ("frozen", "deceased") and template.kind != "close":
+            return  # back in hospital (`!rh30 reprise` arms the step again), or deceased
         if step is None or step.state in ("done", "failed", "skipped"):
             return
         lang: Lang = row.language  # type: ignore[assignment]
@@ -322,8 +322,8 @@ class Followup:
 
     async def _replan(self, ctx: CommandContext, row: FollowupPlan, risk: Risk,
                       conditions: Collection[Condition]) -> None:
-        if row.status == "closed":
-            ctx.reply(t(ctx.lang, "followup.plan_closed"))
+        if row.status in ("closed", "deceased"):
+            ctx.reply(t(ctx.lang, f"followup.plan_{row.status}"))
             return
         row.risk, row.conditions = risk, ",".join(conditions)
         current = {s.step: s.state for s in await records.steps(ctx.tx, row)}
@@ -354,7 +354,8 @@ class Followup:
         if row is None:
             return
         if row.status != "frozen":
-            ctx.reply(t(ctx.lang, "followup.not_frozen"))
+            ctx.reply(t(ctx.lang, "followup.plan_deceased" if row.status == "deceased"
+                        else "followup.not_frozen"))
             return
         row.status = "active"
         today = self.today()
@@ -392,7 +393,7 @@ class Followup:
                     maximum=score.maximum, risk=t(ctx.lang, f"followup.risk.{score.risk}"),
                     parts=", ".join(f"{k} {v}" for k, v in score.parts),
                     meaning=t(ctx.lang, f"followup.meaning.{score.name}")))
-        if row is None or row.status == "closed" or row.risk == score.risk:
+        if row is None or row.status in ("closed", "deceased") or row.risk == score.risk:
             return
         if self.roles.may(ctx.caller, "followup.plan"):
             await self._replan(ctx, row, score.risk, as_conditions(row.conditions))
@@ -447,6 +448,8 @@ class Followup:
             cmd("rh30 evitable", "followup avoidable", "followup.help.avoidable",
                 readmission.judge, Arg("avis", "verdict"), Arg("note", "note", rest=True),
                 permission=planner, aliases=("rh30 évitable",)),
+            cmd("rh30 deces", "followup death", "followup.help.death", readmission.death,
+                Arg("date_", "date"), permission=planner, aliases=("rh30 décès",)),
             cmd("rh30 lace", "followup lace", "followup.help.lace", self.lace,
                 Arg("valeurs", "values", rest=True)),
             cmd("rh30 hospital", "followup hospital", "followup.help.hospital", self.hospital,

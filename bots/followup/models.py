@@ -30,7 +30,8 @@ _ID = BigInteger().with_variant(Integer, "sqlite")
 
 class FollowupPlan(Base):
     """The 30 days after a discharge. `status`: active | frozen (a readmission or ED visit was
-    reported: no step is posted until `!rh30 reprise`) | closed (D+30 passed). `conditions`: the
+    reported: no step is posted until `!rh30 reprise`) | deceased (no step is posted again) |
+    closed (D+30 passed). `conditions`: the
     schedule's `when` tags that hold (comma-separated: short_stay, home_care). `ward`: the
     ward at discharge, for the indicator by ward (the room's ward may change later)."""
 
@@ -73,7 +74,7 @@ class FollowupStep(Base):
 
 class FollowupEvent(Base):
     """A return to hospital after the index discharge, as reported in the room: `kind` admission
-    | ed (an ED visit without admission); `planned` flagged by the team; `avoidable` the team's
+    | ed (an ED visit without admission) | death (not a return: the patient died at home); `planned` flagged by the team; `avoidable` the team's
     judgement (HAS 2013), None until judged. `note` (sealed): what the reporter and the judge
     wrote."""
 

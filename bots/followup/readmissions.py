@@ -6,6 +6,8 @@ window's outcome at D+30.
 logged apart), alerts the physician and the coordinators, freezes the plan (no call to a patient
 in hospital) and opens a short review: the checklist items answered "Non" at discharge.
 `!rh30 evitable oui|non <note>` records the HAS 2013 judgement on the counted readmission.
+`!rh30 deces <date>` records a death after the discharge: every call and reminder stops for good
+(the D+30 close still comes, for the indicator: the index stay ended at home, BRIEF §3).
 """
 
 from __future__ import annotations
@@ -63,25 +65,41 @@ class Readmissions:
     def __init__(self, bot: Followup) -> None:
         self.bot = bot
 
+    async def _day(self, ctx: CommandContext, row: FollowupPlan, text: str,
+                   what: str) -> date | None:
+        """The day of an event after the discharge, or None once the reply says what is wrong."""
+        today = self.bot.today()
+        try:
+            day = return_day(text, row.discharged_on, today)
+        except ChecklistError as exc:
+            ctx.reply(exc.text(ctx.lang))
+            return None
+        if day < row.discharged_on:
+            ctx.reply(t(ctx.lang, f"{what}.before", day=when(ctx.lang, day),
+                        discharged=when(ctx.lang, row.discharged_on)))
+            return None
+        if day > today:
+            ctx.reply(t(ctx.lang, f"{what}.future", day=when(ctx.lang, day)))
+            return None
+        return day
+
     async def report(self, ctx: CommandContext, date_: str, precisions: str | None) -> None:
         row = await self.bot.plan_or_reply(ctx)
         if row is None:
             return
-        today = self.bot.today()
         try:
             planned, ed = parse_details(precisions)
-            day = return_day(date_, row.discharged_on, today)
-        except (ArgError, ChecklistError) as exc:
+        except ArgError as exc:
             ctx.reply(exc.text(ctx.lang))
             return
-        if day < row.discharged_on:
-            ctx.reply(t(ctx.lang, "readmission.before", day=when(ctx.lang, day),
-                        discharged=when(ctx.lang, row.discharged_on)))
+        day = await self._day(ctx, row, date_, "readmission")
+        if day is None:
             return
-        if day > today:
-            ctx.reply(t(ctx.lang, "readmission.future", day=when(ctx.lang, day)))
+        kind = "ed" if ed else "admission"
+        if any(e.on == day and e.kind == kind for e in await records.events(ctx.tx, row)):
+            ctx.reply(t(ctx.lang, f"readmission.already_{kind}", day=when(ctx.lang, day)))
             return
-        event = FollowupEvent(plan_id=row.id, on=day, kind="ed" if ed else "admission",
+        event = FollowupEvent(plan_id=row.id, on=day, kind=kind,
                               planned=planned, avoidable=None, by=ctx.sender, at=utcnow(),
                               note=ctx.tx.vault.seal({}))
         ctx.tx.session.add(event)
@@ -91,7 +109,7 @@ class Readmissions:
                    delay=(day - row.discharged_on).days)]
         if kind != "after":
             if row.status == "active":
-                await self._freeze(ctx, row)
+                await self._stop_steps(ctx, row, "frozen")
                 parts.append(t(lang, "readmission.frozen"))
             if kind != "planned":
                 parts.append(await self._review(ctx.tx, row, lang))
@@ -100,15 +118,42 @@ class Readmissions:
         who = await careteam.members_with(ctx.tx, row.care_room_id, ALERTED_ROLES)
         ctx.reply(join(parts, " "), mentions=who)
 
-    async def _freeze(self, ctx: CommandContext, row: FollowupPlan) -> None:
-        """No step is posted while the patient is in hospital; the D+30 close still comes."""
-        row.status = "frozen"
+    async def _stop_steps(self, ctx: CommandContext, row: FollowupPlan, status: str) -> None:
+        """No step is posted any more (frozen: while the patient is in hospital; deceased: for
+        good, the steps still ahead skipped); the D+30 close still comes."""
+        row.status = status
         schedule = self.bot.schedules[row.schedule]
         for step in await records.steps(ctx.tx, row):
             template = schedule.step(step.step)
             if template is not None and template.kind != "close":
                 await ctx.runtime.scheduler.cancel_prefixed(
                     ctx.tx, f"followup:{row.id}:{step.step}:")
+                if status == "deceased" and step.state in ("planned", "posted"):
+                    step.state = "skipped"
+
+    async def death(self, ctx: CommandContext, date_: str) -> None:
+        row = await self.bot.plan_or_reply(ctx)
+        if row is None:
+            return
+        if row.status == "closed":
+            ctx.reply(t(ctx.lang, "followup.plan_closed"))
+            return
+        found = await records.death(ctx.tx, row)
+        if found is not None:
+            ctx.reply(t(ctx.lang, "death.already", day=when(ctx.lang, found.on)))
+            return
+        day = await self._day(ctx, row, date_, "death")
+        if day is None:
+            return
+        ctx.tx.session.add(FollowupEvent(
+            plan_id=row.id, on=day, kind="death", planned=False, avoidable=None, by=ctx.sender,
+            at=utcnow(), note=ctx.tx.vault.seal({})))
+        await self._stop_steps(ctx, row, "deceased")
+        who = await careteam.members_with(ctx.tx, row.care_room_id, ALERTED_ROLES)
+        ctx.reply(t(ctx.lang, "death.recorded", day=when(ctx.lang, day),
+                    delay=(day - row.discharged_on).days,
+                    last=when(ctx.lang, row.discharged_on + timedelta(days=RH30))),
+                  mentions=who)
 
     async def _review(self, tx: Transaction, row: FollowupPlan, lang: Lang) -> Html:
         checklist = await self.bot.checklist_at_discharge(tx, row.care_room_id)
@@ -162,6 +207,10 @@ class Readmissions:
         also = [t(lang, f"followup.also.{name}", n=n) for name, n in (
             ("same_day", result.same_day), ("ed", result.ed_visits),
             ("planned", result.planned)) if n]
+        died = await records.death(tx, row)
+        if died is not None:
+            also.append(t(lang, "followup.also.death", day=when(lang, died.on),
+                          delay=(died.on - row.discharged_on).days))
         tail = t(lang, "readmission.judge") if result.readmitted30 and \
             result.avoidable is None else t(lang, "followup.still_counts", last=when(lang, last))
         return join([head, *also, tail], " ")

@@ -13,6 +13,8 @@ from bots.followup.indicator import IndexStay, Return
 from bots.followup.models import FollowupEvent, FollowupPlan, FollowupStep
 from bots.runtime.store import Transaction
 
+RETURNS = ("admission", "ed")  # the events that are returns to hospital (not a death)
+
 
 class PlanExists(Exception):
     """The room already has its follow-up plan (one per episode)."""
@@ -34,8 +36,15 @@ async def step(tx: Transaction, plan: FollowupPlan, step_id: int) -> FollowupSte
 
 
 async def events(tx: Transaction, plan: FollowupPlan) -> Sequence[FollowupEvent]:
+    """The returns to hospital (admissions, ED visits) after the discharge, oldest first."""
     return (await tx.session.scalars(select(FollowupEvent).where(
-        FollowupEvent.plan_id == plan.id).order_by(FollowupEvent.on, FollowupEvent.id))).all()
+        FollowupEvent.plan_id == plan.id, FollowupEvent.kind.in_(RETURNS))
+        .order_by(FollowupEvent.on, FollowupEvent.id))).all()
+
+
+async def death(tx: Transaction, plan: FollowupPlan) -> FollowupEvent | None:
+    return await tx.session.scalar(select(FollowupEvent).where(
+        FollowupEvent.plan_id == plan.id, FollowupEvent.kind == "death"))
 
 
 def as_return(ref: str, event: FollowupEvent) -> Return:
@@ -57,7 +66,7 @@ async def indicator_data(tx: Transaction) -> tuple[list[tuple[IndexStay, str]], 
     refs = {plan.id: ref or f"#{plan.id}" for plan, ref in plans}
     found = (await tx.session.scalars(select(FollowupEvent).join(
         FollowupPlan, FollowupPlan.id == FollowupEvent.plan_id).where(
-        FollowupPlan.account == tx.account))).all()
+        FollowupPlan.account == tx.account, FollowupEvent.kind.in_(RETURNS)))).all()
     return ([(as_stay(refs[plan.id], plan), plan.risk) for plan, _ in plans],
             [as_return(refs[e.plan_id], e) for e in found])
 

@@ -54,6 +54,12 @@ TEXTS: dict[str, dict[Lang, str]] = {
                                "en": "<b>frozen</b> (patient readmitted; <code>!followup resume"
                                      "</code> when back home)"},
     "followup.status.closed": {"fr": "clos", "en": "closed"},
+    "followup.status.deceased": {"fr": "<b>arrêté</b> (patient décédé)",
+                                 "en": "<b>stopped</b> (patient deceased)"},
+    "followup.plan_deceased": {"fr": "Le patient est décédé : le suivi est arrêté et ne change "
+                                     "plus.",
+                               "en": "The patient died: the follow-up is stopped and no longer "
+                                     "changes."},
     "followup.bad_condition": {
         "fr": "« {value} » : conditions possibles <code>court</code> (séjour court), "
               "<code>domicile</code> (soins à domicile), ou <code>aucune</code>.",
@@ -122,6 +128,8 @@ TEXTS: dict[str, dict[Lang, str]] = {
                                "en": "Same-day return(s) (not counted): {n}."},
     "followup.also.ed": {"fr": "Passage(s) aux urgences sans hospitalisation : {n}.",
                          "en": "ED visit(s) without admission: {n}."},
+    "followup.also.death": {"fr": "Décès le {day} (J+{delay}).",
+                            "en": "Died on {day} (day {delay})."},
     "followup.also.planned": {"fr": "Réhospitalisation(s) programmée(s) (exclues) : {n}.",
                               "en": "Planned readmission(s) (excluded): {n}."},
     "followup.still_counts": {
@@ -145,6 +153,27 @@ TEXTS: dict[str, dict[Lang, str]] = {
                                  "</code>, le jour venu).",
                            "en": "{day} is ahead: record the readmission when it happens (a "
                                  "planned one: <code>planned</code>, on the day)."},
+    "readmission.already_admission": {
+        "fr": "La réhospitalisation du {day} est déjà notée.",
+        "en": "The readmission of {day} is already recorded.",
+    },
+    "readmission.already_ed": {
+        "fr": "Le passage aux urgences du {day} est déjà noté.",
+        "en": "The ED visit of {day} is already recorded.",
+    },
+    "death.before": {"fr": "Le {day} précède la sortie ({discharged}).",
+                     "en": "{day} comes before the discharge ({discharged})."},
+    "death.future": {"fr": "Le {day} est à venir.", "en": "{day} is ahead."},
+    "death.already": {"fr": "Le décès est déjà noté (le {day}).",
+                      "en": "The death is already recorded ({day})."},
+    "death.recorded": {
+        "fr": "Décès noté le {day} (J+{delay}). Plus aucun appel ni rappel n'est programmé. La "
+              "fenêtre de 30 jours se clôt le {last} pour l'indicateur (le séjour s'est terminé "
+              "par un retour à domicile : il reste compté).",
+        "en": "Death recorded on {day} (day {delay}). No call or reminder is planned any more. "
+              "The 30-day window closes on {last} for the indicator (the stay ended with a "
+              "return home: it still counts).",
+    },
     "readmission.rh7": {
         "fr": "⚠️ Réhospitalisation le {day}, à J+{delay} : comptée dans RH7 et RH30.",
         "en": "⚠️ Readmitted on {day}, day {delay}: counted in RH7 and RH30.",
@@ -344,6 +373,10 @@ TEXTS: dict[str, dict[Lang, str]] = {
     "followup.help.avoidable": {"fr": "avis de l'équipe : réhospitalisation évitable oui|non, "
                                       "motif",
                                 "en": "the team's judgement: avoidable yes|no, reason"},
+    "followup.help.death": {"fr": "note le décès du patient après la sortie (date ou J+n) : "
+                                  "plus aucun appel ni rappel",
+                            "en": "records the patient's death after discharge (date or day "
+                                  "+n): no more calls or reminders"},
     "followup.help.stats": {"fr": "indicateur RH7/RH30 [période] [service]",
                             "en": "RH7/RH30 indicator [period] [ward]"},
     "followup.help.export": {"fr": "export CSV pseudonymisé [période] [service]",
