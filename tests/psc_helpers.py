@@ -1,6 +1,7 @@
 """A stand-in for Pro Santé Connect (PSC) in the tests: a real OpenID provider (panva's
 oidc-provider, tests/js/psc_provider.mjs) run as a child process, with CIBA in poll mode, rotated
-refresh tokens and token introspection, plus a small synchronous client for its CIBA flow.
+refresh tokens and token introspection; the tests get tokens from it with the bridge's own client
+(bridge/oauth.py).
 
 The provider serves HTTPS on 127.0.0.1 with a certificate of the mail servers' test CA, so that
 Dovecot can check bearer tokens at its introspection endpoint (`Psc.introspection`). The tests play
@@ -11,7 +12,7 @@ restart of the provider loses its accounts, grants and tokens.
 
 from __future__ import annotations
 
-import base64
+import asyncio
 import json
 import secrets
 import shutil
@@ -19,19 +20,21 @@ import ssl
 import subprocess
 import time
 import urllib.error
-import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bots.config import OAuthConfig
 from bots.homeserver import stop_group
+from bots.runtime.store import utcnow
 from bridge.mailservers import SERVER_NAMES, Introspection
+from bridge.oauth import CIBA_GRANT, Pending, Provider, Tokens
 from bridge.testca import CertificateAuthority
 
 JS_DIR = Path(__file__).parent / "js"
 PROVIDER = JS_DIR / "psc_provider.mjs"
-CIBA = "urn:openid:params:grant-type:ciba"
+CIBA = CIBA_GRANT
 SCOPE = "openid offline_access"
 
 # Everything here is on 127.0.0.1: never through an environment's proxy.
@@ -40,14 +43,6 @@ _CONTROL = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 class PscError(RuntimeError):
     pass
-
-
-class OAuthError(Exception):
-    """An OAuth error response (RFC 6749 5.2): `error` is its code, e.g. invalid_grant."""
-
-    def __init__(self, error: str, description: str = "") -> None:
-        super().__init__(f"{error}: {description}" if description else error)
-        self.error = error
 
 
 @dataclass
@@ -176,56 +171,27 @@ def _discovery(issuer: str, ca_file: Path) -> dict[str, Any]:
         return json.load(response)
 
 
-def _post(psc: Psc, url: str, form: dict[str, str]) -> dict[str, Any]:
-    """A form POST authenticated as the bridge's client (client_secret_basic); an OAuth error
-    response is raised as OAuthError."""
-    basic = base64.b64encode(f"{psc.client_id}:{psc.client_secret}".encode()).decode()
-    request = urllib.request.Request(url, data=urllib.parse.urlencode(form).encode(),
-                                     headers={"Authorization": f"Basic {basic}"})
-    try:
-        with _https(psc.ca_file).open(request, timeout=15) as response:
-            return json.load(response)
-    except urllib.error.HTTPError as error:
-        body = json.loads(error.read() or b"{}")
-        raise OAuthError(body.get("error", str(error.code)),
-                         body.get("error_description", "")) from None
+def client_of(psc: Psc) -> Provider:
+    """The bridge's own OpenID client (bridge/oauth.py), as the bridge's configuration makes it."""
+    return Provider(OAuthConfig(psc.issuer, psc.client_id, psc.client_secret, SCOPE,
+                                psc.ca_file))
 
 
-def ciba_request(psc: Psc, national_id: str, scope: str = SCOPE,
-                 binding_message: str | None = None) -> dict[str, Any]:
-    """Starts a CIBA authentication: {"auth_req_id", "expires_in", "interval"}."""
-    form = {"login_hint": national_id, "scope": scope}
-    if binding_message is not None:
-        form["binding_message"] = binding_message
-    endpoint = _discovery(psc.issuer, psc.ca_file)["backchannel_authentication_endpoint"]
-    return _post(psc, endpoint, form)
-
-
-def ciba_poll(psc: Psc, started: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
-    """Polls the token endpoint at the returned interval until the user answered: the tokens,
-    or OAuthError (access_denied, expired_token, ...)."""
-    token_endpoint = _discovery(psc.issuer, psc.ca_file)["token_endpoint"]
+async def ciba_poll(client: Provider, pending: Pending, timeout: float = 30.0) -> Tokens:
+    """Polls at the request's interval until the user answered: the tokens, or Refused
+    (access_denied, expired_token, ...)."""
     deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return _post(psc, token_endpoint, {"grant_type": CIBA,
-                                               "auth_req_id": started["auth_req_id"]})
-        except OAuthError as error:
-            if error.error != "authorization_pending" or time.monotonic() > deadline:
-                raise
-        time.sleep(started.get("interval", 5))
+    while (answer := await client.poll(pending, utcnow())) in ("pending", "slow_down"):
+        if time.monotonic() > deadline:
+            raise PscError(f"no answer to the CIBA request in {timeout} s")
+        await asyncio.sleep(pending.interval)
+    assert isinstance(answer, Tokens)
+    return answer
 
 
-def token_for(psc: Psc, national_id: str, scope: str = SCOPE) -> dict[str, Any]:
-    """The whole CIBA flow, the user approving on their phone: {"access_token", "refresh_token",
-    "id_token", "expires_in", ...}."""
-    started = ciba_request(psc, national_id, scope)
-    psc.approve(national_id)
-    return ciba_poll(psc, started)
-
-
-def refresh(psc: Psc, refresh_token: str) -> dict[str, Any]:
-    """New tokens for a refresh token (a new refresh token too: the old one is then used up)."""
-    token_endpoint = _discovery(psc.issuer, psc.ca_file)["token_endpoint"]
-    return _post(psc, token_endpoint, {"grant_type": "refresh_token",
-                                       "refresh_token": refresh_token})
+async def token_for(psc: Psc, national_id: str) -> Tokens:
+    """The whole CIBA flow, the user approving on their phone."""
+    client = client_of(psc)
+    pending = await client.start(national_id, "LIAISON-TEST", utcnow())
+    await asyncio.to_thread(psc.approve, national_id)
+    return await ciba_poll(client, pending)

@@ -17,7 +17,9 @@ import pytest
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 
+from bots.runtime.store import utcnow
 from bridge.mailservers import MailServers
+from bridge.oauth import Refused
 from bridge.testca import CertificateAuthority
 from tests.mail_helpers import (
     SENDER_CERT,
@@ -30,16 +32,7 @@ from tests.mail_helpers import (
     send_with_token,
     wait_for_mail,
 )
-from tests.psc_helpers import (
-    CIBA,
-    SCOPE,
-    OAuthError,
-    Psc,
-    ciba_poll,
-    ciba_request,
-    refresh,
-    token_for,
-)
+from tests.psc_helpers import CIBA, SCOPE, Psc, ciba_poll, client_of, token_for
 
 
 def _external(client: IMAPClient, address: str) -> None:
@@ -199,23 +192,23 @@ def test_submission_needs_tls_and_a_certificate_of_the_ca_or_a_login(
 @pytest.mark.parametrize(("mechanism", "implicit"),
                          [("XOAUTH2", False), ("OAUTHBEARER", True)],
                          ids=["xoauth2-starttls", "oauthbearer-implicit-tls"])
-def test_psc_mailbox_logs_in_over_imap_with_a_ciba_token(
+async def test_psc_mailbox_logs_in_over_imap_with_a_ciba_token(
         mail_servers: MailServers, psc: Psc, mechanism: str, implicit: bool) -> None:
     address, national_id = new_oauth_mailbox(mail_servers, psc)
-    tokens = token_for(psc, national_id)
+    tokens = await token_for(psc, national_id)
     client = imap(mail_servers, implicit=implicit)
     assert f"AUTH={mechanism}".encode() in client.capabilities()
-    _oauth_login(client, mechanism, address, tokens["access_token"])
+    _oauth_login(client, mechanism, address, tokens.access_token)
     assert client.select_folder("INBOX")[b"EXISTS"] == 0
     client.logout()
 
 
-def test_imap_refuses_a_token_that_does_not_open_the_mailbox(
+async def test_imap_refuses_a_token_that_does_not_open_the_mailbox(
         mail_servers: MailServers, psc: Psc) -> None:
     address, national_id = new_oauth_mailbox(mail_servers, psc)
     _, other_id = new_oauth_mailbox(mail_servers, psc)
-    token = token_for(psc, national_id)["access_token"]
-    others = token_for(psc, other_id)["access_token"]  # active, but for the other mailbox
+    token = (await token_for(psc, national_id)).access_token
+    others = (await token_for(psc, other_id)).access_token  # active, but for the other mailbox
     for mechanism in ("XOAUTH2", "OAUTHBEARER"):
         for wrong in ("garbage", token[::-1], others):
             client = imap(mail_servers)
@@ -243,7 +236,7 @@ async def test_psc_mailbox_submits_only_as_its_own_address(
         mail_servers: MailServers, psc: Psc) -> None:
     address, national_id = new_oauth_mailbox(mail_servers, psc)
     recipient, password = new_mailbox(mail_servers, "operator.test")
-    token = token_for(psc, national_id)["access_token"]
+    token = (await token_for(psc, national_id)).access_token
 
     with smtplib.SMTP(mail_servers.smtp_host, mail_servers.submission_port, timeout=15) as smtp:
         smtp.ehlo()
@@ -268,53 +261,54 @@ async def test_refreshed_token_works_and_the_used_refresh_token_no_longer_does(
     issued = psc.grants()
     psc.set_ttl(access=1)
     try:
-        first = token_for(psc, national_id)
+        first = await token_for(psc, national_id)
     finally:
         psc.set_ttl(access=120)
     await asyncio.sleep(2.1)
     with pytest.raises(aiosmtplib.SMTPAuthenticationError):  # expired: introspected inactive
         await send_with_token(mail_servers, message(address, address), address,
-                              first["access_token"])
+                              first.access_token)
 
-    second = refresh(psc, first["refresh_token"])
-    assert second["refresh_token"] != first["refresh_token"]  # rotated at every refresh
+    client = client_of(psc)
+    second = await client.refresh(first, utcnow())
+    assert second.refresh_token != first.refresh_token  # rotated at every refresh
     sent = message(address, address)
-    await send_with_token(mail_servers, sent, address, second["access_token"], implicit=True)
-    client = imap(mail_servers)
-    client.oauth2_login(address, second["access_token"])
-    assert [m["Message-ID"] for m in wait_for_mail(client)] == [sent["Message-ID"]]
-    client.logout()
+    await send_with_token(mail_servers, sent, address, second.access_token, implicit=True)
+    inbox = imap(mail_servers)
+    inbox.oauth2_login(address, second.access_token)
+    assert [m["Message-ID"] for m in wait_for_mail(inbox)] == [sent["Message-ID"]]
+    inbox.logout()
 
-    with pytest.raises(OAuthError) as used:
-        refresh(psc, first["refresh_token"])
-    assert used.value.error == "invalid_grant"
+    with pytest.raises(Refused) as used:
+        await client.refresh(first, utcnow())
+    assert used.value.code == "invalid_grant"
     # oidc-provider takes the reuse of a used refresh token for a theft and ends the whole grant:
     # the current refresh token goes too, and the user must approve a new CIBA request.
-    with pytest.raises(OAuthError, match="invalid_grant"):
-        refresh(psc, second["refresh_token"])
+    with pytest.raises(Refused, match="invalid_grant"):
+        await client.refresh(second, utcnow())
     now = psc.grants()
     assert now[CIBA] - issued.get(CIBA, 0) == 1
     assert now["refresh_token"] - issued.get("refresh_token", 0) == 1
 
 
-def test_ciba_request_the_user_refuses_or_for_an_unknown_professional(
+async def test_ciba_request_the_user_refuses_or_for_an_unknown_professional(
         mail_servers: MailServers, psc: Psc) -> None:
     _, national_id = new_oauth_mailbox(mail_servers, psc)
-    started = ciba_request(psc, national_id, binding_message="LIAISON-42")
-    assert started["interval"] == 1
+    client = client_of(psc)
+    started = await client.start(national_id, "LIAISON-42", utcnow())
+    assert started.interval == 1
     assert {"login_hint": national_id, "binding_message": "LIAISON-42",
             "scope": SCOPE} in psc.pending()
-    with pytest.raises(OAuthError, match="authorization_pending"):
-        ciba_poll(psc, started, timeout=0)
-    psc.deny(national_id)
-    with pytest.raises(OAuthError) as denied:
-        ciba_poll(psc, started)
-    assert denied.value.error == "access_denied"
+    assert await client.poll(started, utcnow()) == "pending"
+    await asyncio.to_thread(psc.deny, national_id)
+    with pytest.raises(Refused) as denied:
+        await ciba_poll(client, started)
+    assert denied.value.code == "access_denied"
     assert all(request["login_hint"] != national_id for request in psc.pending())
 
-    with pytest.raises(OAuthError) as unknown:
-        ciba_request(psc, "000000000000")
-    assert unknown.value.error == "unknown_user_id"
+    with pytest.raises(Refused) as unknown:
+        await client.start("000000000000", "LIAISON-42", utcnow())
+    assert unknown.value.code == "unknown_user_id"
 
 
 def test_mail_to_an_outside_domain_never_leaves_and_comes_back_as_a_dsn(
