@@ -7,8 +7,12 @@ import asyncio
 import sqlite3
 
 import aiohttp
+from nio import RoomCreateError, RoomCreateResponse
 
-from tests.careteam_helpers import INS, care_setup, ins_for
+from bots.careteam.provisioner import EXPIRE_JOB
+from bots.careteam.rooms import EPISODE_EVENT, episode_content
+from bots.runtime.store import utcnow
+from tests.careteam_helpers import INS, care_setup, ins_for, welcomed
 
 
 def patient(ins: str | None = INS, **extra):
@@ -116,3 +120,55 @@ async def test_a_room_created_before_a_crash_is_adopted_not_created_twice(
         await asyncio.sleep(0.5)
     assert got["status"] == "open" and got["room_id"] == created["room_id"]
     assert set(setup.bot.runtime.client.rooms) == rooms_before
+
+
+async def test_a_retried_creation_does_not_adopt_a_room_someone_else_made(
+        make_bot, make_clinician):
+    setup = await care_setup(make_bot, make_clinician)
+    runtime = setup.bot.runtime
+    mallory, nurse = await make_clinician(), await make_clinician()
+    # File numbers are sequential: the next one is easy to guess. Mallory makes an unencrypted
+    # room that claims it and invites the bot, which accepts invites from its own server.
+    ref = f"P-{utcnow().year}-00001"
+    made = await mallory.client.room_create(name="trap", invite=[setup.bot.user_id],
+                                            initial_state=[{
+                                                "type": EPISODE_EVENT, "state_key": "",
+                                                "content": episode_content(ref, None, "open")}])
+    assert isinstance(made, RoomCreateResponse)
+    trap = made.room_id
+    for _ in range(100):
+        if trap in runtime.client.rooms:
+            break
+        await asyncio.sleep(0.2)
+
+    # The first createRoom fails as a busy homeserver may; the provisioner retries it.
+    real, calls, failed = runtime.client.room_create, [], asyncio.Event()
+
+    async def flaky(**kwargs):
+        calls.append(kwargs)
+        if len(calls) == 1:
+            failed.set()
+            return RoomCreateError("slow down", "M_LIMIT_EXCEEDED")
+        return await real(**kwargs)
+
+    runtime.client.room_create = flaky
+    request = asyncio.create_task(setup.call("POST", "/api/v1/patients", patient(
+        team=[{"user_id": nurse.user_id, "role": "IDE"}])))
+    await asyncio.wait_for(failed.wait(), 30)
+    provisioner = next(b for b in runtime.bots if b.name == "careteam").jobs[EXPIRE_JOB].__self__
+    provisioner.wake()  # the retry, without waiting for the next round
+    status, created = await request
+    assert status == 201, created
+    assert created["ref"] == ref and created["room_id"] != trap and len(calls) == 2
+    # The real room: encrypted, and the identity card reaches the team there.
+    await welcomed(nurse, created["room_id"])
+    encryption = await nurse.client.room_get_state_event(created["room_id"],
+                                                         "m.room.encryption")
+    assert encryption.content["algorithm"] == "m.megolm.v1.aes-sha2"
+    # Nothing from the bot in Mallory's room, as the server stores it.
+    resp = await mallory.client.send(
+        "GET", f"/_matrix/client/v3/rooms/{trap}/messages?dir=b&limit=100",
+        headers={"Authorization": f"Bearer {mallory.client.access_token}"})
+    sent = [e for e in (await resp.json())["chunk"]
+            if e["sender"] == setup.bot.user_id and not e["type"].startswith("m.room.member")]
+    assert sent == []

@@ -86,21 +86,39 @@ def test_room_request_is_private_encrypted_and_pseudonymous():
     episode = rooms.episode_content("P-2026-00042", "Cardiologie", "open")
     req = rooms.create_request(bot="@liaison:x", name=rooms.room_name(
         "{ref} · {initials}", "P-2026-00042", "D.M."), invite={"@a:x": 50, "@b:x": 0},
-        federate=False, episode=episode)
+        allowed_servers=["x", "y.example:8448"], episode=episode)
     state = {e["type"]: e["content"] for e in req["initial_state"]}
     assert state["m.room.encryption"]["algorithm"] == "m.megolm.v1.aes-sha2"
     assert state["m.room.history_visibility"]["history_visibility"] == "joined"
     assert state["m.room.join_rules"]["join_rule"] == "invite"
     assert state[rooms.EPISODE_EVENT] == episode
+    # Servers are named without their port in an ACL.
+    assert state["m.room.server_acl"] == {"allow": ["x", "y.example"], "deny": [],
+                                          "allow_ip_literals": False}
     assert req["name"] == "P-2026-00042 · D.M." and req["invite"] == ["@a:x", "@b:x"]
     levels = req["power_level_override"]
     assert levels["users"] == {"@a:x": 50, "@liaison:x": 100}
     assert levels["events"]["m.room.encryption"] == 100 and levels["invite"] == 50
+    assert levels["events"]["m.room.server_acl"] == 100
     closed = rooms.closed_power_levels(levels)
     assert closed["events_default"] == closed["invite"] == 100
     assert closed["users"] == levels["users"]
     assert rooms.creator_has_all_power("12") and not rooms.creator_has_all_power("10")
     assert "@liaison:x" not in rooms.power_levels(None, {"@a:x": 50})["users"]
+
+
+def test_only_the_bots_own_protected_room_is_adopted():
+    ours = [{"type": "m.room.create", "state_key": "", "sender": "@liaison:x", "content": {}},
+            *({"type": e["type"], "state_key": "", "sender": "@liaison:x", "content": e["content"]}
+              for e in rooms.create_request(bot=None, name="P", invite={}, allowed_servers=["x"],
+                                            )["initial_state"])]
+    assert rooms.not_adoptable(ours, "@liaison:x") is None
+    assert rooms.not_adoptable(ours, "@other:x") == "not created by the bot"
+    for event_type, content in (("m.room.encryption", {}),
+                                ("m.room.join_rules", {"join_rule": "public"}),
+                                ("m.room.history_visibility", {"history_visibility": "shared"})):
+        changed = [e if e["type"] != event_type else {**e, "content": content} for e in ours]
+        assert event_type in (rooms.not_adoptable(changed, "@liaison:x") or "")
 
 
 def test_blind_indexes_survive_key_rotation():
