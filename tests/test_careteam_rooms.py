@@ -59,14 +59,15 @@ async def test_open_by_command_keeps_identity_out_of_what_the_server_sees(
     for trait in IDENTITY_TRAITS:
         assert trait not in dumped, f"{trait!r} is in the room state"
     by_type = {(e["type"], e["state_key"]): e["content"] for e in state.events}
+    episode = by_type[(EPISODE_EVENT, "")]
+    episode_ref = episode["ref"]
+    assert episode_ref.startswith("P-")
     assert by_type[("m.room.encryption", "")]["algorithm"] == "m.megolm.v1.aes-sha2"
     assert by_type[("m.room.join_rules", "")]["join_rule"] == "invite"
     assert by_type[("m.room.history_visibility", "")]["history_visibility"] == "joined"
     assert by_type[("m.room.guest_access", "")]["guest_access"] == "forbidden"
-    assert by_type[("m.room.name", "")]["name"].endswith(" · D.M.")
-    episode = by_type[(EPISODE_EVENT, "")]
+    assert by_type[("m.room.name", "")]["name"] == episode_ref  # no initials by default
     assert episode["status"] == "open" and episode["ward"] == "Cardiologie"
-    assert episode["ref"] == by_type[("m.room.name", "")]["name"].split(" ")[0]
     levels = by_type[("m.room.power_levels", "")]
     create = next(e for e in state.events if e["type"] == "m.room.create")
     assert create["sender"] == setup.bot.user_id  # the bot made it: it is never without power
@@ -77,6 +78,11 @@ async def test_open_by_command_keeps_identity_out_of_what_the_server_sees(
     assert levels["users"][setup.coordinator.user_id] == 50  # the DAC who opened it
     assert nurse.user_id not in levels["users"]  # IDE: 0
     assert levels["events"]["m.room.history_visibility"] == 100
+    # Only the allowed servers take part, whoever a coordinator invites; only the bot changes it.
+    server = setup.bot.user_id.split(":", 1)[1].split(":")[0]
+    assert by_type[("m.room.server_acl", "")] == {"allow": [server], "deny": [],
+                                                  "allow_ip_literals": False}
+    assert levels["events"]["m.room.server_acl"] == 100
     # Encrypted from the very first event: the creation timeline has nothing in clear.
     raw = await nurse.client.send(
         "GET", f"/_matrix/client/v3/rooms/{room_id}/messages?dir=b&limit=100",
