@@ -4,6 +4,7 @@ and a room created before a crash adopted instead of created twice."""
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 
 import aiohttp
@@ -172,3 +173,59 @@ async def test_a_retried_creation_does_not_adopt_a_room_someone_else_made(
     sent = [e for e in (await resp.json())["chunk"]
             if e["sender"] == setup.bot.user_id and not e["type"].startswith("m.room.member")]
     assert sent == []
+
+
+async def post_raw(setup, data: bytes, content_type: str = "application/json") -> tuple[int, dict]:
+    async with aiohttp.ClientSession() as http, http.post(
+            f"{setup.api}/api/v1/patients", data=data,
+            headers={**setup.headers(), "Content-Type": content_type}) as resp:
+        return resp.status, await resp.json(content_type=None)
+
+
+async def test_hostile_bodies_get_a_400_that_never_repeats_identity(make_bot, make_clinician):
+    setup = await care_setup(make_bot, make_clinician)
+
+    def bad(status: int, body: dict, code: str, path: str | None = None) -> None:
+        assert status == 400 and body["error"]["code"] == code, (status, body)
+        assert body["error"]["message"]
+        if path is not None:
+            assert path in {d["path"] for d in body["error"]["details"]}, body
+
+    for ward in (" ", "\u2028", "\t\n"):
+        status, body = await setup.call("POST", "/api/v1/patients", patient(ward=ward))
+        bad(status, body, "invalid_payload", "/ward")
+    status, body = await post_raw(setup, b"[" * 50_000 + b"]" * 50_000)
+    bad(status, body, "invalid_json")
+    status, body = await post_raw(setup, json.dumps(patient()).encode(),
+                                  "application/json; charset=x-no-such-charset")
+    bad(status, body, "invalid_json")
+    # Two values for one key: which one would count is anyone's guess.
+    doubled = json.dumps(patient())[:-1] + ', "identity": {"family_name": "MARTIN"}}'
+    status, body = await post_raw(setup, doubled.encode())
+    bad(status, body, "invalid_json")
+    assert "identity" in body["error"]["message"] and "MARTIN" not in json.dumps(body)
+
+    # Refusals say which field and why, never what was sent.
+    for field, value, code in (("family_name", "DUP0NT", "invalid_identity"),
+                               ("given_names", "M@rie", "invalid_identity"),
+                               ("birth_date", "2999-01-01", "invalid_identity"),
+                               ("ins", "2480375123456" + "00", "invalid_ins")):
+        payload = patient()
+        payload["identity"][field] = value
+        status, body = await setup.call("POST", "/api/v1/patients", payload)
+        bad(status, body, code, f"/identity/{field}")
+        assert value not in json.dumps(body, ensure_ascii=False), body
+    assert patient_rows(setup) == 0
+
+
+async def test_a_name_mixing_scripts_is_refused_not_a_second_patient(make_bot, make_clinician):
+    setup = await care_setup(make_bot, make_clinician)
+    status, first = await setup.call("POST", "/api/v1/patients", patient(ins=None))
+    assert status == 201, first
+    lookalike = patient(ins=None)
+    lookalike["identity"]["family_name"] = "DUP\u041eNT"  # a Cyrillic О
+    status, body = await setup.call("POST", "/api/v1/patients", lookalike)
+    assert status == 400 and body["error"]["code"] == "invalid_identity", body
+    assert "/identity/family_name" in {d["path"] for d in body["error"]["details"]}
+    assert "DUP" not in json.dumps(body, ensure_ascii=False)
+    assert patient_rows(setup) == 1

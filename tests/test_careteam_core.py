@@ -11,7 +11,7 @@ import yaml
 
 from bots import config
 from bots.careteam import rooms
-from bots.careteam.identity import IdentityError
+from bots.careteam.identity import IdentityError, normalize_name
 from bots.careteam.requests import Member, RequestError, parse_open, tokens
 from bots.careteam.roles import COORDINATION, PATIENT, Roles
 from bots.runtime.commands import Caller, command_text
@@ -157,3 +157,11 @@ def test_careteam_configuration(tmp_path: Path, monkeypatch):
     monkeypatch.setenv("LIAISON_API_TOKEN", "x" * 10)
     with pytest.raises(config.ConfigError, match="at least 32"):
         config.parse(raw, "test", tmp_path)
+
+
+def test_a_name_mixing_alphabets_is_refused():
+    for name in ("DUPONT", "Élise-Ève d'Ornano", "Łukasz", "Иванов", "Nguyễn"):
+        assert normalize_name(name, "family_name") == name
+    with pytest.raises(IdentityError) as refused:
+        normalize_name("DUP\u041eNT", "family_name")  # a Cyrillic О
+    assert refused.value.key == "identity.mixed_scripts" and "value" not in refused.value.values
