@@ -402,6 +402,8 @@ class Provisioner:
             if isinstance(resp, ErrorResponse) and "already in the room" not in resp.message:
                 self._raise(resp)
         await self._set_power(room_id, user_id, power)
+        if already:  # in the room without keys (not in the team until now): theirs from here on
+            self.rt.client.reshare(room_id)
         return already
 
     async def _remove(self, room_id: str, user_id: str) -> None:

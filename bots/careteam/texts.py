@@ -104,6 +104,18 @@ TEXTS: dict[str, dict[Lang, str]] = {
               "(encryption): here is what you need.</p>{card}{team}",
     },
     "patient.no_role": {"fr": "sans rôle", "en": "no role"},
+    "patient.no_identity_role": {
+        "fr": "<p>Votre rôle ne donne pas accès à l'identité du patient.</p>",
+        "en": "<p>Your role does not give access to the patient's identity.</p>",
+    },
+    "patient.outsider_joined": {
+        "fr": "{user} a rejoint le salon sans faire partie de l'équipe : ni l'identité du "
+              "patient ni les clés des messages du bot ne lui sont transmises. Un coordinateur "
+              "peut l'ajouter (<code>!equipe ajouter {user} RÔLE</code>) ou l'exclure du salon.",
+        "en": "{user} joined the room without being in the care team: they get neither the "
+              "patient's identity nor the keys of the bot's messages. A coordinator can add them "
+              "(<code>!team add {user} ROLE</code>) or remove them from the room.",
+    },
     "patient.not_here": {
         "fr": "Cette commande s'utilise dans le salon d'un patient.",
         "en": "This command is used in a patient's room.",
