@@ -3,14 +3,18 @@ looks like on Matrix, blind indexes, command text from Element pills, configurat
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bots import config
 from bots.careteam import rooms
+from bots.careteam.api import ApiError, parse_json
 from bots.careteam.identity import IdentityError, normalize_name
 from bots.careteam.requests import Member, RequestError, parse_open, tokens
 from bots.careteam.roles import COORDINATION, PATIENT, Roles
@@ -165,3 +169,29 @@ def test_a_name_mixing_alphabets_is_refused():
     with pytest.raises(IdentityError) as refused:
         normalize_name("DUP\u041eNT", "family_name")  # a Cyrillic О
     assert refused.value.key == "identity.mixed_scripts" and "value" not in refused.value.values
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.binary(max_size=200), st.recursive(
+           st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+               st.text(max_size=5), inner, max_size=3)).map(
+           lambda v: json.dumps(v).encode())),
+       st.sampled_from([None, "utf-8", "latin-1", "utf-16", "no-such-charset"]))
+def test_the_api_body_parser_answers_400_or_a_value_never_crashes(raw: bytes,
+                                                                  charset: str | None):
+    try:
+        parse_json(raw, charset)
+    except ApiError as exc:
+        assert exc.status == 400 and exc.code == "invalid_json"
+
+
+def test_the_api_body_parser_refuses_keys_given_twice_and_deep_nesting():
+    with pytest.raises(ApiError, match="'ward' is given twice"):
+        parse_json(b'{"ward": "A", "ward": "B"}', None)
+    with pytest.raises(ApiError, match="a key is given twice"):
+        parse_json(b'{"identity": {"DUPONT": 1, "DUPONT": 2}}', "utf-8")
+    with pytest.raises(ApiError, match="nested"):
+        parse_json(b"[" * 100_000 + b"]" * 100_000, None)
+    assert parse_json('{"ward": "Gériatrie"}'.encode("latin-1"), "latin-1") == {
+        "ward": "Gériatrie"}
