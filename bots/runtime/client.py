@@ -71,7 +71,7 @@ class Client(AsyncClient):
         room = self.rooms.get(room_id)
         withheld = {}
         if room is not None:
-            allowed = self._recipients.pop(room_id, None)
+            allowed = self._recipients.get(room_id)
             joined_only = room.history_visibility == "joined"
             # Out of the member list while nio shares (and marks the session shared).
             withheld = {u: m for u, m in room.users.items() if u != self.user_id and (
