@@ -209,7 +209,7 @@ async def test_hostile_bodies_get_a_400_that_never_repeats_identity(make_bot, ma
     for field, value, code in (("family_name", "DUP0NT", "invalid_identity"),
                                ("given_names", "M@rie", "invalid_identity"),
                                ("birth_date", "2999-01-01", "invalid_identity"),
-                               ("ins", "2480375123456" + "00", "invalid_ins")):
+                               ("ins", "548037512345678", "invalid_ins")):
         payload = patient()
         payload["identity"][field] = value
         status, body = await setup.call("POST", "/api/v1/patients", payload)
