@@ -222,7 +222,8 @@ class Baseline:
         name = room_name(CareteamConfig.room_name, ref, identity.initials)
         resp = await self.client.room_create(**create_request(
             bot=None if self.hidden_creator else self.client.user_id, name=name, invite=invite,
-            federate=False, episode=episode_content(ref, WARD, "open")))
+            allowed_servers=[self.client.user_id.split(":", 1)[1]],
+            episode=episode_content(ref, WARD, "open")))
         if not isinstance(resp, RoomCreateResponse):
             return f"room_create: {getattr(resp, 'status_code', resp)}"
         try:

@@ -48,7 +48,8 @@ class CareteamConfig:
     coordination_rooms: tuple[str, ...] = ()
     create_coordination_room: str | None = None
     roles_file: Path | None = None
-    room_name: str = "{ref} · {initials}"
+    # The file number alone: room names are not encrypted, the server's operator reads them.
+    room_name: str = "{ref}"
     ref_prefix: str = "P"
     api: ApiConfig | None = None
     retention_days: int | None = None

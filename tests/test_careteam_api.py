@@ -4,11 +4,16 @@ and a room created before a crash adopted instead of created twice."""
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 
 import aiohttp
+from nio import RoomCreateError, RoomCreateResponse
 
-from tests.careteam_helpers import INS, care_setup, ins_for
+from bots.careteam.provisioner import EXPIRE_JOB
+from bots.careteam.rooms import EPISODE_EVENT, episode_content
+from bots.runtime.store import utcnow
+from tests.careteam_helpers import INS, care_setup, ins_for, welcomed
 
 
 def patient(ins: str | None = INS, **extra):
@@ -116,3 +121,111 @@ async def test_a_room_created_before_a_crash_is_adopted_not_created_twice(
         await asyncio.sleep(0.5)
     assert got["status"] == "open" and got["room_id"] == created["room_id"]
     assert set(setup.bot.runtime.client.rooms) == rooms_before
+
+
+async def test_a_retried_creation_does_not_adopt_a_room_someone_else_made(
+        make_bot, make_clinician):
+    setup = await care_setup(make_bot, make_clinician)
+    runtime = setup.bot.runtime
+    mallory, nurse = await make_clinician(), await make_clinician()
+    # File numbers are sequential: the next one is easy to guess. Mallory makes an unencrypted
+    # room that claims it and invites the bot, which accepts invites from its own server.
+    ref = f"P-{utcnow().year}-00001"
+    made = await mallory.client.room_create(name="trap", invite=[setup.bot.user_id],
+                                            initial_state=[{
+                                                "type": EPISODE_EVENT, "state_key": "",
+                                                "content": episode_content(ref, None, "open")}])
+    assert isinstance(made, RoomCreateResponse)
+    trap = made.room_id
+    for _ in range(100):
+        if trap in runtime.client.rooms:
+            break
+        await asyncio.sleep(0.2)
+
+    # The first createRoom fails as a busy homeserver may; the provisioner retries it.
+    real, calls, failed = runtime.client.room_create, [], asyncio.Event()
+
+    async def flaky(**kwargs):
+        calls.append(kwargs)
+        if len(calls) == 1:
+            failed.set()
+            return RoomCreateError("slow down", "M_LIMIT_EXCEEDED")
+        return await real(**kwargs)
+
+    runtime.client.room_create = flaky
+    request = asyncio.create_task(setup.call("POST", "/api/v1/patients", patient(
+        team=[{"user_id": nurse.user_id, "role": "IDE"}])))
+    await asyncio.wait_for(failed.wait(), 30)
+    provisioner = next(b for b in runtime.bots if b.name == "careteam").jobs[EXPIRE_JOB].__self__
+    provisioner.wake()  # the retry, without waiting for the next round
+    status, created = await request
+    assert status == 201, created
+    assert created["ref"] == ref and created["room_id"] != trap and len(calls) == 2
+    # The real room: encrypted, and the identity card reaches the team there.
+    await welcomed(nurse, created["room_id"])
+    encryption = await nurse.client.room_get_state_event(created["room_id"],
+                                                         "m.room.encryption")
+    assert encryption.content["algorithm"] == "m.megolm.v1.aes-sha2"
+    # Nothing from the bot in Mallory's room, as the server stores it.
+    resp = await mallory.client.send(
+        "GET", f"/_matrix/client/v3/rooms/{trap}/messages?dir=b&limit=100",
+        headers={"Authorization": f"Bearer {mallory.client.access_token}"})
+    sent = [e for e in (await resp.json())["chunk"]
+            if e["sender"] == setup.bot.user_id and not e["type"].startswith("m.room.member")]
+    assert sent == []
+
+
+async def post_raw(setup, data: bytes, content_type: str = "application/json") -> tuple[int, dict]:
+    async with aiohttp.ClientSession() as http, http.post(
+            f"{setup.api}/api/v1/patients", data=data,
+            headers={**setup.headers(), "Content-Type": content_type}) as resp:
+        return resp.status, await resp.json(content_type=None)
+
+
+async def test_hostile_bodies_get_a_400_that_never_repeats_identity(make_bot, make_clinician):
+    setup = await care_setup(make_bot, make_clinician)
+
+    def bad(status: int, body: dict, code: str, path: str | None = None) -> None:
+        assert status == 400 and body["error"]["code"] == code, (status, body)
+        assert body["error"]["message"]
+        if path is not None:
+            assert path in {d["path"] for d in body["error"]["details"]}, body
+
+    for ward in (" ", "\u2028", "\t\n"):
+        status, body = await setup.call("POST", "/api/v1/patients", patient(ward=ward))
+        bad(status, body, "invalid_payload", "/ward")
+    status, body = await post_raw(setup, b"[" * 50_000 + b"]" * 50_000)
+    bad(status, body, "invalid_json")
+    status, body = await post_raw(setup, json.dumps(patient()).encode(),
+                                  "application/json; charset=x-no-such-charset")
+    bad(status, body, "invalid_json")
+    # Two values for one key: which one would count is anyone's guess.
+    doubled = json.dumps(patient())[:-1] + ', "identity": {"family_name": "MARTIN"}}'
+    status, body = await post_raw(setup, doubled.encode())
+    bad(status, body, "invalid_json")
+    assert "identity" in body["error"]["message"] and "MARTIN" not in json.dumps(body)
+
+    # Refusals say which field and why, never what was sent.
+    for field, value, code in (("family_name", "DUP0NT", "invalid_identity"),
+                               ("given_names", "M@rie", "invalid_identity"),
+                               ("birth_date", "2999-01-01", "invalid_identity"),
+                               ("ins", "548037512345678", "invalid_ins")):
+        payload = patient()
+        payload["identity"][field] = value
+        status, body = await setup.call("POST", "/api/v1/patients", payload)
+        bad(status, body, code, f"/identity/{field}")
+        assert value not in json.dumps(body, ensure_ascii=False), body
+    assert patient_rows(setup) == 0
+
+
+async def test_a_name_mixing_scripts_is_refused_not_a_second_patient(make_bot, make_clinician):
+    setup = await care_setup(make_bot, make_clinician)
+    status, first = await setup.call("POST", "/api/v1/patients", patient(ins=None))
+    assert status == 201, first
+    lookalike = patient(ins=None)
+    lookalike["identity"]["family_name"] = "DUP\u041eNT"  # a Cyrillic О
+    status, body = await setup.call("POST", "/api/v1/patients", lookalike)
+    assert status == 400 and body["error"]["code"] == "invalid_identity", body
+    assert "/identity/family_name" in {d["path"] for d in body["error"]["details"]}
+    assert "DUP" not in json.dumps(body, ensure_ascii=False)
+    assert patient_rows(setup) == 1

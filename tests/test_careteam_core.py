@@ -3,15 +3,19 @@ looks like on Matrix, blind indexes, command text from Element pills, configurat
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bots import config
 from bots.careteam import rooms
-from bots.careteam.identity import IdentityError
+from bots.careteam.api import ApiError, parse_json
+from bots.careteam.identity import IdentityError, normalize_name
 from bots.careteam.requests import Member, RequestError, parse_open, tokens
 from bots.careteam.roles import COORDINATION, PATIENT, Roles
 from bots.runtime.commands import Caller, command_text
@@ -86,21 +90,39 @@ def test_room_request_is_private_encrypted_and_pseudonymous():
     episode = rooms.episode_content("P-2026-00042", "Cardiologie", "open")
     req = rooms.create_request(bot="@liaison:x", name=rooms.room_name(
         "{ref} · {initials}", "P-2026-00042", "D.M."), invite={"@a:x": 50, "@b:x": 0},
-        federate=False, episode=episode)
+        allowed_servers=["x", "y.example:8448"], episode=episode)
     state = {e["type"]: e["content"] for e in req["initial_state"]}
     assert state["m.room.encryption"]["algorithm"] == "m.megolm.v1.aes-sha2"
     assert state["m.room.history_visibility"]["history_visibility"] == "joined"
     assert state["m.room.join_rules"]["join_rule"] == "invite"
     assert state[rooms.EPISODE_EVENT] == episode
+    # Servers are named without their port in an ACL.
+    assert state["m.room.server_acl"] == {"allow": ["x", "y.example"], "deny": [],
+                                          "allow_ip_literals": False}
     assert req["name"] == "P-2026-00042 · D.M." and req["invite"] == ["@a:x", "@b:x"]
     levels = req["power_level_override"]
     assert levels["users"] == {"@a:x": 50, "@liaison:x": 100}
     assert levels["events"]["m.room.encryption"] == 100 and levels["invite"] == 50
+    assert levels["events"]["m.room.server_acl"] == 100
     closed = rooms.closed_power_levels(levels)
     assert closed["events_default"] == closed["invite"] == 100
     assert closed["users"] == levels["users"]
     assert rooms.creator_has_all_power("12") and not rooms.creator_has_all_power("10")
     assert "@liaison:x" not in rooms.power_levels(None, {"@a:x": 50})["users"]
+
+
+def test_only_the_bots_own_protected_room_is_adopted():
+    ours = [{"type": "m.room.create", "state_key": "", "sender": "@liaison:x", "content": {}},
+            *({"type": e["type"], "state_key": "", "sender": "@liaison:x", "content": e["content"]}
+              for e in rooms.create_request(bot=None, name="P", invite={}, allowed_servers=["x"],
+                                            )["initial_state"])]
+    assert rooms.not_adoptable(ours, "@liaison:x") is None
+    assert rooms.not_adoptable(ours, "@other:x") == "not created by the bot"
+    for event_type, content in (("m.room.encryption", {}),
+                                ("m.room.join_rules", {"join_rule": "public"}),
+                                ("m.room.history_visibility", {"history_visibility": "shared"})):
+        changed = [e if e["type"] != event_type else {**e, "content": content} for e in ours]
+        assert event_type in (rooms.not_adoptable(changed, "@liaison:x") or "")
 
 
 def test_blind_indexes_survive_key_rotation():
@@ -139,3 +161,37 @@ def test_careteam_configuration(tmp_path: Path, monkeypatch):
     monkeypatch.setenv("LIAISON_API_TOKEN", "x" * 10)
     with pytest.raises(config.ConfigError, match="at least 32"):
         config.parse(raw, "test", tmp_path)
+
+
+def test_a_name_mixing_alphabets_is_refused():
+    for name in ("DUPONT", "Élise-Ève d'Ornano", "Łukasz", "Иванов", "Nguyễn"):
+        assert normalize_name(name, "family_name") == name
+    with pytest.raises(IdentityError) as refused:
+        normalize_name("DUP\u041eNT", "family_name")  # a Cyrillic О
+    assert refused.value.key == "identity.mixed_scripts" and "value" not in refused.value.values
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.binary(max_size=200), st.recursive(
+           st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+               st.text(max_size=5), inner, max_size=3)).map(
+           lambda v: json.dumps(v).encode())),
+       st.sampled_from([None, "utf-8", "latin-1", "utf-16", "no-such-charset"]))
+def test_the_api_body_parser_answers_400_or_a_value_never_crashes(raw: bytes,
+                                                                  charset: str | None):
+    try:
+        parse_json(raw, charset)
+    except ApiError as exc:
+        assert exc.status == 400 and exc.code == "invalid_json"
+
+
+def test_the_api_body_parser_refuses_keys_given_twice_and_deep_nesting():
+    with pytest.raises(ApiError, match="'ward' is given twice"):
+        parse_json(b'{"ward": "A", "ward": "B"}', None)
+    with pytest.raises(ApiError, match="a key is given twice"):
+        parse_json(b'{"identity": {"DUPONT": 1, "DUPONT": 2}}', "utf-8")
+    with pytest.raises(ApiError, match="nested"):
+        parse_json(b"[" * 100_000 + b"]" * 100_000, None)
+    assert parse_json('{"ward": "Gériatrie"}'.encode("latin-1"), "latin-1") == {
+        "ward": "Gériatrie"}

@@ -59,14 +59,15 @@ async def test_open_by_command_keeps_identity_out_of_what_the_server_sees(
     for trait in IDENTITY_TRAITS:
         assert trait not in dumped, f"{trait!r} is in the room state"
     by_type = {(e["type"], e["state_key"]): e["content"] for e in state.events}
+    episode = by_type[(EPISODE_EVENT, "")]
+    episode_ref = episode["ref"]
+    assert episode_ref.startswith("P-")
     assert by_type[("m.room.encryption", "")]["algorithm"] == "m.megolm.v1.aes-sha2"
     assert by_type[("m.room.join_rules", "")]["join_rule"] == "invite"
     assert by_type[("m.room.history_visibility", "")]["history_visibility"] == "joined"
     assert by_type[("m.room.guest_access", "")]["guest_access"] == "forbidden"
-    assert by_type[("m.room.name", "")]["name"].endswith(" · D.M.")
-    episode = by_type[(EPISODE_EVENT, "")]
+    assert by_type[("m.room.name", "")]["name"] == episode_ref  # no initials by default
     assert episode["status"] == "open" and episode["ward"] == "Cardiologie"
-    assert episode["ref"] == by_type[("m.room.name", "")]["name"].split(" ")[0]
     levels = by_type[("m.room.power_levels", "")]
     create = next(e for e in state.events if e["type"] == "m.room.create")
     assert create["sender"] == setup.bot.user_id  # the bot made it: it is never without power
@@ -77,6 +78,11 @@ async def test_open_by_command_keeps_identity_out_of_what_the_server_sees(
     assert levels["users"][setup.coordinator.user_id] == 50  # the DAC who opened it
     assert nurse.user_id not in levels["users"]  # IDE: 0
     assert levels["events"]["m.room.history_visibility"] == 100
+    # Only the allowed servers take part, whoever a coordinator invites; only the bot changes it.
+    server = setup.bot.user_id.split(":", 1)[1].split(":")[0]
+    assert by_type[("m.room.server_acl", "")] == {"allow": [server], "deny": [],
+                                                  "allow_ip_literals": False}
+    assert levels["events"]["m.room.server_acl"] == 100
     # Encrypted from the very first event: the creation timeline has nothing in clear.
     raw = await nurse.client.send(
         "GET", f"/_matrix/client/v3/rooms/{room_id}/messages?dir=b&limit=100",
@@ -260,3 +266,39 @@ async def test_closing_makes_the_room_read_only_until_retention_ends(make_bot, m
     assert getattr(state, "status_code", None) == "M_FORBIDDEN"  # the bot has left
     member = await nurse.client.room_get_state_event(room_id, "m.room.member", nurse.user_id)
     assert member.content["membership"] == "leave" and member.content.get("reason") == "retention"
+
+
+async def test_identity_and_keys_go_to_the_care_team_only(make_bot, make_clinician):
+    setup = await care_setup(make_bot, make_clinician)
+    doc = setup.coordinator
+    helper, outsider = await make_clinician(), await make_clinician()
+    _, room_id = await setup.open_by_command(f"DUPONT Marie 12/03/1948 F {helper.user_id}:SAAD")
+    await welcomed(doc, room_id)
+    # A home-help worker is in the team, but her role does not see the identity.
+    welcome = await welcomed(helper, room_id)
+    for trait in IDENTITY_TRAITS:
+        assert trait not in welcome.body, trait
+    assert welcome.decrypted and "pas accès à l'identité" in welcome.body
+
+    # A coordinator invites someone from Element, not through the bot: the team is told.
+    mark = len(doc.timeline)
+    invite = await doc.client.room_invite(room_id, outsider.user_id)
+    assert not getattr(invite, "status_code", None), invite
+    await outsider.wait_joined(room_id, outsider.user_id)
+    told = await doc.wait_for(lambda r, e: r == room_id and isinstance(e, RoomMessageNotice)
+                              and outsider.user_id in e.body and "équipe" in e.body,
+                              timeout=30, start=mark)
+    assert "DUPONT" not in told.body
+
+    # The bot's next message: the team reads it, the outsider gets no key for it.
+    event_id = await doc.send(room_id, "!equipe liste")
+    listing = await doc.reply_to(room_id, event_id, setup.bot.user_id)
+    assert outsider.user_id in listing.body
+    await helper.wait_for(lambda r, e: e.event_id == listing.event_id
+                          and isinstance(e, RoomMessageNotice))
+    seen = await outsider.wait_for(lambda r, e: e.event_id == listing.event_id)
+    assert isinstance(seen, MegolmEvent), "the outsider decrypted the bot's message"
+    await asyncio.sleep(2)  # a key sent to their device would have arrived by now
+    raw = await raw_event(doc, room_id, listing.event_id)
+    assert outsider.client.olm.inbound_group_store.get(
+        room_id, raw["content"]["sender_key"], raw["content"]["session_id"]) is None

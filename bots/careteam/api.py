@@ -25,7 +25,13 @@ from bots.careteam import service, texts
 from bots.careteam.identity import IdentityError
 from bots.careteam.models import CareRoom
 from bots.careteam.provisioner import Permanent
-from bots.careteam.requests import Member, OpenRequest, from_payload, role_code
+from bots.careteam.requests import (
+    Member,
+    OpenRequest,
+    RequestError,
+    from_payload,
+    role_code,
+)
 from bots.resources import resource_dir
 from bots.runtime.commands import ArgError
 from bots.runtime.i18n import Lang, t
@@ -75,6 +81,53 @@ def _detail(error: jsonschema.ValidationError) -> dict[str, str]:
     message = error.message if error.validator in _SAFE_MESSAGES \
         else f"does not satisfy '{error.validator}'"
     return {"path": path, "message": message}
+
+
+@cache
+def _schema_words() -> frozenset[str]:
+    """Every property name the API's schemas know: a key that may be named in an error."""
+    words: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            words.update(node.get("properties", {}))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    for validator in _validators().values():
+        walk(validator.schema)
+    return frozenset(words)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            # A key is named only if it is one of the schemas' words: another may be data.
+            which = f"the key {key!r}" if key in _schema_words() else "a key"
+            raise ApiError(400, "invalid_json", f"{which} is given twice in one object")
+        found[key] = value
+    return found
+
+
+def parse_json(raw: bytes, charset: str | None) -> Any:
+    """The body as JSON, or a 400 that says why: an unknown charset, bytes that are not of it,
+    a key given twice (which value counts would be the parser's guess), nesting too deep."""
+    try:
+        text = raw.decode(charset or "utf-8")
+    except LookupError:
+        raise ApiError(400, "invalid_json", "unknown charset; send UTF-8") from None
+    except UnicodeDecodeError:
+        raise ApiError(400, "invalid_json", "the body is not valid text in its charset") from None
+    try:
+        return json.loads(text, object_pairs_hook=_unique_keys)
+    except json.JSONDecodeError:
+        raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
+    except RecursionError:
+        raise ApiError(400, "invalid_json", "the body is nested too deeply") from None
 
 
 def _lang(request: web.Request, default: str) -> Lang:
@@ -136,11 +189,11 @@ class Api:
             raise ApiError(401, "unauthorized", "a valid bearer token is required")
 
     async def body(self, request: web.Request, schema: str) -> dict[str, Any]:
+        body = parse_json(await request.read(), request.charset)
         try:
-            body = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
-        errors = sorted(_validators()[schema].iter_errors(body), key=lambda e: list(e.path))
+            errors = sorted(_validators()[schema].iter_errors(body), key=lambda e: list(e.path))
+        except RecursionError:  # nested deeper than any schema goes, yet parseable
+            raise ApiError(400, "invalid_json", "the body is nested too deeply") from None
         if errors:
             raise ApiError(400, "invalid_payload", "the body does not match the schema",
                            [_detail(e) for e in errors])
@@ -155,7 +208,14 @@ class Api:
             req = from_payload(payload, self.bot.roles, date.today())
         except IdentityError as exc:
             code = "invalid_ins" if exc.key.startswith("ins.") else "invalid_identity"
-            raise ApiError(400, code, to_plain(texts.identity_error(lang, exc))) from None
+            field, why = texts.identity_refusal(lang, exc)
+            message = to_plain(why)
+            raise ApiError(400, code, message,
+                           [{"path": f"/identity/{field}", "message": message}]) from None
+        except RequestError as exc:  # the ward: blank once its spaces are folded
+            message = to_plain(exc.text(lang))
+            raise ApiError(400, "invalid_payload", message,
+                           [{"path": "/ward", "message": message}]) from None
         except ArgError as exc:
             raise ApiError(422, "unknown_role", to_plain(exc.text(lang))) from None
         await self._check_users([m.user_id for m in req.team], lang)

@@ -162,21 +162,47 @@ class CareTeam:
 
     async def on_join(self, ctx: JoinContext) -> None:
         room = await service.room_by_id(ctx.tx, ctx.room_id)
-        if room is None or ctx.user_id == ctx.runtime.user_id:
+        if room is None or ctx.user_id in (ctx.runtime.user_id, *self.settings.companions):
             return
         lang: Lang = room.language  # type: ignore[assignment]
         row = await service.member(ctx.tx, room, ctx.user_id)
-        role = messages.role_label(lang, self.roles,
-                                   row.role if row and row.desired == "present" else None)
+        code = row.role if row and row.desired == "present" else None
+        role = messages.role_label(lang, self.roles, code)
         if room.kind == COORDINATION:
             ctx.post(t(lang, "coordination.welcome", user=ctx.user_id, role=role),
                      mentions=[ctx.user_id])
             return
-        # They cannot read anything sent before they joined: tell them again what they need.
+        if code is None:
+            # Invited from Element, not through the bot: no keys (key_recipients), no identity;
+            # the team is told, and decides.
+            ctx.post(t(lang, "patient.outsider_joined", user=ctx.user_id))
+            return
+        # They cannot read anything sent before they joined: tell them again what they need,
+        # the identity only if their role may see it.
+        found = self.roles.get(code)
+        may_see = found is not None and "patient.identity" in found.may
         ctx.post(t(lang, "patient.welcome", user=ctx.user_id, role=role,
-                   card=self.card(ctx.tx, room, lang),
+                   card=self.card(ctx.tx, room, lang) if may_see else t(
+                       lang, "patient.no_identity_role"),
                    team=await self.team_html(ctx.runtime, ctx.tx, room, lang)),
                  mentions=[ctx.user_id])
+
+    async def key_recipients(self, runtime: Runtime, room_id: str) -> set[str] | None:
+        """Who may get the keys of what the bot sends in a room: in a patient room its care
+        team and companions, in a coordination room its members; on allowed servers only.
+        None (no limit) in rooms that are not the bot's."""
+        async with runtime.transaction() as tx:
+            room = await service.room_by_id(tx, room_id)
+            if room is None:
+                return None
+            if room.kind == PATIENT:
+                users = {m.user_id for m in await service.team(tx, room)}
+                users.update(self.settings.companions)
+            else:
+                matrix = runtime.client.rooms.get(room_id)
+                users = set(matrix.users) if matrix else set()
+        allowed = set(self.config.allowed_servers)
+        return {u for u in users if u.partition(":")[2] in allowed}
 
     # --- start -----------------------------------------------------------------------------
 
@@ -248,5 +274,6 @@ def careteam(config: Config) -> Bot:
         services.append(lambda runtime: serve_api(runtime, bot))
     return Bot("careteam", commands=bot.commands(), on_join=bot.on_join,
                resolve_caller=bot.resolve_caller, services=services,
+               key_recipients=bot.key_recipients,
                jobs={EXPIRE_JOB: bot.provisioner.expire_job})
 

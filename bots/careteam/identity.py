@@ -85,7 +85,15 @@ def normalize_name(raw: str, field: str) -> str:
         raise IdentityError("identity.missing", field=field)
     if len(name) > 100 or not _NAME.match(name):
         raise IdentityError("identity.bad_name", field=field, value=raw)
+    if len(_scripts(name)) > 1:
+        # DUPОNT with a Cyrillic О looks like DUPONT but is another patient to the blind index.
+        raise IdentityError("identity.mixed_scripts", field=field)
     return name
+
+
+def _scripts(name: str) -> set[str]:
+    """The alphabets a name's letters come from (LATIN, CYRILLIC, GREEK…), by Unicode name."""
+    return {unicodedata.name(c, "?").split(" ")[0] for c in name if c.isalpha()}
 
 
 def parse_birth_date(raw: str, today: date) -> date:

@@ -24,6 +24,7 @@ from nio import (
     ErrorResponse,
     RoomCreateResponse,
     RoomGetStateEventResponse,
+    RoomGetStateResponse,
 )
 from sqlalchemy import delete, select
 
@@ -183,7 +184,7 @@ class Provisioner:
             creator_listed = not await self._creator_has_all_power()
             resp = await self.rt.client.room_create(**rooms.create_request(
                 bot=self.rt.user_id if creator_listed else None, name=name, invite=invite,
-                episode=episode, federate=len(self.config.allowed_servers) > 1))
+                episode=episode, allowed_servers=self.config.allowed_servers))
             if not isinstance(resp, RoomCreateResponse):
                 await self._failed_call(row_id, resp)
                 return
@@ -226,17 +227,28 @@ class Provisioner:
 
     async def _find_created(self, row_id: int) -> str | None:
         """After a crash during creation: the room may exist. The bot's rooms not on record are
-        asked for their episode state; the one with this reference is adopted."""
+        asked for their episode state; the one with this reference is adopted if the bot made it
+        and it is still protected as made (references are sequential and anyone may invite the
+        bot: a room that only carries the state is someone else's, and a new one is made)."""
         async with self.rt.transaction() as tx:
             row = await tx.session.get(CareRoom, row_id)
             known = set((await tx.session.scalars(
                 select(CareRoom.room_id).where(CareRoom.room_id.is_not(None)))).all())
             ref = row.ref if row else None
-        for room_id in set(self.rt.client.rooms) - known:
+        for room_id in sorted(set(self.rt.client.rooms) - known):
             resp = await self.rt.client.room_get_state_event(room_id, rooms.EPISODE_EVENT)
-            if isinstance(resp, RoomGetStateEventResponse) and resp.content.get("ref") == ref:
-                log.warning("adopting a room created before a crash", extra={"room_id": room_id})
+            if not isinstance(resp, RoomGetStateEventResponse) or resp.content.get("ref") != ref:
+                continue
+            state = await self.rt.client.room_get_state(room_id)
+            if not isinstance(state, RoomGetStateResponse):
+                self._raise(state)
+            why = rooms.not_adoptable(state.events, self.rt.user_id)
+            if why is None:
+                log.warning("adopting a room created before a crash",
+                            extra={"care_room": row_id, "room_id": room_id})
                 return room_id
+            log.warning("not adopting a room that claims a pending file",
+                        extra={"care_room": row_id, "room_id": room_id, "why": why})
         return None
 
     async def _give_up(self, row_id: int, why: str) -> None:
@@ -390,6 +402,8 @@ class Provisioner:
             if isinstance(resp, ErrorResponse) and "already in the room" not in resp.message:
                 self._raise(resp)
         await self._set_power(room_id, user_id, power)
+        if already:  # in the room without keys (not in the team until now): theirs from here on
+            self.rt.client.reshare(room_id)
         return already
 
     async def _remove(self, room_id: str, user_id: str) -> None:

@@ -7,7 +7,8 @@ the reference, the ward and the status only.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 EPISODE_EVENT = "fr.liaison.episode"
@@ -51,17 +52,42 @@ def episode_content(ref: str, ward: str | None, status: str) -> dict[str, Any]:
     return {"ref": ref, "ward": ward, "status": status, "version": 1}
 
 
+# What protects a care room, as the bot sets it at creation (one more, the server ACL, comes
+# from the configuration). A room is only ever adopted with these as they are here.
+_PROTECTIVE = {
+    # Encrypted from the first event: nothing can be sent in clear, even by a fast client.
+    "m.room.encryption": {"algorithm": "m.megolm.v1.aes-sha2"},
+    "m.room.history_visibility": {"history_visibility": "joined"},
+    "m.room.guest_access": {"guest_access": "forbidden"},
+    "m.room.join_rules": {"join_rule": "invite"},
+}
+
+
+def server_acl(allowed_servers: Sequence[str]) -> dict[str, Any]:
+    """Only the allowed homeservers take part in the room, whoever invites whom."""
+    # An ACL names hosts: a port in a server name is dropped.
+    hosts = {re.sub(r":[0-9]+$", "", server) for server in allowed_servers}
+    return {"allow": sorted(hosts), "deny": [], "allow_ip_literals": False}
+
+
 def _private_state(extra: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [
-        # Encrypted from the first event: nothing can be sent in clear, even by a fast client.
-        {"type": "m.room.encryption", "state_key": "",
-         "content": {"algorithm": "m.megolm.v1.aes-sha2"}},
-        {"type": "m.room.history_visibility", "state_key": "",
-         "content": {"history_visibility": "joined"}},
-        {"type": "m.room.guest_access", "state_key": "", "content": {"guest_access": "forbidden"}},
-        {"type": "m.room.join_rules", "state_key": "", "content": {"join_rule": "invite"}},
-        *extra,
-    ]
+    return [*({"type": t, "state_key": "", "content": c} for t, c in _PROTECTIVE.items()),
+            *extra]
+
+
+def not_adoptable(state: Sequence[Mapping[str, Any]], bot: str) -> str | None:
+    """Why a room found with a pending file's episode state may not be taken as the one the bot
+    created before a crash (None if it may): anyone can put that state in a room of theirs and
+    invite the bot, so the room must be the bot's own, still protected as it made it."""
+    by_type = {e.get("type"): e for e in state if e.get("state_key") == ""}
+    create = by_type.get("m.room.create")
+    if create is None or create.get("sender") != bot:
+        return "not created by the bot"
+    for event_type, content in _PROTECTIVE.items():
+        found = by_type.get(event_type, {}).get("content", {})
+        if any(found.get(k) != v for k, v in content.items()):
+            return f"{event_type} is not as the bot sets it"
+    return None
 
 
 def closed_power_levels(current: dict[str, Any]) -> dict[str, Any]:
@@ -71,17 +97,22 @@ def closed_power_levels(current: dict[str, Any]) -> dict[str, Any]:
             "events": {**current.get("events", {}), "m.room.redaction": BOT_POWER}}
 
 
-def create_request(*, bot: str | None, name: str, invite: Mapping[str, int], federate: bool,
+def create_request(*, bot: str | None, name: str, invite: Mapping[str, int],
+                   allowed_servers: Sequence[str],
                    episode: dict[str, Any] | None = None) -> dict[str, Any]:
     """Keyword arguments for nio's `room_create`: private (not in the directory), invite-only,
-    history for joined members only, encrypted, the team invited with their power levels."""
-    extra = [{"type": EPISODE_EVENT, "state_key": "", "content": episode}] if episode else []
+    history for joined members only, encrypted, closed to other servers than the allowed ones,
+    the team invited with their power levels."""
+    extra = [{"type": "m.room.server_acl", "state_key": "",
+              "content": server_acl(allowed_servers)}]
+    if episode:
+        extra.append({"type": EPISODE_EVENT, "state_key": "", "content": episode})
     return {
         "name": name,
         "invite": sorted(invite),
         "initial_state": _private_state(extra),
         "power_level_override": power_levels(bot, invite),
-        "federate": federate,
+        "federate": len(allowed_servers) > 1,
     }
 
 

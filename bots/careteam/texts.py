@@ -104,6 +104,18 @@ TEXTS: dict[str, dict[Lang, str]] = {
               "(encryption): here is what you need.</p>{card}{team}",
     },
     "patient.no_role": {"fr": "sans rôle", "en": "no role"},
+    "patient.no_identity_role": {
+        "fr": "<p>Votre rôle ne donne pas accès à l'identité du patient.</p>",
+        "en": "<p>Your role does not give access to the patient's identity.</p>",
+    },
+    "patient.outsider_joined": {
+        "fr": "{user} a rejoint le salon sans faire partie de l'équipe : ni l'identité du "
+              "patient ni les clés des messages du bot ne lui sont transmises. Un coordinateur "
+              "peut l'ajouter (<code>!equipe ajouter {user} RÔLE</code>) ou l'exclure du salon.",
+        "en": "{user} joined the room without being in the care team: they get neither the "
+              "patient's identity nor the keys of the bot's messages. A coordinator can add them "
+              "(<code>!team add {user} ROLE</code>) or remove them from the room.",
+    },
     "patient.not_here": {
         "fr": "Cette commande s'utilise dans le salon d'un patient.",
         "en": "This command is used in a patient's room.",
@@ -167,6 +179,53 @@ TEXTS: dict[str, dict[Lang, str]] = {
         "en": "Welcome {user} ({role}) to the coordination room. Open a patient's room with "
               "<code>!patient open</code>; <code>!help</code> lists the commands.",
     },
+    "identity.mixed_scripts": {
+        "fr": "Refusé pour {field} : des lettres de plusieurs alphabets y sont mêlées (une lettre "
+              "cyrillique dans un nom latin, par exemple) ; tapez-le dans un seul alphabet.",
+        "en": "Refused for {field}: it mixes letters of several alphabets (a Cyrillic letter in "
+              "a Latin name, say); type it in one alphabet.",
+    },
+    # The API's refusals of an identity: which field and why, never what was sent (an answer
+    # may end up in a hospital system's logs).
+    "api.identity.bad_name": {
+        "fr": "Refusé pour {field} : lettres, espaces, tirets et apostrophes seulement, "
+              "100 caractères au plus.",
+        "en": "Refused for {field}: letters, spaces, hyphens and apostrophes only, at most 100 "
+              "characters.",
+    },
+    "api.identity.bad_date": {
+        "fr": "La date de naissance n'est pas une date valide (AAAA-MM-JJ).",
+        "en": "The birth date is not a valid date (YYYY-MM-DD).",
+    },
+    "api.identity.date_range": {
+        "fr": "La date de naissance est impossible (dans le futur ou avant 1880).",
+        "en": "The birth date is impossible (in the future or before 1880).",
+    },
+    "api.identity.bad_sex": {
+        "fr": "Sexe inconnu : F, M ou I.", "en": "Unknown sex: F, M or I.",
+    },
+    "api.identity.bad_place": {
+        "fr": "Lieu de naissance : code INSEE de 5 caractères attendu (ex. 75056, 2A004, 99xxx à "
+              "l'étranger).",
+        "en": "Birth place: a 5-character INSEE code is expected (e.g. 75056, 2A004, 99xxx "
+              "abroad).",
+    },
+    "api.ins.length": {
+        "fr": "INS invalide : 15 caractères attendus (13 + clé).",
+        "en": "Invalid INS: 15 characters expected (13 + key).",
+    },
+    "api.ins.chars": {
+        "fr": "INS invalide : il commence par 1, 2, 3, 4, 7 ou 8 et ne contient que des chiffres "
+              "(2A/2B pour la Corse).",
+        "en": "Invalid INS: it starts with 1, 2, 3, 4, 7 or 8 and holds digits only (2A/2B for "
+              "Corsica).",
+    },
+    "api.ins.key": {
+        "fr": "INS invalide : la clé de contrôle ne correspond pas. Vérifiez le numéro sur la "
+              "carte Vitale ou l'attestation.",
+        "en": "Invalid INS: the control key does not match. Check the number on the Vitale card "
+              "or certificate.",
+    },
 }
 
 add_texts(TEXTS)
@@ -179,3 +238,18 @@ def identity_error(lang: Lang, exc: IdentityError) -> Html:
     if "field" in values:
         values["field"] = FIELD_LABELS.get(values["field"], {}).get(lang, values["field"])
     return t(lang, exc.key, **values)
+
+
+# The identity field each refusal is about, when its values do not say.
+_FIELD_OF = {"identity.bad_date": "birth_date", "identity.date_range": "birth_date",
+             "identity.bad_sex": "sex", "identity.bad_place": "birth_place"}
+
+
+def identity_refusal(lang: Lang, exc: IdentityError) -> tuple[str, Html]:
+    """For the API: the field refused and why, without the value sent (texts that would repeat
+    it have an `api.` twin)."""
+    field = _FIELD_OF.get(exc.key) or ("ins" if exc.key.startswith("ins.")
+                                       else str(exc.values.get("field", "")))
+    key = f"api.{exc.key}" if f"api.{exc.key}" in TEXTS else exc.key
+    values = {k: v for k, v in exc.values.items() if k == "field"}
+    return field, identity_error(lang, IdentityError(key, **values))

@@ -7,7 +7,7 @@ handled: whatever they write or post commits with it, or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -119,3 +119,5 @@ class Bot:
     api_routes: list[ApiRoute] = field(default_factory=list)
     # Works in rooms another bot runs (the MSSanté bridge): only its own commands are answered.
     companion: bool = False
+    # Who of a room's members may get the keys of what the account sends there (None: all).
+    key_recipients: Callable[[Runtime, str], Awaitable[Collection[str] | None]] | None = None

@@ -7,13 +7,20 @@
 2. nio drops the session when someone arrives or leaves, but a membership change that lands
    while the session is being shared (an await) is lost: the share then completes and marks the
    session shared. Here such a change is remembered and applied before the next message.
+3. A bot may say who, of a room's members, may hold its keys (`key_recipients`, the care team
+   of a patient room): anyone else who joins, invited from Element by a coordinator say, reads
+   nothing the bot sends.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 from nio import AsyncClient, SyncResponse
+
+# A room ID -> the users who may get its keys, or None when the bot sets no limit there.
+KeyRecipients = Callable[[str], Awaitable[Collection[str] | None]]
 
 
 class Client(AsyncClient):
@@ -21,6 +28,9 @@ class Client(AsyncClient):
         super().__init__(*args, **kwargs)
         self._rotate_next: set[str] = set()  # a member left during a share: new session
         self._reshare_next: set[str] = set()  # a member joined during a share: share again
+        self.key_recipients: KeyRecipients | None = None
+        # Asked before each message (an await), read by the share nio starts within it.
+        self._recipients: dict[str, Collection[str] | None] = {}
 
     async def _handle_joined_rooms(self, response: SyncResponse) -> None:
         invited = {room_id: {u for u, m in self.rooms[room_id].users.items() if m.invited}
@@ -30,9 +40,9 @@ class Client(AsyncClient):
             room = self.rooms.get(room_id)
             if room is not None and room.history_visibility == "joined" and any(
                     u in room.users and not room.users[u].invited for u in before):
-                self._reshare(room_id)
+                self.reshare(room_id)
 
-    def _reshare(self, room_id: str) -> None:
+    def reshare(self, room_id: str) -> None:
         """Have the next message share the current session with whoever lacks it."""
         if room_id in self.sharing_session:
             self._reshare_next.add(room_id)
@@ -51,20 +61,26 @@ class Client(AsyncClient):
             super().invalidate_outbound_session(room_id)
         if room_id in self._reshare_next:
             self._reshare_next.discard(room_id)
-            self._reshare(room_id)
+            self.reshare(room_id)
+        if self.key_recipients is not None:
+            self._recipients[room_id] = await self.key_recipients(room_id)
         return await super().room_send(room_id, *args, **kwargs)
 
     async def share_group_session(self, room_id: str, ignore_unverified_devices: bool = False,
                                   ) -> Any:
         room = self.rooms.get(room_id)
-        invited = {}
-        if room is not None and room.history_visibility == "joined":
-            invited = {u: m for u, m in room.users.items() if m.invited}
-            for user_id in invited:
+        withheld = {}
+        if room is not None:
+            allowed = self._recipients.get(room_id)
+            joined_only = room.history_visibility == "joined"
+            # Out of the member list while nio shares (and marks the session shared).
+            withheld = {u: m for u, m in room.users.items() if u != self.user_id and (
+                (joined_only and m.invited) or (allowed is not None and u not in allowed))}
+            for user_id in withheld:
                 del room.users[user_id]
         try:
             return await super().share_group_session(room_id, ignore_unverified_devices)
         finally:
             if room is not None:
-                for user_id, member in invited.items():
+                for user_id, member in withheld.items():
                     room.users.setdefault(user_id, member)  # unless a sync moved them meanwhile

@@ -9,6 +9,7 @@ Loop: sync → record the events worth handling and the new token in one transac
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
@@ -101,6 +102,9 @@ class Runtime:
         for bot in self.bots:
             for command in bot.commands:
                 self.commands.add(command)
+        # Who may hold a room's keys: the bot that knows the room's team says (the care team).
+        self.client.key_recipients = next((functools.partial(b.key_recipients, self)
+                                           for b in self.bots if b.key_recipients), None)
         self.trust = DeviceTrust(self.client, allow_legacy=config.allow_legacy_devices)
         self.sender = Sender(self.client, store, self.trust, self.user_id, self.room_ready)
         self.scheduler = JobScheduler(self, {k: h for b in self.bots for k, h in b.jobs.items()})
