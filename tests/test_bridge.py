@@ -11,6 +11,7 @@ import email
 import email.policy
 import io
 import secrets
+import time
 import zipfile
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -307,6 +308,35 @@ async def test_a_new_uidvalidity_or_a_dropped_connection_loses_and_repeats_nothi
     b.deliver(mail(b.gp, f"Après la coupure [{b.ref}]"))
     await b.posted(b.nurse, b.room_id, "Après la coupure")
     assert any(r.getMessage() == "mailbox connection lost, reconnecting" for r in caplog.records)
+
+
+async def test_mail_arriving_while_the_watcher_is_busy_is_as_fast_as_the_first(
+        make_bot, make_clinician, mail_servers, tmp_path):
+    # The periodic recheck far away: a mail whose IDLE notice the watcher missed would wait
+    # for it, well past the bound.
+    b = await bridged(make_bot, make_clinician, mail_servers, tmp_path, recheck_seconds=300)
+    bound = 20.0  # seconds from delivery to the room (under a second when idle)
+    n = 0
+
+    async def send(*gaps: float) -> None:
+        """Mails delivered `gaps` seconds apart; each must reach the room within the bound."""
+        nonlocal n
+        sent = []
+        for gap in (0.0, *gaps):
+            await asyncio.sleep(gap)
+            n += 1
+            await asyncio.to_thread(b.deliver, mail(b.gp, f"Courrier {n} [{b.ref}]",
+                                                    f"Numéro {n:03d}.\n"))
+            sent.append((n, time.monotonic()))
+        for number, at in sent:
+            await b.nurse.wait_for(
+                lambda r, e, k=number: r == b.room_id and isinstance(e, RoomMessageNotice)
+                and f"Numéro {k:03d}." in e.body, timeout=max(0.1, at + bound - time.monotonic()))
+
+    for _ in range(3):  # pairs, the second while the first is fetched, posted or moved
+        await send(1.2)
+        await send(0.5)
+    await send(0.3, 0.3, 0.3, 0.3)  # a burst
 
 
 async def test_element_sends_mail_through_the_bridge(homeserver, make_bot, make_clinician,
