@@ -19,6 +19,7 @@ from nio import Event, RoomMessageNotice
 
 from bots.config import MailServerConfig, MssanteConfig, OAuthConfig
 from bots.runtime.vault import Vault
+from bridge import rooms
 from bridge.mailservers import MailServers
 from tests.careteam_helpers import INS, CareSetup, care_setup, welcomed
 from tests.clients import Clinician
@@ -42,7 +43,8 @@ class Bridged:
     gp: str  # a GP's mailbox, in the trust space
     gp_password: str
     room_id: str
-    ref: str
+    ref: str  # the room's file number, as the care team knows it
+    reference: str  # with its tag, as the room's mail carries it: what routes a mail there
     nurse: Clinician  # IDE: may send mail
     kine: Clinician  # KINE: may not
 
@@ -189,7 +191,7 @@ async def bridged(make_bot: Any, make_clinician: Any, servers: MailServers, tmp_
     for room in (room_id, setup.coordination_room):
         await _joined(bridge, room)
     return Bridged(setup, bridge, servers, mailbox, gp, gp_password, room_id, created["ref"],
-                   nurse, kine)
+                   rooms.reference(Vault([key]), created["ref"], room_id), nurse, kine)
 
 
 async def _joined(bridge: BotHandle, room_id: str) -> None:
