@@ -141,12 +141,13 @@ def mail(sender: str, subject: str, text: str = "Bonjour,\nvoici le courrier.\n"
 
 async def bridged(make_bot: Any, make_clinician: Any, servers: MailServers, tmp_path: Path, *,
                   smtp_port: int | None = None, others: tuple[tuple[str, str], ...] = (),
-                  psc: Psc | None = None, recheck_seconds: int = 5) -> Bridged:
+                  psc: Psc | None = None, **overrides: Any) -> Bridged:
     """`smtp_port`: where the bridge sends (default: Postfix's submission port); `others`:
     more team members (user ID, role) that join by themselves (an Element client); `psc`: the
     mailbox is an ORG one that logs in with this provider's tokens (XOAUTH2), not an
-    applicative one with its certificate; `recheck_seconds`: the watcher's periodic look at the
-    inbox besides IDLE (short by default: tests that do not time the watcher run faster)."""
+    applicative one with its certificate; `overrides`: `mssante` settings of the test's own (the
+    watcher's periodic look at the inbox besides IDLE is short by default: tests that do not time
+    it run faster)."""
     key, database = Vault.new_key(), f"sqlite:///{tmp_path}/shared.db"
     mailbox = f"dac.{secrets.token_hex(4)}@hopital.test"
     oauth = None
@@ -168,7 +169,7 @@ async def bridged(make_bot: Any, make_clinician: Any, servers: MailServers, tmp_
     settings = MssanteConfig(
         mailbox=mailbox, careteam_account="", imap=server(servers.imap_host, servers.imap_port),
         smtp=server(servers.smtp_host, smtp_port or servers.submission_port),
-        trust_list=str(trust), recheck_seconds=recheck_seconds, oauth=oauth, crls=(str(crl),))
+        trust_list=str(trust), oauth=oauth, crls=(str(crl),), **{"recheck_seconds": 5, **overrides})
     shared = {"database": database, "data_keys": (key,)}
     bridge = await make_bot(start=False, bots=("mssante",), mssante=settings, **shared)
     setup = await care_setup(make_bot, make_clinician, bot=shared,

@@ -21,6 +21,7 @@ from nio import RoomMessageNotice
 from sqlalchemy import select
 
 from bots.homeserver import free_port
+from bridge import bot, sources
 from bridge.inbound import parse
 from bridge.models import InboundRow, MailboxLogin, MailboxState, OutboundRow
 from bridge.receiving import Receiving
@@ -369,6 +370,28 @@ async def test_mail_arriving_while_the_watcher_is_busy_is_as_fast_as_the_first(
         await send(1.2)
         await send(0.5)
     await send(0.3, 0.3, 0.3, 0.3)  # a burst
+
+
+async def test_a_trust_list_not_refreshed_for_a_day_is_kept_and_said_loudly(
+        make_bot, make_clinician, mail_servers, tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(sources, "STALE_AFTER", 3.0)  # a day, in seconds
+    monkeypatch.setattr(bot, "TRUST_CHECK_SECONDS", 0.5)
+    b = await bridged(make_bot, make_clinician, mail_servers, tmp_path,
+                      trust_list_refresh_minutes=0)  # re-read at every use
+    coord = b.setup.coordinator
+    await asyncio.sleep(4)  # refreshed all along: nothing to say
+    assert not [e for r, e in coord.timeline if r == b.coordination
+                and "liste blanche" in getattr(e, "body", "")]
+    (tmp_path / "liste-blanche.xml").write_bytes(b"<ListeBlanche><Domaine>")  # broken downloads
+    told = await b.posted(coord, b.coordination, "La liste blanche MSSanté n'a pas pu")
+    assert any(r.levelname == "ERROR" and r.getMessage().startswith("trust list not refreshed")
+               for r in caplog.records)
+    # The last good list is still the one in use: the GP's mail still reaches the room.
+    b.deliver(mail(b.gp, f"Malgré tout [{b.reference}]"))
+    await b.posted(b.nurse, b.room_id, "Malgré tout")
+    await asyncio.sleep(2)  # told once
+    assert [e.event_id for r, e in coord.timeline if r == b.coordination
+            and "liste blanche" in getattr(e, "body", "")] == [told.event_id]
 
 
 async def test_element_sends_mail_through_the_bridge(homeserver, make_bot, make_clinician,
