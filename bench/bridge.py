@@ -92,6 +92,8 @@ from bench.roundtrip import (
     vm_hwm_kib,
     wait_joined,
 )
+from bots.runtime.vault import Vault
+from bridge import rooms
 from bridge.mailservers import MailServers, start_mail_servers
 from bridge.outbound import Outgoing, compose
 from bridge.xdm import Document, build_package
@@ -289,7 +291,7 @@ class Arrivals(Replies):
 class Room:
     index: int
     room_id: str
-    ref: str
+    ref: str  # tagged, as the room's mail carries it (bridge.routing)
     ins: str
 
 
@@ -487,7 +489,8 @@ class BridgeBench(RoomsBench):
             if resp.status != 201:
                 raise RuntimeError(f"opening room {k}: {resp.status} {body}")
         assert identity.ins is not None
-        return Room(k, body["room_id"], body["ref"], identity.ins)
+        return Room(k, body["room_id"], rooms.reference(Vault([self.data_key]), body["ref"],
+                                                       body["room_id"]), identity.ins)
 
     async def until(self, done: Callable[[], bool], what: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout

@@ -1,15 +1,17 @@
 """The MSSanté bridge as a bot of the runtime (`bots: [mssante]` on an account of its own, run by
 `liaison bridge`): the mailbox watcher, the sending worker and, for a PER/ORG mailbox, its Pro
-Santé Connect login are its services; `!mss envoyer`, `!mss repondre` (patient rooms), `!mss
+Santé Connect login are its services, with the trust list's watch; `!mss envoyer`, `!mss repondre` (patient rooms), `!mss
 router`, `!mss etat` and `!mss connexion` (coordination room) its commands. It works in
 the care-team bot's rooms (`mssante.careteam_account`), which invites it there
 (`careteam.companions`); who may do what comes from that bot's teams and roles."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import timedelta
 from functools import partial
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -19,8 +21,9 @@ from bots.config import Config, ConfigError
 from bots.runtime.bot import Bot, CommandContext
 from bots.runtime.commands import Arg, Caller, Command, Permission, as_int, described
 from bots.runtime.i18n import t
+from bots.runtime.notice import notice
 from bots.runtime.store import Transaction, utcnow
-from bridge import rooms, texts  # noqa: F401 - texts: the catalogue
+from bridge import rooms, sources, texts  # noqa: F401 - texts: the catalogue
 from bridge.inbound import parse
 from bridge.login import Login
 from bridge.models import InboundRow, OutboundRow
@@ -30,7 +33,11 @@ from bridge.sending import Sending
 from bridge.sources import trust_source
 from bridge.xdm import Unreadable
 
+if TYPE_CHECKING:
+    from bots.runtime.runtime import Runtime
+
 COMMAND_WORDS = ("mss", "mail")  # every command of the bridge starts with one of them
+TRUST_CHECK_SECONDS = 300.0  # how often the trust list's age is looked at (re-read if due)
 
 
 class Bridge:
@@ -40,6 +47,7 @@ class Bridge:
         self.settings = config.mssante
         self.roles = Roles.load(config.careteam.roles_file)
         zone, lang = ZoneInfo(config.timezone), config.language
+        self.lang = lang
         self.trust = trust_source(self.settings.trust_list,
                                   self.settings.trust_list_refresh_minutes)
         oauth = self.settings.oauth
@@ -77,6 +85,24 @@ class Bridge:
         row.rule = "manual"
         await self.receiving.post(ctx.tx, row, mail, room.room_id)
         ctx.reply(t(ctx.lang, "mss.routed", id=numero, ref=room.ref))
+
+    async def watch_trust_list(self, runtime: Runtime) -> None:
+        """The trust list re-read on its period even when no mail comes; once it has not been
+        refreshed for `sources.STALE_AFTER` (the last good one still in use), the coordination
+        rooms are told, once per outage."""
+        told = False
+        while True:
+            try:
+                await self.trust.current()
+            except sources.ERRORS:  # none good yet: the watcher and the worker wait and say so
+                pass
+            if self.trust.stale and not told:
+                async with runtime.transaction() as tx:
+                    for room_id in await rooms.coordination(tx, self.settings.careteam_account):
+                        tx.post(room_id, notice(t(self.lang, "mss.trust_stale", hours=round(
+                            sources.STALE_AFTER / 3600))))
+            told = self.trust.stale
+            await asyncio.sleep(TRUST_CHECK_SECONDS)
 
     async def status(self, ctx: CommandContext) -> None:
         """How the mailbox logs in, and what waits: to send, to file, in quarantine."""
@@ -121,5 +147,5 @@ class Bridge:
 def mssante(config: Config) -> Bot:
     bridge = Bridge(config)
     return Bot("mssante", commands=bridge.commands(), resolve_caller=bridge.resolve_caller,
-               services=[bridge.receiving.run, bridge.sending.run,
+               services=[bridge.receiving.run, bridge.sending.run, bridge.watch_trust_list,
                          *([bridge.login.run] if bridge.login else [])], companion=True)

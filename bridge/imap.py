@@ -4,6 +4,10 @@ One connection: STARTTLS or implicit TLS (never plain text), login by password, 
 certificate (SASL EXTERNAL) or by a Pro Santé Connect token (SASL XOAUTH2), the folder selected
 with its UIDVALIDITY. IDLE is checked in short slices so that the async side can wake it (a mail
 to move) and is restarted well before the 30 minutes of RFC 2177.
+
+A server tells of new mail once (`* n EXISTS`), in the answer to whatever command runs when it
+comes: mail that arrives while the watcher fetches, stores or moves is announced then, not in the
+next IDLE. So such a notice, kept by imaplib, ends the wait at once; a search answers it.
 """
 
 from __future__ import annotations
@@ -83,6 +87,7 @@ class Mailbox:
         return self.client
 
     def uids_after(self, uid: int) -> list[int]:
+        self._c._imap.untagged_responses.pop("EXISTS", None)  # what this search answers
         return sorted(u for u in self._c.search(["UID", f"{uid + 1}:*"]) if u > uid)
 
     def fetch(self, uids: list[int], max_size: int, batch_bytes: int) -> Iterator[list[Fetched]]:
@@ -129,6 +134,8 @@ class Mailbox:
     def idle(self, seconds: float, wake: threading.Event) -> bool:
         """Wait for new mail up to `seconds`, or until `wake` is set. True if mail came."""
         client = self._c
+        if client._imap.untagged_responses.get("EXISTS"):  # told since the last search
+            return True
         with self._idling:
             return self._idle(client, seconds, wake)
 

@@ -129,6 +129,19 @@ def poll_error(body: Any) -> PollOutcome:
     raise _error(body)
 
 
+def discovered(metadata: Any, issuer: str) -> dict[str, Any]:
+    """A discovery document, taken only if it is the configured issuer's (OpenID Connect
+    Discovery §4.3: its `issuer` is the URL it was fetched from): another one would send the
+    client's secret, the logins and the tokens to endpoints that issuer never vouched for."""
+    if not isinstance(metadata, dict):
+        raise ProviderError("the discovery document is not a JSON object")
+    said = metadata.get("issuer")
+    if not isinstance(said, str) or said.rstrip("/") != issuer.rstrip("/"):
+        raise ProviderError(f"the discovery document is for the issuer {said!r}, not the "
+                            f"configured {issuer!r}: refused")
+    return metadata
+
+
 def _error(body: Any) -> Refused | ProviderError:
     if isinstance(body, dict) and isinstance(body.get("error"), str):
         return Refused(body["error"], str(body.get("error_description") or ""))
@@ -198,8 +211,6 @@ class Provider:
             url = self.settings.issuer.rstrip("/") + "/.well-known/openid-configuration"
             async with http.get(url, ssl=self._ssl) as resp:
                 resp.raise_for_status()
-                metadata = await resp.json(content_type=None)
-            if not isinstance(metadata, dict):
-                raise ProviderError("the discovery document is not a JSON object")
-            self._metadata = metadata
+                self._metadata = discovered(await resp.json(content_type=None),
+                                            self.settings.issuer)
         return self._metadata

@@ -2,7 +2,8 @@
 the very same mail (Message-ID, Date and boundaries derive from the event). Pure.
 
 Threading: In-Reply-To / References of the mail answered. Subject: the room's pseudonymous
-reference first (`[P-2026-00042] …`), so the answer comes back to the room. With an IHE XDM
+reference and its tag first (`[P-2026-00042-K7QF2M4X] …`, bridge.routing), so the answer comes
+back to the room. With an IHE XDM
 package (BRIEF §5): the documents zipped with METADATA.XML naming the patient's INS, the
 MSSanté subject form `XDM/1.0/DDM+<title> <NOM> <prénom> <birth date>` and the `X-MSS-*` headers.
 """
@@ -38,7 +39,7 @@ class Outgoing:
     sent_at: datetime  # that event's time (aware)
     mailbox: str  # our address
     to: tuple[str, ...]
-    ref: str  # the room's pseudonymous reference
+    ref: str  # the room's pseudonymous reference, tagged
     subject: str
     text: str
     files: tuple[Document, ...] = ()

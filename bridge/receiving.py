@@ -45,6 +45,7 @@ from bridge.receipts import receipt, report_of, wants_receipt
 from bridge.routing import Rule, decide, keys
 from bridge.sending import Sending
 from bridge.sources import TrustSource
+from bridge.trustlist import TrustList
 from bridge.xdm import Unreadable
 
 if TYPE_CHECKING:
@@ -200,7 +201,7 @@ class Receiving:
             await self._report_quarantine(tx, row, raw)
             headers = _lenient(raw, row.message_id)
             if headers is not None and trust.allows(headers.sender):
-                self._receipt(tx, row, headers, error=("QUARANTINE", exc.reason))
+                self._receipt(tx, row, headers, trust, error=("QUARANTINE", exc.reason))
             return
         if not trust.allows(mail.sender):  # and no receipt: nothing leaves the trust space
             row.state, row.reason = "quarantined", "untrusted"
@@ -209,6 +210,9 @@ class Receiving:
             return
         route = decide(await self._candidates(tx, mail))
         row.rule = route.rule
+        # The same receipt whether the mail found its room or waits in triage: the sender
+        # learns nothing of which references or patients exist.
+        self._receipt(tx, row, mail, trust)
         if route.room_id is None:
             row.state = "triage"
             for room_id in await rooms.coordination(tx, self.settings.careteam_account):
@@ -220,7 +224,8 @@ class Receiving:
     async def _candidates(self, tx: Transaction, mail: InboundMail) -> list[tuple[Rule, str | None]]:
         k = keys(mail)
         account = self.settings.careteam_account
-        by_ref = await rooms.by_ref(tx, account, k.ref) if k.ref else None
+        by_ref = await rooms.by_tagged_ref(tx, account, k.ref, k.tag) \
+            if k.ref and k.tag else None
         by_ins = await rooms.by_ins(tx, account, k.ins) if k.ins else None
         return [("thread", await rooms.by_thread(tx, k.thread_ids)),
                 ("ref", by_ref.room_id if by_ref else None),
@@ -234,7 +239,6 @@ class Receiving:
                                                                           self.lang)]
         row.head_outbox_id = await _posted(tx, posted[0])
         row.last_outbox_id = await _posted(tx, posted[-1])
-        self._receipt(tx, row, mail)
         log.info("mail posted", extra={"mail": row.id, "rule": row.rule, "room_id": room_id,
                                        "files": len(mail.files)})
 
@@ -248,11 +252,12 @@ class Receiving:
                 row.id, row.reason or "broken_mime", sender, subject,
                 self.settings.quarantine_folder, self.lang)))
 
-    def _receipt(self, tx: Transaction, row: InboundRow, mail: InboundMail,
+    def _receipt(self, tx: Transaction, row: InboundRow, mail: InboundMail, trust: TrustList,
                  error: tuple[str, str] | None = None) -> None:
-        """The read receipt the sender asked for, once the mail is in its room (or with the
-        error disposition when it could not be integrated)."""
-        if not wants_receipt(mail):
+        """The read receipt the sender asked for, once the mail is in its room or triage (or
+        with the error disposition when it could not be integrated); never outside the trust
+        space, whatever address the mail names."""
+        if not wants_receipt(mail) or not trust.allows(mail.mdn_to or ""):
             return
         message_id = f"<mdn-{row.id}-{row.digest[:16]}@{self.settings.mailbox.split('@')[1]}>"
         self.sending.queue_raw(tx, f"receipt:{row.id}", mail.mdn_to or "", receipt(

@@ -12,7 +12,9 @@ from bots.careteam.identity import IdentityError, validate_ins
 from bots.careteam.models import CareRoom, TeamMember
 from bots.careteam.roles import COORDINATION, PATIENT
 from bots.runtime.store import Transaction
+from bots.runtime.vault import Vault
 from bridge.models import InboundRow, OutboundRow
+from bridge.routing import genuine, tagged
 
 OPEN = ("open", "discharged")  # rooms that still take mail
 
@@ -21,6 +23,22 @@ async def by_ref(tx: Transaction, account: str, ref: str) -> CareRoom | None:
     return await tx.session.scalar(select(CareRoom).where(
         CareRoom.account == account, CareRoom.kind == PATIENT, CareRoom.ref == ref,
         CareRoom.status.in_(OPEN)))
+
+
+async def by_tagged_ref(tx: Transaction, account: str, ref: str, tag: str) -> CareRoom | None:
+    """The room a mail's reference names, if its tag is that room's."""
+    room = await by_ref(tx, account, ref)
+    return room if room is not None and room.room_id is not None \
+        and genuine(tag, _indexes(tx.vault, room.room_id)) else None
+
+
+def reference(vault: Vault, ref: str, room_id: str) -> str:
+    """The room's reference with its tag, as written in the subjects of its mail."""
+    return tagged(ref, _indexes(vault, room_id)[0])
+
+
+def _indexes(vault: Vault, room_id: str) -> list[str]:
+    return vault.indexes(f"mssante reference {room_id}")
 
 
 async def by_ins(tx: Transaction, account: str, ins: str) -> CareRoom | None:

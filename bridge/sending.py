@@ -151,7 +151,8 @@ class Sending:
             account=ctx.tx.account, kind="mail", key=ctx.event_id, room_id=ctx.room_id,
             event_id=ctx.event_id, message_id=message_id_for(ctx.event_id, self.settings.mailbox),
             content=ctx.tx.vault.seal({
-                "to": to, "ref": room.ref, "subject": subject, "text": text,
+                "to": to, "ref": rooms.reference(ctx.tx.vault, room.ref, ctx.room_id),
+                "subject": subject, "text": text,
                 "in_reply_to": in_reply_to, "references": list(references),
                 "sent_at": now.isoformat(), "author": ctx.sender,
                 "files_from": files_from, "xdm": xdm}),

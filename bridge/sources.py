@@ -1,6 +1,8 @@
 """Documents the bridge re-reads while it runs: the trust list and the operator's CRLs. Each is
 read from its file or URL and parsed, again every refresh period without a restart; a failed
-refresh keeps the last good one (and says so in the log). None good yet: the error is raised."""
+refresh keeps the last good one (and says so in the log). None good yet: the error is raised.
+A last good one older than `STALE_AFTER` is `stale`: each failed refresh is then logged as an
+error, and the bridge tells the coordination rooms (bridge.bot)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ from bridge.trustlist import TrustList, parse_trust_list
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+STALE_AFTER = 24 * 3600.0  # seconds since the last good read: past it, failures are loud
+ERRORS = (OSError, aiohttp.ClientError, TimeoutError, ValueError)  # a failed read
 
 
 class Source(Generic[T]):
@@ -25,6 +29,7 @@ class Source(Generic[T]):
         self.where, self.refresh, self.parse, self.what = where, refresh_minutes * 60, parse, what
         self._value: T | None = None
         self._read_at = 0.0
+        self._good_at = 0.0
 
     async def _read(self) -> bytes:
         if self.where.startswith(("https://", "http://")):
@@ -38,14 +43,25 @@ class Source(Generic[T]):
         if self._value is None or time.monotonic() - self._read_at > self.refresh:
             try:
                 self._value = self.parse(await self._read())
+                self._good_at = time.monotonic()
                 log.info(f"{self.what} read", extra={"source": self.where})
-            except (OSError, aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            except ERRORS as exc:
                 if self._value is None:
                     raise
-                log.warning(f"{self.what} refresh failed, keeping the last one",
-                            extra={"source": self.where, "error": str(exc)})
+                extra = {"source": self.where, "error": str(exc),
+                         "hours": round((time.monotonic() - self._good_at) / 3600, 1)}
+                if self.stale:
+                    log.error(f"{self.what} not refreshed for too long, keeping the last one",
+                              extra=extra)
+                else:
+                    log.warning(f"{self.what} refresh failed, keeping the last one", extra=extra)
             self._read_at = time.monotonic()
         return self._value
+
+    @property
+    def stale(self) -> bool:
+        """In use, and no good read for longer than `STALE_AFTER`."""
+        return self._value is not None and time.monotonic() - self._good_at > STALE_AFTER
 
 
 TrustSource = Source[TrustList]

@@ -30,6 +30,13 @@ TEXTS: dict[str, dict[Lang, str]] = {
         "en": "⚠️ Mail quarantined #{id}: {why}. From {sender}, subject \u201c{subject}\u201d. "
               "It is kept in the mailbox folder \u201c{folder}\u201d.",
     },
+    "mss.trust_stale": {
+        "fr": "⚠️ La liste blanche MSSanté n'a pas pu être mise à jour depuis plus de {hours} h : "
+              "le pont garde la dernière liste valide. Prévenez l'exploitation (voir les "
+              "journaux du pont).",
+        "en": "⚠️ The MSSanté trust list could not be refreshed for more than {hours} h: the "
+              "bridge keeps the last valid one. Tell the operators (see the bridge's logs).",
+    },
     "mss.why.untrusted": {"fr": "l'expéditeur n'est pas dans l'espace de confiance MSSanté",
                           "en": "the sender is not in the MSSanté trust space"},
     "mss.why.broken_mime": {"fr": "message mal formé", "en": "malformed message"},

@@ -19,6 +19,7 @@ from nio import Event, RoomMessageNotice
 
 from bots.config import MailServerConfig, MssanteConfig, OAuthConfig
 from bots.runtime.vault import Vault
+from bridge import rooms
 from bridge.mailservers import MailServers
 from tests.careteam_helpers import INS, CareSetup, care_setup, welcomed
 from tests.clients import Clinician
@@ -42,7 +43,8 @@ class Bridged:
     gp: str  # a GP's mailbox, in the trust space
     gp_password: str
     room_id: str
-    ref: str
+    ref: str  # the room's file number, as the care team knows it
+    reference: str  # with its tag, as the room's mail carries it: what routes a mail there
     nurse: Clinician  # IDE: may send mail
     kine: Clinician  # KINE: may not
 
@@ -139,11 +141,13 @@ def mail(sender: str, subject: str, text: str = "Bonjour,\nvoici le courrier.\n"
 
 async def bridged(make_bot: Any, make_clinician: Any, servers: MailServers, tmp_path: Path, *,
                   smtp_port: int | None = None, others: tuple[tuple[str, str], ...] = (),
-                  psc: Psc | None = None) -> Bridged:
+                  psc: Psc | None = None, **overrides: Any) -> Bridged:
     """`smtp_port`: where the bridge sends (default: Postfix's submission port); `others`:
     more team members (user ID, role) that join by themselves (an Element client); `psc`: the
     mailbox is an ORG one that logs in with this provider's tokens (XOAUTH2), not an
-    applicative one with its certificate."""
+    applicative one with its certificate; `overrides`: `mssante` settings of the test's own (the
+    watcher's periodic look at the inbox besides IDLE is short by default: tests that do not time
+    it run faster)."""
     key, database = Vault.new_key(), f"sqlite:///{tmp_path}/shared.db"
     mailbox = f"dac.{secrets.token_hex(4)}@hopital.test"
     oauth = None
@@ -165,7 +169,7 @@ async def bridged(make_bot: Any, make_clinician: Any, servers: MailServers, tmp_
     settings = MssanteConfig(
         mailbox=mailbox, careteam_account="", imap=server(servers.imap_host, servers.imap_port),
         smtp=server(servers.smtp_host, smtp_port or servers.submission_port),
-        trust_list=str(trust), recheck_seconds=5, oauth=oauth, crls=(str(crl),))
+        trust_list=str(trust), oauth=oauth, crls=(str(crl),), **{"recheck_seconds": 5, **overrides})
     shared = {"database": database, "data_keys": (key,)}
     bridge = await make_bot(start=False, bots=("mssante",), mssante=settings, **shared)
     setup = await care_setup(make_bot, make_clinician, bot=shared,
@@ -188,7 +192,7 @@ async def bridged(make_bot: Any, make_clinician: Any, servers: MailServers, tmp_
     for room in (room_id, setup.coordination_room):
         await _joined(bridge, room)
     return Bridged(setup, bridge, servers, mailbox, gp, gp_password, room_id, created["ref"],
-                   nurse, kine)
+                   rooms.reference(Vault([key]), created["ref"], room_id), nurse, kine)
 
 
 async def _joined(bridge: BotHandle, room_id: str) -> None:

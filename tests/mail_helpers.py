@@ -156,13 +156,14 @@ async def send_with_token(servers: MailServers, msg: EmailMessage, address: str,
 
 
 def wait_for_mail(client: IMAPClient, criteria: list[str | bytes] | None = None,
-                  timeout: float = 20.0, folder: str = "INBOX") -> list[EmailMessage]:
-    """The messages of `folder` matching `criteria` (IMAP SEARCH), once there is at least one."""
+                  timeout: float = 20.0, folder: str = "INBOX",
+                  count: int = 1) -> list[EmailMessage]:
+    """The messages of `folder` matching `criteria` (IMAP SEARCH), once there are `count`."""
     client.select_folder(folder, readonly=True)
     deadline = time.monotonic() + timeout
     while True:
         uids = client.search(criteria or ["ALL"])
-        if uids:
+        if len(uids) >= count:
             fetched = client.fetch(uids, ["BODY.PEEK[]"])
             return [cast(EmailMessage, email.message_from_bytes(fetched[uid][b"BODY[]"],
                                                                 policy=email.policy.default))

@@ -11,6 +11,7 @@ import email
 import email.policy
 import io
 import secrets
+import time
 import zipfile
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from nio import RoomMessageNotice
 from sqlalchemy import select
 
 from bots.homeserver import free_port
+from bridge import bot, sources
 from bridge.inbound import parse
 from bridge.models import InboundRow, MailboxLogin, MailboxState, OutboundRow
 from bridge.receiving import Receiving
@@ -49,7 +51,7 @@ async def test_mail_reaches_the_right_room_or_triage_or_quarantine(
     nurse, coord = b.nurse, b.setup.coordinator
 
     # (2) The reference in the subject: the letter and its PDF, encrypted, in the room.
-    b.deliver(with_files(mail(f"Dr Anne Morel <{b.gp}>", f"Sortie de Mme D. [{b.ref}]",
+    b.deliver(with_files(mail(f"Dr Anne Morel <{b.gp}>", f"Sortie de Mme D. [{b.reference}]",
                               "Bonjour,\n<b>traitement</b> modifié.\n")))
     head = await b.posted(nurse, b.room_id, "Courrier MSSanté de Dr Anne Morel")
     assert head.decrypted and "traitement" in head.body and "lettre.pdf" in head.body
@@ -57,6 +59,31 @@ async def test_mail_reaches_the_right_room_or_triage_or_quarantine(
     pdf = await nurse.wait_for(lambda r, e: r == b.room_id and e.sender == b.bridge.user_id
                                and e.source["content"].get("body") == "lettre.pdf")
     assert await nurse.download(pdf.source["content"]) == PDF
+
+    # A reference guessed from the file numbers (without the room's tag, or with a wrong one)
+    # reaches no room but triage; its sender gets the very receipt a mail that found its room
+    # gets (nothing tells which references exist). No receipt outside the trust space, whatever
+    # address the mail gives for it.
+    gp = b.gp_inbox()
+    asks = {"Disposition_Notification_To": b.gp}
+    for n, subject in enumerate((f"Accès [{b.reference}]", f"Deviné [{b.ref}]",
+                                 f"Deviné [{b.ref}-AAAAAAAA]")):
+        b.deliver(mail(b.gp, subject, f"Essai {n}.\n", **asks))
+        await b.posted(*((nurse, b.room_id) if n == 0 else (coord, b.coordination)), subject)
+    receipts = await asyncio.to_thread(wait_for_mail, gp, ["SUBJECT", "lecture"],
+                                       count=3)
+    assert len({_receipt_text(r) for r in receipts}) == 1, [_receipt_text(r) for r in receipts]
+    elsewhere = mail(b.gp, f"Ailleurs [{b.reference}]", Sender="robot@untrusted.test",
+                     Disposition_Notification_To="robot@untrusted.test")
+    b.deliver(elsewhere)  # the envelope sender (Return-Path) too: an MDN would be asked for
+    await b.posted(nurse, b.room_id, "Ailleurs")
+    async with b.bridge.runtime.transaction() as tx:
+        row = await tx.session.scalar(select(InboundRow).where(
+            InboundRow.message_id == elsewhere["Message-ID"]))
+        assert row is not None and row.state == "posted"
+        assert parse(tx.vault.open_bytes(row.raw)).return_path == "robot@untrusted.test"
+        assert await tx.session.scalar(select(OutboundRow.id).where(
+            OutboundRow.key == f"receipt:{row.id}")) is None
 
     # (3) No reference, but the patient's INS in an IHE XDM package: unpacked, by title.
     b.deliver(with_files(mail(b.gp, "Compte rendu"), xdm_ins=INS))
@@ -68,7 +95,7 @@ async def test_mail_reaches_the_right_room_or_triage_or_quarantine(
 
     # (4) Nobody recognised: triage in the coordination room, then filed by a coordinator.
     b.deliver(mail(b.gp, "Question sur un patient", "Le patient de la chambre 12 ?\n"))
-    triage = await b.posted(coord, b.coordination, "Courrier à classer")
+    triage = await b.posted(coord, b.coordination, "Question sur un patient")
     number = triage.body.split("n°")[1].split(" ")[0]
     event_id = await coord.send(b.coordination, f"!mss router {number} {b.ref}")
     assert "rangé dans" in (await coord.reply_to(b.coordination, event_id,
@@ -76,7 +103,7 @@ async def test_mail_reaches_the_right_room_or_triage_or_quarantine(
     await b.posted(nurse, b.room_id, "Le patient de la chambre 12")
 
     # Quarantine, reported with the reason; the bridge goes on with the next mail.
-    b.deliver(mail("intrus@untrusted.test", f"Hors espace [{b.ref}]"))
+    b.deliver(mail("intrus@untrusted.test", f"Hors espace [{b.reference}]"))
     await b.posted(coord, b.coordination, "pas dans l'espace de confiance")
     broken = (b"From: " + b.gp.encode() + b"\r\nSubject: casse\r\nMessage-ID: <x1@operator.test>"
               b"\r\nContent-Type: multipart/mixed; boundary=X\r\n\r\n--X\r\n"
@@ -86,17 +113,17 @@ async def test_mail_reaches_the_right_room_or_triage_or_quarantine(
     bomb = io.BytesIO()
     with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("IHE_XDM/SUBSET01/METADATA.XML", b"\0" * (80 * 1024 * 1024))
-    hostile = mail(b.gp, f"Archive [{b.ref}]")
+    hostile = mail(b.gp, f"Archive [{b.reference}]")
     hostile.add_attachment(bomb.getvalue(), maintype="application", subtype="zip",
                            filename="IHE_XDM.ZIP")
     b.deliver(hostile)
     await b.posted(coord, b.coordination, "bombe de décompression")
-    huge = mail(b.gp, f"Scanner [{b.ref}]")  # 30 MB: above the 25 MB limit, never downloaded
+    huge = mail(b.gp, f"Scanner [{b.reference}]")  # 30 MB: above the 25 MB limit, never downloaded
     huge.add_attachment(b"\0" * (30 * 1024 * 1024), maintype="application",
                         subtype="octet-stream", filename="scanner.bin")
     await asyncio.to_thread(b.append, huge.as_bytes())
     await b.posted(coord, b.coordination, "message trop gros")
-    b.deliver(mail(b.gp, f"Après la quarantaine [{b.ref}]"))
+    b.deliver(mail(b.gp, f"Après la quarantaine [{b.reference}]"))
     await b.posted(nurse, b.room_id, "Après la quarantaine")
     asked = await coord.send(b.coordination, "!mss etat")
     status = (await coord.reply_to(b.coordination, asked, b.bridge.user_id)).body
@@ -118,7 +145,7 @@ async def test_mail_reaches_the_right_room_or_triage_or_quarantine(
             break
         await asyncio.sleep(0.3)
     assert len(await asyncio.to_thread(b.folder, "Liaison/Quarantaine")) == 4
-    assert len(await asyncio.to_thread(b.folder, "Liaison/Traités")) == 4
+    assert len(await asyncio.to_thread(b.folder, "Liaison/Traités")) == 8
     assert await asyncio.to_thread(b.folder, "INBOX") == []
 
 
@@ -148,7 +175,7 @@ async def test_mail_out_threaded_both_ways_queued_while_down_and_never_twice(
     await b.reaction(nurse, command, "📤")
     gp = b.gp_inbox()
     (sent,) = await asyncio.to_thread(wait_for_mail, gp, ["SUBJECT", "Sortie de Mme D."])
-    assert sent["Subject"] == f"[{b.ref}] Sortie de Mme D."
+    assert sent["Subject"] == f"[{b.reference}] Sortie de Mme D."
     assert sent["X-MSS-NIL"] and "sortie prévue demain" in sent.get_body().get_content()
     await asyncio.sleep(2)
     assert len(await asyncio.to_thread(wait_for_mail, gp, ["SUBJECT", "Sortie de Mme D."])) == 1
@@ -170,7 +197,7 @@ async def test_mail_out_threaded_both_ways_queued_while_down_and_never_twice(
     await b.reaction(nurse, reply, "📤")
     (back,) = await asyncio.to_thread(wait_for_mail, gp, ["BODY", "Merci"])
     assert back["In-Reply-To"] == answer["Message-ID"]
-    assert back["Subject"] == f"[{b.ref}] Re: Sortie"
+    assert back["Subject"] == f"[{b.reference}] Re: Sortie"
     assert not list(back.iter_attachments())
 
     # Or in the mail's thread, where a file was put: the file goes with the answer.
@@ -193,7 +220,7 @@ async def test_mail_out_threaded_both_ways_queued_while_down_and_never_twice(
                                                                  "event_id": root}})
     await b.reaction(nurse, packaged, "📤")
     (xdm,) = await asyncio.to_thread(wait_for_mail, gp, ["SUBJECT", "Ordonnance de sortie"])
-    assert xdm["Subject"] == (f"XDM/1.0/DDM+[{b.ref}] Ordonnance de sortie DUPONT Marie "
+    assert xdm["Subject"] == (f"XDM/1.0/DDM+[{b.reference}] Ordonnance de sortie DUPONT Marie "
                               "12/03/1948")
     assert xdm["X-MSS-INS"] == "N"  # not checked against the national service
     read = parse(xdm.as_bytes())
@@ -217,6 +244,13 @@ async def test_mail_out_threaded_both_ways_queued_while_down_and_never_twice(
               and "je la vois jeudi" in getattr(e, "body", "")]
     assert len(copies) == 1
     assert email.message_from_bytes(raw)["Message-ID"] == answer["Message-ID"]
+
+
+def _receipt_text(mdn) -> tuple[str, str]:
+    """What a receipt says, less what names the mail it is about."""
+    human, notification = mdn.get_payload()[:2]
+    return human.get_content(), next(line for line in str(notification).splitlines()
+                                     if line.startswith("Disposition:"))
 
 
 async def _until(check, what: str, timeout: float = 45) -> None:
@@ -255,7 +289,7 @@ async def test_a_mail_stored_when_the_bridge_stops_is_posted_once_after_a_restar
         await real_process(self, runtime)
 
     monkeypatch.setattr(Receiving, "process", stop_before_posting)
-    b.deliver(mail(b.gp, f"Pendant l'arrêt [{b.ref}]"))
+    b.deliver(mail(b.gp, f"Pendant l'arrêt [{b.reference}]"))
     await asyncio.wait_for(stored.wait(), 45)
     await b.bridge.stop()
     assert await asyncio.to_thread(b.folder, "INBOX"), "still in the inbox: not yet posted"
@@ -275,17 +309,17 @@ async def test_a_mail_stored_when_the_bridge_stops_is_posted_once_after_a_restar
 
     real_post = Receiving.post
     monkeypatch.setattr(Receiving, "post", failing)
-    b.deliver(mail(b.gp, f"Fait planter [{b.ref}]"))
+    b.deliver(mail(b.gp, f"Fait planter [{b.reference}]"))
     await b.posted(b.setup.coordinator, b.coordination, "erreur du pont")
     monkeypatch.setattr(Receiving, "post", real_post)
-    b.deliver(mail(b.gp, f"Après l'erreur [{b.ref}]"))
+    b.deliver(mail(b.gp, f"Après l'erreur [{b.reference}]"))
     await b.posted(b.nurse, b.room_id, "Après l'erreur")
 
 
 async def test_a_new_uidvalidity_or_a_dropped_connection_loses_and_repeats_nothing(
         make_bot, make_clinician, mail_servers, tmp_path, caplog):
     b = await bridged(make_bot, make_clinician, mail_servers, tmp_path)
-    b.deliver(mail(b.gp, f"Avant [{b.ref}]"))
+    b.deliver(mail(b.gp, f"Avant [{b.reference}]"))
     await b.posted(b.nurse, b.room_id, "Avant")
     await _until(lambda: _inbox_empty(b), "the mail moved once posted")
     await b.bridge.stop()
@@ -293,7 +327,7 @@ async def test_a_new_uidvalidity_or_a_dropped_connection_loses_and_repeats_nothi
     # new one.
     await asyncio.to_thread(b.restore, "Liaison/Traités")
     await asyncio.to_thread(b.new_uidvalidity, 4242)
-    b.deliver(mail(b.gp, f"Après [{b.ref}]"))
+    b.deliver(mail(b.gp, f"Après [{b.reference}]"))
     await b.bridge.start()
     await b.posted(b.nurse, b.room_id, "Après")
     await _until(lambda: _inbox_empty(b), "both out of the inbox")
@@ -304,9 +338,60 @@ async def test_a_new_uidvalidity_or_a_dropped_connection_loses_and_repeats_nothi
 
     # The server drops the connection: the bridge connects again and goes on.
     await asyncio.to_thread(b.kick)
-    b.deliver(mail(b.gp, f"Après la coupure [{b.ref}]"))
+    b.deliver(mail(b.gp, f"Après la coupure [{b.reference}]"))
     await b.posted(b.nurse, b.room_id, "Après la coupure")
     assert any(r.getMessage() == "mailbox connection lost, reconnecting" for r in caplog.records)
+
+
+async def test_mail_arriving_while_the_watcher_is_busy_is_as_fast_as_the_first(
+        make_bot, make_clinician, mail_servers, tmp_path):
+    # The periodic recheck far away: a mail whose IDLE notice the watcher missed would wait
+    # for it, well past the bound.
+    b = await bridged(make_bot, make_clinician, mail_servers, tmp_path, recheck_seconds=300)
+    bound = 20.0  # seconds from delivery to the room (under a second when idle)
+    n = 0
+
+    async def send(*gaps: float) -> None:
+        """Mails delivered `gaps` seconds apart; each must reach the room within the bound."""
+        nonlocal n
+        sent = []
+        for gap in (0.0, *gaps):
+            await asyncio.sleep(gap)
+            n += 1
+            await asyncio.to_thread(b.deliver, mail(b.gp, f"Courrier {n} [{b.reference}]",
+                                                    f"Numéro {n:03d}.\n"))
+            sent.append((n, time.monotonic()))
+        for number, at in sent:
+            await b.nurse.wait_for(
+                lambda r, e, k=number: r == b.room_id and isinstance(e, RoomMessageNotice)
+                and f"Numéro {k:03d}." in e.body, timeout=max(0.1, at + bound - time.monotonic()))
+
+    for _ in range(3):  # pairs, the second while the first is fetched, posted or moved
+        await send(1.2)
+        await send(0.5)
+    await send(0.3, 0.3, 0.3, 0.3)  # a burst
+
+
+async def test_a_trust_list_not_refreshed_for_a_day_is_kept_and_said_loudly(
+        make_bot, make_clinician, mail_servers, tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(sources, "STALE_AFTER", 3.0)  # a day, in seconds
+    monkeypatch.setattr(bot, "TRUST_CHECK_SECONDS", 0.5)
+    b = await bridged(make_bot, make_clinician, mail_servers, tmp_path,
+                      trust_list_refresh_minutes=0)  # re-read at every use
+    coord = b.setup.coordinator
+    await asyncio.sleep(4)  # refreshed all along: nothing to say
+    assert not [e for r, e in coord.timeline if r == b.coordination
+                and "liste blanche" in getattr(e, "body", "")]
+    (tmp_path / "liste-blanche.xml").write_bytes(b"<ListeBlanche><Domaine>")  # broken downloads
+    told = await b.posted(coord, b.coordination, "La liste blanche MSSanté n'a pas pu")
+    assert any(r.levelname == "ERROR" and r.getMessage().startswith("trust list not refreshed")
+               for r in caplog.records)
+    # The last good list is still the one in use: the GP's mail still reaches the room.
+    b.deliver(mail(b.gp, f"Malgré tout [{b.reference}]"))
+    await b.posted(b.nurse, b.room_id, "Malgré tout")
+    await asyncio.sleep(2)  # told once
+    assert [e.event_id for r, e in coord.timeline if r == b.coordination
+            and "liste blanche" in getattr(e, "body", "")] == [told.event_id]
 
 
 async def test_element_sends_mail_through_the_bridge(homeserver, make_bot, make_clinician,
@@ -348,7 +433,7 @@ async def test_an_org_mailbox_logs_in_with_pro_sante_connect_and_loses_nothing_m
     psc.add_account(national_id, b.mailbox)
     coord, nurse = b.setup.coordinator, b.nurse
     await b.posted(coord, b.coordination, "doit être reconnectée avec Pro Santé Connect")
-    b.deliver(mail(b.gp, f"En attente de connexion [{b.ref}]"))
+    b.deliver(mail(b.gp, f"En attente de connexion [{b.reference}]"))
 
     # Refused on the phone first, then approved: the code in the room is the one on the phone.
     async def login(approve: bool, restart: bool = False) -> None:
@@ -389,7 +474,7 @@ async def test_an_org_mailbox_logs_in_with_pro_sante_connect_and_loses_nothing_m
     assert b"refresh_token" not in sealed and b"access_token" not in sealed
     await b.bridge.stop()  # and kept: no new login after a restart
     await b.bridge.start()
-    b.deliver(mail(b.gp, f"Après le redémarrage [{b.ref}]"))
+    b.deliver(mail(b.gp, f"Après le redémarrage [{b.reference}]"))
     await b.posted(nurse, b.room_id, "Après le redémarrage")
     grants = psc.grants()
     assert grants["urn:openid:params:grant-type:ciba"] == 1 and \
@@ -400,7 +485,7 @@ async def test_an_org_mailbox_logs_in_with_pro_sante_connect_and_loses_nothing_m
     mark = len(coord.timeline)
     await asyncio.to_thread(b.kick)
     await b.posted(coord, b.coordination, "doit être reconnectée", start=mark)
-    b.deliver(mail(b.gp, f"Pendant la coupure [{b.ref}]"))
+    b.deliver(mail(b.gp, f"Pendant la coupure [{b.reference}]"))
     waiting = await nurse.send(b.room_id, f"!mss envoyer {b.gp} En file\nBonjour.")
     await nurse.reply_to(b.room_id, waiting, b.bridge.user_id)
     await asyncio.sleep(5)
@@ -428,5 +513,5 @@ async def test_an_org_mailbox_logs_in_with_pro_sante_connect_and_loses_nothing_m
     await asyncio.sleep(20)
     assert psc.grants()["refresh_token"] >= before + 3
     await asyncio.to_thread(b.kick)
-    b.deliver(mail(b.gp, f"Après 20 s sans activité [{b.ref}]"))
+    b.deliver(mail(b.gp, f"Après 20 s sans activité [{b.reference}]"))
     await b.posted(nurse, b.room_id, "Après 20 s sans activité")

@@ -4,9 +4,12 @@ outbound mail (deterministic, threaded, XDM) and its order, routing keys."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import random
+import re
 import zipfile
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 
@@ -15,7 +18,7 @@ import pytest
 from bridge.inbound import Limits, parse
 from bridge.outbound import Outgoing, Patient, compose, message_id_for, untrusted
 from bridge.receipts import Report, receipt, report_of, wants_receipt
-from bridge.routing import decide, keys
+from bridge.routing import decide, genuine, keys, tagged
 from bridge.sending import due_in_order
 from bridge.sources import trust_source
 from bridge.trustlist import TrustListError, parse_trust_list
@@ -32,7 +35,7 @@ def gp_mail(**headers: str) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = "Dr Anne Morel <anne.morel@medecin.operator.test>"
     msg["To"] = "dac@hopital.test"
-    msg["Subject"] = "Sortie de Mme D. [P-2026-00042]"
+    msg["Subject"] = "Sortie de Mme D. [P-2026-00042-K7QF2M4X]"
     msg["Date"] = "Mon, 23 Nov 2026 10:00:00 +0100"
     msg["Message-ID"] = "<gp-1@medecin.operator.test>"
     for name, value in headers.items():
@@ -58,10 +61,26 @@ def test_a_gp_mail_with_a_pdf_and_an_xdm_package():
         ("CR biologie", "text/xml")]
     assert mail.files[1].data == PDF and mail.package is not None and mail.package.ins == INS
     routing = keys(mail)
-    assert routing.ref == "P-2026-00042" and routing.ins == INS
+    assert (routing.ref, routing.tag, routing.ins) == ("P-2026-00042", "K7QF2M4X", INS)
     assert routing.thread_ids == ("<ours-1@hopital.test>", "<ours-0@hopital.test>")
     assert decide([("thread", None), ("ref", "!room"), ("ins", "!other")]).rule == "ref"
     assert decide([("thread", None), ("ref", None), ("ins", None)]).room_id is None
+
+
+def test_a_reference_routes_only_with_the_tag_of_its_room():
+    room, other = hashlib.sha256(b"!room").hexdigest(), hashlib.sha256(b"!other").hexdigest()
+    reference = tagged("P-2026-00042", room)
+    assert re.fullmatch(r"P-2026-00042-[A-Z2-7]{8}", reference)
+    tag = reference.rpartition("-")[2]
+    mail = parse(gp_mail().as_bytes())
+    for subject, found in ((f"Re: [{reference}] Sortie", ("P-2026-00042", tag)),
+                           (f"re: [{reference.lower()}]", ("P-2026-00042", tag)),
+                           ("Sortie [P-2026-00042]", (None, None)),  # guessed: no route
+                           ("[P-2026-00042-K7QF]", (None, None))):
+        k = keys(replace(mail, subject=subject))
+        assert (k.ref, k.tag) == found, subject
+    assert genuine(tag, [room]) and genuine(tag.lower(), [other, room])  # any data key
+    assert not genuine(tag, [other]) and not genuine("AAAAAAAA", [room])
 
 
 def test_html_mail_is_cleaned_of_scripts_styles_images_and_trackers():

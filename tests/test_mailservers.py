@@ -9,6 +9,7 @@ import asyncio
 import smtplib
 import socket
 import ssl
+from dataclasses import replace
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from imapclient.exceptions import IMAPClientError, LoginError
 
 from bots.runtime.store import utcnow
 from bridge.mailservers import MailServers
-from bridge.oauth import Refused
+from bridge.oauth import Provider, ProviderError, Refused
 from bridge.testca import CertificateAuthority
 from tests.mail_helpers import (
     SENDER_CERT,
@@ -289,6 +290,18 @@ async def test_refreshed_token_works_and_the_used_refresh_token_no_longer_does(
     now = psc.grants()
     assert now[CIBA] - issued.get(CIBA, 0) == 1
     assert now["refresh_token"] - issued.get("refresh_token", 0) == 1
+
+
+async def test_the_client_refuses_a_discovery_document_of_another_issuer(psc: Psc) -> None:
+    # The same provider reached under another name of its certificate: its document names the
+    # issuer it is, not the one configured; nothing is asked of it.
+    other = replace(client_of(psc).settings, issuer=psc.issuer.replace("127.0.0.1", "localhost"))
+    asked = psc.grants()
+    with pytest.raises(ProviderError, match="not the configured"):
+        await Provider(other).start("899700012345", "LIAISON-1", utcnow())
+    assert psc.pending() == [] and psc.grants() == asked
+    with pytest.raises(Refused, match="unknown_user_id"):  # under its own name: asked
+        await client_of(psc).start("899700012345", "LIAISON-2", utcnow())
 
 
 async def test_ciba_request_the_user_refuses_or_for_an_unknown_professional(

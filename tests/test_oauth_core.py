@@ -13,6 +13,7 @@ from bridge.oauth import (
     ProviderError,
     Refused,
     Tokens,
+    discovered,
     pending_from,
     poll_error,
     tokens_from,
@@ -84,3 +85,15 @@ def test_a_ciba_request_and_what_each_poll_error_means():
         assert refused.value.code == code
     with pytest.raises(ProviderError):
         poll_error("<html>502</html>")
+
+
+def test_a_discovery_document_is_taken_only_from_the_configured_issuer():
+    issuer = "https://auth.esante.gouv.fr/auth/realms/esante-wallet"
+    document = {"issuer": issuer, "token_endpoint": f"{issuer}/token"}
+    assert discovered(document, issuer) == document
+    assert discovered(document, issuer + "/") == document  # the URL as configured
+    for other in ({**document, "issuer": "https://evil.example/realms/esante-wallet"},
+                  {**document, "issuer": issuer + "-test"},
+                  {k: v for k, v in document.items() if k != "issuer"}, [document]):
+        with pytest.raises(ProviderError, match="issuer|JSON"):
+            discovered(other, issuer)
