@@ -10,13 +10,15 @@ MSSanté subject form `XDM/1.0/DDM+<title> <NOM> <prénom> <birth date>` and the
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime
 
+from bridge.cleaning import file_name, one_line
 from bridge.trustlist import TrustList
 from bridge.xdm import XDM_NAME, Document, build_package
 
@@ -58,11 +60,24 @@ def untrusted(addresses: Sequence[str], trust: TrustList) -> list[str]:
 
 
 def subject_of(out: Outgoing) -> str:
-    subject = f"[{out.ref}] {out.subject}".strip()
-    if out.patient is None:
-        return subject
-    p = out.patient
-    return f"XDM/1.0/DDM+{subject} {p.family_name} {p.given_names} {p.birth_date:%d/%m/%Y}"
+    """One line whatever was typed or inherited (a CR, U+2028… would break the header)."""
+    subject = f"[{out.ref}] {out.subject}"
+    if out.patient is not None:
+        p = out.patient
+        subject = f"XDM/1.0/DDM+{subject} {p.family_name} {p.given_names} " \
+                  f"{p.birth_date:%d/%m/%Y}"
+    return one_line(subject)
+
+
+_MIMETYPE = re.compile(r"[A-Za-z0-9][\w.+-]*/[\w.+-]+", re.ASCII)
+
+
+def _safe(doc: Document, n: int) -> Document:
+    """A room's file as it may go into headers and a zip: its name and title one line (the
+    name without directories), its type a plain `type/subtype`."""
+    name = file_name(doc.filename, f"document-{n}")
+    mimetype = doc.mimetype if _MIMETYPE.fullmatch(doc.mimetype) else "application/octet-stream"
+    return replace(doc, title=one_line(doc.title) or name, filename=name, mimetype=mimetype)
 
 
 # CRLF for SMTP; headers folded only past RFC 5322's 998 characters: Python folds the MSSanté
@@ -82,8 +97,9 @@ def compose(out: Outgoing, *, product: str) -> EmailMessage:
         msg["In-Reply-To"] = out.in_reply_to
         msg["References"] = " ".join(dict.fromkeys((*out.references, out.in_reply_to)))
     msg["X-MSS-NIL"] = product  # the software's reference, on every mail
-    msg.set_content(out.text, charset="utf-8")
-    files = out.files
+    # A lone surrogate (JSON allows one) has no UTF-8 form: replaced rather than refused.
+    msg.set_content(out.text.encode("utf-8", "replace").decode(), charset="utf-8")
+    files = tuple(_safe(doc, n) for n, doc in enumerate(out.files, 1))
     if out.patient is not None and files:
         msg["X-MSS-INS"] = "O" if out.patient.qualified else "N"
         cda = [d for d in files if d.mimetype in ("text/xml", "application/xml")
