@@ -18,7 +18,7 @@ from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime
 
-from bridge.cleaning import file_name, one_line
+from bridge.cleaning import file_name, header_text
 from bridge.trustlist import TrustList
 from bridge.xdm import XDM_NAME, Document, build_package
 
@@ -66,18 +66,25 @@ def subject_of(out: Outgoing) -> str:
         p = out.patient
         subject = f"XDM/1.0/DDM+{subject} {p.family_name} {p.given_names} " \
                   f"{p.birth_date:%d/%m/%Y}"
-    return one_line(subject)
+    return header_text(subject)
 
 
 _MIMETYPE = re.compile(r"[A-Za-z0-9][\w.+-]*/[\w.+-]+", re.ASCII)
+# A Message-ID as RFC 5322 writes it (printable ASCII), with no encoded word: those in the
+# References of a mail answered come from its sender.
+_MESSAGE_ID = re.compile(r"<[\x21-\x3b\x3d\x3f-\x7e]+>")
 
 
 def _safe(doc: Document, n: int) -> Document:
     """A room's file as it may go into headers and a zip: its name and title one line (the
     name without directories), its type a plain `type/subtype`."""
-    name = file_name(doc.filename, f"document-{n}")
+    name = header_text(file_name(doc.filename, f"document-{n}"))
     mimetype = doc.mimetype if _MIMETYPE.fullmatch(doc.mimetype) else "application/octet-stream"
-    return replace(doc, title=one_line(doc.title) or name, filename=name, mimetype=mimetype)
+    return replace(doc, title=header_text(doc.title) or name, filename=name, mimetype=mimetype)
+
+
+def _thread_ids(ids: Sequence[str]) -> list[str]:
+    return [i for i in dict.fromkeys(ids) if _MESSAGE_ID.fullmatch(i) and "=?" not in i]
 
 
 # CRLF for SMTP; headers folded only past RFC 5322's 998 characters: Python folds the MSSanté
@@ -93,9 +100,9 @@ def compose(out: Outgoing, *, product: str) -> EmailMessage:
     msg["Subject"] = subject_of(out)
     msg["Date"] = format_datetime(out.sent_at)
     msg["Message-ID"] = message_id
-    if out.in_reply_to:
+    if out.in_reply_to and _thread_ids([out.in_reply_to]):
         msg["In-Reply-To"] = out.in_reply_to
-        msg["References"] = " ".join(dict.fromkeys((*out.references, out.in_reply_to)))
+        msg["References"] = " ".join(_thread_ids((*out.references, out.in_reply_to)))
     msg["X-MSS-NIL"] = product  # the software's reference, on every mail
     # A lone surrogate (JSON allows one) has no UTF-8 form: replaced rather than refused.
     msg.set_content(out.text.encode("utf-8", "replace").decode(), charset="utf-8")

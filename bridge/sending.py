@@ -52,7 +52,8 @@ if TYPE_CHECKING:
     from bots.runtime.runtime import Runtime
 
 log = logging.getLogger(__name__)
-_ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+# What a health mailbox's address looks like (ASCII): nothing a header could be made of.
+_ADDRESS = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$")
 MAX_BACKOFF = timedelta(hours=1)
 # How a report shows on the message that sent the mail.
 REPORT_KEYS = {"delivered": "📬", "relayed": "📬", "expanded": "📬", "displayed": "👁",
@@ -98,7 +99,7 @@ class Sending:
         xdm = words[0].lower() == "xdm"
         address, _, subject = (words[1] if xdm and len(words) > 1 else first).strip() \
             .partition(" ")
-        if not _ADDRESS.match(address):
+        if not _ADDRESS.fullmatch(address):
             ctx.reply(t(ctx.lang, "mss.bad_address", value=address))
             return
         await self._queue(ctx, [address.lower()], subject.strip(), body.strip(), None, (),
@@ -116,6 +117,9 @@ class Sending:
             return
         address, subject, references = await asyncio.to_thread(
             _answering, ctx.tx.vault.open_bytes(original.raw))
+        if not _ADDRESS.fullmatch(address):
+            ctx.reply(t(ctx.lang, "mss.bad_address", value=address))
+            return
         await self._queue(ctx, [address], subject, texte.strip(), original.message_id,
                           references, files_from=ctx.replying_to, xdm=xdm)
 
