@@ -48,7 +48,7 @@ class Limits:
 @dataclass(frozen=True)
 class InboundMail:
     message_id: str
-    digest: str  # sha256 of the raw bytes: dedupe when the Message-ID is missing or reused
+    digest: str  # content_digest: the Message-ID of a mail without one (the row keeps it keyed)
     sender: str  # address, lowercase
     sender_name: str
     return_path: str | None
