@@ -20,6 +20,7 @@ from imapclient.exceptions import LoginError
 from sqlalchemy import select, update
 
 from bots.config import MssanteConfig
+from bots.logs import failure
 from bots.runtime.backoff import Backoff
 from bots.runtime.i18n import Lang
 from bots.runtime.models import OutboxMessage
@@ -186,8 +187,9 @@ class Receiving:
                     row = await tx.session.get(InboundRow, row_id)
                     if row is not None and row.state == "received":
                         await self.handle(tx, row)
-            except Exception:  # noqa: BLE001 - one mail our code cannot handle stops no other
-                log.exception("mail could not be handled: quarantined", extra={"mail": row_id})
+            except Exception as exc:  # noqa: BLE001 - one mail our code fails on stops no other
+                log.error("mail could not be handled: quarantined", extra={
+                    "mail": row_id, "error": failure(exc)})
                 await self._quarantine_failed(runtime, row_id)
 
     async def _quarantine_failed(self, runtime: Runtime, row_id: int) -> None:
@@ -203,9 +205,9 @@ class Receiving:
                         await self._report_quarantine(
                             tx, row, tx.vault.open_bytes(row.raw) if with_facts else None)
                 return
-            except Exception:  # noqa: BLE001 - see above
-                log.exception("quarantined mail could not be reported",
-                              extra={"mail": row_id, "with_facts": with_facts})
+            except Exception as exc:  # noqa: BLE001 - see above
+                log.error("quarantined mail could not be reported", extra={
+                    "mail": row_id, "with_facts": with_facts, "error": failure(exc)})
 
     async def handle(self, tx: Transaction, row: InboundRow) -> None:
         raw = tx.vault.open_bytes(row.raw)

@@ -28,6 +28,7 @@ from sqlalchemy import select
 
 from bots.careteam.service import PatientFile
 from bots.config import MssanteConfig
+from bots.logs import failure
 from bots.runtime.bot import CommandContext
 from bots.runtime.i18n import Lang, t
 from bots.runtime.media import MediaError, event_content, room_file, thread_events
@@ -192,8 +193,6 @@ class Sending:
                 try:
                     done = await self._send_one(runtime, row_id)
                 except Exception as exc:  # noqa: BLE001 - one row our code fails on stops no other
-                    log.exception("outbound mail could not be handled", extra={
-                        "outbound": row_id})
                     done = await self._give_up(runtime, row_id, exc)
                 if not done and room_id is not None:
                     held.add(room_id)  # its room's later mail waits behind it
@@ -286,7 +285,6 @@ class Sending:
             # homeserver: retry.
             error = f"{exc.__class__.__name__}: {exc}"
         except Exception as exc:  # noqa: BLE001 - a mail our code cannot build fails alone
-            log.exception("outbound mail could not be built", extra={"outbound": row_id})
             return await self._give_up(runtime, row_id, exc)
         async with runtime.transaction() as tx:
             row = await tx.session.get(OutboundRow, row_id)
@@ -318,6 +316,8 @@ class Sending:
         open): failed with the error's kind (no content: it may hold patient data), so that
         it neither stops the worker nor blocks its room. True once recorded."""
         why = exc.__class__.__name__
+        log.error("outbound mail could not be handled: failed", extra={
+            "outbound": row_id, "error": failure(exc)})
         try:
             async with runtime.transaction() as tx:
                 row = await tx.session.get(OutboundRow, row_id)
@@ -325,8 +325,9 @@ class Sending:
                     row.attempts += 1
                     self._fail(tx, row, f"internal: {why}", t(self.lang, "mss.failed", why=why))
             return True
-        except Exception:  # noqa: BLE001 - the database itself failing: tried again next round
-            log.exception("outbound mail could not be marked failed", extra={"outbound": row_id})
+        except Exception as again:  # noqa: BLE001 - the database itself failing: next round
+            log.error("outbound mail could not be marked failed", extra={
+                "outbound": row_id, "error": failure(again)})
             return False
 
     def _show(self, tx: Transaction, row: OutboundRow, key: str) -> None:

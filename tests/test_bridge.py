@@ -284,7 +284,7 @@ async def test_a_mail_stored_when_the_bridge_stops_is_posted_once_after_a_restar
 
 
 async def test_a_hostile_mail_or_subject_is_set_aside_and_the_bridge_goes_on(
-        make_bot, make_clinician, mail_servers, tmp_path, monkeypatch):
+        make_bot, make_clinician, mail_servers, tmp_path, monkeypatch, caplog):
     """Review issue 13: headers the email package raises on, headers too long to parse, a CR or
     U+2028 in a subject (received, typed or inherited by an answer), a mail our own code fails
     to build: each set aside with its reason, and the next mail, in or out, still goes."""
@@ -345,6 +345,11 @@ async def test_a_hostile_mail_or_subject_is_set_aside_and_the_bridge_goes_on(
         assert states == {"broken_mime": "quarantined", "oversize_headers": "quarantined"}
         failed = await tx.session.scalar(select(OutboundRow).where(OutboundRow.key == broken))
         assert (failed.state, failed.last_error) == ("failed", "internal: RuntimeError")
+    # Logged by kind and place, not by message: one may quote the mail, patient data included.
+    failures = [r for r in caplog.records if r.name.startswith("bridge.") and r.levelname ==
+                "ERROR"]
+    assert failures and all(r.exc_info is None and "a bug" not in str(vars(r))
+                            for r in failures)
 
 
 async def test_a_new_uidvalidity_or_a_dropped_connection_loses_and_repeats_nothing(
