@@ -24,13 +24,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from bots.config import MailServerConfig, MssanteConfig
+from bots.config import Config, MailServerConfig, MssanteConfig
+from bots.rekey import rekey
 from bots.runtime.store import Store, migrate
 from bots.runtime.vault import Vault
 from bridge.cleaning import file_name, one_line
 from bridge.imap import Fetched
 from bridge.inbound import InboundMail, Limits, content_digest, facts, lenient, parse
-from bridge.models import InboundRow, rekey_digest
+from bridge.models import InboundRow
 from bridge.outbound import Outgoing, Patient, compose
 from bridge.receiving import Receiving
 from bridge.sending import Sending
@@ -297,12 +298,10 @@ async def test_the_stored_digest_is_keyed_and_older_rows_are_still_recognised(tm
     rotating = [new_key, old_key]
     assert await store_mails(rotating, with_id, without_id, with_id + b"autre\r\n") == [1, 2]
     # `liaison rekey` rewrites the digests with the new key: the old one can go.
-    store = Store(database, Vault(rotating))
-    async with store.transaction("@bridge:x") as tx:
-        for stored in (await tx.session.scalars(select(InboundRow))).all():
-            stored.raw = tx.vault.rotate(stored.raw)
-            rekey_digest(stored, tx.vault)
-    await store.close()
+    await rekey(Config(homeserver="http://x", data_dir=tmp_path, database=database,
+                       data_keys=tuple(rotating), language="fr", timezone="Europe/Paris",
+                       allowed_servers=("x",), allow_legacy_devices=False, log_level="INFO",
+                       accounts=()))
     assert legacy not in {r.digest for r in await rows([new_key])}
     assert not any(legacy in r.message_id for r in await rows([new_key]))
     assert await store_mails([new_key], with_id, without_id) == [1, 2]
