@@ -111,6 +111,7 @@ class MssanteConfig:
     send_roles: tuple[str, ...] = ("MH", "IDEC", "DAC", "IDE", "SEC")
     product: str = "Liaison/0.1"
     max_message_mb: int = 25
+    max_unpacked_mb: int = 50  # files of one mail once decoded and its XDM package unpacked
     oauth: OAuthConfig | None = None  # set: IMAP and SMTP log in with XOAUTH2
     crls: tuple[str, ...] = ()  # files or URLs: the servers' certificates checked against them
     crl_refresh_minutes: int = 60
@@ -296,7 +297,8 @@ def _mssante(raw: dict[str, Any], source: str, resolve: Any) -> MssanteConfig:
         idle_minutes=imap.get("idle_minutes", 25), recheck_seconds=imap.get("recheck_seconds", 60),
         send_roles=tuple(raw.get("send_roles", MssanteConfig.send_roles)),
         product=raw.get("product", MssanteConfig.product),
-        max_message_mb=raw.get("max_message_mb", 25), oauth=oauth,
+        max_message_mb=raw.get("max_message_mb", 25),
+        max_unpacked_mb=raw.get("max_unpacked_mb", 50), oauth=oauth,
         crls=tuple(c if c.startswith(("https://", "http://")) else str(resolve(c))
                    for c in raw.get("crls", ())),
         crl_refresh_minutes=raw.get("crl_refresh_minutes", 60))

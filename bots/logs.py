@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import traceback
 from datetime import UTC, datetime
+from pathlib import Path
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
@@ -26,6 +28,14 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+def failure(exc: BaseException) -> str:
+    """An exception's kind and where it was raised, without its message: about hostile input
+    (a mail), the message may quote what it choked on, patient data included."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    return exc.__class__.__name__ + (
+        f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else "")
 
 
 def setup(level: str = "INFO") -> None:

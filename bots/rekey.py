@@ -20,6 +20,7 @@ from bots.runtime.account import AccountFolder
 from bots.runtime.models import Base
 from bots.runtime.store import Store, migrate
 from bots.runtime.vault import Vault
+from bridge.models import InboundRow, rekey_digest
 
 
 @dataclass
@@ -52,6 +53,8 @@ async def rekey(config: Config) -> RekeyReport:
                         identity = Identity.from_dict(vault.open(row.sealed)["identity"])
                         row.ins_index = vault.index(identity.ins) if identity.ins else None
                         row.traits_index = vault.index(identity.traits_key())
+                    if isinstance(row, InboundRow) and not row.digest.startswith("oversize:"):
+                        rekey_digest(row, vault)
                     report.rows += 1
     finally:
         await store.close()

@@ -21,6 +21,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bots.runtime.models import Base
+from bots.runtime.vault import Vault
+from bridge.inbound import content_digest, fallback_message_id
 
 _ID = BigInteger().with_variant(Integer, "sqlite")
 
@@ -46,6 +48,9 @@ class InboundRow(Base):
     id: Mapped[int] = mapped_column(_ID, primary_key=True)
     account: Mapped[str] = mapped_column(String(255), index=True)
     message_id: Mapped[str] = mapped_column(String(255), index=True)
+    # Blind index (HMAC under the data key) of the content's SHA-256, so that it says nothing
+    # of the mail; `oversize:…` for a mail too big to download. Before 2026-12 the SHA-256 in
+    # clear: still matched, and rewritten by `liaison rekey`.
     digest: Mapped[str] = mapped_column(String(64))
     uidvalidity: Mapped[int] = mapped_column(BigInteger)
     uid: Mapped[int] = mapped_column(BigInteger)
@@ -60,6 +65,15 @@ class InboundRow(Base):
     last_outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
     moved: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+def rekey_digest(row: InboundRow, vault: Vault) -> None:
+    """The mail's dedupe digest under the vault's first key (key rotation; a digest stored
+    before digests were keyed is converted too), and the Message-ID it stands for if any."""
+    digest = vault.index(content_digest(vault.open_bytes(row.raw)))
+    if row.message_id == fallback_message_id(row.digest):
+        row.message_id = fallback_message_id(digest)
+    row.digest = digest
 
 
 class OutboundRow(Base):

@@ -11,13 +11,15 @@ MSSanté subject form `XDM/1.0/DDM+<title> <NOM> <prénom> <birth date>` and the
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime
 
+from bridge.cleaning import file_name, header_text
 from bridge.trustlist import TrustList
 from bridge.xdm import XDM_NAME, Document, build_package
 
@@ -59,11 +61,31 @@ def untrusted(addresses: Sequence[str], trust: TrustList) -> list[str]:
 
 
 def subject_of(out: Outgoing) -> str:
-    subject = f"[{out.ref}] {out.subject}".strip()
-    if out.patient is None:
-        return subject
-    p = out.patient
-    return f"XDM/1.0/DDM+{subject} {p.family_name} {p.given_names} {p.birth_date:%d/%m/%Y}"
+    """One line whatever was typed or inherited (a CR, U+2028… would break the header)."""
+    subject = f"[{out.ref}] {out.subject}"
+    if out.patient is not None:
+        p = out.patient
+        subject = f"XDM/1.0/DDM+{subject} {p.family_name} {p.given_names} " \
+                  f"{p.birth_date:%d/%m/%Y}"
+    return header_text(subject)
+
+
+_MIMETYPE = re.compile(r"[A-Za-z0-9][\w.+-]*/[\w.+-]+", re.ASCII)
+# A Message-ID as RFC 5322 writes it (printable ASCII), with no encoded word: those in the
+# References of a mail answered come from its sender.
+_MESSAGE_ID = re.compile(r"<[\x21-\x3b\x3d\x3f-\x7e]+>")
+
+
+def _safe(doc: Document, n: int) -> Document:
+    """A room's file as it may go into headers and a zip: its name and title one line (the
+    name without directories), its type a plain `type/subtype`."""
+    name = header_text(file_name(doc.filename, f"document-{n}"))
+    mimetype = doc.mimetype if _MIMETYPE.fullmatch(doc.mimetype) else "application/octet-stream"
+    return replace(doc, title=header_text(doc.title) or name, filename=name, mimetype=mimetype)
+
+
+def _thread_ids(ids: Sequence[str]) -> list[str]:
+    return [i for i in dict.fromkeys(ids) if _MESSAGE_ID.fullmatch(i) and "=?" not in i]
 
 
 # CRLF for SMTP; headers folded only past RFC 5322's 998 characters: Python folds the MSSanté
@@ -79,12 +101,13 @@ def compose(out: Outgoing, *, product: str) -> EmailMessage:
     msg["Subject"] = subject_of(out)
     msg["Date"] = format_datetime(out.sent_at)
     msg["Message-ID"] = message_id
-    if out.in_reply_to:
+    if out.in_reply_to and _thread_ids([out.in_reply_to]):
         msg["In-Reply-To"] = out.in_reply_to
-        msg["References"] = " ".join(dict.fromkeys((*out.references, out.in_reply_to)))
+        msg["References"] = " ".join(_thread_ids((*out.references, out.in_reply_to)))
     msg["X-MSS-NIL"] = product  # the software's reference, on every mail
-    msg.set_content(out.text, charset="utf-8")
-    files = out.files
+    # A lone surrogate (JSON allows one) has no UTF-8 form: replaced rather than refused.
+    msg.set_content(out.text.encode("utf-8", "replace").decode(), charset="utf-8")
+    files = tuple(_safe(doc, n) for n, doc in enumerate(out.files, 1))
     if out.patient is not None and files:
         msg["X-MSS-INS"] = "O" if out.patient.qualified else "N"
         cda = [d for d in files if d.mimetype in ("text/xml", "application/xml")

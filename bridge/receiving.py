@@ -13,9 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from email import policy
-from email.message import Message
-from email.parser import BytesHeaderParser
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -23,6 +20,7 @@ from imapclient.exceptions import LoginError
 from sqlalchemy import select, update
 
 from bots.config import MssanteConfig
+from bots.logs import failure
 from bots.runtime.backoff import Backoff
 from bots.runtime.i18n import Lang
 from bots.runtime.models import OutboxMessage
@@ -32,10 +30,12 @@ from bridge.imap import Fetched, Mailbox, MailboxError
 from bridge.inbound import (
     InboundMail,
     Limits,
+    check_headers,
     content_digest,
-    message_ids,
+    facts,
+    lenient,
     parse,
-    single_address,
+    stored_message_id,
 )
 from bridge.login import LoginNeeded
 from bridge.models import InboundRow, MailboxState
@@ -62,7 +62,8 @@ class Receiving:
         self.settings, self.trust, self.sending = settings, trust, sending
         self.login, self.revocation = sending.login, sending.revocation
         self.zone, self.lang = zone, lang
-        self.limits = Limits(max_message=settings.max_message_mb * 1024 * 1024)
+        self.limits = Limits(max_message=settings.max_message_mb * 1024 * 1024,
+                             max_unpacked=settings.max_unpacked_mb * 1024 * 1024)
         # Set from the event loop (a room message sent, a mail routed by hand) to end an IDLE
         # early: the IMAP thread then moves what is done.
         self.wake = threading.Event()
@@ -143,12 +144,20 @@ class Receiving:
             state.last_uid = max(state.last_uid, *(f.uid for f in batch))
             for fetched in batch:
                 raw = fetched.raw or b""
-                digest = content_digest(raw) if fetched.raw is not None \
-                    else f"oversize:{uidvalidity}:{fetched.uid}"
-                message_id = _message_id(raw, digest)
+                if fetched.raw is not None:
+                    # Keyed (blind index): the stored digest says nothing of the content. Rows
+                    # stored before kept the plain SHA-256, and rows of older keys theirs: a
+                    # copy is looked for under each.
+                    plain = content_digest(raw)
+                    digests = [*tx.vault.indexes(plain), plain]
+                else:
+                    digests = [f"oversize:{uidvalidity}:{fetched.uid}"]
+                digest = digests[0]
+                message_id = stored_message_id(raw, digest)
                 found = await tx.session.scalar(select(InboundRow.id).where(
-                    InboundRow.account == tx.account, InboundRow.message_id == message_id,
-                    InboundRow.digest == digest))
+                    InboundRow.account == tx.account,
+                    InboundRow.message_id.in_({stored_message_id(raw, d) for d in digests}),
+                    InboundRow.digest.in_(digests)).limit(1))
                 if found is not None:
                     duplicates.append(fetched.uid)
                     continue
@@ -167,7 +176,8 @@ class Receiving:
     # --- reading and routing ---------------------------------------------------------------
 
     async def process(self, runtime: Runtime) -> None:
-        """Route every stored mail not yet handled, each in its own transaction."""
+        """Route every stored mail not yet handled, each in its own transaction: whatever one
+        mail makes our code raise, it is quarantined and reported, and the next one goes on."""
         async with runtime.transaction() as tx:
             ids = (await tx.session.scalars(select(InboundRow.id).where(
                 InboundRow.account == tx.account, InboundRow.state == "received")
@@ -178,28 +188,44 @@ class Receiving:
                     row = await tx.session.get(InboundRow, row_id)
                     if row is not None and row.state == "received":
                         await self.handle(tx, row)
-            except Exception:  # noqa: BLE001 - one mail our code cannot handle stops no other
-                log.exception("mail could not be handled: quarantined", extra={"mail": row_id})
+            except Exception as exc:  # noqa: BLE001 - one mail our code fails on stops no other
+                log.error("mail could not be handled: quarantined", extra={
+                    "mail": row_id, "error": failure(exc)})
+                await self._quarantine_failed(runtime, row_id)
+
+    async def _quarantine_failed(self, runtime: Runtime, row_id: int) -> None:
+        """Quarantine a mail `handle` failed on. Total: the report falls back to no facts of
+        the mail at all; if even that fails (the database down), the mail stays `received`
+        and is tried again at the next round, the bridge going on meanwhile."""
+        for with_facts in (True, False):
+            try:
                 async with runtime.transaction() as tx:
                     row = await tx.session.get(InboundRow, row_id)
                     if row is not None and row.state == "received":
                         row.state, row.reason = "quarantined", "internal_error"
-                        await self._report_quarantine(tx, row, tx.vault.open_bytes(row.raw))
+                        await self._report_quarantine(
+                            tx, row, tx.vault.open_bytes(row.raw) if with_facts else None)
+                return
+            except Exception as exc:  # noqa: BLE001 - see above
+                log.error("quarantined mail could not be reported", extra={
+                    "mail": row_id, "with_facts": with_facts, "error": failure(exc)})
 
     async def handle(self, tx: Transaction, row: InboundRow) -> None:
         raw = tx.vault.open_bytes(row.raw)
-        report = report_of(raw)
-        if report is not None and await self.sending.on_report(tx, report):
-            row.state = "report"
-            return
         trust = await self.trust.current()
         try:
-            mail = parse(raw, self.limits)
+            check_headers(raw)  # before anything parses them
+            # Parsing is CPU-bound (hundreds of ms for a big mail): off the event loop.
+            report = await asyncio.to_thread(report_of, raw)
+            if report is not None and await self.sending.on_report(tx, report):
+                row.state = "report"
+                return
+            mail = await asyncio.to_thread(parse, raw, self.limits)
         except Unreadable as exc:
             row.state, row.reason = "quarantined", exc.reason
             log.info("mail quarantined", extra={"mail": row.id, "reason": exc.reason})
             await self._report_quarantine(tx, row, raw)
-            headers = _lenient(raw, row.message_id)
+            headers = await asyncio.to_thread(lenient, raw, row.message_id)
             if headers is not None and trust.allows(headers.sender):
                 self._receipt(tx, row, headers, trust, error=("QUARANTINE", exc.reason))
             return
@@ -244,9 +270,7 @@ class Receiving:
 
     async def _report_quarantine(self, tx: Transaction, row: InboundRow,
                                  raw: bytes | None) -> None:
-        headers = _headers(raw)
-        sender, subject = (None, None) if headers is None else (
-            str(headers.get("From") or "") or None, str(headers.get("Subject") or "") or None)
+        sender, subject = await asyncio.to_thread(facts, raw)
         for room_id in await rooms.coordination(tx, self.settings.careteam_account):
             row.last_outbox_id = await _posted(tx, tx.post(room_id, quarantine_notice(
                 row.id, row.reason or "broken_mime", sender, subject,
@@ -298,36 +322,3 @@ async def _posted(tx: Transaction, message: OutboxMessage) -> int:
     await tx.session.flush()  # the outbox row's ID
     return message.id
 
-
-def _message_id(raw: bytes, digest: str) -> str:
-    try:
-        found = message_ids(str(BytesHeaderParser(policy=policy.compat32).parsebytes(
-            raw).get("Message-ID", "")))
-    except Exception:  # noqa: BLE001 - any header the parser chokes on: the content decides
-        found = ()
-    first = next(iter(found), "")
-    return first if first and len(first) <= 250 else f"<{digest}@liaison.invalid>"
-
-
-def _headers(raw: bytes | None) -> Message | None:
-    """The headers of a mail as far as they can be read (it may be broken: quarantined)."""
-    if not raw:
-        return None
-    try:
-        return BytesHeaderParser(policy=policy.default).parsebytes(raw)
-    except Exception:  # noqa: BLE001 - a mail broken enough to be quarantined
-        return None
-
-
-def _lenient(raw: bytes, message_id: str) -> InboundMail | None:
-    """What a mail that could not be read says of itself, enough for an error receipt."""
-    headers = _headers(raw)
-    sender = single_address(headers, "From") if headers is not None else None
-    if headers is None or sender is None:
-        return None
-    mdn, path = (single_address(headers, h) for h in ("Disposition-Notification-To",
-                                                       "Return-Path"))
-    return InboundMail(
-        message_id=message_id, digest="", sender=sender[1], sender_name=sender[0],
-        return_path=path[1] if path else None, subject=str(headers.get("Subject") or ""),
-        date=None, text="", html=None, files=(), mdn_to=mdn[1] if mdn else None)

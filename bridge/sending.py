@@ -18,7 +18,8 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from email import message_from_bytes, policy
+from email import policy
+from email.parser import BytesHeaderParser
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -27,6 +28,7 @@ from sqlalchemy import select
 
 from bots.careteam.service import PatientFile
 from bots.config import MssanteConfig
+from bots.logs import failure
 from bots.runtime.bot import CommandContext
 from bots.runtime.i18n import Lang, t
 from bots.runtime.media import MediaError, event_content, room_file, thread_events
@@ -34,7 +36,8 @@ from bots.runtime.models import OutboxMessage
 from bots.runtime.notice import Html, notice
 from bots.runtime.store import Transaction, as_utc, utcnow
 from bridge import rooms
-from bridge.inbound import message_ids, single_address
+from bridge.cleaning import one_line
+from bridge.inbound import header_section, message_ids, single_address
 from bridge.login import Login, LoginNeeded
 from bridge.models import InboundRow, OutboundRow
 from bridge.oauth import ProviderError
@@ -50,7 +53,8 @@ if TYPE_CHECKING:
     from bots.runtime.runtime import Runtime
 
 log = logging.getLogger(__name__)
-_ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+# What a health mailbox's address looks like (ASCII): nothing a header could be made of.
+_ADDRESS = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$")
 MAX_BACKOFF = timedelta(hours=1)
 # How a report shows on the message that sent the mail.
 REPORT_KEYS = {"delivered": "📬", "relayed": "📬", "expanded": "📬", "displayed": "👁",
@@ -96,7 +100,7 @@ class Sending:
         xdm = words[0].lower() == "xdm"
         address, _, subject = (words[1] if xdm and len(words) > 1 else first).strip() \
             .partition(" ")
-        if not _ADDRESS.match(address):
+        if not _ADDRESS.fullmatch(address):
             ctx.reply(t(ctx.lang, "mss.bad_address", value=address))
             return
         await self._queue(ctx, [address.lower()], subject.strip(), body.strip(), None, (),
@@ -112,14 +116,13 @@ class Sending:
         if original is None:
             ctx.reply(t(ctx.lang, "mss.reply_to_what"))
             return
-        msg = message_from_bytes(ctx.tx.vault.open_bytes(original.raw), policy=policy.default)
-        to = single_address(msg, "Reply-To") or single_address(msg, "From")
-        address = to[1] if to else ""
-        subject = subject_of(str(msg.get("Subject") or ""))
-        subject = subject if subject.lower().startswith("re:") else f"Re: {subject}"
-        await self._queue(ctx, [address.lower()], subject, texte.strip(), original.message_id,
-                          message_ids(str(msg.get("References") or "")),
-                          files_from=ctx.replying_to, xdm=xdm)
+        address, subject, references = await asyncio.to_thread(
+            _answering, ctx.tx.vault.open_bytes(original.raw))
+        if not _ADDRESS.fullmatch(address):
+            ctx.reply(t(ctx.lang, "mss.bad_address", value=address))
+            return
+        await self._queue(ctx, [address], subject, texte.strip(), original.message_id,
+                          references, files_from=ctx.replying_to, xdm=xdm)
 
     async def _answered(self, ctx: CommandContext) -> InboundRow | None:
         """The bridged mail whose message the command replies to."""
@@ -188,7 +191,11 @@ class Sending:
             for row_id, room_id in due_in_order(queued, now):
                 if room_id in held:
                     continue
-                if not await self._send_one(runtime, row_id) and room_id is not None:
+                try:
+                    done = await self._send_one(runtime, row_id)
+                except Exception as exc:  # noqa: BLE001 - one row our code fails on stops no other
+                    done = await self._give_up(runtime, row_id, exc)
+                if not done and room_id is not None:
                     held.add(room_id)  # its room's later mail waits behind it
             later = [at for _, at, _ in queued if at > now]
             wait = (min(later) - utcnow()).total_seconds() if later else 300.0
@@ -278,6 +285,8 @@ class Sending:
             # The server or the login provider down or unreachable, a file not fetched from the
             # homeserver: retry.
             error = f"{exc.__class__.__name__}: {exc}"
+        except Exception as exc:  # noqa: BLE001 - a mail our code cannot build fails alone
+            return await self._give_up(runtime, row_id, exc)
         async with runtime.transaction() as tx:
             row = await tx.session.get(OutboundRow, row_id)
             assert row is not None
@@ -287,18 +296,40 @@ class Sending:
                 self._show(tx, row, "📤")
                 log.info("mail sent", extra={"outbound": row.id, "kind": row.kind})
             elif permanent:
-                row.state, row.last_error = "failed", error
-                log.warning("mail refused", extra={"outbound": row.id, "error": error})
-                if row.room_id and row.event_id:
-                    self._show(tx, row, "⚠️")
-                    tx.post(row.room_id, _reply(t(self.lang, "mss.refused", why=error),
-                                                row.event_id))
+                self._fail(tx, row, error, t(self.lang, "mss.refused", why=error))
             else:
                 row.last_error = error
                 row.next_attempt_at = utcnow() + retry_delay(row.attempts)
                 log.info("mail not sent, will retry", extra={
                     "outbound": row.id, "attempts": row.attempts, "error": error})
         return error is None or permanent
+
+    def _fail(self, tx: Transaction, row: OutboundRow, error: str, said: Html) -> None:
+        """Failed for good: ⚠️ on the command and `said` in answer to it."""
+        row.state, row.last_error = "failed", error
+        log.warning("mail not sent, for good", extra={"outbound": row.id, "error": error})
+        if row.room_id and row.event_id:
+            self._show(tx, row, "⚠️")
+            tx.post(row.room_id, _reply(said, row.event_id))
+
+    async def _give_up(self, runtime: Runtime, row_id: int, exc: Exception) -> bool:
+        """A row the bridge itself failed on (a mail it cannot build, a content it cannot
+        open): failed with the error's kind (no content: it may hold patient data), so that
+        it neither stops the worker nor blocks its room. True once recorded."""
+        why = exc.__class__.__name__
+        log.error("outbound mail could not be handled: failed", extra={
+            "outbound": row_id, "error": failure(exc)})
+        try:
+            async with runtime.transaction() as tx:
+                row = await tx.session.get(OutboundRow, row_id)
+                if row is not None and row.state == "queued":
+                    row.attempts += 1
+                    self._fail(tx, row, f"internal: {why}", t(self.lang, "mss.failed", why=why))
+            return True
+        except Exception as again:  # noqa: BLE001 - the database itself failing: next round
+            log.error("outbound mail could not be marked failed", extra={
+                "outbound": row_id, "error": failure(again)})
+            return False
 
     def _show(self, tx: Transaction, row: OutboundRow, key: str) -> None:
         if row.room_id and row.event_id:
@@ -319,6 +350,16 @@ class Sending:
             tx.post(row.room_id, _reply(t(self.lang, f"mss.report.{report.kind}_failed"),
                                         row.event_id))
         return True
+
+
+def _answering(raw: bytes) -> tuple[str, str, tuple[str, ...]]:
+    """Whom an answer goes to, its subject (one line) and the thread's References, from the
+    headers of the mail answered (in a worker thread: long headers are slow to parse)."""
+    msg = BytesHeaderParser(policy=policy.default).parsebytes(header_section(raw))
+    to = single_address(msg, "Reply-To") or single_address(msg, "From")
+    subject = subject_of(one_line(str(msg.get("Subject") or "")))
+    subject = subject if subject.lower().startswith("re:") else f"Re: {subject}"
+    return (to[1] if to else ""), subject, message_ids(str(msg.get("References") or ""))
 
 
 def _given(token: str) -> Callable[[], Awaitable[str]]:

@@ -47,6 +47,9 @@ TEXTS: dict[str, dict[Lang, str]] = {
     "mss.why.bad_zip": {"fr": "archive illisible", "en": "unreadable archive"},
     "mss.why.bad_xdm": {"fr": "paquet IHE XDM incomplet ou illisible",
                         "en": "incomplete or unreadable IHE XDM package"},
+    "mss.why.oversize_headers": {"fr": "en-têtes trop longs", "en": "headers too long"},
+    "mss.why.several_xdm": {"fr": "plusieurs paquets IHE XDM (un seul patient par message)",
+                            "en": "several IHE XDM packages (one patient per message)"},
     "mss.why.internal_error": {"fr": "erreur du pont en le lisant (signalée dans ses journaux)",
                                "en": "the bridge failed reading it (see its logs)"},
     "mss.unknown_sender": {"fr": "(inconnu)", "en": "(unknown)"},
@@ -78,6 +81,10 @@ TEXTS: dict[str, dict[Lang, str]] = {
                    "en": "Mail to {to} being sent (📤 once the server accepted it)."},
     "mss.refused": {"fr": "⚠️ Courrier refusé définitivement par le serveur : {why}",
                     "en": "⚠️ Mail refused for good by the server: {why}"},
+    "mss.failed": {"fr": "⚠️ Courrier non envoyé : le pont n'a pas pu le préparer ({why}, "
+                         "détails dans ses journaux).",
+                   "en": "⚠️ Mail not sent: the bridge could not prepare it ({why}, details in "
+                         "its logs)."},
     "mss.report.delivery_failed": {"fr": "⚠️ Le courrier n'a pas pu être remis à son "
                                          "destinataire (avis de non-remise).",
                                    "en": "⚠️ The mail could not be delivered (delivery "

@@ -22,6 +22,7 @@ from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 
 from bots.runtime.notice import escape
+from bridge.cleaning import file_name, one_line
 
 XDM_NAME = "IHE_XDM.ZIP"
 SUBSET = "IHE_XDM/SUBSET01/"
@@ -128,12 +129,13 @@ def read_package(data: bytes, limits: ZipLimits = ZipLimits()) -> Package:
     for ident in root.iter(f"{{{RIM}}}ExternalIdentifier"):
         if ident.get("identificationScheme") in (ENTRY_PATIENT_ID, SUBMISSION_PATIENT_ID):
             patients.append(ident.get("value") or "")
-    for entry in root.iter(f"{{{RIM}}}ExtrinsicObject"):
+    for n, entry in enumerate(root.iter(f"{{{RIM}}}ExtrinsicObject"), 1):
         uri = next(iter(_slot(entry, "URI")), "")
         content = files.get((SUBSET + uri).upper()) if uri else None
         if content is None:
             raise Unreadable("bad_xdm", f"document {uri or entry.get('id')!r} missing")
-        documents.append(Document(title=_name(entry) or uri, filename=uri.rsplit("/", 1)[-1],
+        name = file_name(uri.rsplit("/", 1)[-1], f"document-{n}")
+        documents.append(Document(title=one_line(_name(entry) or "") or name, filename=name,
                                   mimetype=entry.get("mimeType") or "application/octet-stream",
                                   data=content))
     if not documents:

@@ -21,7 +21,7 @@ from nio import RoomMessageNotice
 from sqlalchemy import select
 
 from bots.homeserver import free_port
-from bridge import bot, sources
+from bridge import bot, sending, sources
 from bridge.inbound import parse
 from bridge.models import InboundRow, MailboxLogin, MailboxState, OutboundRow
 from bridge.receiving import Receiving
@@ -314,6 +314,75 @@ async def test_a_mail_stored_when_the_bridge_stops_is_posted_once_after_a_restar
     monkeypatch.setattr(Receiving, "post", real_post)
     b.deliver(mail(b.gp, f"Après l'erreur [{b.reference}]"))
     await b.posted(b.nurse, b.room_id, "Après l'erreur")
+
+
+async def test_a_hostile_mail_or_subject_is_set_aside_and_the_bridge_goes_on(
+        make_bot, make_clinician, mail_servers, tmp_path, monkeypatch, caplog):
+    """Review issue 13: headers the email package raises on, headers too long to parse, a CR or
+    U+2028 in a subject (received, typed or inherited by an answer), a mail our own code fails
+    to build: each set aside with its reason, and the next mail, in or out, still goes."""
+    b = await bridged(make_bot, make_clinician, mail_servers, tmp_path)
+    coord, nurse, gp = b.setup.coordinator, b.nurse, b.gp.encode()
+    for n, sender in enumerate((b'"', b"=?utf-8?q?Dr=0DMorel?= <" + gp + b">",
+                                b"(" * 5000 + gp)):
+        await asyncio.to_thread(b.append, b"From: " + sender + (
+            f"\r\nSubject: Hostile {n}\r\nMessage-ID: <hostile{n}.{secrets.token_hex(4)}"
+            "@operator.test>\r\n\r\ntexte\r\n").encode())
+    await asyncio.to_thread(b.append, b"From: " + gp + b"\r\nSubject: " +
+                            b"=?utf-8?q?ab?= " * 6000 + b"\r\n\r\ntexte\r\n")
+    for n in range(3):
+        assert "message mal formé" in (await b.posted(coord, b.coordination,
+                                                      f"Hostile {n}")).body
+    await b.posted(coord, b.coordination, "en-têtes trop longs")
+    b.deliver(mail(b.gp, f"Après les hostiles [{b.ref}]"))
+    await b.posted(nurse, b.room_id, "Après les hostiles")
+
+    # A CR and a line separator, encoded in a subject: shown on one line, and the answer that
+    # inherits the subject leaves.
+    await asyncio.to_thread(b.append, b"From: Dr Morel <" + gp + b">\r\nSubject: =?utf-8?q?"
+                            b"Ligne_un=E2=80=A8Ligne=0Ddeux?= [" + b.ref.encode() + b"]\r\n"
+                            b"Message-ID: <cr." + secrets.token_hex(4).encode() +
+                            b"@operator.test>\r\n\r\nBonjour\r\n")
+    shown = await b.posted(nurse, b.room_id, f"Ligne un Ligne deux [{b.ref}]")
+    answer = await nurse.send(b.room_id, "!mss repondre Bien note, merci.", **{
+        "m.relates_to": {"m.in_reply_to": {"event_id": shown.event_id}}})
+    await b.reaction(nurse, answer, "📤")
+    inbox = b.gp_inbox()
+    (back,) = await asyncio.to_thread(wait_for_mail, inbox, ["BODY", "Bien note"])
+    assert back["Subject"] == f"[{b.ref}] Re: Ligne un Ligne deux [{b.ref}]"
+
+    # Typed in `!mss envoyer`: sent on one line.
+    typed = await nurse.send(b.room_id, f"!mss envoyer {b.gp} Objet\rpiege\u2028ici\x85fin\v!\n"
+                                        "Texte.")
+    await b.reaction(nurse, typed, "📤")
+    (sent,) = await asyncio.to_thread(wait_for_mail, inbox, ["SUBJECT", "piege"])
+    assert sent["Subject"] == f"[{b.ref}] Objet piege ici fin !"
+
+    # A mail our own code fails to build: failed with the reason, the next one leaves.
+    real_compose = sending.compose
+
+    def failing(out, **kwargs):
+        if "Casse" in out.subject:
+            raise RuntimeError("a bug on this mail")
+        return real_compose(out, **kwargs)
+
+    monkeypatch.setattr(sending, "compose", failing)
+    broken = await nurse.send(b.room_id, f"!mss envoyer {b.gp} Casse\nTexte.")
+    await b.reaction(nurse, broken, "⚠️")
+    assert "RuntimeError" in (await b.posted(nurse, b.room_id, "n'a pas pu le préparer")).body
+    after = await nurse.send(b.room_id, f"!mss envoyer {b.gp} Apres la casse\nTexte.")
+    await b.reaction(nurse, after, "📤")
+    async with b.bridge.runtime.transaction() as tx:
+        states = dict((await tx.session.execute(select(InboundRow.reason, InboundRow.state)
+                                                 .where(InboundRow.reason.is_not(None)))).all())
+        assert states == {"broken_mime": "quarantined", "oversize_headers": "quarantined"}
+        failed = await tx.session.scalar(select(OutboundRow).where(OutboundRow.key == broken))
+        assert (failed.state, failed.last_error) == ("failed", "internal: RuntimeError")
+    # Logged by kind and place, not by message: one may quote the mail, patient data included.
+    failures = [r for r in caplog.records if r.name.startswith("bridge.") and r.levelname ==
+                "ERROR"]
+    assert failures and all(r.exc_info is None and "a bug" not in str(vars(r))
+                            for r in failures)
 
 
 async def test_a_new_uidvalidity_or_a_dropped_connection_loses_and_repeats_nothing(
