@@ -29,6 +29,7 @@ from bridge.login import Login
 from bridge.models import InboundRow, OutboundRow
 from bridge.receiving import Receiving
 from bridge.revocation import Revocation
+from bridge.routing import typed_ref
 from bridge.sending import Sending
 from bridge.sources import trust_source
 from bridge.xdm import Unreadable
@@ -73,7 +74,7 @@ class Bridge:
         if row is None or row.account != ctx.tx.account or row.state != "triage":
             ctx.reply(t(ctx.lang, "mss.no_triage", id=numero))
             return
-        room = await rooms.by_ref(ctx.tx, self.settings.careteam_account, ref.upper())
+        room = await rooms.by_ref(ctx.tx, self.settings.careteam_account, typed_ref(ref))
         if room is None or room.room_id is None:
             ctx.reply(t(ctx.lang, "mss.no_room", ref=ref))
             return

@@ -38,6 +38,13 @@ def keys(mail: InboundMail) -> Keys:
                 found[2].upper() if found else None, mail.package.ins if mail.package else None)
 
 
+def typed_ref(text: str) -> str:
+    """The file number a coordinator names in `!mss router`: bare, or pasted from a subject
+    with its tag and brackets (the coordinator chose the room: the tag proves nothing more)."""
+    found = re.search(r"[A-Z]{1,4}-\d{4}-\d{5}", text, re.IGNORECASE)
+    return found[0].upper() if found else text.upper()
+
+
 def tag(index: str) -> str:
     """A room's tag from its blind index (hex HMAC-SHA256)."""
     return base64.b32encode(bytes.fromhex(index)).decode()[:TAG_CHARS]

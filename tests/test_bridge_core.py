@@ -18,7 +18,7 @@ import pytest
 from bridge.inbound import Limits, parse
 from bridge.outbound import Outgoing, Patient, compose, message_id_for, untrusted
 from bridge.receipts import Report, receipt, report_of, wants_receipt
-from bridge.routing import decide, genuine, keys, tagged
+from bridge.routing import decide, genuine, keys, tagged, typed_ref
 from bridge.sending import due_in_order
 from bridge.sources import trust_source
 from bridge.trustlist import TrustListError, parse_trust_list
@@ -81,6 +81,11 @@ def test_a_reference_routes_only_with_the_tag_of_its_room():
         assert (k.ref, k.tag) == found, subject
     assert genuine(tag, [room]) and genuine(tag.lower(), [other, room])  # any data key
     assert not genuine(tag, [other]) and not genuine("AAAAAAAA", [room])
+
+
+def test_a_coordinator_may_route_by_the_reference_pasted_with_its_tag():
+    for typed in ("P-2026-00042", "p-2026-00042", "P-2026-00042-K7QF2M4X", "[P-2026-00042-K7QF2M4X]"):
+        assert typed_ref(typed) == "P-2026-00042", typed
 
 
 def test_html_mail_is_cleaned_of_scripts_styles_images_and_trackers():
