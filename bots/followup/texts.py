@@ -182,21 +182,22 @@ TEXTS: dict[str, dict[Lang, str]] = {
         "fr": "⚠️ Réhospitalisation le {day}, à J+{delay} : comptée dans RH30.",
         "en": "⚠️ Readmitted on {day}, day {delay}: counted in RH30.",
     },
+    "readmission.planned": {
+        "fr": "Programmée : comptée dans le RH30 officiel (toutes causes), pas dans le taux des "
+              "réhospitalisations non programmées.",
+        "en": "Planned: counted in the official (all-cause) RH30, not in the unplanned rate.",
+    },
     "readmission.same_day": {
         "fr": "⚠️ Retour à l'hôpital le jour même de la sortie ({day}) : noté comme retour le "
-              "jour même, non compté dans RH30.",
-        "en": "⚠️ Back in hospital on the discharge day ({day}): logged as a same-day return, "
-              "not counted in RH30.",
+              "jour même (programmé ou non), non compté dans RH30.",
+        "en": "⚠️ Back in hospital on the discharge day ({day}): logged as a same-day return "
+              "(planned or not), not counted in RH30.",
     },
     "readmission.ed": {
         "fr": "⚠️ Passage aux urgences sans hospitalisation le {day} (J+{delay}) : noté à part, "
               "non compté dans RH30.",
         "en": "⚠️ ED visit without admission on {day} (day {delay}): logged apart, not counted "
               "in RH30.",
-    },
-    "readmission.planned": {
-        "fr": "Réhospitalisation programmée le {day} (J+{delay}) : notée, exclue du RH30.",
-        "en": "Planned readmission on {day} (day {delay}): logged, excluded from RH30.",
     },
     "readmission.after": {
         "fr": "Réhospitalisation le {day}, à J+{delay} : après la fenêtre de 30 jours, notée "
@@ -255,31 +256,59 @@ TEXTS: dict[str, dict[Lang, str]] = {
               "2026-01..2026-06, or 6m (the last six months).",
     },
     "stats.head": {
-        "fr": "<tr><th>Mois</th><th>Sorties</th><th>RH7</th><th>RH30</th><th>Fenêtres "
-              "ouvertes (déjà réhosp.)</th><th>Retours J0</th><th>Urgences</th><th>"
-              "Programmées</th><th>Évitables</th><th>Non jugées</th></tr>",
-        "en": "<tr><th>Month</th><th>Discharges</th><th>RH7</th><th>RH30</th><th>Open "
-              "windows (already readmitted)</th><th>Same-day</th><th>ED visits</th><th>"
-              "Planned</th><th>Avoidable</th><th>Not judged</th></tr>",
+        "fr": "<tr><th>Mois</th><th>Séjours index (patients)</th><th>Exclus</th><th>RH7</th>"
+              "<th>RH30 (officiel)</th><th>RH30 non programmées</th><th>Fenêtres ouvertes "
+              "(déjà réhosp.)</th><th>Retours J0</th><th>Urgences</th><th>Programmées</th>"
+              "<th>Évitables (HAS 2013)</th><th>Non jugées</th></tr>",
+        "en": "<tr><th>Month</th><th>Index stays (patients)</th><th>Excluded</th><th>RH7</th>"
+              "<th>RH30 (official)</th><th>Unplanned RH30</th><th>Open windows (already "
+              "readmitted)</th><th>Same-day</th><th>ED visits</th><th>Planned</th><th>"
+              "Avoidable (HAS 2013)</th><th>Not judged</th></tr>",
     },
     "stats.row": {
-        "fr": "<tr><td>{label}</td><td>{discharges}</td><td>{rh7}</td><td>{rh30}{provisional}"
-              "</td><td>{open}</td><td>{same_day}</td><td>{ed}</td><td>{planned}</td><td>"
-              "{avoidable}</td><td>{not_judged}</td></tr>",
-        "en": "<tr><td>{label}</td><td>{discharges}</td><td>{rh7}</td><td>{rh30}{provisional}"
-              "</td><td>{open}</td><td>{same_day}</td><td>{ed}</td><td>{planned}</td><td>"
-              "{avoidable}</td><td>{not_judged}</td></tr>",
+        "fr": "<tr><td>{label}</td><td>{discharges}</td><td>{excluded}</td><td>{rh7}</td><td>"
+              "{rh30}{provisional}</td><td>{unplanned}</td><td>{open}</td><td>{same_day}</td>"
+              "<td>{ed}</td><td>{planned}</td><td>{avoidable}</td><td>{not_judged}</td></tr>",
+        "en": "<tr><td>{label}</td><td>{discharges}</td><td>{excluded}</td><td>{rh7}</td><td>"
+              "{rh30}{provisional}</td><td>{unplanned}</td><td>{open}</td><td>{same_day}</td>"
+              "<td>{ed}</td><td>{planned}</td><td>{avoidable}</td><td>{not_judged}</td></tr>",
     },
+    "stats.definitions": {
+        "fr": "<p><i>RH7 / RH30 (officiel, ATIH/DGOS, comparable au RH30 du territoire) : toutes "
+              "causes, programmées comprises, réhospitalisation de 1 à 7 / 1 à 30 jours après la "
+              "sortie, par patient (son premier séjour éligible de la période). Exclus : "
+              "transferts en MCO, décès, séances (dialyse, chimiothérapie, radiothérapie), et les "
+              "séjours suivants d'un même patient. RH30 non programmées : les mêmes sans les "
+              "réhospitalisations programmées. Évitables : avis de l'équipe (HAS 2013) sur la "
+              "première réhospitalisation non programmée. Voir docs/CLINICAL.md §3.</i></p>",
+        "en": "<p><i>RH7 / RH30 (official, ATIH/DGOS, comparable with the territory's RH30): "
+              "all-cause, planned ones included, readmission 1 to 7 / 1 to 30 days after "
+              "discharge, per patient (their first eligible stay of the period). Excluded: "
+              "transfers to an acute ward, deaths, sessions (dialysis, chemotherapy, "
+              "radiotherapy), and a patient's later stays. Unplanned RH30: the same without "
+              "planned readmissions. Avoidable: the team's judgement (HAS 2013) on the first "
+              "unplanned readmission. See docs/CLINICAL.md §3.</i></p>",
+    },
+    "stats.compliance": {
+        "fr": "<p>Check-lists de sortie complètes et à l'heure (items non rattrapables HAS 1, 2, "
+              "3, 5, 8 renseignés dans les délais), par service :</p><table><tr><th>Service"
+              "</th><th>Conformes</th></tr>{rows}</table>",
+        "en": "<p>Discharge checklists complete and on time (HAS items 1, 2, 3, 5, 8, which "
+              "cannot be remedied, answered in time), by ward:</p><table><tr><th>Ward</th>"
+              "<th>Compliant</th></tr>{rows}</table>",
+    },
+    "stats.compliance_row": {"fr": "<tr><td>{ward}</td><td>{rate}</td></tr>",
+                             "en": "<tr><td>{ward}</td><td>{rate}</td></tr>"},
     "stats.provisional": {"fr": " <i>provisoire</i>", "en": " <i>provisional</i>"},
     "stats.total": {"fr": "Total", "en": "Total"},
     "stats.all_wards": {"fr": "tous services", "en": "all wards"},
     "stats.table": {
         "fr": "<p><b>Réhospitalisations à 30 jours</b> — sorties de {first} à {last}, {ward}. "
               "Taux sur les fenêtres closes seulement ; les fenêtres encore ouvertes sont à "
-              "part.</p><table>{head}{rows}</table>{by_ward}",
+              "part.</p><table>{head}{rows}</table>{by_ward}{definitions}{compliance}",
         "en": "<p><b>30-day readmissions</b> — discharges from {first} to {last}, {ward}. Rates "
               "over closed windows only; windows still open are shown apart.</p>"
-              "<table>{head}{rows}</table>{by_ward}",
+              "<table>{head}{rows}</table>{by_ward}{definitions}{compliance}",
     },
     "stats.by_ward": {"fr": "<p>Par service :</p><table>{head}{rows}</table>",
                       "en": "<p>By ward:</p><table>{head}{rows}</table>"},
@@ -299,8 +328,9 @@ TEXTS: dict[str, dict[Lang, str]] = {
                      "en": "<p>📊 Monthly RH30 report.</p>{table}"},
     "chart.title": {"fr": "Réhospitalisations par mois de sortie",
                     "en": "Readmissions by month of discharge"},
-    "chart.rh30": {"fr": "RH30 (1–30 j)", "en": "RH30 (1–30 d)"},
-    "chart.rh7": {"fr": "RH7 (1–7 j)", "en": "RH7 (1–7 d)"},
+    "chart.rh30": {"fr": "RH30 officiel, toutes causes (1–30 j)",
+                   "en": "Official RH30, all-cause (1–30 d)"},
+    "chart.rh7": {"fr": "RH7 toutes causes (1–7 j)", "en": "All-cause RH7 (1–7 d)"},
     "chart.note": {"fr": "Barres hachurées : mois provisoire (fenêtres encore ouvertes).",
                    "en": "Hatched bars: provisional month (windows still open)."},
     "followup.none": {"fr": "Pas de suivi RH30 dans ce salon (<code>!rh30 debut JJ/MM/AAAA</code>).",
