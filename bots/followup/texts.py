@@ -82,11 +82,42 @@ TEXTS: dict[str, dict[Lang, str]] = {
         "en": "<p>Follow-up resumed. Steps whose day passed while in hospital, skipped: "
               "{skipped}.</p>{plan}",
     },
-    "followup.score_differs": {
-        "fr": "Le plan suit un autre niveau de risque : un coordinateur ou le médecin peut le "
-              "changer avec <code>!rh30 risque {level}</code> ({risk}).",
-        "en": "The plan follows another risk level: a coordinator or the physician can change "
-              "it with <code>!followup risk {level}</code> ({risk}).",
+    "followup.score_not_lowered": {
+        "fr": "Le score donne un risque {risk}, mais le plan reste au niveau {plan} : un score "
+              "n'abaisse jamais le plan. Un médecin peut l'abaisser avec "
+              "<code>!rh30 risque {level} raison</code>.",
+        "en": "The score gives a {risk} risk, but the plan stays at {plan}: a score never "
+              "lowers the plan. A physician may lower it with "
+              "<code>!followup risk {level} reason</code>.",
+    },
+    "followup.episode_level": {
+        "fr": "Niveau de risque du patient (partagé avec la check-list de sortie) : <b>{risk}"
+              "</b> (la classe la plus haute l'emporte).",
+        "en": "The patient's risk level (shared with the discharge checklist): <b>{risk}</b> "
+              "(the highest class wins).",
+    },
+    "followup.level_set": {
+        "fr": "Niveau de risque du patient : <b>{risk}</b> (partagé avec la check-list de sortie "
+              "et le suivi à venir).",
+        "en": "The patient's risk level: <b>{risk}</b> (shared with the discharge checklist and "
+              "the follow-up to come).",
+    },
+    "followup.extra": {"fr": "« {extra} » : en trop après le mode de sortie et le risque.",
+                       "en": "\u201c{extra}\u201d: too much after the discharge mode and risk."},
+    "followup.mode": {"fr": "mode de sortie : {mode}{iterative}.{not_index}",
+                      "en": "discharge mode: {mode}{iterative}.{not_index}"},
+    "followup.recorded_only": {
+        "fr": "<p>Sortie du {day} enregistrée pour l'indicateur ({mode}) Pas de suivi RH30 pour "
+              "ce mode de sortie.</p>",
+        "en": "<p>Discharge on {day} recorded for the indicator ({mode}) No RH30 follow-up for "
+              "this discharge mode.</p>",
+    },
+    "followup.risk_unknown": {"fr": "<p>⚠️ {note}.</p>", "en": "<p>⚠️ {note}.</p>"},
+    "followup.status.not_followed": {"fr": "sans suivi (mode de sortie)",
+                                     "en": "not followed (discharge mode)"},
+    "followup.plan_not_followed": {
+        "fr": "Cette sortie n'a pas de suivi RH30 (mode de sortie) : rien à changer.",
+        "en": "This discharge has no RH30 follow-up (discharge mode): nothing to change.",
     },
     "followup.for_newcomer": {
         "fr": "<p>{user}, bienvenue : voici le suivi RH30 de ce patient (les messages d'avant "
@@ -97,12 +128,12 @@ TEXTS: dict[str, dict[Lang, str]] = {
     "followup.step_line": {"fr": "<li>{id}. {day} — {label} — {state}</li>",
                            "en": "<li>{id}. {day} — {label} — {state}</li>"},
     "followup.started": {
-        "fr": "<p>Suivi RH30 démarré (sortie le {day}, risque {risk}). Chaque étape sera "
-              "rappelée le jour venu ; <code>!rh30 fait N</code> ou <code>!rh30 echec N</code> "
-              "pour la noter.</p>{plan}",
-        "en": "<p>RH30 follow-up started (discharged {day}, risk {risk}). Each step will be "
-              "posted on its day; <code>!followup done N</code> or <code>!followup failed N</code>"
-              " to record it.</p>{plan}",
+        "fr": "<p>Suivi RH30 démarré (sortie le {day}, risque {risk} ; {mode}) Chaque étape "
+              "sera rappelée le jour venu ; <code>!rh30 fait N</code> ou <code>!rh30 echec N"
+              "</code> pour la noter.</p>{unknown}{plan}",
+        "en": "<p>RH30 follow-up started (discharged {day}, risk {risk}; {mode}) Each step will "
+              "be posted on its day; <code>!followup done N</code> or <code>!followup failed N"
+              "</code> to record it.</p>{unknown}{plan}",
     },
     "followup.task": {
         "fr": "📞 {who} : étape {id} du suivi — {label}{retry}{late}. "
@@ -383,15 +414,20 @@ TEXTS: dict[str, dict[Lang, str]] = {
         "en": "HOSPITAL (Donzé 2013): 0–4 low, 5–6 intermediate, ≥ 7 high (potentially avoidable "
               "readmission within 30 days).",
     },
-    "followup.help.start": {"fr": "démarre le suivi RH30 (date de sortie, risque)",
-                            "en": "starts the RH30 follow-up (discharge date, risk)"},
+    "followup.help.start": {
+        "fr": "démarre le suivi RH30 : date de sortie, mode (domicile, had, ssr, ehpad, mco, "
+              "deces), [iteratif], [risque]",
+        "en": "starts the RH30 follow-up: discharge date, mode (domicile, had, ssr, ehpad, mco, "
+              "deces), [iteratif], [risk]"},
     "followup.help.plan": {"fr": "le plan de suivi et l'état de chaque étape",
                            "en": "the follow-up plan and each step's state"},
     "followup.help.done": {"fr": "note une étape faite", "en": "records a step as done"},
     "followup.help.failed": {"fr": "note un échec (patient injoignable) : nouvel essai",
                              "en": "records a failure (patient unreachable): tried again"},
-    "followup.help.risk": {"fr": "change le niveau de risque : le plan est recalculé",
-                           "en": "changes the risk level: the plan is rebuilt"},
+    "followup.help.risk": {"fr": "change le niveau de risque (l'abaisser : un médecin, avec la "
+                                 "raison) : le plan est recalculé",
+                           "en": "changes the risk level (lowering it: a physician, with the "
+                                 "reason): the plan is rebuilt"},
     "followup.help.conditions": {"fr": "séjour court, soins à domicile (ou aucune) : le plan "
                                        "est recalculé",
                                  "en": "short stay, home care (or none): the plan is rebuilt"},
