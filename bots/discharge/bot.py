@@ -442,10 +442,13 @@ class Discharge:
         if row is None:
             return
         loaded = await self.load(tx, row)
-        item = loaded.checklist.template.letter
-        if item is None or loaded.checklist.letter_sent:
-            return
+        c = loaded.checklist
+        item = c.template.letter
         at = as_utc(mail.sent_at)
+        # A document mailed before the discharge day is not taken for the letter.
+        first_day = min(c.discharge, c.discharged_on or c.discharge)
+        if item is None or c.letter_sent or at.astimezone(self.zone).date() < first_day:
+            return
         changed = loaded.checklist.answer(item.id, "oui", by=BRIDGE, at=at)
         self._store(tx, loaded, changed, at)
         records.audit(tx, row, runtime.user_id, "answer", item=item.id, at=at, answer="oui",

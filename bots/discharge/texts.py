@@ -235,9 +235,9 @@ TEXTS: dict[str, dict[Lang, str]] = {
               "{due}).",
     },
     "discharge.alert": {
-        "fr": "🚨 <b>Alerte</b> {who} : lettre de liaison (item {item} « {label} ») toujours pas "
-              "envoyée en fin de journée de sortie ({due}). Elle est due le jour même "
-              "(décret 2016-995) ; <code>!sortie oui {item}</code> quand elle est partie.",
+        "fr": "🚨 <b>Alerte</b> {who} : l'item {item} « {label} » (lettre de liaison) n'est "
+              "toujours pas fait en fin de journée de sortie ({due}). La lettre est due le jour "
+              "même (décret 2016-995) ; <code>!sortie oui {item}</code> quand elle est partie.",
         "en": "🚨 <b>Alert</b> {who}: the lettre de liaison (item {item} \u201c{label}\u201d) "
               "is still not sent at the end of the discharge day ({due}). It is due the same "
               "day (décret 2016-995); <code>!discharge yes {item}</code> once it has left.",
