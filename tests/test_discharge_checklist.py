@@ -195,9 +195,10 @@ def test_the_letter_alert_comes_at_the_end_of_j0_then_each_working_morning():
     assert not letter_prefix(7).startswith(prefix(7))  # validating never cancels them
     assert "due:17" not in {j.key.split(":", 3)[3] for j in plan(7, 1, c, hours, now)}
     # Validated later than both: one reminder at once.
-    late = datetime(2026, 12, 1, 10, 0, tzinfo=PARIS)
+    late = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)  # the bots' clock is UTC
     (only,) = letter_plan(7, c.discharge, c, hours, Calendar(), late)
     assert (only.when, only.payload["stage"]) == (late, "morning")
+    assert only.when.tzinfo == PARIS  # the scheduler wants the ward's zone
     chained = next_letter_morning(7, c.discharge, date(2026, 12, 24), c, hours, Calendar())
     assert chained.when == datetime(2026, 12, 28, 8, 0, tzinfo=PARIS)  # after Christmas
 
@@ -344,3 +345,18 @@ def test_stored_state_round_trips_and_the_summary_cannot_be_broken_by_a_comment(
     row10 = next(line for line in md.splitlines() if line.startswith("| 10 |"))
     assert row10.count(" | ") == 5 and "a \\| b &lt;i>x&lt;/i>" in row10
     assert "Passé outre par @mh:x" in md and "Risque de réhospitalisation : élevé" in md
+
+
+def test_the_summary_and_journal_keep_late_answers_and_say_whether_compliant():
+    from bots.discharge.summary import Entry
+
+    c = checklist().answer(3, "oui", by="@mh:x", at=NOW)
+    journal = [Entry(NOW, "@mh:x", "answer", 3, {"answer": "oui", "comment": None,
+                                                 "late": True}),
+               Entry(NOW, "@bot:x", "answer", 17, {"answer": "oui", "comment": None,
+                                                   "by_mail": 12})]
+    md = summary_markdown(c, "fr", "P-2026-00001", "DUPONT Marie", journal)
+    row3 = next(line for line in md.splitlines() if line.startswith("| 3 |"))
+    assert "Oui (en retard)" in row3
+    assert "item 3 : Oui (en retard)" in md and "courriel MSSanté" in md
+    assert "complète et à l'heure : non" in md and "niveau de risque inconnu" in md

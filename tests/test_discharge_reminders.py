@@ -54,7 +54,7 @@ async def test_reminders_fire_once_across_restarts_and_follow_a_moved_date(
     # Admission long ago: its A items are overdue from the start (no reminder of their own,
     # they go to the digest); every J item is in the future whatever the time of the run.
     w = await ward(make_bot, make_clinician, admission=start - timedelta(days=5))
-    await w.dac.send(w.room_id, f"!sortie prevoir {start + timedelta(days=2):%d/%m/%Y}")
+    await w.dac.send(w.room_id, f"!sortie prevoir {start + timedelta(days=3):%d/%m/%Y}")
     await w.live(w.nurse)
     first_plan = jobs(w, "pending")
     j_items = [i.id for i in TEMPLATE.items if i.due.anchor == "J"]
@@ -66,7 +66,7 @@ async def test_reminders_fire_once_across_restarts_and_follow_a_moved_date(
     assert any(k.endswith(":v1:escalate") for k in first_plan)
 
     # The date moves later: the first plan's jobs are cancelled, a second plan replaces them.
-    j0 = start + timedelta(days=3)
+    j0 = start + timedelta(days=4)
     assert "déplacée" in (await w.command(w.dac, f"!sortie date {j0:%d/%m/%Y}")).body
     assert {k for k in jobs(w, "cancelled")} == {k for k in first_plan if ":v1:" in k} | \
         letter_jobs

@@ -11,6 +11,7 @@ import yaml
 
 from bots.careteam.roles import Roles
 from bots.datafiles import TemplateError
+from bots.episode.scores import ScoreError, hospital, lace, lace_length, parse_hospital, parse_lace
 from bots.followup.indicator import (
     IndexStay,
     Return,
@@ -32,7 +33,6 @@ from bots.followup.schedule import (
     replan,
     retry_day,
 )
-from bots.followup.scores import ScoreError, hospital, lace, lace_length, parse_hospital, parse_lace
 from bots.runtime.commands import ArgError
 
 D0 = date(2026, 3, 2)  # an index discharge

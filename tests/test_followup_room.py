@@ -47,6 +47,10 @@ async def test_thirty_days_of_a_high_risk_patient(make_bot, make_clinician):
     await w.dac.send(w.room_id, "!sortie prevoir aujourdhui")
     await w.live(w.nurse)
     await w.command(w.dac, "!sortie risque eleve")
+    # A lower score in the checklist leaves the shared level where it is: the highest wins.
+    assert "Score LACE : 2/19" in (await w.command(w.nurse, "!sortie lace 2 non 0 0")).body
+    await in_room(w.nurse, w.room_id, w.bot_id, lambda e: "Risque de réhospitalisation : élevé"
+                  in getattr(e, "body", ""))
     done = await w.command(w.doc, "!sortie valider domicile retour à domicile, suivi renforcé")
     assert "Sortie validée" in done.body
     started = await w.nurse.wait_for(lambda r, e: r == w.room_id and getattr(

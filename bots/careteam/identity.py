@@ -1,4 +1,4 @@
-"""Patient identity: the traits, the INS and their checks (BRIEF §4). Pure: no I/O.
+"""Patient identity: the traits, the INS and their checks (docs/CLINICAL.md §5). Pure: no I/O.
 
 The INS is the NIR (or NIA): 13 characters (sex, year, month, department — 2A/2B in Corsica —,
 commune, order number) and a 2-digit control key = 97 − (number mod 97), 2A read as 19 and 2B as

@@ -9,6 +9,7 @@ the care-team bot: its patient rooms, teams and roles are the ones this bot work
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime
 from functools import partial
@@ -41,6 +42,7 @@ from bots.episode import records as episode
 from bots.episode.models import LetterMail
 from bots.episode.modes import ModeError, parse_discharge
 from bots.episode.risk import RiskError, by_hand
+from bots.episode.scores import Score, ScoreError, parse_hospital, parse_lace, score_text
 from bots.episode.workdays import Calendar
 from bots.runtime.bot import Bot, CommandContext, JoinContext, ReactionContext
 from bots.runtime.commands import ANYONE, Arg, Caller, Command, as_int, as_user_id, described
@@ -281,6 +283,35 @@ class Discharge:
         ctx.reply(t(ctx.lang, "discharge.risk_set", level=t(ctx.lang, f"risk.{niveau}")))
         await self.notifier.escalate(ctx.tx, updated, now)
 
+    async def lace(self, ctx: CommandContext, valeurs: str) -> None:
+        await self._score(ctx, valeurs, parse_lace)
+
+    async def hospital(self, ctx: CommandContext, valeurs: str) -> None:
+        await self._score(ctx, valeurs, parse_hospital)
+
+    async def _score(self, ctx: CommandContext, text: str,
+                     parse: Callable[[str], Score]) -> None:
+        """A LACE or HOSPITAL score: the episode's level, shared with the follow-up (the
+        highest class wins), shown in the live checklist."""
+        try:
+            score = parse(text)
+        except ScoreError as exc:
+            ctx.reply(exc.text(ctx.lang))
+            return
+        loaded = await self._loaded(ctx)
+        if loaded is None:
+            return
+        ctx.reply(score_text(ctx.lang, score))
+        level = await episode.score_risk(ctx.tx, loaded.row.care_room_id, score.risk,
+                                         ctx.sender)
+        now = utcnow()
+        records.audit(ctx.tx, loaded.row, ctx.sender, "score", at=now, score=score.name,
+                      points=score.points, risk=level.risk)
+        updated = Loaded(loaded.row, replace(loaded.checklist, risk=level.risk))
+        update_live(ctx.tx, loaded.row, render(updated.checklist, ctx.lang, now))
+        ctx.reply(t(ctx.lang, "discharge.risk_set", level=t(ctx.lang, f"risk.{level.risk}")))
+        await self.notifier.escalate(ctx.tx, updated, now)
+
     async def validate(self, ctx: CommandContext, details: str | None) -> None:
         """`!sortie valider [date] <mode> [iteratif] [raison…]`."""
         loaded = await self._loaded(ctx)
@@ -485,6 +516,10 @@ class Discharge:
             cmd("sortie risque", "discharge risk", "discharge.help.risk", self.set_risk,
                 Arg("niveau", "level", as_risk),
                 Arg("raison", "reason", optional=True, rest=True), permission=planner),
+            cmd("sortie lace", "discharge lace", "discharge.help.lace", self.lace,
+                Arg("valeurs", "values", rest=True)),
+            cmd("sortie hospital", "discharge hospital", "discharge.help.hospital",
+                self.hospital, Arg("valeurs", "values", rest=True)),
             cmd("sortie valider", "discharge validate", "discharge.help.validate",
                 self.validate, Arg("details", "details", optional=True, rest=True),
                 permission=planner),

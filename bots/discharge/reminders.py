@@ -79,6 +79,7 @@ def letter_plan(checklist_id: int, day: date, c: Checklist, hours: Hours, calend
     """The lettre de liaison of a discharge on `day`: an alert at the end of that day's working
     hours, then a reminder the next working morning. A time already passed comes now (one
     message, not two, when both have)."""
+    now = now.astimezone(c.zone)  # a job's time carries the ward's zone
     base = f"{letter_prefix(checklist_id)}{day.isoformat()}:"
     payload = {"checklist": checklist_id, "day": day.isoformat()}
     end = wall_clock(day, hours.end, c.zone)

@@ -96,6 +96,9 @@ def journal_line(entry: Entry, lang: Lang, zone: ZoneInfo) -> str:
         quoted = "« {} »" if lang == "fr" else "\u201c{}\u201d"
         values["comment"] = " " + quoted.format(values["comment"]) if values.get("comment") \
             else ""
+        values["late"] = CATALOGUE["audit.late"][lang] if entry.detail.get("late") else ""
+        values["by_mail"] = CATALOGUE["audit.by_mail"][lang] if entry.detail.get("by_mail") \
+            else ""
     text = CATALOGUE[f"audit.{entry.action}"][lang].format_map(
         defaultdict(str, {**values, "item": _value(entry.item)}))
     return f"{when(lang, entry.at, zone)} — {entry.actor} — {text}"

@@ -11,9 +11,6 @@ TEXTS: dict[str, dict[Lang, str]] = {
     },
     "checklist.risk": {"fr": " · risque de réhospitalisation <b>{level}</b>",
                        "en": " · readmission risk <b>{level}</b>"},
-    "risk.faible": {"fr": "faible", "en": "low"},
-    "risk.intermediaire": {"fr": "intermédiaire", "en": "intermediate"},
-    "risk.eleve": {"fr": "élevé", "en": "high"},
     "checklist.section": {"fr": "<p><b>{title}</b></p><ul>{items}</ul>",
                           "en": "<p><b>{title}</b></p><ul>{items}</ul>"},
     "checklist.line": {"fr": "<li>{mark} {id}. {label} — {state}</li>",
@@ -286,6 +283,12 @@ TEXTS: dict[str, dict[Lang, str]] = {
                                   "eleve (l'abaisser : un médecin, avec la raison)",
                             "en": "records the readmission risk: low, intermediate, high "
                                   "(lowering it: a physician, with the reason)"},
+    "discharge.help.lace": {"fr": "score LACE (durée, urgence, Charlson, urgences sur 6 mois) : "
+                                  "niveau de risque du patient",
+                            "en": "LACE score (length, acute, Charlson, ED visits in 6 months): "
+                                  "the patient's risk level"},
+    "discharge.help.hospital": {"fr": "score HOSPITAL : niveau de risque du patient",
+                                "en": "HOSPITAL score: the patient's risk level"},
     "discharge.help.validate": {
         "fr": "valide la sortie : [date réelle] mode (domicile, had, ssr, ehpad, mco, deces) "
               "[iteratif] [raison] ; un médecin peut passer outre aux items bloquants en donnant "
@@ -335,11 +338,20 @@ TEXTS: dict[str, dict[Lang, str]] = {
                    "en": "checklist started (planned discharge {day}, template {template})"},
     "audit.move": {"fr": "sortie prévue déplacée du {before} au {after}",
                    "en": "planned discharge moved from {before} to {after}"},
-    "audit.answer": {"fr": "item {item} : {answer}{comment}", "en": "item {item}: {answer}{comment}"},
+    "audit.answer": {"fr": "item {item} : {answer}{late}{comment}{by_mail}",
+                     "en": "item {item}: {answer}{late}{comment}{by_mail}"},
+    "audit.late": {"fr": " (en retard)", "en": " (late)"},
+    "audit.by_mail": {"fr": " (courriel MSSanté avec pièce jointe)",
+                      "en": " (MSSanté mail with an attachment)"},
+    "audit.score": {"fr": "score {score} : {points} points, niveau du patient {risk}",
+                    "en": "{score} score: {points} points, patient's level {risk}"},
+    "audit.letter_reminder": {"fr": "rappel de la lettre de liaison (item {item}) à {to}",
+                              "en": "lettre de liaison reminder (item {item}) to {to}"},
     "audit.assign": {"fr": "item {item} assigné à {to}", "en": "item {item} assigned to {to}"},
-    "audit.risk": {"fr": "risque de réhospitalisation : {risk}", "en": "readmission risk: {risk}"},
-    "audit.validate": {"fr": "sortie validée (sortie le {on})",
-                       "en": "discharge validated (discharged on {on})"},
+    "audit.risk": {"fr": "risque de réhospitalisation : {risk} {reason}",
+                   "en": "readmission risk: {risk} {reason}"},
+    "audit.validate": {"fr": "sortie validée (sortie le {on}, mode {mode})",
+                       "en": "discharge validated (discharged on {on}, mode {mode})"},
     "audit.override": {"fr": "passé outre aux items {items} : {reason}",
                        "en": "overrode items {items}: {reason}"},
     "audit.summary": {"fr": "synthèse éditée", "en": "summary produced"},

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from bots.episode.models import EpisodeRisk, LetterMail
-from bots.episode.risk import Level
+from bots.episode.risk import Level, Risk, with_score
 from bots.runtime.store import Transaction, utcnow
 
 
@@ -37,3 +37,12 @@ async def letter_mails(tx: Transaction) -> list[LetterMail]:
     """Mails not taken up yet, oldest first."""
     return list((await tx.session.scalars(select(LetterMail).where(
         LetterMail.taken_at.is_(None)).order_by(LetterMail.id))).all())
+
+
+async def score_risk(tx: Transaction, care_room_id: int, risk: Risk, by: str) -> Level:
+    """A score's class entered for the episode: the level it leaves (the highest wins)."""
+    current = await risk_of(tx, care_room_id)
+    level = with_score(current, risk, by)
+    if level != current:
+        await set_risk(tx, care_room_id, level)
+    return level

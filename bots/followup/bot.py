@@ -40,7 +40,8 @@ from bots.discharge.render import when
 from bots.discharge.template import Template, load_templates
 from bots.episode import records as episode
 from bots.episode.modes import Discharge, ModeError, parse_discharge
-from bots.episode.risk import Level, RiskError, by_hand, effective, plan_level, with_score
+from bots.episode.risk import Level, RiskError, by_hand, effective, plan_level
+from bots.episode.scores import Score, ScoreError, parse_hospital, parse_lace, score_text
 from bots.followup import records, texts  # noqa: F401 - texts: the catalogue
 from bots.followup.api import routes
 from bots.followup.models import FollowupPlan, FollowupStep
@@ -61,7 +62,6 @@ from bots.followup.schedule import (
     replan,
     retry_day,
 )
-from bots.followup.scores import Score, ScoreError, parse_hospital, parse_lace
 from bots.runtime.bot import Bot, CommandContext, JobContext, JoinContext
 from bots.runtime.commands import Arg, ArgError, Command, as_int, described
 from bots.runtime.i18n import Lang, t
@@ -444,18 +444,12 @@ class Followup:
         except ScoreError as exc:
             ctx.reply(exc.text(ctx.lang))
             return
-        ctx.reply(t(ctx.lang, "followup.score", name=score.name, points=score.points,
-                    maximum=score.maximum, risk=t(ctx.lang, f"followup.risk.{score.risk}"),
-                    parts=", ".join(f"{k} {v}" for k, v in score.parts),
-                    meaning=t(ctx.lang, f"followup.meaning.{score.name}")))
+        ctx.reply(score_text(ctx.lang, score))
         room = await careteam.room_by_id(ctx.tx, ctx.room_id)
         if room is None:
             return
         # The episode's level, shared with the discharge checklist: the highest class wins.
-        current = await episode.risk_of(ctx.tx, room.id)
-        level = with_score(current, score.risk, ctx.sender)
-        if level != current:
-            await episode.set_risk(ctx.tx, room.id, level)
+        level = await episode.score_risk(ctx.tx, room.id, score.risk, ctx.sender)
         ctx.reply(t(ctx.lang, "followup.episode_level",
                     risk=t(ctx.lang, f"followup.risk.{level.risk}")))
         row = await records.plan_of(ctx.tx, ctx.room_id)

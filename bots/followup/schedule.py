@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 
 from bots.datafiles import TemplateError, check_schema, entry_id, load_named, read
 from bots.discharge.checklist import wall_clock
+from bots.episode.scores import Risk
 from bots.episode.workdays import Calendar
-from bots.followup.scores import Risk
 from bots.runtime.commands import ArgError
 
 DEFAULT_TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
