@@ -11,6 +11,8 @@ import sqlite3
 from datetime import UTC, date, datetime, time, timedelta
 
 from bots.discharge.template import DEFAULT_TEMPLATE, DEFAULT_TEMPLATES_DIR, load_template
+from bots.episode.records import letter_mail_sent
+from bots.runtime.store import utcnow
 from tests.discharge_helpers import PARIS, today, ward
 
 TEMPLATE = load_template(DEFAULT_TEMPLATES_DIR / f"{DEFAULT_TEMPLATE}.yaml")
@@ -147,8 +149,12 @@ async def test_a_validated_discharge_with_an_override_still_gets_the_letter_aler
     alert = next(e for e in w.bot_notices(w.nurse, "🚨") if e.body.startswith("🚨"))
     assert {w.doc.user_id, w.sec.user_id} <= set(alert.source["content"]["m.mentions"][
         "user_ids"])
-    # Sent at last: its item still answers after the validation, and the reminders stop.
-    answered = await w.command(w.sec, "!sortie oui 17")
-    assert answered.body.startswith("✅ 17.")
+    # Sent at last, by MSSanté from this room with the letter attached: the bridge records the
+    # mail (as bridge/sending.py does), the discharge bot ticks the item and the reminders stop.
+    async with w.setup.bot.runtime.store.transaction(w.bot_id) as tx:
+        letter_mail_sent(tx, w.room_id, 1, utcnow())
+    ticked = await w.nurse.wait_for(lambda r, e: r == w.room_id and e.sender == w.bot_id and
+                                    "coché par la passerelle MSSanté" in getattr(e, "body", ""))
+    assert ticked.body.startswith("✅ 17.")
     assert jobs(w, "pending") == []
     assert "déjà validée" in (await w.command(w.nurse, "!sortie oui 19")).body

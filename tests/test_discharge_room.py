@@ -110,6 +110,8 @@ async def test_commands_edit_the_pinned_live_checklist_with_permissions(
     new = await w.edit_of(w.nurse, live.event_id, "Sortie validée", start=mark)
     assert "transfert urgent en SSR" in new["body"]
     assert "déjà validée" in (await w.command(w.nurse, "!sortie oui 19")).body
+    # The letter's item still answers after the validation: its obligation outlives it.
+    assert (await w.command(w.sec, "!sortie oui 17")).body.startswith("✅ 17.")
 
     # The summary: an HTML message and a Markdown file, encrypted, that decrypts to the same.
     summary = await w.command(w.doc, "!sortie resume")
@@ -134,7 +136,7 @@ async def test_commands_edit_the_pinned_live_checklist_with_permissions(
             "SELECT action FROM discharge_audit ORDER BY id").fetchall()]
     # No risk level was given; items unanswered: not compliant.
     assert handover == [(today().isoformat(), None, "ssr", 0, "Cardiologie", 0)]
-    assert actions[:1] == ["plan"] and actions.count("answer") == 3
+    assert actions[:1] == ["plan"] and actions.count("answer") == 4
     assert {"assign", "move", "validate", "override", "summary"} <= set(actions)
     raw = open(w.setup.bot.config.database.removeprefix("sqlite:///"), "rb").read()
     assert b"transfert urgent" not in raw and "fatigué".encode() not in raw
