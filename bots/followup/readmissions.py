@@ -206,7 +206,8 @@ class Readmissions:
         if result.readmitted30:
             head = t(lang, "followup.closed_readmitted", late=late, delay=result.first_delay,
                      rh7=t(lang, "followup.and_rh7") if result.readmitted7 else "",
-                     verdict=t(lang, f"readmission.avoidable.{result.avoidable}"))
+                     verdict=t(lang, f"readmission.avoidable.{result.avoidable}")
+                     if result.unplanned30 else t(lang, "readmission.avoidable.planned"))
         else:
             head = t(lang, "followup.closed", late=late)
         also = [t(lang, f"followup.also.{name}", n=n) for name, n in (

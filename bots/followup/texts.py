@@ -136,8 +136,11 @@ TEXTS: dict[str, dict[Lang, str]] = {
                          "en": "ED visit(s) without admission: {n}."},
     "followup.also.death": {"fr": "Décès le {day} (J+{delay}).",
                             "en": "Died on {day} (day {delay})."},
-    "followup.also.planned": {"fr": "Réhospitalisation(s) programmée(s) (exclues) : {n}.",
-                              "en": "Planned readmission(s) (excluded): {n}."},
+    "followup.also.planned": {
+        "fr": "Réhospitalisation(s) programmée(s) (comptées dans le RH30 officiel, pas dans le "
+              "taux non programmé) : {n}.",
+        "en": "Planned readmission(s) (counted in the official RH30, not in the unplanned "
+              "rate): {n}."},
     "followup.still_counts": {
         "fr": "Une réhospitalisation jusqu'au {last} inclus compte encore : <code>!rh30 "
               "rehospitalisation JJ/MM</code>.",
@@ -240,6 +243,8 @@ TEXTS: dict[str, dict[Lang, str]] = {
     "readmission.avoidable.True": {"fr": "jugée évitable", "en": "judged avoidable"},
     "readmission.avoidable.False": {"fr": "jugée non évitable", "en": "judged not avoidable"},
     "readmission.avoidable.None": {"fr": "pas encore jugée", "en": "not judged yet"},
+    "readmission.avoidable.planned": {"fr": "sans objet (programmée)",
+                                      "en": "not applicable (planned)"},
     "review.no_checklist": {
         "fr": "Revue : pas de check-list de sortie tenue dans ce salon.",
         "en": "Review: no discharge checklist was kept in this room.",
