@@ -331,9 +331,18 @@ TEXTS: dict[str, dict[Lang, str]] = {
                                  "(known wards: {known})."},
     "export.done": {
         "fr": "Export RH30 : {n} séjour(s) sortis de {first} à {last}, une ligne par séjour, "
-              "références pseudonymes seulement.",
+              "références pseudonymes seulement. <code>readmitted_7</code> / <code>readmitted_30"
+              "</code> : RH7 / RH30 officiels (toutes causes, par patient) ; <code>"
+              "unplanned_readmitted_30</code> : sans les programmées ; <code>avoidable</code> : "
+              "avis de l'équipe (HAS 2013) sur la première non programmée ; <code>exclusion"
+              "</code> : mco, deces, iterative ou repeat (séjour suivant d'un même patient), hors "
+              "dénominateur.",
         "en": "RH30 export: {n} stay(s) discharged from {first} to {last}, one line per stay, "
-              "pseudonymous references only.",
+              "pseudonymous references only. <code>readmitted_7</code> / <code>readmitted_30"
+              "</code>: official RH7 / RH30 (all-cause, per patient); <code>"
+              "unplanned_readmitted_30</code>: without planned ones; <code>avoidable</code>: the "
+              "team's judgement (HAS 2013) on the first unplanned one; <code>exclusion</code>: "
+              "mco, deces, iterative or repeat (a patient's later stay), out of the denominator.",
     },
     "report.intro": {"fr": "<p>📊 Rapport mensuel RH30.</p>{table}",
                      "en": "<p>📊 Monthly RH30 report.</p>{table}"},
