@@ -4,8 +4,10 @@ risk level's rules (docs/CLINICAL.md §3, §4)."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from bots.episode.modes import Discharge, ModeError, parse_discharge
+from bots.episode.modes import MODES, Discharge, ModeError, parse_discharge
 from bots.episode.risk import Level, RiskError, by_hand, effective, plan_level, with_score
 
 
@@ -65,3 +67,13 @@ def test_a_score_typed_later_never_silently_lowers_the_plan():
     assert plan_level("faible", with_score(None, "eleve", "@ide:x")) == "eleve"  # raised
     assert plan_level("eleve", Level("faible", "lowered", "@mh:x", "aidant")) == "faible"
     assert plan_level("eleve", None) is None
+
+
+@given(st.lists(st.text(max_size=30), max_size=8))
+def test_any_words_give_a_mode_or_a_clear_refusal(words):
+    try:
+        discharge, rest = parse_discharge(words)
+    except ModeError as exc:
+        assert exc.key == "mode.missing"
+    else:
+        assert discharge.mode in MODES and len(rest) <= len(words) - 1

@@ -8,6 +8,8 @@ import io
 from datetime import date
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bots.followup.indicator import IndexStay, Return, compliance, outcome, stats
 from bots.followup.report import CSV_COLUMNS, chart_png, export_csv, parse_period, stats_html
@@ -83,3 +85,12 @@ def test_the_chart_is_a_png_of_the_months():
     png, width, height = chart_png(rows, "fr", "tous")
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and (width, height) == (800, 400)
     assert int.from_bytes(png[16:20], "big") == 800  # the IHDR width
+
+
+@given(st.text(max_size=40))
+def test_no_text_cell_of_the_export_starts_a_formula(text):
+    stay = IndexStay(text or "P", date(2026, 3, 2), text)
+    line = next(csv.DictReader(io.StringIO(export_csv(
+        [(outcome(stay, [], TODAY), "eleve")]).decode(), newline="")))
+    for column in ("ref", "ward"):
+        assert not line[column].startswith(("=", "+", "-", "@", "\t", "\r"))
