@@ -2,6 +2,7 @@
 
 from bots.careteam import models as careteam_models  # noqa: F401
 from bots.discharge import models as discharge_models  # noqa: F401
+from bots.episode import models as episode_models  # noqa: F401
 from bots.followup import models as followup_models  # noqa: F401
 from bots.runtime import models as runtime_models  # noqa: F401
 from bridge import models as bridge_models  # noqa: F401

@@ -28,6 +28,7 @@ from sqlalchemy import select
 
 from bots.careteam.service import PatientFile
 from bots.config import MssanteConfig
+from bots.episode.records import letter_mail_sent
 from bots.logs import failure
 from bots.runtime.bot import CommandContext
 from bots.runtime.i18n import Lang, t
@@ -223,9 +224,10 @@ class Sending:
         return tuple(found)
 
     async def _message(self, runtime: Runtime, row: OutboundRow,
-                       content: dict[str, Any]) -> bytes:
+                       content: dict[str, Any]) -> tuple[bytes, bool]:
+        """The mail's bytes, and whether it carries documents."""
         if row.kind == "receipt":
-            return base64.b64decode(content["raw"])
+            return base64.b64decode(content["raw"]), False
         patient = None
         if content.get("xdm"):
             async with runtime.transaction() as tx:
@@ -235,13 +237,14 @@ class Sending:
                 # Not checked against the national INSi service here: declared unqualified.
                 patient = Patient(identity.ins, False, identity.family_name,
                                   identity.given_names, identity.birth_date)
+        files = await self._files(runtime, row, content)
         out = Outgoing(
             event_id=row.key, sent_at=datetime.fromisoformat(content["sent_at"]),
             mailbox=self.settings.mailbox, to=tuple(content["to"]), ref=content["ref"],
             subject=content["subject"], text=content["text"],
-            files=await self._files(runtime, row, content), in_reply_to=content["in_reply_to"],
+            files=files, in_reply_to=content["in_reply_to"],
             references=tuple(content["references"]), patient=patient, author=content["author"])
-        return compose(out, product=self.settings.product).as_bytes()
+        return compose(out, product=self.settings.product).as_bytes(), bool(files)
 
     async def _send_one(self, runtime: Runtime, row_id: int) -> bool:
         """Try to send one queued mail; False if it is still queued (to be tried again)."""
@@ -255,11 +258,12 @@ class Sending:
         permanent = False
         to = list(content["to"])
         token = None
+        attached = False
         try:
             if self.login is not None:
                 token = await self.login.access_token(runtime)
             crls = await self.revocation.current() if self.revocation else None
-            data = await self._message(runtime, row, content)
+            data, attached = await self._message(runtime, row, content)
             await aiosmtplib.send(
                 data, sender=self.settings.mailbox, recipients=to, hostname=server.host,
                 port=server.port, use_tls=server.security == "tls",
@@ -294,6 +298,8 @@ class Sending:
             if error is None:
                 row.state, row.sent_at, row.last_error = "sent", utcnow(), None
                 self._show(tx, row, "📤")
+                if attached and row.room_id:  # maybe the lettre de liaison: the discharge bot
+                    letter_mail_sent(tx, row.room_id, row.id, row.sent_at)  # decides
                 log.info("mail sent", extra={"outbound": row.id, "kind": row.kind})
             elif permanent:
                 self._fail(tx, row, error, t(self.lang, "mss.refused", why=error))

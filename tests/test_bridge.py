@@ -11,6 +11,7 @@ import email
 import email.policy
 import io
 import secrets
+import sqlite3
 import time
 import zipfile
 from dataclasses import replace
@@ -149,6 +150,19 @@ async def test_mail_reaches_the_right_room_or_triage_or_quarantine(
     assert await asyncio.to_thread(b.folder, "INBOX") == []
 
 
+async def letter_mails(b, expected: int) -> int:
+    """How many mails with documents the bridge recorded as sent from the patient room."""
+    path = b.setup.bot.config.database.removeprefix("sqlite:///")
+    for _ in range(50):
+        with sqlite3.connect(path) as db:
+            (count,) = db.execute("SELECT count(*) FROM episode_letter_mails WHERE room_id = ?",
+                                  (b.room_id,)).fetchone()
+        if count >= expected:
+            break
+        await asyncio.sleep(0.2)
+    return count
+
+
 async def test_mail_out_threaded_both_ways_queued_while_down_and_never_twice(
         make_bot, make_clinician, mail_servers, tmp_path):
     # The bridge starts with its SMTP server unreachable: what it is asked to send waits.
@@ -227,6 +241,9 @@ async def test_mail_out_threaded_both_ways_queued_while_down_and_never_twice(
     assert read.package is not None and read.package.ins == INS
     assert {(f.filename, f.data[:4]) for f in read.package.documents} == {
         ("ordonnance.pdf", b"%PDF"), ("plaie.png", b"\x89PNG")}
+    # The mails that carried documents are recorded for the discharge bot (the lettre de
+    # liaison may be one of them); the text-only ones are not.
+    assert await letter_mails(b, 2) == 2
 
     # A mail to a mailbox that does not exist: the server's DSN comes back onto the command.
     lost = await nurse.send(b.room_id, "!mss envoyer personne@operator.test Test\ntexte")

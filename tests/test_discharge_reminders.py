@@ -11,6 +11,8 @@ import sqlite3
 from datetime import UTC, date, datetime, time, timedelta
 
 from bots.discharge.template import DEFAULT_TEMPLATE, DEFAULT_TEMPLATES_DIR, load_template
+from bots.episode.records import letter_mail_sent
+from bots.runtime.store import utcnow
 from tests.discharge_helpers import PARIS, today, ward
 
 TEMPLATE = load_template(DEFAULT_TEMPLATES_DIR / f"{DEFAULT_TEMPLATE}.yaml")
@@ -60,15 +62,19 @@ async def test_reminders_fire_once_across_restarts_and_follow_a_moved_date(
     await w.live(w.nurse)
     first_plan = jobs(w, "pending")
     j_items = [i.id for i in TEMPLATE.items if i.due.anchor == "J"]
-    assert sum(":v1:due:" in k for k in first_plan) == len(j_items)
+    # The letter (item 17) has reminders of its own, under its own keys.
+    assert sum(":v1:due:" in k for k in first_plan) == len(j_items) - 1
+    letter_jobs = {k for k in first_plan if k.startswith("discharge-letter:")}
+    assert len(letter_jobs) == 2
     assert any(":v1:rescore:1" in k for k in first_plan)
     assert any(k.endswith(":v1:escalate") for k in first_plan)
 
     # The date moves later: the first plan's jobs are cancelled, a second plan replaces them.
     j0 = start + timedelta(days=4)
     assert "déplacée" in (await w.command(w.dac, f"!sortie date {j0:%d/%m/%Y}")).body
-    assert {k for k in jobs(w, "cancelled")} == {k for k in first_plan if ":v1:" in k}
-    assert sum(":v2:due:" in k for k in jobs(w, "pending")) == len(j_items)
+    assert {k for k in jobs(w, "cancelled")} == {k for k in first_plan if ":v1:" in k} | \
+        letter_jobs
+    assert sum(":v2:due:" in k for k in jobs(w, "pending")) == len(j_items) - 1
     await w.command(w.nurse, "!sortie oui 18")
 
     # Restart, then the clock goes to J-1 18:30: the J-2 and J-1 items are due.
@@ -107,19 +113,50 @@ async def test_reminders_fire_once_across_restarts_and_follow_a_moved_date(
     assert escalation.source["content"]["m.mentions"]["user_ids"] == [w.doc.user_id]
     assert "10. " in escalation.body and "IDEL pas encore trouvée" in escalation.body
 
-    # The lettre de liaison not done at J0 23:59: an alert the next morning (working hours),
-    # to its roles and the physician; the J0 items are reminded, item 18 (answered) is not.
+    # The lettre de liaison not sent at the end of J0's working hours (19:00 here): an alert
+    # then, to its roles and the physician; the J0 items are reminded, item 18 (answered) not.
     await w.command(w.sec, "!sortie oui 9")
-    await fire(w, at(j0 + timedelta(days=1), 8, 30))
+    await fire(w, at(j0, 19, 5))
     assert await settle(w, w.nurse, "🚨", 1) == [17]
     alert = next(e for e in w.bot_notices(w.nurse, "🚨") if e.body.startswith("🚨"))
     assert set(alert.source["content"]["m.mentions"]["user_ids"]) == \
         {w.doc.user_id, w.sec.user_id}
     j0_items = sorted(i.id for i in TEMPLATE.items if i.due.anchor == "J" and i.due.days == 0
-                      and not i.alert_if_missing and i.id != 18)
+                      and not i.letter and i.id != 18)
     assert await settle(w, w.nurse, "⏰", len(due_by_j1) + len(j0_items)) == \
         sorted(due_by_j1 + j0_items)
 
-    # Once validated, nothing more is planned: every pending job of the checklist is cancelled.
-    await w.command(w.doc, "!sortie valider sortie en SSR, reste fait par le SSR")
+    # Once validated, every pending job of the checklist is cancelled, but the letter's.
+    await w.command(w.doc, "!sortie valider ssr sortie en SSR, reste fait par le SSR")
+    pending = jobs(w, "pending")
+    assert pending and all(k.startswith("discharge-letter:") for k in pending)
+
+
+async def test_a_validated_discharge_with_an_override_still_gets_the_letter_alert(
+        make_bot, make_clinician):
+    w = await ward(make_bot, make_clinician)
+    await w.dac.send(w.room_id, f"!sortie prevoir {today() + timedelta(days=1):%d/%m/%Y}")
+    await w.live(w.nurse)
+    refused = await w.command(w.sec, "!sortie na 17")
+    assert "ne peut pas être NA" in refused.body and "décret 2016-995" in refused.body
+    # Left a day early, validated by the physician over every blocking item (letter included).
+    done = await w.command(w.doc, "!sortie valider domicile départ anticipé, lettre à faire")
+    assert "Sortie validée" in done.body and "ses rappels continuent" in done.body
+    pending = jobs(w, "pending")
+    assert pending and all(k.startswith("discharge-letter:") for k in pending)
+    assert all(f":{today().isoformat()}:" in k for k in pending)  # the day actually left
+    # The end of today's working hours: the alert comes, validated or not.
+    await fire(w, at(today(), 19, 5))
+    assert await settle(w, w.nurse, "🚨", 1) == [17]
+    alert = next(e for e in w.bot_notices(w.nurse, "🚨") if e.body.startswith("🚨"))
+    assert {w.doc.user_id, w.sec.user_id} <= set(alert.source["content"]["m.mentions"][
+        "user_ids"])
+    # Sent at last, by MSSanté from this room with the letter attached: the bridge records the
+    # mail (as bridge/sending.py does), the discharge bot ticks the item and the reminders stop.
+    async with w.setup.bot.runtime.store.transaction(w.bot_id) as tx:
+        letter_mail_sent(tx, w.room_id, 1, utcnow())
+    ticked = await w.nurse.wait_for(lambda r, e: r == w.room_id and e.sender == w.bot_id and
+                                    "coché par la passerelle MSSanté" in getattr(e, "body", ""))
+    assert ticked.body.startswith("✅ 17.")
     assert jobs(w, "pending") == []
+    assert "déjà validée" in (await w.command(w.nurse, "!sortie oui 19")).body

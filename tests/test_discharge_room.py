@@ -67,6 +67,8 @@ async def test_commands_edit_the_pinned_live_checklist_with_permissions(
     # without checklist rights.
     assert "revient aux rôles" in (await w.command(w.po, "!sortie oui 11")).body
     assert "ne peut pas être « NA »" in (await w.command(w.doc, "!sortie na 1")).body
+    letter = await w.command(w.sec, "!sortie na 17")  # the lettre de liaison: never NA
+    assert "ne peut pas être NA" in letter.body and "décret 2016-995" in letter.body
     assert "Item 42 inconnu" in (await w.command(w.doc, "!sortie oui 42")).body
     assert "incomprise" in (await w.command(w.dac, "!sortie date 32/13")).body
     assert "est passée" in (await w.command(w.dac, "!sortie date 01/01/2020")).body
@@ -96,16 +98,20 @@ async def test_commands_edit_the_pinned_live_checklist_with_permissions(
 
     # Validation: blocked by the blocking items; a coordinator cannot override; the physician
     # can, with a reason, which is recorded; then the checklist no longer changes.
-    blocked = await w.command(w.dac, "!sortie valider")
-    assert "items bloquants" in blocked.body and "1, 2, 12, 16, 17, 19" in blocked.body
-    assert "items bloquants" in (await w.command(w.dac, "!sortie valider pas le temps")).body
-    assert "donnez la raison" in (await w.command(w.doc, "!sortie valider")).body
+    assert "Mode de sortie manquant" in (await w.command(w.dac, "!sortie valider")).body
+    blocked = await w.command(w.dac, "!sortie valider ssr")
+    assert "items bloquants" in blocked.body and "1, 2, 3, 4, 7, 12, 16, 17, 19" in blocked.body
+    assert "items bloquants" in (await w.command(w.dac, "!sortie valider ssr pas le temps")).body
+    assert "donnez la raison" in (await w.command(w.doc, "!sortie valider ssr")).body
     mark = len(w.nurse.timeline)
-    done = await w.command(w.doc, "!sortie valider transfert urgent en SSR")
+    done = await w.command(w.doc, "!sortie valider ssr transfert urgent en SSR")
+    assert "mode : SSR/SMR" in done.body and "lettre de liaison n'est pas encore" in done.body
     assert "Sortie validée" in done.body and f"{today():%d/%m/%Y}" in done.body
     new = await w.edit_of(w.nurse, live.event_id, "Sortie validée", start=mark)
     assert "transfert urgent en SSR" in new["body"]
     assert "déjà validée" in (await w.command(w.nurse, "!sortie oui 19")).body
+    # The letter's item still answers after the validation: its obligation outlives it.
+    assert (await w.command(w.sec, "!sortie oui 17")).body.startswith("✅ 17.")
 
     # The summary: an HTML message and a Markdown file, encrypted, that decrypts to the same.
     summary = await w.command(w.doc, "!sortie resume")
@@ -119,17 +125,18 @@ async def test_commands_edit_the_pinned_live_checklist_with_permissions(
     journal = text.split("## Journal")[1]
     assert f"{w.sec.user_id} — item 8 : Oui" in journal
     assert "item 13 : Non « patient &lt;b>fatigué&lt;/b> »" in journal
-    assert f"{w.doc.user_id} — passé outre aux items 1, 2, 12, 16, 17, 19 : transfert urgent" \
-        in journal
+    assert f"{w.doc.user_id} — passé outre aux items 1, 2, 3, 4, 7, 12, 16, 17, 19 : transfert " \
+        "urgent" in journal
 
     # The database: the hand-over to RH30, the audit trail, and no comment in clear.
     with db(w) as conn:
-        handover = conn.execute("SELECT discharged_on, risk FROM discharge_handovers"
-                                ).fetchall()
+        handover = conn.execute("SELECT discharged_on, risk, mode, iterative, ward, compliant "
+                                "FROM discharge_handovers").fetchall()
         actions = [r[0] for r in conn.execute(
             "SELECT action FROM discharge_audit ORDER BY id").fetchall()]
-    assert handover == [(today().isoformat(), None)]  # no risk level was given
-    assert actions[:1] == ["plan"] and actions.count("answer") == 3
+    # No risk level was given; items unanswered: not compliant.
+    assert handover == [(today().isoformat(), None, "ssr", 0, "Cardiologie", 0)]
+    assert actions[:1] == ["plan"] and actions.count("answer") == 4
     assert {"assign", "move", "validate", "override", "summary"} <= set(actions)
     raw = open(w.setup.bot.config.database.removeprefix("sqlite:///"), "rb").read()
     assert b"transfert urgent" not in raw and "fatigué".encode() not in raw

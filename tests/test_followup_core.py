@@ -11,7 +11,16 @@ import yaml
 
 from bots.careteam.roles import Roles
 from bots.datafiles import TemplateError
-from bots.followup.indicator import IndexStay, Return, category, outcome, stats
+from bots.episode.scores import ScoreError, hospital, lace, lace_length, parse_hospital, parse_lace
+from bots.followup.indicator import (
+    IndexStay,
+    Return,
+    category,
+    index_stays,
+    outcome,
+    same_patients,
+    stats,
+)
 from bots.followup.readmissions import parse_details, return_day
 from bots.followup.schedule import (
     DEFAULT_TEMPLATE,
@@ -24,7 +33,6 @@ from bots.followup.schedule import (
     replan,
     retry_day,
 )
-from bots.followup.scores import ScoreError, hospital, lace, lace_length, parse_hospital, parse_lace
 from bots.runtime.commands import ArgError
 
 D0 = date(2026, 3, 2)  # an index discharge
@@ -103,16 +111,70 @@ def test_planned_ed_and_several_returns():
     returns = [back(3, planned=True), back(5, kind="ed"), back(12, avoidable=True), back(20),
                back(-2), back(2, ref="P2")]
     o = outcome(IndexStay("P1", D0), returns, as_of=D0 + timedelta(days=40))
-    assert o.planned == 1 and o.ed_visits == 1 and o.first_delay == 12
-    assert o.readmitted30 and not o.readmitted7 and o.avoidable is True
+    assert o.planned == 1 and o.ed_visits == 1
+    # All-cause (the official figure): the planned readmission on day 3 counts, in RH7 too.
+    assert o.first_delay == 3 and o.readmitted7 and o.readmitted30
+    # Unplanned, beside it: from day 12, and the avoidability judged on that one.
+    assert o.unplanned30 and not o.unplanned7 and o.avoidable is True
+
+
+def test_a_planned_same_day_return_is_logged_like_an_unplanned_one():
+    stay = IndexStay("P1", D0)
+    planned, unplanned = back(0, planned=True), back(0)
+    assert category(stay, planned) == category(stay, unplanned) == "same_day"
+    o = outcome(stay, [planned], as_of=D0 + timedelta(days=40))
+    assert (o.same_day, o.planned, o.readmitted30) == (1, 0, False)
+
+
+def test_transfers_deaths_and_sessions_are_not_index_stays():
+    returns = [back(3)]
+    as_of = D0 + timedelta(days=40)
+    for mode in ("mco", "deces"):
+        assert outcome(IndexStay("P1", D0, mode=mode), returns, as_of).exclusion == mode
+    assert outcome(IndexStay("P1", D0, iterative=True), returns, as_of).exclusion == "iterative"
+    for mode in ("domicile", "had", "ssr", "ehpad"):  # SSR/EHPAD discharges stay in
+        assert not outcome(IndexStay("P1", D0, mode=mode), returns, as_of).excluded
+    rows = {(r.month, r.ward): r for r in stats(
+        [IndexStay("P1", D0, mode="mco"), IndexStay("P2", D0)], [back(3), back(4, "P2")],
+        as_of)}
+    total = rows[("total", "tous")]
+    assert (total.discharges, total.excluded, total.closed30, total.readmitted30) == (1, 1, 1, 1)
+
+
+def test_two_rooms_of_one_patient_are_one_index_stay():
+    first = IndexStay("P-1", D0, "cardio", patient="patient:7")
+    again = IndexStay("P-2", D0 + timedelta(days=20), "pneumo", patient="patient:7")
+    other = IndexStay("P-3", D0, "cardio")
+    chosen = dict((s.ref, why) for s, why in index_stays([again, first, other]))
+    assert chosen == {"P-1": None, "P-2": "repeat", "P-3": None}
+    # The return reported in the first room counts once, for the patient's index stay.
+    returns = [Return("P-1", D0 + timedelta(days=10), patient="patient:7")]
+    rows = {(r.month, r.ward): r for r in stats([first, again, other], returns,
+                                                D0 + timedelta(days=90))}
+    total = rows[("total", "tous")]
+    assert (total.discharges, total.repeat, total.closed30, total.readmitted30) == (2, 1, 2, 1)
+    assert ("total", "pneumo") in rows and rows[("total", "pneumo")].discharges == 0
+    # An excluded first stay (a transfer) leaves the patient's next stay as the index one.
+    moved = IndexStay("P-0", D0 - timedelta(days=2), mode="mco", patient="patient:7")
+    assert dict((s.ref, why) for s, why in index_stays([moved, first])) == {
+        "P-0": "mco", "P-1": None}
+
+
+def test_rooms_are_one_patient_by_ins_or_by_traits_without_ins():
+    patients = same_patients([(1, "ins-a", "traits-x"), (2, None, "traits-x"),
+                              (3, "ins-a", "traits-y"), (4, "ins-b", "traits-x"),
+                              (5, None, "traits-z")])
+    assert patients[1] == patients[2] == patients[3]
+    assert patients[4] != patients[1]  # same traits, another INS: another patient
+    assert patients[5] not in (patients[1], patients[4])
 
 
 @pytest.mark.parametrize(("days", "kind", "planned", "expected"), [
     (0, "admission", False, "same_day"), (1, "admission", False, "rh7"),
     (7, "admission", False, "rh7"), (8, "admission", False, "rh30"),
     (30, "admission", False, "rh30"), (31, "admission", False, "after"),
-    (3, "ed", False, "ed"), (0, "ed", False, "ed"), (3, "admission", True, "planned"),
-    (31, "ed", False, "after"),
+    (3, "ed", False, "ed"), (0, "ed", False, "ed"), (3, "admission", True, "rh7"),
+    (0, "admission", True, "same_day"), (31, "ed", False, "after"),
 ])
 def test_each_return_is_counted_as_the_brief_says(days, kind, planned, expected):
     stay = IndexStay("P1", D0)
@@ -144,10 +206,10 @@ def test_rates_by_month_and_ward_count_closed_windows_only():
         IndexStay("A", date(2026, 3, 2), "cardio"),  # readmitted day 5 (RH7 and RH30)
         IndexStay("B", date(2026, 3, 10), "cardio"),  # readmitted day 20, avoidable
         IndexStay("C", date(2026, 3, 15), "cardio"),  # nothing
-        IndexStay("D", date(2026, 3, 20), "cardio", ending="death"),  # not an index stay
-        IndexStay("E", date(2026, 3, 21), "cardio", ending="transfer"),
+        IndexStay("D", date(2026, 3, 20), "cardio", mode="deces"),  # not an index stay
+        IndexStay("E", date(2026, 3, 21), "cardio", mode="mco"),
         IndexStay("F", date(2026, 3, 22), "pneumo", iterative=True),
-        IndexStay("G", date(2026, 3, 25), "pneumo"),  # planned day 3, ED day 4: not counted
+        IndexStay("G", date(2026, 3, 25), "pneumo"),  # planned day 3 (all-cause), ED day 4
         IndexStay("H", date(2026, 4, 20), "pneumo"),  # readmitted day 3, window still open
         IndexStay("I", date(2026, 4, 25), "pneumo"),  # window open, nothing yet
     ]
@@ -157,8 +219,9 @@ def test_rates_by_month_and_ward_count_closed_windows_only():
     rows = {(r.month, r.ward): r for r in stats(stays, returns, as_of=date(2026, 5, 1))}
     march = rows[("2026-03", "tous")]
     assert (march.discharges, march.excluded) == (4, 3)
-    assert (march.readmitted30, march.closed30, march.rh30) == (2, 4, 0.5)
-    assert (march.readmitted7, march.closed7, march.rh7) == (1, 4, 0.25)
+    assert (march.readmitted30, march.closed30, march.rh30) == (3, 4, 0.75)
+    assert (march.unplanned30, march.unplanned_rh30) == (2, 0.5)
+    assert (march.readmitted7, march.closed7, march.rh7) == (2, 4, 0.5)
     assert march.final and (march.planned, march.ed_visits) == (1, 1)
     assert (march.avoidable, march.not_avoidable, march.not_judged) == (1, 0, 1)
     assert rows[("2026-03", "cardio")].rh30 == 2 / 3
@@ -168,7 +231,7 @@ def test_rates_by_month_and_ward_count_closed_windows_only():
     assert april.rh30 is None and not april.final
     assert april.closed7 == 1 and april.readmitted7 == 1  # H's 7-day window has passed
     total = rows[("total", "tous")]
-    assert (total.discharges, total.readmitted30, total.closed30, total.open30) == (6, 2, 4, 2)
+    assert (total.discharges, total.readmitted30, total.closed30, total.open30) == (6, 3, 4, 2)
     only = stats(stays, returns, date(2026, 5, 1), months=("2026-04", "2026-04"),
                  ward="pneumo")
     assert {(r.month, r.ward) for r in only} == {("2026-04", "pneumo"), ("2026-04", "tous"),

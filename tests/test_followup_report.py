@@ -8,8 +8,10 @@ import io
 from datetime import date
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from bots.followup.indicator import IndexStay, Return, outcome, stats
+from bots.followup.indicator import IndexStay, Return, compliance, outcome, stats
 from bots.followup.report import CSV_COLUMNS, chart_png, export_csv, parse_period, stats_html
 from bots.runtime.commands import ArgError
 from bots.runtime.notice import to_plain
@@ -60,8 +62,35 @@ def test_the_export_has_one_pseudonymous_line_per_stay():
         "0", "1", "not_judged")
 
 
+def test_the_table_names_each_figure_and_the_checklists_compliance():
+    rows = stats(STAYS, RETURNS, TODAY, all_wards="tous")
+    plain = to_plain(stats_html(rows, "fr", ("2026-03", "2026-05"), None, "tous",
+                                compliance([("cardio", True), ("cardio", False)], "tous")))
+    assert "RH30 (officiel)" in plain and "toutes causes" in plain
+    assert "RH30 non programmées" in plain and "Évitables (HAS 2013)" in plain
+    assert "complètes et à l'heure" in plain and "1/2 (50,0 %)" in plain
+
+
+@pytest.mark.parametrize("ward", ["=HYPERLINK(\"http://x\")", "+1", "-2+3", "@SUM(A1)",
+                                  "\tcardio", "\rcardio"])
+def test_the_export_neutralises_formulas_in_text_cells(ward):
+    stay = IndexStay("P-2026-00009", date(2026, 3, 2), ward)
+    line = next(csv.DictReader(io.StringIO(export_csv(
+        [(outcome(stay, [], TODAY), "eleve")]).decode())))
+    assert line["ward"] == "'" + ward
+
+
 def test_the_chart_is_a_png_of_the_months():
     rows = stats(STAYS, RETURNS, TODAY, all_wards="tous")
     png, width, height = chart_png(rows, "fr", "tous")
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and (width, height) == (800, 400)
     assert int.from_bytes(png[16:20], "big") == 800  # the IHDR width
+
+
+@given(st.text(max_size=40))
+def test_no_text_cell_of_the_export_starts_a_formula(text):
+    stay = IndexStay(text or "P", date(2026, 3, 2), text)
+    line = next(csv.DictReader(io.StringIO(export_csv(
+        [(outcome(stay, [], TODAY), "eleve")]).decode(), newline="")))
+    for column in ("ref", "ward"):
+        assert not line[column].startswith(("=", "+", "-", "@", "\t", "\r"))

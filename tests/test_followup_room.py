@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from bots.followup.schedule import Calendar
 from bots.runtime.models import ScheduledJob
+from tests.careteam_helpers import INS
 from tests.discharge_helpers import PARIS, today, ward
 
 
@@ -46,7 +47,11 @@ async def test_thirty_days_of_a_high_risk_patient(make_bot, make_clinician):
     await w.dac.send(w.room_id, "!sortie prevoir aujourdhui")
     await w.live(w.nurse)
     await w.command(w.dac, "!sortie risque eleve")
-    done = await w.command(w.doc, "!sortie valider retour à domicile, suivi renforcé")
+    # A lower score in the checklist leaves the shared level where it is: the highest wins.
+    assert "Score LACE : 2/19" in (await w.command(w.nurse, "!sortie lace 2 non 0 0")).body
+    await in_room(w.nurse, w.room_id, w.bot_id, lambda e: "Risque de réhospitalisation : élevé"
+                  in getattr(e, "body", ""))
+    done = await w.command(w.doc, "!sortie valider domicile retour à domicile, suivi renforcé")
     assert "Sortie validée" in done.body
     started = await w.nurse.wait_for(lambda r, e: r == w.room_id and getattr(
         e, "body", "").startswith("Suivi RH30 démarré ("))
@@ -97,7 +102,7 @@ async def test_thirty_days_of_a_high_risk_patient(make_bot, make_clinician):
     plan = (await w.command(w.nurse, "!rh30 plan")).body
     assert "4. " in plan and "❌ échec" in plan and "✅ fait" in plan
     assert "pas le droit" in (await w.command(w.po, "!rh30 debut aujourdhui")).body
-    assert "déjà en place" in (await w.command(w.dac, "!rh30 debut aujourdhui")).body
+    assert "déjà en place" in (await w.command(w.dac, "!rh30 debut aujourdhui domicile")).body
     score = await w.command(w.nurse, "!rh30 lace 6 oui 2 1")
     assert "Score LACE : 10/19" in score.body and "risque élevé" in score.body
     assert "hors de l'intervalle" in (await w.command(w.nurse, "!rh30 lace 6 oui 2 900")).body
@@ -115,7 +120,7 @@ async def test_a_readmission_on_day_12_and_the_indicator(make_bot, make_clinicia
     await w.dac.send(w.room_id, "!sortie prevoir aujourdhui")
     await w.live(w.nurse)
     await w.command(w.dac, "!sortie non 10 IDEL introuvable <b>ce week-end</b>")
-    done = await w.command(w.doc, f"!sortie valider {d0:%d/%m/%Y} retour à domicile")
+    done = await w.command(w.doc, f"!sortie valider {d0:%d/%m/%Y} domicile retour à domicile")
     assert "Sortie validée" in done.body
     started = await w.nurse.wait_for(lambda r, e: r == w.room_id and getattr(
         e, "body", "").startswith("Suivi RH30 démarré ("))
@@ -202,25 +207,30 @@ async def test_a_plan_from_the_api_re_planned_shown_to_a_newcomer_and_stopped_by
     w = await ward(make_bot, make_clinician, bots=("careteam", "followup"))
     path = f"/api/v1/patients/{w.ref}/discharge"
     d0 = today().isoformat()
-    assert (await w.setup.call("POST", path, {"discharged_on": "demain"}))[0] == 400
+    assert (await w.setup.call("POST", path, {"discharged_on": "demain",
+                                              "mode": "domicile"}))[0] == 400
+    assert (await w.setup.call("POST", path, {"discharged_on": d0}))[0] == 400  # no mode
     status, body = await w.setup.call("POST", path, {
-        "discharged_on": (today() + timedelta(days=1)).isoformat()})
+        "discharged_on": (today() + timedelta(days=1)).isoformat(), "mode": "domicile"})
     assert (status, body["error"]["code"]) == (422, "future_discharge")
     status, _ = await w.setup.call("POST", "/api/v1/patients/P-2026-99999/discharge",
-                                   {"discharged_on": d0})
+                                   {"discharged_on": d0, "mode": "domicile"})
     assert status == 404
-    status, plan = await w.setup.call("POST", path, {"discharged_on": d0,
+    status, plan = await w.setup.call("POST", path, {"discharged_on": d0, "mode": "had",
                                                      "risk": "intermediaire"})
     assert (status, plan["created"], plan["ref"], plan["status"]) == (201, True, w.ref, "active")
     assert [s["id"] for s in plan["steps"]] == [1, 4, 7, 9]
     assert plan["steps"][1]["roles"] == ["IDEC", "DAC"] and plan["steps"][0]["day"] == d0
-    status, again = await w.setup.call("POST", path, {"discharged_on": d0})
+    assert (plan["mode"], plan["iterative"]) == ("had", False)
+    status, again = await w.setup.call("POST", path, {"discharged_on": d0, "mode": "had"})
     # The same plan (step 1, due this morning, may have been posted meanwhile).
     assert (status, again["created"]) == (200, False)
     assert [(s["id"], s["day"]) for s in again["steps"]] == [(s["id"], s["day"])
                                                             for s in plan["steps"]]
     status, body = await w.setup.call("POST", path, {
-        "discharged_on": (today() - timedelta(days=1)).isoformat()})
+        "discharged_on": (today() - timedelta(days=1)).isoformat(), "mode": "had"})
+    assert (status, body["error"]["code"]) == (409, "followup_exists")
+    status, body = await w.setup.call("POST", path, {"discharged_on": d0, "mode": "mco"})
     assert (status, body["error"]["code"]) == (409, "followup_exists")
     started = await w.nurse.wait_for(lambda r, e: r == w.room_id and getattr(
         e, "body", "").startswith("Suivi RH30 démarré ("))
@@ -234,12 +244,13 @@ async def test_a_plan_from_the_api_re_planned_shown_to_a_newcomer_and_stopped_by
     assert "séjour court, soins à domicile" in changed.body
     changed = await w.command(w.dac, "!rh30 risque eleve")
     assert "ajoutées 5, 6, 8, retirées 7" in changed.body
-    # A score whose class differs: shown, and the plan changes only by someone who may.
+    # A lower score typed later never silently lowers the plan: a physician may, with a reason.
     score = await w.command(w.nurse, "!rh30 lace 2 non 0 0")
     assert "Score LACE : 2/19" in score.body
     hint = await in_room(w.nurse, w.room_id, w.bot_id, lambda e: "!rh30 risque faible" in
                          getattr(e, "body", ""))
-    assert "autre niveau de risque" in hint.body
+    assert "n'abaisse jamais le plan" in hint.body
+    assert "seul un médecin" in (await w.command(w.dac, "!rh30 risque faible stable")).body
 
     # A newcomer cannot read the plan posted before they joined: it comes again, to them.
     kine = await make_clinician()
@@ -269,3 +280,68 @@ async def test_a_plan_from_the_api_re_planned_shown_to_a_newcomer_and_stopped_by
                            in getattr(e, "body", ""))
     assert "aucune réhospitalisation enregistrée. Décès le" in closed.body
     assert tasks(w, 5) == tasks(w, 6) == tasks(w, 8) == []
+
+
+async def wait_status(w, ref: str, status: str) -> dict:
+    for _ in range(150):
+        code, body = await w.setup.call("GET", f"/api/v1/patients/{ref}")
+        if code == 200 and body.get("status") == status:
+            return body
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{ref} never became {status}")
+
+
+async def test_a_transfer_leaves_the_denominator_and_two_rooms_of_one_patient_count_once(
+        make_bot, make_clinician):
+    d0 = today() - timedelta(days=40)  # every 30-day window closed
+    w = await ward(make_bot, make_clinician, admission=d0 - timedelta(days=3),
+                   bots=("careteam", "discharge", "followup"))
+    await w.dac.send(w.room_id, "!sortie prevoir aujourdhui")
+    await w.live(w.nurse)
+    done = await w.command(w.doc, f"!sortie valider {d0:%d/%m/%Y} domicile retour chez elle")
+    assert "mode : domicile" in done.body
+    await w.nurse.wait_for(lambda r, e: r == w.room_id and getattr(e, "body", "").startswith(
+        "Suivi RH30 démarré ("))
+    assert "comptée dans RH30" in (await w.command(w.nurse, "!rh30 rehospitalisation J+10")).body
+    # The episode closes; the same patient comes back later in a new room (a new episode).
+    await w.command(w.dac, "!patient clore")
+    await wait_status(w, w.ref, "closed")
+    identity = {"family_name": "DUPONT", "given_names": "Marie", "birth_date": "1948-03-12",
+                "sex": "F", "ins": INS}
+    status, second = await w.setup.call("POST", "/api/v1/patients", {
+        "identity": identity, "ward": "Pneumologie",
+        "team": [{"user_id": w.dac.user_id, "role": "DAC"}]})
+    assert status == 201 and second["ref"] != w.ref, second
+    await wait_status(w, second["ref"], "open")
+    status, plan = await w.setup.call("POST", f"/api/v1/patients/{second['ref']}/discharge", {
+        "discharged_on": (d0 + timedelta(days=12)).isoformat(), "mode": "domicile"})
+    assert status == 201, plan
+    # Another patient, transferred to an acute ward: recorded, no follow-up, not counted.
+    status, other = await w.setup.call("POST", "/api/v1/patients", {
+        "identity": {"family_name": "MARTIN", "given_names": "Paul",
+                     "birth_date": "1950-06-01", "sex": "M"}, "ward": "Cardiologie",
+        "team": [{"user_id": w.dac.user_id, "role": "DAC"}]})
+    assert status == 201, other
+    await wait_status(w, other["ref"], "open")
+    status, moved = await w.setup.call("POST", f"/api/v1/patients/{other['ref']}/discharge", {
+        "discharged_on": d0.isoformat(), "mode": "mco"})
+    assert (status, moved["status"], moved["steps"], moved["mode"]) == (201, "not_followed", [],
+                                                                        "mco")
+
+    # The indicator: one index stay (the patient's first), readmitted: RH30 1/1; the transfer
+    # and the second room are listed as excluded, never in the denominator.
+    coord = w.setup.coordination_room
+    event_id = await w.dac.send(coord, "!rh30 stats")
+    table = await w.dac.reply_to(coord, event_id, w.bot_id)
+    assert "1/1 (100,0 %)" in table.body and "RH30 (officiel)" in table.body
+    assert "0/2" not in table.body and "1/2" not in table.body and "1/3" not in table.body
+    event_id = await w.dac.send(coord, "!rh30 export")
+    await w.dac.reply_to(coord, event_id, w.bot_id)
+    file_event = await in_room(w.dac, coord, w.bot_id, lambda e: e.source["content"].get(
+        "msgtype") == "m.file")
+    text = (await w.dac.download(file_event.source["content"])).decode()
+    lines = {line["ref"]: line for line in csv.DictReader(io.StringIO(text))}
+    assert (lines[w.ref]["excluded"], lines[w.ref]["readmitted_30"]) == ("0", "1")
+    assert lines[second["ref"]]["exclusion"] == "repeat"
+    assert (lines[other["ref"]]["exclusion"], lines[other["ref"]]["discharge_mode"]) == (
+        "mco", "mco")

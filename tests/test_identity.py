@@ -158,7 +158,15 @@ def test_ins_month_must_match_the_birth_month_when_it_is_a_month():
     assert raised(lambda: marie(birth_date=date(1948, 12, 3))).key == "ins.month_mismatch"
 
 
-@pytest.mark.parametrize("month", ["00", "20", "30", "42", "50", "99"])
+@pytest.mark.parametrize("month", ["00", "13", "15", "19", "43", "49"])
+def test_ins_month_that_no_nir_has_is_refused_with_the_valid_ranges(month):
+    ins = ins_for(f"248{month}75123456")  # the key is right: the month alone is wrong
+    exc = raised(lambda: validate_ins(ins))
+    assert (exc.key, exc.values["month"]) == ("ins.month", month)
+    assert "01 à 12" in TEXTS["ins.month"]["fr"] and "20 à 42" in TEXTS["ins.month"]["fr"]
+
+
+@pytest.mark.parametrize("month", ["20", "30", "42", "50", "99"])
 def test_ins_month_outside_01_12_is_not_checked(month):
     ins = ins_for(f"248{month}75123456")
     assert marie(ins=ins, birth_date=date(1948, 7, 1)).ins == ins
@@ -321,6 +329,7 @@ ERRORS: list[tuple[str, Callable[[], object]]] = [
     ("ins.length", lambda: validate_ins("123")),
     ("ins.chars", lambda: validate_ins("548037512345658")),
     ("ins.key", lambda: validate_ins(INS[:13] + "00")),
+    ("ins.month", lambda: validate_ins(ins_for("2481375123456"))),
     ("ins.sex_mismatch", lambda: marie(sex="M")),
     ("ins.year_mismatch", lambda: marie(birth_date=date(1958, 3, 12))),
     ("ins.month_mismatch", lambda: marie(birth_date=date(1948, 5, 12))),

@@ -1,4 +1,4 @@
-"""Patient identity: the traits, the INS and their checks (BRIEF §4). Pure: no I/O.
+"""Patient identity: the traits, the INS and their checks (docs/CLINICAL.md §5). Pure: no I/O.
 
 The INS is the NIR (or NIA): 13 characters (sex, year, month, department — 2A/2B in Corsica —,
 commune, order number) and a 2-digit control key = 97 − (number mod 97), 2A read as 19 and 2B as
@@ -121,12 +121,21 @@ def _key_of(body13: str) -> int:
     return 97 - int(body13.replace("2A", "19").replace("2B", "18")) % 97
 
 
+def valid_month(month: int) -> bool:
+    """The NIR's month field: 01–12, or 20–42 / 50–99 when the birth month is unknown or the
+    record came from incomplete civil status; 00, 13–19 and 43–49 are never given
+    (docs/CLINICAL.md §5)."""
+    return 1 <= month <= 12 or 20 <= month <= 42 or 50 <= month <= 99
+
+
 def validate_ins(raw: str) -> str:
     ins = re.sub(r"[\s.\-]", "", raw).upper()
     if len(ins) != 15:
         raise IdentityError("ins.length", value=raw, length=len(ins))
     if not _INS.match(ins):
         raise IdentityError("ins.chars", value=raw)
+    if not valid_month(int(ins[3:5])):
+        raise IdentityError("ins.month", value=raw, month=ins[3:5])
     expected = _key_of(ins[:13])
     if int(ins[13:]) != expected:
         raise IdentityError("ins.key", value=raw, expected=f"{expected:02d}")
@@ -206,6 +215,14 @@ TEXTS: dict[str, dict[str, str]] = {
               "que des chiffres (2A/2B pour la Corse).",
         "en": "Invalid INS: \u201c{value}\u201d must start with 1, 2, 3, 4, 7 or 8 and hold "
               "digits only (2A/2B for Corsica).",
+    },
+    "ins.month": {
+        "fr": "INS invalide : le mois de naissance ({month}, 4e et 5e chiffres de « {value} ») "
+              "n'existe pas ; il va de 01 à 12, ou de 20 à 42 et de 50 à 99 quand le mois est "
+              "inconnu. Vérifiez le numéro sur la carte Vitale ou l'attestation.",
+        "en": "Invalid INS: the birth month ({month}, 4th and 5th digits of \u201c{value}\u201d) "
+              "does not exist; it runs from 01 to 12, or 20 to 42 and 50 to 99 when the month "
+              "is unknown. Check the number on the Vitale card or certificate.",
     },
     "ins.key": {
         "fr": "INS invalide : la clé de contrôle ne correspond pas (attendue {expected}). "

@@ -8,6 +8,9 @@ the care-team bot: its patient rooms, teams and roles are the ones this bot work
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime
 from functools import partial
 from zoneinfo import ZoneInfo
@@ -32,18 +35,27 @@ from bots.discharge.live import Pinner, post_live, update_live
 from bots.discharge.models import ChecklistRow, Handover
 from bots.discharge.notify import Notifier, schedule
 from bots.discharge.records import Loaded
-from bots.discharge.reminders import DIGEST, DUE, ESCALATE
+from bots.discharge.reminders import DIGEST, DUE, ESCALATE, LETTER
 from bots.discharge.render import due_text, render, when
 from bots.discharge.template import Item, Template, TemplateError, load_templates
+from bots.episode import records as episode
+from bots.episode.models import LetterMail
+from bots.episode.modes import ModeError, parse_discharge
+from bots.episode.risk import RiskError, by_hand
+from bots.episode.scores import Score, ScoreError, parse_hospital, parse_lace, score_text
+from bots.episode.workdays import Calendar
 from bots.runtime.bot import Bot, CommandContext, JoinContext, ReactionContext
 from bots.runtime.commands import ANYONE, Arg, Caller, Command, as_int, as_user_id, described
 from bots.runtime.i18n import Lang, t
 from bots.runtime.notice import Html, attachment, join, notice, pill
-from bots.runtime.store import Transaction, utcnow
+from bots.runtime.runtime import Runtime
+from bots.runtime.store import Transaction, as_utc, utcnow
 
 YES_REACTIONS = frozenset({"✅", "✔️", "☑️"})
 # The follow-up bot's job that takes a validated discharge up (same transaction, durable).
 HANDOVER_JOB = "followup.start"
+BRIDGE = "MSSanté"  # who answered the letter's item when the bridge saw the letter leave
+LETTER_POLL = 10.0  # seconds between looks at the mails the bridge sent
 
 
 class Discharge:
@@ -62,15 +74,19 @@ class Discharge:
                               f"{self.settings.default_template!r} (known: "
                               f"{', '.join(sorted(self.templates))})")
         self.pinner = Pinner()
-        self.notifier = Notifier(self.settings, self.zone, self.load)
+        self.notifier = Notifier(self.settings, self.zone,
+                                 Calendar(config.followup.holidays_subdivision), self.load)
 
     # --- loading and saving ----------------------------------------------------------------
 
     def _template(self, row: ChecklistRow) -> Template:
         return self.templates[row.template]
 
-    def load(self, tx: Transaction, row: ChecklistRow) -> Loaded:
-        return Loaded(row, records.open_checklist(tx, row, self._template(row), self.zone))
+    async def load(self, tx: Transaction, row: ChecklistRow) -> Loaded:
+        """The checklist, with the episode's risk level (shared with the follow-up)."""
+        c = records.open_checklist(tx, row, self._template(row), self.zone)
+        level = await episode.risk_of(tx, row.care_room_id)
+        return Loaded(row, replace(c, risk=level.risk if level else None))
 
     async def _loaded(self, ctx: CommandContext | ReactionContext) -> Loaded | None:
         """The room's checklist, or a reply saying there is none."""
@@ -78,7 +94,7 @@ class Discharge:
         if row is None:
             ctx.reply(t(ctx.lang, "discharge.none"))
             return None
-        return self.load(ctx.tx, row)
+        return await self.load(ctx.tx, row)
 
     @staticmethod
     def _store(tx: Transaction, loaded: Loaded, changed: Checklist, now: datetime) -> Loaded:
@@ -126,7 +142,9 @@ class Discharge:
         try:
             day = self._future_day(date_, now)
             admission = careteam.PatientFile.open(ctx.tx, room).admission_date
-            checklist = Checklist(template, self.zone, day, admission).move(day)
+            level = await episode.risk_of(ctx.tx, room.id)
+            checklist = Checklist(template, self.zone, day, admission,
+                                  level.risk if level else None).move(day)
         except ChecklistError as exc:
             ctx.reply(exc.text(ctx.lang))
             return
@@ -143,6 +161,7 @@ class Discharge:
             row.id, row.version, checklist, self.notifier.hours, now))
         schedule(ctx.runtime, ctx.tx, [reminders.next_digest(
             row.id, now.astimezone(self.zone), self.settings.digest_at, self.notifier.hours)])
+        self.notifier.plan_letter(ctx.runtime, ctx.tx, row, checklist, day, now)
 
     def _future_day(self, raw: str, now: datetime) -> date:
         today = now.astimezone(self.zone).date()
@@ -170,6 +189,8 @@ class Discharge:
                       .isoformat(), after=day.isoformat())
         schedule(ctx.runtime, ctx.tx, reminders.plan(row.id, row.version, changed,
                                                            self.notifier.hours, now))
+        await self.notifier.cancel_letter(ctx.runtime, ctx.tx, row)
+        self.notifier.plan_letter(ctx.runtime, ctx.tx, row, changed, day, now)
         ctx.reply(t(ctx.lang, "discharge.moved", day=when(ctx.lang, day)))
 
     async def answer_yes(self, ctx: CommandContext, item: int, commentaire: str | None) -> None:
@@ -199,13 +220,17 @@ class Discharge:
             ctx.reply(exc.text(ctx.lang))
             return
         updated = self._store(ctx.tx, loaded, changed, now)
+        late = changed.state(item_id).late
         records.audit(ctx.tx, loaded.row, ctx.caller.user_id, "answer", item=item_id, at=now,
                       answer=answer, comment=changed.state(item_id).comment,
-                      before=loaded.checklist.state(item_id).answer)
+                      before=loaded.checklist.state(item_id).answer, late=late)
+        if item.letter and changed.letter_sent:
+            await self.notifier.cancel_letter(ctx.runtime, ctx.tx, loaded.row)
         mark = {"oui": "✅", "non": "❌", "na": "➖"}[answer]
         reply = ctx.tx.post(ctx.room_id, notice(
-            t(ctx.lang, "discharge.answered", mark=mark, item=item_id, label=item.label(ctx.lang),
-              answer=t(ctx.lang, f"checklist.answer.{answer}")),
+            Html(t(ctx.lang, "discharge.answered", mark=mark, item=item_id,
+                   label=item.label(ctx.lang), answer=t(ctx.lang, f"checklist.answer.{answer}"))
+                 + (t(ctx.lang, "discharge.answered_late") if late else "")),
             reply_to=ctx.event_id if isinstance(ctx, CommandContext) else ctx.reacts_to),
             cause_event_id=ctx.event_id)
         await records.about_item(ctx.tx, loaded.row, reply, item_id)
@@ -236,34 +261,76 @@ class Discharge:
             reply_to=ctx.event_id), cause_event_id=ctx.event_id)
         await records.about_item(ctx.tx, loaded.row, message, item)
 
-    async def set_risk(self, ctx: CommandContext, niveau: str) -> None:
+    async def set_risk(self, ctx: CommandContext, niveau: str, raison: str | None) -> None:
+        """The episode's level by hand: up freely, down by a physician with a reason."""
         loaded = await self._loaded(ctx)
         if loaded is None:
             return
+        care_room_id = loaded.row.care_room_id
         try:
             changed = loaded.checklist.with_risk(niveau)  # type: ignore[arg-type]
-        except ChecklistError as exc:
+            level = by_hand(await episode.risk_of(ctx.tx, care_room_id), niveau,  # type: ignore
+                            ctx.sender, physician=self._may(ctx.caller, "discharge.override"),
+                            reason=raison)
+        except (ChecklistError, RiskError) as exc:
             ctx.reply(exc.text(ctx.lang))
             return
+        await episode.set_risk(ctx.tx, care_room_id, level)
         now = utcnow()
         updated = self._store(ctx.tx, loaded, changed, now)
-        records.audit(ctx.tx, loaded.row, ctx.sender, "risk", at=now, risk=niveau)
+        records.audit(ctx.tx, loaded.row, ctx.sender, "risk", at=now, risk=niveau,
+                      reason=level.reason)
         ctx.reply(t(ctx.lang, "discharge.risk_set", level=t(ctx.lang, f"risk.{niveau}")))
         await self.notifier.escalate(ctx.tx, updated, now)
 
-    async def validate(self, ctx: CommandContext, raison: str | None) -> None:
+    async def lace(self, ctx: CommandContext, valeurs: str) -> None:
+        await self._score(ctx, valeurs, parse_lace)
+
+    async def hospital(self, ctx: CommandContext, valeurs: str) -> None:
+        await self._score(ctx, valeurs, parse_hospital)
+
+    async def _score(self, ctx: CommandContext, text: str,
+                     parse: Callable[[str], Score]) -> None:
+        """A LACE or HOSPITAL score: the episode's level, shared with the follow-up (the
+        highest class wins), shown in the live checklist."""
+        try:
+            score = parse(text)
+        except ScoreError as exc:
+            ctx.reply(exc.text(ctx.lang))
+            return
+        loaded = await self._loaded(ctx)
+        if loaded is None:
+            return
+        ctx.reply(score_text(ctx.lang, score))
+        level = await episode.score_risk(ctx.tx, loaded.row.care_room_id, score.risk,
+                                         ctx.sender)
+        now = utcnow()
+        records.audit(ctx.tx, loaded.row, ctx.sender, "score", at=now, score=score.name,
+                      points=score.points, risk=level.risk)
+        updated = Loaded(loaded.row, replace(loaded.checklist, risk=level.risk))
+        update_live(ctx.tx, loaded.row, render(updated.checklist, ctx.lang, now))
+        ctx.reply(t(ctx.lang, "discharge.risk_set", level=t(ctx.lang, f"risk.{level.risk}")))
+        await self.notifier.escalate(ctx.tx, updated, now)
+
+    async def validate(self, ctx: CommandContext, details: str | None) -> None:
+        """`!sortie valider [date] <mode> [iteratif] [raison…]`."""
         loaded = await self._loaded(ctx)
         if loaded is None:
             return
         now = utcnow()
         today = now.astimezone(self.zone).date()
-        on, reason = today, raison
-        if raison:  # an optional date first: `!sortie valider 24/11 raison…`
-            first, _, rest = raison.partition(" ")
+        on, words = today, (details or "").split()
+        if words:  # an optional date first
             try:
-                on, reason = parse_day(first, today), rest.strip() or None
+                on, words = parse_day(words[0], today), words[1:]
             except ChecklistError:
                 pass
+        try:
+            discharge, rest = parse_discharge(words)
+        except ModeError as exc:
+            ctx.reply(exc.text(ctx.lang))
+            return
+        reason = " ".join(rest) or None
         try:
             if on > today:
                 raise ChecklistError("discharge.future_discharge", date=when(ctx.lang, on))
@@ -275,20 +342,34 @@ class Discharge:
             return
         row = loaded.row
         self._store(ctx.tx, loaded, changed, now)
+        # Every reminder of the checklist stops, but the letter's: due whatever the checklist
+        # says, on the day the patient actually left.
         await ctx.runtime.scheduler.cancel_prefixed(ctx.tx, reminders.prefix(row.id))
-        records.audit(ctx.tx, row, ctx.sender, "validate", at=now, on=on.isoformat())
+        if on != loaded.checklist.discharge:
+            await self.notifier.cancel_letter(ctx.runtime, ctx.tx, row)
+            self.notifier.plan_letter(ctx.runtime, ctx.tx, row, changed, on, now)
+        records.audit(ctx.tx, row, ctx.sender, "validate", at=now, on=on.isoformat(),
+                      mode=discharge.mode, iterative=discharge.iterative,
+                      compliant=changed.compliant)
         if changed.override is not None:
             records.audit(ctx.tx, row, ctx.sender, "override", at=now,
                           items=list(changed.override.items), reason=changed.override.reason)
+        room = await ctx.tx.session.get(CareRoom, row.care_room_id)
         handover = Handover(
             account=ctx.tx.account, checklist_id=row.id, care_room_id=row.care_room_id,
-            discharged_on=on, risk=changed.risk, created_at=now)
+            discharged_on=on, risk=changed.risk, mode=discharge.mode,
+            iterative=discharge.iterative, ward=room.ward if room else None,
+            compliant=changed.compliant, created_at=now)
         ctx.tx.session.add(handover)
         if HANDOVER_JOB in ctx.runtime.scheduler.handlers:  # the follow-up bot runs here
             await ctx.tx.session.flush()
             ctx.runtime.scheduler.schedule(ctx.tx, HANDOVER_JOB, f"followup:handover:{handover.id}",
                                            now.astimezone(self.zone), {"handover": handover.id})
-        ctx.reply(t(ctx.lang, "discharge.validated", day=when(ctx.lang, on)))
+        ctx.reply(t(ctx.lang, "discharge.validated", day=when(ctx.lang, on),
+                    mode=t(ctx.lang, f"mode.{discharge.mode}"),
+                    iterative=t(ctx.lang, "mode.iterative") if discharge.iterative else "",
+                    not_index="" if discharge.index_stay else t(ctx.lang, "mode.not_index"),
+                    letter="" if changed.letter_sent else t(ctx.lang, "discharge.letter_due")))
 
     async def show_summary(self, ctx: CommandContext) -> None:
         loaded = await self._loaded(ctx)
@@ -321,7 +402,7 @@ class Discharge:
                    TeamMember.desired == "present").order_by(CareRoom.ref))).all()
         blocks = []
         for row, ref, role in rows:
-            c = self.load(ctx.tx, row).checklist
+            c = (await self.load(ctx.tx, row)).checklist
             mine = [i for i in c.template.items if c.state(i.id).answer is None and (
                 c.state(i.id).assignee == ctx.sender or
                 (c.state(i.id).assignee is None and role in i.roles))]
@@ -364,13 +445,51 @@ class Discharge:
         row = await records.by_room(ctx.tx, ctx.room_id)
         if row is None:
             return
-        loaded = self.load(ctx.tx, row)
+        loaded = await self.load(ctx.tx, row)
         # The live message was sent before they joined: unreadable to them. A new one is posted,
         # becomes the live one (and the pinned one); the old one says where to look.
         await post_live(ctx.tx, row, render(loaded.checklist, loaded.lang, utcnow()),
                         self.pinner, intro=t(loaded.lang, "discharge.for_newcomer",
                                              user=pill(ctx.user_id)),
                         mentions=[ctx.user_id])
+
+    # --- the letter seen leaving by mail ---------------------------------------------------
+
+    async def letters(self, runtime: Runtime) -> None:
+        """Takes up the mails with a document the MSSanté bridge sent from a patient room: the
+        lettre de liaison is recorded as sent (the bridge writes the rows; docs/CLINICAL.md §2)."""
+        while True:
+            async with runtime.transaction() as tx:
+                for mail in await episode.letter_mails(tx):
+                    await self._letter_mail(runtime, tx, mail)
+            await asyncio.sleep(LETTER_POLL)
+
+    async def _letter_mail(self, runtime: Runtime, tx: Transaction, mail: LetterMail) -> None:
+        row = await tx.session.scalar(select(ChecklistRow).where(
+            ChecklistRow.room_id == mail.room_id))
+        if row is not None and row.account != tx.account:
+            return  # another account's room: theirs to take
+        mail.taken_at = utcnow()
+        if row is None:
+            return
+        loaded = await self.load(tx, row)
+        c = loaded.checklist
+        item = c.template.letter
+        at = as_utc(mail.sent_at)
+        # A document mailed before the discharge day is not taken for the letter.
+        first_day = min(c.discharge, c.discharged_on or c.discharge)
+        if item is None or c.letter_sent or at.astimezone(self.zone).date() < first_day:
+            return
+        changed = loaded.checklist.answer(item.id, "oui", by=BRIDGE, at=at)
+        self._store(tx, loaded, changed, at)
+        records.audit(tx, row, runtime.user_id, "answer", item=item.id, at=at, answer="oui",
+                      comment=None, before=loaded.checklist.state(item.id).answer, late=False,
+                      by_mail=mail.outbound_id)
+        await self.notifier.cancel_letter(runtime, tx, row)
+        message = tx.post(row.room_id, notice(t(loaded.lang, "discharge.letter_by_mail",
+                                                item=item.id, label=item.label(loaded.lang),
+                                                at=when(loaded.lang, at, self.zone))))
+        await records.about_item(tx, row, message, item.id)
 
     # --- declaration -----------------------------------------------------------------------
 
@@ -395,9 +514,14 @@ class Discharge:
             cmd("sortie assigner", "discharge assign", "discharge.help.assign", self.assign, item,
                 Arg("membre", "member", as_user_id), permission=planner),
             cmd("sortie risque", "discharge risk", "discharge.help.risk", self.set_risk,
-                Arg("niveau", "level", as_risk), permission=planner),
+                Arg("niveau", "level", as_risk),
+                Arg("raison", "reason", optional=True, rest=True), permission=planner),
+            cmd("sortie lace", "discharge lace", "discharge.help.lace", self.lace,
+                Arg("valeurs", "values", rest=True)),
+            cmd("sortie hospital", "discharge hospital", "discharge.help.hospital",
+                self.hospital, Arg("valeurs", "values", rest=True)),
             cmd("sortie valider", "discharge validate", "discharge.help.validate",
-                self.validate, Arg("raison", "reason", optional=True, rest=True),
+                self.validate, Arg("details", "details", optional=True, rest=True),
                 permission=planner),
             cmd("sortie resume", "discharge summary", "discharge.help.summary",
                 self.show_summary, aliases=("sortie résumé",)),
@@ -409,7 +533,7 @@ class Discharge:
 def discharge(config: Config) -> Bot:
     bot = Discharge(config)
     return Bot("discharge", commands=bot.commands(), on_join=bot.on_join,
-               on_reaction=bot.on_reaction, services=[bot.pinner.run],
+               on_reaction=bot.on_reaction, services=[bot.pinner.run, bot.letters],
                jobs={DUE: bot.notifier.due_job, DIGEST: bot.notifier.digest_job,
-                     ESCALATE: bot.notifier.escalate_job})
+                     ESCALATE: bot.notifier.escalate_job, LETTER: bot.notifier.letter_job})
 

@@ -3,6 +3,8 @@ Pure: no I/O, no clock (the caller passes `now`); every change returns a new che
 
 Due times are wall-clock times in the ward's zone (Europe/Paris), anchored on the admission date
 (`A+n`) or the planned discharge date (`J-n`); moving the discharge date moves the `J` items.
+The rules (NA, late answers, what blocks, compliance, the lettre de liaison) are
+docs/CLINICAL.md §2.
 """
 
 from __future__ import annotations
@@ -15,14 +17,12 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from bots.discharge.template import Due, Item, Template
+from bots.episode.risk import RISKS, UNKNOWN_AS, Risk
 from bots.runtime.commands import ArgError
 from bots.runtime.i18n import Refusal
 
 Answer = Literal["oui", "non", "na"]
 ANSWERS: tuple[Answer, ...] = ("oui", "non", "na")
-# Readmission-risk level (HOSPITAL classes, BRIEF §3); "eleve" drives the J0 escalation.
-Risk = Literal["faible", "intermediaire", "eleve"]
-RISKS: tuple[Risk, ...] = ("faible", "intermediaire", "eleve")
 MAX_COMMENT = 500
 
 
@@ -37,6 +37,7 @@ class ItemState:
     at: datetime | None = None
     comment: str | None = None
     assignee: str | None = None
+    late: bool = False  # an item that cannot be remedied, answered after its due time
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ class Checklist:
     zone: ZoneInfo
     discharge: date  # planned discharge date (J0)
     admission: date | None = None
-    risk: Risk | None = None
+    risk: Risk | None = None  # the episode's level (bots/episode); None: unknown
     states: Mapping[int, ItemState] = field(default_factory=dict)
     validated_at: datetime | None = None
     discharged_on: date | None = None  # the actual discharge date, recorded at validation
@@ -63,7 +64,13 @@ class Checklist:
 
     @property
     def high_risk(self) -> bool:
-        return self.risk == "eleve"
+        """High, or unknown (treated as high until a score or a level says otherwise)."""
+        return (self.risk or UNKNOWN_AS) == "eleve"
+
+    @property
+    def letter_sent(self) -> bool:
+        letter = self.template.letter
+        return letter is None or self.state(letter.id).answer == "oui"
 
     def state(self, item_id: int) -> ItemState:
         return self.states.get(item_id, ItemState())
@@ -95,16 +102,22 @@ class Checklist:
 
     def answer(self, item_id: int, answer: Answer, *, by: str, at: datetime,
                comment: str | None = None) -> Checklist:
-        self._open()
         item = self.item(item_id)
+        if not item.letter:  # the letter's obligation outlives the validation
+            self._open()
         if answer not in ANSWERS:
             raise ChecklistError("checklist.bad_answer", value=answer)
+        if answer == "na" and item.letter:
+            raise ChecklistError("checklist.na_letter", item=item_id)
         if answer == "na" and not item.na_allowed:
             raise ChecklistError("checklist.na_forbidden", item=item_id)
         comment = " ".join(comment.split()) if comment else None
         if comment and len(comment) > MAX_COMMENT:
             raise ChecklistError("checklist.comment_too_long", max=MAX_COMMENT)
-        state = replace(self.state(item_id), answer=answer, by=by, at=at, comment=comment)
+        due = self.due_at(item.due)
+        late = not item.remediable and due is not None and at > due
+        state = replace(self.state(item_id), answer=answer, by=by, at=at, comment=comment,
+                        late=late)
         return replace(self, states={**self.states, item_id: state})
 
     def assign(self, item_id: int, user_id: str) -> Checklist:
@@ -117,11 +130,6 @@ class Checklist:
         self._open()
         return replace(self, risk=risk)
 
-    def missing_at(self, item: Item, deadline: datetime) -> bool:
-        """Not done by `deadline`: unanswered then, answered "non", or answered after it."""
-        state = self.state(item.id)
-        return state.answer in (None, "non") or (state.at is not None and state.at > deadline)
-
     def move(self, discharge: date) -> Checklist:
         """A new planned discharge date; earlier or later, the `J` items follow."""
         self._open()
@@ -130,9 +138,22 @@ class Checklist:
         return replace(self, discharge=discharge)
 
     def blockers(self) -> list[Item]:
-        """Blocking items unanswered or answered "non"."""
-        return [item for item in self.template.items if item.blocking
-                and self.state(item.id).answer in (None, "non")]
+        """Blocking items unanswered or answered "non", and items that cannot be remedied left
+        unanswered (a "Non" on them cannot be fixed at discharge: it does not block)."""
+        blocked = []
+        for item in self.template.items:
+            answer = self.state(item.id).answer
+            if not item.remediable and answer is None or \
+                    item.remediable and item.blocking and answer in (None, "non"):
+                blocked.append(item)
+        return blocked
+
+    @property
+    def compliant(self) -> bool:
+        """Complete and on time: every item answered "Oui" or "NA", none of those that cannot
+        be remedied answered late."""
+        return all(self.state(i.id).answer in ("oui", "na") and not self.state(i.id).late
+                   for i in self.template.items)
 
     def validate(self, *, by: str, at: datetime, physician: bool,
                  reason: str | None = None, on: date | None = None) -> Checklist:
@@ -154,8 +175,8 @@ class Checklist:
         return replace(self, validated_at=at, discharged_on=on, override=override)
 
     def escalations(self, now: datetime) -> list[Item]:
-        """From J0, for a high-risk patient: the items answered "non" that must reach the
-        physician (BRIEF §2)."""
+        """From J0, for a high-risk patient (or one whose risk is unknown): the items answered
+        "non" that must reach the physician (docs/CLINICAL.md §2)."""
         if not self.high_risk or now.astimezone(self.zone).date() < self.discharge:
             return []
         return [item for item in self.template.items

@@ -11,6 +11,7 @@ from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Date,
     DateTime,
     ForeignKey,
@@ -75,7 +76,9 @@ class ItemMessage(Base):
 
 
 class Handover(Base):
-    """A validated discharge, for the RH30 follow-up to take up (`taken_at` once it has)."""
+    """A validated discharge, for the RH30 follow-up to take up (`taken_at` once it has): its
+    mode and iterative flag, the ward then, and whether its checklist was complete and on time
+    (`compliant`, docs/CLINICAL.md §2)."""
 
     __tablename__ = "discharge_handovers"
     id: Mapped[int] = mapped_column(_ID, primary_key=True)
@@ -85,5 +88,9 @@ class Handover(Base):
     care_room_id: Mapped[int] = mapped_column(ForeignKey("care_rooms.id", ondelete="CASCADE"))
     discharged_on: Mapped[date] = mapped_column(Date)
     risk: Mapped[str | None] = mapped_column(String(16))
+    mode: Mapped[str] = mapped_column(String(16), default="domicile")
+    iterative: Mapped[bool] = mapped_column(Boolean, default=False)
+    ward: Mapped[str | None] = mapped_column(String(100))
+    compliant: Mapped[bool | None] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     taken_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

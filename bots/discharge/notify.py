@@ -1,11 +1,12 @@
-"""Reminders as they reach the room: the due-item reminder (or alert), the daily digest and the
-J0 escalation, fired by the scheduler; the escalation also follows a command (a "Non", a risk
-raised on J0). Whom each one mentions is decided here from the team's roles."""
+"""Reminders as they reach the room: the due-item reminder, the lettre de liaison's alert and
+reminders, the daily digest and the J0 escalation, fired by the scheduler; the escalation also
+follows a command (a "Non", a risk raised on J0). Whom each one mentions is decided here from the
+team's roles."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from bots.careteam.models import CareRoom
@@ -16,9 +17,10 @@ from bots.discharge.checklist import Checklist
 from bots.discharge.live import update_live
 from bots.discharge.models import ChecklistRow
 from bots.discharge.records import Loaded
-from bots.discharge.reminders import Hours, Job
+from bots.discharge.reminders import Hours, Job, letter_plan, letter_prefix, next_letter_morning
 from bots.discharge.render import due_text, render, when
 from bots.discharge.template import Item
+from bots.episode.workdays import Calendar
 from bots.runtime.bot import JobContext
 from bots.runtime.i18n import t
 from bots.runtime.notice import join, notice, pill
@@ -28,6 +30,8 @@ from bots.runtime.store import Transaction
 # Who is told when nobody holds an item's role in the team: the coordinators.
 FALLBACK_ROLES = ("IDEC", "DAC")
 PHYSICIANS = ("MH",)
+# Who hears of a letter still missing the next working morning (docs/CLINICAL.md §2).
+LETTER_MORNING = ("MH", "DAC")
 
 
 def schedule(runtime: Runtime, tx: Transaction, jobs: list[Job]) -> None:
@@ -36,10 +40,11 @@ def schedule(runtime: Runtime, tx: Transaction, jobs: list[Job]) -> None:
 
 
 class Notifier:
-    def __init__(self, settings: DischargeConfig, zone: ZoneInfo,
-                 load: Callable[[Transaction, ChecklistRow], Loaded]) -> None:
+    def __init__(self, settings: DischargeConfig, zone: ZoneInfo, calendar: Calendar,
+                 load: Callable[[Transaction, ChecklistRow], Awaitable[Loaded]]) -> None:
         self.settings = settings
         self.zone = zone
+        self.calendar = calendar
         self.hours = Hours(*settings.working_hours)
         self.load = load
 
@@ -53,7 +58,7 @@ class Notifier:
         version = ctx.payload.get("version")
         if version is not None and version != row.version:
             return None  # planned before the date moved (its cancellation lost a race)
-        return self.load(ctx.tx, row)
+        return await self.load(ctx.tx, row)
 
     async def due_job(self, ctx: JobContext) -> None:
         loaded = await self._job_checklist(ctx)
@@ -68,14 +73,11 @@ class Notifier:
         state = c.state(item.id)
         if ctx.payload.get("rescore"):
             key, action = "discharge.rescore", "rescore_reminder"
-        elif item.alert_if_missing and due is not None and c.missing_at(item, due):
-            key, action = "discharge.alert", "alert"
         elif state.answer is None:
             key, action = "discharge.reminder", "reminder"
         else:
             return
-        targets = await self._targets(ctx.tx, loaded.row, c, item,
-                                      physicians=action == "alert")
+        targets = await self._targets(ctx.tx, loaded.row, c, item)
         message = ctx.tx.post(loaded.row.room_id, notice(
             t(lang, key, item=item.id, label=item.label(lang),
               due=when(lang, due, c.zone) if due else "",
@@ -84,6 +86,45 @@ class Notifier:
         records.audit(ctx.tx, loaded.row, ctx.runtime.user_id, action, item=item.id,
                       at=ctx.now, to=targets, late=ctx.late)
         update_live(ctx.tx, loaded.row, render(c, lang, ctx.now))
+
+    def plan_letter(self, runtime: Runtime, tx: Transaction, row: ChecklistRow, c: Checklist,
+                    day: date, now: datetime) -> None:
+        """The letter's reminders for a discharge on `day` (none once it is sent)."""
+        if c.template.letter is not None and not c.letter_sent:
+            schedule(runtime, tx, letter_plan(row.id, day, c, self.hours, self.calendar, now))
+
+    async def cancel_letter(self, runtime: Runtime, tx: Transaction, row: ChecklistRow) -> None:
+        await runtime.scheduler.cancel_prefixed(tx, letter_prefix(row.id))
+
+    async def letter_job(self, ctx: JobContext) -> None:
+        """The lettre de liaison still missing: at the end of the discharge day's working hours
+        an alert to its roles and the physicians; each next working morning a reminder to the
+        physicians and the DAC. Validated or not: only the letter sent stops them."""
+        row = await ctx.tx.session.get(ChecklistRow, ctx.payload["checklist"])
+        room = await ctx.tx.session.get(CareRoom, row.care_room_id) if row else None
+        if row is None or room is None or room.status != "open":
+            return
+        loaded = await self.load(ctx.tx, row)
+        c, lang, day = loaded.checklist, loaded.lang, date.fromisoformat(ctx.payload["day"])
+        item = c.template.letter
+        if item is None or c.letter_sent or day != (c.discharged_on or c.discharge):
+            return  # sent, or planned for a discharge day that has changed since
+        morning = ctx.payload["stage"] == "morning"
+        if morning:
+            targets = await members_with(ctx.tx, row.care_room_id, LETTER_MORNING) or                 await members_with(ctx.tx, row.care_room_id, FALLBACK_ROLES)
+            schedule(ctx.runtime, ctx.tx, [next_letter_morning(
+                row.id, day, ctx.now.astimezone(self.zone).date(), c, self.hours,
+                self.calendar)])
+        else:
+            targets = await self._targets(ctx.tx, row, c, item, physicians=True)
+        message = ctx.tx.post(row.room_id, notice(
+            t(lang, "discharge.letter_morning" if morning else "discharge.alert", item=item.id,
+              label=item.label(lang), due=when(lang, day),
+              who=join([pill(u) for u in targets], ", ")), mentions=targets))
+        await records.about_item(ctx.tx, row, message, item.id)
+        records.audit(ctx.tx, row, ctx.runtime.user_id,
+                      "letter_reminder" if morning else "alert", item=item.id, at=ctx.now,
+                      to=targets, late=ctx.late)
 
     async def digest_job(self, ctx: JobContext) -> None:
         loaded = await self._job_checklist(ctx)

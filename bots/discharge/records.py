@@ -44,7 +44,7 @@ def to_dict(c: Checklist) -> dict[str, Any]:
         "risk": c.risk,
         "states": {str(k): {"answer": s.answer, "by": s.by,
                             "at": s.at.isoformat() if s.at else None,
-                            "comment": s.comment, "assignee": s.assignee}
+                            "comment": s.comment, "assignee": s.assignee, "late": s.late}
                    for k, s in c.states.items()},
         "validated_at": c.validated_at.isoformat() if c.validated_at else None,
         "discharged_on": c.discharged_on.isoformat() if c.discharged_on else None,
@@ -61,7 +61,8 @@ def from_dict(raw: dict[str, Any], template: Template, zone: ZoneInfo) -> Checkl
         admission=date.fromisoformat(raw["admission"]) if raw.get("admission") else None,
         risk=raw.get("risk"),
         states={int(k): ItemState(answer=s["answer"], by=s["by"], at=_time(s["at"]),
-                                  comment=s["comment"], assignee=s["assignee"])
+                                  comment=s["comment"], assignee=s["assignee"],
+                                  late=s.get("late", False))
                 for k, s in raw["states"].items()},
         validated_at=_time(raw.get("validated_at")),
         discharged_on=date.fromisoformat(raw["discharged_on"]) if raw.get("discharged_on")

@@ -2,7 +2,9 @@
 
 Keys name the checklist and its plan version: moving the discharge date makes a new version, the
 old version's jobs are cancelled by key prefix and the new ones planned. The daily digest is one
-chain per checklist (each digest plans the next), independent of the version.
+chain per checklist (each digest plans the next), independent of the version. The lettre de
+liaison's reminders have keys of their own (`letter_prefix`): validating the discharge cancels
+the others, never these (docs/CLINICAL.md §2).
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from bots.discharge.checklist import Checklist, wall_clock, within_hours
+from bots.episode.workdays import Calendar
 
 DUE = "discharge.due"
 DIGEST = "discharge.digest"
 ESCALATE = "discharge.escalate"
+LETTER = "discharge.letter"
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,8 @@ def plan(checklist_id: int, version: int, c: Checklist, hours: Hours,
     payload = {"checklist": checklist_id, "version": version}
     jobs = []
     for item in c.template.items:
+        if item.letter:
+            continue  # its own reminders (letter_plan)
         for kind, due in (("due", item.due), ("rescore", item.rescore_due)):
             at = c.due_at(due) if due is not None else None
             if at is None:
@@ -62,6 +68,34 @@ def plan(checklist_id: int, version: int, c: Checklist, hours: Hours,
     if j0 > now:
         jobs.append(Job(ESCALATE, f"{base}escalate", j0, payload))
     return jobs
+
+
+def letter_prefix(checklist_id: int) -> str:
+    return f"discharge-letter:{checklist_id}:"
+
+
+def letter_plan(checklist_id: int, day: date, c: Checklist, hours: Hours, calendar: Calendar,
+                now: datetime) -> list[Job]:
+    """The lettre de liaison of a discharge on `day`: an alert at the end of that day's working
+    hours, then a reminder the next working morning. A time already passed comes now (one
+    message, not two, when both have)."""
+    now = now.astimezone(c.zone)  # a job's time carries the ward's zone
+    base = f"{letter_prefix(checklist_id)}{day.isoformat()}:"
+    payload = {"checklist": checklist_id, "day": day.isoformat()}
+    end = wall_clock(day, hours.end, c.zone)
+    morning = next_letter_morning(checklist_id, day, day, c, hours, calendar)
+    if morning.when <= now:
+        return [Job(LETTER, f"{base}late", now, {**payload, "stage": "morning"})]
+    return [Job(LETTER, f"{base}end", max(end, now), {**payload, "stage": "end"}), morning]
+
+
+def next_letter_morning(checklist_id: int, day: date, after: date, c: Checklist, hours: Hours,
+                        calendar: Calendar) -> Job:
+    """The reminder on the first working morning after `after`, for the letter of `day`."""
+    morning = calendar.next_working(after)
+    return Job(LETTER, f"{letter_prefix(checklist_id)}{day.isoformat()}:morning:"
+               f"{morning.isoformat()}", wall_clock(morning, hours.start, c.zone),
+               {"checklist": checklist_id, "day": day.isoformat(), "stage": "morning"})
 
 
 def next_digest(checklist_id: int, after: datetime, at: time, hours: Hours) -> Job:

@@ -35,6 +35,8 @@ def _line(c: Checklist, item: Item, lang: Lang, late: set[int]) -> Html:
         status = t(lang, "checklist.answered", answer=t(lang, f"checklist.answer.{state.answer}"),
                    by=state.by or "?", at=when(lang, state.at, c.zone) if state.at else "?",
                    comment=comment)
+        if state.late:
+            status = Html(status + t(lang, "checklist.answered_late"))
         mark = MARKS[state.answer]
     else:
         due = c.due_at(item.due)
@@ -52,7 +54,8 @@ def render(c: Checklist, lang: Lang, now: datetime) -> Html:
     late = {i.id for i in c.overdue(now)}
     parts = [t(lang, "checklist.title", title=c.template.title(lang),
                discharge=when(lang, c.discharge),
-               risk=t(lang, "checklist.risk", level=t(lang, f"risk.{c.risk}")) if c.risk else "")]
+               risk=t(lang, "checklist.risk", level=t(lang, f"risk.{c.risk}") if c.risk
+                      else t(lang, "risk.unknown")))]
     for section in c.template.sections:
         parts.append(t(lang, "checklist.section", title=section.title(lang),
                        items=join([_line(c, item, lang, late) for item in section.items])))

@@ -33,7 +33,9 @@ def lines(c: Checklist, lang: Lang) -> list[Line]:
         s = c.state(item.id)
         out.append(Line(
             item.id, item.label(lang),
-            t(lang, f"checklist.answer.{s.answer}") if s.answer else t(lang, "summary.none"),
+            Html(t(lang, f"checklist.answer.{s.answer}") + (t(lang, "summary.late")
+                                                           if s.late else ""))
+            if s.answer else t(lang, "summary.none"),
             s.by or "", when(lang, s.at, c.zone) if s.at else "", s.comment or ""))
     return out
 
@@ -42,13 +44,14 @@ def _facts(c: Checklist, lang: Lang, ref: str, patient: str) -> list[Html]:
     facts = [t(lang, "summary.patient", ref=ref, patient=patient),
              t(lang, "summary.template", title=c.template.title(lang), version=c.template.version),
              t(lang, "summary.planned", day=when(lang, c.discharge))]
-    if c.risk:
-        facts.append(t(lang, "summary.risk", level=t(lang, f"risk.{c.risk}")))
+    facts.append(t(lang, "summary.risk", level=t(lang, f"risk.{c.risk}") if c.risk
+                   else t(lang, "risk.unknown")))
     if c.validated_at and c.discharged_on:
         facts.append(t(lang, "summary.validated", day=when(lang, c.discharged_on),
                        at=when(lang, c.validated_at, c.zone)))
     else:
         facts.append(t(lang, "summary.not_validated"))
+    facts.append(t(lang, "summary.compliant" if c.compliant else "summary.not_compliant"))
     if c.override:
         facts.append(t(lang, "summary.override", by=c.override.by,
                        at=when(lang, c.override.at, c.zone),
@@ -92,6 +95,9 @@ def journal_line(entry: Entry, lang: Lang, zone: ZoneInfo) -> str:
         values["answer"] = to_plain(t(lang, f"checklist.answer.{entry.detail['answer']}"))
         quoted = "« {} »" if lang == "fr" else "\u201c{}\u201d"
         values["comment"] = " " + quoted.format(values["comment"]) if values.get("comment") \
+            else ""
+        values["late"] = CATALOGUE["audit.late"][lang] if entry.detail.get("late") else ""
+        values["by_mail"] = CATALOGUE["audit.by_mail"][lang] if entry.detail.get("by_mail") \
             else ""
     text = CATALOGUE[f"audit.{entry.action}"][lang].format_map(
         defaultdict(str, {**values, "item": _value(entry.item)}))

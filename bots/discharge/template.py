@@ -51,7 +51,12 @@ class Item:
     blocking: bool
     escalate_if_no: bool
     rescore_due: Due | None
-    alert_if_missing: bool = False
+    # The lettre de liaison: never NA, alerts at the end of J0's working hours and reminders
+    # that outlive the validation until it is sent (docs/CLINICAL.md §2).
+    letter: bool = False
+    # An item the checker cannot remedy at discharge (HAS items 1, 2, 3, 5, 8): answered after
+    # its due time it is kept as late; a "Non" does not block, unanswered does.
+    remediable: bool = True
     followup_condition: str | None = None  # holds for the RH30 plan when answered "oui"
 
     def label(self, lang: str) -> str:
@@ -83,6 +88,10 @@ class Template:
     def item(self, item_id: int) -> Item | None:
         return next((i for i in self.items if i.id == item_id), None)
 
+    @property
+    def letter(self) -> Item | None:
+        return next((i for i in self.items if i.letter), None)
+
     def title(self, lang: str) -> str:
         return self.title_en if lang == "en" else self.title_fr
 
@@ -98,6 +107,7 @@ def parse_template(raw: Any, source: str,
                    known_roles: Collection[str] | None = None) -> Template:
     check_schema(raw, "checklist-template.schema.json", source, _item_at)
     seen: set[int] = set()
+    letter_seen = False
     sections = []
     for section in raw["sections"]:
         items = []
@@ -110,6 +120,12 @@ def parse_template(raw: Any, source: str,
                        and r not in known_roles]
             if unknown:
                 raise TemplateError(source, f"unknown role(s) {', '.join(unknown)}", item_id)
+            if entry.get("letter") and entry.get("na_allowed", False):
+                raise TemplateError(source, "the lettre de liaison never takes NA (set "
+                                    "na_allowed: false)", item_id)
+            if entry.get("letter") and letter_seen:
+                raise TemplateError(source, "a second lettre de liaison item", item_id)
+            letter_seen = letter_seen or entry.get("letter", False)
             try:
                 due = Due.parse(entry["due"])
                 rescore = Due.parse(entry["rescore_due"]) if "rescore_due" in entry else None
@@ -117,10 +133,11 @@ def parse_template(raw: Any, source: str,
                 raise TemplateError(source, str(exc), item_id) from None
             items.append(Item(
                 id=item_id, label_fr=entry["label_fr"], label_en=entry.get("label_en"),
-                roles=tuple(entry["roles"]), due=due, na_allowed=entry.get("na_allowed", True),
+                roles=tuple(entry["roles"]), due=due,
+                na_allowed=entry.get("na_allowed", True) and not entry.get("letter", False),
                 blocking=entry.get("blocking", False),
                 escalate_if_no=entry.get("escalate_if_no", False), rescore_due=rescore,
-                alert_if_missing=entry.get("alert_if_missing", False),
+                letter=entry.get("letter", False), remediable=entry.get("remediable", True),
                 followup_condition=entry.get("followup_condition")))
         sections.append(Section(section["title_fr"], section["title_en"], tuple(items)))
     return Template(raw["name"], raw["title_fr"], raw["title_en"], raw["version"],

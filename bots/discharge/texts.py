@@ -11,9 +11,6 @@ TEXTS: dict[str, dict[Lang, str]] = {
     },
     "checklist.risk": {"fr": " · risque de réhospitalisation <b>{level}</b>",
                        "en": " · readmission risk <b>{level}</b>"},
-    "risk.faible": {"fr": "faible", "en": "low"},
-    "risk.intermediaire": {"fr": "intermédiaire", "en": "intermediate"},
-    "risk.eleve": {"fr": "élevé", "en": "high"},
     "checklist.section": {"fr": "<p><b>{title}</b></p><ul>{items}</ul>",
                           "en": "<p><b>{title}</b></p><ul>{items}</ul>"},
     "checklist.line": {"fr": "<li>{mark} {id}. {label} — {state}</li>",
@@ -26,6 +23,19 @@ TEXTS: dict[str, dict[Lang, str]] = {
     "checklist.no_due": {"fr": "date d'admission inconnue", "en": "admission date unknown"},
     "checklist.assignee": {"fr": " · assigné à {user}", "en": " · assigned to {user}"},
     "checklist.late": {"fr": " · <b>en retard</b>", "en": " · <b>overdue</b>"},
+    "checklist.answered_late": {
+        "fr": " · ⏰ <b>renseigné en retard</b> (non rattrapable à la sortie : non conforme)",
+        "en": " · ⏰ <b>answered late</b> (cannot be remedied at discharge: not compliant)",
+    },
+    "summary.late": {"fr": " (en retard)", "en": " (late)"},
+    "summary.compliant": {"fr": "<li>Check-list complète et à l'heure : oui</li>",
+                          "en": "<li>Checklist complete and on time: yes</li>"},
+    "summary.not_compliant": {
+        "fr": "<li>Check-list complète et à l'heure : non (item sans « Oui »/« NA », ou item non "
+              "rattrapable renseigné en retard)</li>",
+        "en": "<li>Checklist complete and on time: no (an item not \u201cYes\u201d/"
+              "\u201cN/A\u201d, or one that cannot be remedied answered late)</li>",
+    },
     "checklist.answer.oui": {"fr": "Oui", "en": "Yes"},
     "checklist.answer.non": {"fr": "Non", "en": "No"},
     "checklist.answer.na": {"fr": "NA", "en": "N/A"},
@@ -56,6 +66,16 @@ TEXTS: dict[str, dict[Lang, str]] = {
     "checklist.na_forbidden": {
         "fr": "L'item {item} ne peut pas être « NA » : il doit être fait pour tout patient.",
         "en": "Item {item} cannot be \u201cN/A\u201d: it must be done for every patient.",
+    },
+    "checklist.na_letter": {
+        "fr": "L'item {item} (lettre de liaison) ne peut pas être NA : la lettre est due à "
+              "chaque sortie, remise au patient et envoyée au médecin traitant le jour même "
+              "(décret 2016-995). Répondez <code>!sortie oui {item}</code> quand elle est "
+              "envoyée, ou <code>!sortie non {item} raison</code>.",
+        "en": "Item {item} (lettre de liaison) cannot be N/A: the letter is due at every "
+              "discharge, handed to the patient and sent to the GP the same day (décret "
+              "2016-995). Answer <code>!discharge yes {item}</code> once it is sent, or "
+              "<code>!discharge no {item} reason</code>.",
     },
     "checklist.comment_too_long": {
         "fr": "Commentaire trop long ({max} caractères au plus).",
@@ -153,10 +173,27 @@ TEXTS: dict[str, dict[Lang, str]] = {
         "en": "Readmission risk: {level}.",
     },
     "discharge.validated": {
-        "fr": "Sortie validée (sortie le {day}). Le suivi RH30 prend le relais ; la synthèse : "
-              "<code>!sortie resume</code>.",
-        "en": "Discharge validated (discharged on {day}). The RH30 follow-up takes over; the "
-              "summary: <code>!discharge summary</code>.",
+        "fr": "Sortie validée (sortie le {day}, mode : {mode}{iterative}).{not_index} Le suivi "
+              "RH30 prend le relais ; la synthèse : <code>!sortie resume</code>.{letter}",
+        "en": "Discharge validated (discharged on {day}, mode: {mode}{iterative}).{not_index} "
+              "The RH30 follow-up takes over; the summary: <code>!discharge summary</code>."
+              "{letter}",
+    },
+    "discharge.letter_due": {
+        "fr": " La lettre de liaison n'est pas encore notée envoyée : ses rappels continuent "
+              "jusqu'à son envoi.",
+        "en": " The lettre de liaison is not recorded as sent yet: its reminders go on until it "
+              "is.",
+    },
+    "discharge.answered_late": {
+        "fr": " — ⏰ renseigné après l'échéance : noté en retard (item non rattrapable).",
+        "en": " — ⏰ answered after its due time: recorded as late (cannot be remedied).",
+    },
+    "discharge.letter_by_mail": {
+        "fr": "✅ {item}. {label} — Oui, coché par la passerelle MSSanté : un courriel avec une "
+              "pièce jointe est parti de ce salon le {at}. Les rappels de la lettre s'arrêtent.",
+        "en": "✅ {item}. {label} — Yes, ticked by the MSSanté bridge: a mail with an attachment "
+              "left from this room on {at}. The letter's reminders stop.",
     },
     "discharge.tasks_title": {"fr": "<p><b>Vos items ouverts</b></p>",
                               "en": "<p><b>Your open items</b></p>"},
@@ -195,9 +232,22 @@ TEXTS: dict[str, dict[Lang, str]] = {
               "{due}).",
     },
     "discharge.alert": {
-        "fr": "🚨 <b>Alerte</b> {who} : l'item {item} « {label} » n'était pas fait à "
-              "l'échéance ({due}).",
-        "en": "🚨 <b>Alert</b> {who}: item {item} \u201c{label}\u201d not done when due ({due}).",
+        "fr": "🚨 <b>Alerte</b> {who} : l'item {item} « {label} » (lettre de liaison) n'est "
+              "toujours pas fait en fin de journée de sortie ({due}). La lettre est due le jour "
+              "même (décret 2016-995) ; <code>!sortie oui {item}</code> quand elle est partie.",
+        "en": "🚨 <b>Alert</b> {who}: the lettre de liaison (item {item} \u201c{label}\u201d) "
+              "is still not sent at the end of the discharge day ({due}). It is due the same "
+              "day (décret 2016-995); <code>!discharge yes {item}</code> once it has left.",
+    },
+    "discharge.letter_morning": {
+        "fr": "🚨 {who} : la lettre de liaison de la sortie du {due} (item {item}) n'est "
+              "toujours pas envoyée. Ce rappel revient chaque matin ouvré jusqu'à son envoi "
+              "(<code>!sortie oui {item}</code>, ou un courriel MSSanté avec la lettre en pièce "
+              "jointe depuis ce salon).",
+        "en": "🚨 {who}: the lettre de liaison of the discharge on {due} (item {item}) is still "
+              "not sent. This reminder comes back every working morning until it is "
+              "(<code>!discharge yes {item}</code>, or an MSSanté mail with the letter attached "
+              "sent from this room).",
     },
     "discharge.digest": {
         "fr": "<p>📋 <b>Items en retard</b></p><ul>{items}</ul>",
@@ -230,13 +280,22 @@ TEXTS: dict[str, dict[Lang, str]] = {
     "discharge.help.assign": {"fr": "assigne un item à un membre de l'équipe",
                               "en": "assigns an item to a team member"},
     "discharge.help.risk": {"fr": "note le risque de réhospitalisation : faible, intermediaire, "
-                                  "eleve",
-                            "en": "records the readmission risk: low, intermediate, high"},
+                                  "eleve (l'abaisser : un médecin, avec la raison)",
+                            "en": "records the readmission risk: low, intermediate, high "
+                                  "(lowering it: a physician, with the reason)"},
+    "discharge.help.lace": {"fr": "score LACE (durée, urgence, Charlson, urgences sur 6 mois) : "
+                                  "niveau de risque du patient",
+                            "en": "LACE score (length, acute, Charlson, ED visits in 6 months): "
+                                  "the patient's risk level"},
+    "discharge.help.hospital": {"fr": "score HOSPITAL : niveau de risque du patient",
+                                "en": "HOSPITAL score: the patient's risk level"},
     "discharge.help.validate": {
-        "fr": "valide la sortie (date réelle possible ; un médecin peut passer outre aux items "
-              "bloquants en donnant la raison)",
-        "en": "validates the discharge (actual date optional; a physician may override blocking "
-              "items with a reason)"},
+        "fr": "valide la sortie : [date réelle] mode (domicile, had, ssr, ehpad, mco, deces) "
+              "[iteratif] [raison] ; un médecin peut passer outre aux items bloquants en donnant "
+              "la raison",
+        "en": "validates the discharge: [actual date] mode (domicile, had, ssr, ehpad, mco, "
+              "deces) [iteratif] [reason]; a physician may override blocking items with a "
+              "reason"},
     "discharge.help.summary": {"fr": "synthèse de sortie (message et fichier)",
                                "en": "discharge summary (message and file)"},
     "discharge.help.tasks": {"fr": "vos items ouverts dans tous vos salons patients",
@@ -279,11 +338,20 @@ TEXTS: dict[str, dict[Lang, str]] = {
                    "en": "checklist started (planned discharge {day}, template {template})"},
     "audit.move": {"fr": "sortie prévue déplacée du {before} au {after}",
                    "en": "planned discharge moved from {before} to {after}"},
-    "audit.answer": {"fr": "item {item} : {answer}{comment}", "en": "item {item}: {answer}{comment}"},
+    "audit.answer": {"fr": "item {item} : {answer}{late}{comment}{by_mail}",
+                     "en": "item {item}: {answer}{late}{comment}{by_mail}"},
+    "audit.late": {"fr": " (en retard)", "en": " (late)"},
+    "audit.by_mail": {"fr": " (courriel MSSanté avec pièce jointe)",
+                      "en": " (MSSanté mail with an attachment)"},
+    "audit.score": {"fr": "score {score} : {points} points, niveau du patient {risk}",
+                    "en": "{score} score: {points} points, patient's level {risk}"},
+    "audit.letter_reminder": {"fr": "rappel de la lettre de liaison (item {item}) à {to}",
+                              "en": "lettre de liaison reminder (item {item}) to {to}"},
     "audit.assign": {"fr": "item {item} assigné à {to}", "en": "item {item} assigned to {to}"},
-    "audit.risk": {"fr": "risque de réhospitalisation : {risk}", "en": "readmission risk: {risk}"},
-    "audit.validate": {"fr": "sortie validée (sortie le {on})",
-                       "en": "discharge validated (discharged on {on})"},
+    "audit.risk": {"fr": "risque de réhospitalisation : {risk} {reason}",
+                   "en": "readmission risk: {risk} {reason}"},
+    "audit.validate": {"fr": "sortie validée (sortie le {on}, mode {mode})",
+                       "en": "discharge validated (discharged on {on}, mode {mode})"},
     "audit.override": {"fr": "passé outre aux items {items} : {reason}",
                        "en": "overrode items {items}: {reason}"},
     "audit.summary": {"fr": "synthèse éditée", "en": "summary produced"},

@@ -1,5 +1,7 @@
-"""`POST /api/v1/patients/{ref}/discharge`: a hospital system reports a discharge home and the
-RH30 plan starts in the patient's room. Mounted on the care-team bot's provisioning API (its
+"""`POST /api/v1/patients/{ref}/discharge`: a hospital system reports a discharge (its mode and
+whether the stay was iterative); it is recorded for the indicator and, for the modes the schedule
+follows, the RH30 plan starts in the patient's room. A risk level given raises the episode's
+level (never lowers it, like a score). Mounted on the care-team bot's provisioning API (its
 token, body validation against schemas/api/discharge.schema.json, and errors)."""
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ from aiohttp import web
 
 from bots.careteam.api import Api, ApiError
 from bots.discharge.render import when
+from bots.episode import records as episode
+from bots.episode.modes import Discharge
+from bots.episode.risk import with_score
 from bots.followup import records
 from bots.followup.models import FollowupPlan
 from bots.followup.records import PlanExists
@@ -37,16 +42,23 @@ def routes(bot: Followup) -> list[ApiRoute]:
         if day > bot.today():
             raise ApiError(422, "future_discharge", to_plain(
                 t(lang, "followup.future", day=when(lang, day))))
+        discharge = Discharge(payload["mode"], payload.get("iterative", False))
         async with api.runtime.transaction() as tx:
             try:
-                row = await bot.start(tx, api.runtime, room, day, payload.get("risk", "eleve"),
+                if await records.plan_of(tx, room.room_id) is None and "risk" in payload:
+                    current = await episode.risk_of(tx, room.id)
+                    level = with_score(current, payload["risk"], "api")
+                    if level != current:
+                        await episode.set_risk(tx, room.id, level)
+                row = await bot.start(tx, api.runtime, room, day, discharge,
                                       tuple(payload.get("conditions", ())), "api",
                                       room.language, utcnow())  # type: ignore[arg-type]
                 created = True
             except PlanExists:
                 row = await records.plan_of(tx, room.room_id)
                 assert row is not None
-                if row.discharged_on != day:
+                if (row.discharged_on, row.mode, row.iterative) != (
+                        day, discharge.mode, discharge.iterative):
                     raise ApiError(409, "followup_exists", to_plain(t(
                         lang, "followup.exists_other", day=when(lang, row.discharged_on)))
                     ) from None
@@ -67,6 +79,7 @@ async def _plan(bot: Followup, tx: Transaction, row: FollowupPlan, ref: str,
             steps.append({"id": step.step, "day": step.day.isoformat(), "state": step.state,
                           "roles": list(template.roles), "label": template.label(row.language)})
     return {"ref": ref, "room_id": row.room_id, "status": row.status,
-            "discharged_on": row.discharged_on.isoformat(), "risk": row.risk,
+            "discharged_on": row.discharged_on.isoformat(), "mode": row.mode,
+            "iterative": row.iterative, "risk": row.risk,
             "conditions": list(as_conditions(row.conditions)), "created": created,
             "steps": steps}

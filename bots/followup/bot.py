@@ -28,7 +28,6 @@ from bots.datafiles import TemplateError
 from bots.discharge import records as discharge_records
 from bots.discharge.bot import HANDOVER_JOB
 from bots.discharge.checklist import (
-    RISKS,
     Checklist,
     ChecklistError,
     Risk,
@@ -39,6 +38,10 @@ from bots.discharge.checklist import (
 from bots.discharge.models import Handover
 from bots.discharge.render import when
 from bots.discharge.template import Template, load_templates
+from bots.episode import records as episode
+from bots.episode.modes import Discharge, ModeError, parse_discharge
+from bots.episode.risk import Level, RiskError, by_hand, effective, plan_level
+from bots.episode.scores import Score, ScoreError, parse_hospital, parse_lace, score_text
 from bots.followup import records, texts  # noqa: F401 - texts: the catalogue
 from bots.followup.api import routes
 from bots.followup.models import FollowupPlan, FollowupStep
@@ -59,9 +62,8 @@ from bots.followup.schedule import (
     replan,
     retry_day,
 )
-from bots.followup.scores import Score, ScoreError, parse_hospital, parse_lace
 from bots.runtime.bot import Bot, CommandContext, JobContext, JoinContext
-from bots.runtime.commands import Arg, Command, as_int, described
+from bots.runtime.commands import Arg, ArgError, Command, as_int, described
 from bots.runtime.i18n import Lang, t
 from bots.runtime.notice import Html, join, notice, pill
 from bots.runtime.store import Transaction, utcnow
@@ -102,17 +104,34 @@ class Followup:
     # --- starting a plan -------------------------------------------------------------------
 
     async def start(self, tx: Transaction, runtime: Runtime, room: CareRoom,
-                    discharged_on: date, risk: Risk, conditions: Collection[Condition],
-                    by: str, lang: Lang, now: datetime) -> FollowupPlan:
+                    discharged_on: date, discharge: Discharge,
+                    conditions: Collection[Condition], by: str, lang: Lang,
+                    now: datetime) -> FollowupPlan:
+        """The discharge recorded (for the indicator, whatever its mode) and, when the schedule
+        follows this discharge mode, its steps planned at the episode's risk level (high while
+        unknown, and said so)."""
         if await records.plan_of(tx, room.room_id or "") is not None:
             raise records.PlanExists
         schedule = self.schedules[self.settings.default_template]
+        level = await episode.risk_of(tx, room.id)
+        risk = effective(level)
+        followed = discharge.mode in schedule.modes
         row = FollowupPlan(account=tx.account, care_room_id=room.id, room_id=room.room_id or "",
-                           schedule=schedule.name, status="active", discharged_on=discharged_on,
-                           risk=risk, conditions=",".join(conditions), ward=room.ward,
+                           schedule=schedule.name,
+                           status="active" if followed else "not_followed",
+                           discharged_on=discharged_on, risk=risk,
+                           conditions=",".join(conditions), ward=room.ward,
+                           mode=discharge.mode, iterative=discharge.iterative,
                            language=lang, started_by=by, created_at=now)
         tx.session.add(row)
         await tx.session.flush()
+        mode = t(lang, "followup.mode", mode=t(lang, f"mode.{discharge.mode}"),
+                 iterative=t(lang, "mode.iterative") if discharge.iterative else "",
+                 not_index="" if discharge.index_stay else t(lang, "mode.not_index"))
+        if not followed:
+            tx.post(row.room_id, notice(t(lang, "followup.recorded_only",
+                                          day=when(lang, discharged_on), mode=mode)))
+            return row
         steps = self._plan(row)
         for planned in steps:
             tx.session.add(FollowupStep(plan_id=row.id, step=planned.step.id, day=planned.day,
@@ -120,7 +139,10 @@ class Followup:
             # A step whose day has passed (a plan started late) is posted at once, marked late.
             self._arm(tx, runtime, row, planned.step.id, 1, planned.day)
         tx.post(row.room_id, notice(t(lang, "followup.started", day=when(lang, discharged_on),
-                                      risk=t(lang, f"followup.risk.{risk}"),
+                                      risk=t(lang, f"followup.risk.{risk}"), mode=mode,
+                                      unknown=t(lang, "followup.risk_unknown",
+                                                note=t(lang, "risk.unknown"))
+                                      if level is None else "",
                                       plan=self.plan_html(row, [
                                           (p.step, p.day, "planned") for p in steps], lang))))
         return row
@@ -150,11 +172,12 @@ class Followup:
         room = await ctx.tx.session.get(CareRoom, handover.care_room_id)
         if room is None:
             return
-        risk: Risk = handover.risk if handover.risk in RISKS else "eleve"  # type: ignore
         conditions = await self._conditions_at_discharge(ctx.tx, room.id, handover.discharged_on)
         try:
-            await self.start(ctx.tx, ctx.runtime, room, handover.discharged_on, risk, conditions,
-                             ctx.runtime.user_id, room.language, ctx.now)  # type: ignore
+            await self.start(ctx.tx, ctx.runtime, room, handover.discharged_on,
+                             Discharge(handover.mode, handover.iterative),  # type: ignore
+                             conditions, ctx.runtime.user_id, room.language,  # type: ignore
+                             ctx.now)
         except records.PlanExists:
             pass  # started by hand before the discharge was validated
 
@@ -175,7 +198,8 @@ class Followup:
             return None
         return discharge_records.open_checklist(tx, row, template, self.zone)
 
-    async def begin(self, ctx: CommandContext, date_: str, risque: str | None) -> None:
+    async def begin(self, ctx: CommandContext, date_: str, details: str | None) -> None:
+        """`!rh30 debut <date> <mode> [iteratif] [risque]`."""
         room = await careteam.room_by_id(ctx.tx, ctx.room_id)
         if room is None:
             ctx.reply(t(ctx.lang, "followup.not_patient_room"))
@@ -184,20 +208,39 @@ class Followup:
         today = now.astimezone(self.zone).date()
         try:
             day = parse_day(date_, today, past=True)
-        except ChecklistError as exc:
+            discharge, rest = parse_discharge((details or "").split())
+            if len(rest) > 1:
+                raise ArgError("followup.extra", extra=" ".join(rest[1:]))
+            risk: Risk | None = as_risk(rest[0]) if rest else None
+        except (ChecklistError, ModeError, ArgError) as exc:
             ctx.reply(exc.text(ctx.lang))
             return
         if day > today:
             ctx.reply(t(ctx.lang, "followup.future", day=when(ctx.lang, day)))
             return
-        conditions = await self._conditions_at_discharge(ctx.tx, room.id, day)
-        # Without a risk level every step is planned (the high-risk plan holds them all but
-        # the intermediate ones): safer to remind too much than too little.
-        try:
-            await self.start(ctx.tx, ctx.runtime, room, day, risque or "eleve",  # type: ignore
-                             conditions, ctx.sender, ctx.lang, now)
-        except records.PlanExists:
+        if await records.plan_of(ctx.tx, ctx.room_id) is not None:
             ctx.reply(t(ctx.lang, "followup.already"))
+            return
+        if risk is not None and not await self._set_level(ctx, room.id, risk, None):
+            return
+        # Without a risk level the patient is treated as high risk (start says so).
+        conditions = await self._conditions_at_discharge(ctx.tx, room.id, day)
+        await self.start(ctx.tx, ctx.runtime, room, day, discharge, conditions, ctx.sender,
+                         ctx.lang, now)
+
+    async def _set_level(self, ctx: CommandContext, care_room_id: int, risk: Risk,
+                         reason: str | None) -> Level | None:
+        """The episode's level set by hand (lowering: a physician, with a reason); None once
+        the reply says why not."""
+        try:
+            level = by_hand(await episode.risk_of(ctx.tx, care_room_id), risk, ctx.sender,
+                            physician=self.roles.may(ctx.caller, "discharge.override"),
+                            reason=reason)
+        except RiskError as exc:
+            ctx.reply(exc.text(ctx.lang))
+            return None
+        await episode.set_risk(ctx.tx, care_room_id, level)
+        return level
 
     async def plan_or_reply(self, ctx: CommandContext) -> FollowupPlan | None:
         row = await records.plan_of(ctx.tx, ctx.room_id)
@@ -309,10 +352,23 @@ class Followup:
 
     # --- changing the plan -----------------------------------------------------------------
 
-    async def set_risk(self, ctx: CommandContext, niveau: str) -> None:
-        row = await self.plan_or_reply(ctx)
-        if row is not None:
-            await self._replan(ctx, row, niveau, as_conditions(row.conditions))  # type: ignore
+    async def set_risk(self, ctx: CommandContext, niveau: str, raison: str | None) -> None:
+        room = await careteam.room_by_id(ctx.tx, ctx.room_id)
+        if room is None:
+            ctx.reply(t(ctx.lang, "followup.not_patient_room"))
+            return
+        row = await records.plan_of(ctx.tx, ctx.room_id)
+        if row is not None and row.status in ("closed", "deceased", "not_followed"):
+            ctx.reply(t(ctx.lang, f"followup.plan_{row.status}"))
+            return
+        level = await self._set_level(ctx, room.id, niveau, raison)  # type: ignore[arg-type]
+        if level is None:
+            return
+        if row is None:  # before the discharge: the checklist and the plan to come use it
+            ctx.reply(t(ctx.lang, "followup.level_set",
+                        risk=t(ctx.lang, f"followup.risk.{level.risk}")))
+            return
+        await self._replan(ctx, row, level.risk, as_conditions(row.conditions))
 
     async def set_conditions(self, ctx: CommandContext, conditions: tuple[Condition, ...]
                              ) -> None:
@@ -322,7 +378,7 @@ class Followup:
 
     async def _replan(self, ctx: CommandContext, row: FollowupPlan, risk: Risk,
                       conditions: Collection[Condition]) -> None:
-        if row.status in ("closed", "deceased"):
+        if row.status in ("closed", "deceased", "not_followed"):
             ctx.reply(t(ctx.lang, f"followup.plan_{row.status}"))
             return
         row.risk, row.conditions = risk, ",".join(conditions)
@@ -388,18 +444,24 @@ class Followup:
         except ScoreError as exc:
             ctx.reply(exc.text(ctx.lang))
             return
-        row = await records.plan_of(ctx.tx, ctx.room_id)
-        ctx.reply(t(ctx.lang, "followup.score", name=score.name, points=score.points,
-                    maximum=score.maximum, risk=t(ctx.lang, f"followup.risk.{score.risk}"),
-                    parts=", ".join(f"{k} {v}" for k, v in score.parts),
-                    meaning=t(ctx.lang, f"followup.meaning.{score.name}")))
-        if row is None or row.status in ("closed", "deceased") or row.risk == score.risk:
+        ctx.reply(score_text(ctx.lang, score))
+        room = await careteam.room_by_id(ctx.tx, ctx.room_id)
+        if room is None:
             return
-        if self.roles.may(ctx.caller, "followup.plan"):
-            await self._replan(ctx, row, score.risk, as_conditions(row.conditions))
-        else:
-            ctx.reply(t(ctx.lang, "followup.score_differs", risk=t(
-                ctx.lang, f"followup.risk.{score.risk}"), level=score.risk))
+        # The episode's level, shared with the discharge checklist: the highest class wins.
+        level = await episode.score_risk(ctx.tx, room.id, score.risk, ctx.sender)
+        ctx.reply(t(ctx.lang, "followup.episode_level",
+                    risk=t(ctx.lang, f"followup.risk.{level.risk}")))
+        row = await records.plan_of(ctx.tx, ctx.room_id)
+        if row is None or row.status in ("closed", "deceased", "not_followed"):
+            return
+        new = plan_level(row.risk, level)  # type: ignore[arg-type]
+        if new is not None:
+            await self._replan(ctx, row, new, as_conditions(row.conditions))
+        elif score.risk != row.risk:
+            ctx.reply(t(ctx.lang, "followup.score_not_lowered",
+                        plan=t(ctx.lang, f"followup.risk.{row.risk}"),
+                        risk=t(ctx.lang, f"followup.risk.{score.risk}"), level=score.risk))
 
     # --- newcomers -------------------------------------------------------------------------
 
@@ -428,14 +490,15 @@ class Followup:
 
         return [
             cmd("rh30 debut", "followup start", "followup.help.start", self.begin,
-                Arg("date_", "date"), Arg("risque", "risk", as_risk, optional=True),
+                Arg("date_", "date"), Arg("details", "details", optional=True, rest=True),
                 permission=planner, aliases=("rh30 début",)),
             cmd("rh30 plan", "followup plan", "followup.help.plan", self.show),
             cmd("rh30 fait", "followup done", "followup.help.done", self.done, step, note),
             cmd("rh30 echec", "followup failed", "followup.help.failed", self.failed, step, note,
                 aliases=("rh30 échec",)),
             cmd("rh30 risque", "followup risk", "followup.help.risk", self.set_risk,
-                Arg("niveau", "level", as_risk), permission=planner),
+                Arg("niveau", "level", as_risk),
+                Arg("raison", "reason", optional=True, rest=True), permission=planner),
             cmd("rh30 conditions", "followup conditions", "followup.help.conditions",
                 self.set_conditions, Arg("conditions", "conditions", parse_conditions,
                                          rest=True), permission=planner),

@@ -29,7 +29,8 @@ _ID = BigInteger().with_variant(Integer, "sqlite")
 
 
 class FollowupPlan(Base):
-    """The 30 days after a discharge. `status`: active | frozen (a readmission or ED visit was
+    """The 30 days after a discharge. `status`: active | not_followed (the schedule has no
+    follow-up for this discharge mode: the stay is only recorded for the indicator) | frozen (a readmission or ED visit was
     reported: no step is posted until `!rh30 reprise`) | deceased (no step is posted again) |
     closed (D+30 passed). `conditions`: the
     schedule's `when` tags that hold (comma-separated: short_stay, home_care). `ward`: the
@@ -47,6 +48,10 @@ class FollowupPlan(Base):
     risk: Mapped[str] = mapped_column(String(16))
     conditions: Mapped[str] = mapped_column(String(64))
     ward: Mapped[str | None] = mapped_column(String(100))
+    # How the stay ended (episode/modes.py) and whether it was iterative: a transfer to an
+    # acute ward, a death or sessions are not index stays of the indicator.
+    mode: Mapped[str] = mapped_column(String(16), default="domicile")
+    iterative: Mapped[bool] = mapped_column(Boolean, default=False)
     language: Mapped[str] = mapped_column(String(2))
     started_by: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -2,12 +2,14 @@
 window's outcome at D+30.
 
 `!rh30 rehospitalisation <date> [programmee] [urgences]` records the return, says how it counts
-(BRIEF §3: 1–7 and 1–30 days count, day 0 is a same-day return, ED visits and planned stays are
-logged apart), alerts the physician and the coordinators, freezes the plan (no call to a patient
+(docs/CLINICAL.md §3: 1–7 and 1–30 days count, planned or not, in the official figure; planned
+ones are left out of the unplanned rate; day 0 is a same-day return, planned or not; ED visits
+are logged apart), alerts the physician and the coordinators, freezes the plan (no call to a patient
 in hospital) and opens a short review: the checklist items answered "Non" at discharge.
 `!rh30 evitable oui|non <note>` records the HAS 2013 judgement on the counted readmission.
 `!rh30 deces <date>` records a death after the discharge: every call and reminder stops for good
-(the D+30 close still comes, for the indicator: the index stay ended at home, BRIEF §3).
+(the D+30 close still comes, for the indicator: the index stay ended at home, docs/CLINICAL.md
+§3).
 """
 
 from __future__ import annotations
@@ -104,16 +106,19 @@ class Readmissions:
                               note=ctx.tx.vault.seal({}))
         ctx.tx.session.add(event)
         kind = category(records.as_stay("", row), records.as_return("", event))
+        counted = kind in ("rh7", "rh30")
         lang = ctx.lang
         parts = [t(lang, f"readmission.{kind}", day=when(lang, day),
                    delay=(day - row.discharged_on).days)]
+        if counted and planned:
+            parts.append(t(lang, "readmission.planned"))
         if kind != "after":
             if row.status == "active":
                 await self._stop_steps(ctx, row, "frozen")
                 parts.append(t(lang, "readmission.frozen"))
-            if kind != "planned":
+            if not (counted and planned):  # a planned same-day return is logged like any
                 parts.append(await self._review(ctx.tx, row, lang))
-            if kind in ("rh7", "rh30"):
+            if counted and not planned:
                 parts.append(t(lang, "readmission.judge"))
         who = await careteam.members_with(ctx.tx, row.care_room_id, ALERTED_ROLES)
         ctx.reply(join(parts, " "), mentions=who)
@@ -177,13 +182,13 @@ class Readmissions:
         if verdict not in _YES | _NO:
             ctx.reply(t(ctx.lang, "readmission.bad_verdict", value=avis))
             return
-        counted = [e for e in await records.events(ctx.tx, row)
-                   if category(records.as_stay("", row), records.as_return("", e))
+        counted = [e for e in await records.events(ctx.tx, row) if not e.planned
+                   and category(records.as_stay("", row), records.as_return("", e))
                    in ("rh7", "rh30")]
         if not counted:
             ctx.reply(t(ctx.lang, "readmission.nothing_to_judge"))
             return
-        event = counted[0]  # the indicator's readmission: the first one counted
+        event = counted[0]  # the indicator's: the first unplanned readmission (HAS 2013)
         again = event.avoidable is not None
         event.avoidable = verdict in _YES
         event.judged_by, event.judged_at = ctx.sender, utcnow()
@@ -201,7 +206,8 @@ class Readmissions:
         if result.readmitted30:
             head = t(lang, "followup.closed_readmitted", late=late, delay=result.first_delay,
                      rh7=t(lang, "followup.and_rh7") if result.readmitted7 else "",
-                     verdict=t(lang, f"readmission.avoidable.{result.avoidable}"))
+                     verdict=t(lang, f"readmission.avoidable.{result.avoidable}")
+                     if result.unplanned30 else t(lang, "readmission.avoidable.planned"))
         else:
             head = t(lang, "followup.closed", late=late)
         also = [t(lang, f"followup.also.{name}", n=n) for name, n in (
@@ -211,6 +217,6 @@ class Readmissions:
         if died is not None:
             also.append(t(lang, "followup.also.death", day=when(lang, died.on),
                           delay=(died.on - row.discharged_on).days))
-        tail = t(lang, "readmission.judge") if result.readmitted30 and \
+        tail = t(lang, "readmission.judge") if result.unplanned30 and \
             result.avoidable is None else t(lang, "followup.still_counts", last=when(lang, last))
         return join([head, *also, tail], " ")

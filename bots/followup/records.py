@@ -4,12 +4,13 @@ their returns for the indicator. Database only, inside the caller's transaction.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 
 from sqlalchemy import select
 
 from bots.careteam.models import CareRoom
 from bots.discharge.models import ChecklistRow, Handover
-from bots.followup.indicator import IndexStay, Return
+from bots.followup.indicator import IndexStay, Return, same_patients
 from bots.followup.models import FollowupEvent, FollowupPlan, FollowupStep
 from bots.runtime.store import Transaction
 
@@ -47,28 +48,42 @@ async def death(tx: Transaction, plan: FollowupPlan) -> FollowupEvent | None:
         FollowupEvent.plan_id == plan.id, FollowupEvent.kind == "death"))
 
 
-def as_return(ref: str, event: FollowupEvent) -> Return:
+def as_return(ref: str, event: FollowupEvent, patient: str = "") -> Return:
     return Return(ref, event.on, "ed" if event.kind == "ed" else "admission",
-                  planned=event.planned, avoidable=event.avoidable)
+                  planned=event.planned, avoidable=event.avoidable, patient=patient)
 
 
-def as_stay(ref: str, plan: FollowupPlan) -> IndexStay:
-    # A plan follows a discharge home: deaths and transfers never start one.
-    return IndexStay(ref, plan.discharged_on, plan.ward)
+def as_stay(ref: str, plan: FollowupPlan, patient: str = "") -> IndexStay:
+    return IndexStay(ref, plan.discharged_on, plan.ward, plan.mode,  # type: ignore[arg-type]
+                     plan.iterative, patient)
 
 
 async def indicator_data(tx: Transaction) -> tuple[list[tuple[IndexStay, str]], list[Return]]:
-    """Every index stay of this account with its risk level, and every return after one."""
+    """Every recorded discharge of this account with its risk level, and every return after
+    one; each names its patient across rooms (the care-team register's blind indexes)."""
     plans = (await tx.session.execute(
-        select(FollowupPlan, CareRoom.ref).join(CareRoom, CareRoom.id == FollowupPlan.care_room_id)
+        select(FollowupPlan, CareRoom.ref, CareRoom.ins_index, CareRoom.traits_index)
+        .join(CareRoom, CareRoom.id == FollowupPlan.care_room_id)
         .where(FollowupPlan.account == tx.account).order_by(FollowupPlan.discharged_on,
                                                             FollowupPlan.id))).all()
-    refs = {plan.id: ref or f"#{plan.id}" for plan, ref in plans}
+    patients = same_patients([(plan.care_room_id, ins, traits) for plan, _, ins, traits in plans])
+    refs = {plan.id: (ref or f"#{plan.id}", patients[plan.care_room_id])
+            for plan, ref, _, _ in plans}
     found = (await tx.session.scalars(select(FollowupEvent).join(
         FollowupPlan, FollowupPlan.id == FollowupEvent.plan_id).where(
         FollowupPlan.account == tx.account, FollowupEvent.kind.in_(RETURNS)))).all()
-    return ([(as_stay(refs[plan.id], plan), plan.risk) for plan, _ in plans],
-            [as_return(refs[e.plan_id], e) for e in found])
+    return ([(as_stay(refs[plan.id][0], plan, refs[plan.id][1]), plan.risk)
+             for plan, _, _, _ in plans],
+            [as_return(refs[e.plan_id][0], e, refs[e.plan_id][1]) for e in found])
+
+
+async def compliance_data(tx: Transaction) -> list[tuple[str | None, date, bool]]:
+    """(ward, discharge day, complete and on time) of each validated checklist of this
+    account."""
+    rows = (await tx.session.execute(select(
+        Handover.ward, Handover.discharged_on, Handover.compliant).where(
+        Handover.account == tx.account, Handover.compliant.is_not(None)))).all()
+    return [(ward, day, bool(ok)) for ward, day, ok in rows]
 
 
 async def checklist_at_discharge(tx: Transaction, care_room_id: int) -> ChecklistRow | None:

@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from datetime import date
 
-from bots.followup.indicator import Counts, Outcome
+from bots.followup.indicator import Compliance, Counts, Outcome
 from bots.runtime.commands import ArgError
 from bots.runtime.i18n import Lang, t
 from bots.runtime.notice import Html, join
@@ -22,9 +22,12 @@ from bots.runtime.notice import Html, join
 DEFAULT_MONTHS = 12
 _MONTH = re.compile(r"^(?:(?P<y>\d{4})-(?P<m>\d{1,2})|(?P<m2>\d{1,2})/(?P<y2>\d{4}))$")
 _LAST = re.compile(r"^(?P<n>\d{1,2})\s?m(?:ois)?$")
-CSV_COLUMNS = ("ref", "ward", "discharged_on", "risk", "excluded", "window_30_closed",
-               "readmitted_7", "readmitted_30", "first_delay_days", "same_day_returns",
-               "ed_visits", "planned_readmissions", "avoidable")
+CSV_COLUMNS = ("ref", "ward", "discharged_on", "discharge_mode", "iterative", "risk", "excluded",
+               "exclusion", "window_30_closed", "readmitted_7", "readmitted_30",
+               "unplanned_readmitted_30", "first_delay_days", "same_day_returns", "ed_visits",
+               "planned_readmissions", "avoidable")
+# A spreadsheet reads a cell starting with one of these as a formula (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def month_of(day: date) -> str:
@@ -79,8 +82,10 @@ def _rate(lang: Lang, n: int, of: int) -> str:
 def _row(lang: Lang, c: Counts, label: str) -> Html:
     judged = c.avoidable + c.not_avoidable
     return t(lang, "stats.row", label=label, discharges=c.discharges,
+             excluded=c.excluded + c.repeat,
              rh7=_rate(lang, c.readmitted7, c.closed7),
              rh30=_rate(lang, c.readmitted30, c.closed30),
+             unplanned=_rate(lang, c.unplanned30, c.closed30),
              provisional=t(lang, "stats.provisional") if not c.final else "",
              open=f"{c.open30} ({c.open_readmitted30})" if c.open30 else "—",
              same_day=c.same_day, ed=c.ed_visits, planned=c.planned,
@@ -88,9 +93,19 @@ def _row(lang: Lang, c: Counts, label: str) -> Html:
              not_judged=c.not_judged)
 
 
+def compliance_html(rows: Sequence[Compliance], lang: Lang) -> Html:
+    if not rows:
+        return Html("")
+    return t(lang, "stats.compliance", rows=join([
+        t(lang, "stats.compliance_row", ward=c.ward, rate=_rate(lang, c.compliant, c.checklists))
+        for c in rows]))
+
+
 def stats_html(rows: Sequence[Counts], lang: Lang, period: tuple[str, str],
-               ward: str | None, all_wards: str) -> Html:
-    """By month (all wards, or the ward asked for), the total, then the total of each ward."""
+               ward: str | None, all_wards: str,
+               compliance: Sequence[Compliance] = ()) -> Html:
+    """By month (all wards, or the ward asked for), the total, then the total of each ward,
+    what each figure means, and the checklists' compliance by ward."""
     wanted = ward or all_wards
     by_month = [_row(lang, c, c.month) for c in rows if c.month != "total" and c.ward == wanted]
     total = [_row(lang, c, t(lang, "stats.total")) for c in rows
@@ -103,28 +118,37 @@ def stats_html(rows: Sequence[Counts], lang: Lang, period: tuple[str, str],
              ward=ward or t(lang, "stats.all_wards"), head=t(lang, "stats.head"),
              rows=join([*by_month, *total]),
              by_ward=t(lang, "stats.by_ward", head=t(lang, "stats.head"), rows=join(wards))
-             if ward is None and len(wards) > 1 else "")
+             if ward is None and len(wards) > 1 else "",
+             definitions=t(lang, "stats.definitions"),
+             compliance=compliance_html(compliance, lang))
+
+
+def cell(value: str) -> str:
+    """A free-text cell a spreadsheet will not run as a formula: `'` before a leading `=`,
+    `+`, `-`, `@`, tab or carriage return."""
+    return f"'{value}" if value.startswith(_FORMULA_START) else value
 
 
 def export_csv(outcomes: Sequence[tuple[Outcome, str]]) -> bytes:
-    """One line per index stay with its pseudonymous reference (never identity); `str` is the
-    risk level. UTF-8, comma-separated, a header of stable English names."""
+    """One line per stay with its pseudonymous reference (never identity); `str` is the risk
+    level. UTF-8, comma-separated, a header of stable English names; text cells neutralised."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for o, risk in outcomes:
-        avoidable = "" if not o.readmitted30 else \
+        avoidable = "" if not o.unplanned30 else \
             {True: "yes", False: "no", None: "not_judged"}[o.avoidable]
         writer.writerow((
-            o.stay.ref, o.stay.ward or "", o.stay.discharged_on.isoformat(), risk,
-            int(o.excluded), int(o.closed30), int(o.readmitted7), int(o.readmitted30),
+            cell(o.stay.ref), cell(o.stay.ward or ""), o.stay.discharged_on.isoformat(),
+            o.stay.mode, int(o.stay.iterative), cell(risk), int(o.excluded), o.exclusion or "",
+            int(o.closed30), int(o.readmitted7), int(o.readmitted30), int(o.unplanned30),
             "" if o.first_delay is None else o.first_delay, o.same_day, o.ed_visits, o.planned,
             avoidable))
     return out.getvalue().encode()
 
 
 def chart_png(rows: Sequence[Counts], lang: Lang, all_wards: str) -> tuple[bytes, int, int]:
-    """RH30 and RH7 by month of discharge (all wards): bars for RH30, hatched while the month
+    """Official (all-cause) RH30 and RH7 by month of discharge (all wards): bars for RH30, hatched while the month
     is provisional, a line for RH7. PNG bytes, width and height in pixels."""
     # Imported here: matplotlib takes half a second to load and only this monthly chart needs it.
     import matplotlib

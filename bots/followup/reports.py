@@ -13,7 +13,15 @@ from sqlalchemy import select
 from bots.careteam import service as careteam
 from bots.discharge.checklist import wall_clock
 from bots.followup import records
-from bots.followup.indicator import Counts, IndexStay, Return, outcome, stats
+from bots.followup.indicator import (
+    Compliance,
+    Counts,
+    IndexStay,
+    Return,
+    compliance,
+    outcomes,
+    stats,
+)
 from bots.followup.report import (
     DEFAULT_MONTHS,
     chart_png,
@@ -61,7 +69,8 @@ class Reports:
 
     async def _data(self, ctx: CommandContext, text: str | None
                     ) -> tuple[Filter, list[tuple[IndexStay, str]], list[Return]] | None:
-        """The index stays asked for (with their risk level) and all returns, or a reply."""
+        """The stays of the period asked for, all wards (a patient's index stay is chosen
+        among them before a ward is), with their risk level, and all returns; or a reply."""
         try:
             wanted = Filter.parse(text, self.today())
         except ArgError as exc:
@@ -77,8 +86,7 @@ class Reports:
                 return None
             wanted.ward = match
         first, last = wanted.period
-        chosen = [(s, risk) for s, risk in stays if first <= month_of(s.discharged_on) <= last
-                  and (wanted.ward is None or s.ward == wanted.ward)]
+        chosen = [(s, risk) for s, risk in stays if first <= month_of(s.discharged_on) <= last]
         return wanted, chosen, returns
 
     async def stats(self, ctx: CommandContext, filtre: str | None) -> None:
@@ -88,20 +96,23 @@ class Reports:
         wanted, stays, returns = found
         rows = stats([s for s, _ in stays], returns, self.today(), ward=wanted.ward,
                      all_wards=ALL_WARDS)
-        ctx.reply(stats_html(rows, ctx.lang, wanted.period, wanted.ward, ALL_WARDS))
+        ctx.reply(stats_html(rows, ctx.lang, wanted.period, wanted.ward, ALL_WARDS,
+                             await _compliance(ctx.tx, wanted.period, wanted.ward)))
 
     async def export(self, ctx: CommandContext, filtre: str | None) -> None:
         found = await self._data(ctx, filtre)
         if found is None:
             return
         wanted, stays, returns = found
-        today = self.today()
-        data = export_csv([(outcome(s, returns, today), risk) for s, risk in stays])
+        found_outcomes = outcomes([s for s, _ in stays], returns, self.today())
+        lines = [(o, risk) for o, (_, risk) in zip(found_outcomes, stays, strict=True)
+                 if wanted.ward is None or o.stay.ward == wanted.ward]
+        data = export_csv(lines)
         first, last = wanted.period
         name = f"rh30-{first}-{last}{'-' + wanted.ward if wanted.ward else ''}.csv"
         ctx.tx.post(ctx.room_id, attachment(name.replace(" ", "_"), data, "text/csv"),
                     cause_event_id=ctx.event_id)
-        ctx.reply(t(ctx.lang, "export.done", n=len(stays), first=first, last=last))
+        ctx.reply(t(ctx.lang, "export.done", n=len(lines), first=first, last=last))
 
     # --- the monthly report ----------------------------------------------------------------
 
@@ -113,16 +124,17 @@ class Reports:
         stays, returns = await records.indicator_data(ctx.tx)
         chosen = [s for s, _ in stays if period[0] <= month_of(s.discharged_on) <= period[1]]
         rows = stats(chosen, returns, today, all_wards=ALL_WARDS)
+        checked = await _compliance(ctx.tx, period, None)
         for room in await careteam.coordination_rooms(ctx.tx):
             if room.status == "open" and room.room_id:
                 self._post_report(ctx.tx, room.room_id, rows, room.language,  # type: ignore
-                                  period)
+                                  period, checked)
         self._schedule_next(ctx.tx, ctx.runtime, today)
 
     def _post_report(self, tx: Transaction, room_id: str, rows: list[Counts], lang: Lang,
-                     period: tuple[str, str]) -> None:
+                     period: tuple[str, str], checked: list[Compliance]) -> None:
         tx.post(room_id, notice(t(lang, "report.intro", table=stats_html(
-            rows, lang, period, None, ALL_WARDS))))
+            rows, lang, period, None, ALL_WARDS, checked))))
         if any(c.month != "total" for c in rows):
             png, width, height = chart_png(rows, lang, ALL_WARDS)
             tx.post(room_id, attachment(f"rh30-{period[1]}.png", png, "image/png",
@@ -144,6 +156,14 @@ class Reports:
                 ScheduledJob.account == tx.account, ScheduledJob.key == _key(when.date())))
             if planned is None:
                 self._schedule_next(tx, runtime, self.today())
+
+
+async def _compliance(tx: Transaction, period: tuple[str, str],
+                      ward: str | None) -> list[Compliance]:
+    """The validated checklists of the period (of `ward`), compliance by ward."""
+    return compliance([(w, ok) for w, day, ok in await records.compliance_data(tx)
+                       if period[0] <= month_of(day) <= period[1]
+                       and (ward is None or w == ward)], ALL_WARDS)
 
 
 def _key(first: date) -> str:

@@ -11,17 +11,15 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from functools import cached_property
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-import holidays
-
 from bots.datafiles import TemplateError, check_schema, entry_id, load_named, read
 from bots.discharge.checklist import wall_clock
-from bots.followup.scores import Risk
+from bots.episode.scores import Risk
+from bots.episode.workdays import Calendar
 from bots.runtime.commands import ArgError
 
 DEFAULT_TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -36,8 +34,9 @@ _CONDITION_WORDS: dict[str, Condition] = {
     "domicile": "home_care", "soins-domicile": "home_care", "home": "home_care",
     "home-care": "home_care", "home_care": "home_care"}
 _NO_CONDITION = {"aucune", "aucun", "none"}
-# A stay this short (ambulatory, or one night) gets the next-day call (BRIEF §3 "short stays").
+# A stay this short (ambulatory, or one night) gets the next-day call (docs/CLINICAL.md §3).
 SHORT_STAY_DAYS = 1
+DEFAULT_MODES = frozenset({"domicile", "had", "ssr", "ehpad"})
 MAX_RETRIES = 2  # a failed step (patient unreachable) is tried again at most this many times
 
 
@@ -77,6 +76,7 @@ class Schedule:
     title_en: str
     version: int
     steps: tuple[StepTemplate, ...]
+    modes: frozenset[str] = DEFAULT_MODES  # the discharge modes that start the steps
 
     def step(self, step_id: int) -> StepTemplate | None:
         return next((s for s in self.steps if s.id == step_id), None)
@@ -106,46 +106,14 @@ def parse_schedule(raw: Any, source: str,
             roles=tuple(entry["roles"]), day=day, until=until, risks=frozenset(entry["for"]),
             when=entry.get("when"), kind=entry.get("kind", "task")))
     return Schedule(raw["name"], raw["title_fr"], raw["title_en"], raw["version"],
-                    tuple(sorted(steps, key=lambda s: (s.day.offset, s.id))))
+                    tuple(sorted(steps, key=lambda s: (s.day.offset, s.id))),
+                    frozenset(raw.get("modes", DEFAULT_MODES)))
 
 
 def load_schedules(paths: Sequence[Path] = (),
                    known_roles: Collection[str] | None = None) -> dict[str, Schedule]:
     return load_named([DEFAULT_TEMPLATES_DIR, *map(Path, paths)],
                       lambda file: parse_schedule(read(file), str(file), known_roles))
-
-
-@dataclass(frozen=True)
-class Calendar:
-    """Working days: Monday to Friday, except French public holidays (of a subdivision when
-    given, e.g. "57" for the Moselle's extra days)."""
-
-    subdivision: str | None = None
-
-    @cached_property
-    def _holidays(self) -> holidays.HolidayBase:
-        return holidays.country_holidays("FR", subdiv=self.subdivision)
-
-    def is_working(self, day: date) -> bool:
-        return day.weekday() < 5 and day not in self._holidays
-
-    def add_working(self, day: date, n: int) -> date:
-        """The n-th working day after `day` (n = 0: `day` if it is one, else the next)."""
-        if n == 0:
-            while not self.is_working(day):
-                day += timedelta(days=1)
-            return day
-        while n:
-            day += timedelta(days=1)
-            n -= self.is_working(day)
-        return day
-
-    def next_working(self, day: date) -> date:
-        return self.add_working(day, 1)
-
-    def on(self, d0: date, day: Day) -> date:
-        return self.add_working(d0, day.offset) if day.working \
-            else d0 + timedelta(days=day.offset)
 
 
 @dataclass(frozen=True)
@@ -164,8 +132,9 @@ def plan(schedule: Schedule, discharged_on: date, risk: Risk,
     for step in schedule.steps:
         if risk not in step.risks or (step.when is not None and step.when not in conditions):
             continue
-        day = calendar.on(discharged_on, step.day)
-        until = calendar.on(discharged_on, step.until) if step.until else None
+        day = calendar.on(discharged_on, step.day.offset, step.day.working)
+        until = calendar.on(discharged_on, step.until.offset, step.until.working) \
+            if step.until else None
         out.append(PlannedStep(step, day, until, wall_clock(day, start, zone)))
     return out
 

@@ -5,31 +5,6 @@ from __future__ import annotations
 from bots.runtime.i18n import Lang, add_texts
 
 TEXTS: dict[str, dict[Lang, str]] = {
-    "score.out_of_range": {
-        "fr": "{name} = {value} : hors de l'intervalle attendu ({low} à {high}).",
-        "en": "{name} = {value}: outside the expected range ({low} to {high}).",
-    },
-    "score.not_yes_no": {"fr": "{name} : « {value} » n'est ni oui ni non.",
-                         "en": "{name}: \u201c{value}\u201d is neither yes nor no."},
-    "score.not_number": {"fr": "{name} : « {value} » n'est pas un nombre.",
-                         "en": "{name}: \u201c{value}\u201d is not a number."},
-    "score.lace_usage": {
-        "fr": "LACE attend quatre valeurs : <code>!rh30 lace &lt;durée du séjour en jours&gt; "
-              "&lt;admission en urgence oui|non&gt; &lt;Charlson&gt; &lt;passages aux urgences "
-              "sur 6 mois&gt;</code>, par exemple <code>!rh30 lace 6 oui 2 1</code>.",
-        "en": "LACE takes four values: <code>!followup lace &lt;length of stay in days&gt; "
-              "&lt;acute admission yes|no&gt; &lt;Charlson&gt; &lt;ED visits in 6 months&gt;"
-              "</code>, e.g. <code>!followup lace 6 yes 2 1</code>.",
-    },
-    "score.hospital_usage": {
-        "fr": "HOSPITAL attend <code>hb= onco= na= acte= urgent= adm= duree=</code>, par exemple "
-              "<code>!rh30 hospital hb=11.2 onco=non na=133 acte=oui urgent=oui adm=3 "
-              "duree=6</code>.",
-        "en": "HOSPITAL takes <code>hb= onco= na= acte= urgent= adm= duree=</code>, e.g. "
-              "<code>!followup hospital hb=11.2 onco=no na=133 acte=yes urgent=yes adm=3 "
-              "duree=6</code>.",
-    },
-    "score.missing": {"fr": "Il manque : {names}.", "en": "Missing: {names}."},
     "followup.risk.faible": {"fr": "faible", "en": "low"},
     "followup.risk.intermediaire": {"fr": "intermédiaire", "en": "intermediate"},
     "followup.risk.eleve": {"fr": "élevé", "en": "high"},
@@ -82,11 +57,42 @@ TEXTS: dict[str, dict[Lang, str]] = {
         "en": "<p>Follow-up resumed. Steps whose day passed while in hospital, skipped: "
               "{skipped}.</p>{plan}",
     },
-    "followup.score_differs": {
-        "fr": "Le plan suit un autre niveau de risque : un coordinateur ou le médecin peut le "
-              "changer avec <code>!rh30 risque {level}</code> ({risk}).",
-        "en": "The plan follows another risk level: a coordinator or the physician can change "
-              "it with <code>!followup risk {level}</code> ({risk}).",
+    "followup.score_not_lowered": {
+        "fr": "Le score donne un risque {risk}, mais le plan reste au niveau {plan} : un score "
+              "n'abaisse jamais le plan. Un médecin peut l'abaisser avec "
+              "<code>!rh30 risque {level} raison</code>.",
+        "en": "The score gives a {risk} risk, but the plan stays at {plan}: a score never "
+              "lowers the plan. A physician may lower it with "
+              "<code>!followup risk {level} reason</code>.",
+    },
+    "followup.episode_level": {
+        "fr": "Niveau de risque du patient (partagé avec la check-list de sortie) : <b>{risk}"
+              "</b> (la classe la plus haute l'emporte).",
+        "en": "The patient's risk level (shared with the discharge checklist): <b>{risk}</b> "
+              "(the highest class wins).",
+    },
+    "followup.level_set": {
+        "fr": "Niveau de risque du patient : <b>{risk}</b> (partagé avec la check-list de sortie "
+              "et le suivi à venir).",
+        "en": "The patient's risk level: <b>{risk}</b> (shared with the discharge checklist and "
+              "the follow-up to come).",
+    },
+    "followup.extra": {"fr": "« {extra} » : en trop après le mode de sortie et le risque.",
+                       "en": "\u201c{extra}\u201d: too much after the discharge mode and risk."},
+    "followup.mode": {"fr": "mode de sortie : {mode}{iterative}.{not_index}",
+                      "en": "discharge mode: {mode}{iterative}.{not_index}"},
+    "followup.recorded_only": {
+        "fr": "<p>Sortie du {day} enregistrée pour l'indicateur ({mode}) Pas de suivi RH30 pour "
+              "ce mode de sortie.</p>",
+        "en": "<p>Discharge on {day} recorded for the indicator ({mode}) No RH30 follow-up for "
+              "this discharge mode.</p>",
+    },
+    "followup.risk_unknown": {"fr": "<p>⚠️ {note}.</p>", "en": "<p>⚠️ {note}.</p>"},
+    "followup.status.not_followed": {"fr": "sans suivi (mode de sortie)",
+                                     "en": "not followed (discharge mode)"},
+    "followup.plan_not_followed": {
+        "fr": "Cette sortie n'a pas de suivi RH30 (mode de sortie) : rien à changer.",
+        "en": "This discharge has no RH30 follow-up (discharge mode): nothing to change.",
     },
     "followup.for_newcomer": {
         "fr": "<p>{user}, bienvenue : voici le suivi RH30 de ce patient (les messages d'avant "
@@ -97,12 +103,12 @@ TEXTS: dict[str, dict[Lang, str]] = {
     "followup.step_line": {"fr": "<li>{id}. {day} — {label} — {state}</li>",
                            "en": "<li>{id}. {day} — {label} — {state}</li>"},
     "followup.started": {
-        "fr": "<p>Suivi RH30 démarré (sortie le {day}, risque {risk}). Chaque étape sera "
-              "rappelée le jour venu ; <code>!rh30 fait N</code> ou <code>!rh30 echec N</code> "
-              "pour la noter.</p>{plan}",
-        "en": "<p>RH30 follow-up started (discharged {day}, risk {risk}). Each step will be "
-              "posted on its day; <code>!followup done N</code> or <code>!followup failed N</code>"
-              " to record it.</p>{plan}",
+        "fr": "<p>Suivi RH30 démarré (sortie le {day}, risque {risk} ; {mode}) Chaque étape "
+              "sera rappelée le jour venu ; <code>!rh30 fait N</code> ou <code>!rh30 echec N"
+              "</code> pour la noter.</p>{unknown}{plan}",
+        "en": "<p>RH30 follow-up started (discharged {day}, risk {risk}; {mode}) Each step will "
+              "be posted on its day; <code>!followup done N</code> or <code>!followup failed N"
+              "</code> to record it.</p>{unknown}{plan}",
     },
     "followup.task": {
         "fr": "📞 {who} : étape {id} du suivi — {label}{retry}{late}. "
@@ -130,8 +136,11 @@ TEXTS: dict[str, dict[Lang, str]] = {
                          "en": "ED visit(s) without admission: {n}."},
     "followup.also.death": {"fr": "Décès le {day} (J+{delay}).",
                             "en": "Died on {day} (day {delay})."},
-    "followup.also.planned": {"fr": "Réhospitalisation(s) programmée(s) (exclues) : {n}.",
-                              "en": "Planned readmission(s) (excluded): {n}."},
+    "followup.also.planned": {
+        "fr": "Réhospitalisation(s) programmée(s) (comptées dans le RH30 officiel, pas dans le "
+              "taux non programmé) : {n}.",
+        "en": "Planned readmission(s) (counted in the official RH30, not in the unplanned "
+              "rate): {n}."},
     "followup.still_counts": {
         "fr": "Une réhospitalisation jusqu'au {last} inclus compte encore : <code>!rh30 "
               "rehospitalisation JJ/MM</code>.",
@@ -182,21 +191,22 @@ TEXTS: dict[str, dict[Lang, str]] = {
         "fr": "⚠️ Réhospitalisation le {day}, à J+{delay} : comptée dans RH30.",
         "en": "⚠️ Readmitted on {day}, day {delay}: counted in RH30.",
     },
+    "readmission.planned": {
+        "fr": "Programmée : comptée dans le RH30 officiel (toutes causes), pas dans le taux des "
+              "réhospitalisations non programmées.",
+        "en": "Planned: counted in the official (all-cause) RH30, not in the unplanned rate.",
+    },
     "readmission.same_day": {
         "fr": "⚠️ Retour à l'hôpital le jour même de la sortie ({day}) : noté comme retour le "
-              "jour même, non compté dans RH30.",
-        "en": "⚠️ Back in hospital on the discharge day ({day}): logged as a same-day return, "
-              "not counted in RH30.",
+              "jour même (programmé ou non), non compté dans RH30.",
+        "en": "⚠️ Back in hospital on the discharge day ({day}): logged as a same-day return "
+              "(planned or not), not counted in RH30.",
     },
     "readmission.ed": {
         "fr": "⚠️ Passage aux urgences sans hospitalisation le {day} (J+{delay}) : noté à part, "
               "non compté dans RH30.",
         "en": "⚠️ ED visit without admission on {day} (day {delay}): logged apart, not counted "
               "in RH30.",
-    },
-    "readmission.planned": {
-        "fr": "Réhospitalisation programmée le {day} (J+{delay}) : notée, exclue du RH30.",
-        "en": "Planned readmission on {day} (day {delay}): logged, excluded from RH30.",
     },
     "readmission.after": {
         "fr": "Réhospitalisation le {day}, à J+{delay} : après la fenêtre de 30 jours, notée "
@@ -233,6 +243,8 @@ TEXTS: dict[str, dict[Lang, str]] = {
     "readmission.avoidable.True": {"fr": "jugée évitable", "en": "judged avoidable"},
     "readmission.avoidable.False": {"fr": "jugée non évitable", "en": "judged not avoidable"},
     "readmission.avoidable.None": {"fr": "pas encore jugée", "en": "not judged yet"},
+    "readmission.avoidable.planned": {"fr": "sans objet (programmée)",
+                                      "en": "not applicable (planned)"},
     "review.no_checklist": {
         "fr": "Revue : pas de check-list de sortie tenue dans ce salon.",
         "en": "Review: no discharge checklist was kept in this room.",
@@ -255,31 +267,59 @@ TEXTS: dict[str, dict[Lang, str]] = {
               "2026-01..2026-06, or 6m (the last six months).",
     },
     "stats.head": {
-        "fr": "<tr><th>Mois</th><th>Sorties</th><th>RH7</th><th>RH30</th><th>Fenêtres "
-              "ouvertes (déjà réhosp.)</th><th>Retours J0</th><th>Urgences</th><th>"
-              "Programmées</th><th>Évitables</th><th>Non jugées</th></tr>",
-        "en": "<tr><th>Month</th><th>Discharges</th><th>RH7</th><th>RH30</th><th>Open "
-              "windows (already readmitted)</th><th>Same-day</th><th>ED visits</th><th>"
-              "Planned</th><th>Avoidable</th><th>Not judged</th></tr>",
+        "fr": "<tr><th>Mois</th><th>Séjours index (patients)</th><th>Exclus</th><th>RH7</th>"
+              "<th>RH30 (officiel)</th><th>RH30 non programmées</th><th>Fenêtres ouvertes "
+              "(déjà réhosp.)</th><th>Retours J0</th><th>Urgences</th><th>Programmées</th>"
+              "<th>Évitables (HAS 2013)</th><th>Non jugées</th></tr>",
+        "en": "<tr><th>Month</th><th>Index stays (patients)</th><th>Excluded</th><th>RH7</th>"
+              "<th>RH30 (official)</th><th>Unplanned RH30</th><th>Open windows (already "
+              "readmitted)</th><th>Same-day</th><th>ED visits</th><th>Planned</th><th>"
+              "Avoidable (HAS 2013)</th><th>Not judged</th></tr>",
     },
     "stats.row": {
-        "fr": "<tr><td>{label}</td><td>{discharges}</td><td>{rh7}</td><td>{rh30}{provisional}"
-              "</td><td>{open}</td><td>{same_day}</td><td>{ed}</td><td>{planned}</td><td>"
-              "{avoidable}</td><td>{not_judged}</td></tr>",
-        "en": "<tr><td>{label}</td><td>{discharges}</td><td>{rh7}</td><td>{rh30}{provisional}"
-              "</td><td>{open}</td><td>{same_day}</td><td>{ed}</td><td>{planned}</td><td>"
-              "{avoidable}</td><td>{not_judged}</td></tr>",
+        "fr": "<tr><td>{label}</td><td>{discharges}</td><td>{excluded}</td><td>{rh7}</td><td>"
+              "{rh30}{provisional}</td><td>{unplanned}</td><td>{open}</td><td>{same_day}</td>"
+              "<td>{ed}</td><td>{planned}</td><td>{avoidable}</td><td>{not_judged}</td></tr>",
+        "en": "<tr><td>{label}</td><td>{discharges}</td><td>{excluded}</td><td>{rh7}</td><td>"
+              "{rh30}{provisional}</td><td>{unplanned}</td><td>{open}</td><td>{same_day}</td>"
+              "<td>{ed}</td><td>{planned}</td><td>{avoidable}</td><td>{not_judged}</td></tr>",
     },
+    "stats.definitions": {
+        "fr": "<p><i>RH7 / RH30 (officiel, ATIH/DGOS, comparable au RH30 du territoire) : toutes "
+              "causes, programmées comprises, réhospitalisation de 1 à 7 / 1 à 30 jours après la "
+              "sortie, par patient (son premier séjour éligible de la période). Exclus : "
+              "transferts en MCO, décès, séances (dialyse, chimiothérapie, radiothérapie), et les "
+              "séjours suivants d'un même patient. RH30 non programmées : les mêmes sans les "
+              "réhospitalisations programmées. Évitables : avis de l'équipe (HAS 2013) sur la "
+              "première réhospitalisation non programmée. Voir docs/CLINICAL.md §3.</i></p>",
+        "en": "<p><i>RH7 / RH30 (official, ATIH/DGOS, comparable with the territory's RH30): "
+              "all-cause, planned ones included, readmission 1 to 7 / 1 to 30 days after "
+              "discharge, per patient (their first eligible stay of the period). Excluded: "
+              "transfers to an acute ward, deaths, sessions (dialysis, chemotherapy, "
+              "radiotherapy), and a patient's later stays. Unplanned RH30: the same without "
+              "planned readmissions. Avoidable: the team's judgement (HAS 2013) on the first "
+              "unplanned readmission. See docs/CLINICAL.md §3.</i></p>",
+    },
+    "stats.compliance": {
+        "fr": "<p>Check-lists de sortie complètes et à l'heure (items non rattrapables HAS 1, 2, "
+              "3, 5, 8 renseignés dans les délais), par service :</p><table><tr><th>Service"
+              "</th><th>Conformes</th></tr>{rows}</table>",
+        "en": "<p>Discharge checklists complete and on time (HAS items 1, 2, 3, 5, 8, which "
+              "cannot be remedied, answered in time), by ward:</p><table><tr><th>Ward</th>"
+              "<th>Compliant</th></tr>{rows}</table>",
+    },
+    "stats.compliance_row": {"fr": "<tr><td>{ward}</td><td>{rate}</td></tr>",
+                             "en": "<tr><td>{ward}</td><td>{rate}</td></tr>"},
     "stats.provisional": {"fr": " <i>provisoire</i>", "en": " <i>provisional</i>"},
     "stats.total": {"fr": "Total", "en": "Total"},
     "stats.all_wards": {"fr": "tous services", "en": "all wards"},
     "stats.table": {
         "fr": "<p><b>Réhospitalisations à 30 jours</b> — sorties de {first} à {last}, {ward}. "
               "Taux sur les fenêtres closes seulement ; les fenêtres encore ouvertes sont à "
-              "part.</p><table>{head}{rows}</table>{by_ward}",
+              "part.</p><table>{head}{rows}</table>{by_ward}{definitions}{compliance}",
         "en": "<p><b>30-day readmissions</b> — discharges from {first} to {last}, {ward}. Rates "
               "over closed windows only; windows still open are shown apart.</p>"
-              "<table>{head}{rows}</table>{by_ward}",
+              "<table>{head}{rows}</table>{by_ward}{definitions}{compliance}",
     },
     "stats.by_ward": {"fr": "<p>Par service :</p><table>{head}{rows}</table>",
                       "en": "<p>By ward:</p><table>{head}{rows}</table>"},
@@ -291,16 +331,26 @@ TEXTS: dict[str, dict[Lang, str]] = {
                                  "(known wards: {known})."},
     "export.done": {
         "fr": "Export RH30 : {n} séjour(s) sortis de {first} à {last}, une ligne par séjour, "
-              "références pseudonymes seulement.",
+              "références pseudonymes seulement. <code>readmitted_7</code> / <code>readmitted_30"
+              "</code> : RH7 / RH30 officiels (toutes causes, par patient) ; <code>"
+              "unplanned_readmitted_30</code> : sans les programmées ; <code>avoidable</code> : "
+              "avis de l'équipe (HAS 2013) sur la première non programmée ; <code>exclusion"
+              "</code> : mco, deces, iterative ou repeat (séjour suivant d'un même patient), hors "
+              "dénominateur.",
         "en": "RH30 export: {n} stay(s) discharged from {first} to {last}, one line per stay, "
-              "pseudonymous references only.",
+              "pseudonymous references only. <code>readmitted_7</code> / <code>readmitted_30"
+              "</code>: official RH7 / RH30 (all-cause, per patient); <code>"
+              "unplanned_readmitted_30</code>: without planned ones; <code>avoidable</code>: the "
+              "team's judgement (HAS 2013) on the first unplanned one; <code>exclusion</code>: "
+              "mco, deces, iterative or repeat (a patient's later stay), out of the denominator.",
     },
     "report.intro": {"fr": "<p>📊 Rapport mensuel RH30.</p>{table}",
                      "en": "<p>📊 Monthly RH30 report.</p>{table}"},
     "chart.title": {"fr": "Réhospitalisations par mois de sortie",
                     "en": "Readmissions by month of discharge"},
-    "chart.rh30": {"fr": "RH30 (1–30 j)", "en": "RH30 (1–30 d)"},
-    "chart.rh7": {"fr": "RH7 (1–7 j)", "en": "RH7 (1–7 d)"},
+    "chart.rh30": {"fr": "RH30 officiel, toutes causes (1–30 j)",
+                   "en": "Official RH30, all-cause (1–30 d)"},
+    "chart.rh7": {"fr": "RH7 toutes causes (1–7 j)", "en": "All-cause RH7 (1–7 d)"},
     "chart.note": {"fr": "Barres hachurées : mois provisoire (fenêtres encore ouvertes).",
                    "en": "Hatched bars: provisional month (windows still open)."},
     "followup.none": {"fr": "Pas de suivi RH30 dans ce salon (<code>!rh30 debut JJ/MM/AAAA</code>).",
@@ -336,32 +386,20 @@ TEXTS: dict[str, dict[Lang, str]] = {
         "en": "Step {step}: failed after {tries} tries, it is closed. Tell the GP if the patient "
               "stays unreachable.",
     },
-    "followup.score": {
-        "fr": "Score {name} : <b>{points}</b>/{maximum} ({parts}) — risque <b>{risk}</b>. "
-              "{meaning}",
-        "en": "{name} score: <b>{points}</b>/{maximum} ({parts}) — <b>{risk}</b> risk. {meaning}",
-    },
-    "followup.meaning.LACE": {
-        "fr": "LACE (van Walraven 2010) : ≥ 10 = risque élevé de réhospitalisation ou de décès "
-              "à 30 jours.",
-        "en": "LACE (van Walraven 2010): ≥ 10 = high risk of readmission or death within 30 "
-              "days.",
-    },
-    "followup.meaning.HOSPITAL": {
-        "fr": "HOSPITAL (Donzé 2013) : 0–4 faible, 5–6 intermédiaire, ≥ 7 élevé (réhospitalisation "
-              "évitable à 30 jours).",
-        "en": "HOSPITAL (Donzé 2013): 0–4 low, 5–6 intermediate, ≥ 7 high (potentially avoidable "
-              "readmission within 30 days).",
-    },
-    "followup.help.start": {"fr": "démarre le suivi RH30 (date de sortie, risque)",
-                            "en": "starts the RH30 follow-up (discharge date, risk)"},
+    "followup.help.start": {
+        "fr": "démarre le suivi RH30 : date de sortie, mode (domicile, had, ssr, ehpad, mco, "
+              "deces), [iteratif], [risque]",
+        "en": "starts the RH30 follow-up: discharge date, mode (domicile, had, ssr, ehpad, mco, "
+              "deces), [iteratif], [risk]"},
     "followup.help.plan": {"fr": "le plan de suivi et l'état de chaque étape",
                            "en": "the follow-up plan and each step's state"},
     "followup.help.done": {"fr": "note une étape faite", "en": "records a step as done"},
     "followup.help.failed": {"fr": "note un échec (patient injoignable) : nouvel essai",
                              "en": "records a failure (patient unreachable): tried again"},
-    "followup.help.risk": {"fr": "change le niveau de risque : le plan est recalculé",
-                           "en": "changes the risk level: the plan is rebuilt"},
+    "followup.help.risk": {"fr": "change le niveau de risque (l'abaisser : un médecin, avec la "
+                                 "raison) : le plan est recalculé",
+                           "en": "changes the risk level (lowering it: a physician, with the "
+                                 "reason): the plan is rebuilt"},
     "followup.help.conditions": {"fr": "séjour court, soins à domicile (ou aucune) : le plan "
                                        "est recalculé",
                                  "en": "short stay, home care (or none): the plan is rebuilt"},

@@ -1,4 +1,4 @@
-"""Readmission-risk scores (BRIEF §3), exactly as published, each component validated. Pure.
+"""Readmission-risk scores (docs/CLINICAL.md §4), exactly as published, each component validated. Pure.
 
 LACE (van Walraven, CMAJ 2010; 0–19 points): Length of stay, Acute admission, Charlson index,
 ED visits in the 6 months before. Cut-off ≥ 10 = high risk (the published one); below it, the
@@ -14,8 +14,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bots.discharge.checklist import Risk
-from bots.runtime.i18n import Refusal
+from bots.episode import texts  # noqa: F401 - registers the catalogue
+from bots.episode.risk import Risk
+from bots.runtime.i18n import Lang, Refusal, t
+from bots.runtime.notice import Html
 
 
 class ScoreError(Refusal):
@@ -140,3 +142,11 @@ def parse_hospital(text: str) -> Score:
         _number("na", values["na"], integer=False), _bool("acte", values["acte"]),
         _bool("urgent", values["urgent"]), int(_number("adm", values["adm"], integer=True)),
         int(_number("duree", values["duree"], integer=True)))
+
+
+def score_text(lang: Lang, score: Score) -> Html:
+    """A score as the room reads it: points, parts, class and what the class means."""
+    return t(lang, "score.result", name=score.name, points=score.points, maximum=score.maximum,
+             risk=t(lang, f"risk.{score.risk}"),
+             parts=", ".join(f"{k} {v}" for k, v in score.parts),
+             meaning=t(lang, f"score.meaning.{score.name}"))
