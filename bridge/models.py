@@ -43,6 +43,7 @@ class InboundRow(Base):
 
     __tablename__ = "mss_inbound"
     __table_args__ = (UniqueConstraint("account", "message_id", "digest"),)
+    sealed_by = ("account", "message_id", "digest")
     id: Mapped[int] = mapped_column(_ID, primary_key=True)
     account: Mapped[str] = mapped_column(String(255), index=True)
     message_id: Mapped[str] = mapped_column(String(255), index=True)
@@ -70,6 +71,7 @@ class OutboundRow(Base):
 
     __tablename__ = "mss_outbound"
     __table_args__ = (UniqueConstraint("account", "key"),)
+    sealed_by = ("account", "key")
     id: Mapped[int] = mapped_column(_ID, primary_key=True)
     account: Mapped[str] = mapped_column(String(255), index=True)
     kind: Mapped[str] = mapped_column(String(16))
@@ -94,6 +96,7 @@ class MailboxLogin(Base):
     (said once, not at every restart)."""
 
     __tablename__ = "mss_login"
+    sealed_by = ("account",)
     account: Mapped[str] = mapped_column(String(255), primary_key=True)
     tokens: Mapped[bytes | None] = mapped_column(LargeBinary)
     pending: Mapped[bytes | None] = mapped_column(LargeBinary)

@@ -156,7 +156,9 @@ class Receiving:
                     uidvalidity=uidvalidity, uid=fetched.uid,
                     state="received" if fetched.raw is not None else "quarantined",
                     reason=None if fetched.raw is not None else "oversize",
-                    raw=tx.vault.seal_bytes(raw), moved=False, received_at=utcnow())
+                    raw=tx.vault.seal_bytes(raw, InboundRow.bind("raw", tx.account, message_id,
+                                                                 digest)),
+                    moved=False, received_at=utcnow())
                 tx.session.add(row)
                 if fetched.raw is None:  # not downloaded: reported from what IMAP said
                     await tx.session.flush()
@@ -183,10 +185,11 @@ class Receiving:
                     row = await tx.session.get(InboundRow, row_id)
                     if row is not None and row.state == "received":
                         row.state, row.reason = "quarantined", "internal_error"
-                        await self._report_quarantine(tx, row, tx.vault.open_bytes(row.raw))
+                        await self._report_quarantine(
+                            tx, row, tx.vault.open_bytes(row.raw, row.bound("raw")))
 
     async def handle(self, tx: Transaction, row: InboundRow) -> None:
-        raw = tx.vault.open_bytes(row.raw)
+        raw = tx.vault.open_bytes(row.raw, row.bound("raw"))
         report = report_of(raw)
         if report is not None and await self.sending.on_report(tx, report):
             row.state = "report"

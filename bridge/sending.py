@@ -112,7 +112,8 @@ class Sending:
         if original is None:
             ctx.reply(t(ctx.lang, "mss.reply_to_what"))
             return
-        msg = message_from_bytes(ctx.tx.vault.open_bytes(original.raw), policy=policy.default)
+        msg = message_from_bytes(ctx.tx.vault.open_bytes(original.raw, original.bound("raw")),
+                                policy=policy.default)
         to = single_address(msg, "Reply-To") or single_address(msg, "From")
         address = to[1] if to else ""
         subject = subject_of(str(msg.get("Subject") or ""))
@@ -154,7 +155,8 @@ class Sending:
                 "to": to, "ref": room.ref, "subject": subject, "text": text,
                 "in_reply_to": in_reply_to, "references": list(references),
                 "sent_at": now.isoformat(), "author": ctx.sender,
-                "files_from": files_from, "xdm": xdm}),
+                "files_from": files_from, "xdm": xdm},
+                OutboundRow.bind("content", ctx.tx.account, ctx.event_id)),
             state="queued", attempts=0, next_attempt_at=now, created_at=now))
         ctx.tx.after_commit.append(self._wake.set)
         ctx.reply(t(ctx.lang, "mss.queued", to=", ".join(to)))
@@ -165,7 +167,8 @@ class Sending:
         tx.session.add(OutboundRow(
             account=tx.account, kind="receipt", key=key, room_id=None, event_id=None,
             message_id=message_id, content=tx.vault.seal({
-                "to": [to], "raw": base64.b64encode(raw).decode()}),
+                "to": [to], "raw": base64.b64encode(raw).decode()},
+                OutboundRow.bind("content", tx.account, key)),
             state="queued", attempts=0, next_attempt_at=now, created_at=now))
         tx.after_commit.append(self._wake.set)
 
@@ -241,7 +244,7 @@ class Sending:
             row = await tx.session.get(OutboundRow, row_id)
             if row is None or row.state != "queued":
                 return True
-            content = tx.vault.open(row.content)
+            content = tx.vault.open(row.content, row.bound("content"))
         server = self.settings.smtp
         error: str | None = None
         permanent = False

@@ -44,13 +44,13 @@ async def test_rekey_moves_everything_to_the_first_key(tmp_path: Path):
             found = await service.find_patient(tx, IDENTITY)
             assert found is not None and found.ward == "Cardiologie"
             assert service.PatientFile.open(tx, found).identity == IDENTITY
-        assert [only_new.open(r.content)["body"] for r in await store.pending_outbox("@bot:x")] \
-            == ["identité"]
+        assert [only_new.open(r.content, r.bound("content"))["body"]
+                for r in await store.pending_outbox("@bot:x")] == ["identité"]
     finally:
         await store.close()
     assert AccountFolder(tmp_path, "@bot:x", only_new).load() == secrets
     try:
-        Vault([old]).open(found.sealed)
+        Vault([old]).open(found.sealed, found.bound("sealed"))
         raise AssertionError("the old key still opens the identity")
     except VaultError:
         pass

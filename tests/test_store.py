@@ -91,17 +91,6 @@ async def test_payloads_are_sealed_at_rest(store: Store):
     assert raw and all(b"secret-7" not in bytes(r) and b"DUPONT" not in bytes(r) for r in raw)
 
 
-def test_vault_rotation_and_wrong_key():
-    old, new = Vault.new_key(), Vault.new_key()
-    token = Vault([old]).seal({"nom": "DUPONT"})
-    rotated = Vault([new, old]).rotate(token)
-    assert Vault([new]).open(rotated) == {"nom": "DUPONT"}
-    with pytest.raises(VaultError):
-        Vault([new]).open(token)
-    with pytest.raises(VaultError):
-        Vault(["not-a-key"])
-
-
 async def test_an_event_straight_from_sync_is_claimed_once_and_keeps_no_payload(store: Store):
     account = f"@bot{secrets.token_hex(3)}:test"
     ev = event(3, account)
