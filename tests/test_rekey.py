@@ -72,6 +72,9 @@ def test_every_sealed_column_is_rotated():
     assert {"CareRoom.sealed", "OutboxMessage.content", "ChecklistRow.sealed",
             "AuditEntry.detail", "FollowupStep.note", "FollowupEvent.note", "InboundRow.raw",
             "OutboundRow.content"} <= names
+    for model, _ in sealed_columns():  # each names its rows by columns it has
+        assert model.sealed_by and set(model.sealed_by) <= set(model.__table__.columns.keys()), \
+            model.__name__
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
