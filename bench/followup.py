@@ -239,7 +239,6 @@ def seed(db: Database, vault: Vault, account: str, server: str, patients: int, s
     step due at `park` until the start that measures lateness moves it."""
     assert db.engine is not None
     rng = random.Random(30)
-    sealed_empty = vault.seal({})
     today = now.astimezone(ZONE).date()
     earliest, span = now + timedelta(hours=1), timedelta(days=30) - timedelta(hours=1)
     with db.engine.begin() as conn:
@@ -250,7 +249,8 @@ def seed(db: Database, vault: Vault, account: str, server: str, patients: int, s
         fake = [{
             "account": account, "kind": "patient", "room_id": f"!bench{k:06d}:{server}",
             "ref": f"B-{k:06d}", "status": "open", "ward": WARD, "name": f"B-{k:06d} · X.X.",
-            "sealed": sealed_empty, "language": "fr", "created_at": now, "opened_at": now,
+            "sealed": vault.seal({}, CareRoom.bind("sealed", account, f"B-{k:06d}")),
+            "language": "fr", "created_at": now, "opened_at": now,
             "attempts": 0} for k in range(patients - len(rooms))]
         rooms += zip(_insert_ids(conn, CareRoom, fake),
                      [r["room_id"] for r in fake], strict=True)
@@ -267,11 +267,14 @@ def seed(db: Database, vault: Vault, account: str, server: str, patients: int, s
             for step, at in zip(STEPS, due, strict=False):
                 step_rows.append({
                     "plan_id": plan, "step": step, "day": at.astimezone(ZONE).date(),
-                    "state": "planned", "attempts": 0, "note": sealed_empty})
+                    "state": "planned", "attempts": 0,
+                    "note": vault.seal({}, FollowupStep.bind("note", plan, step))})
+                key = f"followup:{plan}:{step}:1"
                 job_rows.append({
-                    "account": account, "kind": STEP, "key": f"followup:{plan}:{step}:1",
+                    "account": account, "kind": STEP, "key": key,
                     "due_at": at, "timezone": ZONE.key, "state": "pending", "late": False,
-                    "payload": vault.seal({"plan": plan, "step": step, "attempt": 1})})
+                    "payload": vault.seal({"plan": plan, "step": step, "attempt": 1},
+                                          ScheduledJob.bind("payload", account, STEP, key))})
         for table, rows in ((FollowupStep, step_rows), (ScheduledJob, job_rows)):
             for part in _chunks(rows):
                 conn.execute(insert(table), part)

@@ -79,8 +79,8 @@ class Bridge:
             ctx.reply(t(ctx.lang, "mss.no_room", ref=ref))
             return
         try:
-            mail = await asyncio.to_thread(parse, ctx.tx.vault.open_bytes(row.raw),
-                                           self.receiving.limits)
+            mail = await asyncio.to_thread(
+                parse, ctx.tx.vault.open_bytes(row.raw, row.bound("raw")), self.receiving.limits)
         except Unreadable:  # it was read once already: the same bytes read the same way
             ctx.reply(t(ctx.lang, "mss.no_triage", id=numero))
             return

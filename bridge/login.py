@@ -95,7 +95,7 @@ class Login:
         row = await self._row(ctx.tx)
         row.pending = ctx.tx.vault.seal(asdict(pending) | {
             "expires_at": pending.expires_at.isoformat(), "room_id": ctx.room_id,
-            "event_id": ctx.event_id, "lang": ctx.lang})
+            "event_id": ctx.event_id, "lang": ctx.lang}, row.bound("pending"))
         ctx.tx.after_commit.append(self._wake.set)
         ctx.reply(t(ctx.lang, "mss.login.asked", id=identifiant, code=code,
                     until=self._time(pending.expires_at)))
@@ -104,11 +104,12 @@ class Login:
         """connected (by whom), pending (whose approval, until when) or needed."""
         row = await self._row(tx)
         if row.pending is not None:
-            pending = tx.vault.open(row.pending)
+            pending = tx.vault.open(row.pending, row.bound("pending"))
             return "pending", {"id": pending["login_hint"], "until": self._time(
                 datetime.fromisoformat(pending["expires_at"]))}
         if row.tokens is not None:
-            return "connected", {"id": Tokens.from_dict(tx.vault.open(row.tokens)).login_hint}
+            return "connected", {"id": Tokens.from_dict(
+                tx.vault.open(row.tokens, row.bound("tokens"))).login_hint}
         return "needed", {}
 
     # --- the service ---------------------------------------------------------------------------
@@ -117,15 +118,16 @@ class Login:
         async with runtime.transaction() as tx:
             row = await self._row(tx)
             if row.tokens is not None:
-                self._tokens = Tokens.from_dict(tx.vault.open(row.tokens))
+                self._tokens = Tokens.from_dict(tx.vault.open(row.tokens, row.bound("tokens")))
                 self.ready.set()
             elif row.pending is None:
                 await self._tell_needed(tx, row)
         while True:
             self._wake.clear()
             async with runtime.transaction() as tx:
-                sealed = (await self._row(tx)).pending
-                pending = tx.vault.open(sealed) if sealed is not None else None
+                row = await self._row(tx)
+                pending = None if row.pending is None else \
+                    tx.vault.open(row.pending, row.bound("pending"))
             if pending is not None:
                 await self._poll(runtime, pending)
                 continue
@@ -186,8 +188,8 @@ class Login:
         # Under the renewal lock: a renewal of the old tokens cannot land over the new ones.
         async with self._renewing, runtime.transaction() as tx:
             row = await self._row(tx)
-            if row.pending is None or tx.vault.open(row.pending)["auth_req_id"] \
-                    != pending.auth_req_id:
+            if row.pending is None or tx.vault.open(
+                    row.pending, row.bound("pending"))["auth_req_id"] != pending.auth_req_id:
                 return  # replaced meanwhile
             row.pending = None
             lang = stored["lang"]
@@ -222,7 +224,8 @@ class Login:
         log.info("mailbox access token renewed")
 
     def _store(self, tx: Transaction, row: MailboxLogin, tokens: Tokens) -> None:
-        row.tokens, row.told, row.updated_at = tx.vault.seal(tokens.to_dict()), False, utcnow()
+        row.tokens, row.told, row.updated_at = \
+            tx.vault.seal(tokens.to_dict(), row.bound("tokens")), False, utcnow()
         self._tokens = tokens
         self.ready.set()
         self._wake.set()  # the keep-alive's next renewal moved

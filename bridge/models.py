@@ -45,6 +45,7 @@ class InboundRow(Base):
 
     __tablename__ = "mss_inbound"
     __table_args__ = (UniqueConstraint("account", "message_id", "digest"),)
+    sealed_by = ("account", "message_id", "digest")
     id: Mapped[int] = mapped_column(_ID, primary_key=True)
     account: Mapped[str] = mapped_column(String(255), index=True)
     message_id: Mapped[str] = mapped_column(String(255), index=True)
@@ -67,13 +68,13 @@ class InboundRow(Base):
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-def rekey_digest(row: InboundRow, vault: Vault) -> None:
+def rekeyed_digest(row: InboundRow, raw: bytes, vault: Vault) -> dict[str, str]:
     """The mail's dedupe digest under the vault's first key (key rotation; a digest stored
-    before digests were keyed is converted too), and the Message-ID it stands for if any."""
-    digest = vault.index(content_digest(vault.open_bytes(row.raw)))
-    if row.message_id == fallback_message_id(row.digest):
-        row.message_id = fallback_message_id(digest)
-    row.digest = digest
+    before digests were keyed is converted too), and the Message-ID, when it stands for it."""
+    digest = vault.index(content_digest(raw))
+    message_id = fallback_message_id(digest) \
+        if row.message_id == fallback_message_id(row.digest) else row.message_id
+    return {"digest": digest, "message_id": message_id}
 
 
 class OutboundRow(Base):
@@ -84,6 +85,7 @@ class OutboundRow(Base):
 
     __tablename__ = "mss_outbound"
     __table_args__ = (UniqueConstraint("account", "key"),)
+    sealed_by = ("account", "key")
     id: Mapped[int] = mapped_column(_ID, primary_key=True)
     account: Mapped[str] = mapped_column(String(255), index=True)
     kind: Mapped[str] = mapped_column(String(16))
@@ -108,6 +110,7 @@ class MailboxLogin(Base):
     (said once, not at every restart)."""
 
     __tablename__ = "mss_login"
+    sealed_by = ("account",)
     account: Mapped[str] = mapped_column(String(255), primary_key=True)
     tokens: Mapped[bytes | None] = mapped_column(LargeBinary)
     pending: Mapped[bytes | None] = mapped_column(LargeBinary)

@@ -166,7 +166,9 @@ class Receiving:
                     uidvalidity=uidvalidity, uid=fetched.uid,
                     state="received" if fetched.raw is not None else "quarantined",
                     reason=None if fetched.raw is not None else "oversize",
-                    raw=tx.vault.seal_bytes(raw), moved=False, received_at=utcnow())
+                    raw=tx.vault.seal_bytes(raw, InboundRow.bind("raw", tx.account, message_id,
+                                                                 digest)),
+                    moved=False, received_at=utcnow())
                 tx.session.add(row)
                 if fetched.raw is None:  # not downloaded: reported from what IMAP said
                     await tx.session.flush()
@@ -204,14 +206,14 @@ class Receiving:
                     if row is not None and row.state == "received":
                         row.state, row.reason = "quarantined", "internal_error"
                         await self._report_quarantine(
-                            tx, row, tx.vault.open_bytes(row.raw) if with_facts else None)
+                            tx, row, tx.vault.open_bytes(row.raw, row.bound("raw")) if with_facts else None)
                 return
             except Exception as exc:  # noqa: BLE001 - see above
                 log.error("quarantined mail could not be reported", extra={
                     "mail": row_id, "with_facts": with_facts, "error": failure(exc)})
 
     async def handle(self, tx: Transaction, row: InboundRow) -> None:
-        raw = tx.vault.open_bytes(row.raw)
+        raw = tx.vault.open_bytes(row.raw, row.bound("raw"))
         trust = await self.trust.current()
         try:
             check_headers(raw)  # before anything parses them

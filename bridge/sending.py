@@ -118,7 +118,7 @@ class Sending:
             ctx.reply(t(ctx.lang, "mss.reply_to_what"))
             return
         address, subject, references = await asyncio.to_thread(
-            _answering, ctx.tx.vault.open_bytes(original.raw))
+            _answering, ctx.tx.vault.open_bytes(original.raw, original.bound("raw")))
         if not _ADDRESS.fullmatch(address):
             ctx.reply(t(ctx.lang, "mss.bad_address", value=address))
             return
@@ -159,7 +159,8 @@ class Sending:
                 "subject": subject, "text": text,
                 "in_reply_to": in_reply_to, "references": list(references),
                 "sent_at": now.isoformat(), "author": ctx.sender,
-                "files_from": files_from, "xdm": xdm}),
+                "files_from": files_from, "xdm": xdm},
+                OutboundRow.bind("content", ctx.tx.account, ctx.event_id)),
             state="queued", attempts=0, next_attempt_at=now, created_at=now))
         ctx.tx.after_commit.append(self._wake.set)
         ctx.reply(t(ctx.lang, "mss.queued", to=", ".join(to)))
@@ -170,7 +171,8 @@ class Sending:
         tx.session.add(OutboundRow(
             account=tx.account, kind="receipt", key=key, room_id=None, event_id=None,
             message_id=message_id, content=tx.vault.seal({
-                "to": [to], "raw": base64.b64encode(raw).decode()}),
+                "to": [to], "raw": base64.b64encode(raw).decode()},
+                OutboundRow.bind("content", tx.account, key)),
             state="queued", attempts=0, next_attempt_at=now, created_at=now))
         tx.after_commit.append(self._wake.set)
 
@@ -252,7 +254,7 @@ class Sending:
             row = await tx.session.get(OutboundRow, row_id)
             if row is None or row.state != "queued":
                 return True
-            content = tx.vault.open(row.content)
+            content = tx.vault.open(row.content, row.bound("content"))
         server = self.settings.smtp
         error: str | None = None
         permanent = False

@@ -10,14 +10,16 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
 from bots.careteam import service
 from bots.careteam.identity import make_identity
 from bots.careteam.models import CareRoom
 from bots.careteam.requests import Member, OpenRequest
-from bots.runtime.store import Store, migrate
+from bots.discharge import records
+from bots.discharge.models import AuditEntry, ChecklistRow
+from bots.runtime.store import Store, migrate, utcnow
 from bots.runtime.vault import Vault, VaultError
 from tests.careteam_helpers import INS, ins_for
 
@@ -91,17 +93,6 @@ async def test_payloads_are_sealed_at_rest(store: Store):
     assert raw and all(b"secret-7" not in bytes(r) and b"DUPONT" not in bytes(r) for r in raw)
 
 
-def test_vault_rotation_and_wrong_key():
-    old, new = Vault.new_key(), Vault.new_key()
-    token = Vault([old]).seal({"nom": "DUPONT"})
-    rotated = Vault([new, old]).rotate(token)
-    assert Vault([new]).open(rotated) == {"nom": "DUPONT"}
-    with pytest.raises(VaultError):
-        Vault([new]).open(token)
-    with pytest.raises(VaultError):
-        Vault(["not-a-key"])
-
-
 async def test_an_event_straight_from_sync_is_claimed_once_and_keeps_no_payload(store: Store):
     account = f"@bot{secrets.token_hex(3)}:test"
     ev = event(3, account)
@@ -145,3 +136,49 @@ async def test_patient_register_on_both_databases(store: Store):
             tx.session.add(CareRoom(account=account, kind="patient", ref=first.ref,
                                     status="creating", sealed=b"", language="fr",
                                     created_at=first.created_at, attempts=0))
+
+
+async def swap(tx, table: str, column: str, first: int, second: int) -> None:
+    """What a database writer could do: exchange two rows' sealed values."""
+    values = dict((await tx.session.execute(text(
+        f"SELECT id, {column} FROM {table} WHERE id IN (:a, :b)"),
+        {"a": first, "b": second})).all())
+    for row_id, other in ((first, second), (second, first)):
+        await tx.session.execute(text(f"UPDATE {table} SET {column} = :v WHERE id = :id"),
+                                 {"v": values[other], "id": row_id})
+
+
+async def test_sealed_values_swapped_between_rows_do_not_open(store: Store):
+    """On the real database: two patients' identities exchanged between their rows, and two
+    audit details of one checklist exchanged (bound by the ID the insert gave them), are refused
+    rather than shown as the other row's."""
+    account = f"@bot{secrets.token_hex(3)}:test"
+    async with store.transaction(account) as tx:
+        marie, _ = await service.register_patient(
+            tx, OpenRequest(make_identity("DUPONT", "Marie", date(1948, 3, 12), "F", ins=INS)),
+            prefix="P", language="fr", requested_by="api")
+        paul, _ = await service.register_patient(
+            tx, OpenRequest(make_identity("MARTIN", "Paul", date(1950, 1, 1), "M")),
+            prefix="P", language="fr", requested_by="api")
+        checklist = ChecklistRow(account=account, care_room_id=marie.id, room_id="!m:test",
+                                 template="t", status="active", sealed=b"", version=1,
+                                 language="fr", created_at=utcnow(), updated_at=utcnow())
+        tx.session.add(checklist)
+        await tx.session.flush()
+        records.audit(tx, checklist, "@doc:test", "plan", day="2026-03-01")
+        records.audit(tx, checklist, "@doc:test", "answer", item=1, comment="à domicile")
+        # Sealed as the insert gives the row its ID: readable in the same transaction.
+        assert [e.detail for e in await records.audit_trail(tx, checklist)] \
+            == [{"day": "2026-03-01"}, {"comment": "à domicile"}]
+        first, second = (await tx.session.scalars(select(AuditEntry.id).where(
+            AuditEntry.checklist_id == checklist.id).order_by(AuditEntry.id))).all()
+    async with store.transaction(account) as tx:
+        await swap(tx, "care_rooms", "sealed", marie.id, paul.id)
+        await swap(tx, "discharge_audit", "detail", first, second)
+    async with store.transaction(account) as tx:
+        for row_id in (marie.id, paul.id):
+            row = await tx.session.get(CareRoom, row_id)
+            with pytest.raises(VaultError):
+                service.PatientFile.open(tx, row)
+        with pytest.raises(VaultError):
+            await records.audit_trail(tx, checklist)

@@ -34,6 +34,7 @@ class CareRoom(Base):
 
     __tablename__ = "care_rooms"
     __table_args__ = (UniqueConstraint("account", "ref"), UniqueConstraint("room_id"))
+    sealed_by = ("account", "ref")  # the file number: set before the identity is sealed
     id: Mapped[int] = mapped_column(_ID, primary_key=True)
     account: Mapped[str] = mapped_column(String(255), index=True)
     kind: Mapped[str] = mapped_column(String(16))  # coordination | patient

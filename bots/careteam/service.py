@@ -16,6 +16,7 @@ from bots.careteam.models import CareRoom, TeamMember
 from bots.careteam.requests import Member, OpenRequest
 from bots.careteam.roles import COORDINATION, PATIENT
 from bots.runtime.store import Transaction, utcnow
+from bots.runtime.vault import Binding
 
 ACTIVE = ("creating", "open", "closing")
 
@@ -37,15 +38,16 @@ class PatientFile:
 
     @classmethod
     def open(cls, tx: Transaction, row: CareRoom) -> PatientFile:
-        raw = tx.vault.open(row.sealed)
+        raw = tx.vault.open(row.sealed, row.bound("sealed"))
         admission = raw.get("admission_date")
         return cls(Identity.from_dict(raw["identity"]),
                    date.fromisoformat(admission) if admission else None)
 
-    def seal(self, tx: Transaction) -> bytes:
+    def seal(self, tx: Transaction, at: Binding) -> bytes:
         return tx.vault.seal({
             "identity": self.identity.to_dict(),
-            "admission_date": self.admission_date.isoformat() if self.admission_date else None})
+            "admission_date": self.admission_date.isoformat() if self.admission_date else None},
+            at)
 
 
 async def find_patient(tx: Transaction, identity: Identity) -> CareRoom | None:
@@ -90,11 +92,11 @@ async def register_patient(tx: Transaction, req: OpenRequest, *, prefix: str, la
     if existing is not None:
         return existing, False
     now = utcnow()
-    identity = req.identity
+    identity, ref = req.identity, await next_ref(tx, prefix, now.year)
     row = CareRoom(
-        account=tx.account, kind=PATIENT, status="creating",
-        ref=await next_ref(tx, prefix, now.year), ward=req.ward,
-        sealed=PatientFile(identity, req.admission_date).seal(tx),
+        account=tx.account, kind=PATIENT, status="creating", ref=ref, ward=req.ward,
+        sealed=PatientFile(identity, req.admission_date).seal(
+            tx, CareRoom.bind("sealed", tx.account, ref)),
         ins_index=tx.vault.index(identity.ins) if identity.ins else None,
         traits_index=tx.vault.index(identity.traits_key()), language=language,
         requested_by=requested_by, origin_room_id=origin_room_id,

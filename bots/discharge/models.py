@@ -32,6 +32,7 @@ class ChecklistRow(Base):
     the live message now edited in place; `pinned_event_id` the one pinned in the room."""
 
     __tablename__ = "discharge_checklists"
+    sealed_by = ("care_room_id",)
     id: Mapped[int] = mapped_column(_ID, primary_key=True)
     account: Mapped[str] = mapped_column(String(255), index=True)
     care_room_id: Mapped[int] = mapped_column(
@@ -53,6 +54,7 @@ class AuditEntry(Base):
     detail, which may quote a comment, sealed)."""
 
     __tablename__ = "discharge_audit"
+    sealed_by = ("checklist_id", "id")  # nothing else unique: sealed once inserted (SealOnInsert)
     id: Mapped[int] = mapped_column(_ID, primary_key=True)
     checklist_id: Mapped[int] = mapped_column(
         ForeignKey("discharge_checklists.id", ondelete="CASCADE"), index=True)

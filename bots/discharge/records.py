@@ -74,11 +74,11 @@ def from_dict(raw: dict[str, Any], template: Template, zone: ZoneInfo) -> Checkl
 
 def open_checklist(tx: Transaction, row: ChecklistRow, template: Template,
                    zone: ZoneInfo) -> Checklist:
-    return from_dict(tx.vault.open(row.sealed), template, zone)
+    return from_dict(tx.vault.open(row.sealed, row.bound("sealed")), template, zone)
 
 
 def save(tx: Transaction, row: ChecklistRow, checklist: Checklist) -> None:
-    row.sealed = tx.vault.seal(to_dict(checklist))
+    row.sealed = tx.vault.seal(to_dict(checklist), row.bound("sealed"))
     row.status = "validated" if checklist.validated_at else "active"
     row.updated_at = utcnow()
 
@@ -91,13 +91,14 @@ async def by_room(tx: Transaction, room_id: str) -> ChecklistRow | None:
 def audit(tx: Transaction, row: ChecklistRow, actor: str, action: str, *,
           item: int | None = None, at: datetime | None = None, **detail: Any) -> None:
     tx.session.add(AuditEntry(checklist_id=row.id, at=at or utcnow(), actor=actor,
-                              action=action, item=item, detail=tx.vault.seal(detail)))
+                              action=action, item=item, detail=tx.seal_on_insert(detail)))
 
 
 async def audit_trail(tx: Transaction, row: ChecklistRow) -> list[Entry]:
     entries = (await tx.session.scalars(select(AuditEntry).where(
         AuditEntry.checklist_id == row.id).order_by(AuditEntry.id))).all()
-    return [Entry(as_utc(e.at), e.actor, e.action, e.item, tx.vault.open(e.detail))
+    return [Entry(as_utc(e.at), e.actor, e.action, e.item,
+                  tx.vault.open(e.detail, e.bound("detail")))
             for e in entries]
 
 

@@ -18,6 +18,7 @@ class EpisodeRisk(Base):
     lowered; `reason` (sealed): why a physician lowered it."""
 
     __tablename__ = "episode_risks"
+    sealed_by = ("care_room_id",)
     care_room_id: Mapped[int] = mapped_column(
         ForeignKey("care_rooms.id", ondelete="CASCADE"), primary_key=True)
     risk: Mapped[str] = mapped_column(String(16))

@@ -16,7 +16,7 @@ async def risk_of(tx: Transaction, care_room_id: int) -> Level | None:
     if row is None:
         return None
     return Level(row.risk, row.source, row.by,  # type: ignore[arg-type]
-                 tx.vault.open(row.reason).get("reason"))
+                 tx.vault.open(row.reason, row.bound("reason")).get("reason"))
 
 
 async def set_risk(tx: Transaction, care_room_id: int, level: Level) -> None:
@@ -25,7 +25,7 @@ async def set_risk(tx: Transaction, care_room_id: int, level: Level) -> None:
         row = EpisodeRisk(care_room_id=care_room_id)
         tx.session.add(row)
     row.risk, row.source, row.by, row.at = level.risk, level.source, level.by, utcnow()
-    row.reason = tx.vault.seal({"reason": level.reason})
+    row.reason = tx.vault.seal({"reason": level.reason}, row.bound("reason"))
 
 
 def letter_mail_sent(tx: Transaction, room_id: str, outbound_id: int, at: datetime) -> None:

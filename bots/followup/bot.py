@@ -135,7 +135,9 @@ class Followup:
         steps = self._plan(row)
         for planned in steps:
             tx.session.add(FollowupStep(plan_id=row.id, step=planned.step.id, day=planned.day,
-                                        state="planned", attempts=0, note=tx.vault.seal({})))
+                                        state="planned", attempts=0, note=tx.vault.seal(
+                                            {}, FollowupStep.bind("note", row.id,
+                                                                  planned.step.id))))
             # A step whose day has passed (a plan started late) is posted at once, marked late.
             self._arm(tx, runtime, row, planned.step.id, 1, planned.day)
         tx.post(row.room_id, notice(t(lang, "followup.started", day=when(lang, discharged_on),
@@ -300,7 +302,7 @@ class Followup:
             return
         _, step = found
         step.state, step.by, step.at = "done", ctx.sender, utcnow()
-        step.note = ctx.tx.vault.seal({"note": note})
+        step.note = ctx.tx.vault.seal({"note": note}, step.bound("note"))
         await ctx.runtime.scheduler.cancel_prefixed(ctx.tx, f"followup:{step.plan_id}:{etape}:")
         ctx.reply(t(ctx.lang, "followup.done", step=etape))
 
@@ -310,7 +312,7 @@ class Followup:
             return
         row, step = found
         step.by, step.at = ctx.sender, utcnow()
-        step.note = ctx.tx.vault.seal({"note": note})
+        step.note = ctx.tx.vault.seal({"note": note}, step.bound("note"))
         await ctx.runtime.scheduler.cancel_prefixed(ctx.tx, f"followup:{row.id}:{etape}:")
         attempt = max(step.attempts, 1) + 1
         if attempt > 1 + MAX_RETRIES:
@@ -395,7 +397,8 @@ class Followup:
             day = max(planned.day, today)
             ctx.tx.session.add(FollowupStep(plan_id=row.id, step=planned.step.id, day=day,
                                             state="planned", attempts=0,
-                                            note=ctx.tx.vault.seal({})))
+                                            note=ctx.tx.vault.seal({}, FollowupStep.bind(
+                                                "note", row.id, planned.step.id))))
             if row.status == "active":
                 self._arm(ctx.tx, ctx.runtime, row, planned.step.id, 1, day, again=True)
         await ctx.tx.session.flush()

@@ -65,6 +65,7 @@ class FollowupStep(Base):
 
     __tablename__ = "followup_steps"
     __table_args__ = (UniqueConstraint("plan_id", "step"),)
+    sealed_by = ("plan_id", "step")
     id: Mapped[int] = mapped_column(_ID, primary_key=True)
     plan_id: Mapped[int] = mapped_column(
         ForeignKey("followup_plans.id", ondelete="CASCADE"), index=True)
@@ -84,6 +85,7 @@ class FollowupEvent(Base):
     wrote."""
 
     __tablename__ = "followup_events"
+    sealed_by = ("plan_id", "id")  # nothing else unique: sealed once inserted (SealOnInsert)
     id: Mapped[int] = mapped_column(_ID, primary_key=True)
     plan_id: Mapped[int] = mapped_column(
         ForeignKey("followup_plans.id", ondelete="CASCADE"), index=True)

@@ -103,7 +103,7 @@ class Readmissions:
             return
         event = FollowupEvent(plan_id=row.id, on=day, kind=kind,
                               planned=planned, avoidable=None, by=ctx.sender, at=utcnow(),
-                              note=ctx.tx.vault.seal({}))
+                              note=ctx.tx.seal_on_insert({}))
         ctx.tx.session.add(event)
         kind = category(records.as_stay("", row), records.as_return("", event))
         counted = kind in ("rh7", "rh30")
@@ -152,7 +152,7 @@ class Readmissions:
             return
         ctx.tx.session.add(FollowupEvent(
             plan_id=row.id, on=day, kind="death", planned=False, avoidable=None, by=ctx.sender,
-            at=utcnow(), note=ctx.tx.vault.seal({})))
+            at=utcnow(), note=ctx.tx.seal_on_insert({})))
         await self._stop_steps(ctx, row, "deceased")
         who = await careteam.members_with(ctx.tx, row.care_room_id, ALERTED_ROLES)
         ctx.reply(t(ctx.lang, "death.recorded", day=when(ctx.lang, day),
@@ -192,7 +192,8 @@ class Readmissions:
         again = event.avoidable is not None
         event.avoidable = verdict in _YES
         event.judged_by, event.judged_at = ctx.sender, utcnow()
-        event.note = ctx.tx.vault.seal({**ctx.tx.vault.open(event.note), "judgement": note})
+        at = event.bound("note")
+        event.note = ctx.tx.vault.seal({**ctx.tx.vault.open(event.note, at), "judgement": note}, at)
         ctx.reply(t(ctx.lang, "readmission.judged", day=when(ctx.lang, event.on),
                     verdict=t(ctx.lang, f"readmission.avoidable.{event.avoidable}"),
                     again=t(ctx.lang, "readmission.rejudged") if again else ""))

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bots.runtime.files import write_private
-from bots.runtime.vault import Vault
+from bots.runtime.vault import Binding, Vault
 
 
 @dataclass
@@ -33,14 +33,18 @@ class AccountFolder:
         self.status_file = self.path / "status.json"
         self._secrets_file = self.path / "account.sealed"
         self._vault = vault
+        # Bound to its purpose and account: another account's file (another pickle key and
+        # cross-signing secret) does not open here.
+        self._binding = Binding("data_dir", "account.sealed", (user_id,))
 
     def load(self) -> AccountSecrets:
         if self._secrets_file.exists():
-            return AccountSecrets(**self._vault.open(self._secrets_file.read_bytes()))
+            return AccountSecrets(**self._vault.open(self._secrets_file.read_bytes(),
+                                                           self._binding))
         created = AccountSecrets(user_id=self.user_id, pickle_key=secrets.token_urlsafe(32),
                                  cross_signing_secret=secrets.token_hex(32))
         self.save(created)
         return created
 
     def save(self, value: AccountSecrets) -> None:
-        write_private(self._secrets_file, self._vault.seal(asdict(value)))
+        write_private(self._secrets_file, self._vault.seal(asdict(value), self._binding))

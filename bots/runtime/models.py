@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, ClassVar
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import (
     BigInteger,
@@ -15,8 +18,13 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, mapped_column
+from sqlalchemy.orm.attributes import set_committed_value
+
+from bots.runtime.vault import Binding, Vault
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -27,6 +35,54 @@ NAMING = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+    # What names a row for the values sealed in it (their binding, vault.py): attributes that
+    # are set before the value is sealed and never change. Every table with a sealed column
+    # (LargeBinary) sets it.
+    sealed_by: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def bind(cls, column: str, *row: str | int) -> Binding:
+        """The binding of `column` in the row whose `sealed_by` values are `row`."""
+        return Binding(cls.__tablename__, column, row)
+
+    def bound(self, column: str) -> Binding:
+        return self.bind(column, *(getattr(self, name) for name in self.sealed_by))
+
+
+@dataclass(frozen=True)
+class SealOnInsert:
+    """A column value sealed once its row has its generated ID, for tables whose ID is the only
+    thing that tells their rows apart (`sealed_by` holds "id"): the row is inserted with an empty
+    value, then updated, in the same flush. `Transaction.seal_on_insert` makes one."""
+
+    vault: Vault
+    value: Any
+
+
+_held: WeakKeyDictionary[Base, dict[str, SealOnInsert]] = WeakKeyDictionary()
+
+
+@event.listens_for(Base, "before_insert", propagate=True)
+def _hold_sealed(mapper: Mapper[Any], _connection: Connection, row: Base) -> None:
+    held = {key: value for key, value in row.__dict__.items() if isinstance(value, SealOnInsert)}
+    if held:
+        _held[row] = held
+        for key in held:
+            setattr(row, key, b"")
+
+
+@event.listens_for(Base, "after_insert", propagate=True)
+def _seal_held(mapper: Mapper[Any], connection: Connection, row: Base) -> None:
+    held = _held.pop(row, None)
+    if not held:
+        return
+    sealed = {key: h.vault.seal(h.value, row.bound(key)) for key, h in held.items()}
+    key = mapper.primary_key_from_instance(row)
+    connection.execute(mapper.local_table.update()
+                       .where(*(c == v for c, v in zip(mapper.primary_key, key, strict=True)))
+                       .values({mapper.c[k]: v for k, v in sealed.items()}))
+    for name, value in sealed.items():
+        set_committed_value(row, name, value)
 
 
 class SyncState(Base):
@@ -49,6 +105,7 @@ class InboxEvent(Base):
 
     __tablename__ = "inbox"
     __table_args__ = (UniqueConstraint("account", "event_id"),)
+    sealed_by = ("account", "event_id")
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     account: Mapped[str] = mapped_column(String(255))
     event_id: Mapped[str] = mapped_column(String(255))
@@ -68,6 +125,7 @@ class OutboxMessage(Base):
     known when both are decided; the sender fills it in (see sender.py)."""
 
     __tablename__ = "outbox"
+    sealed_by = ("account", "room_id", "txn_id")  # the room too: a message goes nowhere else
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     account: Mapped[str] = mapped_column(String(255), index=True)
     room_id: Mapped[str] = mapped_column(String(255))
@@ -90,6 +148,7 @@ class ScheduledJob(Base):
 
     __tablename__ = "scheduled_jobs"
     __table_args__ = (UniqueConstraint("account", "key"),)
+    sealed_by = ("account", "kind", "key")
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     account: Mapped[str] = mapped_column(String(255))
     kind: Mapped[str] = mapped_column(String(64))

@@ -396,7 +396,7 @@ class Runtime:
     # --- undecryptable events ------------------------------------------------------------
 
     async def _request_key(self, row: InboxEvent) -> None:
-        event = self._megolm(self.store.vault.open(row.payload))
+        event = self._megolm(self.store.vault.open(row.payload, row.bound("payload")))
         if event is not None and event.session_id not in self.client.outgoing_key_requests:
             await self.client.request_room_key(event)
 
@@ -412,7 +412,7 @@ class Runtime:
         rows = await self.store.inbox(self.user_id, "undecryptable")
         self._undecryptable_backlog = bool(rows)
         for row in rows:
-            source = self.store.vault.open(row.payload)
+            source = self.store.vault.open(row.payload, row.bound("payload"))
             event = self._megolm(source)
             if event is None:
                 continue
@@ -424,7 +424,7 @@ class Runtime:
                 continue
             if self._wanted(decrypted):
                 await self.store.set_inbox_payload(
-                    row.id, self._normalize(source["room_id"], decrypted), "pending")
+                    row, self._normalize(source["room_id"], decrypted), "pending")
                 self._inbox_backlog = True
             else:
                 async with self.transaction() as tx:
@@ -445,7 +445,7 @@ class Runtime:
         """Inbox rows left pending: by a failed handler, a key that came late, or a crash."""
         self._inbox_backlog = False
         for row in await self.store.inbox(self.user_id, "pending"):
-            event = self.store.vault.open(row.payload)
+            event = self.store.vault.open(row.payload, row.bound("payload"))
             if await self._handle(event, lambda tx, row=row: Store.mark_handled(tx, row.id)):
                 continue
             attempts = await self.store.bump_attempts(row.id)

@@ -131,7 +131,8 @@ class JobScheduler:
             raise ValueError("a job time must carry its IANA zone (zoneinfo.ZoneInfo)")
         row = ScheduledJob(account=self.account, kind=kind, key=key,
                            due_at=when.astimezone(UTC), timezone=when.tzinfo.key,
-                           payload=tx.vault.seal(payload or {}), state="pending", late=False)
+                           payload=tx.vault.seal(payload or {}, ScheduledJob.bind(
+                               "payload", self.account, kind, key)), state="pending", late=False)
         tx.session.add(row)
 
         def arm() -> None:
@@ -237,7 +238,8 @@ class JobScheduler:
                 await self.handlers[row.kind](JobContext(
                     runtime=self.runtime, tx=tx, kind=row.kind, key=row.key,
                     due_at=due_at.astimezone(ZoneInfo(row.timezone)), late=late,
-                    payload=tx.vault.open(row.payload), now=at))
+                    payload=tx.vault.open(row.payload, ScheduledJob.bind(
+                        "payload", self.account, row.kind, row.key)), now=at))
                 # In UTC, as due_at is stored: SQLite drops the offset of an aware time.
                 stamps.append({"id": row.id, "fired_at": at.astimezone(UTC), "late": late})
             if stamps:  # one statement for the batch (executemany by primary key)

@@ -92,7 +92,7 @@ class Sender:
             self._in_flight.discard(row.id)
 
     async def _send(self, row: OutboxMessage) -> None:
-        content = self.store.vault.open(row.content)
+        content = self.store.vault.open(row.content, row.bound("content"))
         if not await self._room_ready(row.room_id):
             await self.store.outbox_done(row.id, event_id=None, attempts=row.attempts,
                                          error="the bot is not in this room")

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from bots.runtime.models import InboxEvent, OutboxMessage, SyncState
+from bots.runtime.models import InboxEvent, OutboxMessage, SealOnInsert, SyncState
 from bots.runtime.vault import Vault
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -109,15 +109,21 @@ class Transaction:
         if event_type == "m.room.message":
             # Intentional mentions (MSC3952): without the key, clients guess from the body.
             content = {"m.mentions": {}, **content}
+        txn_id = f"liaison-{uuid.uuid4().hex}"
         row = OutboxMessage(
-            account=self.account, room_id=room_id, event_type=event_type,
-            content=self.vault.seal(content), txn_id=f"liaison-{uuid.uuid4().hex}",
+            account=self.account, room_id=room_id, event_type=event_type, txn_id=txn_id,
+            content=self.vault.seal(content, OutboxMessage.bind("content", self.account, room_id,
+                                                                txn_id)),
             state="pending", cause_event_id=cause_event_id, created_at=utcnow(), attempts=0,
             refers_to=refers_to,
         )
         self.session.add(row)
         self.posted.append(row)
         return row
+
+    def seal_on_insert(self, value: Any) -> SealOnInsert:
+        """A column value sealed once the row has its ID (for tables bound by ID)."""
+        return SealOnInsert(self.vault, value)
 
 
 class Store:
@@ -176,7 +182,9 @@ class Store:
                 rows = [{
                     "account": account, "event_id": ev["event_id"], "room_id": ev["room_id"],
                     "state": "undecryptable" if ev["event_id"] in undecryptable else "pending",
-                    "payload": self.vault.seal(ev), "received_at": now, "attempts": 0,
+                    "payload": self.vault.seal(ev, InboxEvent.bind("payload", account,
+                                                                   ev["event_id"])),
+                    "received_at": now, "attempts": 0,
                 } for ev in unique]
                 added = list((await session.scalars(
                     insert(InboxEvent).values(rows)
@@ -198,10 +206,10 @@ class Store:
                 select(InboxEvent).where(InboxEvent.account == account, InboxEvent.state == state)
                 .order_by(InboxEvent.id))).all())
 
-    async def set_inbox_payload(self, row_id: int, event: dict[str, Any], state: str) -> None:
+    async def set_inbox_payload(self, row: InboxEvent, event: dict[str, Any], state: str) -> None:
         async with self._writing() as session:
-            await session.execute(update(InboxEvent).where(InboxEvent.id == row_id).values(
-                payload=self.vault.seal(event), state=state))
+            await session.execute(update(InboxEvent).where(InboxEvent.id == row.id).values(
+                payload=self.vault.seal(event, row.bound("payload")), state=state))
 
     async def bump_attempts(self, row_id: int) -> int:
         async with self._writing() as session:
