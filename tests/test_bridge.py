@@ -82,7 +82,7 @@ async def test_mail_reaches_the_right_room_or_triage_or_quarantine(
         row = await tx.session.scalar(select(InboundRow).where(
             InboundRow.message_id == elsewhere["Message-ID"]))
         assert row is not None and row.state == "posted"
-        assert parse(tx.vault.open_bytes(row.raw)).return_path == "robot@untrusted.test"
+        assert parse(tx.vault.open_bytes(row.raw, row.bound("raw"))).return_path == "robot@untrusted.test"
         assert await tx.session.scalar(select(OutboundRow.id).where(
             OutboundRow.key == f"receipt:{row.id}")) is None
 

@@ -286,7 +286,9 @@ async def test_a_slow_mail_is_read_off_the_event_loop(tmp_path: Path):
         async with store.transaction("@bridge:x") as tx:
             row = InboundRow(account=tx.account, message_id="<slow@x.test>", digest="d",
                              uidvalidity=1, uid=1, state="received",
-                             raw=tx.vault.seal_bytes(raw), moved=False, received_at=WHEN)
+                             raw=tx.vault.seal_bytes(raw, InboundRow.bind(
+                                 "raw", tx.account, "<slow@x.test>", "d")),
+                             moved=False, received_at=WHEN)
             tx.session.add(row)
         lag, done = 0.0, asyncio.Event()
 
@@ -350,7 +352,8 @@ async def test_the_stored_digest_is_keyed_and_older_rows_are_still_recognised(tm
     async with store.transaction("@bridge:x") as tx:
         tx.session.add(InboundRow(
             account=tx.account, message_id=f"<{legacy}@liaison.invalid>", digest=legacy,
-            uidvalidity=1, uid=1, state="posted", raw=tx.vault.seal_bytes(without_id),
+            uidvalidity=1, uid=1, state="posted", raw=tx.vault.seal_bytes(without_id, InboundRow.bind(
+                "raw", tx.account, f"<{legacy}@liaison.invalid>", legacy)),
             moved=True, received_at=WHEN))
     await store.close()
 
