@@ -86,6 +86,11 @@ class DevHomeserver:
         return f"http://127.0.0.1:{self.port}"
 
     @property
+    def config_args(self) -> list[str]:
+        """Synapse's `-c` arguments: homeserver.yaml, then the conf.d parts."""
+        return ["-c", str(self.config_path), "-c", str(self.synapse_dir / "conf.d")]
+
+    @property
     def shared_secret(self) -> str:
         return _load_or_create_secrets(self.synapse_dir / "secrets.json")["registration_shared_secret"]
 
@@ -109,9 +114,18 @@ class DevHomeserver:
             values["rc_message_per_second"] = values["rc_per_second"]
             values["rc_message_burst"] = values["rc_burst"]
         templates = resource_dir("server-config")
-        for name, target in (("homeserver.yaml.tmpl", self.config_path),
-                             ("log.config.tmpl", self.synapse_dir / "log.config")):
-            text = string.Template((templates / name).read_text()).substitute(values)
+        targets = [(templates / "homeserver.yaml.tmpl", self.config_path),
+                   (templates / "log.config.tmpl", self.synapse_dir / "log.config")]
+        # Optional parts of the configuration (modules, SSO, ...), one file each: Synapse reads
+        # every *.yaml of the conf.d folder after homeserver.yaml (`-c` given twice).
+        conf_d = self.synapse_dir / "conf.d"
+        conf_d.mkdir(exist_ok=True)
+        for stale in conf_d.glob("*.yaml"):
+            stale.unlink()
+        targets += [(part, conf_d / part.name.removesuffix(".tmpl"))
+                    for part in sorted((templates / "conf.d").glob("*.yaml.tmpl"))]
+        for template, target in targets:
+            text = string.Template(template.read_text()).substitute(values)
             yaml.safe_load(text)  # a template error shows here, not as a Synapse crash
             target.write_text(text)
         if not (self.synapse_dir / "signing.key").exists():
@@ -127,7 +141,7 @@ class DevHomeserver:
             raise HomeserverError(f"something already answers on {self.url}; pick another --port")
         log = open(self.synapse_dir / "stdout.log", "ab")  # owned by the child process
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "synapse.app.homeserver", "-c", str(self.config_path)],
+            [sys.executable, "-m", "synapse.app.homeserver", *self.config_args],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         deadline = time.monotonic() + timeout
