@@ -18,6 +18,7 @@ from bots.careteam.requests import Member, RequestError, parse_open, role_code
 from bots.careteam.roles import COORDINATION, PATIENT, Roles
 from bots.config import Config
 from bots.runtime.bot import Bot, CommandContext, JoinContext
+from bots.runtime.builtin import confirm_identity
 from bots.runtime.commands import ANYONE, Arg, Caller, Command, as_user_id
 from bots.runtime.i18n import Lang, t
 from bots.runtime.notice import Html
@@ -236,6 +237,7 @@ class CareTeam:
             Command("equipe roles", "team roles", "les rôles possibles et ce qu'ils permettent",
                     "the possible roles and what they allow", self.list_roles,
                     permission=ANYONE, aliases=("équipe rôles",)),
+            confirm_identity(self.roles.permission("team.manage", *managed)),
         ]
 
 

@@ -201,7 +201,10 @@ class Discharge:
         updated = self._store(ctx.tx, loaded, changed, now)
         records.audit(ctx.tx, loaded.row, ctx.caller.user_id, "answer", item=item_id, at=now,
                       answer=answer, comment=changed.state(item_id).comment,
-                      before=loaded.checklist.state(item_id).answer)
+                      before=loaded.checklist.state(item_id).answer,
+                      # A ✅ sent in clear (Element Web): no device vouches for it.
+                      **({"unencrypted": True} if isinstance(ctx, ReactionContext)
+                         and not ctx.encrypted else {}))
         mark = {"oui": "✅", "non": "❌", "na": "➖"}[answer]
         reply = ctx.tx.post(ctx.room_id, notice(
             t(ctx.lang, "discharge.answered", mark=mark, item=item_id, label=item.label(ctx.lang),
@@ -409,7 +412,7 @@ class Discharge:
 def discharge(config: Config) -> Bot:
     bot = Discharge(config)
     return Bot("discharge", commands=bot.commands(), on_join=bot.on_join,
-               on_reaction=bot.on_reaction, services=[bot.pinner.run],
+               on_reaction=bot.on_reaction, clear_reactions=True, services=[bot.pinner.run],
                jobs={DUE: bot.notifier.due_job, DIGEST: bot.notifier.digest_job,
                      ESCALATE: bot.notifier.escalate_job})
 

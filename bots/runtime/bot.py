@@ -84,6 +84,8 @@ class ReactionContext:
     key: str  # the emoji, e.g. "✅"
     reacts_to: str  # the event reacted to
     lang: Lang
+    # False for a reaction sent in clear (Element Web's): only `Bot.clear_reactions` bots get it.
+    encrypted: bool = True
 
     @property
     def room_id(self) -> str:
@@ -117,5 +119,8 @@ class Bot:
     resolve_caller: CallerResolver | None = None
     services: list[Service] = field(default_factory=list)
     api_routes: list[ApiRoute] = field(default_factory=list)
+    # Gets reactions sent in clear too (Element Web never encrypts them), with no device to
+    # judge: a bot that sets it may only tick a checklist item with them, and records so.
+    clear_reactions: bool = False
     # Works in rooms another bot runs (the MSSanté bridge): only its own commands are answered.
     companion: bool = False

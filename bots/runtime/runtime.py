@@ -35,6 +35,7 @@ from nio import (
 from nio.store import SqliteStore
 
 from bots.config import AccountConfig, Config
+from bots.runtime import pins
 from bots.runtime.account import AccountFolder
 from bots.runtime.backoff import Backoff
 from bots.runtime.bot import Bot, CommandContext, JoinContext, ReactionContext, Service
@@ -45,7 +46,7 @@ from bots.runtime.crosssigning import CrossSigningStatus, ensure_cross_signed
 from bots.runtime.files import write_private
 from bots.runtime.i18n import Lang, t
 from bots.runtime.models import InboxEvent
-from bots.runtime.notice import notice
+from bots.runtime.notice import Html, notice
 from bots.runtime.scheduler import JobScheduler
 from bots.runtime.sender import Sender
 from bots.runtime.store import Store, Transaction, as_utc, utcnow
@@ -101,7 +102,9 @@ class Runtime:
         for bot in self.bots:
             for command in bot.commands:
                 self.commands.add(command)
-        self.trust = DeviceTrust(self.client, allow_legacy=config.allow_legacy_devices)
+        self.trust = DeviceTrust(self.client, allow_legacy=config.allow_legacy_devices,
+                                 transaction=self.transaction,
+                                 on_identity_changed=self._tell_identity_changed)
         self.sender = Sender(self.client, store, self.trust, self.user_id, self.room_ready)
         self.scheduler = JobScheduler(self, {k: h for b in self.bots for k, h in b.jobs.items()})
         self.cross_signing: CrossSigningStatus | None = None
@@ -490,6 +493,7 @@ class Runtime:
                                claim: Callable[[Transaction], Awaitable[bool]]) -> str | None:
         relates = event["content"].get("m.relates_to", {})
         key, target = relates.get("key"), relates.get("event_id")
+        encrypted = bool(event.get("encrypted"))
         device_id = await self._sending_device(event)
         async with self.transaction() as tx:
             if not await claim(tx) or not isinstance(key, str) or not isinstance(target, str):
@@ -497,20 +501,44 @@ class Runtime:
             caller = await self._caller(tx, event)
             lang = self.config.language
             ctx = ReactionContext(self, tx, caller, event["event_id"], key, target,
-                                  lang)  # type: ignore[arg-type]
-            if event.get("encrypted") and not self.trust.is_trusted(caller.user_id, device_id):
-                ctx.reply(t(ctx.lang, "cmd.untrusted_device", device=device_id or "?"))
+                                  lang, encrypted=encrypted)  # type: ignore[arg-type]
+            # Element Web sends reactions in clear (matrix-js-sdk never encrypts them): no device
+            # to judge, so only the bots that act on them for a checklist tick get them.
+            refusal = self._distrust(caller.user_id, device_id, ctx.lang) if encrypted \
+                else self._identity_refusal(caller.user_id, ctx.lang)
+            if refusal is not None:
+                ctx.reply(refusal)
                 return None
-            for handler in self._reaction_handlers:
-                await handler(ctx)
+            for bot in self.bots:
+                if bot.on_reaction and (encrypted or bot.clear_reactions):
+                    await bot.on_reaction(ctx)
         return None
 
     async def _sending_device(self, event: dict[str, Any]) -> str | None:
-        """The device an encrypted event came from (judged now: trust is checked before acting)."""
+        """The device an encrypted event came from (judged now: trust is checked before acting).
+        The sender's identity is judged for a clear event too (a reset one is refused)."""
+        await self.trust.ensure([event["sender"]])
         if not event.get("encrypted"):
             return None
-        await self.trust.ensure([event["sender"]])
         return self.trust.device_for_key(event["sender"], event.get("sender_key"))
+
+    def _identity_refusal(self, user_id: str, lang: Lang) -> Html | None:
+        if user_id in self.trust.changed:
+            return t(lang, "cmd.identity_changed", user=user_id)
+        return None
+
+    def _distrust(self, user_id: str, device_id: str | None, lang: Lang) -> Html | None:
+        """Why an encrypted event from this device may not act, or None if it may."""
+        refusal = self._identity_refusal(user_id, lang)
+        if refusal is None and not self.trust.is_trusted(user_id, device_id):
+            refusal = t(lang, "cmd.untrusted_device", device=device_id or "?")
+        return refusal
+
+    def _tell_identity_changed(self, tx: Transaction, user_id: str) -> None:
+        for room_id, room in self.client.rooms.items():
+            if user_id in room.users:
+                tx.post(room_id, notice(t(self.config.language, "trust.identity_changed",
+                                          user=user_id), mentions=[user_id]))
 
     async def _caller(self, tx: Transaction, event: dict[str, Any]) -> Caller:
         sender, room_id = event["sender"], event["room_id"]
@@ -526,16 +554,27 @@ class Runtime:
                               claim: Callable[[Transaction], Awaitable[bool]]) -> str | None:
         lang = self.config.language
         parsed = self._parse(event["content"], lang)  # type: ignore[arg-type]
-        sender, event_id = event["sender"], event["event_id"]
-        device_id = await self._sending_device(event) if parsed is not None else None
+        sender, event_id, room_id = event["sender"], event["event_id"], event["room_id"]
+        # Synapse accepts events in clear in an encrypted room, so a stolen access token alone
+        # could send them: no device to judge, the command is refused.
+        room = self.client.rooms.get(room_id)
+        in_clear = not event.get("encrypted") and (room is None or room.encrypted)
+        device_id = await self._sending_device(event) \
+            if parsed is not None and not in_clear else None
         async with self.transaction() as tx:
             if not await claim(tx) or parsed is None:
                 return None
             caller = await self._caller(tx, event)
             ctx = CommandContext(self, tx, caller, event_id, parsed.lang,
                                  replying_to=replying_to(event["content"]))
-            if event.get("encrypted") and not self.trust.is_trusted(sender, device_id):
-                ctx.reply(t(ctx.lang, "cmd.untrusted_device", device=device_id or "?"))
+            refusal = None if in_clear else self._distrust(sender, device_id, ctx.lang)
+            if in_clear:
+                log.warning("command sent in clear in an encrypted room refused",
+                            extra={"event_id": event_id, "room_id": room_id, "sender": sender})
+                if await pins.first_clear_command(tx, room_id, sender):  # told once
+                    ctx.reply(t(ctx.lang, "cmd.in_clear"))
+            elif refusal is not None:
+                ctx.reply(refusal)
             elif isinstance(parsed, Rejection):
                 ctx.reply(parsed.text())
             elif parsed.command.permission.allows(caller):
