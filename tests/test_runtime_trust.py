@@ -3,12 +3,21 @@ commands sent in clear, ✅ reactions in clear, identities reset behind a user's
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 
 from nio import Api, RoomSendResponse
 
 from bots.discharge import records
+from bots.runtime.crosssigning import (
+    CrossSigningKeys,
+    _post,
+    _sign_own_device,
+    cross_signed_devices,
+    key_objects,
+    query_keys,
+)
 from tests.careteam_helpers import care_setup
 from tests.clients import Clinician
 from tests.discharge_helpers import today, ward
@@ -76,3 +85,68 @@ async def test_a_clear_tick_answers_an_item_and_is_audited_as_unencrypted(
                    if e.action == "answer"}
     assert answers[8].get("unencrypted") is True
     assert "unencrypted" not in answers[18]
+
+
+async def sent_by(other: Clinician, member: Clinician, room_id: str, body: str) -> str:
+    """`member` sends a command whose answer `other` reads (from this point of her timeline)."""
+    mark = len(other.timeline)
+    event_id = await member.send(room_id, body)
+    other._sent_at[event_id] = mark
+    return event_id
+
+
+async def reset_identity(member: Clinician) -> None:
+    """What someone with the password (or a server admin) can do: upload a new cross-signing
+    identity, confirmed by the password (user-interactive auth), and sign the device with it."""
+    client, user_id = member.client, member.user_id
+    keys = CrossSigningKeys.generate()
+    body = key_objects(user_id, keys)
+    status, data = await _post(client, "/keys/device_signing/upload", body)
+    assert status == 401 and "flows" in data, data
+    body["auth"] = {"type": "m.login.password", "password": member.password,
+                    "identifier": {"type": "m.id.user", "user": user_id},
+                    "session": data.get("session")}
+    status, data = await _post(client, "/keys/device_signing/upload", body)
+    assert status == 200, data
+    await _sign_own_device(client, keys, await query_keys(client, [user_id]))
+    assert cross_signed_devices(await query_keys(client, [user_id]), user_id)[client.device_id]
+
+
+async def test_a_reset_identity_is_distrusted_until_a_coordinator_confirms_it(
+        make_bot, make_clinician):
+    setup = await care_setup(make_bot, make_clinician)
+    doc, room, bot_id = setup.coordinator, setup.coordination_room, setup.bot.user_id
+    nurse = await make_clinician()
+    status, body = await setup.call("POST", "/api/v1/coordination/members",
+                                    {"user_id": nurse.user_id, "role": "IDE"})
+    assert status == 200, body
+    await nurse.wait_joined(room, nurse.user_id)
+    await doc.wait_joined(room, nurse.user_id)
+    assert (await nurse.reply_to(room, await nurse.send(room, "!ping avant"), bot_id)).body \
+        == "pong avant"
+
+    await reset_identity(nurse)
+    await asyncio.sleep(1)
+    first = await sent_by(doc, nurse, room, "!ping après")
+    refused = await doc.reply_to(room, first, bot_id)
+    assert "a changé" in refused.body and "!confiance confirmer" in refused.body
+    told = await doc.wait_for(lambda r, e: r == room and e.sender == bot_id
+                              and "Ses sessions ne reçoivent plus" in getattr(e, "body", ""))
+    assert nurse.user_id in told.source["content"]["m.mentions"]["user_ids"]
+    second = await sent_by(doc, nurse, room, "!ping encore")
+    assert "a changé" in (await doc.reply_to(room, second, bot_id)).body
+    # She cannot vouch for herself; the room was told once.
+    denied = await sent_by(doc, nurse, room, f"!confiance confirmer {nurse.user_id}")
+    assert "a changé" in (await doc.reply_to(room, denied, bot_id)).body
+    assert len([e for r, e in doc.timeline if r == room and e.sender == bot_id
+                and "Ses sessions ne reçoivent plus" in getattr(e, "body", "")]) == 1
+    # No room key for her devices meanwhile.
+    session = setup.bot.runtime.client.olm.outbound_group_sessions[room]
+    assert all(user != nurse.user_id for user, _ in session.users_shared_with)
+
+    confirmed = await doc.reply_to(room, await doc.send(
+        room, f"!confiance confirmer {nurse.user_id}"), bot_id)
+    assert "confirmée" in confirmed.body
+    reply = await nurse.reply_to(room, await nurse.send(room, "!ping rétablie"), bot_id,
+                                 timeout=60)
+    assert reply.body == "pong rétablie"
