@@ -105,7 +105,8 @@ class Runtime:
         self.trust = DeviceTrust(self.client, allow_legacy=config.allow_legacy_devices,
                                  transaction=self.transaction,
                                  on_identity_changed=self._tell_identity_changed)
-        self.sender = Sender(self.client, store, self.trust, self.user_id, self.room_ready)
+        self.sender = Sender(self.client, store, self.trust, self.user_id, self.room_ready,
+                             config.language)
         self.scheduler = JobScheduler(self, {k: h for b in self.bots for k, h in b.jobs.items()})
         self.cross_signing: CrossSigningStatus | None = None
         self._services: list[asyncio.Task[None]] = []
