@@ -7,7 +7,7 @@ import asyncio
 import uuid
 from datetime import timedelta
 
-from nio import Api, RoomSendResponse
+from nio import Api, RoomGetStateEventResponse, RoomSendResponse
 
 from bots.discharge import records
 from bots.runtime.crosssigning import (
@@ -150,3 +150,26 @@ async def test_a_reset_identity_is_distrusted_until_a_coordinator_confirms_it(
     reply = await nurse.reply_to(room, await nurse.send(room, "!ping rétablie"), bot_id,
                                  timeout=60)
     assert reply.body == "pong rétablie"
+
+
+async def membership(member: Clinician, room_id: str, user_id: str) -> str:
+    """The bot's membership once it has answered the invite ("join" or "leave")."""
+    for _ in range(150):
+        resp = await member.client.room_get_state_event(room_id, "m.room.member", user_id)
+        if isinstance(resp, RoomGetStateEventResponse) and \
+                resp.content.get("membership") in ("join", "leave"):
+            return resp.content["membership"]
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{user_id} never answered the invite to {room_id}")
+
+
+async def test_the_bot_joins_only_rooms_it_is_declared_in_or_asked_into_by_a_role(
+        make_bot, make_clinician):
+    setup = await care_setup(make_bot, make_clinician)
+    bot_id = setup.bot.user_id
+    stranger = await make_clinician()  # a local account with no role anywhere
+    theirs = await stranger.create_room(invite=[bot_id])
+    assert await membership(stranger, theirs, bot_id) == "leave"
+    # A coordinator (DAC in the coordination room) may bring the bot into a room of hers.
+    ours = await setup.coordinator.create_room(invite=[bot_id])
+    assert await membership(setup.coordinator, ours, bot_id) == "join"

@@ -40,6 +40,17 @@ class CareTeam:
         kind, role = await service.role_in(tx, caller.room_id, caller.user_id)
         return replace(caller, room_kind=kind, role=role)
 
+    async def accepts_invite(self, tx: Transaction, room_id: str, inviter: str) -> bool:
+        """A room in its records, or asked by someone who may manage a coordination room's team."""
+        if await service.room_by_id(tx, room_id) is not None:
+            return True
+        for room in await service.coordination_rooms(tx):
+            kind, role = await service.role_in(tx, room.room_id or "", inviter)
+            if role and self.roles.may(Caller(inviter, room.room_id or "", 0, role, kind),
+                                       "team.manage"):
+                return True
+        return False
+
     # --- commands --------------------------------------------------------------------------
 
     async def open_patient(self, ctx: CommandContext, identité: str) -> None:
@@ -249,6 +260,7 @@ def careteam(config: Config) -> Bot:
 
         services.append(lambda runtime: serve_api(runtime, bot))
     return Bot("careteam", commands=bot.commands(), on_join=bot.on_join,
-               resolve_caller=bot.resolve_caller, services=services,
+               resolve_caller=bot.resolve_caller, accepts_invite=bot.accepts_invite,
+               services=services,
                jobs={EXPIRE_JOB: bot.provisioner.expire_job})
 

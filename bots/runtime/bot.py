@@ -99,6 +99,8 @@ class ReactionContext:
 JobHandler = Callable[[JobContext], Awaitable[None]]
 JoinHandler = Callable[[JoinContext], Awaitable[None]]
 ReactionHandler = Callable[[ReactionContext], Awaitable[None]]
+# Whether the bot was asked into a room (room ID, inviter) by someone its records allow.
+InviteFilter = Callable[[Transaction, str, str], Awaitable[bool]]
 # Fills in what the runtime cannot know (the caller's role, the kind of room), in the command's
 # transaction, before its permission is checked.
 CallerResolver = Callable[[Transaction, Caller], Awaitable[Caller]]
@@ -117,6 +119,7 @@ class Bot:
     on_join: JoinHandler | None = None
     on_reaction: ReactionHandler | None = None
     resolve_caller: CallerResolver | None = None
+    accepts_invite: InviteFilter | None = None
     services: list[Service] = field(default_factory=list)
     api_routes: list[ApiRoute] = field(default_factory=list)
     # Gets reactions sent in clear too (Element Web never encrypts them), with no device to

@@ -591,15 +591,35 @@ class Runtime:
             inviter = next((e.sender for e in info.invite_state
                             if getattr(e, "state_key", None) == self.user_id
                             and getattr(e, "membership", None) == "invite"), None)
-            server = inviter.split(":", 1)[1] if inviter else None
-            if server in self.config.allowed_servers:
+            refusal = await self._invite_refusal(room_id, inviter)
+            if refusal is None:
                 result = await self.client.join(room_id)
                 log.info("invite accepted", extra={"room_id": room_id, "inviter": inviter,
                                                    "result": type(result).__name__})
             else:
                 await self.client.room_leave(room_id)
-                log.warning("invite refused: inviter's server is not allowed",
-                            extra={"room_id": room_id, "inviter": inviter})
+                log.warning("invite refused", extra={"room_id": room_id, "inviter": inviter,
+                                                     "reason": refusal})
+
+    async def _invite_refusal(self, room_id: str, inviter: str | None) -> str | None:
+        """Why the bot does not join this room, or None. It joins the coordination rooms it is
+        declared in, rooms the deployment's own bots ask it into (the care-team bot invites the
+        bridge), and rooms one of its bots was asked into by someone whose role allows it. An
+        account with no bot (only !aide and !ping) joins rooms of the allowed servers."""
+        if inviter is None or inviter.split(":", 1)[1] not in self.config.allowed_servers:
+            return "the inviter's server is not allowed"
+        if room_id in self.config.careteam.coordination_rooms or not self.bots:
+            return None
+        own = {a.user_id for a in self.config.accounts}
+        if self.config.mssante is not None:
+            own.add(self.config.mssante.careteam_account)
+        if inviter in own:
+            return None
+        async with self.store.transaction(self.user_id) as tx:
+            for bot in self.bots:
+                if bot.accepts_invite and await bot.accepts_invite(tx, room_id, inviter):
+                    return None
+        return "not a declared coordination room, and the inviter's role does not allow it"
 
     async def room_ready(self, room_id: str, timeout: float = 60.0) -> bool:
         """True once the room is known from sync (the bot is in it); False if it never is."""
