@@ -605,10 +605,13 @@ class Runtime:
         """Why the bot does not join this room, or None. It joins the coordination rooms it is
         declared in, rooms the deployment's own bots ask it into (the care-team bot invites the
         bridge), and rooms one of its bots was asked into by someone whose role allows it. An
-        account with no bot (only !aide and !ping) joins rooms of the allowed servers."""
+        account whose bots say nothing of invites (no `accepts_invite`) and work in no other
+        bot's rooms (not a companion), e.g. one with only !aide and !ping, joins the rooms of
+        the allowed servers."""
         if inviter is None or inviter.split(":", 1)[1] not in self.config.allowed_servers:
             return "the inviter's server is not allowed"
-        if room_id in self.config.careteam.coordination_rooms or not self.bots:
+        if room_id in self.config.careteam.coordination_rooms or not self.companion and not any(
+                bot.accepts_invite for bot in self.bots):
             return None
         own = {a.user_id for a in self.config.accounts}
         if self.config.mssante is not None:
