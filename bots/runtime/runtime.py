@@ -608,7 +608,7 @@ class Runtime:
         account whose bots say nothing of invites (no `accepts_invite`) and work in no other
         bot's rooms (not a companion), e.g. one with only !aide and !ping, joins the rooms of
         the allowed servers."""
-        if inviter is None or inviter.split(":", 1)[1] not in self.config.allowed_servers:
+        if inviter is None or inviter.partition(":")[2] not in self.config.allowed_servers:
             return "the inviter's server is not allowed"
         if room_id in self.config.careteam.coordination_rooms or not self.companion and not any(
                 bot.accepts_invite for bot in self.bots):
