@@ -25,6 +25,10 @@ async def check(tx: Transaction, masters: dict[str, str]) -> tuple[set[str], set
         pinned = await tx.session.scalar(
             select(IdentityPin.master_key).where(IdentityPin.user_id == user_id))
         if pinned == master:
+            # Back to the pinned key: a change seen again later is told again.
+            await tx.session.execute(update(IdentityPin).where(
+                IdentityPin.user_id == user_id, IdentityPin.changed_to.is_not(None))
+                .values(changed_to=None))
             continue
         changed.add(user_id)
         # Conditional: two processes (bots, bridge) seeing the same change tell it once.
