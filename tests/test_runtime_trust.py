@@ -18,7 +18,7 @@ from bots.runtime.crosssigning import (
     key_objects,
     query_keys,
 )
-from tests.careteam_helpers import care_setup
+from tests.careteam_helpers import care_setup, welcomed
 from tests.clients import Clinician
 from tests.discharge_helpers import today, ward
 
@@ -122,6 +122,7 @@ async def test_a_reset_identity_is_distrusted_until_a_coordinator_confirms_it(
     assert status == 200, body
     await nurse.wait_joined(room, nurse.user_id)
     await doc.wait_joined(room, nurse.user_id)
+    await welcomed(nurse, room)  # what was sent before is not hers to read
     assert (await nurse.reply_to(room, await nurse.send(room, "!ping avant"), bot_id)).body \
         == "pong avant"
 
