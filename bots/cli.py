@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bots import config as config_mod
-from bots import devstack, logs
+from bots import devstack, logs, pyversion
 from bots.homeserver import DevHomeserver, HomeserverError, register_with_shared_secret
 from bots.runtime.vault import Vault
 
@@ -170,6 +170,7 @@ async def _bots(config_path: Path, *, bridge: bool = False) -> int:
 
     cfg = config_mod.load(config_path)
     logs.setup(cfg.log_level)
+    pyversion.warn_if_outdated()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -18,6 +18,7 @@ from bots.careteam.requests import Member, RequestError, parse_open, role_code
 from bots.careteam.roles import COORDINATION, PATIENT, Roles
 from bots.config import Config
 from bots.runtime.bot import Bot, CommandContext, JoinContext
+from bots.runtime.builtin import confirm_identity
 from bots.runtime.commands import ANYONE, Arg, Caller, Command, as_user_id
 from bots.runtime.i18n import Lang, t
 from bots.runtime.notice import Html
@@ -38,6 +39,17 @@ class CareTeam:
     async def resolve_caller(self, tx: Transaction, caller: Caller) -> Caller:
         kind, role = await service.role_in(tx, caller.room_id, caller.user_id)
         return replace(caller, room_kind=kind, role=role)
+
+    async def accepts_invite(self, tx: Transaction, room_id: str, inviter: str) -> bool:
+        """A room in its records, or asked by someone who may manage a coordination room's team."""
+        if await service.room_by_id(tx, room_id) is not None:
+            return True
+        for room in await service.coordination_rooms(tx):
+            kind, role = await service.role_in(tx, room.room_id or "", inviter)
+            if role and self.roles.may(Caller(inviter, room.room_id or "", 0, role, kind),
+                                       "team.manage"):
+                return True
+        return False
 
     # --- commands --------------------------------------------------------------------------
 
@@ -262,6 +274,7 @@ class CareTeam:
             Command("equipe roles", "team roles", "les rôles possibles et ce qu'ils permettent",
                     "the possible roles and what they allow", self.list_roles,
                     permission=ANYONE, aliases=("équipe rôles",)),
+            confirm_identity(self.roles.permission("team.manage", *managed)),
         ]
 
 
@@ -273,7 +286,7 @@ def careteam(config: Config) -> Bot:
 
         services.append(lambda runtime: serve_api(runtime, bot))
     return Bot("careteam", commands=bot.commands(), on_join=bot.on_join,
-               resolve_caller=bot.resolve_caller, services=services,
-               key_recipients=bot.key_recipients,
+               resolve_caller=bot.resolve_caller, accepts_invite=bot.accepts_invite,
+               services=services, key_recipients=bot.key_recipients,
                jobs={EXPIRE_JOB: bot.provisioner.expire_job})
 

@@ -223,7 +223,10 @@ class Discharge:
         late = changed.state(item_id).late
         records.audit(ctx.tx, loaded.row, ctx.caller.user_id, "answer", item=item_id, at=now,
                       answer=answer, comment=changed.state(item_id).comment,
-                      before=loaded.checklist.state(item_id).answer, late=late)
+                      before=loaded.checklist.state(item_id).answer, late=late,
+                      # A ✅ sent in clear (Element Web): no device vouches for it.
+                      **({"unencrypted": True} if isinstance(ctx, ReactionContext)
+                         and not ctx.encrypted else {}))
         if item.letter and changed.letter_sent:
             await self.notifier.cancel_letter(ctx.runtime, ctx.tx, loaded.row)
         mark = {"oui": "✅", "non": "❌", "na": "➖"}[answer]
@@ -533,7 +536,8 @@ class Discharge:
 def discharge(config: Config) -> Bot:
     bot = Discharge(config)
     return Bot("discharge", commands=bot.commands(), on_join=bot.on_join,
-               on_reaction=bot.on_reaction, services=[bot.pinner.run, bot.letters],
+               on_reaction=bot.on_reaction, clear_reactions=True,
+               services=[bot.pinner.run, bot.letters],
                jobs={DUE: bot.notifier.due_job, DIGEST: bot.notifier.digest_job,
                      ESCALATE: bot.notifier.escalate_job, LETTER: bot.notifier.letter_job})
 

@@ -84,6 +84,8 @@ class ReactionContext:
     key: str  # the emoji, e.g. "✅"
     reacts_to: str  # the event reacted to
     lang: Lang
+    # False for a reaction sent in clear (Element Web's): only `Bot.clear_reactions` bots get it.
+    encrypted: bool = True
 
     @property
     def room_id(self) -> str:
@@ -97,6 +99,8 @@ class ReactionContext:
 JobHandler = Callable[[JobContext], Awaitable[None]]
 JoinHandler = Callable[[JoinContext], Awaitable[None]]
 ReactionHandler = Callable[[ReactionContext], Awaitable[None]]
+# Whether the bot was asked into a room (room ID, inviter) by someone its records allow.
+InviteFilter = Callable[[Transaction, str, str], Awaitable[bool]]
 # Fills in what the runtime cannot know (the caller's role, the kind of room), in the command's
 # transaction, before its permission is checked.
 CallerResolver = Callable[[Transaction, Caller], Awaitable[Caller]]
@@ -115,8 +119,12 @@ class Bot:
     on_join: JoinHandler | None = None
     on_reaction: ReactionHandler | None = None
     resolve_caller: CallerResolver | None = None
+    accepts_invite: InviteFilter | None = None
     services: list[Service] = field(default_factory=list)
     api_routes: list[ApiRoute] = field(default_factory=list)
+    # Gets reactions sent in clear too (Element Web never encrypts them), with no device to
+    # judge: a bot that sets it may only tick a checklist item with them, and records so.
+    clear_reactions: bool = False
     # Works in rooms another bot runs (the MSSanté bridge): only its own commands are answered.
     companion: bool = False
     # Who of a room's members may get the keys of what the account sends there (None: all).

@@ -50,6 +50,55 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         "en": "Command refused: it comes from a session ({device}) its owner has not verified "
               "(not signed by their identity). Verify this session in Element.",
     },
+    "cmd.in_clear": {
+        "fr": "Commande refusée : elle a été envoyée sans chiffrement dans un salon chiffré, donc "
+              "sans session vérifiable (un jeton d'accès volé suffirait à l'envoyer). Je ne "
+              "réponds à aucune commande non chiffrée ici et ne le redirai pas. Envoyez vos "
+              "commandes depuis une session vérifiée (Element le fait par défaut).",
+        "en": "Command refused: it was sent unencrypted in an encrypted room, so from no session "
+              "that can be verified (a stolen access token would be enough to send it). I answer "
+              "no unencrypted command here and will not say so again. Send your commands from a "
+              "verified session (Element does by default).",
+    },
+    "cmd.identity_changed": {
+        "fr": "Refusé : l'identité de chiffrement de {user} a changé et n'a pas encore été "
+              "confirmée par un coordinateur (<code>!confiance confirmer {user}</code>).",
+        "en": "Refused: the encryption identity of {user} has changed and no coordinator has "
+              "confirmed it yet (<code>!trust confirm {user}</code>).",
+    },
+    "trust.identity_changed": {
+        "fr": "⚠️ L'identité de chiffrement de {user} a changé (réinitialisée avec son mot de "
+              "passe, ou par l'administrateur du serveur). Ses sessions ne reçoivent plus les "
+              "clés de ce salon et ses commandes sont refusées. Après avoir vérifié auprès de "
+              "cette personne, par un autre moyen, qu'elle est à l'origine du changement, un "
+              "coordinateur le confirme avec <code>!confiance confirmer {user}</code>.",
+        "en": "⚠️ The encryption identity of {user} has changed (reset with their password, or "
+              "by the server's administrator). Their sessions no longer get this room's keys and "
+              "their commands are refused. Once someone has checked with them, by other means, "
+              "that they made the change, a coordinator confirms it with "
+              "<code>!trust confirm {user}</code>.",
+    },
+    "trust.confirmed": {
+        "fr": "Nouvelle identité de {user} confirmée : ses sessions vérifiées sont de nouveau "
+              "reconnues.",
+        "en": "New identity of {user} confirmed: their verified sessions are trusted again.",
+    },
+    "trust.nothing_to_confirm": {
+        "fr": "Aucun changement d'identité de {user} n'attend de confirmation.",
+        "en": "No identity change of {user} is waiting for confirmation.",
+    },
+    "trust.help.confirm": {
+        "fr": "confirme la nouvelle identité de chiffrement d'un membre, après avoir vérifié "
+              "auprès de lui qu'il l'a réinitialisée",
+        "en": "confirms a member's new encryption identity, after checking with them that they "
+              "reset it",
+    },
+    "room.not_encrypted": {
+        "fr": "Ce salon n'est pas chiffré de bout en bout : je n'y envoie aucun message. "
+              "Un administrateur du salon doit activer le chiffrement.",
+        "en": "This room is not end-to-end encrypted: I send no messages here. "
+              "A room administrator must turn encryption on.",
+    },
     "arg.not_int": {"fr": "« {value} » n'est pas un nombre", "en": "\u201c{value}\u201d is not a number"},
     "arg.not_user": {
         "fr": "« {value} » n'est pas un identifiant Matrix (forme @nom:serveur)",

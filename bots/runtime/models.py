@@ -159,3 +159,27 @@ class ScheduledJob(Base):
     state: Mapped[str] = mapped_column(String(16), index=True)
     fired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     late: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class IdentityPin(Base):
+    """A user's cross-signing master key as first seen (trust on first use), for the whole
+    deployment (the bots and the bridge share it). `changed_to`: another key the homeserver now
+    gives for them, not yet confirmed by a coordinator: their devices are distrusted meanwhile;
+    the rooms were told when it was recorded."""
+
+    __tablename__ = "identity_pins"
+    user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    master_key: Mapped[str] = mapped_column(String(64))
+    changed_to: Mapped[str | None] = mapped_column(String(64))
+    pinned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ClearCommandNotice(Base):
+    """A sender was told, in this room, that commands sent in clear are refused (told once)."""
+
+    __tablename__ = "clear_command_notices"
+    account: Mapped[str] = mapped_column(String(255), primary_key=True)
+    room_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    told_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

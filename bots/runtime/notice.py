@@ -69,7 +69,7 @@ def notice(markup: Html, *, mentions: list[str] | None = None,
 
 
 # Where a file to upload waits in an outbox row (sealed like the rest); the sender uploads it,
-# encrypted for an encrypted room, and puts the resulting `file`/`url` in its place.
+# encrypted and without a file name, and puts the resulting `file` in its place.
 UPLOAD_KEY = "fr.liaison.upload"
 
 

@@ -36,6 +36,7 @@ from nio import (
 from nio.store import SqliteStore
 
 from bots.config import AccountConfig, Config
+from bots.runtime import pins
 from bots.runtime.account import AccountFolder
 from bots.runtime.backoff import Backoff
 from bots.runtime.bot import Bot, CommandContext, JoinContext, ReactionContext, Service
@@ -46,7 +47,7 @@ from bots.runtime.crosssigning import CrossSigningStatus, ensure_cross_signed
 from bots.runtime.files import write_private
 from bots.runtime.i18n import Lang, t
 from bots.runtime.models import InboxEvent
-from bots.runtime.notice import notice
+from bots.runtime.notice import Html, notice
 from bots.runtime.scheduler import JobScheduler
 from bots.runtime.sender import Sender
 from bots.runtime.store import Store, Transaction, as_utc, utcnow
@@ -105,8 +106,11 @@ class Runtime:
         # Who may hold a room's keys: the bot that knows the room's team says (the care team).
         self.client.key_recipients = next((functools.partial(b.key_recipients, self)
                                            for b in self.bots if b.key_recipients), None)
-        self.trust = DeviceTrust(self.client, allow_legacy=config.allow_legacy_devices)
-        self.sender = Sender(self.client, store, self.trust, self.user_id, self.room_ready)
+        self.trust = DeviceTrust(self.client, allow_legacy=config.allow_legacy_devices,
+                                 transaction=self.transaction,
+                                 on_identity_changed=self._tell_identity_changed)
+        self.sender = Sender(self.client, store, self.trust, self.user_id, self.room_ready,
+                             config.language)
         self.scheduler = JobScheduler(self, {k: h for b in self.bots for k, h in b.jobs.items()})
         self.cross_signing: CrossSigningStatus | None = None
         self._services: list[asyncio.Task[None]] = []
@@ -494,6 +498,7 @@ class Runtime:
                                claim: Callable[[Transaction], Awaitable[bool]]) -> str | None:
         relates = event["content"].get("m.relates_to", {})
         key, target = relates.get("key"), relates.get("event_id")
+        encrypted = bool(event.get("encrypted"))
         device_id = await self._sending_device(event)
         async with self.transaction() as tx:
             if not await claim(tx) or not isinstance(key, str) or not isinstance(target, str):
@@ -501,20 +506,44 @@ class Runtime:
             caller = await self._caller(tx, event)
             lang = self.config.language
             ctx = ReactionContext(self, tx, caller, event["event_id"], key, target,
-                                  lang)  # type: ignore[arg-type]
-            if event.get("encrypted") and not self.trust.is_trusted(caller.user_id, device_id):
-                ctx.reply(t(ctx.lang, "cmd.untrusted_device", device=device_id or "?"))
+                                  lang, encrypted=encrypted)  # type: ignore[arg-type]
+            # Element Web sends reactions in clear (matrix-js-sdk never encrypts them): no device
+            # to judge, so only the bots that act on them for a checklist tick get them.
+            refusal = self._distrust(caller.user_id, device_id, ctx.lang) if encrypted \
+                else self._identity_refusal(caller.user_id, ctx.lang)
+            if refusal is not None:
+                ctx.reply(refusal)
                 return None
-            for handler in self._reaction_handlers:
-                await handler(ctx)
+            for bot in self.bots:
+                if bot.on_reaction and (encrypted or bot.clear_reactions):
+                    await bot.on_reaction(ctx)
         return None
 
     async def _sending_device(self, event: dict[str, Any]) -> str | None:
-        """The device an encrypted event came from (judged now: trust is checked before acting)."""
+        """The device an encrypted event came from (judged now: trust is checked before acting).
+        The sender's identity is judged for a clear event too (a reset one is refused)."""
+        await self.trust.ensure([event["sender"]])
         if not event.get("encrypted"):
             return None
-        await self.trust.ensure([event["sender"]])
         return self.trust.device_for_key(event["sender"], event.get("sender_key"))
+
+    def _identity_refusal(self, user_id: str, lang: Lang) -> Html | None:
+        if user_id in self.trust.changed:
+            return t(lang, "cmd.identity_changed", user=user_id)
+        return None
+
+    def _distrust(self, user_id: str, device_id: str | None, lang: Lang) -> Html | None:
+        """Why an encrypted event from this device may not act, or None if it may."""
+        refusal = self._identity_refusal(user_id, lang)
+        if refusal is None and not self.trust.is_trusted(user_id, device_id):
+            refusal = t(lang, "cmd.untrusted_device", device=device_id or "?")
+        return refusal
+
+    def _tell_identity_changed(self, tx: Transaction, user_id: str) -> None:
+        for room_id, room in self.client.rooms.items():
+            if user_id in room.users:
+                tx.post(room_id, notice(t(self.config.language, "trust.identity_changed",
+                                          user=user_id), mentions=[user_id]))
 
     async def _caller(self, tx: Transaction, event: dict[str, Any]) -> Caller:
         sender, room_id = event["sender"], event["room_id"]
@@ -530,16 +559,27 @@ class Runtime:
                               claim: Callable[[Transaction], Awaitable[bool]]) -> str | None:
         lang = self.config.language
         parsed = self._parse(event["content"], lang)  # type: ignore[arg-type]
-        sender, event_id = event["sender"], event["event_id"]
-        device_id = await self._sending_device(event) if parsed is not None else None
+        sender, event_id, room_id = event["sender"], event["event_id"], event["room_id"]
+        # Synapse accepts events in clear in an encrypted room, so a stolen access token alone
+        # could send them: no device to judge, the command is refused.
+        room = self.client.rooms.get(room_id)
+        in_clear = not event.get("encrypted") and (room is None or room.encrypted)
+        device_id = await self._sending_device(event) \
+            if parsed is not None and not in_clear else None
         async with self.transaction() as tx:
             if not await claim(tx) or parsed is None:
                 return None
             caller = await self._caller(tx, event)
             ctx = CommandContext(self, tx, caller, event_id, parsed.lang,
                                  replying_to=replying_to(event["content"]))
-            if event.get("encrypted") and not self.trust.is_trusted(sender, device_id):
-                ctx.reply(t(ctx.lang, "cmd.untrusted_device", device=device_id or "?"))
+            refusal = None if in_clear else self._distrust(sender, device_id, ctx.lang)
+            if in_clear:
+                log.warning("command sent in clear in an encrypted room refused",
+                            extra={"event_id": event_id, "room_id": room_id, "sender": sender})
+                if await pins.first_clear_command(tx, room_id, sender):  # told once
+                    ctx.reply(t(ctx.lang, "cmd.in_clear"))
+            elif refusal is not None:
+                ctx.reply(refusal)
             elif isinstance(parsed, Rejection):
                 ctx.reply(parsed.text())
             elif parsed.command.permission.allows(caller):
@@ -555,15 +595,38 @@ class Runtime:
             inviter = next((e.sender for e in info.invite_state
                             if getattr(e, "state_key", None) == self.user_id
                             and getattr(e, "membership", None) == "invite"), None)
-            server = inviter.split(":", 1)[1] if inviter else None
-            if server in self.config.allowed_servers:
+            refusal = await self._invite_refusal(room_id, inviter)
+            if refusal is None:
                 result = await self.client.join(room_id)
                 log.info("invite accepted", extra={"room_id": room_id, "inviter": inviter,
                                                    "result": type(result).__name__})
             else:
                 await self.client.room_leave(room_id)
-                log.warning("invite refused: inviter's server is not allowed",
-                            extra={"room_id": room_id, "inviter": inviter})
+                log.warning("invite refused", extra={"room_id": room_id, "inviter": inviter,
+                                                     "reason": refusal})
+
+    async def _invite_refusal(self, room_id: str, inviter: str | None) -> str | None:
+        """Why the bot does not join this room, or None. It joins the coordination rooms it is
+        declared in, rooms the deployment's own bots ask it into (the care-team bot invites the
+        bridge), and rooms one of its bots was asked into by someone whose role allows it. An
+        account whose bots say nothing of invites (no `accepts_invite`) and work in no other
+        bot's rooms (not a companion), e.g. one with only !aide and !ping, joins the rooms of
+        the allowed servers."""
+        if inviter is None or inviter.partition(":")[2] not in self.config.allowed_servers:
+            return "the inviter's server is not allowed"
+        if room_id in self.config.careteam.coordination_rooms or not self.companion and not any(
+                bot.accepts_invite for bot in self.bots):
+            return None
+        own = {a.user_id for a in self.config.accounts}
+        if self.config.mssante is not None:
+            own.add(self.config.mssante.careteam_account)
+        if inviter in own:
+            return None
+        async with self.store.transaction(self.user_id) as tx:
+            for bot in self.bots:
+                if bot.accepts_invite and await bot.accepts_invite(tx, room_id, inviter):
+                    return None
+        return "not a declared coordination room, and the inviter's role does not allow it"
 
     async def room_ready(self, room_id: str, timeout: float = 60.0) -> bool:
         """True once the room is known from sync (the bot is in it); False if it never is."""

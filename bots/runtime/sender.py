@@ -2,12 +2,16 @@
 
 Rows come from the outbox (written in the transaction that decided to post), so a crash between
 deciding and sending loses nothing. Each row keeps its transaction ID across retries. Before the
-first attempt the room must be known from sync and, if encrypted, every member's devices judged
-(trust.py) so the megolm session goes exactly to the devices that may read it.
+first attempt the room must be known from sync and every member's devices judged (trust.py) so
+the megolm session goes exactly to the devices that may read it. Nothing is ever posted in a room
+without end-to-end encryption (fail closed): the row fails with the reason, and the room gets
+one fixed notice, in clear, that says only that it must be encrypted.
 
 A row may refer to an earlier one (an edit of a message, say): one room's rows go out in order,
 so the earlier row's event ID is known by then and is filled into `m.relates_to`. A row may carry
-a file (notice.attachment): it is uploaded, encrypted in an encrypted room, just before sending.
+a file (notice.attachment): it is uploaded encrypted just before sending, without a file name (an
+upload's name is in the media URL and the homeserver's media table, in clear): the name travels
+only in the encrypted event.
 """
 
 from __future__ import annotations
@@ -23,8 +27,9 @@ from typing import Any
 from nio import AsyncClient, RoomSendError, RoomSendResponse, UploadResponse
 
 from bots.runtime.backoff import Backoff
+from bots.runtime.i18n import Lang, t
 from bots.runtime.models import OutboxMessage
-from bots.runtime.notice import UPLOAD_KEY
+from bots.runtime.notice import UPLOAD_KEY, notice
 from bots.runtime.store import Store
 from bots.runtime.trust import DeviceTrust
 
@@ -38,11 +43,13 @@ MAX_DEFER = 10.0
 
 class Sender:
     def __init__(self, client: AsyncClient, store: Store, trust: DeviceTrust, account: str,
-                 room_ready: Callable[[str], asyncio.Future[bool]]) -> None:
+                 room_ready: Callable[[str], asyncio.Future[bool]], language: Lang) -> None:
         self.client = client
         self.store = store
         self.trust = trust
         self.account = account
+        self.language = language
+        self._told_unencrypted: set[str] = set()  # rooms told (once per run) to turn it on
         self._room_ready = room_ready
         self._in_flight: set[int] = set()
         self._room_locks: dict[str, asyncio.Lock] = {}
@@ -115,13 +122,15 @@ class Sender:
                 await self.store.outbox_done(row.id, event_id=None, attempts=attempts,
                                              error="the bot is no longer in this room")
                 return
+            if not room.encrypted:
+                await self._refuse_unencrypted(row, attempts)
+                return
             try:
-                if room.encrypted:
-                    if not room.members_synced:
-                        await self.client.joined_members(row.room_id)
-                    await self.trust.ensure(room.users)
+                if not room.members_synced:
+                    await self.client.joined_members(row.room_id)
+                await self.trust.ensure(room.users)
                 if UPLOAD_KEY in content:
-                    content = await self._upload(content, encrypt=room.encrypted)
+                    content = await self._upload(content)
                 # Every non-blacklisted device is verified by trust.ensure, so nothing is ignored
                 # here unless legacy devices are allowed.
                 resp = await self.client.room_send(
@@ -153,18 +162,32 @@ class Sender:
             await self.store.outbox_attempt(row.id, attempts, error)
             await backoff.wait()
 
-    async def _upload(self, content: dict[str, Any], *, encrypt: bool) -> dict[str, Any]:
+    async def _refuse_unencrypted(self, row: OutboxMessage, attempts: int) -> None:
+        """Patient data never goes in clear: the row fails (its content is not logged)."""
+        log.warning("message not sent: the room is not end-to-end encrypted",
+                    extra={"room_id": row.room_id, "outbox_id": row.id})
+        await self.store.outbox_done(row.id, event_id=None, attempts=attempts,
+                                     error="not sent: the room is not end-to-end encrypted")
+        if row.room_id in self._told_unencrypted:
+            return
+        self._told_unencrypted.add(row.room_id)
+        # A fixed text, the same for every room and message: it tells the server nothing.
+        resp = await self.client.room_send(row.room_id, "m.room.message",
+                                           notice(t(self.language, "room.not_encrypted")))
+        if not isinstance(resp, RoomSendResponse):
+            log.warning("could not tell the room it must be encrypted",
+                        extra={"room_id": row.room_id, "error": getattr(resp, "message", "")})
+
+    async def _upload(self, content: dict[str, Any]) -> dict[str, Any]:
         data = base64.b64decode(content[UPLOAD_KEY])
         content = {k: v for k, v in content.items() if k != UPLOAD_KEY}
         resp, keys = await self.client.upload(
-            io.BytesIO(data), content_type=content["info"]["mimetype"],
-            filename=content["body"], encrypt=encrypt, filesize=len(data))
+            io.BytesIO(data), content_type=content["info"]["mimetype"], filename=None,
+            encrypt=True, filesize=len(data))
         if not isinstance(resp, UploadResponse):
             raise UploadFailed(f"upload failed: {resp.status_code}: {resp.message}")
-        if encrypt:
-            assert keys is not None
-            return {**content, "file": {**keys, "url": resp.content_uri}}
-        return {**content, "url": resp.content_uri}
+        assert keys is not None
+        return {**content, "file": {**keys, "url": resp.content_uri}}
 
 
 class UploadFailed(RuntimeError):

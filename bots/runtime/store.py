@@ -126,6 +126,11 @@ class Transaction:
         return SealOnInsert(self.vault, value)
 
 
+def dialect_insert(tx: Transaction) -> Any:
+    """INSERT … ON CONFLICT for the transaction's database."""
+    return _dialect_insert(tx.session.bind.dialect.name)
+
+
 class Store:
     def __init__(self, url: str, vault: Vault) -> None:
         self.url = url

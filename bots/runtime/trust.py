@@ -6,39 +6,67 @@ nio has no cross-signing, so the signatures are checked here from the raw /keys/
 the verdict is written into nio's own device trust: trusted → verified, untrusted → blacklisted.
 nio then shares megolm sessions with verified devices only, and rotates a room's session whenever
 a verdict changes.
+
+Each user's cross-signing master key is pinned on first use (pins.py). When the homeserver later
+gives another one (an identity reset, by someone with the password or by a server admin), every
+device of that user is distrusted until a coordinator confirms the change; the rooms they share
+with the bot are told once.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextlib import AbstractAsyncContextManager
 
 from nio import AsyncClient
 
-from bots.runtime.crosssigning import cross_signed_devices, query_keys
+from bots.runtime import pins
+from bots.runtime.crosssigning import cross_signed_devices, master_key_of, query_keys
+from bots.runtime.store import Transaction
 
 log = logging.getLogger(__name__)
 
 
 class DeviceTrust:
-    def __init__(self, client: AsyncClient, *, allow_legacy: bool) -> None:
+    def __init__(self, client: AsyncClient, *, allow_legacy: bool,
+                 transaction: Callable[[], AbstractAsyncContextManager[Transaction]],
+                 on_identity_changed: Callable[[Transaction, str], None]) -> None:
+        """`transaction`: the runtime's (what is posted in it is sent on commit);
+        `on_identity_changed`: tells the rooms, in the transaction that records the change."""
         self.client = client
         self.allow_legacy = allow_legacy
+        self._transaction = transaction
+        self._on_identity_changed = on_identity_changed
         self._fresh: set[str] = set()  # users whose devices were judged since their last change
         self._signed: dict[str, dict[str, bool]] = {}
+        # Users whose identity is not the pinned one: judged again every time (a confirmation
+        # may come from the other process), never trusted meanwhile.
+        self.changed: set[str] = set()
 
     def invalidate(self, users: Iterable[str]) -> None:
         self._fresh.difference_update(users)
 
     async def ensure(self, users: Iterable[str]) -> None:
         """Judge the devices of every user not judged since their device list last changed."""
-        stale = sorted(set(users) - self._fresh)
+        users = set(users)
+        stale = sorted(users - self._fresh | users & self.changed)
         if not stale:
             return
         self.client.olm.users_for_key_query.update(stale)
         if self.client.should_query_keys:
             await self.client.keys_query()  # nio's device store must hold the devices we judge
         query = await query_keys(self.client, stale)
+        masters = {u: m for u in stale if u != self.client.user_id
+                   and (m := master_key_of(query, u)) is not None}
+        async with self._transaction() as tx:
+            changed, new = await pins.check(tx, masters)
+            for user_id in new:
+                log.warning("cross-signing identity changed; devices distrusted until a "
+                            "coordinator confirms", extra={"user_id": user_id})
+                self._on_identity_changed(tx, user_id)
+        self.changed.difference_update(stale)
+        self.changed.update(changed)
         for user_id in stale:
             signed = cross_signed_devices(query, user_id)
             self._signed[user_id] = signed
@@ -49,7 +77,7 @@ class DeviceTrust:
         for device in self.client.device_store.active_user_devices(user_id):
             if user_id == self.client.user_id and device.id == self.client.device_id:
                 continue
-            if signed.get(device.id, False) or self.allow_legacy:
+            if user_id not in self.changed and (signed.get(device.id, False) or self.allow_legacy):
                 self.client.unblacklist_device(device)
                 self.client.verify_device(device)
             else:
@@ -59,6 +87,8 @@ class DeviceTrust:
                              extra={"user_id": user_id, "device_id": device.id})
 
     def is_trusted(self, user_id: str, device_id: str | None) -> bool:
+        if user_id in self.changed:
+            return False
         if self.allow_legacy:
             return True
         return device_id is not None and self._signed.get(user_id, {}).get(device_id, False)

@@ -1,16 +1,16 @@
 """discharge mode and iterative flag, checklist compliance, the episode's risk level, the mails
 that carried the lettre de liaison
 
-Revision ID: 0013
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-04 17:30:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0013'
-down_revision = '0007'
+revision = '0009'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
