@@ -54,3 +54,41 @@ async def test_identities_swapped_in_the_database_are_refused_not_shown(
     for trait in ("DUPONT", "MARTIN", "Paul", "12/03/1948", "1948-03-12", "01/01/1950",
                   "1950-01-01", INS):
         assert trait not in logged, f"{trait!r} is in the logs"
+
+
+async def test_a_kept_event_or_message_that_does_not_open_is_set_aside_and_the_bot_goes_on(
+        make_bot, make_clinician):
+    """A pending inbox row and an outbox row whose sealed values were altered in the database:
+    each is set aside (the room gets the apology for the event), and the next command is
+    answered, instead of every sync round stopping on the same row."""
+    setup = await care_setup(make_bot, make_clinician)
+    doc, bot = setup.coordinator, setup.bot
+    _, room_id = await setup.open_by_command("MARTIN Paul 01/01/1950 M")
+    await welcomed(doc, room_id)
+    store, runtime = bot.store, bot.runtime
+    assert store is not None and runtime is not None
+    async with store.engine.begin() as conn:
+        await conn.execute(text(
+            "INSERT INTO inbox (account, event_id, room_id, state, payload, received_at, attempts)"
+            " VALUES (:a, '$altered', :r, 'pending', :p, CURRENT_TIMESTAMP, 0)"),
+            {"a": bot.user_id, "r": room_id, "p": b"\x01" + bytes(40)})
+    runtime._inbox_backlog = True  # as after a failed handler: the next sync takes it up
+    asked = await doc.send(room_id, "!equipe liste")
+    assert (await doc.reply_to(room_id, asked, bot.user_id, timeout=60)).body
+    apology = await doc.reply_to(room_id, "$altered", bot.user_id, timeout=60)
+    assert "erreur interne" in apology.body
+    async with store.engine.begin() as conn:
+        assert (await conn.execute(text(
+            "SELECT state FROM inbox WHERE event_id = '$altered'"))).scalar() == "handled"
+        await conn.execute(text(
+            "INSERT INTO outbox (account, room_id, event_type, content, txn_id, state,"
+            " created_at, attempts) VALUES (:a, :r, 'm.room.message', :c, 'altered-txn',"
+            " 'pending', CURRENT_TIMESTAMP, 0)"),
+            {"a": bot.user_id, "r": room_id, "c": b"\x01" + bytes(40)})
+    await runtime.sender.resume()
+    asked = await doc.send(room_id, "!equipe liste")
+    assert (await doc.reply_to(room_id, asked, bot.user_id, timeout=60)).body
+    async with store.engine.begin() as conn:
+        state, error = (await conn.execute(text(
+            "SELECT state, last_error FROM outbox WHERE txn_id = 'altered-txn'"))).one()
+    assert state == "failed" and "does not open" in error

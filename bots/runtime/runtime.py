@@ -52,6 +52,7 @@ from bots.runtime.scheduler import JobScheduler
 from bots.runtime.sender import Sender
 from bots.runtime.store import Store, Transaction, as_utc, utcnow
 from bots.runtime.trust import DeviceTrust
+from bots.runtime.vault import VaultError
 
 log = logging.getLogger(__name__)
 
@@ -416,8 +417,8 @@ class Runtime:
         rows = await self.store.inbox(self.user_id, "undecryptable")
         self._undecryptable_backlog = bool(rows)
         for row in rows:
-            source = self.store.vault.open(row.payload, row.bound("payload"))
-            event = self._megolm(source)
+            source = await self._opened(row)
+            event = self._megolm(source) if source is not None else None
             if event is None:
                 continue
             try:
@@ -449,7 +450,9 @@ class Runtime:
         """Inbox rows left pending: by a failed handler, a key that came late, or a crash."""
         self._inbox_backlog = False
         for row in await self.store.inbox(self.user_id, "pending"):
-            event = self.store.vault.open(row.payload, row.bound("payload"))
+            event = await self._opened(row)
+            if event is None:
+                continue
             if await self._handle(event, lambda tx, row=row: Store.mark_handled(tx, row.id)):
                 continue
             attempts = await self.store.bump_attempts(row.id)
@@ -462,6 +465,21 @@ class Runtime:
                                                   ref=row.event_id),
                                                 reply_to=row.event_id),
                             cause_event_id=row.event_id)
+
+    async def _opened(self, row: InboxEvent) -> dict[str, Any] | None:
+        """A kept event's payload. One that does not open (altered or moved in the database, or
+        its key gone) is set aside with the apology, so it never holds up the rows after it."""
+        try:
+            return self.store.vault.open(row.payload, row.bound("payload"))
+        except VaultError as exc:  # names the table and column, never the content
+            log.error("kept event does not open: set aside",
+                      extra={"event_id": row.event_id, "error": str(exc)})
+            async with self.transaction() as tx:
+                if await Store.mark_handled(tx, row.id):
+                    tx.post(row.room_id, notice(t(self.config.language, "cmd.failed",
+                                                  ref=row.event_id), reply_to=row.event_id),
+                            cause_event_id=row.event_id)
+            return None
 
     async def _handle(self, event: dict[str, Any],
                       claim: Callable[[Transaction], Awaitable[bool]]) -> bool:

@@ -32,6 +32,7 @@ from bots.runtime.models import OutboxMessage
 from bots.runtime.notice import UPLOAD_KEY, notice
 from bots.runtime.store import Store
 from bots.runtime.trust import DeviceTrust
+from bots.runtime.vault import VaultError
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +100,14 @@ class Sender:
             self._in_flight.discard(row.id)
 
     async def _send(self, row: OutboxMessage) -> None:
-        content = self.store.vault.open(row.content, row.bound("content"))
+        try:
+            content = self.store.vault.open(row.content, row.bound("content"))
+        except VaultError as exc:  # altered or moved in the database: never sent, never retried
+            log.error("message does not open: not sent",
+                      extra={"room_id": row.room_id, "outbox_id": row.id, "error": str(exc)})
+            await self.store.outbox_done(row.id, event_id=None, attempts=row.attempts,
+                                         error="not sent: its sealed content does not open")
+            return
         if not await self._room_ready(row.room_id):
             await self.store.outbox_done(row.id, event_id=None, attempts=row.attempts,
                                          error="the bot is not in this room")
