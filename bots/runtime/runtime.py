@@ -45,8 +45,10 @@ from bots.runtime.commands import Caller, CommandSet, Invocation, Rejection, com
 from bots.runtime.crosssigning import CrossSigningStatus, ensure_cross_signed
 from bots.runtime.files import write_private
 from bots.runtime.i18n import Lang, t
+from bots.runtime.metrics import AnswerClock, command_handled
 from bots.runtime.models import InboxEvent
 from bots.runtime.notice import notice
+from bots.runtime.ratelimit import exempt_from_rate_limits
 from bots.runtime.scheduler import JobScheduler
 from bots.runtime.sender import Sender
 from bots.runtime.store import Store, Transaction, as_utc, utcnow
@@ -107,6 +109,8 @@ class Runtime:
                                            for b in self.bots if b.key_recipients), None)
         self.trust = DeviceTrust(self.client, allow_legacy=config.allow_legacy_devices)
         self.sender = Sender(self.client, store, self.trust, self.user_id, self.room_ready)
+        self.answers = AnswerClock()  # answer latency (metrics.py)
+        self.sender.on_sent.append(self.answers.sent)
         self.scheduler = JobScheduler(self, {k: h for b in self.bots for k, h in b.jobs.items()})
         self.cross_signing: CrossSigningStatus | None = None
         self._services: list[asyncio.Task[None]] = []
@@ -133,6 +137,7 @@ class Runtime:
 
     async def start(self) -> None:
         await self._login_once()
+        await exempt_from_rate_limits(self.config, self.user_id, self.client.access_token)
         if self.client.should_upload_keys:
             await self.client.keys_upload()  # before joining anything, so senders can reach us
         self.cross_signing = await ensure_cross_signed(
@@ -195,6 +200,11 @@ class Runtime:
             "master_key": self.cross_signing.master_key if self.cross_signing else None,
         }
         write_private(self.folder.status_file, json.dumps(status, indent=2).encode())
+
+    @property
+    def synced_at(self) -> datetime | None:
+        """When the last sync round ended (health: bots/monitoring.py)."""
+        return self._last_sync_at if self.ready.is_set() else None
 
     # --- loop ------------------------------------------------------------------------------
 
@@ -474,6 +484,9 @@ class Runtime:
                 name = await self._handle_command(event, claim)
         except Exception:
             log.exception("handler failed", extra={"event_id": event_id})
+            if event.get("type") == "m.room.message":
+                command_handled(self, self._parse(event["content"], self.config.language),
+                                "failed", event)  # type: ignore[arg-type]
             return False
         log.info("event handled", extra={
             "event_id": event_id, "room_id": event["room_id"], "command": name,
@@ -532,6 +545,7 @@ class Runtime:
         parsed = self._parse(event["content"], lang)  # type: ignore[arg-type]
         sender, event_id = event["sender"], event["event_id"]
         device_id = await self._sending_device(event) if parsed is not None else None
+        outcome = "ok"
         async with self.transaction() as tx:
             if not await claim(tx) or parsed is None:
                 return None
@@ -540,12 +554,16 @@ class Runtime:
                                  replying_to=replying_to(event["content"]))
             if event.get("encrypted") and not self.trust.is_trusted(sender, device_id):
                 ctx.reply(t(ctx.lang, "cmd.untrusted_device", device=device_id or "?"))
+                outcome = "untrusted"
             elif isinstance(parsed, Rejection):
                 ctx.reply(parsed.text())
+                outcome = "refused"
             elif parsed.command.permission.allows(caller):
                 await parsed.command.handler(ctx, **parsed.args)
             else:
                 ctx.reply(t(ctx.lang, "cmd.forbidden", usage=parsed.command.usage(ctx.lang)))
+                outcome = "forbidden"
+        command_handled(self, parsed, outcome, event)
         return parsed.command.name if isinstance(parsed, Invocation) else None
 
     # --- rooms -----------------------------------------------------------------------------
