@@ -17,6 +17,9 @@ from bots import monitoring
 from bots.app import run_bots
 from bots.config import MetricsConfig, parse
 from bots.homeserver import free_port
+from bots.registry import BOTS
+from bots.runtime.bot import Bot, CommandContext
+from bots.runtime.commands import Command
 from bots.runtime.store import Store, migrate
 from bots.runtime.vault import Vault
 from bridge.metrics import queue_gauges
@@ -121,6 +124,26 @@ async def test_not_ready_while_a_message_is_stuck(process, monkeypatch):
     status, body = await process.get("/health/ready")
     assert status == 503 and "sender: 1 message(s) waiting" in body
     assert sample((await process.get("/metrics"))[1], "liaison_outbox_pending") == 1
+
+
+async def test_a_failing_handler_is_counted(make_bot, make_clinician, monkeypatch):
+    async def boom(ctx: CommandContext) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setitem(BOTS, "boom", lambda config: Bot(
+        "boom", commands=[Command("boum", "boom", "échoue", "fails", boom)]))
+    labels = {"bot": "boom", "command": "boum", "outcome": "failed"}
+    before = REGISTRY.get_sample_value("liaison_commands_total", labels) or 0
+    bot = await make_bot(bots=("boom",))
+    doc = await make_clinician()
+    room_id = await doc.create_room(invite=[bot.user_id])
+    await doc.wait_joined(room_id, bot.user_id)
+    await doc.send(room_id, "!boum")
+    deadline = time.monotonic() + 30
+    while (REGISTRY.get_sample_value("liaison_commands_total", labels) or 0) == before:
+        assert time.monotonic() < deadline, "the failure was not counted"
+        await asyncio.sleep(0.1)
+    assert not REGISTRY.get_sample_value("liaison_commands_total", {**labels, "outcome": "ok"})
 
 
 async def test_bridge_queue_gauges(tmp_path):

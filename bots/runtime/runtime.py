@@ -485,8 +485,9 @@ class Runtime:
         except Exception:
             log.exception("handler failed", extra={"event_id": event_id})
             if event.get("type") == "m.room.message":
-                command_handled(self, self._parse(event["content"], self.config.language),
-                                "failed", event)  # type: ignore[arg-type]
+                lang = self.config.language
+                parsed = self._parse(event["content"], lang)  # type: ignore[arg-type]
+                command_handled(self, parsed, "failed", event)
             return False
         log.info("event handled", extra={
             "event_id": event_id, "room_id": event["room_id"], "command": name,
