@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 from bots.config import Config, ConfigError
+from bots.monitoring import Monitoring
 from bots.registry import BOTS, BRIDGE_BOTS, COMPANION_WORDS, REQUIRES
 from bots.runtime.runtime import Runtime
 from bots.runtime.store import Store, migrate
@@ -46,11 +47,18 @@ async def run_bots(config: Config, stop: asyncio.Event, *, bridge: bool = False)
     """Migrate the database, then run every account of this process until `stop` is set."""
     await asyncio.to_thread(migrate, config.database)
     store = Store(config.database, Vault(list(config.data_keys)))
+    monitoring: Monitoring | None = None
     try:
         runtimes = build_runtimes(config, store, bridge=bridge)
         if not runtimes:
             raise ConfigError("no account runs the MSSanté bridge (bots: [mssante])" if bridge
                               else "no account runs a bot")
+        listen = config.metrics.bridge_listen if bridge else config.metrics.listen
+        if listen is not None:
+            monitoring = Monitoring(runtimes, store)
+            await monitoring.start(*listen)
         await asyncio.gather(*(r.run(stop) for r in runtimes))
     finally:
+        if monitoring is not None:
+            await monitoring.stop()
         await store.close()

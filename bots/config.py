@@ -118,6 +118,14 @@ class MssanteConfig:
 
 
 @dataclass(frozen=True)
+class MetricsConfig:
+    """Where each process serves /metrics and /health/* (host, port); None: not served."""
+
+    listen: tuple[str, int] | None = None  # the bots process
+    bridge_listen: tuple[str, int] | None = None  # the bridge process (`liaison bridge`)
+
+
+@dataclass(frozen=True)
 class Config:
     homeserver: str
     data_dir: Path
@@ -133,6 +141,14 @@ class Config:
     discharge: DischargeConfig = DischargeConfig()
     followup: FollowupConfig = FollowupConfig()
     mssante: MssanteConfig | None = None
+    # Synapse's main process, for its admin API (not exposed through the public proxy).
+    homeserver_admin: str = ""
+    admin_token: str | None = None  # a server admin's token: lifts the bots' rate limits
+    metrics: MetricsConfig = MetricsConfig()
+
+    @property
+    def admin_url(self) -> str:
+        return self.homeserver_admin or self.homeserver
 
 
 def _schema() -> dict[str, Any]:
@@ -189,7 +205,11 @@ def parse(raw: Any, source: str, base: Path) -> Config:
     database = raw["database"]
     if database.startswith("sqlite:///") and not database.startswith("sqlite:////"):
         database = f"sqlite:///{resolve(database.removeprefix('sqlite:///'))}"
+    admin_token = resolve(raw["admin_token_file"]).read_text().strip() \
+        if "admin_token_file" in raw else None
     return Config(
+        homeserver_admin=raw.get("homeserver_admin", "").rstrip("/"), admin_token=admin_token,
+        metrics=_metrics(raw.get("metrics") or {}),
         careteam=_careteam(raw.get("careteam") or {}, source, resolve),
         discharge=_discharge(raw.get("discharge") or {}, source, resolve),
         followup=_followup(raw.get("followup") or {}, resolve),
@@ -206,6 +226,18 @@ def parse(raw: Any, source: str, base: Path) -> Config:
         log_level=raw.get("log_level", "INFO"),
         accounts=tuple(accounts),
     )
+
+
+def _listen(value: str | None) -> tuple[str, int] | None:
+    if value is None:
+        return None
+    host, port = value.rsplit(":", 1)
+    return host, int(port)
+
+
+def _metrics(raw: dict[str, Any]) -> MetricsConfig:
+    return MetricsConfig(listen=_listen(raw.get("listen")),
+                         bridge_listen=_listen(raw.get("bridge_listen")))
 
 
 def _careteam(raw: dict[str, Any], source: str, resolve: Any) -> CareteamConfig:

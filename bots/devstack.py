@@ -132,7 +132,8 @@ async def up(data_dir: Path, port: int, api_port: int, mail: bool = False) -> in
         cfg_path = dev_config(data_dir, hs, api_port, servers)
         cfg = config_mod.load(cfg_path)
         for account in cfg.accounts:
-            await hs.register(account.localpart, account.password)
+            # Server admins: each lifts its own message rate limit at start (ratelimit.py).
+            await hs.register(account.localpart, account.password, admin=True)
         state: dict[str, Any] = {
             "homeserver_url": hs.url, "server_name": hs.server_name,
             "bot_user_ids": [a.user_id for a in cfg.accounts], "config": str(cfg_path),

@@ -26,6 +26,7 @@ from bots.runtime.store import Transaction, utcnow
 from bridge import rooms, sources, texts  # noqa: F401 - texts: the catalogue
 from bridge.inbound import parse
 from bridge.login import Login
+from bridge.metrics import queue_gauges
 from bridge.models import InboundRow, OutboundRow
 from bridge.receiving import Receiving
 from bridge.revocation import Revocation
@@ -150,4 +151,5 @@ def mssante(config: Config) -> Bot:
     bridge = Bridge(config)
     return Bot("mssante", commands=bridge.commands(), resolve_caller=bridge.resolve_caller,
                services=[bridge.receiving.run, bridge.sending.run, bridge.watch_trust_list,
-                         *([bridge.login.run] if bridge.login else [])], companion=True)
+                         *([bridge.login.run] if bridge.login else [])], companion=True,
+               gauges=queue_gauges)

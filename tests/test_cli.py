@@ -89,6 +89,7 @@ async def test_dev_stack_up_register_status_and_restart(tmp_path: Path):
     assert "Liaison dev stack" in output and f"http://127.0.0.1:{port}" in output
     assert "liaison register alice --role" in output  # how to get an account for Element
     assert "Traceback" not in output
+    assert "message rate limit lifted" in output, "the dev stack's bot is a server admin"
     down = liaison("status", "--json", "--data-dir", str(data_dir))
     assert down.returncode == 1 and json.loads(down.stdout)["up"] is False
 

@@ -17,7 +17,7 @@ from aiohttp import web
 from bots.runtime.commands import Caller, Command
 from bots.runtime.i18n import Lang
 from bots.runtime.notice import Html, notice
-from bots.runtime.store import Transaction
+from bots.runtime.store import Store, Transaction
 
 if TYPE_CHECKING:
     from bots.runtime.runtime import Runtime
@@ -127,5 +127,8 @@ class Bot:
     clear_reactions: bool = False
     # Works in rooms another bot runs (the MSSanté bridge): only its own commands are answered.
     companion: bool = False
+    # Sets the bot's own gauges from the database before each /metrics scrape
+    # (bots/monitoring.py), given the process's accounts that run it.
+    gauges: Callable[[Store, list[str]], Awaitable[None]] | None = None
     # Who of a room's members may get the keys of what the account sends there (None: all).
     key_recipients: Callable[[Runtime, str], Awaitable[Collection[str] | None]] | None = None

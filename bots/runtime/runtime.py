@@ -46,8 +46,10 @@ from bots.runtime.commands import Caller, CommandSet, Invocation, Rejection, com
 from bots.runtime.crosssigning import CrossSigningStatus, ensure_cross_signed
 from bots.runtime.files import write_private
 from bots.runtime.i18n import Lang, t
+from bots.runtime.metrics import AnswerClock, command_handled
 from bots.runtime.models import InboxEvent
 from bots.runtime.notice import Html, notice
+from bots.runtime.ratelimit import exempt_from_rate_limits
 from bots.runtime.scheduler import JobScheduler
 from bots.runtime.sender import Sender
 from bots.runtime.store import Store, Transaction, as_utc, utcnow
@@ -112,6 +114,8 @@ class Runtime:
                                  on_identity_changed=self._tell_identity_changed)
         self.sender = Sender(self.client, store, self.trust, self.user_id, self.room_ready,
                              config.language)
+        self.answers = AnswerClock()  # answer latency (metrics.py)
+        self.sender.on_sent.append(self.answers.sent)
         self.scheduler = JobScheduler(self, {k: h for b in self.bots for k, h in b.jobs.items()})
         self.cross_signing: CrossSigningStatus | None = None
         self._services: list[asyncio.Task[None]] = []
@@ -138,6 +142,7 @@ class Runtime:
 
     async def start(self) -> None:
         await self._login_once()
+        await exempt_from_rate_limits(self.config, self.user_id, self.client.access_token)
         if self.client.should_upload_keys:
             await self.client.keys_upload()  # before joining anything, so senders can reach us
         self.cross_signing = await ensure_cross_signed(
@@ -200,6 +205,11 @@ class Runtime:
             "master_key": self.cross_signing.master_key if self.cross_signing else None,
         }
         write_private(self.folder.status_file, json.dumps(status, indent=2).encode())
+
+    @property
+    def synced_at(self) -> datetime | None:
+        """When the last sync round ended (health: bots/monitoring.py)."""
+        return self._last_sync_at if self.ready.is_set() else None
 
     # --- loop ------------------------------------------------------------------------------
 
@@ -496,6 +506,10 @@ class Runtime:
                 name = await self._handle_command(event, claim)
         except Exception:
             log.exception("handler failed", extra={"event_id": event_id})
+            if event.get("type") == "m.room.message":
+                lang = self.config.language
+                parsed = self._parse(event["content"], lang)  # type: ignore[arg-type]
+                command_handled(self, parsed, "failed", event)
             return False
         log.info("event handled", extra={
             "event_id": event_id, "room_id": event["room_id"], "command": name,
@@ -584,6 +598,7 @@ class Runtime:
         in_clear = not event.get("encrypted") and (room is None or room.encrypted)
         device_id = await self._sending_device(event) \
             if parsed is not None and not in_clear else None
+        outcome = "ok"
         async with self.transaction() as tx:
             if not await claim(tx) or parsed is None:
                 return None
@@ -596,14 +611,19 @@ class Runtime:
                             extra={"event_id": event_id, "room_id": room_id, "sender": sender})
                 if await pins.first_clear_command(tx, room_id, sender):  # told once
                     ctx.reply(t(ctx.lang, "cmd.in_clear"))
+                outcome = "untrusted"
             elif refusal is not None:
                 ctx.reply(refusal)
+                outcome = "untrusted"
             elif isinstance(parsed, Rejection):
                 ctx.reply(parsed.text())
+                outcome = "refused"
             elif parsed.command.permission.allows(caller):
                 await parsed.command.handler(ctx, **parsed.args)
             else:
                 ctx.reply(t(ctx.lang, "cmd.forbidden", usage=parsed.command.usage(ctx.lang)))
+                outcome = "forbidden"
+        command_handled(self, parsed, outcome, event)
         return parsed.command.name if isinstance(parsed, Invocation) else None
 
     # --- rooms -----------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import create_engine, event, select, update
+from sqlalchemy import create_engine, event, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
@@ -258,6 +258,14 @@ class Store:
                 select(OutboxMessage).where(OutboxMessage.account == account,
                                             OutboxMessage.state == "pending")
                 .order_by(OutboxMessage.id))).all())
+
+    async def outbox_backlog(self, accounts: list[str]) -> tuple[int, datetime | None]:
+        """How many messages wait to be sent, and since when the oldest (health, metrics)."""
+        async with self._sessions() as session:
+            count, oldest = (await session.execute(
+                select(func.count(), func.min(OutboxMessage.created_at)).where(
+                    OutboxMessage.account.in_(accounts), OutboxMessage.state == "pending"))).one()
+        return count, as_utc(oldest) if oldest else None
 
     async def outbox_event_id(self, row_id: int) -> str | None:
         async with self._sessions() as session:
