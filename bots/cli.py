@@ -53,6 +53,18 @@ def _parser() -> argparse.ArgumentParser:
     rekey = sub.add_parser("rekey", help="re-encrypt data at rest with the first of data_keys")
     rekey.add_argument("--config", type=Path, required=True)
 
+    mig = sub.add_parser("migrate", help="bring the bots' database schema to the current "
+                         "version (also done at every start)")
+    mig.add_argument("--config", type=Path, required=True)
+
+    element = sub.add_parser("element-config", help="write Element Web's config.json for a "
+                             "deployment (no guests, analytics, integrations, widgets, previews)")
+    element.add_argument("--homeserver-url", required=True, help="e.g. https://matrix.chu.example")
+    element.add_argument("--server-name", required=True, help="e.g. chu.example")
+    element.add_argument("--element-url", required=True, help="e.g. https://element.chu.example")
+    element.add_argument("--sso", action="store_true", help="log in through SSO straight away")
+    element.add_argument("--out", type=Path, required=True)
+
     save = sub.add_parser("backup", help="back up the bots' and Synapse's state into a new "
                           "folder (NOT the data keys: keep them apart)")
     save.add_argument("--config", type=Path, required=True)
@@ -92,6 +104,17 @@ def main(argv: list[str] | None = None) -> int:
             report = asyncio.run(rekey(config_mod.load(args.config)))
             print(f"re-encrypted {report.rows} rows and {report.accounts} account secret files "
                   "with the first data key; the other keys may now be removed")
+            return 0
+        if args.command == "migrate":
+            from bots.runtime.store import migrate
+
+            migrate(config_mod.load(args.config).database)
+            return 0
+        if args.command == "element-config":
+            from bots import element
+
+            element.write(args.out, element.render(args.homeserver_url, args.server_name,
+                                                   args.element_url, sso=args.sso))
             return 0
         if args.command in ("backup", "restore"):
             return _backup_or_restore(args)
