@@ -4,14 +4,17 @@ directory, and the same bot device answering in the same encrypted patient room.
 from __future__ import annotations
 
 import re
+import secrets
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 import yaml
 from nio import RoomGetEventResponse, RoomMessageNotice
+from sqlalchemy.engine import make_url
 
 from bots import backup as backup_mod
 from bots.config import load
@@ -20,6 +23,7 @@ from bots.runtime.store import migrate
 from bots.runtime.vault import Vault
 from tests.careteam_helpers import welcomed
 from tests.clients import Clinician
+from tests.conftest import PG_ADMIN
 from tests.test_cli import LIAISON, liaison, stop, wait_up
 
 
@@ -116,8 +120,35 @@ async def test_backup_of_a_running_stack_restores_the_same_bot_in_the_same_room(
         assert stop(proc) == 0
 
 
+@pytest.fixture
+def synapse_pg(tmp_path: Path) -> Iterator[backup_mod.SynapseSite]:
+    """A Synapse-like site on the machine's PostgreSQL: homeserver.yaml, signing key, media."""
+    name = f"liaison_syn_{secrets.token_hex(4)}"
+    server = make_url(PG_ADMIN)
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    with psycopg.connect(PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", autocommit=True) as conn:
+        conn.execute("CREATE TABLE events (id text)")
+        conn.execute("INSERT INTO events VALUES ('$evenement')")
+    folder = tmp_path / "synapse"
+    (folder / "media_store" / "local_content").mkdir(parents=True)
+    (folder / "media_store" / "local_content" / "ab").write_bytes(b"image")
+    (folder / "signing.key").write_text("ed25519 a_key secret\n")
+    (folder / "homeserver.yaml").write_text(yaml.safe_dump({
+        "database": {"name": "psycopg2", "args": {
+            "user": server.username, "dbname": name, "host": server.host,
+            "port": server.port or 5432}},
+        "media_store_path": str(folder / "media_store")}))
+    yield backup_mod.site_from_config(folder / "homeserver.yaml")
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.mark.postgres
-def test_postgresql_bots_database_round_trips(tmp_path: Path, pg_database: str):
+def test_postgresql_databases_round_trip(tmp_path: Path, pg_database: str,
+                                         synapse_pg: backup_mod.SynapseSite):
+    """The production path: the bots' and Synapse's databases on PostgreSQL (pg_dump -Fc,
+    pg_restore), Synapse's media and signing key."""
     migrate(pg_database)
     admin = pg_database.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(admin, autocommit=True) as conn:
@@ -131,12 +162,41 @@ def test_postgresql_bots_database_round_trips(tmp_path: Path, pg_database: str):
     (tmp_path / "bots" / "liaison").mkdir(parents=True)
     (tmp_path / "bots" / "liaison" / "cross-signing.keys").write_bytes(b"sealed")
     cfg = load(config)
-    backup_mod.backup(cfg, tmp_path / "saved", None)
-    assert (tmp_path / "saved" / "bots-database" / "database.dump").read_bytes()[:5] == b"PGDMP"
+    backup_mod.backup(cfg, tmp_path / "saved", synapse_pg)
+    for part in ("bots-database", "synapse-database"):
+        assert (tmp_path / "saved" / part / "database.dump").read_bytes()[:5] == b"PGDMP"
+    # Everything lost: rows, data dir, media, signing key.
+    synapse_db = synapse_pg.database
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute("DELETE FROM backup_probe")
+    with psycopg.connect(synapse_db, autocommit=True) as conn:
+        conn.execute("DROP TABLE events")
     shutil.rmtree(tmp_path / "bots")
-    backup_mod.restore(cfg, tmp_path / "saved", None)
+    shutil.rmtree(synapse_pg.media_store)
+    (synapse_pg.config_dir / "signing.key").unlink()
+
+    backup_mod.restore(cfg, tmp_path / "saved", synapse_pg)
     with psycopg.connect(admin) as conn:
         assert conn.execute("SELECT v FROM backup_probe").fetchall() == [("avant",)]
+    with psycopg.connect(synapse_db) as conn:
+        assert conn.execute("SELECT id FROM events").fetchall() == [("$evenement",)]
     assert (tmp_path / "bots" / "liaison" / "cross-signing.keys").read_bytes() == b"sealed"
+    assert (synapse_pg.media_store / "local_content" / "ab").read_bytes() == b"image"
+    assert (synapse_pg.config_dir / "signing.key").read_text() == "ed25519 a_key secret\n"
+
+
+def test_synapse_site_from_its_configuration(tmp_path: Path):
+    (tmp_path / "conf.d").mkdir()
+    (tmp_path / "homeserver.yaml").write_text(yaml.safe_dump({
+        "database": {"name": "psycopg2", "args": {
+            "user": "synapse", "password": "p@ss:w/rd", "dbname": "synapse",
+            "host": "postgres", "port": 5432}},
+        "media_store_path": "/data/media_store"}))
+    site = backup_mod.site_from_config(tmp_path / "homeserver.yaml")
+    assert site.database == "postgresql://synapse:p%40ss%3Aw%2Frd@postgres:5432/synapse"
+    assert site.media_store == Path("/data/media_store") and site.config_dir == tmp_path
+    # conf.d parts are read after homeserver.yaml, as Synapse does.
+    (tmp_path / "conf.d" / "db.yaml").write_text(yaml.safe_dump({
+        "database": {"name": "sqlite3", "args": {"database": "homeserver.db"}}}))
+    site = backup_mod.site_from_config(tmp_path / "homeserver.yaml")
+    assert site.database == f"sqlite:///{tmp_path / 'homeserver.db'}"
