@@ -11,8 +11,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bots import backup, devstack, logs, pyversion
 from bots import config as config_mod
-from bots import devstack, logs, pyversion
+from bots.backup import BackupError
 from bots.homeserver import DevHomeserver, HomeserverError, register_with_shared_secret
 from bots.runtime.vault import Vault
 
@@ -51,6 +52,33 @@ def _parser() -> argparse.ArgumentParser:
 
     rekey = sub.add_parser("rekey", help="re-encrypt data at rest with the first of data_keys")
     rekey.add_argument("--config", type=Path, required=True)
+
+    mig = sub.add_parser("migrate", help="bring the bots' database schema to the current "
+                         "version (also done at every start)")
+    mig.add_argument("--config", type=Path, required=True)
+
+    element = sub.add_parser("element-config", help="write Element Web's config.json for a "
+                             "deployment (no guests, analytics, integrations, widgets, previews)")
+    element.add_argument("--homeserver-url", required=True, help="e.g. https://matrix.chu.example")
+    element.add_argument("--server-name", required=True, help="e.g. chu.example")
+    element.add_argument("--element-url", required=True, help="e.g. https://element.chu.example")
+    element.add_argument("--sso", action="store_true", help="log in through SSO straight away")
+    element.add_argument("--out", type=Path, required=True)
+
+    save = sub.add_parser("backup", help="back up the bots' and Synapse's state into a new "
+                          "folder (NOT the data keys: keep them apart)")
+    save.add_argument("--config", type=Path, required=True)
+    save.add_argument("--out", type=Path, required=True)
+    save.add_argument("--synapse-config", type=Path, help="Synapse's homeserver.yaml (default: "
+                      "the dev stack's, beside the configuration file, if there is one)")
+
+    back = sub.add_parser("restore", help="restore a backup where the configuration says the "
+                          "state lives (into a fresh place; the data keys come from the config)")
+    back.add_argument("--config", type=Path, required=True)
+    back.add_argument("--from", dest="source", type=Path, required=True)
+    back.add_argument("--synapse-config", type=Path, help="Synapse's homeserver.yaml (default: "
+                      "the dev stack's, beside the configuration file)")
+    back.add_argument("--force", action="store_true", help="replace state already there")
     return parser
 
 
@@ -77,7 +105,20 @@ def main(argv: list[str] | None = None) -> int:
             print(f"re-encrypted {report.rows} rows and {report.accounts} account secret files "
                   "with the first data key; the other keys may now be removed")
             return 0
-    except (config_mod.ConfigError, HomeserverError) as exc:
+        if args.command == "migrate":
+            from bots.runtime.store import migrate
+
+            migrate(config_mod.load(args.config).database)
+            return 0
+        if args.command == "element-config":
+            from bots import element
+
+            element.write(args.out, element.render(args.homeserver_url, args.server_name,
+                                                   args.element_url, sso=args.sso))
+            return 0
+        if args.command in ("backup", "restore"):
+            return _backup_or_restore(args)
+    except (config_mod.ConfigError, HomeserverError, BackupError) as exc:
         print(f"liaison: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -136,6 +177,28 @@ async def _invite_to_coordination(state: dict[str, Any], user_id: str, role: str
         print(f"liaison: {body['error']['message']}", file=sys.stderr)
         return 1
     print(f"Invited to the coordination room {body['room_id']} as {body['role']}.")
+    return 0
+
+
+def _backup_or_restore(args: argparse.Namespace) -> int:
+    cfg = config_mod.load(args.config)
+    if args.command == "backup":
+        site = backup.site_from_config(args.synapse_config) if args.synapse_config \
+            else backup.dev_stack_site(args.config)
+        report = backup.backup(cfg, args.out, site)
+        print(f"Backup written to {report.folder}:", *report.lines(), sep="\n")
+        if site is None:
+            print("  (no Synapse: give --synapse-config to include its database, media and keys)")
+        else:
+            print("It holds Synapse's signing key and secrets in clear: store it encrypted, "
+                  "readable by its operators only.")
+    else:
+        site = backup.site_from_config(args.synapse_config) if args.synapse_config \
+            else backup.dev_stack_site(args.config, args.source)
+        report = backup.restore(cfg, args.source, site, force=args.force)
+        print(f"Restored from {report.folder}:", *report.lines(), sep="\n")
+        print("Start Synapse, then the bots: same bot devices, same rooms.")
+    print(backup.KEYS_WARNING, file=sys.stderr)
     return 0
 
 

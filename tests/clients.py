@@ -73,6 +73,22 @@ class Clinician:
         self._first_sync.set()
         self._new_event.set()
 
+    async def pause(self) -> None:
+        """Stop syncing, keeping the device and its keys (e.g. while the server moves)."""
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def resume(self, homeserver: str) -> None:
+        """Sync again, from scratch, with the same device, on `homeserver`; returns once the
+        first sync (the rooms' recent history again) is in the timeline."""
+        self.client.homeserver = homeserver
+        self.client.next_batch = ""  # a token of another server's streams means nothing
+        self._first_sync.clear()
+        self._task = asyncio.create_task(self._sync_forever())
+        await asyncio.wait_for(self._first_sync.wait(), 30)
+
     async def close(self) -> None:
         if self._task:
             self._task.cancel()
