@@ -157,3 +157,15 @@ def test_healthcheck_reads_the_port_from_synapse_config(tmp_path: Path, health_s
     none.write_text(yaml.safe_dump({"worker_name": "pusher"}))
     assert healthcheck.main(["--synapse", str(none)]) == 1
     assert healthcheck.main([f"http://127.0.0.1:{health_server}/nothing"]) == 1
+
+
+def test_the_example_bots_configuration_is_valid_and_serves_the_health_checks(compose):
+    """deploy/liaison.example.yaml passes the configuration schema, and the bots and bridge
+    containers serve /health/ready where their compose health checks ask for it."""
+    example = yaml.safe_load((ROOT / "deploy" / "liaison.example.yaml").read_text())
+    schema = json.loads((ROOT / "schemas" / "config.schema.json").read_text())
+    jsonschema.validate(example, schema)
+    ports = {"bots": example["metrics"]["listen"], "bridge": example["metrics"]["bridge_listen"]}
+    for service, listen in ports.items():
+        check = " ".join(compose["services"][service]["healthcheck"]["test"])
+        assert f":{listen.rsplit(':', 1)[1]}/health/ready" in check, service
