@@ -351,29 +351,29 @@ async def test_a_hostile_mail_or_subject_is_set_aside_and_the_bridge_goes_on(
         assert "message mal formé" in (await b.posted(coord, b.coordination,
                                                       f"Hostile {n}")).body
     await b.posted(coord, b.coordination, "en-têtes trop longs")
-    b.deliver(mail(b.gp, f"Après les hostiles [{b.ref}]"))
+    b.deliver(mail(b.gp, f"Après les hostiles [{b.reference}]"))
     await b.posted(nurse, b.room_id, "Après les hostiles")
 
     # A CR and a line separator, encoded in a subject: shown on one line, and the answer that
     # inherits the subject leaves.
     await asyncio.to_thread(b.append, b"From: Dr Morel <" + gp + b">\r\nSubject: =?utf-8?q?"
-                            b"Ligne_un=E2=80=A8Ligne=0Ddeux?= [" + b.ref.encode() + b"]\r\n"
+                            b"Ligne_un=E2=80=A8Ligne=0Ddeux?= [" + b.reference.encode() + b"]\r\n"
                             b"Message-ID: <cr." + secrets.token_hex(4).encode() +
                             b"@operator.test>\r\n\r\nBonjour\r\n")
-    shown = await b.posted(nurse, b.room_id, f"Ligne un Ligne deux [{b.ref}]")
+    shown = await b.posted(nurse, b.room_id, f"Ligne un Ligne deux [{b.reference}]")
     answer = await nurse.send(b.room_id, "!mss repondre Bien note, merci.", **{
         "m.relates_to": {"m.in_reply_to": {"event_id": shown.event_id}}})
     await b.reaction(nurse, answer, "📤")
     inbox = b.gp_inbox()
     (back,) = await asyncio.to_thread(wait_for_mail, inbox, ["BODY", "Bien note"])
-    assert back["Subject"] == f"[{b.ref}] Re: Ligne un Ligne deux [{b.ref}]"
+    assert back["Subject"] == f"[{b.reference}] Re: Ligne un Ligne deux [{b.reference}]"
 
     # Typed in `!mss envoyer`: sent on one line.
     typed = await nurse.send(b.room_id, f"!mss envoyer {b.gp} Objet\rpiege\u2028ici\x85fin\v!\n"
                                         "Texte.")
     await b.reaction(nurse, typed, "📤")
     (sent,) = await asyncio.to_thread(wait_for_mail, inbox, ["SUBJECT", "piege"])
-    assert sent["Subject"] == f"[{b.ref}] Objet piege ici fin !"
+    assert sent["Subject"] == f"[{b.reference}] Objet piege ici fin !"
 
     # A mail our own code fails to build: failed with the reason, the next one leaves.
     real_compose = sending.compose
