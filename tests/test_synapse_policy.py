@@ -10,6 +10,8 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bots.careteam.rooms import EPISODE_EVENT, create_request, episode_content
 from bots.synapse_modules.policy import REASON_FIELD, Policy, StateEvent
@@ -66,6 +68,28 @@ def test_state_rules() -> None:
     assert POLICY.redaction_refusal("$other", patient) is None
 
 
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=12), inner,
+                                                                 max_size=3), max_leaves=8)
+requests = st.fixed_dictionaries({}, optional={
+    key: json_values for key in ("visibility", "preset", "invite", "invite_3pid", "name",
+                                 "topic", "initial_state")})
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(requests, st.lists(st.fixed_dictionaries({
+    "type": st.sampled_from(["m.room.join_rules", "m.room.encryption", EPISODE_EVENT,
+                             "m.room.name", "m.room.history_visibility"]),
+    "state_key": st.just(""), "content": json_values}), max_size=4))
+def test_any_creation_request_gets_an_answer(request: dict[str, Any],
+                                             initial_state: list[dict[str, Any]]) -> None:
+    """Whatever a client sends, the check answers (a reason or None) rather than failing."""
+    for candidate in (request, {**request, "initial_state": initial_state}):
+        answer = POLICY.creation_refusal("@doc:chu.example", candidate)
+        assert answer is None or answer.startswith(("no ", "a ", "in ", "invites", "this", "room"))
+
+
 # --- Inside Synapse ------------------------------------------------------------------------------
 
 async def call(who: Clinician, method: str, path: str, body: Any) -> tuple[int, dict[str, Any]]:
@@ -105,9 +129,12 @@ async def test_a_patient_room_unencrypted_or_public_is_refused(doc: Clinician) -
         assert refused_by_policy(await put_state(doc, room, "m.room.join_rules",
                                                  {"join_rule": join_rule}))
     assert refused_by_policy(await put_state(doc, room, "m.room.encryption", {}))
-    status, encryption = await call(doc, "GET", f"/rooms/{quote(room)}/state/m.room.encryption/",
-                                    None)
-    assert status == 200 and encryption["algorithm"] == "m.megolm.v1.aes-sha2"
+    status, state = await call(doc, "GET", f"/rooms/{quote(room)}/state", None)
+    encryption = next(e for e in state if e["type"] == "m.room.encryption")
+    assert encryption["content"]["algorithm"] == "m.megolm.v1.aes-sha2"
+    # Redacting it would leave an encryption event with no algorithm.
+    assert refused_by_policy(await call(
+        doc, "PUT", f"/rooms/{quote(room)}/redact/{quote(encryption['event_id'])}/t1", {}))
 
 
 async def test_only_the_bot_names_a_patient_room(doc: Clinician) -> None:

@@ -104,7 +104,7 @@ class Policy:
             return "no room in the public directory"
         if request.get("invite_3pid"):
             return "invites go to Matrix users of the allowed servers only"
-        if any(not self.server_allowed(str(u)) for u in request.get("invite", [])):
+        if any(not self.server_allowed(str(u)) for u in _list(request.get("invite"))):
             return "this user's server is not allowed"
         state: dict[StateKey, StateEvent] = {}
         for event_type, state_key, content in _creation_events(request):
@@ -116,10 +116,13 @@ class Policy:
 
 
 def _creation_events(request: Mapping[str, Any]) -> Iterable[tuple[str, str, Mapping[str, Any]]]:
-    initial = {(e.get("type", ""), e.get("state_key", "")): e.get("content") or {}
-               for e in request.get("initial_state") or [] if isinstance(e, Mapping)}
-    preset = request.get("preset") or (
-        "public_chat" if request.get("visibility") == "public" else "private_chat")
+    # Malformed parts are left to Synapse, which refuses the request for them.
+    initial = {(e["type"], e.get("state_key", "")): _dict(e.get("content"))
+               for e in _list(request.get("initial_state"))
+               if isinstance(e, Mapping) and isinstance(e.get("type"), str)
+               and isinstance(e.get("state_key", ""), str)}
+    preset = str(request.get("preset") or (
+        "public_chat" if request.get("visibility") == "public" else "private_chat"))
     if (JOIN_RULES, "") not in initial:
         yield JOIN_RULES, "", {"join_rule": _PRESET_JOIN_RULE.get(preset, "invite")}
     for (event_type, state_key), content in initial.items():
@@ -128,6 +131,14 @@ def _creation_events(request: Mapping[str, Any]) -> Iterable[tuple[str, str, Map
         yield NAME, "", {"name": request["name"]}
     if "topic" in request:
         yield TOPIC, "", {"topic": request["topic"]}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _dict(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 class LiaisonPolicy:
