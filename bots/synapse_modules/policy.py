@@ -99,7 +99,7 @@ class Policy:
     def creation_refusal(self, requester: str, request: Mapping[str, Any]) -> str | None:
         """A createRoom request checked as a whole: Synapse makes its events in a batch whose
         state the per-event check does not see, so they are run through `refusal` here, in
-        Synapse's order (preset join rules and history, then initial_state, then name, topic)."""
+        Synapse's order (the preset's join rule, then initial_state, then name and topic)."""
         if request.get("visibility") == "public":
             return "no room in the public directory"
         if request.get("invite_3pid"):
