@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import shutil
 import ssl
 import tempfile
 from collections.abc import AsyncIterator, Iterator
@@ -44,6 +45,7 @@ def provider() -> Iterator[Psc]:
     psc = start_psc(directory / "psc", CertificateAuthority(directory / "ca"))
     yield psc
     psc.stop()
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest_asyncio.fixture(scope="module")
