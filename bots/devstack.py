@@ -112,7 +112,8 @@ def _careteam_section() -> dict[str, Any]:
 async def up(data_dir: Path, port: int, api_port: int, mail: bool = False) -> int:
     data_dir = Path(data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    hs = DevHomeserver(data_dir, port=port)
+    hs = DevHomeserver(data_dir, port=port, bots=tuple(
+        f"@{localpart}:localhost" for localpart in (BOT_LOCALPART, BRIDGE_LOCALPART)))
     print(f"Starting Synapse on {hs.url} (data in {data_dir}) …", flush=True)
     await hs.start()
     stop = asyncio.Event()

@@ -24,6 +24,7 @@ import aiohttp
 import yaml
 
 from bots.resources import resource_dir
+from bots.synapse_modules.settings import PscLogin, conf_d_values
 
 
 class HomeserverError(RuntimeError):
@@ -74,6 +75,8 @@ class DevHomeserver:
     relaxed_rate_limits: bool = False
     message_rate: tuple[float, int] | None = None  # (per second, burst) for rc_message only
     log_level: str = "INFO"
+    bots: tuple[str, ...] = ()  # accounts the policy module lets name patient rooms (* allowed)
+    psc: PscLogin | None = None  # Pro Santé Connect login (Synapse's SSO), off without it
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).resolve()
@@ -113,6 +116,7 @@ class DevHomeserver:
         else:
             values["rc_message_per_second"] = values["rc_per_second"]
             values["rc_message_burst"] = values["rc_burst"]
+        values |= conf_d_values(self.server_name, self.bots, self.psc)
         templates = resource_dir("server-config")
         targets = [(templates / "homeserver.yaml.tmpl", self.config_path),
                    (templates / "log.config.tmpl", self.synapse_dir / "log.config")]

@@ -48,8 +48,10 @@ class Clinician:
         self._first_sync = asyncio.Event()
         self._sent_at: dict[str, int] = {}  # event ID -> timeline length when it was sent
 
-    async def login(self, *, cross_sign: bool = True) -> None:
-        resp = await self.client.login(self.password, device_name="test-clinician")
+    async def login(self, *, cross_sign: bool = True, token: str | None = None) -> None:
+        """With the password, or with `token` (m.login.token, what an SSO login hands back)."""
+        resp = await self.client.login(None if token else self.password,
+                                       device_name="test-clinician", token=token)
         assert isinstance(resp, LoginResponse), resp
         await self.client.keys_upload()
         if cross_sign:

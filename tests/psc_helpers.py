@@ -57,10 +57,19 @@ class Psc:
     control: str = field(repr=False)
     _proc: subprocess.Popen[bytes] = field(repr=False)
 
-    def add_account(self, national_id: str, mailbox: str) -> None:
+    def add_account(self, national_id: str, mailbox: str = "",
+                    claims: dict[str, Any] | None = None) -> None:
         """A professional (login_hint = national_id) whose access tokens open `mailbox`: they carry
-        the claim "mailbox", which introspection returns."""
-        self._call("POST", "/accounts", {"national_id": national_id, "mailbox": mailbox})
+        the claim "mailbox", which introspection returns. `claims`: what userinfo says of them
+        (scope_all: SubjectNameID, given_name, SubjectRefPro, ...)."""
+        self._call("POST", "/accounts", {"national_id": national_id, "mailbox": mailbox,
+                                         "claims": claims or {}})
+
+    def add_client(self, client_id: str, client_secret: str, redirect_uri: str) -> None:
+        """A client of the authorization code flow (Synapse's SSO); users log in on the
+        provider's development pages (any password)."""
+        self._call("POST", "/clients", {"client_id": client_id, "client_secret": client_secret,
+                                        "redirect_uris": [redirect_uri]})
 
     def pending(self) -> list[dict[str, Any]]:
         """CIBA requests waiting for the user: [{"login_hint", "binding_message", "scope"}]."""
@@ -140,7 +149,7 @@ def start_psc(directory: Path, ca: CertificateAuthority, *, access_ttl: int = 12
         raise
     issuer = ready["issuer"]
     return Psc(issuer, client["id"], client["secret"], ca.cert_file,
-               Introspection(_discovery(issuer, ca.cert_file)["introspection_endpoint"],
+               Introspection(discovery(issuer, ca.cert_file)["introspection_endpoint"],
                              introspector["id"], introspector["secret"]),
                ready["control"], proc)
 
@@ -165,7 +174,7 @@ def _https(ca_file: Path) -> urllib.request.OpenerDirector:
                                        urllib.request.HTTPSHandler(context=ctx))
 
 
-def _discovery(issuer: str, ca_file: Path) -> dict[str, Any]:
+def discovery(issuer: str, ca_file: Path) -> dict[str, Any]:
     with _https(ca_file).open(issuer + "/.well-known/openid-configuration",
                               timeout=15) as response:
         return json.load(response)

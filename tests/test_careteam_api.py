@@ -128,13 +128,14 @@ async def test_a_retried_creation_does_not_adopt_a_room_someone_else_made(
     setup = await care_setup(make_bot, make_clinician)
     runtime = setup.bot.runtime
     mallory, nurse = await make_clinician(), await make_clinician()
-    # File numbers are sequential: the next one is easy to guess. Mallory makes an unencrypted
-    # room that claims it and invites the bot, which accepts invites from its own server.
+    # File numbers are sequential: the next one is easy to guess. Mallory makes a room of hers
+    # that claims it and invites the bot, which accepts invites from its own server. (The
+    # server's policy wants it encrypted and unnamed: bots/synapse_modules/policy.py.)
     ref = f"P-{utcnow().year}-00001"
-    made = await mallory.client.room_create(name="trap", invite=[setup.bot.user_id],
-                                            initial_state=[{
-                                                "type": EPISODE_EVENT, "state_key": "",
-                                                "content": episode_content(ref, None, "open")}])
+    made = await mallory.client.room_create(invite=[setup.bot.user_id], initial_state=[
+        {"type": "m.room.encryption", "state_key": "",
+         "content": {"algorithm": "m.megolm.v1.aes-sha2"}},
+        {"type": EPISODE_EVENT, "state_key": "", "content": episode_content(ref, None, "open")}])
     assert isinstance(made, RoomCreateResponse)
     trap = made.room_id
     for _ in range(100):

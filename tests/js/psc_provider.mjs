@@ -7,8 +7,11 @@
 // It serves the OpenID routes over HTTPS on 127.0.0.1 (a free port, the issuer's) and the test
 // controls over plain HTTP on another loopback port, then prints its only JSON line on stdout:
 //   {"issuer": "https://127.0.0.1:PORT", "control": "http://127.0.0.1:PORT"}
-// Controls (JSON bodies): POST /accounts {national_id, mailbox}; GET /pending; POST /approve,
-// /deny, /revoke {national_id}; POST /ttl {access?, refresh?}; GET /grants.
+// Controls (JSON bodies): POST /accounts {national_id, mailbox, claims?}; POST /clients
+// {client_id, client_secret, redirect_uris}; GET /pending; POST /approve, /deny, /revoke
+// {national_id}; POST /ttl {access?, refresh?}; GET /grants.
+// Synapse's SSO (authorization code) goes through oidc-provider's development login and consent
+// pages: any login is taken as the account's national id, any password accepted.
 // Everything lives in memory (oidc-provider's development adapter): a restart loses the accounts,
 // the pending requests, the grants and every token issued.
 
@@ -27,7 +30,7 @@ const POLL_INTERVAL = 1;
 
 const settings = JSON.parse(await text(process.stdin));
 const ttl = { access: settings.access_ttl, refresh: settings.refresh_ttl };
-const accounts = new Map(); // national id -> {mailbox, grants: Set of grant ids}
+const accounts = new Map(); // national id -> {mailbox, claims, grants: Set of grant ids}
 const pending = new Map(); // auth_req_id -> {accountId, clientId, expiresAt, login_hint, ...}
 const issued = {}; // grant_type -> tokens issued by the token endpoint
 
@@ -63,7 +66,13 @@ const provider = new Provider(issuer, {
   // A fresh signing key per run: nothing outlives the process anyway.
   jwks: { keys: [generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' })] },
   scopes: ['openid', 'offline_access', 'scope_all'],
-  findAccount: (_ctx, id) => (accounts.has(id) ? { accountId: id, claims: () => ({ sub: id }) } : undefined),
+  // PSC's userinfo claims (scope_all), as the tests set them per account.
+  claims: {
+    openid: ['sub'],
+    scope_all: ['SubjectNameID', 'preferred_username', 'given_name', 'family_name', 'SubjectRefPro'],
+  },
+  findAccount: (_ctx, id) => (accounts.has(id)
+    ? { accountId: id, claims: () => ({ ...accounts.get(id).claims, sub: id }) } : undefined),
   // The mailbox the token opens, as introspection returns it (Dovecot's username_attribute).
   extraTokenClaims: (_ctx, token) => (token.kind === 'AccessToken'
     ? { mailbox: accounts.get(token.accountId)?.mailbox } : undefined),
@@ -78,7 +87,7 @@ const provider = new Provider(issuer, {
     Grant: () => 10 * 365 * 24 * 3600,
   },
   features: {
-    devInteractions: { enabled: false },
+    devInteractions: { enabled: true },
     introspection: {
       enabled: true,
       allowedPolicy: (_ctx, client) => client.clientId === settings.introspector.id,
@@ -123,8 +132,16 @@ provider.on('server_error', (_ctx, error) => console.error('server_error', error
 server.on('request', provider.callback());
 
 const routes = {
-  'POST /accounts': ({ national_id: id, mailbox }) => {
-    accounts.set(id, { mailbox, grants: accounts.get(id)?.grants ?? new Set() });
+  'POST /accounts': ({ national_id: id, mailbox, claims }) => {
+    accounts.set(id, { mailbox, claims: claims ?? {}, grants: accounts.get(id)?.grants ?? new Set() });
+    return {};
+  },
+  // A client of the authorization code flow (Synapse's SSO), kept like a registered one.
+  'POST /clients': async ({ client_id, client_secret, redirect_uris }) => {
+    await provider.Client.adapter.upsert(client_id, {
+      client_id, client_secret, redirect_uris, grant_types: ['authorization_code'],
+      response_types: ['code'], token_endpoint_auth_method: 'client_secret_basic',
+    });
     return {};
   },
   'GET /pending': () => [...waiting()].map(([, r]) => (
