@@ -186,7 +186,6 @@ class WorkerHomeserver(DevHomeserver):
         return super().render()
 
 
-
 def ensure_database(url: str) -> None:
     """Create Synapse's PostgreSQL database if missing, as Synapse needs it: UTF8, C collation
     (from template0)."""
