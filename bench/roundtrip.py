@@ -60,6 +60,7 @@ from nio import Event, MegolmEvent, RoomCreateResponse, RoomMessageNotice, SyncR
 from bench import peer
 from bots.homeserver import DevHomeserver, free_port
 from bots.runtime.vault import Vault
+from bots.synapseconf import Process
 from tests.clients import Clinician
 
 REPO = Path(__file__).resolve().parent.parent
@@ -80,13 +81,14 @@ class BenchHomeserver(DevHomeserver):
     Synapse's defaults that 10 rooms per clinician would hit: room creation (10, then one a minute)
     and invites sent (10, then 0.3/s)."""
 
-    def render(self) -> None:
-        super().render()
+    def render(self) -> list[Process]:
+        processes = super().render()
         config = yaml.safe_load(self.config_path.read_text())
         relaxed = {"per_second": 1000, "burst_count": 1000}
         config["rc_room_creation"] = relaxed
         config.setdefault("rc_invites", {})["per_issuer"] = relaxed
         self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+        return processes
 
 
 @dataclass

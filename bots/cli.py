@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import secrets
+import shlex
 import signal
 import sys
 from pathlib import Path
@@ -14,8 +16,14 @@ from typing import Any
 from bots import backup, devstack, logs, pyversion
 from bots import config as config_mod
 from bots.backup import BackupError
-from bots.homeserver import DevHomeserver, HomeserverError, register_with_shared_secret
+from bots.homeserver import (
+    DEFAULT_DATABASE_URL,
+    DevHomeserver,
+    HomeserverError,
+    register_with_shared_secret,
+)
 from bots.runtime.vault import Vault
+from bots.synapseconf import TOPOLOGIES, SynapseSettings, default_ports, render
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -28,6 +36,31 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--api-port", type=int, help="provisioning API port (default: port + 2)")
     up.add_argument("--mail", action="store_true", help="also the MSSanté bridge, on a local "
                     "Dovecot and Postfix (root; `make mail-packages` installs them)")
+    up.add_argument("--workers", action="store_true", help="the production topology: Synapse's "
+                    "main process and workers on PostgreSQL and Redis, nginx on --port "
+                    "(`make synapse-packages` installs nginx)")
+    _backend_options(up, database_default=DEFAULT_DATABASE_URL)
+
+    conf = sub.add_parser("synapse-config", help="render Synapse's configuration (homeserver.yaml, "
+                          "conf.d, workers, nginx.conf, log configs) into a folder; secrets and "
+                          "signing key created there once")
+    conf.add_argument("--topology", choices=TOPOLOGIES, default="single")
+    conf.add_argument("--out", type=Path, required=True)
+    conf.add_argument("--server-name", default="localhost")
+    conf.add_argument("--public-url", help="what clients use (default: http://127.0.0.1:8008/, "
+                      "the workers topology: nginx's http://127.0.0.1:8080/)")
+    conf.add_argument("--data-dir", type=Path, help="database (SQLite), media, logs, pid files "
+                      "(default: --out)")
+    conf.add_argument("--bind-address", default="127.0.0.1", help="address of Synapse's client "
+                      "listeners and nginx (replication stays on 127.0.0.1)")
+    conf.add_argument("--upstream-host", default="127.0.0.1", help="where nginx reaches Synapse")
+    conf.add_argument("--federation-allow", action="append", default=None, metavar="SERVER",
+                      help="a partner homeserver allowed to federate (repeat; env "
+                      "LIAISON_FEDERATION_ALLOW=a,b); none: federation closed")
+    conf.add_argument("--bot", action="append", default=[], metavar="USER_ID",
+                      help="a bot account (repeat; `*` allowed): the policy module lets only "
+                      "these name patient rooms (server-config/conf.d/policy.yaml.tmpl)")
+    _backend_options(conf, database_default="")
 
     reg = sub.add_parser("register", help="create an account on the dev homeserver")
     reg.add_argument("user", help="localpart, e.g. alice")
@@ -82,13 +115,51 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _backend_options(parser: argparse.ArgumentParser, *, database_default: str) -> None:
+    """PostgreSQL and Redis of the workers topology: options, else environment, else defaults."""
+    parser.add_argument("--database-url", default=os.environ.get("LIAISON_SYNAPSE_DATABASE_URL",
+                                                                 database_default),
+                        help="Synapse's PostgreSQL, postgresql://user:password@host:port/dbname "
+                        "(env LIAISON_SYNAPSE_DATABASE_URL)")
+    parser.add_argument("--redis-host", default=os.environ.get("LIAISON_REDIS_HOST", "127.0.0.1"))
+    parser.add_argument("--redis-port", type=int,
+                        default=int(os.environ.get("LIAISON_REDIS_PORT", "6379")))
+
+
+def _synapse_config(args: argparse.Namespace) -> int:
+    allow = args.federation_allow
+    if allow is None:
+        allow = [s for s in os.environ.get("LIAISON_FEDERATION_ALLOW", "").split(",") if s]
+    ports = default_ports(args.topology)
+    default_url = f"http://127.0.0.1:{ports.get('proxy', ports['http'])}/"
+    settings = SynapseSettings(
+        server_name=args.server_name, public_baseurl=args.public_url or default_url,
+        topology=args.topology, ports=ports, database_url=args.database_url,
+        redis_host=args.redis_host, redis_port=args.redis_port, federation_allow=tuple(allow),
+        bind_address=args.bind_address, upstream_host=args.upstream_host,
+        data_dir=args.data_dir, bots=tuple(args.bot))
+    try:
+        processes = render(settings, args.out)
+    except ValueError as exc:
+        print(f"liaison: {exc}", file=sys.stderr)
+        return 2
+    for process in processes:
+        print(shlex.join(process.argv))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "up":
             logs.setup("INFO")
+            backend = devstack.Backend(args.database_url, args.redis_host, args.redis_port) \
+                if args.workers else None
             return asyncio.run(devstack.up(args.data_dir, args.port,
-                                           args.api_port or args.port + 2, mail=args.mail))
+                                           args.api_port or args.port + 2, mail=args.mail,
+                                           workers=backend))
+        if args.command == "synapse-config":
+            return _synapse_config(args)
         if args.command == "register":
             return asyncio.run(_register(args))
         if args.command == "status":
@@ -148,7 +219,7 @@ async def _register(args: argparse.Namespace) -> int:
     hs = DevHomeserver(args.data_dir)
     password = args.password or secrets.token_urlsafe(12)
     user_id = await register_with_shared_secret(
-        state["homeserver_url"], hs.shared_secret, args.user, password, admin=args.admin,
+        state.get("admin_url", state["homeserver_url"]), hs.shared_secret, args.user, password, admin=args.admin,
         server_name=state["server_name"])
     print(f"{user_id} ready. Homeserver: {state['homeserver_url']}")
     if not args.password:

@@ -13,6 +13,7 @@ import secrets
 import shutil
 import signal
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ import yaml
 
 from bots import config as config_mod
 from bots.app import run_bots
-from bots.homeserver import DevHomeserver
+from bots.homeserver import DevHomeserver, WorkerHomeserver
 from bots.runtime.files import write_private
 from bots.runtime.vault import Vault
 from bridge.mailservers import MailServers, start_mail_servers
@@ -109,13 +110,30 @@ def _careteam_section() -> dict[str, Any]:
             "api": {"listen": "127.0.0.1:0", "token": secrets.token_urlsafe(32)}}
 
 
-async def up(data_dir: Path, port: int, api_port: int, mail: bool = False) -> int:
+@dataclass(frozen=True)
+class Backend:
+    """The workers topology's PostgreSQL (database created if missing) and Redis."""
+
+    database_url: str
+    redis_host: str
+    redis_port: int
+
+
+async def up(data_dir: Path, port: int, api_port: int, mail: bool = False,
+             workers: Backend | None = None) -> int:
     data_dir = Path(data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    hs = DevHomeserver(data_dir, port=port, bots=tuple(
-        f"@{localpart}:localhost" for localpart in (BOT_LOCALPART, BRIDGE_LOCALPART)))
-    print(f"Starting Synapse on {hs.url} (data in {data_dir}) …", flush=True)
-    await hs.start()
+    bots = tuple(f"@{localpart}:localhost" for localpart in (BOT_LOCALPART, BRIDGE_LOCALPART))
+    if workers is None:
+        hs = DevHomeserver(data_dir, port=port, bots=bots)
+        print(f"Starting Synapse on {hs.url} (data in {data_dir}) …", flush=True)
+    else:
+        hs = WorkerHomeserver(data_dir, port=port, bots=bots, database_url=workers.database_url,
+                              redis_host=workers.redis_host, redis_port=workers.redis_port)
+        print(f"Starting Synapse's main process and workers behind nginx on {hs.url} "
+              f"(data in {data_dir}, database {workers.database_url.rsplit('@', 1)[-1]}, "
+              f"Redis {workers.redis_host}:{workers.redis_port}) …", flush=True)
+    await hs.start(timeout=180 if workers else 60)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -136,7 +154,7 @@ async def up(data_dir: Path, port: int, api_port: int, mail: bool = False) -> in
             # Server admins: each lifts its own message rate limit at start (ratelimit.py).
             await hs.register(account.localpart, account.password, admin=True)
         state: dict[str, Any] = {
-            "homeserver_url": hs.url, "server_name": hs.server_name,
+            "homeserver_url": hs.url, "admin_url": hs.admin_url, "server_name": hs.server_name,
             "bot_user_ids": [a.user_id for a in cfg.accounts], "config": str(cfg_path),
             "synapse_pid": hs.pid, "bots_data_dir": str(cfg.data_dir),
             "api_url": f"http://127.0.0.1:{api_port}",

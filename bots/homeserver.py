@@ -1,4 +1,5 @@
-"""The dev-stack homeserver: a real Synapse rendered from server-config/ and run as a child process.
+"""The homeserver as child processes: Synapse rendered from server-config/ (bots/synapseconf.py),
+one process (DevHomeserver) or the main process, its workers and nginx (WorkerHomeserver).
 
 Used by `liaison up`, `liaison register` and the test suite's session fixture.
 """
@@ -8,23 +9,30 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import json
 import os
-import secrets
 import signal
 import socket
-import string
 import subprocess
-import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
-import yaml
+import psycopg
+from psycopg import sql
 
-from bots.resources import resource_dir
-from bots.synapse_modules.settings import PscLogin, conf_d_values
+from bots.synapse_modules.settings import PscLogin
+from bots.synapseconf import (
+    Process,
+    SynapseSettings,
+    load_or_create_secrets,
+    port_names,
+    render,
+)
+
+# `liaison up --workers` without --database-url (created at first start).
+DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/liaison_synapse"
 
 
 class HomeserverError(RuntimeError):
@@ -50,24 +58,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _load_or_create_secrets(path: Path) -> dict[str, str]:
-    """Secrets are generated at first start and kept (mode 0600) so restarts reuse the same data."""
-    if path.exists():
-        return json.loads(path.read_text())
-    values = {
-        name: secrets.token_urlsafe(32)
-        for name in ("registration_shared_secret", "macaroon_secret_key", "form_secret")
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(values, fh)
-    return values
-
-
 @dataclass
 class DevHomeserver:
-    """Synapse on 127.0.0.1 with SQLite, its files under `data_dir/synapse`."""
+    """Synapse on 127.0.0.1 with SQLite (topology "single"), its files under `data_dir/synapse`."""
 
     data_dir: Path
     server_name: str = "localhost"
@@ -82,108 +75,154 @@ class DevHomeserver:
         self.data_dir = Path(self.data_dir).resolve()
         self.synapse_dir = self.data_dir / "synapse"
         self.config_path = self.synapse_dir / "homeserver.yaml"
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._procs: list[subprocess.Popen[bytes]] = []
+        self.processes: list[Process] = []  # what the last start ran, main process first
 
     @property
     def url(self) -> str:
+        """What clients use."""
         return f"http://127.0.0.1:{self.port}"
 
     @property
-    def config_args(self) -> list[str]:
-        """Synapse's `-c` arguments: homeserver.yaml, then the conf.d parts."""
-        return ["-c", str(self.config_path), "-c", str(self.synapse_dir / "conf.d")]
+    def admin_url(self) -> str:
+        """The main process itself, for the admin API (never exposed by the proxy)."""
+        return self.url
 
     @property
     def shared_secret(self) -> str:
-        return _load_or_create_secrets(self.synapse_dir / "secrets.json")["registration_shared_secret"]
+        return load_or_create_secrets(self.synapse_dir / "secrets.json")[
+            "registration_shared_secret"]
 
-    def render(self) -> None:
-        """Render homeserver.yaml and log.config from the templates; generate the signing key once."""
-        self.synapse_dir.mkdir(parents=True, exist_ok=True)
-        values = _load_or_create_secrets(self.synapse_dir / "secrets.json") | {
-            "server_name": self.server_name,
-            "public_baseurl": self.url + "/",
-            "synapse_dir": str(self.synapse_dir),
-            "port": str(self.port),
-            # Tests drive many clients from one address; production keeps Synapse's defaults.
-            "rc_per_second": "1000" if self.relaxed_rate_limits else "0.5",
-            "rc_burst": "1000" if self.relaxed_rate_limits else "20",
-            "log_level": self.log_level,
-        }
-        if self.message_rate:
-            values["rc_message_per_second"] = str(self.message_rate[0])
-            values["rc_message_burst"] = str(self.message_rate[1])
-        else:
-            values["rc_message_per_second"] = values["rc_per_second"]
-            values["rc_message_burst"] = values["rc_burst"]
-        values |= conf_d_values(self.server_name, self.bots, self.psc)
-        templates = resource_dir("server-config")
-        targets = [(templates / "homeserver.yaml.tmpl", self.config_path),
-                   (templates / "log.config.tmpl", self.synapse_dir / "log.config")]
-        # Optional parts of the configuration (modules, SSO, ...), one file each: Synapse reads
-        # every *.yaml of the conf.d folder after homeserver.yaml (`-c` given twice).
-        conf_d = self.synapse_dir / "conf.d"
-        conf_d.mkdir(exist_ok=True)
-        for stale in conf_d.glob("*.yaml"):
-            stale.unlink()
-        targets += [(part, conf_d / part.name.removesuffix(".tmpl"))
-                    for part in sorted((templates / "conf.d").glob("*.yaml.tmpl"))]
-        for template, target in targets:
-            text = string.Template(template.read_text()).substitute(values)
-            yaml.safe_load(text)  # a template error shows here, not as a Synapse crash
-            target.write_text(text)
-        if not (self.synapse_dir / "signing.key").exists():
-            subprocess.run(
-                [sys.executable, "-m", "synapse.app.homeserver", "-c", str(self.config_path),
-                 "--generate-keys"],
-                check=True, capture_output=True,
-            )
+    def settings(self) -> SynapseSettings:
+        return SynapseSettings(
+            server_name=self.server_name, public_baseurl=self.url + "/", topology="single",
+            ports={"http": self.port}, relaxed_rate_limits=self.relaxed_rate_limits,
+            message_rate=self.message_rate, log_level=self.log_level,
+            bots=self.bots, psc=self.psc)
+
+    def render(self) -> list[Process]:
+        """Render the configuration from server-config/ (bots/synapseconf.py)."""
+        return render(self.settings(), self.synapse_dir)
 
     async def start(self, timeout: float = 60.0) -> None:
-        self.render()
+        processes = self.processes = self.render()
         if await self.is_up():
             raise HomeserverError(f"something already answers on {self.url}; pick another --port")
-        log = open(self.synapse_dir / "stdout.log", "ab")  # owned by the child process
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "synapse.app.homeserver", *self.config_args],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
+        # The main process first: it prepares the database the workers then use.
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                raise HomeserverError(
-                    f"Synapse exited with {self._proc.returncode}; see {self.synapse_dir}/stdout.log"
-                )
-            if await self.is_up():
-                return
-            await asyncio.sleep(0.2)
-        raise HomeserverError(f"Synapse did not answer on {self.url} within {timeout:.0f} s")
+        try:
+            await self._launch(processes[:1], deadline)
+            await self._launch(processes[1:], deadline)
+        except BaseException:
+            self.stop()
+            raise
+
+    async def _launch(self, processes: list[Process], deadline: float) -> None:
+        started = []
+        for process in processes:
+            with open(self.synapse_dir / f"{process.name}.stdout.log", "ab") as log:
+                proc = subprocess.Popen(process.argv, stdout=log, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
+            self._procs.append(proc)
+            started.append((process, proc))
+        for process, proc in started:
+            while not (process.port is None or await _answers(process.port)):
+                if proc.poll() is not None:
+                    raise HomeserverError(
+                        f"{process.name} exited with {proc.returncode}; see {process.log} and "
+                        f"{self.synapse_dir}/{process.name}.stdout.log")
+                if time.monotonic() > deadline:
+                    raise HomeserverError(f"{process.name} did not answer on port "
+                                          f"{process.port} in time; see {process.log}")
+                await asyncio.sleep(0.2)
+
+    def log_file(self, name: str) -> Path:
+        """The log of one process (`main`, a worker's name, `nginx`)."""
+        return next(p.log for p in self.processes if p.name == name)
 
     def stop(self, timeout: float = 20.0) -> None:
-        proc, self._proc = self._proc, None
-        if proc is not None:
+        """The proxy and workers first, the main process last."""
+        procs, self._procs = self._procs, []
+        for proc in reversed(procs):
             stop_group(proc, timeout)
 
     @property
     def pid(self) -> int | None:
-        return self._proc.pid if self._proc else None
+        """The main process's."""
+        return self._procs[0].pid if self._procs else None
 
     async def is_up(self) -> bool:
-        try:
-            async with aiohttp.ClientSession() as http, http.get(
-                f"{self.url}/health", timeout=aiohttp.ClientTimeout(total=2)
-            ) as resp:
-                return resp.status == 200
-        except (TimeoutError, aiohttp.ClientError):
-            return False
+        return await _answers_url(self.url)
 
     async def register(self, localpart: str, password: str, *, admin: bool = False) -> str:
         """Shared-secret registration (Synapse admin API). Returns the user ID; an existing account
         is not an error, so the dev stack can run this at every start."""
         return await register_with_shared_secret(
-            self.url, self.shared_secret, localpart, password, admin=admin,
+            self.admin_url, self.shared_secret, localpart, password, admin=admin,
             server_name=self.server_name,
         )
+
+
+@dataclass
+class WorkerHomeserver(DevHomeserver):
+    """Topology "workers": the main process and its workers on PostgreSQL and Redis, nginx in
+    front on `port` (`url`); the main process on a port of its own (`admin_url`)."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_host: str = "127.0.0.1"
+    redis_port: int = 6379
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.ports = {name: free_port() for name in port_names("workers")} | {"proxy": self.port}
+
+    @property
+    def admin_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['http']}"
+
+    def settings(self) -> SynapseSettings:
+        return replace(super().settings(), topology="workers", ports=self.ports,
+                       database_url=self.database_url, redis_host=self.redis_host,
+                       redis_port=self.redis_port)
+
+    def render(self) -> list[Process]:
+        ensure_database(self.database_url)
+        return super().render()
+
+
+def ensure_database(url: str) -> None:
+    """Create Synapse's PostgreSQL database if missing, as Synapse needs it: UTF8, C collation
+    (from template0)."""
+    parts = urlsplit(url)
+    name = parts.path.strip("/")
+    admin = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            return
+        conn.execute(sql.SQL("CREATE DATABASE {} ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C' "
+                             "TEMPLATE template0").format(sql.Identifier(name)))
+
+
+def drop_database(url: str) -> None:
+    parts = urlsplit(url)
+    admin = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+            sql.Identifier(parts.path.strip("/"))))
+
+
+async def _answers(port: int) -> bool:
+    return await _answers_url(f"http://127.0.0.1:{port}")
+
+
+async def _answers_url(url: str) -> bool:
+    try:
+        async with aiohttp.ClientSession() as http, http.get(
+            f"{url}/health", timeout=aiohttp.ClientTimeout(total=2)
+        ) as resp:
+            return resp.status == 200
+    except (TimeoutError, aiohttp.ClientError):
+        return False
 
 
 async def register_with_shared_secret(

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import secrets
+import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -16,7 +18,7 @@ import pytest_asyncio
 
 from bots.app import build_runtimes
 from bots.config import AccountConfig, Config
-from bots.homeserver import DevHomeserver, free_port
+from bots.homeserver import DevHomeserver, WorkerHomeserver, drop_database, free_port
 from bots.registry import BRIDGE_BOTS
 from bots.runtime.runtime import Runtime
 from bots.runtime.store import Store, migrate
@@ -41,6 +43,7 @@ def pg_database() -> Iterator[str]:
 
 
 BOT_PREFIX = "bot"  # make_bot's accounts: the ones the policy module lets name patient rooms
+BOTS = (f"@{BOT_PREFIX}*:localhost",)
 
 
 def unique(prefix: str) -> str:
@@ -48,13 +51,47 @@ def unique(prefix: str) -> str:
 
 
 
+# "workers": the session's homeserver is the production topology (main process, workers,
+# PostgreSQL, Redis, nginx in front); "single" (default): one Synapse on SQLite.
+TOPOLOGY = os.environ.get("LIAISON_TEST_TOPOLOGY", "single")
+
+
+@contextlib.contextmanager
+def private_redis(folder: Path) -> Iterator[int]:
+    """A Redis of the session's own: Synapse's replication channels are named after the server
+    name, so two sessions' workers on one Redis would hear each other."""
+    port = free_port()
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", str(folder)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
 @pytest_asyncio.fixture(scope="session")
 async def homeserver(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[DevHomeserver]:
-    hs = DevHomeserver(tmp_path_factory.mktemp("synapse"), port=free_port(),
-                       relaxed_rate_limits=True, bots=(f"@{BOT_PREFIX}*:localhost",))
-    await hs.start()
-    yield hs
-    hs.stop()
+    folder = tmp_path_factory.mktemp("synapse")
+    if TOPOLOGY != "workers":
+        hs = DevHomeserver(folder, port=free_port(), relaxed_rate_limits=True, bots=BOTS)
+        await hs.start()
+        yield hs
+        hs.stop()
+        return
+    # One database per session (UTF8, C collation), dropped at the end.
+    database = f"{PG_ADMIN.rsplit('/', 1)[0]}/liaison_synapse_{secrets.token_hex(4)}"
+    with private_redis(folder) as redis_port:
+        hs = WorkerHomeserver(folder, port=free_port(), relaxed_rate_limits=True, bots=BOTS,
+                              database_url=database, redis_port=redis_port)
+        try:
+            await hs.start(timeout=180)
+            yield hs
+        finally:
+            hs.stop()
+            drop_database(database)
 
 
 class BotHandle:

@@ -17,19 +17,28 @@ import jsonschema
 import pytest
 import yaml
 
-from bots import healthcheck
+from bots import healthcheck, synapseconf
 from bots.homeserver import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-WORKERS = ["sync1", "sync2", "client1", "event-persister", "to-device", "device-lists", "media",
-           "pusher", "background", "federation-sender"]
-NO_HTTP = {"pusher", "background", "federation-sender"}  # background workers: nothing to ask
+# The workers as the renderer makes them (one source of truth): a service each, same command.
+WORKERS = {w.name.replace("_", "-"): w for w in synapseconf.WORKERS}
+NO_HTTP = {name for name, w in WORKERS.items() if not w.http}  # nothing to ask: restarted
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|KEYS?$|_KEY", re.I)
 
 
 @pytest.fixture(scope="module")
 def compose() -> dict[str, Any]:
     return yaml.safe_load((ROOT / "compose.yaml").read_text())
+
+
+def test_each_worker_runs_what_the_renderer_rendered_for_it(compose):
+    for name, worker in WORKERS.items():
+        service = compose["services"][name]
+        assert service["command"] == ["python", "-m", worker.app, "-c", "/data/homeserver.yaml",
+                                      "-c", "/data/conf.d", "-c", f"/data/workers/{worker.name}.yaml"]
+        # Replication listens on loopback: the workers share the main process's network.
+        assert service["network_mode"] == "service:synapse-main", name
 
 
 def test_valid_against_the_compose_specification(compose):
@@ -50,9 +59,6 @@ def test_the_whole_topology_is_there(compose):
         "python", "-m", "synapse.app.homeserver", "-c", "/data/homeserver.yaml",
         "-c", "/data/conf.d"]
     for worker in WORKERS:
-        assert services[worker]["command"] == [
-            "python", "-m", "synapse.app.generic_worker", "-c", "/data/homeserver.yaml",
-            "-c", f"/data/workers/{worker}.yaml"]
         assert services[worker]["depends_on"]["synapse-main"]["condition"] == "service_healthy"
     assert services["bots"]["command"][:2] == ["liaison", "bots"]
     assert services["bridge"]["command"][:2] == ["liaison", "bridge"]

@@ -33,13 +33,15 @@ class Client(AsyncClient):
         self._recipients: dict[str, Collection[str] | None] = {}
 
     async def _handle_joined_rooms(self, response: SyncResponse) -> None:
-        invited = {room_id: {u for u, m in self.rooms[room_id].users.items() if m.invited}
-                   for room_id in response.rooms.join if room_id in self.rooms}
+        # Whoever is joined after this sync and was not before: seen invited earlier, or invited
+        # and joined within this one sync (a busy homeserver, workers, batch them).
+        joined = {room_id: {u for u, m in self.rooms[room_id].users.items() if not m.invited}
+                  if room_id in self.rooms else {self.user_id} for room_id in response.rooms.join}
         await super()._handle_joined_rooms(response)
-        for room_id, before in invited.items():
+        for room_id, before in joined.items():
             room = self.rooms.get(room_id)
             if room is not None and room.history_visibility == "joined" and any(
-                    u in room.users and not room.users[u].invited for u in before):
+                    not m.invited and u not in before for u, m in room.users.items()):
                 self.reshare(room_id)
 
     def reshare(self, room_id: str) -> None:

@@ -24,13 +24,14 @@ class PscLogin:
     jwks_uri: str
 
 
-def conf_d_values(server_name: str, bots: Sequence[str],
+def conf_d_values(allowed_servers: Sequence[str], bots: Sequence[str],
                   psc: PscLogin | None) -> dict[str, str]:
-    """`bots`: user IDs (`*` patterns allowed) the policy lets name patient rooms; invites stay on
-    this server. Without `psc` the SSO part is rendered disabled."""
+    """`allowed_servers`: this server and its federation partners, the only ones invites may
+    reach; `bots`: user IDs (`*` patterns allowed) the policy lets name patient rooms. Without
+    `psc` the SSO part is rendered disabled."""
     sso = {field: getattr(psc, field) if psc else "" for field in PscLogin.__dataclass_fields__}
     return {
-        "policy_allowed_servers": json.dumps([server_name]),
+        "policy_allowed_servers": json.dumps(list(allowed_servers)),
         "policy_bots": json.dumps(list(bots)),
         "psc_enabled": json.dumps(psc is not None),
         **{f"psc_{field}": json.dumps(value) for field, value in sso.items()},
