@@ -17,26 +17,28 @@ from nio import RoomCreateResponse
 
 from bots.homeserver import DevHomeserver, free_port
 from bots.runtime.notice import attachment
-from tests.conftest import unique
+from bots.synapseconf import Process
+from tests.conftest import BOTS, unique
 
 
 class PlainHomeserver(DevHomeserver):
     """A homeserver that leaves new rooms unencrypted unless asked (Synapse's default; ours
     encrypts them all), as one with rooms made before that setting would have them."""
 
-    def render(self) -> None:
-        super().render()
+    def render(self) -> list[Process]:
+        processes = super().render()
         text = self.config_path.read_text()
         assert "encryption_enabled_by_default_for_room_type: all" in text
         self.config_path.write_text(text.replace(
             "encryption_enabled_by_default_for_room_type: all",
             "encryption_enabled_by_default_for_room_type: off"))
+        return processes
 
 
 @pytest_asyncio.fixture(scope="module")
 async def homeserver(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[DevHomeserver]:
     hs = PlainHomeserver(tmp_path_factory.mktemp("synapse-plain"), port=free_port(),
-                         relaxed_rate_limits=True)
+                         relaxed_rate_limits=True, bots=BOTS)
     await hs.start()
     yield hs
     hs.stop()
