@@ -41,9 +41,14 @@ async def test_registration_is_closed(homeserver, http):
 
 async def test_no_public_room_directory(homeserver, http):
     auth = await login(homeserver, http)
+    # Asked public at creation: refused outright (the policy module); made private, then
+    # published: refused too (Synapse's room_list_publication_rules).
     async with http.post(f"{homeserver.url}/_matrix/client/v3/createRoom", headers=auth,
                          json={"visibility": "public", "name": "annuaire"}) as resp:
-        room_id = (await resp.json())["room_id"]  # created, but not published
+        assert resp.status == 403, await resp.text()
+    async with http.post(f"{homeserver.url}/_matrix/client/v3/createRoom", headers=auth,
+                         json={"name": "annuaire"}) as resp:
+        room_id = (await resp.json())["room_id"]
     listing = f"{homeserver.url}/_matrix/client/v3/directory/list/room/{room_id}"
     async with http.get(listing) as resp:
         assert (await resp.json())["visibility"] == "private"
