@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from bots.careteam.roles import COORDINATION, PATIENT, Roles
+from bots.common import capabilities as cap
 from bots.config import Config, ConfigError
 from bots.runtime.bot import Bot, CommandContext
 from bots.runtime.commands import Arg, Caller, Command, Permission, as_int, described
@@ -132,7 +133,7 @@ class Bridge:
         send_roles = set(self.settings.send_roles)
         sender = Permission(f"mss.send@{PATIENT}", lambda c: (
             c.room_kind == PATIENT and (c.role or "") in send_roles))
-        router = self.roles.permission("patient.open", COORDINATION)
+        router = self.roles.permission(cap.PATIENT_OPEN, COORDINATION)
         cmd = partial(described, permission=sender)
         return [
             cmd("mss envoyer", "mail send", "mss.help.send", self.sending.send,

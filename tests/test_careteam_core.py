@@ -18,6 +18,7 @@ from bots.careteam.api import ApiError, parse_json
 from bots.careteam.identity import IdentityError, normalize_name
 from bots.careteam.requests import Member, RequestError, parse_open, tokens
 from bots.careteam.roles import COORDINATION, PATIENT, Roles
+from bots.common import capabilities as cap
 from bots.runtime.commands import Caller, command_text
 from bots.runtime.vault import Vault
 from tests.careteam_helpers import INS
@@ -64,17 +65,17 @@ def test_bad_open_commands_say_why(text, key):
 
 
 def test_roles_grant_capabilities_in_the_right_kind_of_room():
-    open_here = ROLES.permission("patient.open", COORDINATION)
+    open_here = ROLES.permission(cap.PATIENT_OPEN, COORDINATION)
     dac = Caller("@a:x", "!c:x", 50, role="DAC", room_kind=COORDINATION)
     assert open_here.allows(dac)
     assert not open_here.allows(Caller("@a:x", "!p:x", 50, role="DAC", room_kind=PATIENT))
     assert not open_here.allows(Caller("@b:x", "!c:x", 0, role="IDE", room_kind=COORDINATION))
     # A room admin without a role acts as coordinator in a coordination room only.
     assert open_here.allows(Caller("@adm:x", "!c:x", 100, room_kind=COORDINATION))
-    assert not ROLES.permission("team.manage", PATIENT).allows(
+    assert not ROLES.permission(cap.TEAM_MANAGE, PATIENT).allows(
         Caller("@adm:x", "!p:x", 100, room_kind=PATIENT))
     assert not open_here.allows(Caller("@a:x", "!elsewhere:x", 100))
-    assert {r.code for r in ROLES.by_code.values() if "patient.open" in r.may} == {"IDEC", "DAC"}
+    assert {r.code for r in ROLES.by_code.values() if cap.PATIENT_OPEN in r.may} == {"IDEC", "DAC"}
     assert all(r.power_level <= 50 for r in ROLES.by_code.values())
 
 

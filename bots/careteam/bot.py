@@ -16,6 +16,7 @@ from bots.careteam.models import CareRoom
 from bots.careteam.provisioner import EXPIRE_JOB, Provisioner
 from bots.careteam.requests import Member, RequestError, parse_open, role_code
 from bots.careteam.roles import COORDINATION, PATIENT, Roles
+from bots.common import capabilities as cap
 from bots.config import Config
 from bots.runtime.bot import Bot, CommandContext, JoinContext
 from bots.runtime.builtin import confirm_identity
@@ -47,7 +48,7 @@ class CareTeam:
         for room in await service.coordination_rooms(tx):
             kind, role = await service.role_in(tx, room.room_id or "", inviter)
             if role and self.roles.may(Caller(inviter, room.room_id or "", 0, role, kind),
-                                       "team.manage"):
+                                       cap.TEAM_MANAGE):
                 return True
         return False
 
@@ -192,7 +193,7 @@ class CareTeam:
         # They cannot read anything sent before they joined: tell them again what they need,
         # the identity only if their role may see it.
         found = self.roles.get(code)
-        may_see = found is not None and "patient.identity" in found.may
+        may_see = found is not None and cap.PATIENT_IDENTITY in found.may
         ctx.post(t(lang, "patient.welcome", user=ctx.user_id, role=role,
                    card=self.card(ctx.tx, room, lang) if may_see else t(
                        lang, "patient.no_identity_role"),
@@ -243,38 +244,38 @@ class CareTeam:
             Command("patient ouvrir", "patient open", t("fr", "patient.open.help"),
                     t("en", "patient.open.help"), self.open_patient,
                     args=(Arg("identité", "identity", rest=True),),
-                    permission=self.roles.permission("patient.open", COORDINATION)),
+                    permission=self.roles.permission(cap.PATIENT_OPEN, COORDINATION)),
             Command("patient identite", "patient identity",
                     "affiche à nouveau l'identité du patient",
                     "shows the patient's identity again", self.show_identity,
-                    permission=self.roles.permission("patient.identity", PATIENT),
+                    permission=self.roles.permission(cap.PATIENT_IDENTITY, PATIENT),
                     aliases=("patient identité",)),
             Command("patient clore", "patient close",
                     "clôt l'épisode : le salon reste consultable, en lecture seule",
                     "closes the episode: the room stays, read-only", self.close_episode,
-                    permission=self.roles.permission("patient.close", PATIENT),
+                    permission=self.roles.permission(cap.PATIENT_CLOSE, PATIENT),
                     aliases=("patient sortie-definitive", "patient sortie-définitive")),
             Command("equipe ajouter", "team add",
                     "ajoute un membre à l'équipe avec son rôle (invitation et droits)",
                     "adds a team member with their role (invite and power level)",
                     self.add_member, args=(Arg("membre", "member", as_user_id),
                                            Arg("role", "role", role_arg)),
-                    permission=self.roles.permission("team.manage", *managed),
+                    permission=self.roles.permission(cap.TEAM_MANAGE, *managed),
                     aliases=("équipe ajouter",)),
             Command("equipe retirer", "team remove",
                     "retire un membre : il quitte le salon et ne reçoit plus les clés",
                     "removes a member: they leave the room and get no more keys",
                     self.remove_member, args=(Arg("membre", "member", as_user_id),),
-                    permission=self.roles.permission("team.manage", *managed),
+                    permission=self.roles.permission(cap.TEAM_MANAGE, *managed),
                     aliases=("équipe retirer",)),
             Command("equipe liste", "team list", "l'équipe, les rôles et qui a rejoint",
                     "the team, roles and who has joined", self.list_team,
-                    permission=self.roles.permission("team.view", *managed),
+                    permission=self.roles.permission(cap.TEAM_VIEW, *managed),
                     aliases=("équipe liste",)),
             Command("equipe roles", "team roles", "les rôles possibles et ce qu'ils permettent",
                     "the possible roles and what they allow", self.list_roles,
                     permission=ANYONE, aliases=("équipe rôles",)),
-            confirm_identity(self.roles.permission("team.manage", *managed)),
+            confirm_identity(self.roles.permission(cap.TEAM_MANAGE, *managed)),
         ]
 
 

@@ -21,6 +21,7 @@ from bots.careteam import messages as careteam_messages
 from bots.careteam import service as careteam
 from bots.careteam.models import CareRoom, TeamMember
 from bots.careteam.roles import PATIENT, Roles
+from bots.common import capabilities as cap
 from bots.config import Config, ConfigError
 from bots.discharge import records, reminders, summary, texts  # noqa: F401 - texts: catalogue
 from bots.discharge.checklist import (
@@ -110,7 +111,7 @@ class Discharge:
 
     def _answer_refusal(self, caller: Caller, c: Checklist, item: Item,
                         lang: Lang) -> Html | None:
-        if may_answer(item, caller.role, any_item=self._may(caller, "discharge.any_item"),
+        if may_answer(item, caller.role, any_item=self._may(caller, cap.DISCHARGE_ANY_ITEM),
                       assigned=c.state(item.id).assignee == caller.user_id):
             return None
         return t(lang, "discharge.not_your_item", item=item.id, roles=", ".join(item.roles))
@@ -273,7 +274,7 @@ class Discharge:
         try:
             changed = loaded.checklist.with_risk(niveau)  # type: ignore[arg-type]
             level = by_hand(await episode.risk_of(ctx.tx, care_room_id), niveau,  # type: ignore
-                            ctx.sender, physician=self._may(ctx.caller, "discharge.override"),
+                            ctx.sender, physician=self._may(ctx.caller, cap.DISCHARGE_OVERRIDE),
                             reason=raison)
         except (ChecklistError, RiskError) as exc:
             ctx.reply(exc.text(ctx.lang))
@@ -339,7 +340,7 @@ class Discharge:
                 raise ChecklistError("discharge.future_discharge", date=when(ctx.lang, on))
             changed = loaded.checklist.validate(
                 by=ctx.sender, at=now, on=on, reason=reason,
-                physician=self._may(ctx.caller, "discharge.override"))
+                physician=self._may(ctx.caller, cap.DISCHARGE_OVERRIDE))
         except ChecklistError as exc:
             ctx.reply(exc.text(ctx.lang))
             return
@@ -437,7 +438,7 @@ class Discharge:
         if found[1] == records.LIVE:
             ctx.reply(t(ctx.lang, "discharge.react_on_item"))
             return
-        if not self.roles.permission("clinical", PATIENT).allows(ctx.caller):
+        if not self.roles.permission(cap.CLINICAL, PATIENT).allows(ctx.caller):
             ctx.reply(t(ctx.lang, "discharge.not_your_item_any"))
             return
         await self._answer(ctx, found[1], "oui", None)
@@ -497,8 +498,8 @@ class Discharge:
     # --- declaration -----------------------------------------------------------------------
 
     def commands(self) -> list[Command]:
-        clinical = self.roles.permission("clinical", PATIENT)
-        planner = self.roles.permission("discharge.plan", PATIENT)
+        clinical = self.roles.permission(cap.CLINICAL, PATIENT)
+        planner = self.roles.permission(cap.DISCHARGE_PLAN, PATIENT)
         item = Arg("item", "item", as_int)
         comment = Arg("commentaire", "comment", optional=True, rest=True)
         cmd = partial(described, permission=clinical)

@@ -23,6 +23,7 @@ from sqlalchemy import delete, select
 from bots.careteam import service as careteam
 from bots.careteam.models import CareRoom
 from bots.careteam.roles import COORDINATION, PATIENT, Roles
+from bots.common import capabilities as cap
 from bots.config import Config, ConfigError
 from bots.datafiles import TemplateError
 from bots.discharge import records as discharge_records
@@ -236,7 +237,7 @@ class Followup:
         the reply says why not."""
         try:
             level = by_hand(await episode.risk_of(ctx.tx, care_room_id), risk, ctx.sender,
-                            physician=self.roles.may(ctx.caller, "discharge.override"),
+                            physician=self.roles.may(ctx.caller, cap.DISCHARGE_OVERRIDE),
                             reason=reason)
         except RiskError as exc:
             ctx.reply(exc.text(ctx.lang))
@@ -483,9 +484,9 @@ class Followup:
     # --- declaration -----------------------------------------------------------------------
 
     def commands(self) -> list[Command]:
-        clinical = self.roles.permission("clinical", PATIENT)
-        planner = self.roles.permission("followup.plan", PATIENT)
-        stats = self.roles.permission("followup.stats", COORDINATION)
+        clinical = self.roles.permission(cap.CLINICAL, PATIENT)
+        planner = self.roles.permission(cap.FOLLOWUP_PLAN, PATIENT)
+        stats = self.roles.permission(cap.FOLLOWUP_STATS, COORDINATION)
         step = Arg("etape", "step", as_int)
         note = Arg("note", "note", optional=True, rest=True)
         cmd = partial(described, permission=clinical)
