@@ -8,7 +8,6 @@ the care-team bot's rooms (`mssante.careteam_account`), which invites it there
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING
@@ -18,12 +17,13 @@ from sqlalchemy import func, select
 
 from bots.careteam.roles import COORDINATION, PATIENT, Roles
 from bots.common import capabilities as cap
+from bots.common import permissions
 from bots.config import Config, ConfigError
 from bots.runtime.bot import Bot, CommandContext
-from bots.runtime.commands import Arg, Caller, Command, Permission, as_int, described
+from bots.runtime.commands import Arg, Command, Permission, as_int, described
 from bots.runtime.i18n import t
 from bots.runtime.notice import notice
-from bots.runtime.store import Transaction, utcnow
+from bots.runtime.store import utcnow
 from bridge import rooms, sources, texts  # noqa: F401 - texts: the catalogue
 from bridge.inbound import parse
 from bridge.login import Login
@@ -63,13 +63,6 @@ class Bridge:
                                lang)  # type: ignore[arg-type]
         self.receiving = Receiving(self.settings, self.trust, self.sending, zone,
                                    lang)  # type: ignore[arg-type]
-
-    async def resolve_caller(self, tx: Transaction, caller: Caller) -> Caller:
-        room = await rooms.room(tx, self.settings.careteam_account, caller.room_id)
-        if room is None:
-            return caller
-        role = await rooms.role_of(tx, room.id, caller.user_id)
-        return replace(caller, room_kind=room.kind, role=role)
 
     async def route(self, ctx: CommandContext, numero: int, ref: str) -> None:
         row = await ctx.tx.session.get(InboundRow, numero)
@@ -132,7 +125,8 @@ class Bridge:
     def commands(self) -> list[Command]:
         send_roles = set(self.settings.send_roles)
         sender = Permission(f"mss.send@{PATIENT}", lambda c: (
-            c.room_kind == PATIENT and (c.role or "") in send_roles))
+            c.room_kind == PATIENT and (c.role or "") in send_roles),
+            roles=tuple(self.settings.send_roles), room_kinds=(PATIENT,))
         router = self.roles.permission(cap.PATIENT_OPEN, COORDINATION)
         cmd = partial(described, permission=sender)
         return [
@@ -150,7 +144,8 @@ class Bridge:
 
 def mssante(config: Config) -> Bot:
     bridge = Bridge(config)
-    return Bot("mssante", commands=bridge.commands(), resolve_caller=bridge.resolve_caller,
+    return Bot("mssante", commands=bridge.commands(), resolve_caller=permissions.resolver(
+                   bridge.settings.careteam_account),
                services=[bridge.receiving.run, bridge.sending.run, bridge.watch_trust_list,
                          *([bridge.login.run] if bridge.login else [])], companion=True,
                gauges=queue_gauges)

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 
 from bots.careteam.identity import IdentityError, validate_ins
-from bots.careteam.models import CareRoom, TeamMember
+from bots.careteam.models import CareRoom
 from bots.careteam.roles import COORDINATION, PATIENT
 from bots.runtime.store import Transaction
 from bots.runtime.vault import Vault
@@ -76,9 +76,3 @@ async def coordination(tx: Transaction, account: str) -> list[str]:
 async def room(tx: Transaction, account: str, room_id: str) -> CareRoom | None:
     return await tx.session.scalar(select(CareRoom).where(
         CareRoom.account == account, CareRoom.room_id == room_id))
-
-
-async def role_of(tx: Transaction, room_pk: int, user_id: str) -> str | None:
-    return await tx.session.scalar(select(TeamMember.role).where(
-        TeamMember.care_room_id == room_pk, TeamMember.user_id == user_id,
-        TeamMember.desired == "present"))

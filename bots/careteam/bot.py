@@ -17,6 +17,7 @@ from bots.careteam.provisioner import EXPIRE_JOB, Provisioner
 from bots.careteam.requests import Member, RequestError, parse_open, role_code
 from bots.careteam.roles import COORDINATION, PATIENT, Roles
 from bots.common import capabilities as cap
+from bots.common import permissions
 from bots.config import Config
 from bots.runtime.bot import Bot, CommandContext, JoinContext
 from bots.runtime.builtin import confirm_identity
@@ -36,10 +37,6 @@ class CareTeam:
         self.provisioner = Provisioner(config, self.roles)
 
     # --- who may do what -------------------------------------------------------------------
-
-    async def resolve_caller(self, tx: Transaction, caller: Caller) -> Caller:
-        kind, role = await service.role_in(tx, caller.room_id, caller.user_id)
-        return replace(caller, room_kind=kind, role=role)
 
     async def accepts_invite(self, tx: Transaction, room_id: str, inviter: str) -> bool:
         """A room in its records, or asked by someone who may manage a coordination room's team."""
@@ -287,7 +284,7 @@ def careteam(config: Config) -> Bot:
 
         services.append(lambda runtime: serve_api(runtime, bot))
     return Bot("careteam", commands=bot.commands(), on_join=bot.on_join,
-               resolve_caller=bot.resolve_caller, accepts_invite=bot.accepts_invite,
+               resolve_caller=permissions.resolver(), accepts_invite=bot.accepts_invite,
                services=services, key_recipients=bot.key_recipients,
                jobs={EXPIRE_JOB: bot.provisioner.expire_job})
 

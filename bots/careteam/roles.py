@@ -66,4 +66,6 @@ class Roles:
         """A command permission: the caller's role (in this room) grants `capability`, in a room
         of one of these kinds."""
         return Permission(f"{capability}@{'|'.join(room_kinds)}", lambda caller: (
-            caller.room_kind in room_kinds and self.may(caller, capability)))
+            caller.room_kind in room_kinds and self.may(caller, capability)),
+            roles=tuple(code for code, role in self.by_code.items() if capability in role.may),
+            room_kinds=room_kinds)

@@ -169,13 +169,15 @@ async def member(tx: Transaction, room: CareRoom, user_id: str) -> TeamMember | 
         TeamMember.care_room_id == room.id, TeamMember.user_id == user_id))
 
 
-async def role_in(tx: Transaction, room_id: str, user_id: str) -> tuple[str | None, str | None]:
-    """(kind of room, the user's role there) for permission checks; (None, None) elsewhere."""
+async def role_in(tx: Transaction, room_id: str, user_id: str,
+                  account: str | None = None) -> tuple[str | None, str | None]:
+    """(kind of room, the user's role there) for permission checks; (None, None) elsewhere.
+    `account`: the care-team bot's, when another account (the bridge) asks."""
     row = (await tx.session.execute(
         select(CareRoom.kind, TeamMember.role)
         .outerjoin(TeamMember, (TeamMember.care_room_id == CareRoom.id)
                    & (TeamMember.user_id == user_id) & (TeamMember.desired == "present"))
-        .where(CareRoom.account == tx.account, CareRoom.room_id == room_id))).first()
+        .where(CareRoom.account == (account or tx.account), CareRoom.room_id == room_id))).first()
     return (row[0], row[1]) if row else (None, None)
 
 

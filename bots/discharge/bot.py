@@ -22,6 +22,7 @@ from bots.careteam import service as careteam
 from bots.careteam.models import CareRoom, TeamMember
 from bots.careteam.roles import PATIENT, Roles
 from bots.common import capabilities as cap
+from bots.common import permissions
 from bots.config import Config, ConfigError
 from bots.discharge import records, reminders, summary, texts  # noqa: F401 - texts: catalogue
 from bots.discharge.checklist import (
@@ -438,8 +439,11 @@ class Discharge:
         if found[1] == records.LIVE:
             ctx.reply(t(ctx.lang, "discharge.react_on_item"))
             return
-        if not self.roles.permission(cap.CLINICAL, PATIENT).allows(ctx.caller):
-            ctx.reply(t(ctx.lang, "discharge.not_your_item_any"))
+        # The command's own check (`!sortie oui`), with the reaction's refusal.
+        forbidden = permissions.check(self.roles.permission(cap.CLINICAL, PATIENT), ctx.caller,
+                                      "discharge.not_your_item_any")
+        if forbidden is not None:
+            ctx.reply(forbidden.text(ctx.lang))
             return
         await self._answer(ctx, found[1], "oui", None)
 

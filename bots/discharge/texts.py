@@ -147,8 +147,8 @@ TEXTS: dict[str, dict[Lang, str]] = {
               "role in this room may not answer it.",
     },
     "discharge.not_your_item_any": {
-        "fr": "Votre rôle dans ce salon ne permet pas de répondre à la check-list.",
-        "en": "Your role in this room may not answer the checklist.",
+        "fr": "Votre rôle dans ce salon ne permet pas de répondre à la check-list.{needed}",
+        "en": "Your role in this room may not answer the checklist.{needed}",
     },
     "discharge.answered": {
         "fr": "{mark} {item}. {label} — {answer}",

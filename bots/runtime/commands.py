@@ -93,6 +93,10 @@ class Caller:
 class Permission:
     name: str
     check: Callable[[Caller], bool]
+    # What a refusal names (bots/common/permissions.py): the role codes that may, and the kinds
+    # of room it is for; empty when the permission is not about roles.
+    roles: tuple[str, ...] = ()
+    room_kinds: tuple[str, ...] = ()
 
     def allows(self, caller: Caller) -> bool:
         return self.check(caller)

@@ -35,9 +35,20 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         "en": "Too many arguments (\u201c{extra}\u201d). Usage: <code>{usage}</code>",
     },
     "cmd.forbidden": {
-        "fr": "Vous n'avez pas le droit d'utiliser <code>{usage}</code> dans ce salon.",
-        "en": "You are not allowed to use <code>{usage}</code> in this room.",
+        "fr": "Vous n'avez pas le droit d'utiliser <code>{usage}</code> dans ce salon.{needed}",
+        "en": "You are not allowed to use <code>{usage}</code> in this room.{needed}",
     },
+    "perm.roles": {
+        "fr": "Réservé à : {roles} (votre rôle : {role}).",
+        "en": "Reserved for: {roles} (your role: {role}).",
+    },
+    "perm.no_role": {"fr": "aucun", "en": "none"},
+    "perm.room_kinds": {
+        "fr": "Cela se fait dans un salon {kinds}.",
+        "en": "It is done in a {kinds} room.",
+    },
+    "perm.kind.patient": {"fr": "patient", "en": "patient"},
+    "perm.kind.coordination": {"fr": "de coordination", "en": "coordination"},
     "cmd.failed": {
         "fr": "La commande n'a pas pu aboutir à cause d'une erreur interne. "
               "Elle n'a rien modifié ; réessayez ou prévenez l'administrateur (référence {ref}).",

@@ -35,6 +35,7 @@ from nio import (
 )
 from nio.store import SqliteStore
 
+from bots.common import permissions
 from bots.config import AccountConfig, Config
 from bots.runtime import pins
 from bots.runtime.account import AccountFolder
@@ -618,11 +619,12 @@ class Runtime:
             elif isinstance(parsed, Rejection):
                 ctx.reply(parsed.text())
                 outcome = "refused"
-            elif parsed.command.permission.allows(caller):
-                await parsed.command.handler(ctx, **parsed.args)
-            else:
-                ctx.reply(t(ctx.lang, "cmd.forbidden", usage=parsed.command.usage(ctx.lang)))
+            elif forbidden := permissions.check(parsed.command.permission, caller,
+                                                usage=parsed.command.usage(ctx.lang)):
+                ctx.reply(forbidden.text(ctx.lang))
                 outcome = "forbidden"
+            else:
+                await parsed.command.handler(ctx, **parsed.args)
         command_handled(self, parsed, outcome, event)
         return parsed.command.name if isinstance(parsed, Invocation) else None
 

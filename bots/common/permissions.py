@@ -1,0 +1,64 @@
+"""Who may do what, in one place: the one lookup of a caller's role (and kind of room) in the
+care-team bot's records, used by every bot and the bridge, and the one check that commands and
+reactions go through, whose refusal names the roles that may (as mautrix-python's
+`CommandHandler.get_permission_error` does).
+
+The permission itself is declared next to its command (`Roles.permission(capability, kinds)`,
+capabilities in bots/common/capabilities.py); the runtime checks commands with `check` before
+their handler runs, and a bot that acts on reactions calls the same `check`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from bots.careteam import service
+from bots.runtime.bot import CallerResolver
+from bots.runtime.commands import Caller, Permission
+from bots.runtime.i18n import Lang, Refusal, t
+from bots.runtime.notice import Html, format_html
+from bots.runtime.store import Transaction
+
+
+async def resolve(tx: Transaction, caller: Caller, account: str | None = None) -> Caller:
+    """The caller with their role and the kind of room, from the care-team bot's records
+    (`account`: that bot's, when another account asks; the transaction's by default)."""
+    kind, role = await service.role_in(tx, caller.room_id, caller.user_id, account)
+    return replace(caller, room_kind=kind, role=role)
+
+
+def resolver(account: str | None = None) -> CallerResolver:
+    """`resolve` as a bot's `resolve_caller`."""
+    async def resolve_caller(tx: Transaction, caller: Caller) -> Caller:
+        return await resolve(tx, caller, account)
+    return resolve_caller
+
+
+class Forbidden(Refusal):
+    """A refusal whose text (`key`, with `{needed}`) ends with what would have been needed."""
+
+    def __init__(self, key: str, permission: Permission, caller: Caller,
+                 **values: object) -> None:
+        super().__init__(key, **values)
+        self.permission, self.caller = permission, caller
+
+    def needed(self, lang: Lang) -> Html:
+        p, caller = self.permission, self.caller
+        if p.room_kinds and caller.room_kind not in p.room_kinds:
+            kinds = ", ".join(str(t(lang, f"perm.kind.{k}")) for k in p.room_kinds)
+            return format_html(" {text}", text=t(lang, "perm.room_kinds", kinds=kinds))
+        if p.roles:
+            role = caller.role or t(lang, "perm.no_role")
+            return format_html(" {text}", text=t(lang, "perm.roles", roles=", ".join(p.roles),
+                                                 role=role))
+        return Html("")
+
+    def text(self, lang: Lang) -> Html:
+        return t(lang, self.key, needed=self.needed(lang), **self.values)
+
+
+def check(permission: Permission, caller: Caller, key: str = "cmd.forbidden",
+          **values: object) -> Forbidden | None:
+    """None when the caller may; otherwise the refusal to answer (`key` says what was refused,
+    e.g. `cmd.forbidden` with the command's `usage`)."""
+    return None if permission.allows(caller) else Forbidden(key, permission, caller, **values)
