@@ -24,7 +24,7 @@ from bots.runtime.commands import Arg, Command, Permission, as_int, described
 from bots.runtime.i18n import t
 from bots.runtime.notice import notice
 from bots.runtime.store import utcnow
-from bridge import rooms, sources, texts  # noqa: F401 - texts: the catalogue
+from bridge import rooms, sources, texts
 from bridge.inbound import parse
 from bridge.login import Login
 from bridge.metrics import queue_gauges
@@ -64,10 +64,10 @@ class Bridge:
         self.receiving = Receiving(self.settings, self.trust, self.sending, zone,
                                    lang)  # type: ignore[arg-type]
 
-    async def route(self, ctx: CommandContext, numero: int, ref: str) -> None:
-        row = await ctx.tx.session.get(InboundRow, numero)
+    async def route(self, ctx: CommandContext, number: int, ref: str) -> None:
+        row = await ctx.tx.session.get(InboundRow, number)
         if row is None or row.account != ctx.tx.account or row.state != "triage":
-            ctx.reply(t(ctx.lang, "mss.no_triage", id=numero))
+            ctx.reply(t(ctx.lang, "mss.no_triage", id=number))
             return
         room = await rooms.by_ref(ctx.tx, self.settings.careteam_account, typed_ref(ref))
         if room is None or room.room_id is None:
@@ -77,11 +77,11 @@ class Bridge:
             mail = await asyncio.to_thread(
                 parse, ctx.tx.vault.open_bytes(row.raw, row.bound("raw")), self.receiving.limits)
         except Unreadable:  # it was read once already: the same bytes read the same way
-            ctx.reply(t(ctx.lang, "mss.no_triage", id=numero))
+            ctx.reply(t(ctx.lang, "mss.no_triage", id=number))
             return
         row.rule = "manual"
         await self.receiving.post(ctx.tx, row, mail, room.room_id)
-        ctx.reply(t(ctx.lang, "mss.routed", id=numero, ref=room.ref))
+        ctx.reply(t(ctx.lang, "mss.routed", id=number, ref=room.ref))
 
     async def watch_trust_list(self, runtime: Runtime) -> None:
         """The trust list re-read on its period even when no mail comes; once it has not been
@@ -131,21 +131,23 @@ class Bridge:
         cmd = partial(described, permission=sender)
         return [
             cmd("mss envoyer", "mail send", "mss.help.send", self.sending.send,
-                Arg("contenu", "content", rest=True)),
+                Arg("content", "mss.label.content", rest=True)),
             cmd("mss repondre", "mail reply", "mss.help.reply", self.sending.reply,
-                Arg("texte", "text", rest=True), aliases=("mss répondre",)),
+                Arg("text", "label.text", rest=True), aliases=("mss répondre",)),
             cmd("mss router", "mail route", "mss.help.route", self.route,
-                Arg("numero", "number", as_int), Arg("ref", "ref"), permission=router),
+                Arg("number", "mss.label.number", as_int), Arg("ref", "mss.label.ref"),
+                permission=router),
             cmd("mss etat", "mail status", "mss.help.status", self.status, permission=router,
                 aliases=("mss état",)),
         ] + ([cmd("mss connexion", "mail login", "mss.help.connect", self.login.connect,
-                  Arg("identifiant", "identifier"), permission=router)] if self.login else [])
+                  Arg("identifier", "mss.label.identifier"), permission=router)]
+            if self.login else [])
 
 
 def mssante(config: Config) -> Bot:
     bridge = Bridge(config)
-    return Bot("mssante", commands=bridge.commands(), resolve_caller=permissions.resolver(
-                   bridge.settings.careteam_account),
+    return Bot("mssante", commands=bridge.commands(), texts=(texts.TEXTS,),
+               resolve_caller=permissions.resolver(bridge.settings.careteam_account),
                services=[bridge.receiving.run, bridge.sending.run, bridge.watch_trust_list,
                          *([bridge.login.run] if bridge.login else [])], companion=True,
                gauges=queue_gauges)

@@ -77,13 +77,13 @@ class Login:
 
     # --- the command ---------------------------------------------------------------------------
 
-    async def connect(self, ctx: CommandContext, identifiant: str) -> None:
-        if not NATIONAL_ID.match(identifiant):
-            ctx.reply(t(ctx.lang, "mss.login.bad_id", value=identifiant))
+    async def connect(self, ctx: CommandContext, identifier: str) -> None:
+        if not NATIONAL_ID.match(identifier):
+            ctx.reply(t(ctx.lang, "mss.login.bad_id", value=identifier))
             return
         code = f"LIAISON-{secrets.randbelow(9000) + 1000}"  # shown on the phone and here
         try:
-            pending = await self.provider.start(identifiant, code, utcnow())
+            pending = await self.provider.start(identifier, code, utcnow())
         except Refused as exc:
             log.warning("login request refused by the provider", extra={"error": exc.code})
             ctx.reply(t(ctx.lang, "mss.login.refused", code=exc.code))
@@ -97,7 +97,7 @@ class Login:
             "expires_at": pending.expires_at.isoformat(), "room_id": ctx.room_id,
             "event_id": ctx.event_id, "lang": ctx.lang}, row.bound("pending"))
         ctx.tx.after_commit.append(self._wake.set)
-        ctx.reply(t(ctx.lang, "mss.login.asked", id=identifiant, code=code,
+        ctx.reply(t(ctx.lang, "mss.login.asked", id=identifier, code=code,
                     until=self._time(pending.expires_at)))
 
     async def state(self, tx: Transaction) -> tuple[str, dict[str, str]]:

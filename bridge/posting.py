@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 
 from bots.runtime.i18n import Lang, t
 from bots.runtime.notice import Html, attachment, escape, join, notice
-from bridge import texts  # noqa: F401 - the catalogue
 from bridge.inbound import InboundMail
 from bridge.xdm import Document
 

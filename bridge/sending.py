@@ -93,10 +93,10 @@ class Sending:
 
     # --- commands --------------------------------------------------------------------------
 
-    async def send(self, ctx: CommandContext, contenu: str) -> None:
+    async def send(self, ctx: CommandContext, content: str) -> None:
         """`[xdm] adresse objet` then the text; in a thread (or as a reply to a file), the
         thread's files go with it, as an IHE XDM package with `xdm`."""
-        first, _, body = contenu.partition("\n")
+        first, _, body = content.partition("\n")
         words = first.split(" ", 1)
         xdm = words[0].lower() == "xdm"
         address, _, subject = (words[1] if xdm and len(words) > 1 else first).strip() \
@@ -107,12 +107,12 @@ class Sending:
         await self._queue(ctx, [address.lower()], subject.strip(), body.strip(), None, (),
                           files_from=ctx.replying_to, xdm=xdm)
 
-    async def reply(self, ctx: CommandContext, texte: str) -> None:
-        """`[xdm] texte`, as a Matrix reply to a received mail's message or in its thread: the
+    async def reply(self, ctx: CommandContext, text: str) -> None:
+        """`[xdm] text`, as a Matrix reply to a received mail's message or in its thread: the
         thread's files go with it (as an IHE XDM package with `xdm`)."""
-        first, _, rest = texte.strip().partition(" ")
+        first, _, rest = text.strip().partition(" ")
         xdm = first.lower() == "xdm"
-        texte = rest if xdm else texte
+        text = rest if xdm else text
         original = await self._answered(ctx)
         if original is None:
             ctx.reply(t(ctx.lang, "mss.reply_to_what"))
@@ -122,7 +122,7 @@ class Sending:
         if not _ADDRESS.fullmatch(address):
             ctx.reply(t(ctx.lang, "mss.bad_address", value=address))
             return
-        await self._queue(ctx, [address], subject, texte.strip(), original.message_id,
+        await self._queue(ctx, [address], subject, text.strip(), original.message_id,
                           references, files_from=ctx.replying_to, xdm=xdm)
 
     async def _answered(self, ctx: CommandContext) -> InboundRow | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bots.runtime.i18n import Lang, add_texts
+from bots.runtime.i18n import Lang, words
 
 TEXTS: dict[str, dict[Lang, str]] = {
     "mss.mail": {
@@ -177,6 +177,6 @@ TEXTS: dict[str, dict[Lang, str]] = {
                               "quarantine)"},
     "mss.help.route": {"fr": "range un courrier à classer dans le salon d'un patient",
                        "en": "files a mail waiting for triage in a patient's room"},
+    **words("mss.label", content=("contenu", "content"), number=("numero", "number"),
+            ref=("ref", "ref"), identifier=("identifiant", "identifier")),
 }
-
-add_texts(TEXTS)

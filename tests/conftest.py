@@ -17,16 +17,28 @@ import pytest
 import pytest_asyncio
 
 from bots.app import build_runtimes
+from bots.careteam import texts as careteam_texts
 from bots.config import AccountConfig, Config
+from bots.discharge import texts as discharge_texts
+from bots.episode import texts as episode_texts
+from bots.followup import texts as followup_texts
 from bots.homeserver import DevHomeserver, WorkerHomeserver, drop_database, free_port
 from bots.registry import BRIDGE_BOTS
+from bots.runtime import i18n
 from bots.runtime.runtime import Runtime
 from bots.runtime.store import Store, migrate
 from bots.runtime.vault import Vault
+from bridge import texts as bridge_texts
 from tests.clients import Clinician
 from tests.mail_helpers import mail_servers, psc  # noqa: F401 - Dovecot, Postfix, the PSC stand-in
 
 _counter = itertools.count()
+
+# The bots' texts, as the runtimes that run them register them (Bot.texts): pure tests render
+# texts with no runtime.
+for _catalogue in (*careteam_texts.CATALOGUES, discharge_texts.TEXTS, episode_texts.TEXTS,
+                   followup_texts.TEXTS, bridge_texts.TEXTS):
+    i18n.register(_catalogue)
 
 PG_ADMIN = os.environ.get("LIAISON_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 

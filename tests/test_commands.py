@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import pytest
 
+from bots.runtime import i18n
+from bots.runtime.builtin import builtin_commands
 from bots.runtime.commands import (
     ANYONE,
     Arg,
     Caller,
-    Command,
     CommandSet,
     Invocation,
     Rejection,
     as_int,
     as_user_id,
+    described,
     min_power,
 )
 from bots.runtime.notice import format_html, notice, to_plain
@@ -23,12 +25,19 @@ async def _noop(ctx, **kwargs) -> None:
     return None
 
 
-ASSIGN = Command("sortie assigner", "discharge assign", "assigne un item", "assigns an item",
-                 _noop, args=(Arg("item", "item", as_int), Arg("qui", "who", as_user_id)),
-                 permission=min_power(50))
-SHOW = Command("sortie", "discharge", "montre la liste", "shows the list", _noop)
-NOTE = Command("note", "note", "ajoute une note", "adds a note", _noop,
-               args=(Arg("texte", "text", rest=True),), aliases=("remarque",))
+i18n.register({
+    "test.help.assign": {"fr": "assigne un item", "en": "assigns an item"},
+    "test.help.show": {"fr": "montre la liste", "en": "shows the list"},
+    "test.help.note": {"fr": "ajoute une note", "en": "adds a note"},
+    "test.label.item": {"fr": "item", "en": "item"},
+    "test.label.who": {"fr": "qui", "en": "who"},
+})
+ASSIGN = described("sortie assigner", "discharge assign", "test.help.assign", _noop,
+                   Arg("item", "test.label.item", as_int), Arg("who", "test.label.who", as_user_id),
+                   permission=min_power(50))
+SHOW = described("sortie", "discharge", "test.help.show", _noop)
+NOTE = described("note", "note", "test.help.note", _noop, Arg("text", "label.text", rest=True),
+                 aliases=("remarque",))
 COMMANDS = CommandSet([ASSIGN, SHOW, NOTE])
 
 
@@ -41,7 +50,7 @@ def test_plain_text_is_not_a_command():
 def test_two_word_names_win_over_one_word():
     parsed = COMMANDS.parse("!sortie assigner 8 @ide:hopital.fr", "fr")
     assert isinstance(parsed, Invocation) and parsed.command is ASSIGN
-    assert parsed.args == {"item": 8, "qui": "@ide:hopital.fr"}
+    assert parsed.args == {"item": 8, "who": "@ide:hopital.fr"}
     shown = COMMANDS.parse("!Sortie", "fr")
     assert isinstance(shown, Invocation) and shown.command is SHOW
 
@@ -55,7 +64,7 @@ def test_reply_language_follows_the_name_typed():
 
 def test_rest_argument_keeps_spaces_and_text():
     parsed = COMMANDS.parse("!note  IDEL  pas encore <b>trouvée</b> ", "fr")
-    assert parsed.args == {"texte": "IDEL  pas encore <b>trouvée</b>"}
+    assert parsed.args == {"text": "IDEL  pas encore <b>trouvée</b>"}
 
 
 @pytest.mark.parametrize(("body", "key", "fragment"), [
@@ -84,7 +93,25 @@ def test_permissions_filter_help():
 
 def test_names_cannot_clash():
     with pytest.raises(ValueError, match="declared twice"):
-        CommandSet([SHOW, Command("sortie", "exit", "", "", _noop)])
+        CommandSet([SHOW, described("sortie", "exit", "test.help.show", _noop)])
+
+
+def test_labels_come_from_the_catalogue_and_parameters_are_ascii_english():
+    assert ASSIGN.usage("en") == "!discharge assign <item> <who>"
+    assert NOTE.usage("fr") == "!note <texte…>"
+    assert SHOW.help("en") == "shows the list"
+    with pytest.raises(ValueError, match="ASCII"):
+        Arg("identité", "label.text")
+    with pytest.raises(ValueError, match="ASCII"):
+        Arg("two words", "label.text")
+
+
+def test_the_builtins_help_is_the_catalogues():
+    help_, ping = builtin_commands()
+    assert help_.help("fr") == "liste les commandes que vous pouvez utiliser ici"
+    assert help_.help("en") == "lists the commands you may use here"
+    assert ping.usage("fr") == "!ping [texte…]" and ping.usage("en") == "!ping [text…]"
+    assert ping.help("fr") == "vérifie que le bot répond (chiffrement compris)"
 
 
 def test_notice_escapes_values_and_sets_mentions():

@@ -322,8 +322,6 @@ def test_bad_schedules_are_refused_with_file_step_and_reason(tmp_path):
 
 
 def test_score_refusals_read_as_sentences():
-    from bots.followup import texts  # noqa: F401 - the catalogue
-
     with pytest.raises(ScoreError) as caught:
         parse_lace("6 oui 50 1")
     assert caught.value.text("fr") == "C = 50 : hors de l'intervalle attendu (0 à 40)."

@@ -19,7 +19,7 @@ from bots.config import MetricsConfig, parse
 from bots.homeserver import free_port
 from bots.registry import BOTS
 from bots.runtime.bot import Bot, CommandContext
-from bots.runtime.commands import Command
+from bots.runtime.commands import described
 from bots.runtime.store import Store, migrate
 from bots.runtime.vault import Vault
 from bridge.metrics import queue_gauges
@@ -131,7 +131,8 @@ async def test_a_failing_handler_is_counted(make_bot, make_clinician, monkeypatc
         raise RuntimeError("boom")
 
     monkeypatch.setitem(BOTS, "boom", lambda config: Bot(
-        "boom", commands=[Command("boum", "boom", "échoue", "fails", boom)]))
+        "boom", commands=[described("boum", "boom", "test.help.boom", boom)],
+        texts=({"test.help.boom": {"fr": "échoue", "en": "fails"}},)))
     labels = {"bot": "boom", "command": "boum", "outcome": "failed"}
     before = REGISTRY.get_sample_value("liaison_commands_total", labels) or 0
     bot = await make_bot(bots=("boom",))

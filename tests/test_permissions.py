@@ -11,7 +11,6 @@ import yaml
 from bots.careteam.roles import COORDINATION, DEFAULT_ROLES, PATIENT, Roles
 from bots.common import capabilities as cap
 from bots.common.permissions import check
-from bots.discharge import texts  # noqa: F401 - the catalogue (until catalogues are handed in)
 from bots.resources import resource_dir
 from bots.runtime.commands import ANYONE, Caller, min_power
 

@@ -8,7 +8,7 @@ import pytest
 
 from bots.registry import BOTS
 from bots.runtime.bot import Bot, CommandContext
-from bots.runtime.commands import Command
+from bots.runtime.commands import described
 from bots.runtime.notice import format_html
 from tests.test_e2ee_commands import open_room
 
@@ -56,7 +56,8 @@ def slow_bot(monkeypatch: pytest.MonkeyPatch):
         ctx.reply(format_html("fini"))
 
     monkeypatch.setitem(BOTS, "slow", lambda config: Bot(
-        "slow", commands=[Command("lent", "slow", "test", "test", slow)]))
+        "slow", commands=[described("lent", "slow", "test.help.slow", slow)],
+        texts=({"test.help.slow": {"fr": "test", "en": "test"}},)))
     return entered, release, runs
 
 

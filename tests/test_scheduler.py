@@ -12,7 +12,7 @@ from sqlalchemy import select
 from bots.registry import BOTS
 from bots.runtime import scheduler as scheduler_mod
 from bots.runtime.bot import Bot, CommandContext, JobContext
-from bots.runtime.commands import Arg, Command, as_int
+from bots.runtime.commands import Arg, as_int, described
 from bots.runtime.models import ScheduledJob
 from bots.runtime.notice import format_html, notice
 
@@ -24,8 +24,8 @@ def reminder_bot(monkeypatch: pytest.MonkeyPatch):
     """`!plan N`: a job N seconds later posts "rappel" in the room, with "en retard" if late."""
     fired: list[tuple[str, bool]] = []
 
-    async def plan(ctx: CommandContext, secondes: int) -> None:
-        when = datetime.now(PARIS) + timedelta(seconds=secondes)
+    async def plan(ctx: CommandContext, seconds: int) -> None:
+        when = datetime.now(PARIS) + timedelta(seconds=seconds)
         ctx.runtime.scheduler.schedule(ctx.tx, "test.remind", f"remind:{ctx.event_id}", when,
                                        {"room_id": ctx.room_id})
         ctx.reply(format_html("prévu"))
@@ -36,8 +36,10 @@ def reminder_bot(monkeypatch: pytest.MonkeyPatch):
                     notice(format_html("rappel {late}", late="en retard" if job.late else "")))
 
     monkeypatch.setitem(BOTS, "reminders", lambda config: Bot(
-        "reminders", commands=[Command("plan", "plan", "test", "test", plan,
-                                       args=(Arg("secondes", "seconds", as_int),))],
+        "reminders", commands=[described("plan", "plan", "test.plan.help", plan,
+                                         Arg("seconds", "test.label.seconds", as_int))],
+        texts=({"test.plan.help": {"fr": "test", "en": "test"},
+                "test.label.seconds": {"fr": "secondes", "en": "seconds"}},),
         jobs={"test.remind": remind}))
     return fired
 

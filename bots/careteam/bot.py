@@ -21,7 +21,7 @@ from bots.common import permissions
 from bots.config import Config
 from bots.runtime.bot import Bot, CommandContext, JoinContext
 from bots.runtime.builtin import confirm_identity
-from bots.runtime.commands import ANYONE, Arg, Caller, Command, as_user_id
+from bots.runtime.commands import Arg, Caller, Command, as_user_id, described
 from bots.runtime.i18n import Lang, t
 from bots.runtime.notice import Html
 from bots.runtime.store import Transaction
@@ -51,9 +51,9 @@ class CareTeam:
 
     # --- commands --------------------------------------------------------------------------
 
-    async def open_patient(self, ctx: CommandContext, identité: str) -> None:
+    async def open_patient(self, ctx: CommandContext, identity: str) -> None:
         try:
-            req = parse_open(identité, self.roles, date.today())
+            req = parse_open(identity, self.roles, date.today())
         except IdentityError as exc:
             ctx.reply(t(ctx.lang, "open.identity_error", why=texts.identity_error(ctx.lang, exc)))
             return
@@ -106,30 +106,30 @@ class CareTeam:
         room.language = ctx.lang
         ctx.tx.after_commit.append(self.provisioner.wake)
 
-    async def add_member(self, ctx: CommandContext, membre: str, role: str) -> None:
+    async def add_member(self, ctx: CommandContext, member: str, role: str) -> None:
         room = await self._open_room(ctx)
         if room is None:
             return
         outcome = await service.ask_member(
-            ctx.tx, room, Member(membre, role), requested_by=ctx.sender,
+            ctx.tx, room, Member(member, role), requested_by=ctx.sender,
             cause_event_id=ctx.event_id, language=ctx.lang)
         if outcome == "unchanged":
-            ctx.reply(t(ctx.lang, "team.unchanged", user=membre,
+            ctx.reply(t(ctx.lang, "team.unchanged", user=member,
                         role=messages.role_label(ctx.lang, self.roles, role)))
             return
         ctx.tx.after_commit.append(self.provisioner.wake)
 
-    async def remove_member(self, ctx: CommandContext, membre: str) -> None:
+    async def remove_member(self, ctx: CommandContext, member: str) -> None:
         room = await self._open_room(ctx)
         if room is None:
             return
-        if membre == ctx.runtime.user_id:
+        if member == ctx.runtime.user_id:
             ctx.reply(t(ctx.lang, "team.not_self"))
-        elif await service.ask_removal(ctx.tx, room, membre, requested_by=ctx.sender,
+        elif await service.ask_removal(ctx.tx, room, member, requested_by=ctx.sender,
                                        cause_event_id=ctx.event_id, language=ctx.lang):
             ctx.tx.after_commit.append(self.provisioner.wake)
         else:
-            ctx.reply(t(ctx.lang, "team.not_member", user=membre))
+            ctx.reply(t(ctx.lang, "team.not_member", user=member))
 
     async def _open_room(self, ctx: CommandContext) -> CareRoom | None:
         room = await self._care_room(ctx)
@@ -237,42 +237,31 @@ class CareTeam:
             return role_code(raw, self.roles)
 
         managed = (PATIENT, COORDINATION)
+        managers = self.roles.permission(cap.TEAM_MANAGE, *managed)
+        member = Arg("member", "label.member", as_user_id)
         return [
-            Command("patient ouvrir", "patient open", t("fr", "patient.open.help"),
-                    t("en", "patient.open.help"), self.open_patient,
-                    args=(Arg("identité", "identity", rest=True),),
-                    permission=self.roles.permission(cap.PATIENT_OPEN, COORDINATION)),
-            Command("patient identite", "patient identity",
-                    "affiche à nouveau l'identité du patient",
-                    "shows the patient's identity again", self.show_identity,
-                    permission=self.roles.permission(cap.PATIENT_IDENTITY, PATIENT),
-                    aliases=("patient identité",)),
-            Command("patient clore", "patient close",
-                    "clôt l'épisode : le salon reste consultable, en lecture seule",
-                    "closes the episode: the room stays, read-only", self.close_episode,
-                    permission=self.roles.permission(cap.PATIENT_CLOSE, PATIENT),
-                    aliases=("patient sortie-definitive", "patient sortie-définitive")),
-            Command("equipe ajouter", "team add",
-                    "ajoute un membre à l'équipe avec son rôle (invitation et droits)",
-                    "adds a team member with their role (invite and power level)",
-                    self.add_member, args=(Arg("membre", "member", as_user_id),
-                                           Arg("role", "role", role_arg)),
-                    permission=self.roles.permission(cap.TEAM_MANAGE, *managed),
-                    aliases=("équipe ajouter",)),
-            Command("equipe retirer", "team remove",
-                    "retire un membre : il quitte le salon et ne reçoit plus les clés",
-                    "removes a member: they leave the room and get no more keys",
-                    self.remove_member, args=(Arg("membre", "member", as_user_id),),
-                    permission=self.roles.permission(cap.TEAM_MANAGE, *managed),
-                    aliases=("équipe retirer",)),
-            Command("equipe liste", "team list", "l'équipe, les rôles et qui a rejoint",
-                    "the team, roles and who has joined", self.list_team,
-                    permission=self.roles.permission(cap.TEAM_VIEW, *managed),
-                    aliases=("équipe liste",)),
-            Command("equipe roles", "team roles", "les rôles possibles et ce qu'ils permettent",
-                    "the possible roles and what they allow", self.list_roles,
-                    permission=ANYONE, aliases=("équipe rôles",)),
-            confirm_identity(self.roles.permission(cap.TEAM_MANAGE, *managed)),
+            described("patient ouvrir", "patient open", "patient.open.help", self.open_patient,
+                      Arg("identity", "patient.label.identity", rest=True),
+                      permission=self.roles.permission(cap.PATIENT_OPEN, COORDINATION)),
+            described("patient identite", "patient identity", "patient.identity.help",
+                      self.show_identity,
+                      permission=self.roles.permission(cap.PATIENT_IDENTITY, PATIENT),
+                      aliases=("patient identité",)),
+            described("patient clore", "patient close", "patient.close.help",
+                      self.close_episode,
+                      permission=self.roles.permission(cap.PATIENT_CLOSE, PATIENT),
+                      aliases=("patient sortie-definitive", "patient sortie-définitive")),
+            described("equipe ajouter", "team add", "team.add.help", self.add_member, member,
+                      Arg("role", "team.label.role", role_arg), permission=managers,
+                      aliases=("équipe ajouter",)),
+            described("equipe retirer", "team remove", "team.remove.help", self.remove_member,
+                      member, permission=managers, aliases=("équipe retirer",)),
+            described("equipe liste", "team list", "team.list.help", self.list_team,
+                      permission=self.roles.permission(cap.TEAM_VIEW, *managed),
+                      aliases=("équipe liste",)),
+            described("equipe roles", "team roles", "team.roles.help", self.list_roles,
+                      aliases=("équipe rôles",)),
+            confirm_identity(managers),
         ]
 
 
@@ -283,7 +272,8 @@ def careteam(config: Config) -> Bot:
         from bots.careteam.api import serve_api
 
         services.append(lambda runtime: serve_api(runtime, bot))
-    return Bot("careteam", commands=bot.commands(), on_join=bot.on_join,
+    return Bot("careteam", commands=bot.commands(), texts=texts.CATALOGUES,
+               on_join=bot.on_join,
                resolve_caller=permissions.resolver(), accepts_invite=bot.accepts_invite,
                services=services, key_recipients=bot.key_recipients,
                jobs={EXPIRE_JOB: bot.provisioner.expire_job})

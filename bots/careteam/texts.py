@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bots.careteam.identity import FIELD_LABELS, IdentityError
 from bots.careteam.identity import TEXTS as IDENTITY_TEXTS
-from bots.runtime.i18n import Lang, add_texts, t
+from bots.runtime.i18n import Lang, t, words
 from bots.runtime.notice import Html
 
 TEXTS: dict[str, dict[Lang, str]] = {
@@ -18,6 +18,20 @@ TEXTS: dict[str, dict[Lang, str]] = {
               "[@member:server:ROLE …]</code> (quotes for a multi-word name: "
               "<code>\"DE LA TOUR\"</code>)",
     },
+    "patient.identity.help": {"fr": "affiche à nouveau l'identité du patient",
+                              "en": "shows the patient's identity again"},
+    "patient.close.help": {"fr": "clôt l'épisode : le salon reste consultable, en lecture seule",
+                           "en": "closes the episode: the room stays, read-only"},
+    "team.add.help": {"fr": "ajoute un membre à l'équipe avec son rôle (invitation et droits)",
+                      "en": "adds a team member with their role (invite and power level)"},
+    "team.remove.help": {"fr": "retire un membre : il quitte le salon et ne reçoit plus les clés",
+                         "en": "removes a member: they leave the room and get no more keys"},
+    "team.list.help": {"fr": "l'équipe, les rôles et qui a rejoint",
+                       "en": "the team, roles and who has joined"},
+    "team.roles.help": {"fr": "les rôles possibles et ce qu'ils permettent",
+                        "en": "the possible roles and what they allow"},
+    **words("patient.label", identity=("identité", "identity")),
+    **words("team.label", role=("role", "role")),
     "open.bad_member": {
         "fr": "« {value} » : un membre s'écrit <code>@nom:serveur:RÔLE</code> "
               "(rôles : {roles}).",
@@ -228,8 +242,8 @@ TEXTS: dict[str, dict[Lang, str]] = {
     },
 }
 
-add_texts(TEXTS)
-add_texts(IDENTITY_TEXTS)  # type: ignore[arg-type]
+# What the bot hands the runtime (Bot.texts): its texts and the identity checks'.
+CATALOGUES = (TEXTS, IDENTITY_TEXTS)
 
 
 def identity_error(lang: Lang, exc: IdentityError) -> Html:

@@ -24,7 +24,7 @@ from bots.careteam.roles import PATIENT, Roles
 from bots.common import capabilities as cap
 from bots.common import permissions
 from bots.config import Config, ConfigError
-from bots.discharge import records, reminders, summary, texts  # noqa: F401 - texts: catalogue
+from bots.discharge import records, reminders, summary, texts
 from bots.discharge.checklist import (
     Answer,
     Checklist,
@@ -41,6 +41,7 @@ from bots.discharge.reminders import DIGEST, DUE, ESCALATE, LETTER
 from bots.discharge.render import due_text, render, when
 from bots.discharge.template import Item, Template, TemplateError, load_templates
 from bots.episode import records as episode
+from bots.episode import texts as episode_texts
 from bots.episode.models import LetterMail
 from bots.episode.modes import ModeError, parse_discharge
 from bots.episode.risk import RiskError, by_hand
@@ -124,7 +125,7 @@ class Discharge:
         if loaded is not None:
             ctx.reply(render(loaded.checklist, ctx.lang, utcnow()))
 
-    async def plan(self, ctx: CommandContext, date_: str, modele: str | None) -> None:
+    async def plan(self, ctx: CommandContext, date_: str, template: str | None) -> None:
         room = await careteam.room_by_id(ctx.tx, ctx.room_id)
         if room is None or room.status != "open":
             ctx.reply(t(ctx.lang, "discharge.not_patient_room"))
@@ -134,7 +135,7 @@ class Discharge:
             ctx.reply(t(ctx.lang, "discharge.already_planned" if existing.status == "active"
                         else "checklist.already_validated"))
             return
-        name = modele or self.settings.default_template
+        name = template or self.settings.default_template
         template = self.templates.get(name)
         if template is None:
             ctx.reply(t(ctx.lang, "discharge.unknown_template", name=name,
@@ -195,14 +196,14 @@ class Discharge:
         self.notifier.plan_letter(ctx.runtime, ctx.tx, row, changed, day, now)
         ctx.reply(t(ctx.lang, "discharge.moved", day=when(ctx.lang, day)))
 
-    async def answer_yes(self, ctx: CommandContext, item: int, commentaire: str | None) -> None:
-        await self._answer(ctx, item, "oui", commentaire)
+    async def answer_yes(self, ctx: CommandContext, item: int, comment: str | None) -> None:
+        await self._answer(ctx, item, "oui", comment)
 
-    async def answer_no(self, ctx: CommandContext, item: int, commentaire: str | None) -> None:
-        await self._answer(ctx, item, "non", commentaire)
+    async def answer_no(self, ctx: CommandContext, item: int, comment: str | None) -> None:
+        await self._answer(ctx, item, "non", comment)
 
-    async def answer_na(self, ctx: CommandContext, item: int, commentaire: str | None) -> None:
-        await self._answer(ctx, item, "na", commentaire)
+    async def answer_na(self, ctx: CommandContext, item: int, comment: str | None) -> None:
+        await self._answer(ctx, item, "na", comment)
 
     async def _answer(self, ctx: CommandContext | ReactionContext, item_id: int, answer: Answer,
                       comment: str | None) -> None:
@@ -241,58 +242,58 @@ class Discharge:
         await records.about_item(ctx.tx, loaded.row, reply, item_id)
         await self.notifier.escalate(ctx.tx, updated, now)
 
-    async def assign(self, ctx: CommandContext, item: int, membre: str) -> None:
+    async def assign(self, ctx: CommandContext, item: int, member_id: str) -> None:
         loaded = await self._loaded(ctx)
         if loaded is None:
             return
         room = await careteam.room_by_id(ctx.tx, ctx.room_id)
         assert room is not None
-        member = await careteam.member(ctx.tx, room, membre)
+        member = await careteam.member(ctx.tx, room, member_id)
         if member is None or member.desired != "present":
-            ctx.reply(t(ctx.lang, "discharge.not_in_team", user=membre))
+            ctx.reply(t(ctx.lang, "discharge.not_in_team", user=member_id))
             return
         try:
             target = loaded.checklist.item(item)
-            changed = loaded.checklist.assign(item, membre)
+            changed = loaded.checklist.assign(item, member_id)
         except ChecklistError as exc:
             ctx.reply(exc.text(ctx.lang))
             return
         now = utcnow()
         self._store(ctx.tx, loaded, changed, now)
-        records.audit(ctx.tx, loaded.row, ctx.sender, "assign", item=item, at=now, to=membre)
+        records.audit(ctx.tx, loaded.row, ctx.sender, "assign", item=item, at=now, to=member_id)
         message = ctx.tx.post(ctx.room_id, notice(
-            t(ctx.lang, "discharge.assigned", user=pill(membre), item=item,
-              label=target.label(ctx.lang), by=ctx.sender), mentions=[membre],
+            t(ctx.lang, "discharge.assigned", user=pill(member_id), item=item,
+              label=target.label(ctx.lang), by=ctx.sender), mentions=[member_id],
             reply_to=ctx.event_id), cause_event_id=ctx.event_id)
         await records.about_item(ctx.tx, loaded.row, message, item)
 
-    async def set_risk(self, ctx: CommandContext, niveau: str, raison: str | None) -> None:
+    async def set_risk(self, ctx: CommandContext, risk: str, reason: str | None) -> None:
         """The episode's level by hand: up freely, down by a physician with a reason."""
         loaded = await self._loaded(ctx)
         if loaded is None:
             return
         care_room_id = loaded.row.care_room_id
         try:
-            changed = loaded.checklist.with_risk(niveau)  # type: ignore[arg-type]
-            level = by_hand(await episode.risk_of(ctx.tx, care_room_id), niveau,  # type: ignore
+            changed = loaded.checklist.with_risk(risk)  # type: ignore[arg-type]
+            level = by_hand(await episode.risk_of(ctx.tx, care_room_id), risk,  # type: ignore
                             ctx.sender, physician=self._may(ctx.caller, cap.DISCHARGE_OVERRIDE),
-                            reason=raison)
+                            reason=reason)
         except (ChecklistError, RiskError) as exc:
             ctx.reply(exc.text(ctx.lang))
             return
         await episode.set_risk(ctx.tx, care_room_id, level)
         now = utcnow()
         updated = self._store(ctx.tx, loaded, changed, now)
-        records.audit(ctx.tx, loaded.row, ctx.sender, "risk", at=now, risk=niveau,
+        records.audit(ctx.tx, loaded.row, ctx.sender, "risk", at=now, risk=risk,
                       reason=level.reason)
-        ctx.reply(t(ctx.lang, "discharge.risk_set", level=t(ctx.lang, f"risk.{niveau}")))
+        ctx.reply(t(ctx.lang, "discharge.risk_set", level=t(ctx.lang, f"risk.{risk}")))
         await self.notifier.escalate(ctx.tx, updated, now)
 
-    async def lace(self, ctx: CommandContext, valeurs: str) -> None:
-        await self._score(ctx, valeurs, parse_lace)
+    async def lace(self, ctx: CommandContext, values: str) -> None:
+        await self._score(ctx, values, parse_lace)
 
-    async def hospital(self, ctx: CommandContext, valeurs: str) -> None:
-        await self._score(ctx, valeurs, parse_hospital)
+    async def hospital(self, ctx: CommandContext, values: str) -> None:
+        await self._score(ctx, values, parse_hospital)
 
     async def _score(self, ctx: CommandContext, text: str,
                      parse: Callable[[str], Score]) -> None:
@@ -504,32 +505,33 @@ class Discharge:
     def commands(self) -> list[Command]:
         clinical = self.roles.permission(cap.CLINICAL, PATIENT)
         planner = self.roles.permission(cap.DISCHARGE_PLAN, PATIENT)
-        item = Arg("item", "item", as_int)
-        comment = Arg("commentaire", "comment", optional=True, rest=True)
+        item = Arg("item", "discharge.label.item", as_int)
+        comment = Arg("comment", "discharge.label.comment", optional=True, rest=True)
+        day = Arg("date_", "label.date")
         cmd = partial(described, permission=clinical)
 
         return [
             cmd("sortie", "discharge", "discharge.help.show", self.show),
             cmd("sortie prevoir", "discharge plan", "discharge.help.plan", self.plan,
-                Arg("date_", "date"), Arg("modele", "template", optional=True),
+                day, Arg("template", "discharge.label.template", optional=True),
                 permission=planner, aliases=("sortie prévoir",)),
             cmd("sortie date", "discharge date", "discharge.help.move", self.move,
-                Arg("date_", "date"), permission=planner),
+                day, permission=planner),
             cmd("sortie oui", "discharge yes", "discharge.help.yes", self.answer_yes, item,
                 comment),
             cmd("sortie non", "discharge no", "discharge.help.no", self.answer_no, item, comment),
             cmd("sortie na", "discharge na", "discharge.help.na", self.answer_na, item, comment),
             cmd("sortie assigner", "discharge assign", "discharge.help.assign", self.assign, item,
-                Arg("membre", "member", as_user_id), permission=planner),
+                Arg("member_id", "label.member", as_user_id), permission=planner),
             cmd("sortie risque", "discharge risk", "discharge.help.risk", self.set_risk,
-                Arg("niveau", "level", as_risk),
-                Arg("raison", "reason", optional=True, rest=True), permission=planner),
+                Arg("risk", "label.level", as_risk),
+                Arg("reason", "label.reason", optional=True, rest=True), permission=planner),
             cmd("sortie lace", "discharge lace", "discharge.help.lace", self.lace,
-                Arg("valeurs", "values", rest=True)),
+                Arg("values", "label.values", rest=True)),
             cmd("sortie hospital", "discharge hospital", "discharge.help.hospital",
-                self.hospital, Arg("valeurs", "values", rest=True)),
+                self.hospital, Arg("values", "label.values", rest=True)),
             cmd("sortie valider", "discharge validate", "discharge.help.validate",
-                self.validate, Arg("details", "details", optional=True, rest=True),
+                self.validate, Arg("details", "label.details", optional=True, rest=True),
                 permission=planner),
             cmd("sortie resume", "discharge summary", "discharge.help.summary",
                 self.show_summary, aliases=("sortie résumé",)),
@@ -540,7 +542,8 @@ class Discharge:
 
 def discharge(config: Config) -> Bot:
     bot = Discharge(config)
-    return Bot("discharge", commands=bot.commands(), on_join=bot.on_join,
+    return Bot("discharge", commands=bot.commands(), texts=(texts.TEXTS, episode_texts.TEXTS),
+               on_join=bot.on_join,
                on_reaction=bot.on_reaction, clear_reactions=True,
                services=[bot.pinner.run, bot.letters],
                jobs={DUE: bot.notifier.due_job, DIGEST: bot.notifier.digest_job,

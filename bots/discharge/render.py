@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from bots.discharge import texts  # noqa: F401 - registers the catalogue
 from bots.discharge.checklist import Checklist
 from bots.discharge.template import Item
 from bots.runtime.i18n import Lang, t

@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bots.discharge import texts  # noqa: F401 - registers the catalogue
 from bots.discharge.checklist import Checklist
 from bots.discharge.render import when
 from bots.runtime.i18n import CATALOGUE, Lang, t

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bots.runtime.i18n import Lang, add_texts
+from bots.runtime.i18n import Lang, words
 
 TEXTS: dict[str, dict[Lang, str]] = {
     "checklist.title": {
@@ -363,6 +363,6 @@ TEXTS: dict[str, dict[Lang, str]] = {
                      "en": "digest of overdue items: {items}"},
     "audit.escalation": {"fr": "item {item} signalé au médecin ({to})",
                          "en": "item {item} reported to the physician ({to})"},
+    **words("discharge.label", item=("item", "item"), comment=("commentaire", "comment"),
+            template=("modele", "template")),
 }
-
-add_texts(TEXTS)

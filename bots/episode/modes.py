@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from bots.episode import texts  # noqa: F401 - registers the catalogue
 from bots.runtime.i18n import Refusal
 
 Mode = Literal["domicile", "had", "ssr", "ehpad", "mco", "deces"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from bots.episode import texts  # noqa: F401 - registers the catalogue
 from bots.runtime.i18n import Refusal
 
 Risk = Literal["faible", "intermediaire", "eleve"]

@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bots.episode import texts  # noqa: F401 - registers the catalogue
 from bots.episode.risk import Risk
 from bots.runtime.i18n import Lang, Refusal, t
 from bots.runtime.notice import Html

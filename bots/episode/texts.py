@@ -3,7 +3,7 @@ scores."""
 
 from __future__ import annotations
 
-from bots.runtime.i18n import Lang, add_texts
+from bots.runtime.i18n import Lang
 
 TEXTS: dict[str, dict[Lang, str]] = {
     "score.out_of_range": {
@@ -92,5 +92,3 @@ TEXTS: dict[str, dict[Lang, str]] = {
               "included) until a LACE/HOSPITAL score or a level is entered",
     },
 }
-
-add_texts(TEXTS)

@@ -40,10 +40,11 @@ from bots.discharge.models import Handover
 from bots.discharge.render import when
 from bots.discharge.template import Template, load_templates
 from bots.episode import records as episode
+from bots.episode import texts as episode_texts
 from bots.episode.modes import Discharge, ModeError, parse_discharge
 from bots.episode.risk import Level, RiskError, by_hand, effective, plan_level
 from bots.episode.scores import Score, ScoreError, parse_hospital, parse_lace, score_text
-from bots.followup import records, texts  # noqa: F401 - texts: the catalogue
+from bots.followup import records, texts
 from bots.followup.api import routes
 from bots.followup.models import FollowupPlan, FollowupStep
 from bots.followup.readmissions import Readmissions
@@ -297,34 +298,34 @@ class Followup:
             return None
         return row, step
 
-    async def done(self, ctx: CommandContext, etape: int, note: str | None) -> None:
-        found = await self._open_step(ctx, etape)
+    async def done(self, ctx: CommandContext, step_id: int, note: str | None) -> None:
+        found = await self._open_step(ctx, step_id)
         if found is None:
             return
         _, step = found
         step.state, step.by, step.at = "done", ctx.sender, utcnow()
         step.note = ctx.tx.vault.seal({"note": note}, step.bound("note"))
-        await ctx.runtime.scheduler.cancel_prefixed(ctx.tx, f"followup:{step.plan_id}:{etape}:")
-        ctx.reply(t(ctx.lang, "followup.done", step=etape))
+        await ctx.runtime.scheduler.cancel_prefixed(ctx.tx, f"followup:{step.plan_id}:{step_id}:")
+        ctx.reply(t(ctx.lang, "followup.done", step=step_id))
 
-    async def failed(self, ctx: CommandContext, etape: int, note: str | None) -> None:
-        found = await self._open_step(ctx, etape)
+    async def failed(self, ctx: CommandContext, step_id: int, note: str | None) -> None:
+        found = await self._open_step(ctx, step_id)
         if found is None:
             return
         row, step = found
         step.by, step.at = ctx.sender, utcnow()
         step.note = ctx.tx.vault.seal({"note": note}, step.bound("note"))
-        await ctx.runtime.scheduler.cancel_prefixed(ctx.tx, f"followup:{row.id}:{etape}:")
+        await ctx.runtime.scheduler.cancel_prefixed(ctx.tx, f"followup:{row.id}:{step_id}:")
         attempt = max(step.attempts, 1) + 1
         if attempt > 1 + MAX_RETRIES:
             step.state = "failed"
-            ctx.reply(t(ctx.lang, "followup.given_up", step=etape, tries=attempt - 1))
+            ctx.reply(t(ctx.lang, "followup.given_up", step=step_id, tries=attempt - 1))
             return
         day = retry_day(self.today(), self.calendar)
         step.state, step.day = "planned", day
         if row.status == "active":
-            self._arm(ctx.tx, ctx.runtime, row, etape, attempt, day)
-        ctx.reply(t(ctx.lang, "followup.retry_planned", step=etape, day=when(ctx.lang, day),
+            self._arm(ctx.tx, ctx.runtime, row, step_id, attempt, day)
+        ctx.reply(t(ctx.lang, "followup.retry_planned", step=step_id, day=when(ctx.lang, day),
                     left=1 + MAX_RETRIES - attempt))
 
     async def show(self, ctx: CommandContext) -> None:
@@ -355,7 +356,7 @@ class Followup:
 
     # --- changing the plan -----------------------------------------------------------------
 
-    async def set_risk(self, ctx: CommandContext, niveau: str, raison: str | None) -> None:
+    async def set_risk(self, ctx: CommandContext, risk: str, reason: str | None) -> None:
         room = await careteam.room_by_id(ctx.tx, ctx.room_id)
         if room is None:
             ctx.reply(t(ctx.lang, "followup.not_patient_room"))
@@ -364,7 +365,7 @@ class Followup:
         if row is not None and row.status in ("closed", "deceased", "not_followed"):
             ctx.reply(t(ctx.lang, f"followup.plan_{row.status}"))
             return
-        level = await self._set_level(ctx, room.id, niveau, raison)  # type: ignore[arg-type]
+        level = await self._set_level(ctx, room.id, risk, reason)  # type: ignore[arg-type]
         if level is None:
             return
         if row is None:  # before the discharge: the checklist and the plan to come use it
@@ -435,11 +436,11 @@ class Followup:
 
     # --- scores ----------------------------------------------------------------------------
 
-    async def lace(self, ctx: CommandContext, valeurs: str) -> None:
-        await self._score(ctx, valeurs, parse_lace)
+    async def lace(self, ctx: CommandContext, values: str) -> None:
+        await self._score(ctx, values, parse_lace)
 
-    async def hospital(self, ctx: CommandContext, valeurs: str) -> None:
-        await self._score(ctx, valeurs, parse_hospital)
+    async def hospital(self, ctx: CommandContext, values: str) -> None:
+        await self._score(ctx, values, parse_hospital)
 
     async def _score(self, ctx: CommandContext, text: str,
                      parse: Callable[[str], Score]) -> None:
@@ -487,50 +488,55 @@ class Followup:
         clinical = self.roles.permission(cap.CLINICAL, PATIENT)
         planner = self.roles.permission(cap.FOLLOWUP_PLAN, PATIENT)
         stats = self.roles.permission(cap.FOLLOWUP_STATS, COORDINATION)
-        step = Arg("etape", "step", as_int)
-        note = Arg("note", "note", optional=True, rest=True)
+        step = Arg("step_id", "followup.label.step", as_int)
+        note = Arg("note", "followup.label.note", optional=True, rest=True)
+        day = Arg("date_", "label.date")
+        values = Arg("values", "label.values", rest=True)
+        filter_ = Arg("filter_", "followup.label.filter", optional=True, rest=True)
         cmd = partial(described, permission=clinical)
         readmission = self.readmissions
 
         return [
             cmd("rh30 debut", "followup start", "followup.help.start", self.begin,
-                Arg("date_", "date"), Arg("details", "details", optional=True, rest=True),
+                day, Arg("details", "label.details", optional=True, rest=True),
                 permission=planner, aliases=("rh30 début",)),
             cmd("rh30 plan", "followup plan", "followup.help.plan", self.show),
             cmd("rh30 fait", "followup done", "followup.help.done", self.done, step, note),
             cmd("rh30 echec", "followup failed", "followup.help.failed", self.failed, step, note,
                 aliases=("rh30 échec",)),
             cmd("rh30 risque", "followup risk", "followup.help.risk", self.set_risk,
-                Arg("niveau", "level", as_risk),
-                Arg("raison", "reason", optional=True, rest=True), permission=planner),
+                Arg("risk", "label.level", as_risk),
+                Arg("reason", "label.reason", optional=True, rest=True), permission=planner),
             cmd("rh30 conditions", "followup conditions", "followup.help.conditions",
-                self.set_conditions, Arg("conditions", "conditions", parse_conditions,
-                                         rest=True), permission=planner),
+                self.set_conditions,
+                Arg("conditions", "followup.label.conditions", parse_conditions, rest=True),
+                permission=planner),
             cmd("rh30 reprise", "followup resume", "followup.help.resume", self.resume,
                 permission=planner),
             cmd("rh30 rehospitalisation", "followup readmission", "followup.help.readmission",
-                readmission.report, Arg("date_", "date"),
-                Arg("precisions", "details", optional=True, rest=True),
+                readmission.report, day,
+                Arg("details", "followup.label.readmission", optional=True, rest=True),
                 aliases=("rh30 réhospitalisation", "rh30 rehosp")),
             cmd("rh30 evitable", "followup avoidable", "followup.help.avoidable",
-                readmission.judge, Arg("avis", "verdict"), Arg("note", "note", rest=True),
+                readmission.judge, Arg("answer", "followup.label.verdict"),
+                Arg("note", "followup.label.note", rest=True),
                 permission=planner, aliases=("rh30 évitable",)),
             cmd("rh30 deces", "followup death", "followup.help.death", readmission.death,
-                Arg("date_", "date"), permission=planner, aliases=("rh30 décès",)),
-            cmd("rh30 lace", "followup lace", "followup.help.lace", self.lace,
-                Arg("valeurs", "values", rest=True)),
+                day, permission=planner, aliases=("rh30 décès",)),
+            cmd("rh30 lace", "followup lace", "followup.help.lace", self.lace, values),
             cmd("rh30 hospital", "followup hospital", "followup.help.hospital", self.hospital,
-                Arg("valeurs", "values", rest=True)),
+                values),
             cmd("rh30 stats", "followup stats", "followup.help.stats", self.reports.stats,
-                Arg("filtre", "filter", optional=True, rest=True), permission=stats),
+                filter_, permission=stats),
             cmd("rh30 export", "followup export", "followup.help.export", self.reports.export,
-                Arg("filtre", "filter", optional=True, rest=True), permission=stats),
+                filter_, permission=stats),
         ]
 
 
 def followup(config: Config) -> Bot:
     bot = Followup(config)
-    return Bot("followup", commands=bot.commands(), on_join=bot.on_join,
+    return Bot("followup", commands=bot.commands(), texts=(texts.TEXTS, episode_texts.TEXTS),
+               on_join=bot.on_join,
                services=[bot.reports.keep_scheduled], api_routes=routes(bot),
                jobs={HANDOVER_JOB: bot.start_job, STEP: bot.step_job,
                      REPORT: bot.reports.monthly_job})

@@ -85,12 +85,12 @@ class Readmissions:
             return None
         return day
 
-    async def report(self, ctx: CommandContext, date_: str, precisions: str | None) -> None:
+    async def report(self, ctx: CommandContext, date_: str, details: str | None) -> None:
         row = await self.bot.plan_or_reply(ctx)
         if row is None:
             return
         try:
-            planned, ed = parse_details(precisions)
+            planned, ed = parse_details(details)
         except ArgError as exc:
             ctx.reply(exc.text(ctx.lang))
             return
@@ -174,13 +174,13 @@ class Readmissions:
             return t(lang, "review.all_done")
         return t(lang, "review.items", items=join(lines))
 
-    async def judge(self, ctx: CommandContext, avis: str, note: str) -> None:
+    async def judge(self, ctx: CommandContext, answer: str, note: str) -> None:
         row = await self.bot.plan_or_reply(ctx)
         if row is None:
             return
-        verdict = avis.lower()
+        verdict = answer.lower()
         if verdict not in _YES | _NO:
-            ctx.reply(t(ctx.lang, "readmission.bad_verdict", value=avis))
+            ctx.reply(t(ctx.lang, "readmission.bad_verdict", value=answer))
             return
         counted = [e for e in await records.events(ctx.tx, row) if not e.planned
                    and category(records.as_stay("", row), records.as_return("", e))

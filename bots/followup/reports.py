@@ -89,8 +89,8 @@ class Reports:
         chosen = [(s, risk) for s, risk in stays if first <= month_of(s.discharged_on) <= last]
         return wanted, chosen, returns
 
-    async def stats(self, ctx: CommandContext, filtre: str | None) -> None:
-        found = await self._data(ctx, filtre)
+    async def stats(self, ctx: CommandContext, filter_: str | None) -> None:
+        found = await self._data(ctx, filter_)
         if found is None:
             return
         wanted, stays, returns = found
@@ -99,8 +99,8 @@ class Reports:
         ctx.reply(stats_html(rows, ctx.lang, wanted.period, wanted.ward, ALL_WARDS,
                              await _compliance(ctx.tx, wanted.period, wanted.ward)))
 
-    async def export(self, ctx: CommandContext, filtre: str | None) -> None:
-        found = await self._data(ctx, filtre)
+    async def export(self, ctx: CommandContext, filter_: str | None) -> None:
+        found = await self._data(ctx, filter_)
         if found is None:
             return
         wanted, stays, returns = found

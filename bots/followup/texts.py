@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bots.runtime.i18n import Lang, add_texts
+from bots.runtime.i18n import Lang, words
 
 TEXTS: dict[str, dict[Lang, str]] = {
     "followup.risk.faible": {"fr": "faible", "en": "low"},
@@ -423,6 +423,7 @@ TEXTS: dict[str, dict[Lang, str]] = {
                            "en": "LACE score: stay, acute, Charlson, ED visits"},
     "followup.help.hospital": {"fr": "score HOSPITAL : hb= onco= na= acte= urgent= adm= duree=",
                                "en": "HOSPITAL score: hb= onco= na= acte= urgent= adm= duree="},
+    **words("followup.label", step=("etape", "step"), note=("note", "note"),
+            conditions=("conditions", "conditions"), verdict=("avis", "verdict"),
+            readmission=("precisions", "details"), filter=("filtre", "filter")),
 }
-
-add_texts(TEXTS)

@@ -1,5 +1,5 @@
-"""What a bot is to the runtime: its commands, its scheduled-job handlers, what it does when
-someone joins a room or reacts to a message, how it knows a caller's role, and the services it runs beside the sync loop.
+"""What a bot is to the runtime: its commands and their texts, its scheduled-job handlers, what
+it does when someone joins a room or reacts to a message, how it knows a caller's role, and the services it runs beside the sync loop.
 
 Handlers receive a context whose `tx` is the transaction that also records the event (or job) as
 handled: whatever they write or post commits with it, or not at all.
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from bots.runtime.commands import Caller, Command
-from bots.runtime.i18n import Lang
+from bots.runtime.i18n import Catalogue, Lang
 from bots.runtime.notice import Html, notice
 from bots.runtime.store import Store, Transaction
 
@@ -115,6 +115,9 @@ ApiRoute = tuple[str, str, Callable[[Any, web.Request], Awaitable[web.StreamResp
 class Bot:
     name: str
     commands: list[Command] = field(default_factory=list)
+    # The bot's texts (fr/en), registered by the runtime that runs it: its commands' help and
+    # argument labels, its replies.
+    texts: tuple[Catalogue, ...] = ()
     jobs: dict[str, JobHandler] = field(default_factory=dict)
     on_join: JoinHandler | None = None
     on_reaction: ReactionHandler | None = None

@@ -23,30 +23,28 @@ async def _help(ctx: CommandContext) -> None:
                           items=join(items)))
 
 
-async def _ping(ctx: CommandContext, texte: str | None) -> None:
-    ctx.reply(t(ctx.lang, "ping.pong", text=texte or ""))
+async def _ping(ctx: CommandContext, text: str | None) -> None:
+    ctx.reply(t(ctx.lang, "ping.pong", text=text or ""))
 
 
-async def _confirm(ctx: CommandContext, membre: str) -> None:
-    if not await pins.confirm(ctx.tx, membre):
-        ctx.reply(t(ctx.lang, "trust.nothing_to_confirm", user=membre))
+async def _confirm(ctx: CommandContext, member: str) -> None:
+    if not await pins.confirm(ctx.tx, member):
+        ctx.reply(t(ctx.lang, "trust.nothing_to_confirm", user=member))
         return
     # Judged again from the new pin once it is committed (the sender, the next command).
-    ctx.tx.after_commit.append(lambda: ctx.runtime.trust.invalidate([membre]))
-    ctx.reply(t(ctx.lang, "trust.confirmed", user=membre))
+    ctx.tx.after_commit.append(lambda: ctx.runtime.trust.invalidate([member]))
+    ctx.reply(t(ctx.lang, "trust.confirmed", user=member))
 
 
 def confirm_identity(permission: Permission) -> Command:
     """`!confiance confirmer @user`: pin the new master key the homeserver gives for a user."""
     return described("confiance confirmer", "trust confirm", "trust.help.confirm", _confirm,
-                     Arg("membre", "member", as_user_id), permission=permission)
+                     Arg("member", "label.member", as_user_id), permission=permission)
 
 
 def builtin_commands() -> list[Command]:
     return [
-        Command("aide", "help", "liste les commandes que vous pouvez utiliser ici",
-                "lists the commands you may use here", _help),
-        Command("ping", "ping", "vérifie que le bot répond (chiffrement compris)",
-                "checks that the bot answers (encryption included)", _ping,
-                args=(Arg("texte", "text", optional=True, rest=True),)),
+        described("aide", "help", "help.help", _help),
+        described("ping", "ping", "ping.help", _ping,
+                  Arg("text", "label.text", optional=True, rest=True)),
     ]

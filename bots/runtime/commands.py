@@ -66,14 +66,22 @@ def as_user_id(raw: str) -> str:
 
 @dataclass(frozen=True)
 class Arg:
+    """`name`: the handler's parameter, an ASCII English identifier; `label`: the catalogue key
+    of the word users see in the usage line (French or English), never bound to the handler."""
+
     name: str
-    name_en: str
+    label_key: str
     convert: Callable[[str], Any] = as_text
     optional: bool = False
     rest: bool = False  # takes the rest of the line, spaces included
 
+    def __post_init__(self) -> None:
+        if not (self.name.isascii() and self.name.isidentifier()):
+            raise ValueError(f"argument {self.name!r}: the handler's parameter must be an ASCII "
+                             "identifier (the label users see comes from the catalogue)")
+
     def label(self, lang: Lang) -> str:
-        text = self.name if lang == "fr" else self.name_en
+        text = str(t(lang, self.label_key))
         text = f"{text}…" if self.rest else text
         return f"[{text}]" if self.optional else f"<{text}>"
 
@@ -114,10 +122,12 @@ Handler = Callable[..., Awaitable[None]]
 
 @dataclass(frozen=True)
 class Command:
+    """Declared with `described`: its help is a catalogue text (fr/en), its permission says
+    who may (checked by bots/common/permissions.py)."""
+
     name: str
     name_en: str
-    help_fr: str
-    help_en: str
+    help_key: str
     handler: Handler
     args: tuple[Arg, ...] = ()
     permission: Permission = ANYONE
@@ -127,15 +137,16 @@ class Command:
         name = self.name if lang == "fr" else self.name_en
         return " ".join([f"{PREFIX}{name}", *(a.label(lang) for a in self.args)])
 
-    def help(self, lang: Lang) -> str:
-        return self.help_fr if lang == "fr" else self.help_en
+    def help(self, lang: Lang) -> Html:
+        return t(lang, self.help_key)
 
 
 def described(name: str, name_en: str, key: str, handler: Handler, *args: Arg,
               permission: Permission = ANYONE, aliases: tuple[str, ...] = ()) -> Command:
-    """A command whose help is the text `key` of the catalogue, in both languages."""
-    return Command(name, name_en, t("fr", key), t("en", key), handler, args=args,
-                   permission=permission, aliases=aliases)
+    """The one way to declare a command: its French and English names, the catalogue key of its
+    help, its handler (called with the arguments' `name`s), its arguments and permission."""
+    return Command(name, name_en, key, handler, args=args, permission=permission,
+                   aliases=aliases)
 
 
 @dataclass(frozen=True)

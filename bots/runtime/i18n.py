@@ -10,8 +10,9 @@ from typing import Literal
 from bots.runtime.notice import Html, format_html
 
 Lang = Literal["fr", "en"]
+Catalogue = dict[str, dict[Lang, str]]
 
-CATALOGUE: dict[str, dict[Lang, str]] = {
+CATALOGUE: Catalogue = {
     "cmd.unknown": {
         "fr": "Commande inconnue : <code>{name}</code>. {suggestion_text}"
               "Tapez <code>!aide</code> pour la liste des commandes.",
@@ -116,17 +117,33 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         "en": "\u201c{value}\u201d is not a Matrix ID (form @name:server)",
     },
     "ping.pong": {"fr": "pong {text}", "en": "pong {text}"},
+    "ping.help": {"fr": "vérifie que le bot répond (chiffrement compris)",
+                  "en": "checks that the bot answers (encryption included)"},
     "event.undecryptable": {
         "fr": "Je n'ai pas pu déchiffrer un message de {sender} : sa clé ne m'est jamais parvenue. "
               "S'il s'agissait d'une commande, renvoyez-la depuis une session vérifiée.",
         "en": "I could not decrypt a message from {sender}: its key never reached me. "
               "If it was a command, send it again from a verified session.",
     },
+    "help.help": {"fr": "liste les commandes que vous pouvez utiliser ici",
+                  "en": "lists the commands you may use here"},
     "help.title": {"fr": "Commandes disponibles ici :", "en": "Commands available here:"},
     "help.none": {"fr": "Aucune commande ne vous est ouverte dans ce salon.",
                   "en": "No command is open to you in this room."},
     "help.detail": {"fr": "<code>{usage}</code> — {help}", "en": "<code>{usage}</code> — {help}"},
 }
+
+
+def words(prefix: str, **forms: tuple[str, str]) -> Catalogue:
+    """Single words, (French, English) each: the labels of commands' arguments in their usage
+    line (`<membre>` / `<member>`), apart from the handlers' parameters (commands.Arg)."""
+    return {f"{prefix}.{key}": {"fr": fr, "en": en} for key, (fr, en) in forms.items()}
+
+
+CATALOGUE.update(words("label", member=("membre", "member"), text=("texte", "text"),
+                       date=("date", "date"), details=("details", "details"),
+                       level=("niveau", "level"), reason=("raison", "reason"),
+                       values=("valeurs", "values")))
 
 
 class Refusal(ValueError):
@@ -141,10 +158,11 @@ class Refusal(ValueError):
         return t(lang, self.key, **self.values)
 
 
-def add_texts(texts: dict[str, dict[Lang, str]]) -> None:
-    """A bot's own catalogue, merged at import. Keys are namespaced by convention
-    (`patient.…`); a key declared twice is a bug, so it fails loudly."""
-    for key, forms in texts.items():
+def register(catalogue: Catalogue) -> None:
+    """A bot's own catalogue, handed in by the bot (`Bot.texts`) and merged by the runtime that
+    runs it. Keys are namespaced by convention (`patient.…`); a key declared twice with other
+    texts is a bug, so it fails loudly."""
+    for key, forms in catalogue.items():
         if key in CATALOGUE and CATALOGUE[key] != forms:
             raise ValueError(f"text {key!r} is declared twice")
         if set(forms) != {"fr", "en"}:

@@ -37,7 +37,7 @@ from nio.store import SqliteStore
 
 from bots.common import permissions
 from bots.config import AccountConfig, Config
-from bots.runtime import pins
+from bots.runtime import i18n, pins
 from bots.runtime.account import AccountFolder
 from bots.runtime.backoff import Backoff
 from bots.runtime.bot import Bot, CommandContext, JoinContext, ReactionContext, Service
@@ -105,6 +105,8 @@ class Runtime:
         self.companion = bool(self.bots) and all(b.companion for b in self.bots)
         self.commands = CommandSet(() if self.companion else builtin_commands())
         for bot in self.bots:
+            for catalogue in bot.texts:
+                i18n.register(catalogue)
             for command in bot.commands:
                 self.commands.add(command)
         # Who may hold a room's keys: the bot that knows the room's team says (the care team).
