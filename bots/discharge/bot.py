@@ -125,7 +125,7 @@ class Discharge:
         if loaded is not None:
             ctx.reply(render(loaded.checklist, ctx.lang, utcnow()))
 
-    async def plan(self, ctx: CommandContext, date_: str, template: str | None) -> None:
+    async def plan(self, ctx: CommandContext, date_: str, template_name: str | None) -> None:
         room = await careteam.room_by_id(ctx.tx, ctx.room_id)
         if room is None or room.status != "open":
             ctx.reply(t(ctx.lang, "discharge.not_patient_room"))
@@ -135,7 +135,7 @@ class Discharge:
             ctx.reply(t(ctx.lang, "discharge.already_planned" if existing.status == "active"
                         else "checklist.already_validated"))
             return
-        name = template or self.settings.default_template
+        name = template_name or self.settings.default_template
         template = self.templates.get(name)
         if template is None:
             ctx.reply(t(ctx.lang, "discharge.unknown_template", name=name,
@@ -513,7 +513,7 @@ class Discharge:
         return [
             cmd("sortie", "discharge", "discharge.help.show", self.show),
             cmd("sortie prevoir", "discharge plan", "discharge.help.plan", self.plan,
-                day, Arg("template", "discharge.label.template", optional=True),
+                day, Arg("template_name", "discharge.label.template", optional=True),
                 permission=planner, aliases=("sortie prévoir",)),
             cmd("sortie date", "discharge date", "discharge.help.move", self.move,
                 day, permission=planner),
