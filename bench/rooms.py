@@ -74,7 +74,7 @@ from bench.roundtrip import (
     vm_hwm_kib,
 )
 from bots.careteam.identity import Identity, make_identity
-from bots.careteam.messages import card
+from bots.careteam.render import card
 from bots.careteam.roles import Roles
 from bots.careteam.rooms import create_request, creator_has_all_power, episode_content, room_name
 from bots.config import CareteamConfig

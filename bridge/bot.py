@@ -23,7 +23,7 @@ from bots.runtime.commands import Arg, Caller, Command, Permission, as_int, desc
 from bots.runtime.i18n import t
 from bots.runtime.notice import notice
 from bots.runtime.store import Transaction, utcnow
-from bridge import rooms, sources, texts  # noqa: F401 - texts: the catalogue
+from bridge import records, sources, texts  # noqa: F401 - texts: the catalogue
 from bridge.inbound import parse
 from bridge.login import Login
 from bridge.metrics import queue_gauges
@@ -64,10 +64,10 @@ class Bridge:
                                    lang)  # type: ignore[arg-type]
 
     async def resolve_caller(self, tx: Transaction, caller: Caller) -> Caller:
-        room = await rooms.room(tx, self.settings.careteam_account, caller.room_id)
+        room = await records.room(tx, self.settings.careteam_account, caller.room_id)
         if room is None:
             return caller
-        role = await rooms.role_of(tx, room.id, caller.user_id)
+        role = await records.role_of(tx, room.id, caller.user_id)
         return replace(caller, room_kind=room.kind, role=role)
 
     async def route(self, ctx: CommandContext, numero: int, ref: str) -> None:
@@ -75,7 +75,7 @@ class Bridge:
         if row is None or row.account != ctx.tx.account or row.state != "triage":
             ctx.reply(t(ctx.lang, "mss.no_triage", id=numero))
             return
-        room = await rooms.by_ref(ctx.tx, self.settings.careteam_account, typed_ref(ref))
+        room = await records.by_ref(ctx.tx, self.settings.careteam_account, typed_ref(ref))
         if room is None or room.room_id is None:
             ctx.reply(t(ctx.lang, "mss.no_room", ref=ref))
             return
@@ -101,7 +101,7 @@ class Bridge:
                 pass
             if self.trust.stale and not told:
                 async with runtime.transaction() as tx:
-                    for room_id in await rooms.coordination(tx, self.settings.careteam_account):
+                    for room_id in await records.coordination(tx, self.settings.careteam_account):
                         tx.post(room_id, notice(t(self.lang, "mss.trust_stale", hours=round(
                             sources.STALE_AFTER / 3600))))
             told = self.trust.stale

@@ -21,7 +21,7 @@ import referencing
 from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 
-from bots.careteam import service, texts
+from bots.careteam import records, texts
 from bots.careteam.identity import IdentityError
 from bots.careteam.models import CareRoom
 from bots.careteam.provisioner import Permanent
@@ -230,10 +230,10 @@ class Api:
         for attempt in range(5):
             try:
                 async with self.runtime.transaction() as tx:
-                    return await service.register_patient(
+                    return await records.register_patient(
                         tx, req, prefix=self.bot.settings.ref_prefix, language=language,
                         requested_by="api")
-            except service.IdentityConflict as exc:
+            except records.IdentityConflict as exc:
                 lang: Lang = language  # type: ignore[assignment]
                 raise ApiError(409, "identity_conflict", to_plain(
                     t(lang, "patient.conflict", ref=exc.ref))) from None
@@ -269,7 +269,7 @@ class Api:
 
     async def room(self, ref: str) -> CareRoom:
         async with self.runtime.transaction() as tx:
-            room = await service.room_by_ref(tx, ref)
+            room = await records.room_by_ref(tx, ref)
         if room is None:
             raise ApiError(404, "not_found", f"no patient file {ref}")
         return room
@@ -307,17 +307,17 @@ class Api:
                      lang: Lang) -> None:
         async with self.runtime.transaction() as tx:
             for member in add:
-                await service.ask_member(tx, room, member, requested_by="api",
+                await records.ask_member(tx, room, member, requested_by="api",
                                          cause_event_id=None, language=room.language)
             for user_id in remove:
                 if user_id != self.runtime.user_id:
-                    await service.ask_removal(tx, room, user_id, requested_by="api",
+                    await records.ask_removal(tx, room, user_id, requested_by="api",
                                               cause_event_id=None, language=room.language)
         self.bot.provisioner.wake()
 
         async def applied() -> bool:
             async with self.runtime.transaction() as tx:
-                return not await service.pending_members(tx, room.id)
+                return not await records.pending_members(tx, room.id)
 
         if not await self.bot.provisioner.wait_until(applied, WAIT):
             raise ApiError(504, "unavailable", "the homeserver is slow; the change is recorded "
@@ -331,7 +331,7 @@ class Api:
         except ArgError as exc:
             raise ApiError(422, "unknown_role", to_plain(exc.text(lang))) from None
         async with self.runtime.transaction() as tx:
-            rooms = [r for r in await service.coordination_rooms(tx) if r.status == "open"]
+            rooms = [r for r in await records.coordination_rooms(tx) if r.status == "open"]
         if not rooms:
             raise ApiError(503, "unavailable", "no coordination room yet; retry shortly")
         await self._check_users([member.user_id], lang)

@@ -1,6 +1,6 @@
 """The care-team bot: patient rooms, their teams and roles, the newcomer's briefing.
 
-Commands record what should happen (service.py) in the transaction that claims the command; the
+Commands record what should happen (records.py) in the transaction that claims the command; the
 provisioner carries it out on Matrix and answers. Reading commands answer at once.
 """
 
@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import date
 from typing import TYPE_CHECKING
 
-from bots.careteam import messages, service, texts
+from bots.careteam import records, render, texts
 from bots.careteam.identity import IdentityError
 from bots.careteam.models import CareRoom
 from bots.careteam.provisioner import EXPIRE_JOB, Provisioner
@@ -37,15 +37,15 @@ class CareTeam:
     # --- who may do what -------------------------------------------------------------------
 
     async def resolve_caller(self, tx: Transaction, caller: Caller) -> Caller:
-        kind, role = await service.role_in(tx, caller.room_id, caller.user_id)
+        kind, role = await records.role_in(tx, caller.room_id, caller.user_id)
         return replace(caller, room_kind=kind, role=role)
 
     async def accepts_invite(self, tx: Transaction, room_id: str, inviter: str) -> bool:
         """A room in its records, or asked by someone who may manage a coordination room's team."""
-        if await service.room_by_id(tx, room_id) is not None:
+        if await records.room_by_id(tx, room_id) is not None:
             return True
-        for room in await service.coordination_rooms(tx):
-            kind, role = await service.role_in(tx, room.room_id or "", inviter)
+        for room in await records.coordination_rooms(tx):
+            kind, role = await records.role_in(tx, room.room_id or "", inviter)
             if role and self.roles.may(Caller(inviter, room.room_id or "", 0, role, kind),
                                        "team.manage"):
                 return True
@@ -66,11 +66,11 @@ class CareTeam:
             # Whoever opens the room is in its team, with their coordination role.
             req = replace(req, team=(*req.team, Member(ctx.sender, ctx.caller.role)))
         try:
-            room, created = await service.register_patient(
+            room, created = await records.register_patient(
                 ctx.tx, req, prefix=self.settings.ref_prefix, language=ctx.lang,
                 requested_by=ctx.sender, origin_room_id=ctx.room_id,
                 cause_event_id=ctx.event_id)
-        except service.IdentityConflict as exc:
+        except records.IdentityConflict as exc:
             ctx.reply(t(ctx.lang, "patient.conflict", ref=exc.ref))
             return
         if created:
@@ -78,11 +78,11 @@ class CareTeam:
         elif room.room_id is None:
             ctx.reply(t(ctx.lang, "patient.in_progress", ref=room.ref))
         else:
-            ctx.reply(t(ctx.lang, "patient.exists", link=messages.room_link(room.room_id),
+            ctx.reply(t(ctx.lang, "patient.exists", link=render.room_link(room.room_id),
                         name=room.ref))
 
     async def _care_room(self, ctx: CommandContext) -> CareRoom | None:
-        room = await service.room_by_id(ctx.tx, ctx.room_id)
+        room = await records.room_by_id(ctx.tx, ctx.room_id)
         if room is None:
             ctx.reply(t(ctx.lang, "patient.not_here"))
         return room
@@ -93,8 +93,8 @@ class CareTeam:
             ctx.reply(self.card(ctx.tx, room, ctx.lang))
 
     def card(self, tx: Transaction, room: CareRoom, lang: Lang) -> Html:
-        file = service.PatientFile.open(tx, room)
-        return messages.card(lang, ref=room.ref or "", identity=file.identity,
+        file = records.PatientFile.open(tx, room)
+        return render.card(lang, ref=room.ref or "", identity=file.identity,
                              admission=file.admission_date, ward=room.ward, status=room.status)
 
     async def close_episode(self, ctx: CommandContext) -> None:
@@ -112,12 +112,12 @@ class CareTeam:
         room = await self._open_room(ctx)
         if room is None:
             return
-        outcome = await service.ask_member(
+        outcome = await records.ask_member(
             ctx.tx, room, Member(membre, role), requested_by=ctx.sender,
             cause_event_id=ctx.event_id, language=ctx.lang)
         if outcome == "unchanged":
             ctx.reply(t(ctx.lang, "team.unchanged", user=membre,
-                        role=messages.role_label(ctx.lang, self.roles, role)))
+                        role=render.role_label(ctx.lang, self.roles, role)))
             return
         ctx.tx.after_commit.append(self.provisioner.wake)
 
@@ -127,7 +127,7 @@ class CareTeam:
             return
         if membre == ctx.runtime.user_id:
             ctx.reply(t(ctx.lang, "team.not_self"))
-        elif await service.ask_removal(ctx.tx, room, membre, requested_by=ctx.sender,
+        elif await records.ask_removal(ctx.tx, room, membre, requested_by=ctx.sender,
                                        cause_event_id=ctx.event_id, language=ctx.lang):
             ctx.tx.after_commit.append(self.provisioner.wake)
         else:
@@ -147,39 +147,39 @@ class CareTeam:
 
     async def team_html(self, runtime: Runtime, tx: Transaction, room: CareRoom,
                         lang: Lang) -> Html:
-        return messages.team_list(lang, self.roles, await self.team_lines(runtime, tx, room))
+        return render.team_list(lang, self.roles, await self.team_lines(runtime, tx, room))
 
     async def team_lines(self, runtime: Runtime, tx: Transaction,
-                         room: CareRoom) -> list[messages.TeamLine]:
+                         room: CareRoom) -> list[render.TeamLine]:
         """The recorded team with what the room says of each member, then anyone else in the
         room (invited by a coordinator from Element, say) without a role."""
         matrix = runtime.client.rooms.get(room.room_id or "")
         present = dict(matrix.users) if matrix else {}
         lines = []
-        for m in await service.team(tx, room):
+        for m in await records.team(tx, room):
             user = present.pop(m.user_id, None)
             state = "pending" if not m.applied else \
                 "left" if user is None else "invited" if user.invited else "joined"
-            lines.append(messages.TeamLine(m.user_id, m.role, state))
+            lines.append(render.TeamLine(m.user_id, m.role, state))
         for user_id, user in present.items():
             if user_id != runtime.user_id:
-                lines.append(messages.TeamLine(user_id, None,
+                lines.append(render.TeamLine(user_id, None,
                                                "invited" if user.invited else "joined"))
         return lines
 
     async def list_roles(self, ctx: CommandContext) -> None:
-        ctx.reply(messages.roles_list(ctx.lang, self.roles))
+        ctx.reply(render.roles_list(ctx.lang, self.roles))
 
     # --- someone joined --------------------------------------------------------------------
 
     async def on_join(self, ctx: JoinContext) -> None:
-        room = await service.room_by_id(ctx.tx, ctx.room_id)
+        room = await records.room_by_id(ctx.tx, ctx.room_id)
         if room is None or ctx.user_id in (ctx.runtime.user_id, *self.settings.companions):
             return
         lang: Lang = room.language  # type: ignore[assignment]
-        row = await service.member(ctx.tx, room, ctx.user_id)
+        row = await records.member(ctx.tx, room, ctx.user_id)
         code = row.role if row and row.desired == "present" else None
-        role = messages.role_label(lang, self.roles, code)
+        role = render.role_label(lang, self.roles, code)
         if room.kind == COORDINATION:
             ctx.post(t(lang, "coordination.welcome", user=ctx.user_id, role=role),
                      mentions=[ctx.user_id])
@@ -204,11 +204,11 @@ class CareTeam:
         team and companions, in a coordination room its members; on allowed servers only.
         None (no limit) in rooms that are not the bot's."""
         async with runtime.transaction() as tx:
-            room = await service.room_by_id(tx, room_id)
+            room = await records.room_by_id(tx, room_id)
             if room is None:
                 return None
             if room.kind == PATIENT:
-                users = {m.user_id for m in await service.team(tx, room)}
+                users = {m.user_id for m in await records.team(tx, room)}
                 users.update(self.settings.companions)
             else:
                 matrix = runtime.client.rooms.get(room_id)
@@ -222,11 +222,11 @@ class CareTeam:
         """Coordination rooms from the configuration, and the dev stack's own one."""
         async with runtime.transaction() as tx:
             for room_id in self.settings.coordination_rooms:
-                await service.register_coordination_room(
+                await records.register_coordination_room(
                     tx, room_id=room_id, name=None, language=self.config.language)
             if self.settings.create_coordination_room and not \
-                    await service.coordination_rooms(tx):
-                await service.register_coordination_room(
+                    await records.coordination_rooms(tx):
+                await records.register_coordination_room(
                     tx, room_id=None, name=self.settings.create_coordination_room,
                     language=self.config.language)
 

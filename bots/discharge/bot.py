@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from bots.careteam import messages as careteam_messages
-from bots.careteam import service as careteam
+from bots.careteam import records as careteam
+from bots.careteam import render as careteam_messages
 from bots.careteam.models import CareRoom, TeamMember
 from bots.careteam.roles import PATIENT, Roles
 from bots.config import Config, ConfigError

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from bots.careteam.models import CareRoom
-from bots.careteam.service import members_with
+from bots.careteam.records import members_with
 from bots.config import DischargeConfig
 from bots.discharge import records, reminders
 from bots.discharge.checklist import Checklist

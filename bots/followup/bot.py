@@ -5,7 +5,7 @@ the validation's transaction), by `!rh30 debut`, or through the provisioning API
 rows, each timed by a durable job on its day; the bot posts the task and mentions whoever is
 responsible; `!rh30 fait` and `!rh30 echec` record what was done (a failure is retried the next
 working day, at most twice). A new risk level or new conditions re-plan the steps not yet
-posted. Readmissions (readmissions.py) freeze the plan; the indicator is in reports.py.
+posted. Readmissions (readmissions.py) freeze the plan; the indicator is in report_commands.py.
 Runs on the account of the care-team bot (its rooms, teams and roles).
 """
 
@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select
 
-from bots.careteam import service as careteam
+from bots.careteam import records as careteam
 from bots.careteam.models import CareRoom
 from bots.careteam.roles import COORDINATION, PATIENT, Roles
 from bots.config import Config, ConfigError
@@ -46,7 +46,7 @@ from bots.followup import records, texts  # noqa: F401 - texts: the catalogue
 from bots.followup.api import routes
 from bots.followup.models import FollowupPlan, FollowupStep
 from bots.followup.readmissions import Readmissions
-from bots.followup.reports import REPORT, Reports
+from bots.followup.report_commands import REPORT, Reports
 from bots.followup.schedule import (
     MAX_RETRIES,
     Calendar,

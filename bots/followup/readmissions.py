@@ -18,7 +18,7 @@ import re
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
-from bots.careteam import service as careteam
+from bots.careteam import records as careteam
 from bots.discharge.checklist import ChecklistError, parse_day
 from bots.discharge.render import when
 from bots.followup import records

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from bots.careteam import service as careteam
+from bots.careteam import records as careteam
 from bots.discharge.checklist import wall_clock
 from bots.followup import records
 from bots.followup.indicator import (
