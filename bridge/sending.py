@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 import aiosmtplib
 from sqlalchemy import select
 
-from bots.careteam.records import PatientFile
+from bots.common.records import PatientFile
 from bots.config import MssanteConfig
 from bots.episode.records import letter_mail_sent
 from bots.logs import failure

@@ -14,9 +14,10 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
 from bots.careteam import records as careteam
-from bots.careteam.identity import make_identity
-from bots.careteam.models import CareRoom
 from bots.careteam.requests import Member, OpenRequest
+from bots.common import records as care_rooms
+from bots.common.identity import make_identity
+from bots.common.models import CareRoom
 from bots.discharge import records
 from bots.discharge.models import AuditEntry, ChecklistRow
 from bots.runtime.store import Store, migrate, utcnow
@@ -130,7 +131,7 @@ async def test_patient_register_on_both_databases(store: Store):
                                   ins=ins_for("2480375123457"))
         with pytest.raises(careteam.IdentityConflict):
             await careteam.find_patient(tx, other_ins)
-        assert [m.user_id for m in await careteam.team(tx, first)] == ["@ide:test"]
+        assert [m.user_id for m in await care_rooms.team(tx, first)] == ["@ide:test"]
     with pytest.raises(IntegrityError):
         async with store.transaction(account) as tx:
             tx.session.add(CareRoom(account=account, kind="patient", ref=first.ref,
@@ -179,6 +180,6 @@ async def test_sealed_values_swapped_between_rows_do_not_open(store: Store):
         for row_id in (marie.id, paul.id):
             row = await tx.session.get(CareRoom, row_id)
             with pytest.raises(VaultError):
-                careteam.PatientFile.open(tx, row)
+                care_rooms.PatientFile.open(tx, row)
         with pytest.raises(VaultError):
             await records.audit_trail(tx, checklist)

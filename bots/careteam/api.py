@@ -22,8 +22,6 @@ from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 
 from bots.careteam import records, texts
-from bots.careteam.identity import IdentityError
-from bots.careteam.models import CareRoom
 from bots.careteam.provisioner import Permanent
 from bots.careteam.requests import (
     Member,
@@ -32,6 +30,9 @@ from bots.careteam.requests import (
     from_payload,
     role_code,
 )
+from bots.common import records as care_rooms
+from bots.common.identity import IdentityError
+from bots.common.models import CareRoom
 from bots.resources import resource_dir
 from bots.runtime.commands import ArgError
 from bots.runtime.i18n import Lang, t
@@ -269,7 +270,7 @@ class Api:
 
     async def room(self, ref: str) -> CareRoom:
         async with self.runtime.transaction() as tx:
-            room = await records.room_by_ref(tx, ref)
+            room = await care_rooms.room_by_ref(tx, ref)
         if room is None:
             raise ApiError(404, "not_found", f"no patient file {ref}")
         return room
@@ -331,7 +332,7 @@ class Api:
         except ArgError as exc:
             raise ApiError(422, "unknown_role", to_plain(exc.text(lang))) from None
         async with self.runtime.transaction() as tx:
-            rooms = [r for r in await records.coordination_rooms(tx) if r.status == "open"]
+            rooms = [r for r in await care_rooms.coordination_rooms(tx) if r.status == "open"]
         if not rooms:
             raise ApiError(503, "unavailable", "no coordination room yet; retry shortly")
         await self._check_users([member.user_id], lang)

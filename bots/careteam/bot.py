@@ -11,11 +11,12 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from bots.careteam import records, render, texts
-from bots.careteam.identity import IdentityError
-from bots.careteam.models import CareRoom
 from bots.careteam.provisioner import EXPIRE_JOB, Provisioner
 from bots.careteam.requests import Member, RequestError, parse_open, role_code
 from bots.careteam.roles import COORDINATION, PATIENT, Roles
+from bots.common import records as care_rooms
+from bots.common.identity import IdentityError
+from bots.common.models import CareRoom
 from bots.config import Config
 from bots.runtime.bot import Bot, CommandContext, JoinContext
 from bots.runtime.builtin import confirm_identity
@@ -42,9 +43,9 @@ class CareTeam:
 
     async def accepts_invite(self, tx: Transaction, room_id: str, inviter: str) -> bool:
         """A room in its records, or asked by someone who may manage a coordination room's team."""
-        if await records.room_by_id(tx, room_id) is not None:
+        if await care_rooms.room_by_id(tx, room_id) is not None:
             return True
-        for room in await records.coordination_rooms(tx):
+        for room in await care_rooms.coordination_rooms(tx):
             kind, role = await records.role_in(tx, room.room_id or "", inviter)
             if role and self.roles.may(Caller(inviter, room.room_id or "", 0, role, kind),
                                        "team.manage"):
@@ -82,7 +83,7 @@ class CareTeam:
                         name=room.ref))
 
     async def _care_room(self, ctx: CommandContext) -> CareRoom | None:
-        room = await records.room_by_id(ctx.tx, ctx.room_id)
+        room = await care_rooms.room_by_id(ctx.tx, ctx.room_id)
         if room is None:
             ctx.reply(t(ctx.lang, "patient.not_here"))
         return room
@@ -93,7 +94,7 @@ class CareTeam:
             ctx.reply(self.card(ctx.tx, room, ctx.lang))
 
     def card(self, tx: Transaction, room: CareRoom, lang: Lang) -> Html:
-        file = records.PatientFile.open(tx, room)
+        file = care_rooms.PatientFile.open(tx, room)
         return render.card(lang, ref=room.ref or "", identity=file.identity,
                              admission=file.admission_date, ward=room.ward, status=room.status)
 
@@ -156,7 +157,7 @@ class CareTeam:
         matrix = runtime.client.rooms.get(room.room_id or "")
         present = dict(matrix.users) if matrix else {}
         lines = []
-        for m in await records.team(tx, room):
+        for m in await care_rooms.team(tx, room):
             user = present.pop(m.user_id, None)
             state = "pending" if not m.applied else \
                 "left" if user is None else "invited" if user.invited else "joined"
@@ -173,11 +174,11 @@ class CareTeam:
     # --- someone joined --------------------------------------------------------------------
 
     async def on_join(self, ctx: JoinContext) -> None:
-        room = await records.room_by_id(ctx.tx, ctx.room_id)
+        room = await care_rooms.room_by_id(ctx.tx, ctx.room_id)
         if room is None or ctx.user_id in (ctx.runtime.user_id, *self.settings.companions):
             return
         lang: Lang = room.language  # type: ignore[assignment]
-        row = await records.member(ctx.tx, room, ctx.user_id)
+        row = await care_rooms.member(ctx.tx, room, ctx.user_id)
         code = row.role if row and row.desired == "present" else None
         role = render.role_label(lang, self.roles, code)
         if room.kind == COORDINATION:
@@ -204,11 +205,11 @@ class CareTeam:
         team and companions, in a coordination room its members; on allowed servers only.
         None (no limit) in rooms that are not the bot's."""
         async with runtime.transaction() as tx:
-            room = await records.room_by_id(tx, room_id)
+            room = await care_rooms.room_by_id(tx, room_id)
             if room is None:
                 return None
             if room.kind == PATIENT:
-                users = {m.user_id for m in await records.team(tx, room)}
+                users = {m.user_id for m in await care_rooms.team(tx, room)}
                 users.update(self.settings.companions)
             else:
                 matrix = runtime.client.rooms.get(room_id)
@@ -225,7 +226,7 @@ class CareTeam:
                 await records.register_coordination_room(
                     tx, room_id=room_id, name=None, language=self.config.language)
             if self.settings.create_coordination_room and not \
-                    await records.coordination_rooms(tx):
+                    await care_rooms.coordination_rooms(tx):
                 await records.register_coordination_room(
                     tx, room_id=None, name=self.settings.create_coordination_room,
                     language=self.config.language)

@@ -29,9 +29,10 @@ from nio import (
 from sqlalchemy import delete, select
 
 from bots.careteam import render, rooms
-from bots.careteam.models import CareRoom, TeamMember
-from bots.careteam.records import PatientFile, pending_members, pending_rooms, team
+from bots.careteam.records import pending_members, pending_rooms
 from bots.careteam.roles import PATIENT, Roles
+from bots.common.models import CareRoom, TeamMember
+from bots.common.records import PatientFile, team
 from bots.config import Config
 from bots.runtime.bot import JobContext
 from bots.runtime.i18n import Lang, t

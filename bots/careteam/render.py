@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from bots.careteam.identity import Identity
 from bots.careteam.roles import Roles
+from bots.common.identity import Identity
 from bots.runtime.i18n import Lang, t
 from bots.runtime.notice import Html, format_html, join
 

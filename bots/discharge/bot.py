@@ -17,10 +17,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from bots.careteam import records as careteam
 from bots.careteam import render as careteam_messages
-from bots.careteam.models import CareRoom, TeamMember
 from bots.careteam.roles import PATIENT, Roles
+from bots.common import records as care_rooms
+from bots.common.models import CareRoom, TeamMember
 from bots.config import Config, ConfigError
 from bots.discharge import records, reminders, summary, texts  # noqa: F401 - texts: catalogue
 from bots.discharge.checklist import (
@@ -123,7 +123,7 @@ class Discharge:
             ctx.reply(render(loaded.checklist, ctx.lang, utcnow()))
 
     async def plan(self, ctx: CommandContext, date_: str, modele: str | None) -> None:
-        room = await careteam.room_by_id(ctx.tx, ctx.room_id)
+        room = await care_rooms.room_by_id(ctx.tx, ctx.room_id)
         if room is None or room.status != "open":
             ctx.reply(t(ctx.lang, "discharge.not_patient_room"))
             return
@@ -141,7 +141,7 @@ class Discharge:
         now = utcnow()
         try:
             day = self._future_day(date_, now)
-            admission = careteam.PatientFile.open(ctx.tx, room).admission_date
+            admission = care_rooms.PatientFile.open(ctx.tx, room).admission_date
             level = await episode.risk_of(ctx.tx, room.id)
             checklist = Checklist(template, self.zone, day, admission,
                                   level.risk if level else None).move(day)
@@ -243,9 +243,9 @@ class Discharge:
         loaded = await self._loaded(ctx)
         if loaded is None:
             return
-        room = await careteam.room_by_id(ctx.tx, ctx.room_id)
+        room = await care_rooms.room_by_id(ctx.tx, ctx.room_id)
         assert room is not None
-        member = await careteam.member(ctx.tx, room, membre)
+        member = await care_rooms.member(ctx.tx, room, membre)
         if member is None or member.desired != "present":
             ctx.reply(t(ctx.lang, "discharge.not_in_team", user=membre))
             return
@@ -380,7 +380,7 @@ class Discharge:
             return
         room = await ctx.tx.session.get(CareRoom, loaded.row.care_room_id)
         assert room is not None
-        identity = careteam.PatientFile.open(ctx.tx, room).identity
+        identity = care_rooms.PatientFile.open(ctx.tx, room).identity
         patient = f"{identity.family_name} {identity.given_names}, " \
                   f"{when(ctx.lang, identity.birth_date)}" + \
                   (f", INS {identity.ins_display()}" if identity.ins else "")

@@ -9,8 +9,8 @@ from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from bots.careteam.models import CareRoom
-from bots.careteam.records import members_with
+from bots.common.models import CareRoom
+from bots.common.records import members_with
 from bots.config import DischargeConfig
 from bots.discharge import records, reminders
 from bots.discharge.checklist import Checklist

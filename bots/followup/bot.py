@@ -20,9 +20,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select
 
-from bots.careteam import records as careteam
-from bots.careteam.models import CareRoom
 from bots.careteam.roles import COORDINATION, PATIENT, Roles
+from bots.common import records as care_rooms
+from bots.common.models import CareRoom
 from bots.config import Config, ConfigError
 from bots.datafiles import TemplateError
 from bots.discharge import records as discharge_records
@@ -202,7 +202,7 @@ class Followup:
 
     async def begin(self, ctx: CommandContext, date_: str, details: str | None) -> None:
         """`!rh30 debut <date> <mode> [iteratif] [risque]`."""
-        room = await careteam.room_by_id(ctx.tx, ctx.room_id)
+        room = await care_rooms.room_by_id(ctx.tx, ctx.room_id)
         if room is None:
             ctx.reply(t(ctx.lang, "followup.not_patient_room"))
             return
@@ -275,7 +275,7 @@ class Followup:
             ctx.tx.post(row.room_id, notice(await self.readmissions.closing_text(
                 ctx.tx, row, late, lang)))
             return
-        who = await careteam.members_with(ctx.tx, row.care_room_id, template.roles,
+        who = await care_rooms.members_with(ctx.tx, row.care_room_id, template.roles,
                                           FALLBACK_ROLES)
         retry = t(lang, "followup.retry", attempt=step.attempts - 1) if step.attempts > 1 else ""
         ctx.tx.post(row.room_id, notice(t(
@@ -355,7 +355,7 @@ class Followup:
     # --- changing the plan -----------------------------------------------------------------
 
     async def set_risk(self, ctx: CommandContext, niveau: str, raison: str | None) -> None:
-        room = await careteam.room_by_id(ctx.tx, ctx.room_id)
+        room = await care_rooms.room_by_id(ctx.tx, ctx.room_id)
         if room is None:
             ctx.reply(t(ctx.lang, "followup.not_patient_room"))
             return
@@ -448,7 +448,7 @@ class Followup:
             ctx.reply(exc.text(ctx.lang))
             return
         ctx.reply(score_text(ctx.lang, score))
-        room = await careteam.room_by_id(ctx.tx, ctx.room_id)
+        room = await care_rooms.room_by_id(ctx.tx, ctx.room_id)
         if room is None:
             return
         # The episode's level, shared with the discharge checklist: the highest class wins.

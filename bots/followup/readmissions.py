@@ -18,7 +18,7 @@ import re
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
-from bots.careteam import records as careteam
+from bots.common import records as care_rooms
 from bots.discharge.checklist import ChecklistError, parse_day
 from bots.discharge.render import when
 from bots.followup import records
@@ -120,7 +120,7 @@ class Readmissions:
                 parts.append(await self._review(ctx.tx, row, lang))
             if counted and not planned:
                 parts.append(t(lang, "readmission.judge"))
-        who = await careteam.members_with(ctx.tx, row.care_room_id, ALERTED_ROLES)
+        who = await care_rooms.members_with(ctx.tx, row.care_room_id, ALERTED_ROLES)
         ctx.reply(join(parts, " "), mentions=who)
 
     async def _stop_steps(self, ctx: CommandContext, row: FollowupPlan, status: str) -> None:
@@ -154,7 +154,7 @@ class Readmissions:
             plan_id=row.id, on=day, kind="death", planned=False, avoidable=None, by=ctx.sender,
             at=utcnow(), note=ctx.tx.seal_on_insert({})))
         await self._stop_steps(ctx, row, "deceased")
-        who = await careteam.members_with(ctx.tx, row.care_room_id, ALERTED_ROLES)
+        who = await care_rooms.members_with(ctx.tx, row.care_room_id, ALERTED_ROLES)
         ctx.reply(t(ctx.lang, "death.recorded", day=when(ctx.lang, day),
                     delay=(day - row.discharged_on).days,
                     last=when(ctx.lang, row.discharged_on + timedelta(days=RH30))),

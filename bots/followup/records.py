@@ -8,7 +8,7 @@ from datetime import date
 
 from sqlalchemy import select
 
-from bots.careteam.models import CareRoom
+from bots.common.models import CareRoom
 from bots.discharge.models import ChecklistRow, Handover
 from bots.followup.indicator import IndexStay, Return, same_patients
 from bots.followup.models import FollowupEvent, FollowupPlan, FollowupStep

@@ -1,0 +1,1 @@
+"""Code the bots and the bridge share; no bot imports another bot."""
