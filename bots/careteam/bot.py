@@ -17,6 +17,7 @@ from bots.careteam.roles import COORDINATION, PATIENT, Roles
 from bots.common import records as care_rooms
 from bots.common.identity import IdentityError
 from bots.common.models import CareRoom
+from bots.common.render import room_link
 from bots.config import Config
 from bots.runtime.bot import Bot, CommandContext, JoinContext
 from bots.runtime.builtin import confirm_identity
@@ -79,7 +80,7 @@ class CareTeam:
         elif room.room_id is None:
             ctx.reply(t(ctx.lang, "patient.in_progress", ref=room.ref))
         else:
-            ctx.reply(t(ctx.lang, "patient.exists", link=render.room_link(room.room_id),
+            ctx.reply(t(ctx.lang, "patient.exists", link=room_link(room.room_id),
                         name=room.ref))
 
     async def _care_room(self, ctx: CommandContext) -> CareRoom | None:

@@ -33,6 +33,7 @@ from bots.careteam.records import pending_members, pending_rooms
 from bots.careteam.roles import PATIENT, Roles
 from bots.common.models import CareRoom, TeamMember
 from bots.common.records import PatientFile, team
+from bots.common.render import room_link
 from bots.config import Config
 from bots.runtime.bot import JobContext
 from bots.runtime.i18n import Lang, t
@@ -213,7 +214,7 @@ class Provisioner:
         if row.origin_room_id and row.cause_event_id:
             lines = [render.TeamLine(m.user_id, m.role, "invited") for m in members]
             tx.post(row.origin_room_id, notice(
-                t(lang, "patient.opened", link=render.room_link(row.room_id),
+                t(lang, "patient.opened", link=room_link(row.room_id),
                   name=row.ref or row.name, team=render.team_inline(lines)),
                 reply_to=row.cause_event_id), cause_event_id=row.cause_event_id)
 

@@ -17,31 +17,31 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from bots.careteam import render as careteam_messages
 from bots.careteam.roles import PATIENT, Roles
 from bots.common import records as care_rooms
+from bots.common.dates import DateError, parse_day
+from bots.common.jobs import HANDOVER_JOB
 from bots.common.models import CareRoom, TeamMember
+from bots.common.render import room_link, when
 from bots.config import Config, ConfigError
 from bots.discharge import records, reminders, summary, texts  # noqa: F401 - texts: catalogue
 from bots.discharge.checklist import (
     Answer,
     Checklist,
     ChecklistError,
-    as_risk,
     may_answer,
-    parse_day,
 )
 from bots.discharge.live import Pinner, post_live, update_live
-from bots.discharge.models import ChecklistRow, Handover
+from bots.discharge.models import ChecklistRow
 from bots.discharge.notify import Notifier, schedule
 from bots.discharge.records import Loaded
 from bots.discharge.reminders import DIGEST, DUE, ESCALATE, LETTER
-from bots.discharge.render import due_text, render, when
+from bots.discharge.render import due_text, render
 from bots.discharge.template import Item, Template, TemplateError, load_templates
 from bots.episode import records as episode
-from bots.episode.models import LetterMail
+from bots.episode.models import Handover, LetterMail
 from bots.episode.modes import ModeError, parse_discharge
-from bots.episode.risk import RiskError, by_hand
+from bots.episode.risk import RiskError, as_risk, by_hand
 from bots.episode.scores import Score, ScoreError, parse_hospital, parse_lace, score_text
 from bots.episode.workdays import Calendar
 from bots.runtime.bot import Bot, CommandContext, JoinContext, ReactionContext
@@ -52,8 +52,6 @@ from bots.runtime.runtime import Runtime
 from bots.runtime.store import Transaction, as_utc, utcnow
 
 YES_REACTIONS = frozenset({"✅", "✔️", "☑️"})
-# The follow-up bot's job that takes a validated discharge up (same transaction, durable).
-HANDOVER_JOB = "followup.start"
 BRIDGE = "MSSanté"  # who answered the letter's item when the bridge saw the letter leave
 LETTER_POLL = 10.0  # seconds between looks at the mails the bridge sent
 
@@ -145,7 +143,7 @@ class Discharge:
             level = await episode.risk_of(ctx.tx, room.id)
             checklist = Checklist(template, self.zone, day, admission,
                                   level.risk if level else None).move(day)
-        except ChecklistError as exc:
+        except (ChecklistError, DateError) as exc:
             ctx.reply(exc.text(ctx.lang))
             return
         row = ChecklistRow(account=ctx.tx.account, care_room_id=room.id, room_id=ctx.room_id,
@@ -178,7 +176,7 @@ class Discharge:
         try:
             day = self._future_day(date_, now)
             changed = loaded.checklist.move(day)
-        except ChecklistError as exc:
+        except (ChecklistError, DateError) as exc:
             ctx.reply(exc.text(ctx.lang))
             return
         row = loaded.row
@@ -326,7 +324,7 @@ class Discharge:
         if words:  # an optional date first
             try:
                 on, words = parse_day(words[0], today), words[1:]
-            except ChecklistError:
+            except DateError:
                 pass
         try:
             discharge, rest = parse_discharge(words)
@@ -412,7 +410,7 @@ class Discharge:
             if mine:
                 late = {i.id for i in c.overdue(now)}
                 blocks.append(t(ctx.lang, "discharge.tasks_room", ref=ref or "?",
-                                link=careteam_messages.room_link(row.room_id),
+                                link=room_link(row.room_id),
                                 items=join([t(ctx.lang, "discharge.task", id=i.id,
                                               label=i.label(ctx.lang),
                                               due=due_text(c, i, ctx.lang),

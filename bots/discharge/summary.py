@@ -10,9 +10,9 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bots.common.render import when
 from bots.discharge import texts  # noqa: F401 - registers the catalogue
 from bots.discharge.checklist import Checklist
-from bots.discharge.render import when
 from bots.runtime.i18n import CATALOGUE, Lang, t
 from bots.runtime.notice import Html, join, to_plain
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from bots.careteam.api import Api, ApiError
-from bots.discharge.render import when
+from bots.common.render import when
 from bots.episode import records as episode
 from bots.episode.modes import Discharge
 from bots.episode.risk import with_score

@@ -22,25 +22,19 @@ from sqlalchemy import delete, select
 
 from bots.careteam.roles import COORDINATION, PATIENT, Roles
 from bots.common import records as care_rooms
+from bots.common.dates import parse_day, wall_clock
+from bots.common.jobs import HANDOVER_JOB
 from bots.common.models import CareRoom
+from bots.common.render import when
 from bots.config import Config, ConfigError
 from bots.datafiles import TemplateError
 from bots.discharge import records as discharge_records
-from bots.discharge.bot import HANDOVER_JOB
-from bots.discharge.checklist import (
-    Checklist,
-    ChecklistError,
-    Risk,
-    as_risk,
-    parse_day,
-    wall_clock,
-)
-from bots.discharge.models import Handover
-from bots.discharge.render import when
+from bots.discharge.checklist import Checklist
 from bots.discharge.template import Template, load_templates
 from bots.episode import records as episode
+from bots.episode.models import Handover
 from bots.episode.modes import Discharge, ModeError, parse_discharge
-from bots.episode.risk import Level, RiskError, by_hand, effective, plan_level
+from bots.episode.risk import Level, Risk, RiskError, as_risk, by_hand, effective, plan_level
 from bots.episode.scores import Score, ScoreError, parse_hospital, parse_lace, score_text
 from bots.followup import records, texts  # noqa: F401 - texts: the catalogue
 from bots.followup.api import routes
@@ -214,7 +208,7 @@ class Followup:
             if len(rest) > 1:
                 raise ArgError("followup.extra", extra=" ".join(rest[1:]))
             risk: Risk | None = as_risk(rest[0]) if rest else None
-        except (ChecklistError, ModeError, ArgError) as exc:
+        except (ModeError, ArgError) as exc:
             ctx.reply(exc.text(ctx.lang))
             return
         if day > today:

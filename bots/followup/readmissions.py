@@ -19,8 +19,8 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from bots.common import records as care_rooms
-from bots.discharge.checklist import ChecklistError, parse_day
-from bots.discharge.render import when
+from bots.common.dates import DateError, parse_day
+from bots.common.render import when
 from bots.followup import records
 from bots.followup.indicator import RH30, category, outcome
 from bots.followup.models import FollowupEvent, FollowupPlan
@@ -73,7 +73,7 @@ class Readmissions:
         today = self.bot.today()
         try:
             day = return_day(text, row.discharged_on, today)
-        except ChecklistError as exc:
+        except DateError as exc:
             ctx.reply(exc.text(ctx.lang))
             return None
         if day < row.discharged_on:

@@ -9,7 +9,8 @@ from datetime import date
 from sqlalchemy import select
 
 from bots.common.models import CareRoom
-from bots.discharge.models import ChecklistRow, Handover
+from bots.discharge.models import ChecklistRow
+from bots.episode.models import Handover
 from bots.followup.indicator import IndexStay, Return, same_patients
 from bots.followup.models import FollowupEvent, FollowupPlan, FollowupStep
 from bots.runtime.store import Transaction

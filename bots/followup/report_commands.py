@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from bots.common import records as care_rooms
-from bots.discharge.checklist import wall_clock
+from bots.common.dates import wall_clock
 from bots.followup import records
 from bots.followup.indicator import (
     Compliance,
