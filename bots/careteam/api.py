@@ -31,6 +31,7 @@ from bots.careteam.requests import (
     role_code,
 )
 from bots.common import records as care_rooms
+from bots.common.api import ApiError
 from bots.common.identity import IdentityError
 from bots.common.models import CareRoom
 from bots.resources import resource_dir
@@ -48,17 +49,6 @@ WAIT = 60.0
 PUBLIC = ("/api/v1/openapi.yaml", "/api/v1/api/")  # the API's description: no token needed  # how long a request waits for the homeserver before answering 504
 API_SCHEMAS = ("identity", "team-member", "patient-create", "team-update",
                "coordination-member", "patient", "error", "discharge", "followup-plan")
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str,
-                 details: list[dict[str, str]] | None = None) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.details = status, code, message, details or []
-
-    def response(self) -> web.Response:
-        return web.json_response({"error": {"code": self.code, "message": self.message,
-                                            "details": self.details}}, status=self.status)
 
 
 @cache

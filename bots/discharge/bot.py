@@ -34,11 +34,12 @@ from bots.discharge.checklist import (
 from bots.discharge.live import Pinner, post_live, update_live
 from bots.discharge.models import ChecklistRow
 from bots.discharge.notify import Notifier, schedule
-from bots.discharge.records import Loaded
+from bots.discharge.records import HandedOver, Loaded
 from bots.discharge.reminders import DIGEST, DUE, ESCALATE, LETTER
 from bots.discharge.render import due_text, render
 from bots.discharge.template import Item, Template, TemplateError, load_templates
 from bots.episode import records as episode
+from bots.episode.handover import ChecklistReader
 from bots.episode.models import Handover, LetterMail
 from bots.episode.modes import ModeError, parse_discharge
 from bots.episode.risk import RiskError, as_risk, by_hand
@@ -56,17 +57,26 @@ BRIDGE = "MSSanté"  # who answered the letter's item when the bridge saw the le
 LETTER_POLL = 10.0  # seconds between looks at the mails the bridge sent
 
 
+def load_checklists(config: Config, roles: Roles) -> dict[str, Template]:
+    try:
+        return load_templates(config.discharge.templates, known_roles=roles.by_code)
+    except TemplateError as exc:  # refused at start, naming the file, the item, the reason
+        raise ConfigError(f"discharge/templates: {exc}") from None
+
+
+def checklists_at_discharge(config: Config) -> ChecklistReader:
+    """The validated checklists as the follow-up bot reads them (given by bots/registry.py)."""
+    return HandedOver(load_checklists(config, Roles.load(config.careteam.roles_file)),
+                      ZoneInfo(config.timezone))
+
+
 class Discharge:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.settings = config.discharge
         self.zone = ZoneInfo(config.timezone)
         self.roles = Roles.load(config.careteam.roles_file)
-        try:
-            self.templates = load_templates(self.settings.templates,
-                                            known_roles=self.roles.by_code)
-        except TemplateError as exc:  # refused at start, naming the file, the item, the reason
-            raise ConfigError(f"discharge/templates: {exc}") from None
+        self.templates = load_checklists(config, self.roles)
         if self.settings.default_template not in self.templates:
             raise ConfigError(f"discharge/default_template: no template named "
                               f"{self.settings.default_template!r} (known: "

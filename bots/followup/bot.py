@@ -28,10 +28,8 @@ from bots.common.models import CareRoom
 from bots.common.render import when
 from bots.config import Config, ConfigError
 from bots.datafiles import TemplateError
-from bots.discharge import records as discharge_records
-from bots.discharge.checklist import Checklist
-from bots.discharge.template import Template, load_templates
 from bots.episode import records as episode
+from bots.episode.handover import ChecklistReader
 from bots.episode.models import Handover
 from bots.episode.modes import Discharge, ModeError, parse_discharge
 from bots.episode.risk import Level, Risk, RiskError, as_risk, by_hand, effective, plan_level
@@ -71,8 +69,11 @@ FALLBACK_ROLES = ("IDEC", "DAC")
 
 
 class Followup:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, checklists: ChecklistReader) -> None:
+        """`checklists`: what the discharge said (conditions, the items answered "Non" for a
+        readmission review), read by the discharge bot's code (bots/registry.py gives it)."""
         self.config = config
+        self.checklist_at_discharge = checklists
         self.settings = config.followup
         self.zone = ZoneInfo(config.timezone)
         self.roles = Roles.load(config.careteam.roles_file)
@@ -80,10 +81,6 @@ class Followup:
         try:
             self.schedules = load_schedules(self.settings.templates,
                                             known_roles=self.roles.by_code)
-            # The discharge checklists, to read what the discharge said (conditions, the items
-            # answered "Non" for a readmission review).
-            self.checklists = load_templates(config.discharge.templates,
-                                             known_roles=self.roles.by_code)
         except TemplateError as exc:
             raise ConfigError(f"followup/templates: {exc}") from None
         if self.settings.default_template not in self.schedules:
@@ -182,17 +179,9 @@ class Followup:
         checklist = await self.checklist_at_discharge(tx, care_room_id)
         if checklist is None:
             return ()
-        held = {item.followup_condition for item in checklist.template.items
-                if item.followup_condition and checklist.state(item.id).answer == "oui"}
+        held = {item.followup_condition for item in checklist.items
+                if item.followup_condition and item.answer == "oui"}
         return conditions_at_discharge(checklist.admission, discharged_on, held)
-
-    async def checklist_at_discharge(self, tx: Transaction,
-                                     care_room_id: int) -> Checklist | None:
-        row = await records.checklist_at_discharge(tx, care_room_id)
-        template: Template | None = self.checklists.get(row.template) if row else None
-        if row is None or template is None:
-            return None
-        return discharge_records.open_checklist(tx, row, template, self.zone)
 
     async def begin(self, ctx: CommandContext, date_: str, details: str | None) -> None:
         """`!rh30 debut <date> <mode> [iteratif] [risque]`."""
@@ -521,8 +510,8 @@ class Followup:
         ]
 
 
-def followup(config: Config) -> Bot:
-    bot = Followup(config)
+def followup(config: Config, checklists: ChecklistReader) -> Bot:
+    bot = Followup(config, checklists)
     return Bot("followup", commands=bot.commands(), on_join=bot.on_join,
                services=[bot.reports.keep_scheduled], api_routes=routes(bot),
                jobs={HANDOVER_JOB: bot.start_job, STEP: bot.step_job,

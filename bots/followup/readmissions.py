@@ -165,11 +165,10 @@ class Readmissions:
         if checklist is None:
             return t(lang, "review.no_checklist")
         lines = []
-        for item in checklist.template.items:
-            state = checklist.state(item.id)
-            if state.answer == "non":
+        for item in checklist.items:
+            if item.answer == "non":
                 lines.append(t(lang, "review.item", id=item.id, label=item.label(lang),
-                               comment=f" — {state.comment}" if state.comment else ""))
+                               comment=f" — {item.comment}" if item.comment else ""))
         if not lines:
             return t(lang, "review.all_done")
         return t(lang, "review.items", items=join(lines))
