@@ -93,7 +93,7 @@ from bench.roundtrip import (
     wait_joined,
 )
 from bots.runtime.vault import Vault
-from bridge import rooms
+from bridge import records
 from bridge.mailservers import MailServers, start_mail_servers
 from bridge.outbound import Outgoing, compose
 from bridge.xdm import Document, build_package
@@ -489,7 +489,7 @@ class BridgeBench(RoomsBench):
             if resp.status != 201:
                 raise RuntimeError(f"opening room {k}: {resp.status} {body}")
         assert identity.ins is not None
-        return Room(k, body["room_id"], rooms.reference(Vault([self.data_key]), body["ref"],
+        return Room(k, body["room_id"], records.reference(Vault([self.data_key]), body["ref"],
                                                        body["room_id"]), identity.ins)
 
     async def until(self, done: Callable[[], bool], what: str, timeout: float) -> None:

@@ -97,7 +97,7 @@ from bench.roundtrip import (
     versions,
     vm_hwm_kib,
 )
-from bots.careteam.models import CareRoom
+from bots.common.models import CareRoom
 from bots.followup.bot import STEP
 from bots.followup.models import FollowupPlan, FollowupStep
 from bots.homeserver import free_port

@@ -73,10 +73,10 @@ from bench.roundtrip import (
     versions,
     vm_hwm_kib,
 )
-from bots.careteam.identity import Identity, make_identity
-from bots.careteam.messages import card
-from bots.careteam.roles import Roles
+from bots.careteam.render import card
 from bots.careteam.rooms import create_request, creator_has_all_power, episode_content, room_name
+from bots.common.identity import Identity, make_identity
+from bots.common.roles import Roles
 from bots.config import CareteamConfig
 from bots.homeserver import free_port
 from bots.runtime.notice import notice

@@ -19,6 +19,10 @@ def build_runtimes(config: Config, store: Store, *, bridge: bool = False) -> lis
     """The runtimes of `liaison bots` (bridge False) or of `liaison bridge` (the accounts that
     run the MSSanté bridge, each its own)."""
     runtimes = []
+    # What each runtime knows of the bots around it, from their settings (it reads none itself).
+    own = {a.user_id for a in config.accounts}
+    if config.mssante is not None:
+        own.add(config.mssante.careteam_account)
     for account in config.accounts:
         bridged = BRIDGE_BOTS & set(account.bots)
         if bridged and len(bridged) != len(account.bots):
@@ -39,7 +43,10 @@ def build_runtimes(config: Config, store: Store, *, bridge: bool = False) -> lis
         foreign = frozenset(COMPANION_WORDS) if config.careteam.companions and not bridge \
             else frozenset()
         runtimes.append(Runtime(config, account, store,
-                                [BOTS[name](config) for name in account.bots], foreign=foreign))
+                                [BOTS[name](config) for name in account.bots], foreign=foreign,
+                                companions=frozenset(config.careteam.companions),
+                                declared_rooms=frozenset(config.careteam.coordination_rooms),
+                                own_accounts=frozenset(own)))
     return runtimes
 
 

@@ -209,7 +209,7 @@ async def _register(args: argparse.Namespace) -> int:
               " start it with `liaison up`", file=sys.stderr)
         return 1
     if args.role:
-        from bots.careteam.roles import Roles
+        from bots.common.roles import Roles
 
         roles = Roles.load(config_mod.load(Path(state["config"])).careteam.roles_file)
         if roles.get(args.role) is None:  # before the account exists: nothing half-done

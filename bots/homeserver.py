@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import os
-import signal
 import socket
 import subprocess
 import time
@@ -22,6 +20,7 @@ import aiohttp
 import psycopg
 from psycopg import sql
 
+from bots.common.processes import stop_group
 from bots.synapse_modules.settings import PscLogin
 from bots.synapseconf import (
     Process,
@@ -37,19 +36,6 @@ DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/liaison_synapse"
 
 class HomeserverError(RuntimeError):
     pass
-
-
-def stop_group(proc: subprocess.Popen[bytes], timeout: float) -> None:
-    """SIGTERM to a child's whole process group (a server and the workers it started), SIGKILL
-    if it is still there after `timeout`."""
-    if proc.poll() is not None:
-        return
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
 
 
 def free_port() -> int:

@@ -1,6 +1,6 @@
 """Imports every module that defines tables, so migrations see the whole schema."""
 
-from bots.careteam import models as careteam_models  # noqa: F401
+from bots.common import models as care_room_models  # noqa: F401
 from bots.discharge import models as discharge_models  # noqa: F401
 from bots.episode import models as episode_models  # noqa: F401
 from bots.followup import models as followup_models  # noqa: F401

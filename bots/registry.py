@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from bots.careteam.bot import careteam
 from bots.config import Config
-from bots.discharge.bot import discharge
+from bots.discharge.bot import checklists_at_discharge, discharge
 from bots.followup.bot import followup
 from bots.runtime.bot import Bot
 from bridge.bot import COMMAND_WORDS as MSSANTE_WORDS
@@ -15,7 +15,8 @@ from bridge.bot import mssante
 BOTS: dict[str, Callable[[Config], Bot]] = {
     "careteam": careteam,
     "discharge": discharge,
-    "followup": followup,
+    # The follow-up reads the validated checklists through the discharge bot's code.
+    "followup": lambda config: followup(config, checklists_at_discharge(config)),
     "mssante": mssante,  # the MSSanté bridge: run by `liaison bridge`, on an account of its own
 }
 # Bots that run in the bridge's process (`liaison bridge`), not in `liaison bots`.

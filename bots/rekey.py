@@ -19,8 +19,8 @@ from typing import Any
 from sqlalchemy import Column, LargeBinary, select, update
 
 import bots.models_all  # noqa: F401 - every table, so none is forgotten
-from bots.careteam.identity import Identity
-from bots.careteam.models import CareRoom
+from bots.common.identity import Identity
+from bots.common.models import CareRoom
 from bots.config import Config
 from bots.runtime.account import AccountFolder
 from bots.runtime.models import Base

@@ -15,16 +15,17 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from bots.careteam.roles import COORDINATION, PATIENT, Roles
 from bots.common import capabilities as cap
 from bots.common import permissions
+from bots.common.models import COORDINATION, PATIENT
+from bots.common.roles import Roles
 from bots.config import Config, ConfigError
 from bots.runtime.bot import Bot, CommandContext
 from bots.runtime.commands import Arg, Command, Permission, as_int, described
 from bots.runtime.i18n import t
 from bots.runtime.notice import notice
 from bots.runtime.store import utcnow
-from bridge import rooms, sources, texts
+from bridge import records, sources, texts
 from bridge.inbound import parse
 from bridge.login import Login
 from bridge.metrics import queue_gauges
@@ -69,7 +70,7 @@ class Bridge:
         if row is None or row.account != ctx.tx.account or row.state != "triage":
             ctx.reply(t(ctx.lang, "mss.no_triage", id=number))
             return
-        room = await rooms.by_ref(ctx.tx, self.settings.careteam_account, typed_ref(ref))
+        room = await records.by_ref(ctx.tx, self.settings.careteam_account, typed_ref(ref))
         if room is None or room.room_id is None:
             ctx.reply(t(ctx.lang, "mss.no_room", ref=ref))
             return
@@ -95,7 +96,7 @@ class Bridge:
                 pass
             if self.trust.stale and not told:
                 async with runtime.transaction() as tx:
-                    for room_id in await rooms.coordination(tx, self.settings.careteam_account):
+                    for room_id in await records.coordination(tx, self.settings.careteam_account):
                         tx.post(room_id, notice(t(self.lang, "mss.trust_stale", hours=round(
                             sources.STALE_AFTER / 3600))))
             told = self.trust.stale

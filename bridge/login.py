@@ -27,7 +27,7 @@ from bots.runtime.bot import CommandContext
 from bots.runtime.i18n import Lang, t
 from bots.runtime.notice import notice
 from bots.runtime.store import Transaction, utcnow
-from bridge import rooms
+from bridge import records
 from bridge.models import MailboxLogin
 from bridge.oauth import Pending, Provider, ProviderError, Refused, Tokens
 
@@ -234,7 +234,7 @@ class Login:
         if row.told:
             return
         row.told = True
-        for room_id in await rooms.coordination(tx, self.settings.careteam_account):
+        for room_id in await records.coordination(tx, self.settings.careteam_account):
             tx.post(room_id, notice(t(self.lang, "mss.login.needed",
                                       mailbox=self.settings.mailbox)))
 

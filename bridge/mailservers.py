@@ -39,7 +39,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bots.homeserver import stop_group
+from bots.common.processes import stop_group
 from bots.resources import resource_dir
 from bridge.testca import CertificateAuthority
 

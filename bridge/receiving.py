@@ -25,7 +25,7 @@ from bots.runtime.backoff import Backoff
 from bots.runtime.i18n import Lang
 from bots.runtime.models import OutboxMessage
 from bots.runtime.store import Transaction, utcnow
-from bridge import rooms
+from bridge import records
 from bridge.imap import Fetched, Mailbox, MailboxError
 from bridge.inbound import (
     InboundMail,
@@ -40,8 +40,8 @@ from bridge.inbound import (
 from bridge.login import LoginNeeded
 from bridge.models import InboundRow, MailboxState
 from bridge.oauth import ProviderError
-from bridge.posting import mail_messages, quarantine_notice, triage_notice
 from bridge.receipts import receipt, report_of, wants_receipt
+from bridge.render import mail_messages, quarantine_notice, triage_notice
 from bridge.routing import Rule, decide, keys
 from bridge.sending import Sending
 from bridge.sources import TrustSource
@@ -243,7 +243,7 @@ class Receiving:
         self._receipt(tx, row, mail, trust)
         if route.room_id is None:
             row.state = "triage"
-            for room_id in await rooms.coordination(tx, self.settings.careteam_account):
+            for room_id in await records.coordination(tx, self.settings.careteam_account):
                 row.last_outbox_id = await _posted(tx, tx.post(
                     room_id, triage_notice(row.id, mail, self.zone, self.lang)))
             return
@@ -252,10 +252,10 @@ class Receiving:
     async def _candidates(self, tx: Transaction, mail: InboundMail) -> list[tuple[Rule, str | None]]:
         k = keys(mail)
         account = self.settings.careteam_account
-        by_ref = await rooms.by_tagged_ref(tx, account, k.ref, k.tag) \
+        by_ref = await records.by_tagged_ref(tx, account, k.ref, k.tag) \
             if k.ref and k.tag else None
-        by_ins = await rooms.by_ins(tx, account, k.ins) if k.ins else None
-        return [("thread", await rooms.by_thread(tx, k.thread_ids)),
+        by_ins = await records.by_ins(tx, account, k.ins) if k.ins else None
+        return [("thread", await records.by_thread(tx, k.thread_ids)),
                 ("ref", by_ref.room_id if by_ref else None),
                 ("ins", by_ins.room_id if by_ins else None)]
 
@@ -273,7 +273,7 @@ class Receiving:
     async def _report_quarantine(self, tx: Transaction, row: InboundRow,
                                  raw: bytes | None) -> None:
         sender, subject = await asyncio.to_thread(facts, raw)
-        for room_id in await rooms.coordination(tx, self.settings.careteam_account):
+        for room_id in await records.coordination(tx, self.settings.careteam_account):
             row.last_outbox_id = await _posted(tx, tx.post(room_id, quarantine_notice(
                 row.id, row.reason or "broken_mime", sender, subject,
                 self.settings.quarantine_folder, self.lang)))

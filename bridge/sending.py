@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 import aiosmtplib
 from sqlalchemy import select
 
-from bots.careteam.service import PatientFile
+from bots.common.records import PatientFile
 from bots.config import MssanteConfig
 from bots.episode.records import letter_mail_sent
 from bots.logs import failure
@@ -36,15 +36,15 @@ from bots.runtime.media import MediaError, event_content, room_file, thread_even
 from bots.runtime.models import OutboxMessage
 from bots.runtime.notice import Html, notice
 from bots.runtime.store import Transaction, as_utc, utcnow
-from bridge import rooms
+from bridge import records
 from bridge.cleaning import one_line
 from bridge.inbound import header_section, message_ids, single_address
 from bridge.login import Login, LoginNeeded
 from bridge.models import InboundRow, OutboundRow
 from bridge.oauth import ProviderError
 from bridge.outbound import Outgoing, Patient, compose, message_id_for, untrusted
-from bridge.posting import subject_of
 from bridge.receipts import Report
+from bridge.render import subject_of
 from bridge.revocation import Revocation
 from bridge.sources import TrustSource
 from bridge.tls import context
@@ -136,7 +136,7 @@ class Sending:
     async def _queue(self, ctx: CommandContext, to: list[str], subject: str, text: str,
                      in_reply_to: str | None, references: tuple[str, ...], *,
                      files_from: str | None = None, xdm: bool = False) -> None:
-        room = await rooms.room(ctx.tx, self.settings.careteam_account, ctx.room_id)
+        room = await records.room(ctx.tx, self.settings.careteam_account, ctx.room_id)
         if room is None or room.ref is None:
             ctx.reply(t(ctx.lang, "mss.not_patient_room"))
             return
@@ -155,7 +155,7 @@ class Sending:
             account=ctx.tx.account, kind="mail", key=ctx.event_id, room_id=ctx.room_id,
             event_id=ctx.event_id, message_id=message_id_for(ctx.event_id, self.settings.mailbox),
             content=ctx.tx.vault.seal({
-                "to": to, "ref": rooms.reference(ctx.tx.vault, room.ref, ctx.room_id),
+                "to": to, "ref": records.reference(ctx.tx.vault, room.ref, ctx.room_id),
                 "subject": subject, "text": text,
                 "in_reply_to": in_reply_to, "references": list(references),
                 "sent_at": now.isoformat(), "author": ctx.sender,
@@ -233,7 +233,7 @@ class Sending:
         patient = None
         if content.get("xdm"):
             async with runtime.transaction() as tx:
-                room = await rooms.room(tx, self.settings.careteam_account, row.room_id or "")
+                room = await records.room(tx, self.settings.careteam_account, row.room_id or "")
                 identity = PatientFile.open(tx, room).identity if room else None
             if identity is not None and identity.ins:
                 # Not checked against the national INSi service here: declared unqualified.

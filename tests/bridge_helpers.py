@@ -19,7 +19,7 @@ from nio import Event, RoomMessageNotice
 
 from bots.config import MailServerConfig, MssanteConfig, OAuthConfig
 from bots.runtime.vault import Vault
-from bridge import rooms
+from bridge import records
 from bridge.mailservers import MailServers
 from tests.careteam_helpers import INS, CareSetup, care_setup, welcomed
 from tests.clients import Clinician
@@ -192,7 +192,7 @@ async def bridged(make_bot: Any, make_clinician: Any, servers: MailServers, tmp_
     for room in (room_id, setup.coordination_room):
         await _joined(bridge, room)
     return Bridged(setup, bridge, servers, mailbox, gp, gp_password, room_id, created["ref"],
-                   rooms.reference(Vault([key]), created["ref"], room_id), nurse, kine)
+                   records.reference(Vault([key]), created["ref"], room_id), nurse, kine)
 
 
 async def _joined(bridge: BotHandle, room_id: str) -> None:

@@ -18,6 +18,7 @@ import pytest_asyncio
 
 from bots.app import build_runtimes
 from bots.careteam import texts as careteam_texts
+from bots.common import texts as common_texts
 from bots.config import AccountConfig, Config
 from bots.discharge import texts as discharge_texts
 from bots.episode import texts as episode_texts
@@ -37,7 +38,7 @@ _counter = itertools.count()
 # The bots' texts, as the runtimes that run them register them (Bot.texts): pure tests render
 # texts with no runtime.
 for _catalogue in (*careteam_texts.CATALOGUES, discharge_texts.TEXTS, episode_texts.TEXTS,
-                   followup_texts.TEXTS, bridge_texts.TEXTS):
+                   followup_texts.TEXTS, bridge_texts.TEXTS, common_texts.TEXTS):
     i18n.register(_catalogue)
 
 PG_ADMIN = os.environ.get("LIAISON_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bots.common.processes import stop_group
 from bots.config import OAuthConfig
-from bots.homeserver import stop_group
 from bots.runtime.store import utcnow
 from bridge.mailservers import SERVER_NAMES, Introspection
 from bridge.oauth import CIBA_GRANT, Pending, Provider, Tokens

@@ -14,11 +14,13 @@ from hypothesis import strategies as st
 
 from bots import config
 from bots.careteam import rooms
-from bots.careteam.api import ApiError, parse_json
-from bots.careteam.identity import IdentityError, normalize_name
+from bots.careteam.api import parse_json
 from bots.careteam.requests import Member, RequestError, parse_open, tokens
-from bots.careteam.roles import COORDINATION, PATIENT, Roles
 from bots.common import capabilities as cap
+from bots.common.api import ApiError
+from bots.common.identity import IdentityError, normalize_name
+from bots.common.models import COORDINATION, PATIENT
+from bots.common.roles import Roles
 from bots.runtime.commands import Caller, command_text
 from bots.runtime.vault import Vault
 from tests.careteam_helpers import INS

@@ -8,13 +8,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bots.common.dates import DateError, parse_day, wall_clock, within_hours
 from bots.discharge.checklist import (
     Checklist,
     ChecklistError,
     may_answer,
-    parse_day,
-    wall_clock,
-    within_hours,
 )
 from bots.discharge.records import from_dict, to_dict
 from bots.discharge.reminders import (
@@ -248,7 +246,7 @@ def test_live_message_shows_states_late_items_and_escapes_comments():
 def test_the_default_template_and_bad_templates_refused_with_file_item_and_reason(tmp_path):
     import yaml
 
-    from bots.careteam.roles import Roles
+    from bots.common.roles import Roles
     from bots.discharge.template import Due, TemplateError, load_templates
 
     templates = load_templates(known_roles=Roles.load().by_code)
@@ -308,9 +306,9 @@ def test_days_as_people_type_them():
     assert parse_day("24/11", today, past=True) == date(2025, 11, 24)
     assert parse_day("18/11", today, past=True) == date(2026, 11, 18)
     for bad in ("32/13", "31/02/2026", "lundi", "24-11", ""):
-        with pytest.raises(ChecklistError) as caught:
+        with pytest.raises(DateError) as caught:
             parse_day(bad, today)
-        assert caught.value.key == "checklist.bad_date"
+        assert caught.value.key == "date.bad"
 
 
 def test_reminder_plan_keeps_working_hours_and_skips_what_is_already_late():

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from bots.careteam.roles import Roles
+from bots.common.roles import Roles
 from bots.datafiles import TemplateError
 from bots.episode.scores import ScoreError, hospital, lace, lace_length, parse_hospital, parse_lace
 from bots.followup.indicator import (

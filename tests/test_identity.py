@@ -9,7 +9,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from bots.careteam.identity import (
+from bots.common.identity import (
     FIELD_LABELS,
     TEXTS,
     Identity,

@@ -8,9 +8,10 @@ from dataclasses import replace
 
 import yaml
 
-from bots.careteam.roles import COORDINATION, DEFAULT_ROLES, PATIENT, Roles
 from bots.common import capabilities as cap
+from bots.common.models import COORDINATION, PATIENT
 from bots.common.permissions import check
+from bots.common.roles import DEFAULT_ROLES, Roles
 from bots.resources import resource_dir
 from bots.runtime.commands import ANYONE, Caller, min_power
 

@@ -14,10 +14,11 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import create_engine, update
 
-from bots.careteam import service
-from bots.careteam.identity import make_identity
-from bots.careteam.models import CareRoom
+from bots.careteam import records as careteam
 from bots.careteam.requests import OpenRequest
+from bots.common import records as care_rooms
+from bots.common.identity import make_identity
+from bots.common.models import CareRoom
 from bots.config import AccountConfig, Config
 from bots.rekey import rekey, sealed_columns
 from bots.runtime.account import AccountFolder
@@ -39,7 +40,7 @@ async def test_rekey_moves_everything_to_the_first_key(tmp_path: Path):
     migrate(config.database)
     store = Store(config.database, Vault([old]))
     async with store.transaction("@bot:x") as tx:
-        await service.register_patient(tx, OpenRequest(IDENTITY, ward="Cardiologie"), prefix="P",
+        await careteam.register_patient(tx, OpenRequest(IDENTITY, ward="Cardiologie"), prefix="P",
                                        language="fr", requested_by="api")
         tx.post("!r:x", {"msgtype": "m.notice", "body": "identité"})
     await store.close()
@@ -52,9 +53,9 @@ async def test_rekey_moves_everything_to_the_first_key(tmp_path: Path):
     store = Store(config.database, only_new)
     try:
         async with store.transaction("@bot:x") as tx:
-            found = await service.find_patient(tx, IDENTITY)
+            found = await careteam.find_patient(tx, IDENTITY)
             assert found is not None and found.ward == "Cardiologie"
-            assert service.PatientFile.open(tx, found).identity == IDENTITY
+            assert care_rooms.PatientFile.open(tx, found).identity == IDENTITY
         assert [only_new.open(r.content, r.bound("content"))["body"]
                 for r in await store.pending_outbox("@bot:x")] == ["identité"]
     finally:
@@ -150,7 +151,7 @@ async def test_fernet_rows_from_before_open_and_rekey_binds_them(tmp_path: Path,
     account = ACCOUNT
     try:
         async with store.transaction(account) as tx:
-            room, _ = await service.register_patient(tx, OpenRequest(IDENTITY), prefix="P",
+            room, _ = await careteam.register_patient(tx, OpenRequest(IDENTITY), prefix="P",
                                                      language="fr", requested_by="api")
             posted = tx.post("!r:x", {"body": "identité"})
         legacy = {"care_rooms": fernet.encrypt(json.dumps({
@@ -162,9 +163,9 @@ async def test_fernet_rows_from_before_open_and_rekey_binds_them(tmp_path: Path,
             await tx.session.execute(update(OutboxMessage).where(OutboxMessage.id == posted.id)
                                      .values(content=legacy["outbox"]))
         async with store.transaction(account) as tx:
-            found = await service.find_patient(tx, IDENTITY)
+            found = await careteam.find_patient(tx, IDENTITY)
             assert found is not None and bytes(found.sealed) == legacy["care_rooms"]
-            assert service.PatientFile.open(tx, found).identity == IDENTITY
+            assert care_rooms.PatientFile.open(tx, found).identity == IDENTITY
         folder = AccountFolder(tmp_path, account, vault)
         secrets_before = folder.load()
         (folder.path / "account.sealed").write_bytes(
@@ -183,7 +184,7 @@ async def test_fernet_rows_from_before_open_and_rekey_binds_them(tmp_path: Path,
             assert room_row is not None and out_row is not None
             for sealed in (room_row.sealed, out_row.content):
                 assert bytes(sealed).startswith(b"\x01")
-            assert service.PatientFile.open(tx, room_row).identity == IDENTITY
+            assert care_rooms.PatientFile.open(tx, room_row).identity == IDENTITY
             assert vault.open(out_row.content, out_row.bound("content")) == {"body": "identité"}
     finally:
         await store.close()

@@ -13,10 +13,11 @@ import pytest_asyncio
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
-from bots.careteam import service
-from bots.careteam.identity import make_identity
-from bots.careteam.models import CareRoom
+from bots.careteam import records as careteam
 from bots.careteam.requests import Member, OpenRequest
+from bots.common import records as care_rooms
+from bots.common.identity import make_identity
+from bots.common.models import CareRoom
 from bots.discharge import records
 from bots.discharge.models import AuditEntry, ChecklistRow
 from bots.runtime.store import Store, migrate, utcnow
@@ -114,23 +115,23 @@ async def test_patient_register_on_both_databases(store: Store):
     marie = make_identity("DUPONT", "Marie", date(1948, 3, 12), "F", ins=INS)
     paul = make_identity("MARTIN", "Paul", date(1950, 1, 1), "M")
     async with store.transaction(account) as tx:
-        first, created = await service.register_patient(
+        first, created = await careteam.register_patient(
             tx, OpenRequest(marie, team=(Member("@ide:test", "IDE"),)), prefix="P",
             language="fr", requested_by="api")
-        second, _ = await service.register_patient(tx, OpenRequest(paul), prefix="P",
+        second, _ = await careteam.register_patient(tx, OpenRequest(paul), prefix="P",
                                                    language="fr", requested_by="api")
     assert created and first.ref.endswith("-00001") and second.ref.endswith("-00002")
     async with store.transaction(account) as tx:
         without_ins = make_identity("Dupont", "marie", date(1948, 3, 12), "F")
-        again, created = await service.register_patient(tx, OpenRequest(without_ins),
+        again, created = await careteam.register_patient(tx, OpenRequest(without_ins),
                                                         prefix="P", language="fr",
                                                         requested_by="api")
         assert not created and again.id == first.id
         other_ins = make_identity("DUPONT", "Marie", date(1948, 3, 12), "F",
                                   ins=ins_for("2480375123457"))
-        with pytest.raises(service.IdentityConflict):
-            await service.find_patient(tx, other_ins)
-        assert [m.user_id for m in await service.team(tx, first)] == ["@ide:test"]
+        with pytest.raises(careteam.IdentityConflict):
+            await careteam.find_patient(tx, other_ins)
+        assert [m.user_id for m in await care_rooms.team(tx, first)] == ["@ide:test"]
     with pytest.raises(IntegrityError):
         async with store.transaction(account) as tx:
             tx.session.add(CareRoom(account=account, kind="patient", ref=first.ref,
@@ -154,10 +155,10 @@ async def test_sealed_values_swapped_between_rows_do_not_open(store: Store):
     rather than shown as the other row's."""
     account = f"@bot{secrets.token_hex(3)}:test"
     async with store.transaction(account) as tx:
-        marie, _ = await service.register_patient(
+        marie, _ = await careteam.register_patient(
             tx, OpenRequest(make_identity("DUPONT", "Marie", date(1948, 3, 12), "F", ins=INS)),
             prefix="P", language="fr", requested_by="api")
-        paul, _ = await service.register_patient(
+        paul, _ = await careteam.register_patient(
             tx, OpenRequest(make_identity("MARTIN", "Paul", date(1950, 1, 1), "M")),
             prefix="P", language="fr", requested_by="api")
         checklist = ChecklistRow(account=account, care_room_id=marie.id, room_id="!m:test",
@@ -179,6 +180,6 @@ async def test_sealed_values_swapped_between_rows_do_not_open(store: Store):
         for row_id in (marie.id, paul.id):
             row = await tx.session.get(CareRoom, row_id)
             with pytest.raises(VaultError):
-                service.PatientFile.open(tx, row)
+                care_rooms.PatientFile.open(tx, row)
         with pytest.raises(VaultError):
             await records.audit_trail(tx, checklist)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from bots.careteam.models import CareRoom
+from bots.common.models import CareRoom
 from bots.runtime.account import AccountFolder
 from bots.runtime.vault import Binding, Vault, VaultError
 

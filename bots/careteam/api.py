@@ -21,9 +21,7 @@ import referencing
 from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 
-from bots.careteam import service, texts
-from bots.careteam.identity import IdentityError
-from bots.careteam.models import CareRoom
+from bots.careteam import records, texts
 from bots.careteam.provisioner import Permanent
 from bots.careteam.requests import (
     Member,
@@ -32,6 +30,10 @@ from bots.careteam.requests import (
     from_payload,
     role_code,
 )
+from bots.common import records as care_rooms
+from bots.common.api import ApiError
+from bots.common.identity import IdentityError
+from bots.common.models import CareRoom
 from bots.resources import resource_dir
 from bots.runtime.commands import ArgError
 from bots.runtime.i18n import Lang, t
@@ -47,17 +49,6 @@ WAIT = 60.0
 PUBLIC = ("/api/v1/openapi.yaml", "/api/v1/api/")  # the API's description: no token needed  # how long a request waits for the homeserver before answering 504
 API_SCHEMAS = ("identity", "team-member", "patient-create", "team-update",
                "coordination-member", "patient", "error", "discharge", "followup-plan")
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str,
-                 details: list[dict[str, str]] | None = None) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.details = status, code, message, details or []
-
-    def response(self) -> web.Response:
-        return web.json_response({"error": {"code": self.code, "message": self.message,
-                                            "details": self.details}}, status=self.status)
 
 
 @cache
@@ -230,10 +221,10 @@ class Api:
         for attempt in range(5):
             try:
                 async with self.runtime.transaction() as tx:
-                    return await service.register_patient(
+                    return await records.register_patient(
                         tx, req, prefix=self.bot.settings.ref_prefix, language=language,
                         requested_by="api")
-            except service.IdentityConflict as exc:
+            except records.IdentityConflict as exc:
                 lang: Lang = language  # type: ignore[assignment]
                 raise ApiError(409, "identity_conflict", to_plain(
                     t(lang, "patient.conflict", ref=exc.ref))) from None
@@ -269,7 +260,7 @@ class Api:
 
     async def room(self, ref: str) -> CareRoom:
         async with self.runtime.transaction() as tx:
-            room = await service.room_by_ref(tx, ref)
+            room = await care_rooms.room_by_ref(tx, ref)
         if room is None:
             raise ApiError(404, "not_found", f"no patient file {ref}")
         return room
@@ -307,17 +298,17 @@ class Api:
                      lang: Lang) -> None:
         async with self.runtime.transaction() as tx:
             for member in add:
-                await service.ask_member(tx, room, member, requested_by="api",
+                await records.ask_member(tx, room, member, requested_by="api",
                                          cause_event_id=None, language=room.language)
             for user_id in remove:
                 if user_id != self.runtime.user_id:
-                    await service.ask_removal(tx, room, user_id, requested_by="api",
+                    await records.ask_removal(tx, room, user_id, requested_by="api",
                                               cause_event_id=None, language=room.language)
         self.bot.provisioner.wake()
 
         async def applied() -> bool:
             async with self.runtime.transaction() as tx:
-                return not await service.pending_members(tx, room.id)
+                return not await records.pending_members(tx, room.id)
 
         if not await self.bot.provisioner.wait_until(applied, WAIT):
             raise ApiError(504, "unavailable", "the homeserver is slow; the change is recorded "
@@ -331,7 +322,7 @@ class Api:
         except ArgError as exc:
             raise ApiError(422, "unknown_role", to_plain(exc.text(lang))) from None
         async with self.runtime.transaction() as tx:
-            rooms = [r for r in await service.coordination_rooms(tx) if r.status == "open"]
+            rooms = [r for r in await care_rooms.coordination_rooms(tx) if r.status == "open"]
         if not rooms:
             raise ApiError(503, "unavailable", "no coordination room yet; retry shortly")
         await self._check_users([member.user_id], lang)

@@ -1,6 +1,6 @@
 """The care-team bot: patient rooms, their teams and roles, the newcomer's briefing.
 
-Commands record what should happen (service.py) in the transaction that claims the command; the
+Commands record what should happen (records.py) in the transaction that claims the command; the
 provisioner carries it out on Matrix and answers. Reading commands answer at once.
 """
 
@@ -10,14 +10,16 @@ from dataclasses import replace
 from datetime import date
 from typing import TYPE_CHECKING
 
-from bots.careteam import messages, service, texts
-from bots.careteam.identity import IdentityError
-from bots.careteam.models import CareRoom
+from bots.careteam import records, render, texts
 from bots.careteam.provisioner import EXPIRE_JOB, Provisioner
 from bots.careteam.requests import Member, RequestError, parse_open, role_code
-from bots.careteam.roles import COORDINATION, PATIENT, Roles
 from bots.common import capabilities as cap
 from bots.common import permissions
+from bots.common import records as care_rooms
+from bots.common.identity import IdentityError
+from bots.common.models import COORDINATION, PATIENT, CareRoom
+from bots.common.render import room_link
+from bots.common.roles import Roles
 from bots.config import Config
 from bots.runtime.bot import Bot, CommandContext, JoinContext
 from bots.runtime.builtin import confirm_identity
@@ -40,10 +42,10 @@ class CareTeam:
 
     async def accepts_invite(self, tx: Transaction, room_id: str, inviter: str) -> bool:
         """A room in its records, or asked by someone who may manage a coordination room's team."""
-        if await service.room_by_id(tx, room_id) is not None:
+        if await care_rooms.room_by_id(tx, room_id) is not None:
             return True
-        for room in await service.coordination_rooms(tx):
-            kind, role = await service.role_in(tx, room.room_id or "", inviter)
+        for room in await care_rooms.coordination_rooms(tx):
+            kind, role = await care_rooms.role_in(tx, room.room_id or "", inviter)
             if role and self.roles.may(Caller(inviter, room.room_id or "", 0, role, kind),
                                        cap.TEAM_MANAGE):
                 return True
@@ -64,11 +66,11 @@ class CareTeam:
             # Whoever opens the room is in its team, with their coordination role.
             req = replace(req, team=(*req.team, Member(ctx.sender, ctx.caller.role)))
         try:
-            room, created = await service.register_patient(
+            room, created = await records.register_patient(
                 ctx.tx, req, prefix=self.settings.ref_prefix, language=ctx.lang,
                 requested_by=ctx.sender, origin_room_id=ctx.room_id,
                 cause_event_id=ctx.event_id)
-        except service.IdentityConflict as exc:
+        except records.IdentityConflict as exc:
             ctx.reply(t(ctx.lang, "patient.conflict", ref=exc.ref))
             return
         if created:
@@ -76,11 +78,11 @@ class CareTeam:
         elif room.room_id is None:
             ctx.reply(t(ctx.lang, "patient.in_progress", ref=room.ref))
         else:
-            ctx.reply(t(ctx.lang, "patient.exists", link=messages.room_link(room.room_id),
+            ctx.reply(t(ctx.lang, "patient.exists", link=room_link(room.room_id),
                         name=room.ref))
 
     async def _care_room(self, ctx: CommandContext) -> CareRoom | None:
-        room = await service.room_by_id(ctx.tx, ctx.room_id)
+        room = await care_rooms.room_by_id(ctx.tx, ctx.room_id)
         if room is None:
             ctx.reply(t(ctx.lang, "patient.not_here"))
         return room
@@ -91,8 +93,8 @@ class CareTeam:
             ctx.reply(self.card(ctx.tx, room, ctx.lang))
 
     def card(self, tx: Transaction, room: CareRoom, lang: Lang) -> Html:
-        file = service.PatientFile.open(tx, room)
-        return messages.card(lang, ref=room.ref or "", identity=file.identity,
+        file = care_rooms.PatientFile.open(tx, room)
+        return render.card(lang, ref=room.ref or "", identity=file.identity,
                              admission=file.admission_date, ward=room.ward, status=room.status)
 
     async def close_episode(self, ctx: CommandContext) -> None:
@@ -110,12 +112,12 @@ class CareTeam:
         room = await self._open_room(ctx)
         if room is None:
             return
-        outcome = await service.ask_member(
+        outcome = await records.ask_member(
             ctx.tx, room, Member(member, role), requested_by=ctx.sender,
             cause_event_id=ctx.event_id, language=ctx.lang)
         if outcome == "unchanged":
             ctx.reply(t(ctx.lang, "team.unchanged", user=member,
-                        role=messages.role_label(ctx.lang, self.roles, role)))
+                        role=render.role_label(ctx.lang, self.roles, role)))
             return
         ctx.tx.after_commit.append(self.provisioner.wake)
 
@@ -125,7 +127,7 @@ class CareTeam:
             return
         if member == ctx.runtime.user_id:
             ctx.reply(t(ctx.lang, "team.not_self"))
-        elif await service.ask_removal(ctx.tx, room, member, requested_by=ctx.sender,
+        elif await records.ask_removal(ctx.tx, room, member, requested_by=ctx.sender,
                                        cause_event_id=ctx.event_id, language=ctx.lang):
             ctx.tx.after_commit.append(self.provisioner.wake)
         else:
@@ -145,39 +147,39 @@ class CareTeam:
 
     async def team_html(self, runtime: Runtime, tx: Transaction, room: CareRoom,
                         lang: Lang) -> Html:
-        return messages.team_list(lang, self.roles, await self.team_lines(runtime, tx, room))
+        return render.team_list(lang, self.roles, await self.team_lines(runtime, tx, room))
 
     async def team_lines(self, runtime: Runtime, tx: Transaction,
-                         room: CareRoom) -> list[messages.TeamLine]:
+                         room: CareRoom) -> list[render.TeamLine]:
         """The recorded team with what the room says of each member, then anyone else in the
         room (invited by a coordinator from Element, say) without a role."""
         matrix = runtime.client.rooms.get(room.room_id or "")
         present = dict(matrix.users) if matrix else {}
         lines = []
-        for m in await service.team(tx, room):
+        for m in await care_rooms.team(tx, room):
             user = present.pop(m.user_id, None)
             state = "pending" if not m.applied else \
                 "left" if user is None else "invited" if user.invited else "joined"
-            lines.append(messages.TeamLine(m.user_id, m.role, state))
+            lines.append(render.TeamLine(m.user_id, m.role, state))
         for user_id, user in present.items():
             if user_id != runtime.user_id:
-                lines.append(messages.TeamLine(user_id, None,
+                lines.append(render.TeamLine(user_id, None,
                                                "invited" if user.invited else "joined"))
         return lines
 
     async def list_roles(self, ctx: CommandContext) -> None:
-        ctx.reply(messages.roles_list(ctx.lang, self.roles))
+        ctx.reply(render.roles_list(ctx.lang, self.roles))
 
     # --- someone joined --------------------------------------------------------------------
 
     async def on_join(self, ctx: JoinContext) -> None:
-        room = await service.room_by_id(ctx.tx, ctx.room_id)
+        room = await care_rooms.room_by_id(ctx.tx, ctx.room_id)
         if room is None or ctx.user_id in (ctx.runtime.user_id, *self.settings.companions):
             return
         lang: Lang = room.language  # type: ignore[assignment]
-        row = await service.member(ctx.tx, room, ctx.user_id)
+        row = await care_rooms.member(ctx.tx, room, ctx.user_id)
         code = row.role if row and row.desired == "present" else None
-        role = messages.role_label(lang, self.roles, code)
+        role = render.role_label(lang, self.roles, code)
         if room.kind == COORDINATION:
             ctx.post(t(lang, "coordination.welcome", user=ctx.user_id, role=role),
                      mentions=[ctx.user_id])
@@ -202,11 +204,11 @@ class CareTeam:
         team and companions, in a coordination room its members; on allowed servers only.
         None (no limit) in rooms that are not the bot's."""
         async with runtime.transaction() as tx:
-            room = await service.room_by_id(tx, room_id)
+            room = await care_rooms.room_by_id(tx, room_id)
             if room is None:
                 return None
             if room.kind == PATIENT:
-                users = {m.user_id for m in await service.team(tx, room)}
+                users = {m.user_id for m in await care_rooms.team(tx, room)}
                 users.update(self.settings.companions)
             else:
                 matrix = runtime.client.rooms.get(room_id)
@@ -220,11 +222,11 @@ class CareTeam:
         """Coordination rooms from the configuration, and the dev stack's own one."""
         async with runtime.transaction() as tx:
             for room_id in self.settings.coordination_rooms:
-                await service.register_coordination_room(
+                await records.register_coordination_room(
                     tx, room_id=room_id, name=None, language=self.config.language)
             if self.settings.create_coordination_room and not \
-                    await service.coordination_rooms(tx):
-                await service.register_coordination_room(
+                    await care_rooms.coordination_rooms(tx):
+                await records.register_coordination_room(
                     tx, room_id=None, name=self.settings.create_coordination_room,
                     language=self.config.language)
 

@@ -1,4 +1,4 @@
-"""Carries out on Matrix what service.py recorded: creates rooms, invites and removes members,
+"""Carries out on Matrix what records.py recorded: creates rooms, invites and removes members,
 sets power levels, closes episodes. The Matrix edge of the care-team bot.
 
 Each piece of work is a row (a room `creating`/`closing`, a member not `applied`), so a crash or a
@@ -28,10 +28,12 @@ from nio import (
 )
 from sqlalchemy import delete, select
 
-from bots.careteam import messages, rooms
-from bots.careteam.models import CareRoom, TeamMember
-from bots.careteam.roles import PATIENT, Roles
-from bots.careteam.service import PatientFile, pending_members, pending_rooms, team
+from bots.careteam import render, rooms
+from bots.careteam.records import pending_members, pending_rooms
+from bots.common.models import PATIENT, CareRoom, TeamMember
+from bots.common.records import PatientFile, team
+from bots.common.render import room_link
+from bots.common.roles import Roles
 from bots.config import Config
 from bots.runtime.bot import JobContext
 from bots.runtime.i18n import Lang, t
@@ -206,14 +208,14 @@ class Provisioner:
         if row.kind == PATIENT:
             file = PatientFile.open(tx, row)
             # The room's first message; whoever joins later gets it again in their welcome.
-            tx.post(row.room_id, notice(messages.card(
+            tx.post(row.room_id, notice(render.card(
                 lang, ref=row.ref or "", identity=file.identity, admission=file.admission_date,
                 ward=row.ward, status="open")))
         if row.origin_room_id and row.cause_event_id:
-            lines = [messages.TeamLine(m.user_id, m.role, "invited") for m in members]
+            lines = [render.TeamLine(m.user_id, m.role, "invited") for m in members]
             tx.post(row.origin_room_id, notice(
-                t(lang, "patient.opened", link=messages.room_link(row.room_id),
-                  name=row.ref or row.name, team=messages.team_inline(lines)),
+                t(lang, "patient.opened", link=room_link(row.room_id),
+                  name=row.ref or row.name, team=render.team_inline(lines)),
                 reply_to=row.cause_event_id), cause_event_id=row.cause_event_id)
 
     async def _creator_has_all_power(self) -> bool:
@@ -465,6 +467,6 @@ class Provisioner:
             else:
                 assert outcome is not None
                 text = t(lang, outcome, user=row.user_id,
-                         role=messages.role_label(lang, self.roles, row.role))
+                         role=render.role_label(lang, self.roles, row.role))
             tx.post(room.room_id, notice(text, reply_to=row.cause_event_id),
                     cause_event_id=row.cause_event_id)

@@ -12,14 +12,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from bots.careteam.identity import (
+from bots.common.identity import (
     Identity,
     IdentityError,
     make_identity,
     parse_birth_date,
     parse_sex,
 )
-from bots.careteam.roles import Roles
+from bots.common.roles import Roles
 from bots.runtime.commands import ArgError, as_user_id
 from bots.runtime.i18n import Refusal
 

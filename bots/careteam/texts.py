@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bots.careteam.identity import FIELD_LABELS, IdentityError
-from bots.careteam.identity import TEXTS as IDENTITY_TEXTS
+from bots.common.identity import FIELD_LABELS, IdentityError
+from bots.common.identity import TEXTS as IDENTITY_TEXTS
 from bots.runtime.i18n import Lang, t, words
 from bots.runtime.notice import Html
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bots.careteam import service
+from bots.common import records
 from bots.runtime.bot import CallerResolver
 from bots.runtime.commands import Caller, Permission
 from bots.runtime.i18n import Lang, Refusal, t
@@ -23,7 +23,7 @@ from bots.runtime.store import Transaction
 async def resolve(tx: Transaction, caller: Caller, account: str | None = None) -> Caller:
     """The caller with their role and the kind of room, from the care-team bot's records
     (`account`: that bot's, when another account asks; the transaction's by default)."""
-    kind, role = await service.role_in(tx, caller.room_id, caller.user_id, account)
+    kind, role = await records.role_in(tx, caller.room_id, caller.user_id, account)
     return replace(caller, room_kind=kind, role=role)
 
 

@@ -17,34 +17,36 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from bots.careteam import messages as careteam_messages
-from bots.careteam import service as careteam
-from bots.careteam.models import CareRoom, TeamMember
-from bots.careteam.roles import PATIENT, Roles
 from bots.common import capabilities as cap
 from bots.common import permissions
+from bots.common import records as care_rooms
+from bots.common import texts as common_texts
+from bots.common.dates import DateError, parse_day
+from bots.common.jobs import HANDOVER_JOB
+from bots.common.models import PATIENT, CareRoom, TeamMember
+from bots.common.render import room_link, when
+from bots.common.roles import Roles
 from bots.config import Config, ConfigError
 from bots.discharge import records, reminders, summary, texts
 from bots.discharge.checklist import (
     Answer,
     Checklist,
     ChecklistError,
-    as_risk,
     may_answer,
-    parse_day,
 )
 from bots.discharge.live import Pinner, post_live, update_live
-from bots.discharge.models import ChecklistRow, Handover
+from bots.discharge.models import ChecklistRow
 from bots.discharge.notify import Notifier, schedule
-from bots.discharge.records import Loaded
+from bots.discharge.records import HandedOver, Loaded
 from bots.discharge.reminders import DIGEST, DUE, ESCALATE, LETTER
-from bots.discharge.render import due_text, render, when
+from bots.discharge.render import due_text, render
 from bots.discharge.template import Item, Template, TemplateError, load_templates
 from bots.episode import records as episode
 from bots.episode import texts as episode_texts
-from bots.episode.models import LetterMail
+from bots.episode.handover import ChecklistReader
+from bots.episode.models import Handover, LetterMail
 from bots.episode.modes import ModeError, parse_discharge
-from bots.episode.risk import RiskError, by_hand
+from bots.episode.risk import RiskError, as_risk, by_hand
 from bots.episode.scores import Score, ScoreError, parse_hospital, parse_lace, score_text
 from bots.episode.workdays import Calendar
 from bots.runtime.bot import Bot, CommandContext, JoinContext, ReactionContext
@@ -55,10 +57,21 @@ from bots.runtime.runtime import Runtime
 from bots.runtime.store import Transaction, as_utc, utcnow
 
 YES_REACTIONS = frozenset({"✅", "✔️", "☑️"})
-# The follow-up bot's job that takes a validated discharge up (same transaction, durable).
-HANDOVER_JOB = "followup.start"
 BRIDGE = "MSSanté"  # who answered the letter's item when the bridge saw the letter leave
 LETTER_POLL = 10.0  # seconds between looks at the mails the bridge sent
+
+
+def load_checklists(config: Config, roles: Roles) -> dict[str, Template]:
+    try:
+        return load_templates(config.discharge.templates, known_roles=roles.by_code)
+    except TemplateError as exc:  # refused at start, naming the file, the item, the reason
+        raise ConfigError(f"discharge/templates: {exc}") from None
+
+
+def checklists_at_discharge(config: Config) -> ChecklistReader:
+    """The validated checklists as the follow-up bot reads them (given by bots/registry.py)."""
+    return HandedOver(load_checklists(config, Roles.load(config.careteam.roles_file)),
+                      ZoneInfo(config.timezone))
 
 
 class Discharge:
@@ -67,11 +80,7 @@ class Discharge:
         self.settings = config.discharge
         self.zone = ZoneInfo(config.timezone)
         self.roles = Roles.load(config.careteam.roles_file)
-        try:
-            self.templates = load_templates(self.settings.templates,
-                                            known_roles=self.roles.by_code)
-        except TemplateError as exc:  # refused at start, naming the file, the item, the reason
-            raise ConfigError(f"discharge/templates: {exc}") from None
+        self.templates = load_checklists(config, self.roles)
         if self.settings.default_template not in self.templates:
             raise ConfigError(f"discharge/default_template: no template named "
                               f"{self.settings.default_template!r} (known: "
@@ -126,7 +135,7 @@ class Discharge:
             ctx.reply(render(loaded.checklist, ctx.lang, utcnow()))
 
     async def plan(self, ctx: CommandContext, date_: str, template_name: str | None) -> None:
-        room = await careteam.room_by_id(ctx.tx, ctx.room_id)
+        room = await care_rooms.room_by_id(ctx.tx, ctx.room_id)
         if room is None or room.status != "open":
             ctx.reply(t(ctx.lang, "discharge.not_patient_room"))
             return
@@ -144,11 +153,11 @@ class Discharge:
         now = utcnow()
         try:
             day = self._future_day(date_, now)
-            admission = careteam.PatientFile.open(ctx.tx, room).admission_date
+            admission = care_rooms.PatientFile.open(ctx.tx, room).admission_date
             level = await episode.risk_of(ctx.tx, room.id)
             checklist = Checklist(template, self.zone, day, admission,
                                   level.risk if level else None).move(day)
-        except ChecklistError as exc:
+        except (ChecklistError, DateError) as exc:
             ctx.reply(exc.text(ctx.lang))
             return
         row = ChecklistRow(account=ctx.tx.account, care_room_id=room.id, room_id=ctx.room_id,
@@ -181,7 +190,7 @@ class Discharge:
         try:
             day = self._future_day(date_, now)
             changed = loaded.checklist.move(day)
-        except ChecklistError as exc:
+        except (ChecklistError, DateError) as exc:
             ctx.reply(exc.text(ctx.lang))
             return
         row = loaded.row
@@ -246,9 +255,9 @@ class Discharge:
         loaded = await self._loaded(ctx)
         if loaded is None:
             return
-        room = await careteam.room_by_id(ctx.tx, ctx.room_id)
+        room = await care_rooms.room_by_id(ctx.tx, ctx.room_id)
         assert room is not None
-        member = await careteam.member(ctx.tx, room, member_id)
+        member = await care_rooms.member(ctx.tx, room, member_id)
         if member is None or member.desired != "present":
             ctx.reply(t(ctx.lang, "discharge.not_in_team", user=member_id))
             return
@@ -329,7 +338,7 @@ class Discharge:
         if words:  # an optional date first
             try:
                 on, words = parse_day(words[0], today), words[1:]
-            except ChecklistError:
+            except DateError:
                 pass
         try:
             discharge, rest = parse_discharge(words)
@@ -383,7 +392,7 @@ class Discharge:
             return
         room = await ctx.tx.session.get(CareRoom, loaded.row.care_room_id)
         assert room is not None
-        identity = careteam.PatientFile.open(ctx.tx, room).identity
+        identity = care_rooms.PatientFile.open(ctx.tx, room).identity
         patient = f"{identity.family_name} {identity.given_names}, " \
                   f"{when(ctx.lang, identity.birth_date)}" + \
                   (f", INS {identity.ins_display()}" if identity.ins else "")
@@ -415,7 +424,7 @@ class Discharge:
             if mine:
                 late = {i.id for i in c.overdue(now)}
                 blocks.append(t(ctx.lang, "discharge.tasks_room", ref=ref or "?",
-                                link=careteam_messages.room_link(row.room_id),
+                                link=room_link(row.room_id),
                                 items=join([t(ctx.lang, "discharge.task", id=i.id,
                                               label=i.label(ctx.lang),
                                               due=due_text(c, i, ctx.lang),
@@ -542,7 +551,7 @@ class Discharge:
 
 def discharge(config: Config) -> Bot:
     bot = Discharge(config)
-    return Bot("discharge", commands=bot.commands(), texts=(texts.TEXTS, episode_texts.TEXTS),
+    return Bot("discharge", commands=bot.commands(), texts=(texts.TEXTS, episode_texts.TEXTS, common_texts.TEXTS),
                on_join=bot.on_join,
                on_reaction=bot.on_reaction, clear_reactions=True,
                services=[bot.pinner.run, bot.letters],

@@ -9,16 +9,15 @@ docs/CLINICAL.md §2.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from bots.common.dates import wall_clock
 from bots.discharge.template import Due, Item, Template
-from bots.episode.risk import RISKS, UNKNOWN_AS, Risk
-from bots.runtime.commands import ArgError
+from bots.episode.risk import UNKNOWN_AS, Risk
 from bots.runtime.i18n import Refusal
 
 Answer = Literal["oui", "non", "na"]
@@ -192,61 +191,3 @@ def may_answer(item: Item, role: str | None, *, any_item: bool = False,
     """The item's roles, whoever it is assigned to, and roles that may answer every item
     (`any_item`: physicians and coordinators in the default roles file)."""
     return assigned or (role is not None and (any_item or role in item.roles))
-
-
-_DAY = re.compile(r"^(?P<d>\d{1,2})/(?P<m>\d{1,2})(?:/(?P<y>\d{4}))?$")
-_RELATIVE = {"aujourdhui": 0, "aujourd'hui": 0, "today": 0, "demain": 1, "tomorrow": 1,
-             "apres-demain": 2, "après-demain": 2, "hier": -1, "yesterday": -1,
-             "avant-hier": -2}
-
-
-def as_risk(raw: str) -> Risk:
-    """A risk level as people type it (fr or en, with or without accents)."""
-    value = raw.lower().replace("é", "e").replace("è", "e")
-    value = {"high": "eleve", "low": "faible", "intermediate": "intermediaire",
-             "moyen": "intermediaire", "modere": "intermediaire"}.get(value, value)
-    if value not in RISKS:
-        raise ArgError("discharge.bad_risk", value=raw)
-    return value  # type: ignore[return-value]
-
-
-def parse_day(text: str, today: date, *, past: bool = False) -> date:
-    """A day as people type it: 24/11/2026, 24/11 (the next such day; with `past`, the last
-    one), 2026-11-24, demain, hier, J+3 or J-3 (days from today)."""
-    raw = text.strip().lower()
-    if raw in _RELATIVE:
-        return today + timedelta(days=_RELATIVE[raw])
-    try:
-        if (m := re.match(r"^j([+-])(\d{1,3})$", raw)):
-            return today + timedelta(days=int(m[2]) * (1 if m[1] == "+" else -1))
-        if (m := _DAY.match(raw)):
-            if m["y"]:
-                return date(int(m["y"]), int(m["m"]), int(m["d"]))
-            day = date(today.year, int(m["m"]), int(m["d"]))
-            if past:
-                return day if day <= today else date(today.year - 1, day.month, day.day)
-            return day if day >= today else date(today.year + 1, day.month, day.day)
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise ChecklistError("checklist.bad_date", value=text) from None
-
-
-def wall_clock(day: date, at: time, zone: ZoneInfo) -> datetime:
-    """`day` at local time `at` in `zone`, as an aware time. A time that does not exist (the
-    spring-forward gap) moves forward by the gap, as a wall clock does; an ambiguous one (the
-    autumn repeat) is the first occurrence."""
-    local = datetime.combine(day, at, tzinfo=zone)
-    return local.astimezone(UTC).astimezone(zone)
-
-
-def within_hours(when: datetime, start: time, end: time) -> datetime:
-    """`when`, or the next moment inside the working hours [start, end) of its zone: a
-    reminder due at night waits for the morning."""
-    zone = when.tzinfo
-    assert isinstance(zone, ZoneInfo)
-    local = when.astimezone(zone)
-    if local.time() < start:
-        return wall_clock(local.date(), start, zone)
-    if local.time() >= end:
-        return wall_clock(local.date() + timedelta(days=1), start, zone)
-    return local

@@ -1,5 +1,6 @@
 """The discharge bot's tables: one checklist per patient room, its audit trail, the messages that
-are about one item (a ✅ on them answers it), and the hand-overs to the RH30 follow-up.
+are about one item (a ✅ on them answers it). The hand-overs to the RH30 follow-up are the
+episode's (bots/episode/models.py).
 
 What users wrote (comments, reasons) and the checklist's answers are sealed by the vault; the clear
 columns are what the bot looks rows up by.
@@ -7,12 +8,10 @@ columns are what the bot looks rows up by.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
-    Boolean,
-    Date,
     DateTime,
     ForeignKey,
     Integer,
@@ -75,24 +74,3 @@ class ItemMessage(Base):
     checklist_id: Mapped[int] = mapped_column(
         ForeignKey("discharge_checklists.id", ondelete="CASCADE"), index=True)
     item: Mapped[int] = mapped_column(Integer)
-
-
-class Handover(Base):
-    """A validated discharge, for the RH30 follow-up to take up (`taken_at` once it has): its
-    mode and iterative flag, the ward then, and whether its checklist was complete and on time
-    (`compliant`, docs/CLINICAL.md §2)."""
-
-    __tablename__ = "discharge_handovers"
-    id: Mapped[int] = mapped_column(_ID, primary_key=True)
-    account: Mapped[str] = mapped_column(String(255), index=True)
-    checklist_id: Mapped[int] = mapped_column(
-        ForeignKey("discharge_checklists.id", ondelete="CASCADE"), unique=True)
-    care_room_id: Mapped[int] = mapped_column(ForeignKey("care_rooms.id", ondelete="CASCADE"))
-    discharged_on: Mapped[date] = mapped_column(Date)
-    risk: Mapped[str | None] = mapped_column(String(16))
-    mode: Mapped[str] = mapped_column(String(16), default="domicile")
-    iterative: Mapped[bool] = mapped_column(Boolean, default=False)
-    ward: Mapped[str | None] = mapped_column(String(100))
-    compliant: Mapped[bool | None] = mapped_column(Boolean)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    taken_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -9,8 +9,9 @@ from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from bots.careteam.models import CareRoom
-from bots.careteam.service import members_with
+from bots.common.models import CareRoom
+from bots.common.records import members_with
+from bots.common.render import when
 from bots.config import DischargeConfig
 from bots.discharge import records, reminders
 from bots.discharge.checklist import Checklist
@@ -18,7 +19,7 @@ from bots.discharge.live import update_live
 from bots.discharge.models import ChecklistRow
 from bots.discharge.records import Loaded
 from bots.discharge.reminders import Hours, Job, letter_plan, letter_prefix, next_letter_morning
-from bots.discharge.render import due_text, render, when
+from bots.discharge.render import due_text, render
 from bots.discharge.template import Item
 from bots.episode.workdays import Calendar
 from bots.runtime.bot import JobContext

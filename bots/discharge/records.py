@@ -3,6 +3,7 @@ trail, the messages about one item. Database only, inside the caller's transacti
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -14,6 +15,8 @@ from bots.discharge.checklist import Checklist, ItemState, Override
 from bots.discharge.models import AuditEntry, ChecklistRow, ItemMessage
 from bots.discharge.summary import Entry
 from bots.discharge.template import Template
+from bots.episode.handover import ItemAnswer, ValidatedChecklist
+from bots.episode.models import Handover
 from bots.runtime.i18n import Lang
 from bots.runtime.models import OutboxMessage
 from bots.runtime.store import Transaction, as_utc, utcnow
@@ -124,3 +127,29 @@ async def item_of_message(tx: Transaction, room_id: str, event_id: str) -> tuple
         .where(OutboxMessage.event_id == event_id, OutboxMessage.room_id == room_id,
                OutboxMessage.account == tx.account))).first()
     return (found[0], found[1]) if found else None
+
+
+async def checklist_at_discharge(tx: Transaction, care_room_id: int) -> ChecklistRow | None:
+    """The discharge checklist validated for this room (the latest one), if the discharge bot
+    kept one."""
+    return await tx.session.scalar(select(ChecklistRow).join(
+        Handover, Handover.checklist_id == ChecklistRow.id).where(
+        Handover.care_room_id == care_room_id).order_by(Handover.id.desc()).limit(1))
+
+
+class HandedOver:
+    """The follow-up bot's reader of validated checklists (bots/episode/handover.py)."""
+
+    def __init__(self, templates: Mapping[str, Template], zone: ZoneInfo) -> None:
+        self.templates, self.zone = templates, zone
+
+    async def __call__(self, tx: Transaction, care_room_id: int) -> ValidatedChecklist | None:
+        row = await checklist_at_discharge(tx, care_room_id)
+        template = self.templates.get(row.template) if row else None
+        if row is None or template is None:
+            return None
+        c = open_checklist(tx, row, template, self.zone)
+        return ValidatedChecklist(c.admission, tuple(
+            ItemAnswer(item.id, item.label_fr, item.label_en, c.state(item.id).answer,
+                       c.state(item.id).comment, item.followup_condition)
+            for item in template.items))

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from bots.discharge.checklist import Checklist, wall_clock, within_hours
+from bots.common.dates import wall_clock, within_hours
+from bots.discharge.checklist import Checklist
 from bots.episode.workdays import Calendar
 
 DUE = "discharge.due"

@@ -3,9 +3,9 @@ edited in place. Pure: a checklist and `now` in, escaped HTML out."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
+from bots.common.render import when
 from bots.discharge.checklist import Checklist
 from bots.discharge.template import Item
 from bots.runtime.i18n import Lang, t
@@ -13,13 +13,6 @@ from bots.runtime.notice import Html, join
 
 MARKS = {"oui": "✅", "non": "❌", "na": "➖", None: "⬜"}
 LATE = "⏰"
-
-
-def when(lang: Lang, value: datetime | date, zone: ZoneInfo | None = None) -> str:
-    if isinstance(value, datetime):
-        local = value.astimezone(zone) if zone else value
-        return local.strftime("%d/%m %H:%M") if lang == "fr" else local.strftime("%Y-%m-%d %H:%M")
-    return value.strftime("%d/%m/%Y") if lang == "fr" else value.isoformat()
 
 
 def due_text(c: Checklist, item: Item, lang: Lang) -> str:

@@ -10,8 +10,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bots.common.render import when
 from bots.discharge.checklist import Checklist
-from bots.discharge.render import when
 from bots.runtime.i18n import CATALOGUE, Lang, t
 from bots.runtime.notice import Html, join, to_plain
 

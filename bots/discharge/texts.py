@@ -99,11 +99,6 @@ TEXTS: dict[str, dict[Lang, str]] = {
         "fr": "La sortie est déjà validée : la check-list ne change plus.",
         "en": "The discharge is already validated: the checklist no longer changes.",
     },
-    "checklist.bad_date": {
-        "fr": "Date « {value} » incomprise : JJ/MM/AAAA, JJ/MM, AAAA-MM-JJ, demain ou J+n.",
-        "en": "Date \u201c{value}\u201d not understood: DD/MM/YYYY, DD/MM, YYYY-MM-DD, tomorrow "
-              "or J+n.",
-    },
     # --- the bot's answers -------------------------------------------------------------------
     "discharge.none": {
         "fr": "Pas de check-list de sortie dans ce salon. Pour la démarrer : "
@@ -163,10 +158,6 @@ TEXTS: dict[str, dict[Lang, str]] = {
               "<code>!sortie oui {item}</code> ou réagissez ✅ à ce message.",
         "en": "{user}: item {item} \u201c{label}\u201d is assigned to you (by {by}). Answer with "
               "<code>!discharge yes {item}</code> or react ✅ to this message.",
-    },
-    "discharge.bad_risk": {
-        "fr": "« {value} » n'est pas un niveau de risque (faible, intermediaire, eleve)",
-        "en": "\u201c{value}\u201d is not a risk level (low, intermediate, high)",
     },
     "discharge.risk_set": {
         "fr": "Risque de réhospitalisation : {level}.",

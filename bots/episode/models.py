@@ -1,11 +1,12 @@
-"""Tables shared by the bots of a patient episode: its risk level, and the mails with a
-document that left a room by MSSanté (for the lettre de liaison)."""
+"""Tables shared by the bots of a patient episode: its risk level, the mails with a document that
+left a room by MSSanté (for the lettre de liaison), and the validated discharges the discharge bot
+hands over to the RH30 follow-up."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import BigInteger, Boolean, Date, DateTime, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bots.runtime.models import Base
@@ -38,3 +39,24 @@ class LetterMail(Base):
     outbound_id: Mapped[int] = mapped_column(Integer, unique=True)
     sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     taken_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class Handover(Base):
+    """A validated discharge, for the RH30 follow-up to take up (`taken_at` once it has): its
+    mode and iterative flag, the ward then, and whether its checklist was complete and on time
+    (`compliant`, docs/CLINICAL.md §2)."""
+
+    __tablename__ = "discharge_handovers"
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    account: Mapped[str] = mapped_column(String(255), index=True)
+    checklist_id: Mapped[int] = mapped_column(
+        ForeignKey("discharge_checklists.id", ondelete="CASCADE"), unique=True)
+    care_room_id: Mapped[int] = mapped_column(ForeignKey("care_rooms.id", ondelete="CASCADE"))
+    discharged_on: Mapped[date] = mapped_column(Date)
+    risk: Mapped[str | None] = mapped_column(String(16))
+    mode: Mapped[str] = mapped_column(String(16), default="domicile")
+    iterative: Mapped[bool] = mapped_column(Boolean, default=False)
+    ward: Mapped[str | None] = mapped_column(String(100))
+    compliant: Mapped[bool | None] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    taken_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from bots.runtime.commands import ArgError
 from bots.runtime.i18n import Refusal
 
 Risk = Literal["faible", "intermediaire", "eleve"]
@@ -69,3 +70,13 @@ def plan_level(plan: Risk, level: Level | None) -> Risk | None:
     if rank(new) > rank(plan) or (level is not None and level.source != "score"):
         return new
     return None
+
+
+def as_risk(raw: str) -> Risk:
+    """A risk level as people type it (fr or en, with or without accents)."""
+    value = raw.lower().replace("é", "e").replace("è", "e")
+    value = {"high": "eleve", "low": "faible", "intermediate": "intermediaire",
+             "moyen": "intermediaire", "modere": "intermediaire"}.get(value, value)
+    if value not in RISKS:
+        raise ArgError("risk.bad", value=raw)
+    return value  # type: ignore[return-value]

@@ -50,6 +50,10 @@ TEXTS: dict[str, dict[Lang, str]] = {
     },
     "risk.faible": {"fr": "faible", "en": "low"},
     "risk.intermediaire": {"fr": "intermédiaire", "en": "intermediate"},
+    "risk.bad": {
+        "fr": "« {value} » n'est pas un niveau de risque (faible, intermediaire, eleve)",
+        "en": "\u201c{value}\u201d is not a risk level (low, intermediate, high)",
+    },
     "risk.eleve": {"fr": "élevé", "en": "high"},
     "mode.missing": {
         "fr": "Mode de sortie manquant ou inconnu (« {value} ») : indiquez-le d'abord, parmi "

@@ -1,8 +1,9 @@
 """`POST /api/v1/patients/{ref}/discharge`: a hospital system reports a discharge (its mode and
 whether the stay was iterative); it is recorded for the indicator and, for the modes the schedule
 follows, the RH30 plan starts in the patient's room. A risk level given raises the episode's
-level (never lowers it, like a score). Mounted on the care-team bot's provisioning API (its
-token, body validation against schemas/api/discharge.schema.json, and errors)."""
+level (never lowers it, like a score). Mounted on the care-team bot's provisioning API by the
+runtime (`Bot.api_routes`: its token, body validation against schemas/api/discharge.schema.json,
+and errors); this bot sees that API as `ApiHost` (bots/common/api.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from bots.careteam.api import Api, ApiError
-from bots.discharge.render import when
+from bots.common.api import ApiError, ApiHost
+from bots.common.render import when
 from bots.episode import records as episode
 from bots.episode.modes import Discharge
 from bots.episode.risk import with_score
@@ -32,7 +33,7 @@ PATH = "/api/v1/patients/{ref}/discharge"
 
 
 def routes(bot: Followup) -> list[ApiRoute]:
-    async def discharge(api: Api, request: web.Request) -> web.Response:
+    async def discharge(api: ApiHost, request: web.Request) -> web.Response:
         lang = api.lang(request)
         payload = await api.body(request, "discharge")
         room = await api.room(request.match_info["ref"])

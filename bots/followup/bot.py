@@ -5,7 +5,7 @@ the validation's transaction), by `!rh30 debut`, or through the provisioning API
 rows, each timed by a durable job on its day; the bot posts the task and mentions whoever is
 responsible; `!rh30 fait` and `!rh30 echec` record what was done (a failure is retried the next
 working day, at most twice). A new risk level or new conditions re-plan the steps not yet
-posted. Readmissions (readmissions.py) freeze the plan; the indicator is in reports.py.
+posted. Readmissions (readmissions.py) freeze the plan; the indicator is in report_commands.py.
 Runs on the account of the care-team bot (its rooms, teams and roles).
 """
 
@@ -20,35 +20,28 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select
 
-from bots.careteam import service as careteam
-from bots.careteam.models import CareRoom
-from bots.careteam.roles import COORDINATION, PATIENT, Roles
 from bots.common import capabilities as cap
+from bots.common import records as care_rooms
+from bots.common import texts as common_texts
+from bots.common.dates import parse_day, wall_clock
+from bots.common.jobs import HANDOVER_JOB
+from bots.common.models import COORDINATION, PATIENT, CareRoom
+from bots.common.render import when
+from bots.common.roles import Roles
 from bots.config import Config, ConfigError
 from bots.datafiles import TemplateError
-from bots.discharge import records as discharge_records
-from bots.discharge.bot import HANDOVER_JOB
-from bots.discharge.checklist import (
-    Checklist,
-    ChecklistError,
-    Risk,
-    as_risk,
-    parse_day,
-    wall_clock,
-)
-from bots.discharge.models import Handover
-from bots.discharge.render import when
-from bots.discharge.template import Template, load_templates
 from bots.episode import records as episode
 from bots.episode import texts as episode_texts
+from bots.episode.handover import ChecklistReader
+from bots.episode.models import Handover
 from bots.episode.modes import Discharge, ModeError, parse_discharge
-from bots.episode.risk import Level, RiskError, by_hand, effective, plan_level
+from bots.episode.risk import Level, Risk, RiskError, as_risk, by_hand, effective, plan_level
 from bots.episode.scores import Score, ScoreError, parse_hospital, parse_lace, score_text
 from bots.followup import records, texts
 from bots.followup.api import routes
 from bots.followup.models import FollowupPlan, FollowupStep
 from bots.followup.readmissions import Readmissions
-from bots.followup.reports import REPORT, Reports
+from bots.followup.report_commands import REPORT, Reports
 from bots.followup.schedule import (
     MAX_RETRIES,
     Calendar,
@@ -79,8 +72,11 @@ FALLBACK_ROLES = ("IDEC", "DAC")
 
 
 class Followup:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, checklists: ChecklistReader) -> None:
+        """`checklists`: what the discharge said (conditions, the items answered "Non" for a
+        readmission review), read by the discharge bot's code (bots/registry.py gives it)."""
         self.config = config
+        self.checklist_at_discharge = checklists
         self.settings = config.followup
         self.zone = ZoneInfo(config.timezone)
         self.roles = Roles.load(config.careteam.roles_file)
@@ -88,10 +84,6 @@ class Followup:
         try:
             self.schedules = load_schedules(self.settings.templates,
                                             known_roles=self.roles.by_code)
-            # The discharge checklists, to read what the discharge said (conditions, the items
-            # answered "Non" for a readmission review).
-            self.checklists = load_templates(config.discharge.templates,
-                                             known_roles=self.roles.by_code)
         except TemplateError as exc:
             raise ConfigError(f"followup/templates: {exc}") from None
         if self.settings.default_template not in self.schedules:
@@ -190,21 +182,13 @@ class Followup:
         checklist = await self.checklist_at_discharge(tx, care_room_id)
         if checklist is None:
             return ()
-        held = {item.followup_condition for item in checklist.template.items
-                if item.followup_condition and checklist.state(item.id).answer == "oui"}
+        held = {item.followup_condition for item in checklist.items
+                if item.followup_condition and item.answer == "oui"}
         return conditions_at_discharge(checklist.admission, discharged_on, held)
-
-    async def checklist_at_discharge(self, tx: Transaction,
-                                     care_room_id: int) -> Checklist | None:
-        row = await records.checklist_at_discharge(tx, care_room_id)
-        template: Template | None = self.checklists.get(row.template) if row else None
-        if row is None or template is None:
-            return None
-        return discharge_records.open_checklist(tx, row, template, self.zone)
 
     async def begin(self, ctx: CommandContext, date_: str, details: str | None) -> None:
         """`!rh30 debut <date> <mode> [iteratif] [risque]`."""
-        room = await careteam.room_by_id(ctx.tx, ctx.room_id)
+        room = await care_rooms.room_by_id(ctx.tx, ctx.room_id)
         if room is None:
             ctx.reply(t(ctx.lang, "followup.not_patient_room"))
             return
@@ -216,7 +200,7 @@ class Followup:
             if len(rest) > 1:
                 raise ArgError("followup.extra", extra=" ".join(rest[1:]))
             risk: Risk | None = as_risk(rest[0]) if rest else None
-        except (ChecklistError, ModeError, ArgError) as exc:
+        except (ModeError, ArgError) as exc:
             ctx.reply(exc.text(ctx.lang))
             return
         if day > today:
@@ -277,7 +261,7 @@ class Followup:
             ctx.tx.post(row.room_id, notice(await self.readmissions.closing_text(
                 ctx.tx, row, late, lang)))
             return
-        who = await careteam.members_with(ctx.tx, row.care_room_id, template.roles,
+        who = await care_rooms.members_with(ctx.tx, row.care_room_id, template.roles,
                                           FALLBACK_ROLES)
         retry = t(lang, "followup.retry", attempt=step.attempts - 1) if step.attempts > 1 else ""
         ctx.tx.post(row.room_id, notice(t(
@@ -357,7 +341,7 @@ class Followup:
     # --- changing the plan -----------------------------------------------------------------
 
     async def set_risk(self, ctx: CommandContext, risk: str, reason: str | None) -> None:
-        room = await careteam.room_by_id(ctx.tx, ctx.room_id)
+        room = await care_rooms.room_by_id(ctx.tx, ctx.room_id)
         if room is None:
             ctx.reply(t(ctx.lang, "followup.not_patient_room"))
             return
@@ -450,7 +434,7 @@ class Followup:
             ctx.reply(exc.text(ctx.lang))
             return
         ctx.reply(score_text(ctx.lang, score))
-        room = await careteam.room_by_id(ctx.tx, ctx.room_id)
+        room = await care_rooms.room_by_id(ctx.tx, ctx.room_id)
         if room is None:
             return
         # The episode's level, shared with the discharge checklist: the highest class wins.
@@ -533,9 +517,9 @@ class Followup:
         ]
 
 
-def followup(config: Config) -> Bot:
-    bot = Followup(config)
-    return Bot("followup", commands=bot.commands(), texts=(texts.TEXTS, episode_texts.TEXTS),
+def followup(config: Config, checklists: ChecklistReader) -> Bot:
+    bot = Followup(config, checklists)
+    return Bot("followup", commands=bot.commands(), texts=(texts.TEXTS, episode_texts.TEXTS, common_texts.TEXTS),
                on_join=bot.on_join,
                services=[bot.reports.keep_scheduled], api_routes=routes(bot),
                jobs={HANDOVER_JOB: bot.start_job, STEP: bot.step_job,

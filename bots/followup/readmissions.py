@@ -18,9 +18,9 @@ import re
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
-from bots.careteam import service as careteam
-from bots.discharge.checklist import ChecklistError, parse_day
-from bots.discharge.render import when
+from bots.common import records as care_rooms
+from bots.common.dates import DateError, parse_day
+from bots.common.render import when
 from bots.followup import records
 from bots.followup.indicator import RH30, category, outcome
 from bots.followup.models import FollowupEvent, FollowupPlan
@@ -73,7 +73,7 @@ class Readmissions:
         today = self.bot.today()
         try:
             day = return_day(text, row.discharged_on, today)
-        except ChecklistError as exc:
+        except DateError as exc:
             ctx.reply(exc.text(ctx.lang))
             return None
         if day < row.discharged_on:
@@ -120,7 +120,7 @@ class Readmissions:
                 parts.append(await self._review(ctx.tx, row, lang))
             if counted and not planned:
                 parts.append(t(lang, "readmission.judge"))
-        who = await careteam.members_with(ctx.tx, row.care_room_id, ALERTED_ROLES)
+        who = await care_rooms.members_with(ctx.tx, row.care_room_id, ALERTED_ROLES)
         ctx.reply(join(parts, " "), mentions=who)
 
     async def _stop_steps(self, ctx: CommandContext, row: FollowupPlan, status: str) -> None:
@@ -154,7 +154,7 @@ class Readmissions:
             plan_id=row.id, on=day, kind="death", planned=False, avoidable=None, by=ctx.sender,
             at=utcnow(), note=ctx.tx.seal_on_insert({})))
         await self._stop_steps(ctx, row, "deceased")
-        who = await careteam.members_with(ctx.tx, row.care_room_id, ALERTED_ROLES)
+        who = await care_rooms.members_with(ctx.tx, row.care_room_id, ALERTED_ROLES)
         ctx.reply(t(ctx.lang, "death.recorded", day=when(ctx.lang, day),
                     delay=(day - row.discharged_on).days,
                     last=when(ctx.lang, row.discharged_on + timedelta(days=RH30))),
@@ -165,11 +165,10 @@ class Readmissions:
         if checklist is None:
             return t(lang, "review.no_checklist")
         lines = []
-        for item in checklist.template.items:
-            state = checklist.state(item.id)
-            if state.answer == "non":
+        for item in checklist.items:
+            if item.answer == "non":
                 lines.append(t(lang, "review.item", id=item.id, label=item.label(lang),
-                               comment=f" — {state.comment}" if state.comment else ""))
+                               comment=f" — {item.comment}" if item.comment else ""))
         if not lines:
             return t(lang, "review.all_done")
         return t(lang, "review.items", items=join(lines))

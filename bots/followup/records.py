@@ -8,8 +8,8 @@ from datetime import date
 
 from sqlalchemy import select
 
-from bots.careteam.models import CareRoom
-from bots.discharge.models import ChecklistRow, Handover
+from bots.common.models import CareRoom
+from bots.episode.models import Handover
 from bots.followup.indicator import IndexStay, Return, same_patients
 from bots.followup.models import FollowupEvent, FollowupPlan, FollowupStep
 from bots.runtime.store import Transaction
@@ -84,11 +84,3 @@ async def compliance_data(tx: Transaction) -> list[tuple[str | None, date, bool]
         Handover.ward, Handover.discharged_on, Handover.compliant).where(
         Handover.account == tx.account, Handover.compliant.is_not(None)))).all()
     return [(ward, day, bool(ok)) for ward, day, ok in rows]
-
-
-async def checklist_at_discharge(tx: Transaction, care_room_id: int) -> ChecklistRow | None:
-    """The discharge checklist validated for this room (the latest one), if the discharge bot
-    kept one."""
-    return await tx.session.scalar(select(ChecklistRow).join(
-        Handover, Handover.checklist_id == ChecklistRow.id).where(
-        Handover.care_room_id == care_room_id).order_by(Handover.id.desc()).limit(1))

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from bots.common.dates import wall_clock
 from bots.datafiles import TemplateError, check_schema, entry_id, load_named, read
-from bots.discharge.checklist import wall_clock
 from bots.episode.scores import Risk
 from bots.episode.workdays import Calendar
 from bots.runtime.commands import ArgError

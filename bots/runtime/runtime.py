@@ -75,11 +75,21 @@ class LoginError(RuntimeError):
 
 class Runtime:
     def __init__(self, config: Config, account: AccountConfig, store: Store,
-                 bots: Sequence[Bot] = (), *, foreign: frozenset[str] = frozenset()) -> None:
-        """`foreign`: first words of commands that a companion bot in the same rooms answers
-        (`!mss …`): not ours, and not "unknown" either."""
+                 bots: Sequence[Bot] = (), *, foreign: frozenset[str] = frozenset(),
+                 companions: frozenset[str] = frozenset(),
+                 declared_rooms: frozenset[str] = frozenset(),
+                 own_accounts: frozenset[str] = frozenset()) -> None:
+        """What the runtime knows of the bots around it is given (bots/app.py), never read from
+        their settings. `foreign`: first words of commands that a companion bot in the same rooms
+        answers (`!mss …`): not ours, and not "unknown" either. `companions`: the companion bots'
+        accounts (their joins are no newcomers). `declared_rooms`: the coordination rooms the
+        bots are declared in (joined on any allowed invite). `own_accounts`: the deployment's
+        accounts, whose invites are followed."""
         self.config = config
         self.foreign = foreign
+        self.companions = companions
+        self.declared_rooms = declared_rooms
+        self.own_accounts = own_accounts
         self.account = account
         self.store = store
         self.bots = list(bots)
@@ -352,7 +362,7 @@ class Runtime:
             # what the room holds: they are not care-team members.
             return bool(self._join_handlers) and ev.membership == "join" and \
                 ev.prev_membership != "join" and \
-                ev.state_key not in self.config.careteam.companions
+                ev.state_key not in self.companions
         return isinstance(ev, ReactionEvent) and bool(self._reaction_handlers)
 
     def _is_command(self, content: dict[str, Any]) -> bool:
@@ -656,13 +666,10 @@ class Runtime:
         the allowed servers."""
         if inviter is None or inviter.partition(":")[2] not in self.config.allowed_servers:
             return "the inviter's server is not allowed"
-        if room_id in self.config.careteam.coordination_rooms or not self.companion and not any(
+        if room_id in self.declared_rooms or not self.companion and not any(
                 bot.accepts_invite for bot in self.bots):
             return None
-        own = {a.user_id for a in self.config.accounts}
-        if self.config.mssante is not None:
-            own.add(self.config.mssante.careteam_account)
-        if inviter in own:
+        if inviter in self.own_accounts:
             return None
         async with self.store.transaction(self.user_id) as tx:
             for bot in self.bots:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from bots.careteam.identity import Identity
-from bots.careteam.roles import Roles
+from bots.common.identity import Identity
+from bots.common.roles import Roles
 from bots.runtime.i18n import Lang, t
 from bots.runtime.notice import Html, format_html, join
 
@@ -18,10 +17,6 @@ class TeamLine:
     user_id: str
     role: str | None
     state: str  # pending | invited | joined | left
-
-
-def room_link(room_id: str) -> str:
-    return f"https://matrix.to/#/{urllib.parse.quote(room_id, safe='!:')}"
 
 
 def _date(lang: Lang, value: date | None) -> str:

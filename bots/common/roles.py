@@ -9,14 +9,13 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from bots.common.models import COORDINATION
 from bots.config import ConfigError
 from bots.resources import resource_dir
 from bots.runtime.commands import Caller, Permission
 from bots.runtime.i18n import Lang
 
 DEFAULT_ROLES = Path(__file__).resolve().parent / "roles.yaml"
-COORDINATION = "coordination"
-PATIENT = "patient"
 # A room admin (the one who made a coordination room) acts as a coordinator there until roles
 # are given, so a deployment can start; the bot itself has 100 in the rooms it makes.
 ADMIN_POWER = 100

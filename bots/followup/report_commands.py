@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from bots.careteam import service as careteam
-from bots.discharge.checklist import wall_clock
+from bots.common import records as care_rooms
+from bots.common.dates import wall_clock
 from bots.followup import records
 from bots.followup.indicator import (
     Compliance,
@@ -125,7 +125,7 @@ class Reports:
         chosen = [s for s, _ in stays if period[0] <= month_of(s.discharged_on) <= period[1]]
         rows = stats(chosen, returns, today, all_wards=ALL_WARDS)
         checked = await _compliance(ctx.tx, period, None)
-        for room in await careteam.coordination_rooms(ctx.tx):
+        for room in await care_rooms.coordination_rooms(ctx.tx):
             if room.status == "open" and room.room_id:
                 self._post_report(ctx.tx, room.room_id, rows, room.language,  # type: ignore
                                   period, checked)

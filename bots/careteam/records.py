@@ -4,19 +4,15 @@ provisioner's job (provisioner.py), which carries out what is recorded here."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from sqlalchemy import func, or_, select
 
-from bots.careteam.identity import Identity
-from bots.careteam.models import CareRoom, TeamMember
 from bots.careteam.requests import Member, OpenRequest
-from bots.careteam.roles import COORDINATION, PATIENT
+from bots.common import records as care_rooms
+from bots.common.identity import Identity
+from bots.common.models import COORDINATION, PATIENT, CareRoom, TeamMember
 from bots.runtime.store import Transaction, utcnow
-from bots.runtime.vault import Binding
 
 ACTIVE = ("creating", "open", "closing")
 
@@ -27,27 +23,6 @@ class IdentityConflict(Exception):
     def __init__(self, ref: str) -> None:
         super().__init__(ref)
         self.ref = ref
-
-
-@dataclass(frozen=True)
-class PatientFile:
-    """What the sealed column holds, opened."""
-
-    identity: Identity
-    admission_date: date | None
-
-    @classmethod
-    def open(cls, tx: Transaction, row: CareRoom) -> PatientFile:
-        raw = tx.vault.open(row.sealed, row.bound("sealed"))
-        admission = raw.get("admission_date")
-        return cls(Identity.from_dict(raw["identity"]),
-                   date.fromisoformat(admission) if admission else None)
-
-    def seal(self, tx: Transaction, at: Binding) -> bytes:
-        return tx.vault.seal({
-            "identity": self.identity.to_dict(),
-            "admission_date": self.admission_date.isoformat() if self.admission_date else None},
-            at)
 
 
 async def find_patient(tx: Transaction, identity: Identity) -> CareRoom | None:
@@ -64,7 +39,7 @@ async def find_patient(tx: Transaction, identity: Identity) -> CareRoom | None:
     for row in rows:
         if row.ins_index in by_ins:
             return row
-        stored = PatientFile.open(tx, row).identity
+        stored = care_rooms.PatientFile.open(tx, row).identity
         if identity.ins and stored.ins and identity.ins != stored.ins:
             conflict = row
             continue
@@ -95,7 +70,7 @@ async def register_patient(tx: Transaction, req: OpenRequest, *, prefix: str, la
     identity, ref = req.identity, await next_ref(tx, prefix, now.year)
     row = CareRoom(
         account=tx.account, kind=PATIENT, status="creating", ref=ref, ward=req.ward,
-        sealed=PatientFile(identity, req.admission_date).seal(
+        sealed=care_rooms.PatientFile(identity, req.admission_date).seal(
             tx, CareRoom.bind("sealed", tx.account, ref)),
         ins_index=tx.vault.index(identity.ins) if identity.ins else None,
         traits_index=tx.vault.index(identity.traits_key()), language=language,
@@ -119,7 +94,7 @@ async def register_coordination_room(tx: Transaction, *, room_id: str | None, na
                                      language: str) -> CareRoom:
     """A declared coordination room (already exists) or one for the provisioner to create."""
     if room_id is not None:
-        row = await room_by_id(tx, room_id)
+        row = await care_rooms.room_by_id(tx, room_id)
         if row is not None:
             return row
     row = CareRoom(account=tx.account, kind=COORDINATION, room_id=room_id, name=name,
@@ -130,62 +105,11 @@ async def register_coordination_room(tx: Transaction, *, room_id: str | None, na
     return row
 
 
-async def coordination_rooms(tx: Transaction) -> list[CareRoom]:
-    return list((await tx.session.scalars(select(CareRoom).where(
-        CareRoom.account == tx.account, CareRoom.kind == COORDINATION)
-        .order_by(CareRoom.id))).all())
-
-
-async def room_by_id(tx: Transaction, room_id: str) -> CareRoom | None:
-    return await tx.session.scalar(select(CareRoom).where(
-        CareRoom.account == tx.account, CareRoom.room_id == room_id))
-
-
-async def room_by_ref(tx: Transaction, ref: str) -> CareRoom | None:
-    return await tx.session.scalar(select(CareRoom).where(
-        CareRoom.account == tx.account, CareRoom.ref == ref))
-
-
-async def team(tx: Transaction, room: CareRoom) -> list[TeamMember]:
-    """Members asked to be present (removed ones are kept as history, not listed)."""
-    return list((await tx.session.scalars(select(TeamMember).where(
-        TeamMember.care_room_id == room.id, TeamMember.desired == "present")
-        .order_by(TeamMember.id))).all())
-
-
-async def members_with(tx: Transaction, care_room_id: int, roles: Sequence[str],
-                       fallback: Sequence[str] = ()) -> list[str]:
-    """The team members (asked present) holding one of `roles`, by user ID; if there are none,
-    those holding one of `fallback`. One query for both (a burst of RH30 steps asks for each)."""
-    rows = (await tx.session.execute(select(TeamMember.user_id, TeamMember.role).where(
-        TeamMember.care_room_id == care_room_id, TeamMember.desired == "present",
-        TeamMember.role.in_([*roles, *fallback])).order_by(TeamMember.user_id))).all()
-    return [user for user, role in rows if role in roles] or \
-        [user for user, role in rows if role in fallback]
-
-
-async def member(tx: Transaction, room: CareRoom, user_id: str) -> TeamMember | None:
-    return await tx.session.scalar(select(TeamMember).where(
-        TeamMember.care_room_id == room.id, TeamMember.user_id == user_id))
-
-
-async def role_in(tx: Transaction, room_id: str, user_id: str,
-                  account: str | None = None) -> tuple[str | None, str | None]:
-    """(kind of room, the user's role there) for permission checks; (None, None) elsewhere.
-    `account`: the care-team bot's, when another account (the bridge) asks."""
-    row = (await tx.session.execute(
-        select(CareRoom.kind, TeamMember.role)
-        .outerjoin(TeamMember, (TeamMember.care_room_id == CareRoom.id)
-                   & (TeamMember.user_id == user_id) & (TeamMember.desired == "present"))
-        .where(CareRoom.account == (account or tx.account), CareRoom.room_id == room_id))).first()
-    return (row[0], row[1]) if row else (None, None)
-
-
 async def ask_member(tx: Transaction, room: CareRoom, new: Member, *, requested_by: str,
                      cause_event_id: str | None, language: str) -> str:
     """Record that `new` should be in the team with that role: "added", "role_changed" or
     "unchanged". The provisioner invites and sets the power level, then answers."""
-    row = await member(tx, room, new.user_id)
+    row = await care_rooms.member(tx, room, new.user_id)
     if row is not None and row.desired == "present" and row.role == new.role:
         return "unchanged"
     outcome = "role_changed" if row is not None and row.desired == "present" else "added"
@@ -200,7 +124,7 @@ async def ask_member(tx: Transaction, room: CareRoom, new: Member, *, requested_
 async def ask_removal(tx: Transaction, room: CareRoom, user_id: str, *, requested_by: str,
                       cause_event_id: str | None, language: str) -> bool:
     """Record that `user_id` should leave the team; False if they are not in it."""
-    row = await member(tx, room, user_id)
+    row = await care_rooms.member(tx, room, user_id)
     if row is None or row.desired != "present":
         return False
     _update(row, desired="absent", requested_by=requested_by, cause_event_id=cause_event_id,

@@ -1,4 +1,5 @@
-"""The care-team bot's tables: the rooms it runs and their teams.
+"""The care rooms and their teams: the care-team bot writes them, the other bots and the bridge
+read them (bots/common/records.py).
 
 A row is also the work still to do on Matrix: a room `creating` is created by the provisioner, a
 member not `applied` is invited or removed, a room `closing` is closed. A crash leaves the row as
@@ -25,6 +26,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from bots.runtime.models import Base
 
 _ID = BigInteger().with_variant(Integer, "sqlite")
+# The kinds of care room (`CareRoom.kind`).
+COORDINATION = "coordination"
+PATIENT = "patient"
 
 
 class CareRoom(Base):

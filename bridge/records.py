@@ -8,9 +8,8 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 
-from bots.careteam.identity import IdentityError, validate_ins
-from bots.careteam.models import CareRoom
-from bots.careteam.roles import COORDINATION, PATIENT
+from bots.common.identity import IdentityError, validate_ins
+from bots.common.models import COORDINATION, PATIENT, CareRoom
 from bots.runtime.store import Transaction
 from bots.runtime.vault import Vault
 from bridge.models import InboundRow, OutboundRow

@@ -1,0 +1,89 @@
+"""The care rooms as the bots read them: a room by ID or reference, the coordination rooms, a
+room's team and who holds a role there, the patient's file opened. Database only, inside the
+caller's transaction (its account); the care-team bot writes these rows (bots/careteam/records.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select
+
+from bots.common.identity import Identity
+from bots.common.models import COORDINATION, CareRoom, TeamMember
+from bots.runtime.store import Transaction
+from bots.runtime.vault import Binding
+
+
+@dataclass(frozen=True)
+class PatientFile:
+    """What the sealed column holds, opened."""
+
+    identity: Identity
+    admission_date: date | None
+
+    @classmethod
+    def open(cls, tx: Transaction, row: CareRoom) -> PatientFile:
+        raw = tx.vault.open(row.sealed, row.bound("sealed"))
+        admission = raw.get("admission_date")
+        return cls(Identity.from_dict(raw["identity"]),
+                   date.fromisoformat(admission) if admission else None)
+
+    def seal(self, tx: Transaction, at: Binding) -> bytes:
+        return tx.vault.seal({
+            "identity": self.identity.to_dict(),
+            "admission_date": self.admission_date.isoformat() if self.admission_date else None},
+            at)
+
+
+async def coordination_rooms(tx: Transaction) -> list[CareRoom]:
+    return list((await tx.session.scalars(select(CareRoom).where(
+        CareRoom.account == tx.account, CareRoom.kind == COORDINATION)
+        .order_by(CareRoom.id))).all())
+
+
+async def room_by_id(tx: Transaction, room_id: str) -> CareRoom | None:
+    return await tx.session.scalar(select(CareRoom).where(
+        CareRoom.account == tx.account, CareRoom.room_id == room_id))
+
+
+async def room_by_ref(tx: Transaction, ref: str) -> CareRoom | None:
+    return await tx.session.scalar(select(CareRoom).where(
+        CareRoom.account == tx.account, CareRoom.ref == ref))
+
+
+async def team(tx: Transaction, room: CareRoom) -> list[TeamMember]:
+    """Members asked to be present (removed ones are kept as history, not listed)."""
+    return list((await tx.session.scalars(select(TeamMember).where(
+        TeamMember.care_room_id == room.id, TeamMember.desired == "present")
+        .order_by(TeamMember.id))).all())
+
+
+async def members_with(tx: Transaction, care_room_id: int, roles: Sequence[str],
+                       fallback: Sequence[str] = ()) -> list[str]:
+    """The team members (asked present) holding one of `roles`, by user ID; if there are none,
+    those holding one of `fallback`. One query for both (a burst of RH30 steps asks for each)."""
+    rows = (await tx.session.execute(select(TeamMember.user_id, TeamMember.role).where(
+        TeamMember.care_room_id == care_room_id, TeamMember.desired == "present",
+        TeamMember.role.in_([*roles, *fallback])).order_by(TeamMember.user_id))).all()
+    return [user for user, role in rows if role in roles] or \
+        [user for user, role in rows if role in fallback]
+
+
+async def member(tx: Transaction, room: CareRoom, user_id: str) -> TeamMember | None:
+    return await tx.session.scalar(select(TeamMember).where(
+        TeamMember.care_room_id == room.id, TeamMember.user_id == user_id))
+
+
+async def role_in(tx: Transaction, room_id: str, user_id: str,
+                  account: str | None = None) -> tuple[str | None, str | None]:
+    """(kind of room, the user's role there) for permission checks; (None, None) elsewhere.
+    `account`: the care-team bot's, when another account (the bridge) asks."""
+    row = (await tx.session.execute(
+        select(CareRoom.kind, TeamMember.role)
+        .outerjoin(TeamMember, (TeamMember.care_room_id == CareRoom.id)
+                   & (TeamMember.user_id == user_id) & (TeamMember.desired == "present"))
+        .where(CareRoom.account == (account or tx.account), CareRoom.room_id == room_id))).first()
+    return (row[0], row[1]) if row else (None, None)
