@@ -49,12 +49,10 @@ synapse-packages:
 	    $(SUDO) service $$s stop 2>/dev/null || true; done; }
 
 # Run a second time on the worker topology (PostgreSQL, Redis, nginx): the E2EE runtime, the bots'
-# end-to-end scenarios and the production hardening. The one list of them. Left out for now: the
-# discharge, follow-up and bridge scenarios, whose four or five members joining at once still
-# lose a newcomer's briefing key on the workers now and then (bots/runtime/client.py: nio shares
-# a session before the newcomer's devices are known).
+# end-to-end scenarios and the production hardening. The one list of them.
 WORKERS_TESTS := tests/test_production.py tests/test_e2ee_commands.py tests/test_careteam_rooms.py \
-  tests/test_element_interop.py
+  tests/test_element_interop.py tests/test_discharge_room.py tests/test_followup_room.py \
+  tests/test_bridge.py
 
 run: $(STAMP)
 	$(VENV)/bin/liaison up

@@ -16,6 +16,7 @@ from nio import (
     Api,
     AsyncClient,
     AsyncClientConfig,
+    EncryptionError,
     Event,
     InviteMemberEvent,
     LoginResponse,
@@ -47,6 +48,9 @@ class Clinician:
         self._task: asyncio.Task[None] | None = None
         self._first_sync = asyncio.Event()
         self._sent_at: dict[str, int] = {}  # event ID -> timeline length when it was sent
+        # Timeline places still undecryptable, and those decrypted since (in that order).
+        self._undecrypted: set[int] = set()
+        self._late: list[int] = []
 
     async def login(self, *, cross_sign: bool = True, token: str | None = None) -> None:
         """With the password, or with `token` (m.login.token, what an SSO login hands back)."""
@@ -66,14 +70,32 @@ class Clinician:
         await self.client.sync_forever(timeout=5000, full_state=True)
 
     async def _on_sync(self, resp: SyncResponse) -> None:
+        self._decrypt_late()
         for room_id, info in resp.rooms.join.items():
             for ev in info.timeline.events:
+                if isinstance(ev, MegolmEvent):
+                    self._undecrypted.add(len(self.timeline))
                 self.timeline.append((room_id, ev))
         for room_id, info in resp.rooms.invite.items():
             if any(isinstance(e, InviteMemberEvent) for e in info.invite_state):
                 await self.client.join(room_id)
         self._first_sync.set()
         self._new_event.set()
+
+    def _decrypt_late(self) -> None:
+        """A room key may come in a later sync than its message (on Synapse's workers the
+        to-device and event streams have writers of their own): as Element does, the message is
+        decrypted when its key arrives."""
+        for index in sorted(self._undecrypted):
+            room_id, ev = self.timeline[index]
+            assert isinstance(ev, MegolmEvent)
+            try:
+                decrypted = self.client.decrypt_event(ev)
+            except EncryptionError:
+                continue
+            self.timeline[index] = (room_id, decrypted)
+            self._undecrypted.discard(index)
+            self._late.append(index)
 
     async def pause(self) -> None:
         """Stop syncing, keeping the device and its keys (e.g. while the server moves)."""
@@ -178,28 +200,33 @@ class Clinician:
     async def wait_for(self, match: Callable[[str, Event], bool], timeout: float = 30,
                        start: int = 0) -> Event:
         deadline = time.monotonic() + timeout
-        seen = start
+        seen, late = start, len(self._late)
         while time.monotonic() < deadline:
-            for room_id, ev in self.timeline[seen:]:
+            places = [i for i in self._late[late:] if start <= i < seen]
+            for room_id, ev in [self.timeline[i] for i in places] + self.timeline[seen:]:
                 if match(room_id, ev):
                     return ev
-            seen = len(self.timeline)
+            seen, late = len(self.timeline), len(self._late)
             await self._wait_event(deadline)
         raise AssertionError("expected event did not arrive in time")
 
     async def reply_to(self, room_id: str, event_id: str, sender: str,
                        timeout: float = 30) -> RoomMessageNotice:
-        """The bot's notice replying to `event_id`; fails on an undecryptable bot message that
-        arrives after the command (older ones may predate this device and stay unreadable)."""
+        """The bot's notice replying to `event_id`; fails naming a bot message after the
+        command that stayed undecryptable (older ones may predate this device)."""
         def match(r: str, ev: Event) -> bool:
-            if r != room_id or ev.sender != sender:
-                return False
-            if isinstance(ev, MegolmEvent):
-                raise AssertionError(f"bot reply could not be decrypted: {ev.event_id}")
             relates = ev.source.get("content", {}).get("m.relates_to", {})
-            return isinstance(ev, RoomMessageNotice) and \
-                relates.get("m.in_reply_to", {}).get("event_id") == event_id
-        ev = await self.wait_for(match, timeout, start=self.mark(event_id))
+            return r == room_id and ev.sender == sender and isinstance(ev, RoomMessageNotice) \
+                and relates.get("m.in_reply_to", {}).get("event_id") == event_id
+        start = self.mark(event_id)
+        try:
+            ev = await self.wait_for(match, timeout, start=start)
+        except AssertionError:
+            unreadable = [ev.event_id for r, ev in self.timeline[start:]
+                          if r == room_id and ev.sender == sender and isinstance(ev, MegolmEvent)]
+            if unreadable:
+                raise AssertionError(f"bot reply could not be decrypted: {unreadable}") from None
+            raise
         assert isinstance(ev, RoomMessageNotice)
         return ev
 

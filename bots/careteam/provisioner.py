@@ -181,24 +181,25 @@ class Provisioner:
         except Permanent as exc:
             await self._give_up(row_id, str(exc))
             return
-        room_id = await self._find_created(row_id) if retried and episode else None
-        if room_id is None:
-            creator_listed = not await self._creator_has_all_power()
-            resp = await self.rt.client.room_create(**rooms.create_request(
-                bot=self.rt.user_id if creator_listed else None, name=name, invite=invite,
-                episode=episode, allowed_servers=self.config.allowed_servers))
-            if not isinstance(resp, RoomCreateResponse):
-                await self._failed_call(row_id, resp)
-                return
-            room_id = resp.room_id
-        async with self.rt.transaction() as tx:
-            row = await tx.session.get(CareRoom, row_id)
-            assert row is not None
-            row.room_id, row.status, row.opened_at, row.last_error = room_id, "open", utcnow(), None
-            members = await team(tx, row)
-            for m in members:
-                m.applied = True
-            await self._announce_open(tx, row, members)
+        async with self.rt.creating_room():
+            room_id = await self._find_created(row_id) if retried and episode else None
+            if room_id is None:
+                creator_listed = not await self._creator_has_all_power()
+                resp = await self.rt.client.room_create(**rooms.create_request(
+                    bot=self.rt.user_id if creator_listed else None, name=name, invite=invite,
+                    episode=episode, allowed_servers=self.config.allowed_servers))
+                if not isinstance(resp, RoomCreateResponse):
+                    await self._failed_call(row_id, resp)
+                    return
+                room_id = resp.room_id
+            async with self.rt.transaction() as tx:
+                row = await tx.session.get(CareRoom, row_id)
+                assert row is not None
+                row.room_id, row.status, row.opened_at, row.last_error = room_id, "open", utcnow(), None
+                members = await team(tx, row)
+                for m in members:
+                    m.applied = True
+                await self._announce_open(tx, row, members)
         log.info("care room created", extra={"care_room": row_id, "room_id": room_id})
 
     async def _announce_open(self, tx: Transaction, row: CareRoom,

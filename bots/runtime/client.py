@@ -85,4 +85,9 @@ class Client(AsyncClient):
         finally:
             if room is not None:
                 for user_id, member in withheld.items():
-                    room.users.setdefault(user_id, member)  # unless a sync moved them meanwhile
+                    now = room.users.setdefault(user_id, member)  # unless a sync moved them
+                    if not now.invited:
+                        # Joined meanwhile: nio found them absent and added them without
+                        # clearing the invitation, which a stale invite in a later sync's state
+                        # (Synapse's workers send them) would then take as current.
+                        room.invited_users.pop(user_id, None)

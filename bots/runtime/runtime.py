@@ -66,6 +66,7 @@ SYNC_FILTER: dict[str, Any] = {
 MAX_HANDLER_ATTEMPTS = 3
 UNDECRYPTABLE_GIVE_UP = timedelta(minutes=10)
 BACKFILL_PAGES = 20
+CREATION_WAIT = 60.0  # seconds a sync's events wait for a room being created (creating_room)
 TOKEN_SAVE_EVERY = timedelta(seconds=30)
 
 
@@ -142,6 +143,9 @@ class Runtime:
         # then the next round reads them back; otherwise a round handles only its sync's events.
         self._inbox_backlog = True
         self._undecryptable_backlog = True
+        self._rooms_in_creation = 0
+        self._no_room_in_creation = asyncio.Event()
+        self._no_room_in_creation.set()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
@@ -150,6 +154,21 @@ class Runtime:
         async with self.store.transaction(self.user_id) as tx:
             yield tx
         self.sender.enqueue(tx.posted)
+
+    @asynccontextmanager
+    async def creating_room(self) -> AsyncIterator[None]:
+        """Around a room's creation and the transaction that records it: a sync's events wait
+        meanwhile. A member invited at creation may join at once, and the sync that brings the
+        join (Synapse's workers deliver it quickly) must find the room on record, or the newcomer
+        would get no briefing."""
+        self._rooms_in_creation += 1
+        self._no_room_in_creation.clear()
+        try:
+            yield
+        finally:
+            self._rooms_in_creation -= 1
+            if not self._rooms_in_creation:
+                self._no_room_in_creation.set()
 
     # --- start -----------------------------------------------------------------------------
 
@@ -301,6 +320,11 @@ class Runtime:
                 timeline = await self._backfill(room_id, info.timeline.prev_batch) + timeline
             for ev in timeline:
                 self._collect(room_id, ev, events, undecryptable)
+        if events:
+            try:  # bounded: a creation stuck on the network must not stop the bot
+                await asyncio.wait_for(self._no_room_in_creation.wait(), CREATION_WAIT)
+            except TimeoutError:
+                log.warning("a room creation is still under way; handling this sync's events")
         # Commands are handled at once, each claimed by inserting its inbox row as handled in
         # the transaction of its effects. Only what could not be handled now (undecryptable,
         # failed) is recorded as pending, together with the token. A crash before the token is
