@@ -20,8 +20,8 @@ tests/js/node_modules/.installed: tests/js/package-lock.json
 	cd tests/js && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# The MSSanté bridge's tests run a real Dovecot and Postfix: bridge/mailservers.py starts private
-# instances (own directory, free loopback ports), so only the programs are needed. Installed
+# The MSSanté bridge's tests run a real Dovecot and Postfix: bots/devstack/mailservers.py starts
+# private instances (own directory, free loopback ports), so only the programs are needed. Installed
 # when missing, without debconf questions; the packages' own system services are stopped, unused.
 MAIL_PROGRAMS := /usr/sbin/dovecot /usr/lib/dovecot/imap /usr/lib/dovecot/lmtp /usr/sbin/postfix
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)

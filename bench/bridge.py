@@ -6,11 +6,11 @@ and mail out of the rooms through Postfix, on real servers, against the bare mai
     make bench
 
 All real, on this machine: one Synapse (bench.roundtrip.BenchHomeserver), Dovecot and Postfix
-(bridge.mailservers: TLS, a private CA standing in for IGC-Santé), the care-team bot in its own
+(bots.devstack.mailservers: TLS, a private CA standing in for IGC-Santé), the care-team bot in its own
 process with its provisioning API and the bridge as its companion (bench/run_liaison.py,
 `bots: [careteam]`), the bridge in another process (`bots: [mssante]`, run_bots(bridge=True), as
 `liaison bridge`), both on one SQLite database with the same data key. One E2EE clinician
-(tests.clients.Clinician, cross-signed) in the benchmark's process.
+(bots.devstack.clinician.Clinician, cross-signed) in the benchmark's process.
 
 Setup: `--rooms` patient rooms opened through the API (fictitious patients with valid INS, the
 clinician as IDEC); the clinician and the bridge join them all; one warm-up mail per room.
@@ -92,13 +92,12 @@ from bench.roundtrip import (
     vm_hwm_kib,
     wait_joined,
 )
+from bots.devstack.clinician import Clinician
+from bots.devstack.mailservers import MailServers, login, start_mail_servers
 from bots.runtime.vault import Vault
 from bridge import rooms
-from bridge.mailservers import MailServers, start_mail_servers
 from bridge.outbound import Outgoing, compose
 from bridge.xdm import Document, build_package
-from tests.clients import Clinician
-from tests.mail_helpers import login
 
 SECTION = "## MSSanté bridge: 1,000 mails in, 500 out"
 TARGET_P50_S = 2.0  # inbound p50, delivery → room event
@@ -1037,12 +1036,12 @@ def markdown(r: Results, args: argparse.Namespace) -> str:
         f"aiosqlite {v['aiosqlite']}, imapclient {v['imapclient']}, aiosmtplib "
         f"{v['aiosmtplib']}. Liaison code: commit {v.get('code', '?')}.",
         "- Setup: one Synapse (dev homeserver, relaxed rate limits); Dovecot and Postfix from "
-        "bridge/mailservers.py (STARTTLS, client certificates of a private CA); the care-team "
+        "bots/devstack/mailservers.py (STARTTLS, client certificates of a private CA); the care-team "
         "bot with its provisioning API and the bridge as its companion, and the bridge "
         "(`bots: [mssante]`, as `liaison bridge`), each in its own process (bench/run_liaison.py) "
         "on one SQLite database with one data key. "
         f"{args.rooms} patient rooms opened through the API (fictitious patients, valid INS; a "
-        "cross-signed E2EE clinician (tests/clients.py) as IDEC); the clinician and the bridge "
+        "cross-signed E2EE clinician (bots/devstack/clinician.py) as IDEC); the clinician and the bridge "
         "joined; one warm-up mail per room.",
         f"- Inbound: mails submitted to Postfix (STARTTLS, client certificate) on an open-loop "
         f"schedule, mail i at start + i/{args.rate:g} s whatever became of the earlier ones, "

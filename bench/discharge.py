@@ -7,7 +7,7 @@ the plain command round trip in the same rooms, on one real Synapse.
 One Synapse (bench.roundtrip.BenchHomeserver: relaxed rate limits, room creation and invites
 included) on 127.0.0.1 in a temp dir; the Liaison account running the care-team and discharge bots
 with the provisioning API, in its own process (bench/run_liaison.py); `--clinicians` E2EE
-clinicians (tests.clients.Clinician: cross-signed, joining what they are invited to), and two more
+clinicians (bots.devstack.clinician.Clinician: cross-signed, joining what they are invited to), and two more
 team accounts (registered, never logged in).
 
 Setup, timed but not the measure:
@@ -86,7 +86,7 @@ from bench.roundtrip import (
     versions,
     vm_hwm_kib,
 )
-from tests.clients import Clinician
+from bots.devstack.clinician import Clinician
 
 SECTION = "## Discharge checklist: answer to edited live message"
 TARGET = 1.5  # p50(answer → edit) ≤ this × p50(ping → pong)
@@ -709,7 +709,7 @@ def markdown(results: Results, args: argparse.Namespace) -> str:
         "- Setup: one Synapse (dev homeserver, relaxed rate limits); one Liaison account running "
         "the care-team and discharge bots, in its own process, with the provisioning API. Each "
         "room opened with `POST /api/v1/patients` (fictitious patient, valid INS; team: a "
-        "cross-signed E2EE clinician (tests/clients.py) as IDEC, two accounts never logged in "
+        "cross-signed E2EE clinician (bots/devstack/clinician.py) as IDEC, two accounts never logged in "
         "as MH and IDE); the clinician joins and gets the bot's briefing; then `!sortie prevoir "
         f"<J+{args.days}>` starts the checklist (20 items, template has-sortie-2015) and the bot "
         "posts its live message.",
@@ -741,7 +741,7 @@ def markdown(results: Results, args: argparse.Namespace) -> str:
         "one-at-a-time round trip in a single room is in the foundation section above.", "",
         "Setup (not measured against a target):", "",
         md_table(SETUP_HEADER, setup_rows(results)), "",
-        "The clinician (tests/clients.py) joins the rooms she is invited to one after the other, "
+        "The clinician (bots/devstack/clinician.py) joins the rooms she is invited to one after the other, "
         "inside her sync callback, so her joins come in batches; and Synapse hands over at most "
         "100 to-device messages a sync, so with hundreds of rooms joined at once the room keys "
         "trail the briefings by several syncs (the benchmark decrypts those again once the keys "

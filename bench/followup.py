@@ -98,9 +98,9 @@ from bench.roundtrip import (
     vm_hwm_kib,
 )
 from bots.careteam.models import CareRoom
+from bots.devstack.homeserver import free_port
 from bots.followup.bot import STEP
 from bots.followup.models import FollowupPlan, FollowupStep
-from bots.homeserver import free_port
 from bots.runtime.models import OutboxMessage, ScheduledJob
 from bots.runtime.scheduler import BATCH, jobs_at_once
 from bots.runtime.sender import MAX_DEFER

@@ -78,11 +78,11 @@ from bots.careteam.messages import card
 from bots.careteam.roles import Roles
 from bots.careteam.rooms import create_request, creator_has_all_power, episode_content, room_name
 from bots.config import CareteamConfig
-from bots.homeserver import free_port
+from bots.devstack.homeserver import free_port
+from bots.devstack.patients import ins_for
 from bots.runtime.notice import notice
 from bots.runtime.runtime import SYNC_FILTER
 from bots.runtime.vault import Vault
-from tests.careteam_helpers import ins_for
 
 SECTION = "## Care-team rooms: opening patient rooms"
 TARGET = 0.8  # Liaison rooms/s ≥ this × the baseline's

@@ -3,7 +3,7 @@
     python -m bench.roundtrip [--n 200] [--warmup 10] [--commands 1000] [--rooms 50] ...
     make bench
 
-One Synapse (bots.homeserver.DevHomeserver, SQLite, relaxed rate limits) on 127.0.0.1 in a temp
+One Synapse (bots.devstack.homeserver.DevHomeserver, SQLite, relaxed rate limits) on 127.0.0.1 in a temp
 dir, and three bots, each in its own process:
 
 - floor:   bench/echo_floor.py, the least an E2EE matrix-nio bot can do to answer `!ping x`;
@@ -11,7 +11,7 @@ dir, and three bots, each in its own process:
 - peer:    matrix-reminder-bot 0.4.0 from PyPI (bench/peer.py, its own venv), `!remindme in 1 day;
            text` → one SQLite row, an APScheduler job and "OK, I will remind you on ...".
 
-Phase 1 (latency): one clinician (tests.clients.Clinician: E2EE, cross-signed) in one encrypted
+Phase 1 (latency): one clinician (bots.devstack.clinician.Clinician: E2EE, cross-signed) in one encrypted
 room with each bot. Warm-up, then `--n` commands per bot, interleaved round-robin (one command to
 each bot per iteration, the order rotating) so drift hits all three alike. A round trip runs from
 just before room_send to the moment the clinician's sync hands over the bot's decrypted answer.
@@ -58,10 +58,10 @@ import yaml
 from nio import Event, MegolmEvent, RoomCreateResponse, RoomMessageNotice, SyncResponse
 
 from bench import peer
-from bots.homeserver import DevHomeserver, free_port
+from bots.devstack.clinician import Clinician
+from bots.devstack.homeserver import DevHomeserver, free_port
 from bots.runtime.vault import Vault
 from bots.synapseconf import Process
-from tests.clients import Clinician
 
 REPO = Path(__file__).resolve().parent.parent
 DOC = REPO / "docs" / "PERFORMANCE.md"
@@ -876,7 +876,7 @@ def markdown(results: Results, args: argparse.Namespace) -> str:
         f"aiosqlite {v['aiosqlite']}; peer: {v.get('peer', 'not run')}. Liaison code: commit "
         f"{v.get('code', '?')}.",
         "- Method: one Synapse (dev homeserver, relaxed rate limits); each bot in its own process; "
-        "one cross-signed E2EE clinician (tests/clients.py) in one encrypted room per bot. "
+        "one cross-signed E2EE clinician (bots/devstack/clinician.py) in one encrypted room per bot. "
         "A round trip runs from just before the clinician's `room_send` to the moment its sync "
         "hands over the bot's decrypted answer. Commands interleaved round-robin (one to each bot "
         f"per iteration, order rotating), {results.n} per bot after {results.warmup} warm-up each.",

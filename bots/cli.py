@@ -13,10 +13,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bots import backup, devstack, logs, pyversion
+from bots import backup, logs, pyversion
 from bots import config as config_mod
 from bots.backup import BackupError
-from bots.homeserver import (
+from bots.devstack import stack as devstack
+from bots.devstack.homeserver import (
     DEFAULT_DATABASE_URL,
     DevHomeserver,
     HomeserverError,

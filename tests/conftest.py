@@ -18,12 +18,12 @@ import pytest_asyncio
 
 from bots.app import build_runtimes
 from bots.config import AccountConfig, Config
-from bots.homeserver import DevHomeserver, WorkerHomeserver, drop_database, free_port
+from bots.devstack.clinician import Clinician
+from bots.devstack.homeserver import DevHomeserver, WorkerHomeserver, drop_database, free_port
 from bots.registry import BRIDGE_BOTS
 from bots.runtime.runtime import Runtime
 from bots.runtime.store import Store, migrate
 from bots.runtime.vault import Vault
-from tests.clients import Clinician
 from tests.mail_helpers import mail_servers, psc  # noqa: F401 - Dovecot, Postfix, the PSC stand-in
 
 _counter = itertools.count()

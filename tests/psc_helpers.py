@@ -26,11 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from bots.config import OAuthConfig
-from bots.homeserver import stop_group
+from bots.devstack.homeserver import stop_group
+from bots.devstack.mailservers import SERVER_NAMES, Introspection
+from bots.devstack.testca import CertificateAuthority
 from bots.runtime.store import utcnow
-from bridge.mailservers import SERVER_NAMES, Introspection
 from bridge.oauth import CIBA_GRANT, Pending, Provider, Tokens
-from bridge.testca import CertificateAuthority
 
 JS_DIR = Path(__file__).parent / "js"
 PROVIDER = JS_DIR / "psc_provider.mjs"

@@ -18,11 +18,11 @@ from sqlalchemy.engine import make_url
 
 from bots import backup as backup_mod
 from bots.config import load
-from bots.homeserver import free_port
+from bots.devstack.clinician import Clinician
+from bots.devstack.homeserver import free_port
 from bots.runtime.store import migrate
 from bots.runtime.vault import Vault
 from tests.careteam_helpers import welcomed
-from tests.clients import Clinician
 from tests.conftest import PG_ADMIN
 from tests.test_cli import LIAISON, liaison, stop, wait_up
 

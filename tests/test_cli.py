@@ -17,10 +17,10 @@ from pathlib import Path
 
 import yaml
 
-from bots import devstack
-from bots.homeserver import free_port
-from bridge.testca import CertificateAuthority
-from tests.clients import Clinician
+from bots.devstack import stack as devstack
+from bots.devstack.clinician import Clinician
+from bots.devstack.homeserver import free_port
+from bots.devstack.testca import CertificateAuthority
 
 LIAISON = [sys.executable, "-m", "bots.cli"]
 

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bots.careteam.rooms import EPISODE_EVENT, create_request, episode_content
+from bots.devstack.clinician import Clinician
 from bots.synapse_modules.policy import REASON_FIELD, Policy, StateEvent
-from tests.clients import Clinician
 
 BOT = "@liaison:chu.example"
 POLICY = Policy(frozenset({"chu.example"}), (BOT, "@bot*:chu.example"))

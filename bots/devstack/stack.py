@@ -21,10 +21,10 @@ import yaml
 
 from bots import config as config_mod
 from bots.app import run_bots
-from bots.homeserver import DevHomeserver, WorkerHomeserver
+from bots.devstack.homeserver import DevHomeserver, WorkerHomeserver
+from bots.devstack.mailservers import MailServers, start_mail_servers
 from bots.runtime.files import write_private
 from bots.runtime.vault import Vault
-from bridge.mailservers import MailServers, start_mail_servers
 
 BOT_LOCALPART = "liaison"
 DEV_BOTS = ("careteam", "discharge", "followup")  # what the dev stack's bot account runs
