@@ -301,9 +301,9 @@ async def _status(args: argparse.Namespace) -> int:
 
 
 async def _bots(config_path: Path, *, bridge: bool = False) -> int:
+    cfg = config_mod.load(config_path)  # a bad one is said before the bots are even imported
     from bots.app import run_bots
 
-    cfg = config_mod.load(config_path)
     logs.setup(cfg.log_level)
     pyversion.warn_if_outdated()
     stop = asyncio.Event()

@@ -33,6 +33,7 @@ def up(data_dir: Path, port: int) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
+@pytest.mark.e2e  # `liaison up` in a child process: a real Synapse
 async def test_backup_of_a_running_stack_restores_the_same_bot_in_the_same_room(tmp_path: Path):
     var1, var2, saved = tmp_path / "var1", tmp_path / "var2", tmp_path / "backup"
     proc = up(var1, free_port())
