@@ -1,4 +1,5 @@
-# Liaison: `make run` starts the dev stack, `make test` runs the whole test suite.
+# Liaison: `make run` starts the dev stack, `make test` runs the whole test suite, `make test-fast`
+# the tests that need no server (seconds; no Synapse, Dovecot/Postfix or PostgreSQL: not `e2e`).
 # Both install what they need first (a virtualenv in .venv, the JS test client in tests/js).
 
 PYTHON ?= python3.11
@@ -6,7 +7,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint bench clean mail-packages synapse-packages
+.PHONY: run test test-fast lint bench clean mail-packages synapse-packages
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
@@ -20,8 +21,8 @@ tests/js/node_modules/.installed: tests/js/package-lock.json
 	cd tests/js && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# The MSSanté bridge's tests run a real Dovecot and Postfix: bridge/mailservers.py starts private
-# instances (own directory, free loopback ports), so only the programs are needed. Installed
+# The MSSanté bridge's tests run a real Dovecot and Postfix: bots/devstack/mailservers.py starts
+# private instances (own directory, free loopback ports), so only the programs are needed. Installed
 # when missing, without debconf questions; the packages' own system services are stopped, unused.
 MAIL_PROGRAMS := /usr/sbin/dovecot /usr/lib/dovecot/imap /usr/lib/dovecot/lmtp /usr/sbin/postfix
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
@@ -64,6 +65,12 @@ test: $(STAMP) tests/js/node_modules/.installed mail-packages synapse-packages
 
 # The peer (matrix-reminder-bot) gets a virtualenv of its own, made by bench/peer.py; the bridge's
 # benchmark runs the real Dovecot and Postfix, as the tests do.
+# The pure tests and the in-process harness's (tests/harness.py), property tests on a tenth of
+# their examples; `e2e` (a real server: tests/conftest.py marks them) left out.
+test-fast: $(STAMP)
+	$(VENV)/bin/ruff check .
+	LIAISON_TEST_FAST=1 $(PY) -m pytest -q -m "not e2e"
+
 bench: $(STAMP) mail-packages
 	$(PY) -m bench.roundtrip --trace
 	$(PY) -m bench.rooms

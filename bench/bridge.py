@@ -5,12 +5,12 @@ and mail out of the rooms through Postfix, on real servers, against the bare mai
     python -m bench.bridge --mails 100 --out 50 --rate 10 --rooms 5 --no-doc     (quick: ~3 min)
     make bench
 
-All real, on this machine: one Synapse (bench.roundtrip.BenchHomeserver), Dovecot and Postfix
-(bridge.mailservers: TLS, a private CA standing in for IGC-Santé), the care-team bot in its own
+All real, on this machine: one Synapse (bench.lib.harness.BenchHomeserver), Dovecot and Postfix
+(bots.devstack.mailservers: TLS, a private CA standing in for IGC-Santé), the care-team bot in its own
 process with its provisioning API and the bridge as its companion (bench/run_liaison.py,
 `bots: [careteam]`), the bridge in another process (`bots: [mssante]`, run_bots(bridge=True), as
 `liaison bridge`), both on one SQLite database with the same data key. One E2EE clinician
-(tests.clients.Clinician, cross-signed) in the benchmark's process.
+(bots.devstack.clinician.Clinician, cross-signed) in the benchmark's process.
 
 Setup: `--rooms` patient rooms opened through the API (fictitious patients with valid INS, the
 clinician as IDEC); the clinician and the bridge join them all; one warm-up mail per room.
@@ -70,35 +70,13 @@ import aiosmtplib
 import psutil
 from nio import Event, MegolmEvent, RoomMessageNotice, SyncResponse
 
-from bench import roundtrip
-from bench.discharge import late_decrypt, quiet_undecryptable
-from bench.rooms import Outbox, RoomsBench, api_body, patient
-from bench.roundtrip import (
-    REPO,
-    BotProcess,
-    OtherLoad,
-    Replies,
-    RssSampler,
-    cpu_seconds,
-    knows_devices,
-    log,
-    machine,
-    md_table,
-    percentile,
-    shown_argv,
-    text_table,
-    verdict,
-    versions,
-    vm_hwm_kib,
-    wait_joined,
-)
+from bench.lib import REPO, api, harness, report, tables
+from bots.devstack.clinician import Clinician
+from bots.devstack.mailservers import MailServers, login, start_mail_servers
 from bots.runtime.vault import Vault
 from bridge import records
-from bridge.mailservers import MailServers, start_mail_servers
 from bridge.outbound import Outgoing, compose
 from bridge.xdm import Document, build_package
-from tests.clients import Clinician
-from tests.mail_helpers import login
 
 SECTION = "## MSSanté bridge: 1,000 mails in, 500 out"
 TARGET_P50_S = 2.0  # inbound p50, delivery → room event
@@ -232,7 +210,7 @@ class Watcher:
             self._waiting.pop(name, None)
 
 
-class Arrivals(Replies):
+class Arrivals(harness.Replies):
     """Stamps the moment the clinician's sync hands over each bridged message (attached before
     she logs in, so before her own callback; nio has decrypted it by then): the mail's notice
     (its key in the subject line), its files (the key in their names), and the bridge's answers
@@ -353,12 +331,12 @@ def tree_cpu(pid: int) -> float:
         total = times.user + times.system + times.children_user + times.children_system
         for child in master.children(recursive=True):
             with contextlib.suppress(psutil.Error):
-                total += cpu_seconds(child.pid)
+                total += harness.cpu_seconds(child.pid)
         return total
     return 0.0
 
 
-class MailLoad(OtherLoad):
+class MailLoad(harness.OtherLoad):
     """OtherLoad, with the mail servers' process trees counted as ours."""
 
     def __init__(self, pids: list[int], trees: list[int]) -> None:
@@ -369,18 +347,18 @@ class MailLoad(OtherLoad):
         return super()._ours() + sum(tree_cpu(pid) for pid in self.trees)
 
 
-class BridgeBench(RoomsBench):
-    """RoomsBench gives the homeserver, the care-team bot's process with its API, registration
+class BridgeBench(api.ApiStack):
+    """api.ApiStack gives the homeserver, the care-team bot's process with its API, registration
     and the clean-up; here the bridge (its own account and process) and the mail servers too."""
 
     def __init__(self, args: argparse.Namespace) -> None:
         super().__init__(args)
         self.arrivals = Arrivals()
-        self.replies = self.arrivals  # Bench.clinician attaches it before the clinician logs in
+        self.replies = self.arrivals  # harness.Stack.clinician attaches it before the clinician logs in
         self.database = f"sqlite:///{self.tmp / 'shared.db'}"
         self.data_key = ""
         self.bot_id = self.bridge_id = self.bridge_password = ""
-        self.bridge: BotProcess | None = None
+        self.bridge: harness.BotProcess | None = None
         # Not below self.tmp (mode 0700): the servers' own users must reach their files.
         self.mail_dir = Path(tempfile.mkdtemp(prefix="liaison-bench-mail-"))
         self.mail_dir.chmod(0o755)
@@ -403,7 +381,7 @@ class BridgeBench(RoomsBench):
 
     # --- setup -------------------------------------------------------------------------------
 
-    async def start_bridge(self) -> BotProcess:
+    async def start_bridge(self) -> harness.BotProcess:
         assert self.servers is not None
         servers = self.servers
         cert, cert_key = servers.add_app_mailbox(MAILBOX)
@@ -430,7 +408,7 @@ class BridgeBench(RoomsBench):
     async def setup(self, results: Results) -> None:
         args = self.args
         started = time.monotonic()
-        log(f"starting Synapse on {self.hs.url}, Dovecot and Postfix (data in {self.tmp}, "
+        harness.log(f"starting Synapse on {self.hs.url}, Dovecot and Postfix (data in {self.tmp}, "
             f"{self.mail_dir})")
         await self.hs.start(timeout=120)
         self.servers = await asyncio.to_thread(start_mail_servers, self.mail_dir, DOMAINS)
@@ -438,7 +416,7 @@ class BridgeBench(RoomsBench):
         self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120))
         self.bridge_id, self.bridge_password = await self.register("mssante")
         self.bot = await self.start_bot()
-        self.outbox = Outbox(self.tmp / "shared.db")
+        self.outbox = api.Outbox(self.tmp / "shared.db")
         await self.api_ready(self.bot)  # migrated: the bridge may now open the same database
         self.bridge = await self.start_bridge()
         self.doc = await self.clinician("idec")
@@ -449,7 +427,7 @@ class BridgeBench(RoomsBench):
         results.setup_s["servers, bots, bridge, clinician"] = time.monotonic() - started
 
         started = time.monotonic()
-        log(f"opening {args.rooms} patient rooms through the API")
+        harness.log(f"opening {args.rooms} patient rooms through the API")
         sem = asyncio.Semaphore(4)
         self.rooms = list(await asyncio.gather(*(self.open_room(k, sem)
                                                  for k in range(args.rooms))))
@@ -457,13 +435,13 @@ class BridgeBench(RoomsBench):
         for room in self.rooms:
             await doc.wait_joined(room.room_id, doc.user_id, timeout=120)
         assert self.bridge is not None
-        await asyncio.gather(*(wait_joined(doc, r.room_id, self.bridge, self.bridge_id, 180)
+        await asyncio.gather(*(harness.wait_joined(doc, r.room_id, self.bridge, self.bridge_id, 180)
                                for r in self.rooms))
-        await knows_devices(doc, self.bridge_id)
+        await harness.knows_devices(doc, self.bridge_id)
         results.setup_s["rooms opened, clinician and bridge joined"] = time.monotonic() - started
 
         started = time.monotonic()
-        log(f"warm-up: one mail per room ({len(self.rooms)}), at {args.rate:g}/s")
+        harness.log(f"warm-up: one mail per room ({len(self.rooms)}), at {args.rate:g}/s")
         warm = await self.deliver("warm", len(self.rooms))
         results.warm_failures = sum(1 for s in warm if s.error)
         names = [s.name for s in warm if not s.error]
@@ -479,11 +457,11 @@ class BridgeBench(RoomsBench):
         return Watcher(self.servers, address, password)
 
     async def open_room(self, k: int, sem: asyncio.Semaphore) -> Room:
-        """Room k's patient (bench.rooms.patient: a valid INS) with the clinician as IDEC."""
+        """Room k's patient (bench.lib.api.patient: a valid INS) with the clinician as IDEC."""
         assert self.http is not None and self.doc is not None
-        identity = patient(k)
+        identity = api.patient(k)
         async with sem, self.http.post(f"{self.api}/api/v1/patients",
-                                       json=api_body(identity, [(self.doc.user_id, "IDEC")]),
+                                       json=api.api_body(identity, [(self.doc.user_id, "IDEC")]),
                                        headers=self.headers()) as resp:
             body = await resp.json()
             if resp.status != 201:
@@ -562,10 +540,10 @@ class BridgeBench(RoomsBench):
     async def inbound(self, results: Results) -> None:
         args = self.args
         assert self.bridge is not None
-        log(f"inbound: {args.mails} mails at {args.rate:g}/s into {len(self.rooms)} rooms")
+        harness.log(f"inbound: {args.mails} mails at {args.rate:g}/s into {len(self.rooms)} rooms")
         async with self.phase(results, "in"):
             results.inbound = await self.deliver("in", args.mails)
-            log("  all submitted; waiting for the last ones in the rooms")
+            harness.log("  all submitted; waiting for the last ones in the rooms")
             names = [s.name for s in results.inbound if not s.error]
             with contextlib.suppress(RuntimeError):  # what did not arrive counts as failed
                 await self.until(lambda: all(self.arrivals.complete(n) is not None
@@ -636,12 +614,12 @@ class BridgeBench(RoomsBench):
     async def outbound(self, results: Results) -> None:
         args = self.args
         await self.quiet()
-        log(f"outbound through the bridge: {args.out} `!mss envoyer`, {args.concurrency} in "
+        harness.log(f"outbound through the bridge: {args.out} `!mss envoyer`, {args.concurrency} in "
             "flight")
         async with self.phase(results, "out"):
             results.outbound = await self.closed_loop(args.out, self.command)
         await self.quiet()
-        log(f"outbound baseline: {args.out} mails straight to Postfix, {args.concurrency} in "
+        harness.log(f"outbound baseline: {args.out} mails straight to Postfix, {args.concurrency} in "
             "flight")
         async with self.phase(results, "base"):
             results.baseline = await self.closed_loop(args.out, self.direct)
@@ -657,11 +635,11 @@ class BridgeBench(RoomsBench):
                 "bench": os.getpid()}
 
         def cpu() -> dict[str, float]:
-            return {**{k: cpu_seconds(p) for k, p in pids.items()},
+            return {**{k: harness.cpu_seconds(p) for k, p in pids.items()},
                     "mail": sum(tree_cpu(p) for p in trees)}
 
         phase = Phase(rss_before=psutil.Process(self.bridge.pid).memory_info().rss)
-        sampler = RssSampler(self.bridge.pid)
+        sampler = harness.RssSampler(self.bridge.pid)
         other = MailLoad(self.our_pids(), trees)
         before, started = cpu(), time.monotonic()
         sampler.start()
@@ -726,12 +704,12 @@ class BridgeBench(RoomsBench):
         await self.outbound(results)
         assert self.bridge is not None and self.bot is not None
         self.bridge.check()
-        results.bridge_hwm_kib = vm_hwm_kib(self.bridge.pid)
-        results.bot_hwm_kib = vm_hwm_kib(self.bot.pid)
+        results.bridge_hwm_kib = harness.vm_hwm_kib(self.bridge.pid)
+        results.bot_hwm_kib = harness.vm_hwm_kib(self.bot.pid)
         assert self.doc is not None
         never: set[str] = set()
         results.undecryptable = sum(1 for room_id, ev in self.arrivals.undecrypted
-                                    if late_decrypt(self.doc, room_id, ev, never) is None)
+                                    if harness.late_decrypt(self.doc, room_id, ev, never) is None)
         self.database_stages(results)
         results.elapsed_s = time.monotonic() - results.started
         return results
@@ -758,7 +736,7 @@ def epoch(value: str | None) -> float | None:
 
 
 def bench_versions() -> dict[str, str]:
-    found = versions(None)
+    found = report.versions(None)
     for name in ("aiosmtplib", "imapclient"):
         found[name] = version(name)
     with contextlib.suppress(OSError, subprocess.SubprocessError):
@@ -791,7 +769,7 @@ def stats(values: list[float]) -> list[str]:
     """n, p50, p99, mean, max."""
     if not values:
         return ["0", "-", "-", "-", "-"]
-    return [str(len(values)), f"{percentile(values, 50):.0f}", f"{percentile(values, 99):.0f}",
+    return [str(len(values)), f"{tables.percentile(values, 50):.0f}", f"{tables.percentile(values, 99):.0f}",
             f"{statistics.fmean(values):.0f}", f"{max(values):.0f}"]
 
 
@@ -808,14 +786,14 @@ def summary(r: Results) -> dict[str, Any]:
     out_wall, base_wall = r.phases["out"].wall_s, r.phases["base"].wall_s
 
     def ratio(a: list[float], b: list[float], q: int) -> float:
-        return percentile(a, q) / percentile(b, q) if a and b else float("nan")
+        return tables.percentile(a, q) / tables.percentile(b, q) if a and b else float("nan")
 
     s = {
         "offered": span_rate([x.t0 for x in r.inbound]),
         "delivered_rate": span_rate([x.t_done for x in delivered if x.t_done is not None]),
         "rooms_rate": span_rate(list(r.notice.values())),
         "imap_rate": span_rate(list(r.imap.values())),
-        "p50_s": percentile(notice, 50) / 1000 if notice else float("nan"),
+        "p50_s": tables.percentile(notice, 50) / 1000 if notice else float("nan"),
         "in_p50": ratio(notice, imap, 50), "in_p99": ratio(notice, imap, 99),
         "out_p50": ratio(out, base, 50), "out_p99": ratio(out, base, 99),
         "out_rate": len(out) / out_wall if out_wall else float("nan"),
@@ -863,7 +841,7 @@ KIND_HEADER = ["kind", "n", "notice p50 / p99 ms", "last message p50 / p99 ms",
 
 def kind_rows(r: Results) -> list[list[str]]:
     def cell(values: list[float]) -> str:
-        return f"{percentile(values, 50):.0f} / {percentile(values, 99):.0f}" if values else "-"
+        return f"{tables.percentile(values, 50):.0f} / {tables.percentile(values, 99):.0f}" if values else "-"
 
     labels = {"text": "plain text", "pdf": f"{r.args.pdf_kb} kB PDF",
               "xdm": f"IHE_XDM.ZIP ({r.args.pdf_kb} kB PDF inside)"}
@@ -873,7 +851,7 @@ def kind_rows(r: Results) -> list[list[str]]:
         imap = ms_of(mine, r.imap)
         out.append([labels[kind], str(len(mine)), cell(ms_of(mine, r.notice)),
                     cell(ms_of(mine, r.complete)),
-                    f"{percentile(imap, 50):.0f}" if imap else "-"])
+                    f"{tables.percentile(imap, 50):.0f}" if imap else "-"])
     return out
 
 
@@ -887,9 +865,9 @@ def quarter_rows(r: Results) -> list[list[str]]:
         part = r.inbound[q * n // 4:(q + 1) * n // 4]
         a, b = ms_of(part, r.notice), ms_of(part, r.imap)
         out.append([f"quarter {q + 1} ({q * n // 4}–{(q + 1) * n // 4 - 1})",
-                    f"{percentile(a, 50):.0f}" if a else "-",
-                    f"{percentile(b, 50):.0f}" if b else "-",
-                    f"{percentile(a, 50) / percentile(b, 50):.2f}×" if a and b else "-"])
+                    f"{tables.percentile(a, 50):.0f}" if a else "-",
+                    f"{tables.percentile(b, 50):.0f}" if b else "-",
+                    f"{tables.percentile(a, 50) / tables.percentile(b, 50):.2f}×" if a and b else "-"])
     return out
 
 
@@ -1011,13 +989,13 @@ def print_report(r: Results, _args: argparse.Namespace) -> None:
                          (OUT_HEADER, outbound_rows(r)),
                          (STAGE_HEADER, stage_rows(r.stages_out, STAGES_OUT)),
                          (RESOURCE_HEADER, resource_rows(r)), (SETUP_HEADER, setup_rows(r))]:
-        print(text_table(header, [[c.replace("**", "") for c in row] for row in rows]))
+        print(tables.text_table(header, [[c.replace("**", "") for c in row] for row in rows]))
         print()
     for note in notes(r):
         print(f"  {note}")
     print("Targets:")
     for name, value, ok in s["targets"]:
-        print(f"  {name:78} {value:>20}  {verdict(ok)}")
+        print(f"  {name:78} {value:>20}  {tables.verdict(ok)}")
     print()
 
 
@@ -1027,9 +1005,9 @@ def markdown(r: Results, args: argparse.Namespace) -> str:
     lines = [
         SECTION, "",
         f"Measured {datetime.now().astimezone():%Y-%m-%d %H:%M %Z} with `python -m bench.bridge"
-        f"{''.join(' ' + a for a in shown_argv())}` (the run took {r.elapsed_s / 60:.1f} min). "
+        f"{''.join(' ' + a for a in report.shown_argv())}` (the run took {r.elapsed_s / 60:.1f} min). "
         f"{title(r)}.", "",
-        f"- Machine: {machine()}. Synapse, Dovecot, Postfix, both Liaison processes and the "
+        f"- Machine: {report.machine()}. Synapse, Dovecot, Postfix, both Liaison processes and the "
         "clients all on it, over loopback.",
         f"- Versions: Python {v['python']}, Synapse {v['matrix-synapse']} (SQLite), Dovecot "
         f"{v.get('dovecot', '?')}, Postfix {v.get('postfix', '?')}, matrix-nio "
@@ -1037,12 +1015,12 @@ def markdown(r: Results, args: argparse.Namespace) -> str:
         f"aiosqlite {v['aiosqlite']}, imapclient {v['imapclient']}, aiosmtplib "
         f"{v['aiosmtplib']}. Liaison code: commit {v.get('code', '?')}.",
         "- Setup: one Synapse (dev homeserver, relaxed rate limits); Dovecot and Postfix from "
-        "bridge/mailservers.py (STARTTLS, client certificates of a private CA); the care-team "
+        "bots/devstack/mailservers.py (STARTTLS, client certificates of a private CA); the care-team "
         "bot with its provisioning API and the bridge as its companion, and the bridge "
         "(`bots: [mssante]`, as `liaison bridge`), each in its own process (bench/run_liaison.py) "
         "on one SQLite database with one data key. "
         f"{args.rooms} patient rooms opened through the API (fictitious patients, valid INS; a "
-        "cross-signed E2EE clinician (tests/clients.py) as IDEC); the clinician and the bridge "
+        "cross-signed E2EE clinician (bots/devstack/clinician.py) as IDEC); the clinician and the bridge "
         "joined; one warm-up mail per room.",
         f"- Inbound: mails submitted to Postfix (STARTTLS, client certificate) on an open-loop "
         f"schedule, mail i at start + i/{args.rate:g} s whatever became of the earlier ones, "
@@ -1060,32 +1038,29 @@ def markdown(r: Results, args: argparse.Namespace) -> str:
         "straight to Postfix with aiosmtplib (the bridge's certificate, a connection per mail "
         "as the bridge does), same concurrency, same watcher.",
         "",
-        md_table(IN_HEADER, inbound_rows(r)), "",
-        md_table(RATE_HEADER, rate_rows(r)), "",
-        md_table(KIND_HEADER, kind_rows(r)), "",
+        tables.md_table(IN_HEADER, inbound_rows(r)), "",
+        tables.md_table(RATE_HEADER, rate_rows(r)), "",
+        tables.md_table(KIND_HEADER, kind_rows(r)), "",
         "By quarter of the run (a backlog that grows shows here as a rising latency):", "",
-        md_table(QUARTER_HEADER, quarter_rows(r)), "",
+        tables.md_table(QUARTER_HEADER, quarter_rows(r)), "",
         "Where an inbound mail's time goes (p50 over the measured mails; the processes' time "
         "stamps in the shared database against the benchmark's):", "",
-        md_table(STAGE_HEADER, stage_rows(r.stages_in, STAGES_IN)), "",
-        md_table(OUT_HEADER, outbound_rows(r)), "",
-        md_table(STAGE_HEADER, stage_rows(r.stages_out, STAGES_OUT)), "",
-        md_table(RESOURCE_HEADER, resource_rows(r)), "",
+        tables.md_table(STAGE_HEADER, stage_rows(r.stages_in, STAGES_IN)), "",
+        tables.md_table(OUT_HEADER, outbound_rows(r)), "",
+        tables.md_table(STAGE_HEADER, stage_rows(r.stages_out, STAGES_OUT)), "",
+        tables.md_table(RESOURCE_HEADER, resource_rows(r)), "",
         *(note + "\n" for note in notes(r)),
-        "| target | measured | |",
-        "|---|---:|---|",
-        *(f"| {name} | {value} | {verdict(ok)} |" for name, value, ok in s["targets"]), "",
-        md_table(SETUP_HEADER, setup_rows(r)), "",
-        "Rerun: `make bench` (after the other benchmarks; root, with Dovecot and Postfix: "
-        "`make mail-packages`) or `python -m bench.bridge`; `python -m bench.bridge --help` "
-        "lists the knobs (a quick run: `--mails 100 --out 50 --rooms 5 --no-doc`).", "",
+        *tables.targets_md(s["targets"]), "",
+        tables.md_table(SETUP_HEADER, setup_rows(r)), "",
+        report.rerun("bridge", "after the other benchmarks; root, with Dovecot and Postfix: "
+                     "`make mail-packages`",
+                     " (a quick run: `--mails 100 --out 50 --rooms 5 --no-doc`)"), "",
     ]
     return "\n".join(lines)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.bridge",
-                                     description=__doc__.split("\n\n")[0])
+    parser = report.arguments("bridge", __doc__)
     parser.add_argument("--mails", type=int, default=1000, help="inbound mails measured (1000)")
     parser.add_argument("--rate", type=float, default=TARGET_RATE,
                         help=f"inbound mails submitted a second, open loop ({TARGET_RATE:g})")
@@ -1098,8 +1073,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="after the last submission, wait this long for the rest (300 s)")
     parser.add_argument("--mail-timeout", type=float, default=120,
                         help="an outbound mail not seen within this many seconds fails (120)")
-    roundtrip.common_args(parser, timeout=2400)
-    parser.set_defaults(trace=False)  # Bench.spawn reads it: no probes in this benchmark
+    harness.common_args(parser, timeout=2400)
+    parser.set_defaults(trace=False)  # harness.Stack.spawn reads it: no probes in this benchmark
     args = parser.parse_args(argv)
     if args.mails < 4 or args.out < 2 or args.rate <= 0 or args.rooms < 1 \
             or not 1 <= args.concurrency <= args.rooms:
@@ -1109,8 +1084,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main() -> int:
-    quiet_undecryptable()
-    return roundtrip.cli(parse_args, BridgeBench, print_report, markdown, SECTION)
+    harness.quiet_undecryptable()
+    return harness.cli(parse_args, BridgeBench, print_report, markdown, SECTION)
 
 
 if __name__ == "__main__":

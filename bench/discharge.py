@@ -4,10 +4,10 @@ the plain command round trip in the same rooms, on one real Synapse.
     python -m bench.discharge [--rooms 1000] [--n 400] [--concurrency 4] [--warmup 20] [--no-doc]
     make bench
 
-One Synapse (bench.roundtrip.BenchHomeserver: relaxed rate limits, room creation and invites
+One Synapse (bench.lib.harness.BenchHomeserver: relaxed rate limits, room creation and invites
 included) on 127.0.0.1 in a temp dir; the Liaison account running the care-team and discharge bots
 with the provisioning API, in its own process (bench/run_liaison.py); `--clinicians` E2EE
-clinicians (tests.clients.Clinician: cross-signed, joining what they are invited to), and two more
+clinicians (bots.devstack.clinician.Clinician: cross-signed, joining what they are invited to), and two more
 team accounts (registered, never logged in).
 
 Setup, timed but not the measure:
@@ -50,7 +50,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import os
 import sqlite3
 import statistics
@@ -66,27 +65,10 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 import psutil
-from nio import EncryptionError, Event, MegolmEvent, RoomMessageNotice, SyncResponse
+from nio import Event, MegolmEvent, RoomMessageNotice, SyncResponse
 
-from bench import roundtrip
-from bench.rooms import ROLES, Batch, RoomsBench
-from bench.roundtrip import (
-    OtherLoad,
-    Replies,
-    Trip,
-    cpu_seconds,
-    knows_devices,
-    log,
-    machine,
-    md_table,
-    percentile,
-    shown_argv,
-    text_table,
-    verdict,
-    versions,
-    vm_hwm_kib,
-)
-from tests.clients import Clinician
+from bench.lib import api, harness, report, tables
+from bots.devstack.clinician import Clinician
 
 SECTION = "## Discharge checklist: answer to edited live message"
 TARGET = 1.5  # p50(answer → edit) ≤ this × p50(ping → pong)
@@ -104,7 +86,7 @@ Match = Callable[[Event], str | None]
 # --- waiting for the bot's answer, by its content -------------------------------------------------
 
 
-class Awaited(Replies):
+class Awaited(harness.Replies):
     """As Replies (stamped when a clinician's sync hands the event over, before the Clinician's
     own callback), but the awaited event is the first that `match` decides on: the bot answers
     `!sortie oui` with two messages (the edit of the live message, then a reply), and a room's
@@ -112,23 +94,11 @@ class Awaited(Replies):
 
     def __init__(self) -> None:
         super().__init__()
-        self.matching: dict[str, tuple[Match, asyncio.Future[tuple[float, Event, str]]]] = {}
+        self.matching: dict[str, harness.Waiter] = {}
 
     async def _on_sync(self, resp: SyncResponse) -> None:
         await super()._on_sync(resp)
-        now = time.perf_counter()
-        for room_id, info in resp.rooms.join.items():
-            entry = self.matching.get(room_id)
-            if entry is None:
-                continue
-            match, future = entry
-            for ev in info.timeline.events:
-                decided = match(ev)
-                if decided is not None:
-                    if not future.done():
-                        future.set_result((now, ev, decided))
-                    del self.matching[room_id]
-                    break
+        harness.settle(resp, self.matching, time.perf_counter())
 
     def expect_match(self, room_id: str,
                      match: Match) -> asyncio.Future[tuple[float, Event, str]]:
@@ -139,14 +109,12 @@ class Awaited(Replies):
 
 
 async def command(doc: Clinician, awaited: Awaited, room_id: str, body: str, match: Match, *,
-                  timeout: float) -> tuple[Trip, Event | None]:
+                  timeout: float) -> tuple[harness.Trip, Event | None]:
     """Send one command, wait for the event `match` decides on. One command in flight per room."""
     future = awaited.expect_match(room_id, match)
-    trip = Trip(t0=time.perf_counter())
+    trip = harness.Trip(t0=time.perf_counter())
     try:
-        trip.event_id = await doc.send(room_id, body)
-        trip.t_sent = time.perf_counter()
-        trip.t1, ev, decided = await asyncio.wait_for(future, timeout)
+        ev, decided = await harness.send_and_wait(doc, trip, room_id, body, future, timeout)
     except TimeoutError:
         awaited.matching.pop(room_id, None)
         trip.error = "timeout"
@@ -220,19 +188,6 @@ def pong(bot: str, tag: str) -> Match:
     return match
 
 
-def late_decrypt(doc: Clinician, room_id: str, ev: MegolmEvent,
-                 never: set[str]) -> Event | None:
-    """`ev` decrypted now that its key may have come, or None. An event sent before the clinician
-    joined (the identity card: the key she got starts after it) never will: added to `never`."""
-    assert doc.client.olm is not None
-    try:
-        return doc.client.olm.decrypt_megolm_event(ev, room_id)
-    except EncryptionError as exc:
-        if "unknown message index" in str(exc):
-            never.add(ev.event_id)
-        return None
-
-
 # --- the run --------------------------------------------------------------------------------------
 
 
@@ -281,15 +236,15 @@ class Results:
         return [ms for _, ms in self.samples[kind]]
 
 
-class DischargeBench(RoomsBench):
-    """RoomsBench gives the homeserver, the bot process with its API, registration and clean-up;
+class DischargeBench(api.ApiStack):
+    """api.ApiStack gives the homeserver, the bot process with its API, registration and clean-up;
     the bot account here also runs the discharge bot."""
 
     def __init__(self, args: argparse.Namespace) -> None:
         super().__init__(args)
         self.sem = asyncio.Semaphore(args.open_concurrency)  # setup: rooms in flight
         self.awaited = Awaited()
-        self.replies = self.awaited  # Bench.clinician attaches it before the clinician logs in
+        self.replies = self.awaited  # harness.Stack.clinician attaches it before the clinician logs in
         self.bot_id = ""
         self.docs: list[Clinician] = []
         self.rooms: list[Room] = []
@@ -304,9 +259,9 @@ class DischargeBench(RoomsBench):
     # --- setup -------------------------------------------------------------------------------
 
     async def open_rooms(self, results: Results) -> None:
-        """RoomsBench.via_api for each room (its team: team_of with --team 3), then each room's
+        """api.ApiStack.via_api for each room (its team: team_of with --team 3), then each room's
         ID and clinician (its IDEC) read from the bot's database, in the order they were opened."""
-        batch = Batch("liaison", self.args.rooms)
+        batch = api.Batch("liaison", self.args.rooms)
         started = time.monotonic()
         await asyncio.gather(*(self.via_api(i, batch) for i in range(self.args.rooms)))
         results.open_s = time.monotonic() - started
@@ -341,7 +296,7 @@ class DischargeBench(RoomsBench):
                 if room_id not in pending or ev.sender != self.bot_id:
                     continue
                 if isinstance(ev, MegolmEvent):
-                    readable = late_decrypt(doc, room_id, ev, self.never)
+                    readable = harness.late_decrypt(doc, room_id, ev, self.never)
                     if readable is None:
                         if ev.event_id not in self.never:
                             undecrypted.append((room_id, ev))
@@ -367,7 +322,7 @@ class DischargeBench(RoomsBench):
                          "messages not decrypted yet")
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"after {timeout:.0f} s, {state}")
-                log(f"  {state}")
+                harness.log(f"  {state}")
             await asyncio.sleep(0.2)
 
     async def plan(self, room: Room, day: str, results: Results) -> None:
@@ -384,7 +339,7 @@ class DischargeBench(RoomsBench):
 
     async def setup(self, results: Results) -> None:
         args = self.args
-        log(f"starting Synapse on {self.hs.url} (data in {self.tmp})")
+        harness.log(f"starting Synapse on {self.hs.url} (data in {self.tmp})")
         await self.hs.start(timeout=120)
         self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=300))
         self.bot = await self.start_bot()
@@ -393,13 +348,13 @@ class DischargeBench(RoomsBench):
         self.docs = [await self.clinician(f"idec{k}") for k in range(args.clinicians)]
         # team_of(i, pool, 3) takes pool[3 (i mod clinicians) + 0, 1, 2] with roles IDEC, MH, IDE
         self.pool = [u for doc in self.docs for u in (doc.user_id, *others)]
-        assert ROLES[:TEAM] == ("IDEC", "MH", "IDE")
+        assert api.ROLES[:TEAM] == ("IDEC", "MH", "IDE")
         await self.api_ready(self.bot)
 
-        log(f"opening {args.rooms} patient rooms through the API, {args.open_concurrency} in "
+        harness.log(f"opening {args.rooms} patient rooms through the API, {args.open_concurrency} in "
             "flight")
         await self.open_rooms(results)
-        log(f"  {results.opened}/{args.rooms} rooms in {results.open_s:.1f} s"
+        harness.log(f"  {results.opened}/{args.rooms} rooms in {results.open_s:.1f} s"
             + (f"; failures {dict(results.open_failures)}" if results.open_failures else ""))
         if not self.rooms:
             raise RuntimeError("no patient room opened")
@@ -408,25 +363,25 @@ class DischargeBench(RoomsBench):
         await asyncio.gather(*(
             self.welcomed(doc, {r.room_id for r in self.rooms if r.doc is doc},
                           timeout=300 + args.rooms) for doc in self.docs))
-        await asyncio.gather(*(knows_devices(doc, self.bot_id) for doc in self.docs))
+        await asyncio.gather(*(harness.knows_devices(doc, self.bot_id) for doc in self.docs))
         results.join_s = time.monotonic() - started
-        log(f"  the clinicians joined and were briefed: {results.join_s:.1f} s after the last 201")
+        harness.log(f"  the clinicians joined and were briefed: {results.join_s:.1f} s after the last 201")
 
         results.day = f"{datetime.now(WARD_ZONE).date() + timedelta(days=args.days):%d/%m/%Y}"
-        log(f"planning {len(self.rooms)} discharges for {results.day}")
+        harness.log(f"planning {len(self.rooms)} discharges for {results.day}")
         started = time.monotonic()
         await asyncio.gather(*(self.plan(r, results.day, results) for r in self.rooms))
         results.plan_s = time.monotonic() - started
         self.rooms = [r for r in self.rooms if r.live_id]
         results.planned = len(self.rooms)
-        log(f"  {results.planned} checklists live in {results.plan_s:.1f} s"
+        harness.log(f"  {results.planned} checklists live in {results.plan_s:.1f} s"
             + (f"; failures {dict(results.plan_failures)}" if results.plan_failures else ""))
         if not self.rooms:
             raise RuntimeError("no checklist started")
         started = time.monotonic()
         await self.settled(timeout=300 + args.rooms)
         results.settle_s = time.monotonic() - started
-        log(f"  every live message pinned, the outbox empty: {results.settle_s:.1f} s later")
+        harness.log(f"  every live message pinned, the outbox empty: {results.settle_s:.1f} s later")
 
     async def settled(self, timeout: float) -> None:
         """Until the bot has pinned every live message (two requests a room, one room after the
@@ -476,7 +431,7 @@ class DischargeBench(RoomsBench):
                     assert trip.ms is not None
                     results.samples[kind].append((i, trip.ms))
 
-    async def replied(self, room: Room, trip: Trip, item: int) -> bool:
+    async def replied(self, room: Room, trip: harness.Trip, item: int) -> bool:
         """Untimed: until the bot's reply to the answer ("✅ N. …", sent after the edit) is in,
         so that the room's next command does not queue behind it."""
         assert trip.event_id is not None
@@ -503,8 +458,8 @@ class DischargeBench(RoomsBench):
                 await self.iteration(i, results, counted)
                 done += 1
                 if counted and done % step == 0:
-                    log(f"  {done}/{len(iterations)}: " + ", ".join(
-                        f"{k} p50 {percentile(results.ms(k), 50):.1f} ms" for k in KINDS))
+                    harness.log(f"  {done}/{len(iterations)}: " + ", ".join(
+                        f"{k} p50 {tables.percentile(results.ms(k), 50):.1f} ms" for k in KINDS))
                 self.bot.check()
 
         await asyncio.gather(*(worker() for _ in range(self.args.concurrency)))
@@ -512,31 +467,31 @@ class DischargeBench(RoomsBench):
     async def measure(self, results: Results) -> None:
         args = self.args
         assert self.bot is not None and self.hs.pid
-        log(f"warm-up: {args.warmup} iterations")
+        harness.log(f"warm-up: {args.warmup} iterations")
         await self.loop(range(args.warmup), results, counted=False)
-        log(f"measuring: {args.n} iterations (one answer + one ping each, in the same room), "
+        harness.log(f"measuring: {args.n} iterations (one answer + one ping each, in the same room), "
             f"{args.concurrency} in flight, over {len(self.rooms)} rooms")
         pids = {"synapse": self.hs.pid, "bot": self.bot.pid, "bench": os.getpid()}
-        cpu0 = {k: cpu_seconds(p) for k, p in pids.items()}
+        cpu0 = {k: harness.cpu_seconds(p) for k, p in pids.items()}
         results.rss_before_kib = psutil.Process(self.bot.pid).memory_info().rss // 1024
-        other = OtherLoad(self.our_pids())
+        other = harness.OtherLoad(self.our_pids())
         started = time.monotonic()
         await self.loop(range(args.warmup, args.warmup + args.n), results, counted=True)
         results.measure_s = time.monotonic() - started
-        results.cpu_s = {k: cpu_seconds(p) - cpu0[k] for k, p in pids.items()}
+        results.cpu_s = {k: harness.cpu_seconds(p) - cpu0[k] for k, p in pids.items()}
         results.other_load_percent = other.percent()
         results.measured = args.n
 
     async def run(self) -> Results:  # type: ignore[override]
-        results = Results(self.args.rooms, self.args.clinicians, versions=versions(None))
+        results = Results(self.args.rooms, self.args.clinicians, versions=report.versions(None))
         await self.setup(results)
         await self.measure(results)
         assert self.bot is not None and self.outbox is not None
-        results.vm_hwm_kib = vm_hwm_kib(self.bot.pid)
+        results.vm_hwm_kib = harness.vm_hwm_kib(self.bot.pid)
         results.outbox = dict(self.outbox.counts())
         results.unreadable = sum(1 for doc in self.docs for room_id, ev in doc.timeline
                                  if isinstance(ev, MegolmEvent) and ev.sender == self.bot_id
-                                 and late_decrypt(doc, room_id, ev, self.never) is None)
+                                 and harness.late_decrypt(doc, room_id, ev, self.never) is None)
         results.elapsed_s = time.monotonic() - results.started
         return results
 
@@ -545,8 +500,8 @@ class DischargeBench(RoomsBench):
 
 
 def ratio(results: Results, q: int = 50) -> float:
-    ping = percentile(results.ms("ping"), q)
-    return percentile(results.ms("answer"), q) / ping if ping else float("nan")
+    ping = tables.percentile(results.ms("ping"), q)
+    return tables.percentile(results.ms("answer"), q) / ping if ping else float("nan")
 
 
 def target_line(results: Results) -> tuple[str, str, bool]:
@@ -562,8 +517,8 @@ def latency_rows(results: Results) -> list[list[str]]:
     out = []
     for kind in KINDS:
         ms = results.ms(kind)
-        out.append([LABELS[kind], str(len(ms)), f"{percentile(ms, 50):.1f}",
-                    f"{percentile(ms, 99):.1f}", f"{statistics.fmean(ms):.1f}" if ms else "-",
+        out.append([LABELS[kind], str(len(ms)), f"{tables.percentile(ms, 50):.1f}",
+                    f"{tables.percentile(ms, 99):.1f}", f"{statistics.fmean(ms):.1f}" if ms else "-",
                     f"{max(ms):.1f}" if ms else "-", str(sum(results.failures[kind].values()))])
     answers, pings = results.ms("answer"), results.ms("ping")
     mean = f"{statistics.fmean(answers) / statistics.fmean(pings):.2f}×" \
@@ -597,7 +552,7 @@ def setup_rows(results: Results) -> list[list[str]]:
         return f"{count / seconds:.2f}/s" if seconds else "-"
 
     def lat(ms: list[float]) -> str:
-        return f"{percentile(ms, 50):.0f} / {percentile(ms, 99):.0f} ms" if ms else "-"
+        return f"{tables.percentile(ms, 50):.0f} / {tables.percentile(ms, 99):.0f} ms" if ms else "-"
 
     def failed(c: Counter[str]) -> str:
         return ", ".join(f"{k} ×{v}" for k, v in c.items()) or "0"
@@ -626,8 +581,8 @@ def slice_rows(results: Results, args: argparse.Namespace) -> list[list[str]]:
     def row(label: str, keep: Callable[[int], bool]) -> list[str]:
         a = [ms for i, ms in results.samples["answer"] if keep(i)]
         p = [ms for i, ms in results.samples["ping"] if keep(i)]
-        return [label, f"{percentile(a, 50):.1f}", f"{percentile(p, 50):.1f}",
-                f"{percentile(a, 50) / percentile(p, 50):.2f}×" if a and p else "-"]
+        return [label, f"{tables.percentile(a, 50):.1f}", f"{tables.percentile(p, 50):.1f}",
+                f"{tables.percentile(a, 50) / tables.percentile(p, 50):.2f}×" if a and p else "-"]
 
     out = []
     for q in range(4):
@@ -653,8 +608,8 @@ def first_line(results: Results, args: argparse.Namespace) -> str:
     second = [ms for kind in KINDS for i, ms in results.samples[kind]
               if (i % 2 == 0) != (kind == "answer")]
     return (f"First command of a pair (its room idle {idle}), whichever it is: p50 "
-            f"{percentile(first, 50):.1f} ms; second (right after the first, in the same room): "
-            f"p50 {percentile(second, 50):.1f} ms. The order alternates, so this weighs on both "
+            f"{tables.percentile(first, 50):.1f} ms; second (right after the first, in the same room): "
+            f"p50 {tables.percentile(second, 50):.1f} ms. The order alternates, so this weighs on both "
             "kinds alike.")
 
 
@@ -676,18 +631,18 @@ def failure_notes(results: Results) -> list[str]:
 def print_report(results: Results, args: argparse.Namespace) -> None:
     print()
     print(f"{title(results, args)} (run: {results.elapsed_s / 60:.1f} min)")
-    print(text_table(LATENCY_HEADER, latency_rows(results)))
+    print(tables.text_table(LATENCY_HEADER, latency_rows(results)))
     name, value, ok = target_line(results)
-    print(f"Target: {name}: {value}  {verdict(ok)}")
+    print(f"Target: {name}: {value}  {tables.verdict(ok)}")
     for note in failure_notes(results):
         print(f"  {note}")
     print()
-    print(text_table(["load (measured phase)", ""], load_rows(results)))
+    print(tables.text_table(["load (measured phase)", ""], load_rows(results)))
     print()
-    print(text_table(SLICE_HEADER, slice_rows(results, args)))
+    print(tables.text_table(SLICE_HEADER, slice_rows(results, args)))
     print(first_line(results, args))
     print()
-    print(text_table(SETUP_HEADER, setup_rows(results)))
+    print(tables.text_table(SETUP_HEADER, setup_rows(results)))
     print(f"  discharge planned for {results.day}; bot outbox at the end: {results.outbox}; "
           f"bot messages still undecryptable for the clinicians: {results.unreadable} (sent "
           "before they joined)")
@@ -700,16 +655,16 @@ def markdown(results: Results, args: argparse.Namespace) -> str:
     lines = [
         SECTION, "",
         f"Measured {datetime.now().astimezone():%Y-%m-%d %H:%M %Z} with `python -m bench.discharge"
-        f"{''.join(' ' + a for a in shown_argv())}` (the run took "
+        f"{''.join(' ' + a for a in report.shown_argv())}` (the run took "
         f"{results.elapsed_s / 60:.1f} min). {title(results, args)}.", "",
-        f"- Machine: {machine()}. Synapse, the bot and the clients all on it, over 127.0.0.1.",
+        f"- Machine: {report.machine()}. Synapse, the bot and the clients all on it, over 127.0.0.1.",
         f"- Versions: Python {v['python']}, Synapse {v['matrix-synapse']} (SQLite), matrix-nio "
         f"{v['matrix-nio']} (vodozemac {v['vodozemac']}), SQLAlchemy {v['SQLAlchemy']}, "
         f"aiosqlite {v['aiosqlite']}. Liaison code: commit {v.get('code', '?')}.",
         "- Setup: one Synapse (dev homeserver, relaxed rate limits); one Liaison account running "
         "the care-team and discharge bots, in its own process, with the provisioning API. Each "
         "room opened with `POST /api/v1/patients` (fictitious patient, valid INS; team: a "
-        "cross-signed E2EE clinician (tests/clients.py) as IDEC, two accounts never logged in "
+        "cross-signed E2EE clinician (bots/devstack/clinician.py) as IDEC, two accounts never logged in "
         "as MH and IDE); the clinician joins and gets the bot's briefing; then `!sortie prevoir "
         f"<J+{args.days}>` starts the checklist (20 items, template has-sortie-2015) and the bot "
         "posts its live message.",
@@ -726,22 +681,20 @@ def markdown(results: Results, args: argparse.Namespace) -> str:
         "per room, the next iteration as soon as one ends. The measure starts once every live "
         "message is pinned and the bot's outbox is empty.",
         "",
-        md_table(LATENCY_HEADER, latency_rows(results)), "",
-        "| target | measured | |",
-        "|---|---:|---|",
-        f"| {name} | {value} | {verdict(ok)} |", "",
-        md_table(["load (measured phase)", ""], load_rows(results)), "",
+        tables.md_table(LATENCY_HEADER, latency_rows(results)), "",
+        *tables.targets_md([(name, value, ok)]), "",
+        tables.md_table(["load (measured phase)", ""], load_rows(results)), "",
         "Bot CPU per command is its CPU time during the measured phase over the commands of both "
         "kinds. The measure by quarter (drift of the shared homeserver), then by which "
         "command of the pair went first:", "",
-        md_table(SLICE_HEADER, slice_rows(results, args)), "",
+        tables.md_table(SLICE_HEADER, slice_rows(results, args)), "",
         first_line(results, args), "",
         f"Absolute times are under load: Synapse used {synapse_percent(results):.0f}% of a core "
         "during the measure (it is one Python process: the pace setter here); the "
         "one-at-a-time round trip in a single room is in the foundation section above.", "",
         "Setup (not measured against a target):", "",
-        md_table(SETUP_HEADER, setup_rows(results)), "",
-        "The clinician (tests/clients.py) joins the rooms she is invited to one after the other, "
+        tables.md_table(SETUP_HEADER, setup_rows(results)), "",
+        "The clinician (bots/devstack/clinician.py) joins the rooms she is invited to one after the other, "
         "inside her sync callback, so her joins come in batches; and Synapse hands over at most "
         "100 to-device messages a sync, so with hundreds of rooms joined at once the room keys "
         "trail the briefings by several syncs (the benchmark decrypts those again once the keys "
@@ -751,15 +704,12 @@ def markdown(results: Results, args: argparse.Namespace) -> str:
     notes = failure_notes(results)
     if notes:
         lines += ["Failures: " + "; ".join(notes) + ".", ""]
-    lines += ["Rerun: `make bench` (after the foundation and rooms benchmarks) or "
-              "`python -m bench.discharge`; `python -m bench.discharge --help` lists the knobs.",
-              ""]
+    lines += [report.rerun("discharge", "after the foundation and rooms benchmarks"), ""]
     return "\n".join(lines)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.discharge",
-                                     description=__doc__.split("\n\n")[0])
+    parser = report.arguments("discharge", __doc__)
     parser.add_argument("--rooms", type=int, default=1000,
                         help="patient rooms, each with an active checklist (1000)")
     parser.add_argument("--n", type=int, default=400,
@@ -775,8 +725,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="the discharge is planned this many days ahead (3)")
     parser.add_argument("--command-timeout", type=float, default=60,
                         help="a command not answered within this many seconds fails (60)")
-    roundtrip.common_args(parser, timeout=3600)
-    # Bench.spawn reads trace: no probes in this benchmark. RoomsBench.via_api reads team: the
+    harness.common_args(parser, timeout=3600)
+    # harness.Stack.spawn reads trace: no probes in this benchmark. api.ApiStack.via_api reads team: the
     # clinician (IDEC), then MH and IDE.
     parser.set_defaults(trace=False, team=TEAM)
     args = parser.parse_args(argv)
@@ -789,18 +739,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def quiet_undecryptable() -> None:
-    """nio logs every bot message it cannot decrypt on arrival: the identity card (sent before
-    the clinician joins: unreadable to her by design) and briefings whose key trails them, about
-    a thousand lines. The benchmark retries the latter and counts the rest (Results.unreadable)."""
-    logging.getLogger("nio.crypto.log").addFilter(
-        lambda record: not record.getMessage().startswith(
-            ("Error decrypting megolm event", "Received a undecryptable Megolm event")))
-
-
 def main() -> int:
-    quiet_undecryptable()
-    return roundtrip.cli(parse_args, DischargeBench, print_report, markdown, SECTION)
+    harness.quiet_undecryptable()
+    return harness.cli(parse_args, DischargeBench, print_report, markdown, SECTION)
 
 
 if __name__ == "__main__":

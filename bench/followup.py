@@ -5,7 +5,7 @@ how long it takes to start and how much memory, and how late 1,000 steps due at 
     python -m bench.followup --patients 2000 --same-minute 100 --starts 2 --no-doc   # quick
     make bench
 
-One Synapse (bench.roundtrip.BenchHomeserver) on 127.0.0.1 in a temp dir, and the PostgreSQL 15
+One Synapse (bench.lib.harness.BenchHomeserver) on 127.0.0.1 in a temp dir, and the PostgreSQL 15
 server on 127.0.0.1:5432, where the benchmark creates its own database (`--database`, dropped at
 the end; the schema is made by the project's Alembic migrations). The bots process is the one
 bench/run_liaison.py runs, with `bots: [careteam, discharge, followup]`, the provisioning API,
@@ -13,7 +13,7 @@ and the database on PostgreSQL instead of SQLite; it is started as a process of 
 times, on the same account and data dir (the first start logs in and cross-signs: not measured).
 
 Setup, timed but not the measure:
-1. `--same-minute` patient rooms opened through the API (RoomsBench.via_api: a fictitious
+1. `--same-minute` patient rooms opened through the API (api.ApiStack.via_api: a fictitious
    patient with a valid INS, a team of three accounts never logged in, IDEC first), so that the
    steps which fire post into real encrypted rooms; then until the bot's outbox is empty (the
    identity cards sent) and the process is stopped. 1,000 real rooms take about 3.5 minutes
@@ -82,25 +82,11 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Connection, create_engine, insert, select, text, update
 from sqlalchemy.engine import Engine
 
-from bench import roundtrip
-from bench.rooms import ROLES, WARD, Batch, RoomsBench
-from bench.roundtrip import (
-    REPO,
-    BotProcess,
-    log,
-    machine,
-    md_table,
-    percentile,
-    shown_argv,
-    text_table,
-    verdict,
-    versions,
-    vm_hwm_kib,
-)
+from bench.lib import REPO, api, harness, report, tables
 from bots.common.models import CareRoom
+from bots.devstack.homeserver import free_port
 from bots.followup.bot import STEP
 from bots.followup.models import FollowupPlan, FollowupStep
-from bots.homeserver import free_port
 from bots.runtime.models import OutboxMessage, ScheduledJob
 from bots.runtime.scheduler import BATCH, jobs_at_once
 from bots.runtime.sender import MAX_DEFER
@@ -248,7 +234,7 @@ def seed(db: Database, vault: Vault, account: str, server: str, patients: int, s
         rooms = [(row_id, room_id or "") for row_id, room_id in real[:same_minute]]
         fake = [{
             "account": account, "kind": "patient", "room_id": f"!bench{k:06d}:{server}",
-            "ref": f"B-{k:06d}", "status": "open", "ward": WARD, "name": f"B-{k:06d} · X.X.",
+            "ref": f"B-{k:06d}", "status": "open", "ward": api.WARD, "name": f"B-{k:06d} · X.X.",
             "sealed": vault.seal({}, CareRoom.bind("sealed", account, f"B-{k:06d}")),
             "language": "fr", "created_at": now, "opened_at": now,
             "attempts": 0} for k in range(patients - len(rooms))]
@@ -257,7 +243,7 @@ def seed(db: Database, vault: Vault, account: str, server: str, patients: int, s
         plan_ids = _insert_ids(conn, FollowupPlan, [{
             "account": account, "care_room_id": row_id, "room_id": room_id,
             "schedule": "rh30-default", "status": "active", "discharged_on": today,
-            "risk": "eleve", "conditions": "", "ward": WARD, "language": "fr",
+            "risk": "eleve", "conditions": "", "ward": api.WARD, "language": "fr",
             "started_by": account, "created_at": now} for row_id, room_id in rooms])
         step_rows, job_rows = [], []
         for k, plan in enumerate(plan_ids):
@@ -377,14 +363,14 @@ def log_time(entry: dict[str, Any]) -> float:
 
 @dataclass
 class Spawned:
-    bot: BotProcess
+    bot: harness.BotProcess
     tail: LogTail
     at: float  # time.time() just before the spawn
     due: float = 0.0  # when its same-minute steps are due (starts with the steps)
 
 
-class FollowupBench(RoomsBench):
-    """RoomsBench gives the homeserver, registration, opening rooms through the API and the
+class FollowupBench(api.ApiStack):
+    """api.ApiStack gives the homeserver, registration, opening rooms through the API and the
     clean-up; here the bots process runs on PostgreSQL and is started again and again."""
 
     def __init__(self, args: argparse.Namespace) -> None:
@@ -397,14 +383,14 @@ class FollowupBench(RoomsBench):
 
     async def prepare(self) -> None:
         """Synapse, the database, the accounts, and the spec every start uses."""
-        log(f"starting Synapse on {self.hs.url} (data in {self.tmp}); database {self.db.name}")
+        harness.log(f"starting Synapse on {self.hs.url} (data in {self.tmp}); database {self.db.name}")
         await self.hs.start(timeout=120)
         await asyncio.to_thread(self.db.create)
         self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=300))
         self.user_id, password = await self.register("liaison")
         self.pool = [u for u, _ in await asyncio.gather(
             *(self.register(f"team{k}") for k in range(TEAM)))]
-        assert ROLES[0] == "IDEC"
+        assert api.ROLES[0] == "IDEC"
         port = free_port()
         self.api = f"http://127.0.0.1:{port}"
         self.spec = self.write_spec("liaison", {
@@ -430,14 +416,14 @@ class FollowupBench(RoomsBench):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"no \"scheduler started\" within {self.args.start_timeout} s")
             await asyncio.sleep(0.05)
-        hwm = vm_hwm_kib(run.bot.pid)
+        hwm = harness.vm_hwm_kib(run.bot.pid)
         ready = run.tail.find("bot ready")
         return Start(ready_s=log_time(ready) - run.at if ready else float("nan"),
                      started_s=log_time(entry) - run.at, hwm_kib=hwm,
                      pending=int(entry.get("pending_jobs", -1)),
                      armed=int(entry["armed"]) if "armed" in entry else None)
 
-    async def outbox_drained(self, bot: BotProcess, timeout: float) -> None:
+    async def outbox_drained(self, bot: harness.BotProcess, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while (pending := await asyncio.to_thread(self.db.pending_outbox)):
             bot.check()
@@ -449,25 +435,25 @@ class FollowupBench(RoomsBench):
         """First start (login, cross-signing: not measured), the real rooms, then stop."""
         bot = self.spawn_bots().bot
         await self.api_ready(bot)
-        log(f"opening {self.args.same_minute} patient rooms through the API, "
+        harness.log(f"opening {self.args.same_minute} patient rooms through the API, "
             f"{self.args.concurrency} in flight")
-        batch = Batch("liaison", self.args.same_minute)
+        batch = api.Batch("liaison", self.args.same_minute)
         began = time.monotonic()
         await asyncio.gather(*(self.open_one(i, batch) for i in range(self.args.same_minute)))
         await self.outbox_drained(bot, timeout=300 + self.args.same_minute)
         results.open_s = time.monotonic() - began
         results.rooms_opened, results.open_failures = batch.opened, dict(batch.failures)
-        log(f"  {batch.opened} rooms open, identity cards sent, in {results.open_s:.1f} s"
+        harness.log(f"  {batch.opened} rooms open, identity cards sent, in {results.open_s:.1f} s"
             + (f"; failures {dict(batch.failures)}" if batch.failures else ""))
         if batch.opened < self.args.same_minute:
             raise RuntimeError("not every patient room opened")
         bot.stop()
 
-    async def open_one(self, i: int, batch: Batch) -> None:
-        """RoomsBench.via_api, again while the API answers 503 (on PostgreSQL concurrent
+    async def open_one(self, i: int, batch: api.Batch) -> None:
+        """api.ApiStack.via_api, again while the API answers 503 (on PostgreSQL concurrent
         openings may take the same file number; after 5 collisions the API says to retry)."""
         for _ in range(10):
-            one = Batch("liaison", 1)
+            one = api.Batch("liaison", 1)
             await self.via_api(i, one)
             batch.failures.update({f"{k} (retried)": v for k, v in one.failures.items()})
             if one.opened or not all(k.startswith("503") for k in one.failures):
@@ -486,7 +472,7 @@ class FollowupBench(RoomsBench):
         run = self.spawn_bots()
         run.due = due
         start = await self.started(run)
-        log(f"  {label}: started in {start.started_s:.2f} s (ready {start.ready_s:.2f} s), "
+        harness.log(f"  {label}: started in {start.started_s:.2f} s (ready {start.ready_s:.2f} s), "
             f"VmHWM {start.hwm_kib / 1024:.0f} MiB, {start.pending} pending"
             + (f", {start.armed} armed" if start.armed is not None else ""))
         if not keep:
@@ -497,7 +483,7 @@ class FollowupBench(RoomsBench):
         """Until every same-minute step has fired and its message is sent, or --fire-timeout."""
         n = len(self.keys)
         ahead = run.due - (run.at + start.started_s)
-        log(f"  {n} steps due at {datetime.fromtimestamp(run.due, UTC):%H:%M:%S} UTC, "
+        harness.log(f"  {n} steps due at {datetime.fromtimestamp(run.due, UTC):%H:%M:%S} UTC, "
             f"{ahead:.0f} s after the process started")
         deadline = run.due + self.args.fire_timeout
         while time.time() < deadline:
@@ -512,40 +498,40 @@ class FollowupBench(RoomsBench):
         late.ready_before_due_s, late.wait_s, late.unsent = ahead, waited, n - sent
         late.failures = sum(1 for e in run.tail.lines() if e.get("msg") == "scheduled job failed")
         results.liaison = late
-        log(f"  fired {fired}/{n}, sent {sent}/{n}, {waited:.1f} s after the due time")
+        harness.log(f"  fired {fired}/{n}, sent {sent}/{n}, {waited:.1f} s after the due time")
 
     async def run(self) -> Results:  # type: ignore[override]
         args = self.args
         results = Results(args.patients, args.patients * args.steps, args.same_minute,
-                          versions=versions(None))
+                          versions=report.versions(None))
         await self.prepare()
         results.versions.update({name: version(name) for name in ("psycopg", "APScheduler")},
                                 postgresql=await asyncio.to_thread(self.db.server_version))
         await self.open_rooms(results)
 
-        log(f"baseline: {args.starts} starts with 0 pending steps")
+        harness.log(f"baseline: {args.starts} starts with 0 pending steps")
         for _ in range(args.starts):
             results.baseline.append((await self.one_start("baseline"))[0])
 
-        log(f"seeding {args.patients} patients, {args.patients * args.steps} steps and jobs")
+        harness.log(f"seeding {args.patients} patients, {args.patients * args.steps} steps and jobs")
         began = time.monotonic()
         results.seeded = await asyncio.to_thread(
             seed, self.db, Vault([self.vault_key]), self.user_id, self.hs.server_name,
             args.patients, args.steps, args.same_minute,
             datetime.now(UTC) + timedelta(hours=6), datetime.now(UTC))
         results.seed_s = time.monotonic() - began
-        log(f"  seeded in {results.seed_s:.1f} s: {results.seeded}")
+        harness.log(f"  seeded in {results.seed_s:.1f} s: {results.seeded}")
 
-        log(f"{args.starts} starts with them; {args.same_minute} steps due {args.lead:.0f} s "
+        harness.log(f"{args.starts} starts with them; {args.same_minute} steps due {args.lead:.0f} s "
             "after each spawn, fired after the last")
         for k in range(args.starts):
             start, run = await self.one_start("steps", keep=k == args.starts - 1)
             results.loaded.append(start)
         await self.fire_same_minute(run, start, results)
-        results.life_hwm_kib = vm_hwm_kib(run.bot.pid)
+        results.life_hwm_kib = harness.vm_hwm_kib(run.bot.pid)
         run.bot.stop()
 
-        log(f"baseline: a bare APScheduler firing {args.same_minute} no-op jobs due at once")
+        harness.log(f"baseline: a bare APScheduler firing {args.same_minute} no-op jobs due at once")
         results.bare = await bare_apscheduler(args.same_minute, lead=5.0)
         results.elapsed_s = time.monotonic() - results.started
         return results
@@ -554,7 +540,7 @@ class FollowupBench(RoomsBench):
         await super().close()
         with contextlib.suppress(Exception):
             await asyncio.to_thread(self.db.drop)
-            log(f"database {self.db.name} dropped")
+            harness.log(f"database {self.db.name} dropped")
 
 
 async def bare_apscheduler(n: int, lead: float) -> list[float]:
@@ -626,7 +612,7 @@ LATE_HEADER = ["due at one instant → …", "n", "p50 ms", "p99 ms", "max ms"]
 
 
 def _ms(values: list[float], q: int) -> str:
-    return f"{1000 * percentile(values, q):.0f}" if values else "-"
+    return f"{1000 * tables.percentile(values, q):.0f}" if values else "-"
 
 
 def late_rows(results: Results) -> list[list[str]]:
@@ -644,9 +630,9 @@ def late_rows(results: Results) -> list[list[str]]:
         row("Liaison: its message sent (outbox.sent_at, the homeserver's answer)", late.sent),
         row("baseline: bare APScheduler, no-op job runs", bare),
         ["ratio written with its batch / baseline", "",
-         _ratio(percentile(late.committed, 50), percentile(bare, 50))
+         _ratio(tables.percentile(late.committed, 50), tables.percentile(bare, 50))
          if late.committed and bare else "-",
-         _ratio(percentile(late.committed, 99), percentile(bare, 99))
+         _ratio(tables.percentile(late.committed, 99), tables.percentile(bare, 99))
          if late.committed and bare else "-", ""],
     ]
 
@@ -655,7 +641,7 @@ def targets(results: Results) -> list[tuple[str, str, bool]]:
     start = median_start(results.loaded)
     peak_mb = peak_kib(results.loaded) * 1024 / 1e6
     late = results.liaison
-    p99 = percentile(late.committed, 99) if late.committed else float("inf")
+    p99 = tables.percentile(late.committed, 99) if late.committed else float("inf")
     complete = len(late.committed) == results.same_minute
     return [
         (f"start ≤ {START_TARGET_S:.0f} s (median)", f"{start:.2f} s", start <= START_TARGET_S),
@@ -737,16 +723,16 @@ def print_report(results: Results, args: argparse.Namespace) -> None:
 
     print()
     print(f"{title(results, args)} (run: {results.elapsed_s / 60:.1f} min)")
-    print(text_table(START_HEADER, plain(start_rows(results))))
+    print(tables.text_table(START_HEADER, plain(start_rows(results))))
     print()
-    print(text_table(LATE_HEADER, plain(late_rows(results))))
+    print(tables.text_table(LATE_HEADER, plain(late_rows(results))))
     for line in notes(results):
         print(f"  {line}")
     print("Targets:")
     for name, value, ok in targets(results):
-        print(f"  {name:48} {value:>28}  {verdict(ok)}")
+        print(f"  {name:48} {value:>28}  {tables.verdict(ok)}")
     print()
-    print(text_table(SETUP_HEADER, setup_rows(results)))
+    print(tables.text_table(SETUP_HEADER, setup_rows(results)))
     print()
 
 
@@ -755,9 +741,9 @@ def markdown(results: Results, args: argparse.Namespace) -> str:
     lines = [
         SECTION, "",
         f"Measured {datetime.now().astimezone():%Y-%m-%d %H:%M %Z} with `python -m bench.followup"
-        f"{''.join(' ' + a for a in shown_argv())}` (the run took "
+        f"{''.join(' ' + a for a in report.shown_argv())}` (the run took "
         f"{results.elapsed_s / 60:.1f} min). {title(results, args)}.", "",
-        f"- Machine: {machine()}. Synapse, PostgreSQL, the bots and the benchmark all on it, "
+        f"- Machine: {report.machine()}. Synapse, PostgreSQL, the bots and the benchmark all on it, "
         "over 127.0.0.1.",
         f"- Versions: Python {v['python']}, PostgreSQL {v.get('postgresql', '?')}, Synapse "
         f"{v['matrix-synapse']} (SQLite), matrix-nio {v['matrix-nio']}, SQLAlchemy "
@@ -790,25 +776,21 @@ def markdown(results: Results, args: argparse.Namespace) -> str:
         "APScheduler AsyncIOScheduler (misfire_grace_time=None) firing as many no-op "
         "coroutine date jobs due at one instant, in the benchmark's process.",
         "",
-        md_table(START_HEADER, start_rows(results)), "",
-        md_table(LATE_HEADER, late_rows(results)), "",
+        tables.md_table(START_HEADER, start_rows(results)), "",
+        tables.md_table(LATE_HEADER, late_rows(results)), "",
         " ".join(notes(results)), "",
         EARLIER_BURST, "",
         BEFORE, "",
-        "| target | measured | |",
-        "|---|---:|---|",
-        *[f"| {name} | {value} | {verdict(ok)} |" for name, value, ok in targets(results)], "",
+        *tables.targets_md(targets(results)), "",
         "Setup (not measured against a target):", "",
-        md_table(SETUP_HEADER, setup_rows(results)), "",
-        "Rerun: `make bench` (after the other benchmarks) or `python -m bench.followup`; "
-        "`python -m bench.followup --help` lists the knobs.", "",
+        tables.md_table(SETUP_HEADER, setup_rows(results)), "",
+        report.rerun("followup", "after the other benchmarks"), "",
     ]
     return "\n".join(lines)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.followup",
-                                     description=__doc__.split("\n\n")[0])
+    parser = report.arguments("followup", __doc__)
     parser.add_argument("--patients", type=int, default=20000,
                         help="patients, each with a follow-up plan (20000)")
     parser.add_argument("--steps", type=int, default=len(STEPS), choices=range(1, len(STEPS) + 1),
@@ -827,8 +809,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="stop waiting for the steps this many s after their due time (300)")
     parser.add_argument("--database", default="liaison_bench_followup",
                         help="the database created, then dropped (liaison_bench_followup)")
-    roundtrip.common_args(parser, timeout=3600)
-    # Bench.spawn reads trace; RoomsBench.via_api reads team (IDEC, MH, IDE).
+    harness.common_args(parser, timeout=3600)
+    # harness.Stack.spawn reads trace; api.ApiStack.via_api reads team (IDEC, MH, IDE).
     parser.set_defaults(trace=False, team=TEAM)
     args = parser.parse_args(argv)
     if not 1 <= args.same_minute <= args.patients or args.starts < 1 or args.lead < 10:
@@ -839,7 +821,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main() -> int:
-    return roundtrip.cli(parse_args, FollowupBench, print_report, markdown, SECTION)
+    return harness.cli(parse_args, FollowupBench, print_report, markdown, SECTION)
 
 
 if __name__ == "__main__":

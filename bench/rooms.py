@@ -4,7 +4,7 @@ least any bot must do for the same rooms, on one real Synapse.
     python -m bench.rooms [--rooms 500] [--team 4] [--concurrency 8] [--no-doc]
     make bench
 
-One Synapse (bench.roundtrip.BenchHomeserver: relaxed rate limits, room creation and invites
+One Synapse (bench.lib.harness.BenchHomeserver: relaxed rate limits, room creation and invites
 included) on 127.0.0.1 in a temp dir, a pool of `--pool` team accounts (registered, never logged
 in), and two ways of opening `--rooms` patient rooms, each with a team of `--team` from the pool:
 
@@ -33,15 +33,12 @@ import argparse
 import asyncio
 import contextlib
 import os
-import re
-import secrets
-import sqlite3
 import sys
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -56,38 +53,17 @@ from nio import (
 )
 from nio.store import SqliteStore
 
-from bench import roundtrip
-from bench.roundtrip import (
-    REPO,
-    Bench,
-    BotProcess,
-    OtherLoad,
-    cpu_seconds,
-    log,
-    machine,
-    md_table,
-    percentile,
-    shown_argv,
-    text_table,
-    verdict,
-    versions,
-    vm_hwm_kib,
-)
+from bench.lib import api, harness, report, tables
 from bots.careteam.render import card
 from bots.careteam.rooms import create_request, creator_has_all_power, episode_content, room_name
-from bots.common.identity import Identity, make_identity
+from bots.common.identity import Identity
 from bots.common.roles import Roles
 from bots.config import CareteamConfig
-from bots.homeserver import free_port
 from bots.runtime.notice import notice
 from bots.runtime.runtime import SYNC_FILTER
-from bots.runtime.vault import Vault
-from tests.careteam_helpers import ins_for
 
 SECTION = "## Care-team rooms: opening patient rooms"
 TARGET = 0.8  # Liaison rooms/s ≥ this × the baseline's
-WARD = "Médecine polyvalente"
-ROLES = ("IDEC", "MH", "IDE", "MT", "AS", "PH", "SEC", "IDEL")  # a team's roles, in this order
 SIDES = ("liaison", "baseline")
 LABELS = {"liaison": "Liaison (API)", "baseline": "baseline (raw nio)"}
 
@@ -95,82 +71,7 @@ LABELS = {"liaison": "Liaison (API)", "baseline": "baseline (raw nio)"}
 # --- the rooms ------------------------------------------------------------------------------------
 
 
-def letters(n: int) -> str:
-    """0 → A, 25 → Z, 26 → BA: names take letters only, so the room number is spelled so."""
-    out = ""
-    while True:
-        n, r = divmod(n, 26)
-        out = chr(ord("A") + r) + out
-        if n == 0:
-            return out
-
-
-def patient(i: int) -> Identity:
-    """Room i's fictitious patient: birth date varying with i, sex alternating, and an INS whose
-    sex, year and month agree with them (the API refuses it otherwise), unique up to i = 21000."""
-    born = date(1930 + i % 70, 1 + i % 12, 1 + i % 28)
-    sex = "F" if i % 2 == 0 else "M"
-    # sex, year, month, département 75, then i as commune (thousands) and order number
-    body = (f"{'2' if sex == 'F' else '1'}{born.year % 100:02d}{born.month:02d}75"
-            f"{i // 1000 % 1000:03d}{i % 1000:03d}")
-    return make_identity(f"PATIENT{letters(i)}", "Test", born, sex, ins=ins_for(body))
-
-
-def team_of(i: int, pool: list[str], size: int) -> list[tuple[str, str]]:
-    """Room i's team: `size` consecutive accounts of the pool (rotating), with their roles."""
-    return [(pool[(i * size + k) % len(pool)], ROLES[k % len(ROLES)]) for k in range(size)]
-
-
-def api_body(identity: Identity, team: list[tuple[str, str]]) -> dict[str, Any]:
-    return {"identity": {k: v for k, v in identity.to_dict().items() if v is not None},
-            "team": [{"user_id": u, "role": r} for u, r in team], "ward": WARD}
-
-
 # --- the two sides --------------------------------------------------------------------------------
-
-
-@dataclass
-class Batch:
-    side: str
-    asked: int
-    opened: int = 0
-    wall_s: float = 0.0
-    drain_s: float = 0.0  # Liaison: from the last answer to the last identity message sent
-    latencies_ms: list[float] = field(default_factory=list)
-    failures: Counter[str] = field(default_factory=Counter)
-    cpu_s: float = 0.0  # the side's own process: the bot, or this one for the baseline
-    synapse_cpu_s: float = 0.0
-
-    @property
-    def per_s(self) -> float:
-        return self.opened / self.wall_s if self.wall_s else 0.0
-
-
-class Outbox:
-    """The bot's outbox, read from its SQLite database (WAL: reading never blocks the bot)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._db: sqlite3.Connection | None = None
-
-    def counts(self) -> Counter[str]:
-        if self._db is None:
-            self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True,
-                                       isolation_level=None)
-        return Counter(dict(self._db.execute("SELECT state, count(*) FROM outbox GROUP BY state")))
-
-    async def drained(self, timeout: float) -> Counter[str]:
-        deadline = time.monotonic() + timeout
-        while (counts := self.counts())["pending"]:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{counts['pending']} identity messages still unsent after "
-                                   f"{timeout:.0f} s")
-            await asyncio.sleep(0.05)
-        return counts
-
-    def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
 
 
 class Baseline:
@@ -223,14 +124,14 @@ class Baseline:
         resp = await self.client.room_create(**create_request(
             bot=None if self.hidden_creator else self.client.user_id, name=name, invite=invite,
             allowed_servers=[self.client.user_id.split(":", 1)[1]],
-            episode=episode_content(ref, WARD, "open")))
+            episode=episode_content(ref, api.WARD, "open")))
         if not isinstance(resp, RoomCreateResponse):
             return f"room_create: {getattr(resp, 'status_code', resp)}"
         try:
             await self.known(resp.room_id, 60)
         except TimeoutError:
             return "room not synced within 60 s"
-        content = notice(card("fr", ref=ref, identity=identity, admission=None, ward=WARD,
+        content = notice(card("fr", ref=ref, identity=identity, admission=None, ward=api.WARD,
                               status="open"))
         sent = await self.client.room_send(resp.room_id, "m.room.message", content,
                                            ignore_unverified_devices=True)
@@ -250,7 +151,7 @@ class Baseline:
 
 @dataclass
 class Results:
-    batches: list[Batch] = field(default_factory=list)
+    batches: list[api.Batch] = field(default_factory=list)
     warmup_failures: Counter[str] = field(default_factory=Counter)
     peak_rss_kib: int = 0
     other_load_percent: float = 0.0
@@ -258,84 +159,25 @@ class Results:
     elapsed_s: float = 0.0
     versions: dict[str, str] = field(default_factory=dict)
 
-    def of(self, side: str) -> list[Batch]:
+    def of(self, side: str) -> list[api.Batch]:
         return [b for b in self.batches if b.side == side]
 
 
-class RoomsBench(Bench):
-    """Bench gives the homeserver, account registration, the bot process and the clean-up."""
+class RoomsBench(api.ApiStack):
+    """ApiStack gives the homeserver, the bot process with its API, registration and the
+    clean-up; this adds the baseline and the batches of both sides."""
 
     def __init__(self, args: argparse.Namespace) -> None:
         super().__init__(args)
-        self.sem = asyncio.Semaphore(args.concurrency)
-        self.token = secrets.token_urlsafe(32)
-        self.api = ""
-        self.bot: BotProcess | None = None
         self.baseline: Baseline | None = None
-        self.outbox: Outbox | None = None
-        self.http: aiohttp.ClientSession | None = None
-        self.pool: list[str] = []
         roles = Roles.load().by_code
-        self.power = {r: roles[r].power_level for r in ROLES}
+        self.power = {r: roles[r].power_level for r in api.ROLES}
 
-    async def start_bot(self) -> BotProcess:
-        user_id, password = await self.register("liaison")
-        port = free_port()
-        self.api = f"http://127.0.0.1:{port}"
-        data_dir = self.tmp / "liaison"
-        spec = self.write_spec("liaison", {
-            "homeserver": self.hs.url, "server_name": self.hs.server_name, "user_id": user_id,
-            "password": password, "data_dir": str(data_dir), "data_key": Vault.new_key(),
-            "log_level": "INFO", "bots": ["careteam"], "api_port": port,
-            "api_token": self.token})
-        self.outbox = Outbox(data_dir / "bots.db")
-        return self.spawn("liaison", [sys.executable, "-m", "bench.run_liaison", str(spec)], REPO)
-
-    async def api_ready(self, bot: BotProcess, timeout: float = 180) -> None:
-        """Until the API stops answering 503 (first sync not done) or refusing connections: an
-        empty body then gets its 400, and opens nothing."""
-        assert self.http is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            bot.check()
-            with contextlib.suppress(aiohttp.ClientConnectionError):
-                async with self.http.post(f"{self.api}/api/v1/patients", json={},
-                                          headers=self.headers()) as resp:
-                    if resp.status == 400:
-                        return
-                    if resp.status != 503:
-                        raise RuntimeError(f"the API answered {resp.status}: {await resp.text()}")
-            await asyncio.sleep(0.5)
-        raise RuntimeError(f"the provisioning API was not ready within {timeout:.0f} s")
-
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-    async def via_api(self, i: int, batch: Batch) -> None:
-        assert self.http is not None
-        body = api_body(patient(i), team_of(i, self.pool, self.args.team))
-        async with self.sem:
-            t0 = time.perf_counter()
-            try:
-                async with self.http.post(f"{self.api}/api/v1/patients", json=body,
-                                          headers=self.headers()) as resp:
-                    status, text = resp.status, await resp.text()
-            except aiohttp.ClientError as exc:
-                batch.failures[type(exc).__name__] += 1
-                return
-            ms = (time.perf_counter() - t0) * 1000
-        if status == 201:
-            batch.opened += 1
-            batch.latencies_ms.append(ms)
-        else:
-            code = re.search(r'"code": *"(\w+)"', text)
-            batch.failures[f"{status} {code.group(1) if code else text[:80]}"] += 1
-
-    async def raw(self, i: int, batch: Batch) -> None:
+    async def raw(self, i: int, batch: api.Batch) -> None:
         assert self.baseline is not None
         ref = f"P-{datetime.now(UTC).year}-{i + 1:05d}"
-        identity = patient(i)
-        invite = {u: self.power[role] for u, role in team_of(i, self.pool, self.args.team)}
+        identity = api.patient(i)
+        invite = {u: self.power[role] for u, role in api.team_of(i, self.pool, self.args.team)}
         async with self.sem:
             t0 = time.perf_counter()
             why = await self.baseline.open_room(ref, identity, invite)
@@ -346,14 +188,14 @@ class RoomsBench(Bench):
         else:
             batch.failures[why] += 1
 
-    async def batch(self, side: str, rooms: range) -> Batch:
+    async def batch(self, side: str, rooms: range) -> api.Batch:
         assert self.bot is not None and self.outbox is not None and self.hs.pid
         own = self.bot.pid if side == "liaison" else os.getpid()
-        batch = Batch(side, len(rooms))
-        cpu0, synapse0 = cpu_seconds(own), cpu_seconds(self.hs.pid)
+        batch = api.Batch(side, len(rooms))
+        cpu0, synapse0 = harness.cpu_seconds(own), harness.cpu_seconds(self.hs.pid)
         sent0 = self.outbox.counts()["sent"]
         started = time.monotonic()
-        one: Callable[[int, Batch], Awaitable[None]] = \
+        one: Callable[[int, api.Batch], Awaitable[None]] = \
             self.via_api if side == "liaison" else self.raw
         await asyncio.gather(*(one(i, batch) for i in rooms))
         if side == "liaison":
@@ -364,16 +206,16 @@ class RoomsBench(Bench):
                 batch.failures["identity message not sent"] += batch.opened - sent
                 batch.opened = sent
         batch.wall_s = time.monotonic() - started
-        batch.cpu_s = cpu_seconds(own) - cpu0
-        batch.synapse_cpu_s = cpu_seconds(self.hs.pid) - synapse0
+        batch.cpu_s = harness.cpu_seconds(own) - cpu0
+        batch.synapse_cpu_s = harness.cpu_seconds(self.hs.pid) - synapse0
         if side == "liaison":
             self.bot.check()
         return batch
 
     async def run(self) -> Results:  # type: ignore[override]
         args = self.args
-        results = Results(versions=versions(None))
-        log(f"starting Synapse on {self.hs.url} (data in {self.tmp})")
+        results = Results(versions=report.versions(None))
+        harness.log(f"starting Synapse on {self.hs.url} (data in {self.tmp})")
         await self.hs.start(timeout=120)
         self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120))
         self.bot = await self.start_bot()
@@ -384,25 +226,25 @@ class RoomsBench(Bench):
         self.baseline = Baseline(self.hs.url, user_id, password, self.tmp / "baseline")
         await self.baseline.start()
         await self.api_ready(self.bot)
-        log(f"bot and baseline ready; {args.pool} team accounts; warm-up: {args.warmup} rooms "
+        harness.log(f"bot and baseline ready; {args.pool} team accounts; warm-up: {args.warmup} rooms "
             "per side")
         n, k = args.rooms, args.batches
         for side in SIDES:
             results.warmup_failures += (await self.batch(side, range(n, n + args.warmup))).failures
-        log(f"measuring: {n} rooms per side in {k} batches, alternating, {args.concurrency} "
+        harness.log(f"measuring: {n} rooms per side in {k} batches, alternating, {args.concurrency} "
             "in flight")
-        other = OtherLoad(self.our_pids())
+        other = harness.OtherLoad(self.our_pids())
         for b in range(k):
             rooms = range(b * n // k, (b + 1) * n // k)
             for side in SIDES if b % 2 == 0 else SIDES[::-1]:
                 batch = await self.batch(side, rooms)
                 results.batches.append(batch)
-                log(f"  batch {b + 1}/{k} {side}: {batch.opened}/{batch.asked} rooms in "
+                harness.log(f"  batch {b + 1}/{k} {side}: {batch.opened}/{batch.asked} rooms in "
                     f"{batch.wall_s:.1f} s = {batch.per_s:.1f} rooms/s"
                     + (f" (last message {batch.drain_s:.2f} s after the last 201)"
                        if side == "liaison" else ""))
         results.other_load_percent = other.percent()
-        results.peak_rss_kib = vm_hwm_kib(self.bot.pid)
+        results.peak_rss_kib = harness.vm_hwm_kib(self.bot.pid)
         results.elapsed_s = time.monotonic() - results.started
         return results
 
@@ -410,10 +252,6 @@ class RoomsBench(Bench):
         if self.baseline is not None:
             with contextlib.suppress(Exception):
                 await self.baseline.close()
-        if self.http is not None:
-            await self.http.close()
-        if self.outbox is not None:
-            self.outbox.close()
         await super().close()
 
 
@@ -428,7 +266,7 @@ def totals(results: Results, side: str) -> dict[str, Any]:
     return {
         "asked": sum(b.asked for b in batches), "opened": opened, "wall_s": wall,
         "per_s": opened / wall if wall else 0.0,
-        "p50": percentile(latencies, 50), "p99": percentile(latencies, 99),
+        "p50": tables.percentile(latencies, 50), "p99": tables.percentile(latencies, 99),
         "cpu_ms": 1000 * sum(b.cpu_s for b in batches) / max(1, opened),
         "synapse_cpu_ms": 1000 * sum(b.synapse_cpu_s for b in batches) / max(1, opened),
         "synapse_percent": 100 * sum(b.synapse_cpu_s for b in batches) / wall if wall else 0.0,
@@ -496,11 +334,11 @@ def print_report(results: Results, args: argparse.Namespace) -> None:
     print()
     print(f"{title(args)} (run: {results.elapsed_s:.0f} s; other processes on the machine used "
           f"{results.other_load_percent:.0f}% of a core meanwhile)")
-    print(text_table(["", *(LABELS[s] for s in SIDES)], rows(results)))
+    print(tables.text_table(["", *(LABELS[s] for s in SIDES)], rows(results)))
     print()
-    print(text_table(BATCH_HEADER, batch_rows(results)))
+    print(tables.text_table(BATCH_HEADER, batch_rows(results)))
     name, value, ok = target_line(results)
-    print(f"\nTarget: {name}: {value}  {verdict(ok)}")
+    print(f"\nTarget: {name}: {value}  {tables.verdict(ok)}")
     if results.warmup_failures:
         print(f"  warm-up failures: {dict(results.warmup_failures)}")
     print()
@@ -513,9 +351,9 @@ def markdown(results: Results, args: argparse.Namespace) -> str:
     lines = [
         SECTION, "",
         f"Measured {datetime.now().astimezone():%Y-%m-%d %H:%M %Z} with `python -m bench.rooms"
-        f"{''.join(' ' + a for a in shown_argv())}` (the run took "
+        f"{''.join(' ' + a for a in report.shown_argv())}` (the run took "
         f"{results.elapsed_s / 60:.1f} min). {title(args)}.", "",
-        f"- Machine: {machine()}. Synapse, the bot and the clients all on it, over 127.0.0.1.",
+        f"- Machine: {report.machine()}. Synapse, the bot and the clients all on it, over 127.0.0.1.",
         f"- Versions: Python {v['python']}, Synapse {v['matrix-synapse']} (SQLite), matrix-nio "
         f"{v['matrix-nio']} (vodozemac {v['vodozemac']}), SQLAlchemy {v['SQLAlchemy']}, "
         f"aiosqlite {v['aiosqlite']}. Liaison code: commit {v.get('code', '?')}.",
@@ -539,12 +377,10 @@ def markdown(results: Results, args: argparse.Namespace) -> str:
         f"batches. Processes other than Synapse, the bot and the benchmark used "
         f"{results.other_load_percent:.0f}% of a core meanwhile.",
         "",
-        md_table(["", *(LABELS[s] for s in SIDES)], rows(results)), "",
-        "| target | measured | |",
-        "|---|---:|---|",
-        f"| {name} | {value} | {verdict(ok)} |", "",
+        tables.md_table(["", *(LABELS[s] for s in SIDES)], rows(results)), "",
+        *tables.targets_md([(name, value, ok)]), "",
         "Per batch (drift of the shared homeserver):", "",
-        md_table(BATCH_HEADER, batch_rows(results)), "",
+        tables.md_table(BATCH_HEADER, batch_rows(results)), "",
     ]
     if results.warmup_failures:
         lines += [f"Warm-up failures: {dict(results.warmup_failures)}.", ""]
@@ -556,16 +392,12 @@ def markdown(results: Results, args: argparse.Namespace) -> str:
               "look-ups. A room whose team is all new to the bot pays 4 look-ups first, queued "
               "behind room creations in a busy Synapse (before that cache, with every account "
               "looked up twice, the ratio was 0.75×).", ""]
-    lines += ["Rerun: `make bench` (after the round trip) or `python -m bench.rooms`; "
-              "`python -m bench.rooms --help` lists the knobs.", ""]
+    lines += [report.rerun("rooms", "after the round trip"), ""]
     return "\n".join(lines)
 
 
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.rooms",
-                                     description=__doc__.split("\n\n")[0])
+    parser = report.arguments("rooms", __doc__)
     parser.add_argument("--rooms", type=int, default=500, help="rooms per side (500)")
     parser.add_argument("--team", type=int, default=4, help="team members per room (4)")
     parser.add_argument("--concurrency", type=int, default=8, help="rooms in flight (8)")
@@ -573,8 +405,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="team accounts, each room taking --team of them in turn (20)")
     parser.add_argument("--batches", type=int, default=5, help="batches per side (5)")
     parser.add_argument("--warmup", type=int, default=8, help="warm-up rooms per side (8)")
-    roundtrip.common_args(parser, timeout=1800)
-    parser.set_defaults(trace=False)  # Bench.spawn reads it: no probes in this benchmark
+    harness.common_args(parser, timeout=1800)
+    parser.set_defaults(trace=False)  # harness.Stack.spawn reads it: no probes in this benchmark
     args = parser.parse_args(argv)
     if not 1 <= args.team <= args.pool or args.concurrency < 1 or args.batches < 1 \
             or args.rooms < args.batches:
@@ -583,7 +415,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main() -> int:
-    return roundtrip.cli(parse_args, RoomsBench, print_report, markdown, SECTION)
+    return harness.cli(parse_args, RoomsBench, print_report, markdown, SECTION)
 
 
 if __name__ == "__main__":

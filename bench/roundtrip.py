@@ -3,7 +3,7 @@
     python -m bench.roundtrip [--n 200] [--warmup 10] [--commands 1000] [--rooms 50] ...
     make bench
 
-One Synapse (bots.homeserver.DevHomeserver, SQLite, relaxed rate limits) on 127.0.0.1 in a temp
+One Synapse (bots.devstack.homeserver.DevHomeserver, SQLite, relaxed rate limits) on 127.0.0.1 in a temp
 dir, and three bots, each in its own process:
 
 - floor:   bench/echo_floor.py, the least an E2EE matrix-nio bot can do to answer `!ping x`;
@@ -11,7 +11,7 @@ dir, and three bots, each in its own process:
 - peer:    matrix-reminder-bot 0.4.0 from PyPI (bench/peer.py, its own venv), `!remindme in 1 day;
            text` → one SQLite row, an APScheduler job and "OK, I will remind you on ...".
 
-Phase 1 (latency): one clinician (tests.clients.Clinician: E2EE, cross-signed) in one encrypted
+Phase 1 (latency): one clinician (bots.devstack.clinician.Clinician: E2EE, cross-signed) in one encrypted
 room with each bot. Warm-up, then `--n` commands per bot, interleaved round-robin (one command to
 each bot per iteration, the order rotating) so drift hits all three alike. A round trip runs from
 just before room_send to the moment the clinician's sync hands over the bot's decrypted answer.
@@ -33,254 +33,34 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
-import platform
-import re
-import secrets
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import psutil
-import yaml
-from nio import Event, MegolmEvent, RoomCreateResponse, RoomMessageNotice, SyncResponse
 
 from bench import peer
-from bots.homeserver import DevHomeserver, free_port
+from bench.lib import REPO, harness, report, tables
+from bots.devstack.clinician import Clinician
 from bots.runtime.vault import Vault
-from bots.synapseconf import Process
-from tests.clients import Clinician
 
-REPO = Path(__file__).resolve().parent.parent
-DOC = REPO / "docs" / "PERFORMANCE.md"
 SECTION = "## Foundation: E2EE command round trip"
 P50_VS_FLOOR, P99_VS_FLOOR = 1.10, 1.30
-
-
-def log(message: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
 # --- homeserver and processes ---------------------------------------------------------------------
 
 
-class BenchHomeserver(DevHomeserver):
-    """The dev homeserver with relaxed rate limits, plus the two limits the template leaves at
-    Synapse's defaults that 10 rooms per clinician would hit: room creation (10, then one a minute)
-    and invites sent (10, then 0.3/s)."""
-
-    def render(self) -> list[Process]:
-        processes = super().render()
-        config = yaml.safe_load(self.config_path.read_text())
-        relaxed = {"per_second": 1000, "burst_count": 1000}
-        config["rc_room_creation"] = relaxed
-        config.setdefault("rc_invites", {})["per_issuer"] = relaxed
-        self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-        return processes
-
-
-@dataclass
-class BotProcess:
-    name: str
-    argv: list[str]
-    cwd: Path
-    log_file: Path
-    trace_file: Path | None = None
-    proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        env = dict(os.environ)
-        if self.trace_file:
-            env["BENCH_TRACE_FILE"] = str(self.trace_file)
-        with open(self.log_file, "ab") as out:
-            self.proc = subprocess.Popen(self.argv, cwd=self.cwd, stdout=out,
-                                         stderr=subprocess.STDOUT, env=env)
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def check(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            tail = self.log_file.read_text(errors="replace")[-3000:]
-            raise RuntimeError(f"the {self.name} bot process exited; end of its log:\n{tail}")
-
-    def stop(self, timeout: float = 15) -> None:
-        proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def cpu_seconds(pid: int) -> float:
-    times = psutil.Process(pid).cpu_times()
-    return times.user + times.system
-
-
-class OtherLoad:
-    """CPU used on this machine by processes other than ours (Synapse, the bots, this one) while
-    a phase runs, in % of one core: anything well above a few % means the figures are disturbed."""
-
-    def __init__(self, pids: list[int]) -> None:
-        self.pids = pids
-        self.started = time.monotonic()
-        self.busy = self._busy()
-        self.ours = self._ours()
-
-    @staticmethod
-    def _busy() -> float:
-        t = psutil.cpu_times()
-        return t.user + t.nice + t.system + getattr(t, "irq", 0) + getattr(t, "softirq", 0)
-
-    def _ours(self) -> float:
-        total = 0.0
-        for pid in self.pids:
-            with contextlib.suppress(psutil.Error):
-                total += cpu_seconds(pid)
-        return total
-
-    def percent(self) -> float:
-        wall = time.monotonic() - self.started
-        other = (self._busy() - self.busy) - (self._ours() - self.ours)
-        return max(0.0, 100 * other / wall) if wall > 0 else 0.0
-
-
-def vm_hwm_kib(pid: int) -> int:
-    """The process's peak resident set size so far (kernel high-water mark)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    return 0
-
-
-class RssSampler:
-    """Samples a process's RSS every `period` seconds, keeping the maximum."""
-
-    def __init__(self, pid: int, period: float = 0.2) -> None:
-        self.process = psutil.Process(pid)
-        self.period = period
-        self.peak = 0
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
-
-    async def _run(self) -> None:
-        with contextlib.suppress(psutil.Error):
-            while True:
-                self.peak = max(self.peak, self.process.memory_info().rss)
-                await asyncio.sleep(self.period)
-
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-
-
 # --- round trips ----------------------------------------------------------------------------------
-
-
-class Replies:
-    """Stamps the moment a clinician's sync hands over a bot's message in a watched room.
-
-    Attached before the Clinician logs in, so it runs before the Clinician's own sync callback.
-    nio decrypts in receive_response, before response callbacks run: what arrives here is the
-    decrypted event, or a MegolmEvent if it could not be decrypted."""
-
-    def __init__(self) -> None:
-        self.waiting: dict[str, tuple[str, asyncio.Future[tuple[float, Event]]]] = {}
-
-    def attach(self, doc: Clinician) -> None:
-        doc.client.add_response_callback(self._on_sync, SyncResponse)  # type: ignore[arg-type]
-
-    async def _on_sync(self, resp: SyncResponse) -> None:
-        now = time.perf_counter()
-        for room_id, info in resp.rooms.join.items():
-            entry = self.waiting.get(room_id)
-            if entry is None:
-                continue
-            bot, future = entry
-            for ev in info.timeline.events:
-                if ev.sender == bot:
-                    if not future.done():
-                        future.set_result((now, ev))
-                    del self.waiting[room_id]
-                    break
-
-    def expect(self, room_id: str, bot: str) -> asyncio.Future[tuple[float, Event]]:
-        future: asyncio.Future[tuple[float, Event]] = asyncio.get_running_loop().create_future()
-        self.waiting[room_id] = (bot, future)
-        return future
-
-
-@dataclass
-class Trip:
-    """One command: `ms` or `error`; perf_counter stamps: send started, send answered, answer in."""
-
-    ms: float | None = None
-    error: str | None = None
-    event_id: str | None = None
-    t0: float = 0.0
-    t_sent: float = 0.0
-    t1: float = 0.0
-
-
-async def round_trip(doc: Clinician, replies: Replies, room_id: str, bot: str, body: str, *,
-                     reply_to: bool, timeout: float) -> Trip:
-    """Send one command and wait for the bot's answer. One command in flight per room."""
-    future = replies.expect(room_id, bot)
-    trip = Trip(t0=time.perf_counter())
-    try:
-        trip.event_id = await doc.send(room_id, body)
-        trip.t_sent = time.perf_counter()
-        trip.t1, ev = await asyncio.wait_for(future, timeout)
-    except TimeoutError:
-        # Let a late answer arrive before the next command, so it is not taken for that one's.
-        replies.waiting.pop(room_id, None)
-        late = replies.expect(room_id, bot)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(late, timeout)
-        replies.waiting.pop(room_id, None)
-        trip.error = "timeout"
-        return trip
-    except AssertionError as exc:  # Clinician.send: the homeserver refused the message
-        replies.waiting.pop(room_id, None)
-        trip.error = f"send failed: {exc}"
-        return trip
-    relates = ev.source.get("content", {}).get("m.relates_to", {})
-    if isinstance(ev, MegolmEvent):
-        trip.error = "answer undecryptable"
-    elif not isinstance(ev, RoomMessageNotice):
-        trip.error = f"unexpected {type(ev).__name__}"
-    elif reply_to and relates.get("m.in_reply_to", {}).get("event_id") != trip.event_id:
-        trip.error = "answer to another event"
-    else:
-        trip.ms = (trip.t1 - trip.t0) * 1000
-    return trip
-
-
-def percentile(values: list[float], q: int) -> float:
-    if len(values) < 2:
-        return values[0] if values else float("nan")
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
 @dataclass
@@ -288,58 +68,22 @@ class Target:
     key: str
     label: str
     user_id: str
-    process: BotProcess
+    process: harness.BotProcess
     command: Callable[[str], str]
     reply_to: bool
     room_id: str = ""
-    trips: list[Trip] = field(default_factory=list)
+    trips: list[harness.Trip] = field(default_factory=list)
     samples: list[float] = field(default_factory=list)
     failures: Counter[str] = field(default_factory=Counter)
     cpu_s: float = 0.0
 
     @property
     def p50(self) -> float:
-        return percentile(self.samples, 50)
+        return tables.percentile(self.samples, 50)
 
     @property
     def p99(self) -> float:
-        return percentile(self.samples, 99)
-
-
-async def create_encrypted_room(doc: Clinician, invite: str, name: str) -> str:
-    resp = await doc.client.room_create(
-        name=name, invite=[invite],
-        initial_state=[{"type": "m.room.encryption", "state_key": "",
-                        "content": {"algorithm": "m.megolm.v1.aes-sha2"}}])
-    if not isinstance(resp, RoomCreateResponse):
-        raise RuntimeError(f"room creation failed: {resp}")
-    return resp.room_id
-
-
-async def knows_devices(doc: Clinician, user_id: str, timeout: float = 30) -> None:
-    """Wait until the clinician's nio has the bot's device (its sync loop queries keys after the
-    join); sending earlier would leave the bot without the room key."""
-    deadline = time.monotonic() + timeout
-    while not list(doc.client.device_store.active_user_devices(user_id)):
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{doc.user_id} never learned the devices of {user_id}")
-        if doc.client.should_query_keys:
-            await doc.client.keys_query()
-        await asyncio.sleep(0.1)
-
-
-async def wait_joined(doc: Clinician, room_id: str, bot: Target | BotProcess, user_id: str,
-                      timeout: float) -> None:
-    process = bot.process if isinstance(bot, Target) else bot
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        process.check()
-        try:
-            await doc.wait_joined(room_id, user_id, timeout=2)
-            return
-        except AssertionError:
-            continue
-    raise RuntimeError(f"{user_id} did not join {room_id} within {timeout:.0f} s")
+        return tables.percentile(self.samples, 99)
 
 
 # --- the run --------------------------------------------------------------------------------------
@@ -358,49 +102,12 @@ class Results:
     peak_rss_kib: dict[str, int] = field(default_factory=dict)
     handler_ms: list[float] = field(default_factory=list)
     breakdown: dict[str, dict[str, list[float]]] = field(default_factory=dict)
-    load_trips: list[Trip] = field(default_factory=list)
+    load_trips: list[harness.Trip] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)
 
 
-class Bench:
-    def __init__(self, args: argparse.Namespace) -> None:
-        self.args = args
-        self.tmp = Path(tempfile.mkdtemp(prefix="liaison-bench-"))
-        self.hs = BenchHomeserver(self.tmp, port=free_port(), relaxed_rate_limits=True,
-                                  log_level="WARNING")
-        self.processes: list[BotProcess] = []
-        self.clients: list[Clinician] = []
-        self.replies = Replies()
-
-    def our_pids(self) -> list[int]:
-        pids = [os.getpid(), *(p.pid for p in self.processes if p.proc)]
-        return [*pids, self.hs.pid] if self.hs.pid else pids
-
-    async def register(self, localpart: str) -> tuple[str, str]:
-        password = secrets.token_urlsafe(16)
-        return await self.hs.register(localpart, password), password
-
-    async def clinician(self, localpart: str) -> Clinician:
-        user_id, password = await self.register(localpart)
-        doc = Clinician(self.hs.url, user_id, password, self.tmp / "clients" / localpart,
-                        key_file=self.tmp / "clients" / f"{localpart}.xsign")
-        self.replies.attach(doc)
-        await doc.login()
-        self.clients.append(doc)
-        return doc
-
-    def spawn(self, name: str, argv: list[str], cwd: Path, *, traced: bool = False) -> BotProcess:
-        trace_file = self.tmp / f"{name}.trace.json" if traced and self.args.trace else None
-        process = BotProcess(name, argv, cwd, self.tmp / f"{name}.log", trace_file)
-        process.start()
-        self.processes.append(process)
-        return process
-
-    def write_spec(self, name: str, spec: dict[str, str]) -> Path:
-        path = self.tmp / f"{name}.json"
-        path.write_text(json.dumps(spec))
-        path.chmod(0o600)
-        return path
+class Bench(harness.Stack):
+    """The round trip benchmark on the stack (Stack)."""
 
     async def start_bots(self, peer_python: Path | None) -> list[Target]:
         common = {"homeserver": self.hs.url, "server_name": self.hs.server_name}
@@ -438,25 +145,25 @@ class Bench:
         args = self.args
         doc = await self.clinician("doc")
         for target in targets:
-            target.room_id = await create_encrypted_room(doc, target.user_id, target.key)
-        await asyncio.gather(*(wait_joined(doc, t.room_id, t, t.user_id, 180) for t in targets))
-        await asyncio.gather(*(knows_devices(doc, t.user_id) for t in targets))
-        log(f"rooms ready; warm-up: {args.warmup} commands per bot")
+            target.room_id = await harness.create_encrypted_room(doc, target.user_id, target.key)
+        await asyncio.gather(*(harness.wait_joined(doc, t.room_id, t.process, t.user_id, 180) for t in targets))
+        await asyncio.gather(*(harness.knows_devices(doc, t.user_id) for t in targets))
+        harness.log(f"rooms ready; warm-up: {args.warmup} commands per bot")
         for i in range(args.warmup):
             for target in targets:
-                trip = await round_trip(doc, self.replies, target.room_id, target.user_id,
+                trip = await harness.round_trip(doc, self.replies, target.room_id, target.user_id,
                                         target.command(f"w{i}"), reply_to=target.reply_to,
                                         timeout=60)
                 if trip.error:
                     results.warmup_failures[f"{target.key}: {trip.error}"] += 1
-        log(f"measuring: {args.n} commands per bot, interleaved")
-        cpu_before = {t.key: cpu_seconds(t.process.pid) for t in targets}
-        other = OtherLoad(self.our_pids())
+        harness.log(f"measuring: {args.n} commands per bot, interleaved")
+        cpu_before = {t.key: harness.cpu_seconds(t.process.pid) for t in targets}
+        other = harness.OtherLoad(self.our_pids())
         started = time.monotonic()
         for i in range(args.n):
             shift = i % len(targets)
             for target in targets[shift:] + targets[:shift]:
-                trip = await round_trip(doc, self.replies, target.room_id, target.user_id,
+                trip = await harness.round_trip(doc, self.replies, target.room_id, target.user_id,
                                         target.command(str(i)), reply_to=target.reply_to,
                                         timeout=30)
                 target.trips.append(trip)
@@ -466,51 +173,51 @@ class Bench:
                     assert trip.ms is not None
                     target.samples.append(trip.ms)
             if (i + 1) % 50 == 0:
-                log(f"  {i + 1}/{args.n}: " + ", ".join(
+                harness.log(f"  {i + 1}/{args.n}: " + ", ".join(
                     f"{t.key} p50 {t.p50:.1f} ms" for t in targets))
         results.latency_wall_s = time.monotonic() - started
         results.other_load_percent = other.percent()
         for target in targets:
-            target.cpu_s = cpu_seconds(target.process.pid) - cpu_before[target.key]
+            target.cpu_s = harness.cpu_seconds(target.process.pid) - cpu_before[target.key]
 
     async def throughput(self, bot: Target, nurses: list[Clinician],
                          results: Results) -> dict[str, Any]:
         """The closed-loop load against one bot: each nurse alone with it in rooms of its own."""
         args = self.args
         per_clinician = args.rooms // args.clinicians
-        log(f"throughput, {bot.key}: {len(nurses)} clinicians x {per_clinician} rooms")
+        harness.log(f"throughput, {bot.key}: {len(nurses)} clinicians x {per_clinician} rooms")
 
         async def rooms_of(nurse: Clinician) -> list[tuple[Clinician, str]]:
-            return [(nurse, await create_encrypted_room(nurse, bot.user_id, f"{bot.key}{j}"))
+            return [(nurse, await harness.create_encrypted_room(nurse, bot.user_id, f"{bot.key}{j}"))
                     for j in range(per_clinician)]
 
         rooms = [r for batch in await asyncio.gather(*(rooms_of(n) for n in nurses)) for r in batch]
-        await asyncio.gather(*(wait_joined(nurse, room_id, bot, bot.user_id, 300)
+        await asyncio.gather(*(harness.wait_joined(nurse, room_id, bot.process, bot.user_id, 300)
                                for nurse, room_id in rooms))
-        await asyncio.gather(*(knows_devices(nurse, bot.user_id) for nurse in nurses))
-        log(f"{len(rooms)} rooms joined; warm-up: one command per room")
+        await asyncio.gather(*(harness.knows_devices(nurse, bot.user_id) for nurse in nurses))
+        harness.log(f"{len(rooms)} rooms joined; warm-up: one command per room")
         warm = await asyncio.gather(*(
-            round_trip(nurse, self.replies, room_id, bot.user_id, bot.command("warm"),
+            harness.round_trip(nurse, self.replies, room_id, bot.user_id, bot.command("warm"),
                        reply_to=bot.reply_to, timeout=60) for nurse, room_id in rooms))
         warm_failures = sum(1 for trip in warm if trip.error)
 
         quota = [args.commands // len(rooms) + (1 if i < args.commands % len(rooms) else 0)
                  for i in range(len(rooms))]
-        trips: list[Trip] = []
+        trips: list[harness.Trip] = []
 
         async def room_loop(nurse: Clinician, room_id: str, count: int) -> None:
             for k in range(count):
-                trips.append(await round_trip(nurse, self.replies, room_id, bot.user_id,
+                trips.append(await harness.round_trip(nurse, self.replies, room_id, bot.user_id,
                                               bot.command(f"t{k}"), reply_to=bot.reply_to,
                                               timeout=60))
 
         pids = {"synapse": self.hs.pid, bot.key: bot.process.pid, "bench": os.getpid()}
-        cpu_before = {k: cpu_seconds(p) for k, p in pids.items() if p}
+        cpu_before = {k: harness.cpu_seconds(p) for k, p in pids.items() if p}
         rss_before = psutil.Process(bot.process.pid).memory_info().rss
-        other = OtherLoad(self.our_pids())
-        sampler = RssSampler(bot.process.pid)
+        other = harness.OtherLoad(self.our_pids())
+        sampler = harness.RssSampler(bot.process.pid)
         sampler.start()
-        log(f"measuring: {args.commands} commands over {len(rooms)} rooms, one in flight per room")
+        harness.log(f"measuring: {args.commands} commands over {len(rooms)} rooms, one in flight per room")
         started = time.monotonic()
         try:
             await asyncio.gather(*(room_loop(nurse, room_id, count)
@@ -518,7 +225,7 @@ class Bench:
         finally:
             await sampler.stop()
         wall = time.monotonic() - started
-        cpu = {k: (cpu_seconds(p) - cpu_before[k]) for k, p in pids.items() if p}
+        cpu = {k: (harness.cpu_seconds(p) - cpu_before[k]) for k, p in pids.items() if p}
         samples = [t.ms for t in trips if t.ms is not None]
         if bot.key == "liaison":
             results.load_trips = trips
@@ -528,9 +235,9 @@ class Bench:
             "failures": dict(Counter(t.error for t in trips if t.error)),
             "warm_failures": warm_failures, "wall_s": wall,
             "per_s": len(samples) / wall if wall else 0.0,
-            "p50": percentile(samples, 50), "p99": percentile(samples, 99),
+            "p50": tables.percentile(samples, 50), "p99": tables.percentile(samples, 99),
             "rss_before": rss_before, "rss_sampled_max": sampler.peak,
-            "vm_hwm_kib": vm_hwm_kib(bot.process.pid),
+            "vm_hwm_kib": harness.vm_hwm_kib(bot.process.pid),
             "cpu_percent": {("bot" if k == bot.key else k): 100 * v / wall
                             for k, v in cpu.items()},
             "bot_cpu_ms_per_cmd": 1000 * cpu[bot.key] / max(1, len(samples)),
@@ -545,20 +252,20 @@ class Bench:
                 peer_python = await asyncio.to_thread(peer.ensure_venv)
             except (OSError, subprocess.SubprocessError) as exc:
                 peer_error = f"matrix-reminder-bot could not be installed: {exc}"
-                log(peer_error)
-        log(f"starting Synapse on {self.hs.url} (data in {self.tmp})")
+                harness.log(peer_error)
+        harness.log(f"starting Synapse on {self.hs.url} (data in {self.tmp})")
         await self.hs.start(timeout=120)
         targets = await self.start_bots(peer_python)
         by_key = {t.key: t for t in targets}
         results = Results(args.n, args.warmup, targets, Counter(), peer_error)
-        results.versions = versions(peer_python)
+        results.versions = report.versions(peer_python)
         await self.latency(targets, results)
         if args.commands > 0:
             nurses = [await self.clinician(f"nurse{k}") for k in range(args.clinicians)]
             for key in ("liaison", "floor") if args.floor_load else ("liaison",):
                 results.throughput[key] = await self.throughput(by_key[key], nurses, results)
-        results.handler_ms = handler_times(by_key["liaison"].process.log_file)
-        results.peak_rss_kib = {t.key: vm_hwm_kib(t.process.pid) for t in targets}
+        results.handler_ms = harness.handler_times(by_key["liaison"].process.log_file)
+        results.peak_rss_kib = {t.key: harness.vm_hwm_kib(t.process.pid) for t in targets}
         for target in targets:
             target.process.stop()  # the traced ones write their trace on the way out
             trace_file = target.process.trace_file
@@ -569,48 +276,6 @@ class Bench:
                     results.breakdown["liaison under load"] = breakdown(results.load_trips, trace)
         return results
 
-    async def close(self) -> None:
-        for doc in self.clients:
-            with contextlib.suppress(Exception):
-                await doc.close()
-        for process in self.processes:
-            process.stop()
-        self.hs.stop()
-        if self.args.keep:
-            log(f"kept {self.tmp}")
-        else:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-
-
-def handler_times(log_file: Path) -> list[float]:
-    """The runtime's own "command handled" timings (ms, from claiming the inbox row to commit)."""
-    values = []
-    for line in log_file.read_text(errors="replace").splitlines():
-        if '"command handled"' in line:
-            with contextlib.suppress(ValueError, KeyError):
-                values.append(float(json.loads(line)["ms"]))
-    return values
-
-
-def versions(peer_python: Path | None) -> dict[str, str]:
-    found = {name: version(name) for name in
-             ("matrix-synapse", "matrix-nio", "vodozemac", "SQLAlchemy", "aiosqlite")}
-    found["python"] = platform.python_version()
-    with contextlib.suppress(OSError, subprocess.SubprocessError):
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, timeout=10,
-                              capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "bots"], cwd=REPO,
-                               timeout=10, capture_output=True, text=True).stdout.strip()
-        found["code"] = head + (" with uncommitted changes under bots/" if dirty else "")
-    if peer_python is not None:
-        out = subprocess.run(
-            [str(peer_python), "-c", "import importlib.metadata as m; "
-             "print(m.version('matrix-reminder-bot'), m.version('matrix-nio'))"],
-            capture_output=True, text=True, timeout=60)
-        if out.returncode == 0:
-            bot, nio = out.stdout.split()
-            found["peer"] = f"matrix-reminder-bot {bot} (matrix-nio {nio})"
-    return found
 
 
 # --- where the time goes (--trace) ---------------------------------------------------------------
@@ -634,7 +299,7 @@ LIAISON_PARTS = [
     ("store.pending_outbox", 2), ("sender._send → room_send", 1)]
 
 
-def breakdown(trips: list[Trip], trace: dict[str, Any]) -> dict[str, list[float]]:
+def breakdown(trips: list[harness.Trip], trace: dict[str, Any]) -> dict[str, list[float]]:
     """Per stage, the milliseconds of each measured command (matched by event ID)."""
     spans = [(name, start, end, key) for name, start, end, key in trace["spans"]]
     received: dict[str, tuple[float, float]] = {}
@@ -706,18 +371,6 @@ def breakdown_rows(results: Results) -> list[list[str]]:
 # --- report ---------------------------------------------------------------------------------------
 
 
-def machine() -> str:
-    model = next((line.split(":", 1)[1].strip() for line in
-                  Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.machine())
-    ram = psutil.virtual_memory().total / 2**30
-    return f"{os.cpu_count()} CPUs ({model}), {ram:.1f} GiB RAM, {platform.system()} {platform.release()}"
-
-
-def verdict(ok: bool) -> str:
-    return "met" if ok else "NOT met"
-
-
 def summary(results: Results) -> dict[str, Any]:
     by = {t.key: t for t in results.targets}
     floor, liaison, peer_t = by["floor"], by["liaison"], by.get("peer")
@@ -756,22 +409,6 @@ def latency_rows(results: Results) -> list[list[str]]:
 
 LATENCY_HEADER = ["bot", "n", "p50 ms", "p99 ms", "mean ms", "max ms", "p50/floor", "p99/floor",
                   "CPU ms/cmd", "failures"]
-
-
-def text_table(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                       for i, (c, w) in enumerate(zip(r, widths, strict=True)))
-             for r in [header, *rows]]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def md_table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |",
-             "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|"]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(lines)
 
 
 def throughput_columns(results: Results) -> list[str]:
@@ -816,7 +453,7 @@ def print_report(results: Results) -> None:
     print(f"E2EE command round trip: n={results.n} per bot, interleaved, after "
           f"{results.warmup} warm-up each ({results.latency_wall_s:.0f} s; other processes on "
           f"the machine used {results.other_load_percent:.0f}% of a core meanwhile)")
-    print(text_table(LATENCY_HEADER, latency_rows(results)))
+    print(tables.text_table(LATENCY_HEADER, latency_rows(results)))
     for target in results.targets:
         if target.failures:
             print(f"  {target.key} failures: {dict(target.failures)}")
@@ -826,39 +463,26 @@ def print_report(results: Results) -> None:
         print(f"  peer: {results.peer_error}")
     print("Targets:")
     for name, value, ok in s["targets"]:
-        print(f"  {name:32} {value:>24}  {verdict(ok)}")
+        print(f"  {name:32} {value:>24}  {tables.verdict(ok)}")
     if "peer_p50_ratio" in s:
         print(f"  peer vs floor: p50 {s['peer_p50_ratio']:.2f}×, p99 {s['peer_p99_ratio']:.2f}×; "
               f"Liaison p50 / peer p50 = {s['liaison_vs_peer']:.2f}")
     if results.handler_ms:
         print(f"  Liaison handler (claim row → commit, its own log, both phases): p50 "
-              f"{percentile(results.handler_ms, 50):.1f} ms, p99 "
-              f"{percentile(results.handler_ms, 99):.1f} ms")
+              f"{tables.percentile(results.handler_ms, 50):.1f} ms, p99 "
+              f"{tables.percentile(results.handler_ms, 99):.1f} ms")
     if results.breakdown:
         print()
         print("Where a round trip's time goes (--trace; p50 ms per stage; 'under load' = throughput phase):")
-        print(text_table(["stage", *breakdown_keys(results)],
+        print(tables.text_table(["stage", *breakdown_keys(results)],
                          breakdown_rows(results)))
     if results.throughput:
         print()
         print(throughput_title(results))
-        print(text_table(["", *throughput_columns(results)], throughput_rows(results)))
+        print(tables.text_table(["", *throughput_columns(results)], throughput_rows(results)))
         print("  peak RSS of each bot process over the whole run (VmHWM): " + ", ".join(
             f"{k} {v / 1024:.0f} MiB" for k, v in results.peak_rss_kib.items()))
     print()
-
-
-def shown_argv() -> list[str]:
-    """The command line, without where the figures were written."""
-    shown, skip = [], False
-    for arg in sys.argv[1:]:
-        if skip or arg.startswith("--doc="):
-            skip = False
-            continue
-        skip = arg == "--doc"
-        if not skip:
-            shown.append(arg)
-    return shown
 
 
 def markdown(results: Results, args: argparse.Namespace) -> str:
@@ -867,16 +491,16 @@ def markdown(results: Results, args: argparse.Namespace) -> str:
     lines = [
         SECTION, "",
         f"Measured {datetime.now().astimezone():%Y-%m-%d %H:%M %Z} with `python -m bench.roundtrip"
-        f"{''.join(' ' + a for a in shown_argv())}` (n={args.n}, "
+        f"{''.join(' ' + a for a in report.shown_argv())}` (n={args.n}, "
         f"warm-up {args.warmup}, throughput {args.commands} commands in {args.rooms} rooms by "
         f"{args.clinicians} clinicians).", "",
-        f"- Machine: {machine()}. Synapse, the bots and the clients all on it, over 127.0.0.1.",
+        f"- Machine: {report.machine()}. Synapse, the bots and the clients all on it, over 127.0.0.1.",
         f"- Versions: Python {v['python']}, Synapse {v['matrix-synapse']} (SQLite), matrix-nio "
         f"{v['matrix-nio']} (vodozemac {v['vodozemac']}), SQLAlchemy {v['SQLAlchemy']}, "
         f"aiosqlite {v['aiosqlite']}; peer: {v.get('peer', 'not run')}. Liaison code: commit "
         f"{v.get('code', '?')}.",
         "- Method: one Synapse (dev homeserver, relaxed rate limits); each bot in its own process; "
-        "one cross-signed E2EE clinician (tests/clients.py) in one encrypted room per bot. "
+        "one cross-signed E2EE clinician (bots/devstack/clinician.py) in one encrypted room per bot. "
         "A round trip runs from just before the clinician's `room_send` to the moment its sync "
         "hands over the bot's decrypted answer. Commands interleaved round-robin (one to each bot "
         f"per iteration, order rotating), {results.n} per bot after {results.warmup} warm-up each.",
@@ -887,15 +511,13 @@ def markdown(results: Results, args: argparse.Namespace) -> str:
         "cross-signing trust); *peer* = matrix-reminder-bot from PyPI, `!remindme in 1 day; text` "
         "(one SQLite row + an APScheduler job, then \"OK, I will remind you on …\").",
         "",
-        md_table(LATENCY_HEADER, latency_rows(results)), "",
+        tables.md_table(LATENCY_HEADER, latency_rows(results)), "",
         "CPU ms/cmd is the bot process's CPU time during the measured phase divided by its commands. "
         f"Processes other than Synapse, the bots and the benchmark used "
         f"{results.other_load_percent:.0f}% of a core meanwhile.",
         "",
-        "| target | measured | |",
-        "|---|---:|---|",
+        *tables.targets_md(s["targets"]),
     ]
-    lines += [f"| {name} | {value} | {verdict(ok)} |" for name, value, ok in s["targets"]]
     lines.append("")
     if "peer_p50_ratio" in s:
         lines.append(f"- Peer vs floor: p50 {s['peer_p50_ratio']:.2f}×, p99 "
@@ -910,12 +532,12 @@ def markdown(results: Results, args: argparse.Namespace) -> str:
     if results.handler_ms:
         lines.append(f"- Liaison's own handler timing (claim the inbox row → commit, from its log, "
                      "latency and throughput phases together): "
-                     f"p50 {percentile(results.handler_ms, 50):.1f} ms, p99 "
-                     f"{percentile(results.handler_ms, 99):.1f} ms.")
+                     f"p50 {tables.percentile(results.handler_ms, 50):.1f} ms, p99 "
+                     f"{tables.percentile(results.handler_ms, 99):.1f} ms.")
     if results.breakdown:
         lines += ["", "Where the time goes (`--trace`: probes in the floor and Liaison processes, one "
                   "clock for all; p50 ms per stage over the measured commands):", "",
-                  md_table(["stage", *breakdown_keys(results)],
+                  tables.md_table(["stage", *breakdown_keys(results)],
                            [[r[0].replace("  ", "&nbsp;&nbsp;"), *r[1:]]
                             for r in breakdown_rows(results)])]
         floor = next(t for t in results.targets if t.key == "floor")
@@ -930,7 +552,7 @@ def markdown(results: Results, args: argparse.Namespace) -> str:
         lines += ["", "### Sustained throughput", "", throughput_title(results) + ", after one "
                   "warm-up command per room. Each bot gets the same load in turn (its own rooms), "
                   "Liaison first.", "",
-                  md_table(["", *throughput_columns(results)], throughput_rows(results)), "",
+                  tables.md_table(["", *throughput_columns(results)], throughput_rows(results)), "",
                   "Peak RSS of each bot process over the whole run (VmHWM): " + ", ".join(
                       f"{k} {v / 1024:.0f} MiB" for k, v in results.peak_rss_kib.items()) + ".", ""]
     if {"liaison", "floor"} <= results.throughput.keys():
@@ -944,49 +566,8 @@ def markdown(results: Results, args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
-def write_doc(path: Path, section: str, heading: str = SECTION) -> None:
-    """Replace the section under `heading` (or append it), leaving the others as they are."""
-    text = path.read_text() if path.exists() else (
-        "# Performance\n\nFigures measured on this project's own benchmarks (bench/).\n\n")
-    pattern = re.compile(rf"^{re.escape(heading)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section, text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-
-
-def common_args(parser: argparse.ArgumentParser, *, timeout: float) -> None:
-    """The options every benchmark has: its overall time limit, where its figures go, the temp
-    dir kept or not."""
-    parser.add_argument("--timeout", type=float, default=timeout,
-                        help=f"give up after this many seconds ({timeout:.0f})")
-    parser.add_argument("--no-doc", action="store_true", help="do not write docs/PERFORMANCE.md")
-    parser.add_argument("--doc", type=Path, default=DOC, help="where to write the figures")
-    parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, stores)")
-
-
-async def measure(make: Callable[[argparse.Namespace], Any], args: argparse.Namespace,
-                  report: Callable[[Any, argparse.Namespace], None],
-                  figures: Callable[[Any, argparse.Namespace], str], section: str) -> int:
-    """Run the benchmark `make(args)` (its `run()` within --timeout, then its `close()`), print
-    its `report` and write its `figures` (Markdown) under `section` of --doc unless --no-doc."""
-    bench = make(args)
-    try:
-        results = await asyncio.wait_for(bench.run(), args.timeout)
-    finally:
-        await bench.close()
-    report(results, args)
-    if not args.no_doc:
-        write_doc(args.doc, figures(results, args), section)
-        log(f"figures written to {args.doc}")
-    return 0
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.roundtrip",
-                                     description=__doc__.split("\n\n")[0])
+    parser = report.arguments("roundtrip", __doc__)
     parser.add_argument("--n", type=int, default=200, help="measured commands per bot (200)")
     parser.add_argument("--warmup", type=int, default=10, help="warm-up commands per bot (10)")
     parser.add_argument("--commands", type=int, default=1000,
@@ -1000,29 +581,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--trace", action="store_true",
                         help="time each stage inside the floor and Liaison bots (bench/trace.py) "
                              "and print where a round trip's time goes")
-    common_args(parser, timeout=1200)
+    harness.common_args(parser, timeout=1200)
     args = parser.parse_args(argv)
     if args.n < 2 or args.clinicians < 1 or args.rooms < args.clinicians:
         parser.error("need --n ≥ 2 and --rooms ≥ --clinicians ≥ 1")
     return args
 
 
-def cli(parse: Callable[[], argparse.Namespace], make: Callable[[argparse.Namespace], Any],
-        report: Callable[[Any, argparse.Namespace], None],
-        figures: Callable[[Any, argparse.Namespace], str], section: str) -> int:
-    """A benchmark's entry point: from the repository root, `measure` within its overall time
-    limit."""
-    args = parse()
-    os.chdir(REPO)
-    try:
-        return asyncio.run(measure(make, args, report, figures, section))
-    except TimeoutError:
-        print(f"bench: gave up after {args.timeout:.0f} s", file=sys.stderr)
-        return 1
-
-
 def main() -> int:
-    return cli(parse_args, Bench, lambda results, _: print_report(results), markdown, SECTION)
+    return harness.cli(parse_args, Bench, lambda results, _: print_report(results), markdown, SECTION)
 
 
 if __name__ == "__main__":

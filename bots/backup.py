@@ -58,7 +58,7 @@ class SynapseSite:
 
 
 def dev_site(synapse_dir: Path) -> SynapseSite:
-    """The dev stack's Synapse (bots/homeserver.py): everything under `var/synapse`."""
+    """The dev stack's Synapse (bots/devstack/homeserver.py): everything under `var/synapse`."""
     synapse_dir = Path(synapse_dir).resolve()
     return SynapseSite(synapse_dir, f"sqlite:///{synapse_dir / 'homeserver.db'}",
                        synapse_dir / "media_store", "dev")

@@ -13,10 +13,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bots import backup, devstack, logs, pyversion
+from bots import backup, logs, pyversion
 from bots import config as config_mod
 from bots.backup import BackupError
-from bots.homeserver import (
+from bots.devstack import stack as devstack
+from bots.devstack.homeserver import (
     DEFAULT_DATABASE_URL,
     DevHomeserver,
     HomeserverError,
@@ -300,9 +301,9 @@ async def _status(args: argparse.Namespace) -> int:
 
 
 async def _bots(config_path: Path, *, bridge: bool = False) -> int:
+    cfg = config_mod.load(config_path)  # a bad one is said before the bots are even imported
     from bots.app import run_bots
 
-    cfg = config_mod.load(config_path)
     logs.setup(cfg.log_level)
     pyversion.warn_if_outdated()
     stop = asyncio.Event()

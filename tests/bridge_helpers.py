@@ -18,13 +18,13 @@ from imapclient import IMAPClient
 from nio import Event, RoomMessageNotice
 
 from bots.config import MailServerConfig, MssanteConfig, OAuthConfig
+from bots.devstack.clinician import Clinician
+from bots.devstack.mailservers import MailServers, imap, login
 from bots.runtime.vault import Vault
 from bridge import records
-from bridge.mailservers import MailServers
 from tests.careteam_helpers import INS, CareSetup, care_setup, welcomed
-from tests.clients import Clinician
 from tests.conftest import BotHandle
-from tests.mail_helpers import imap, login, new_mailbox, send
+from tests.mail_helpers import new_mailbox, send
 from tests.psc_helpers import Psc
 
 TRUST_LIST = b"""<?xml version="1.0" encoding="UTF-8"?>

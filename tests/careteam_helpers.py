@@ -13,16 +13,10 @@ import aiohttp
 from nio import RoomMessageNotice
 
 from bots.config import ApiConfig, CareteamConfig
-from bots.homeserver import free_port
-from tests.clients import Clinician
+from bots.devstack.clinician import Clinician
+from bots.devstack.homeserver import free_port
+from bots.devstack.patients import ins_for
 from tests.conftest import BotFactory, BotHandle, ClinicianFactory
-
-
-def ins_for(body13: str) -> str:
-    """A valid INS: the 13 characters and their control key (2A read as 19, 2B as 18)."""
-    number = int(body13.replace("2A", "19").replace("2B", "18"))
-    return f"{body13}{97 - number % 97:02d}"
-
 
 INS = ins_for("2480375123456")  # a woman born in March 1948
 

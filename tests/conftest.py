@@ -15,22 +15,23 @@ from pathlib import Path
 import psycopg
 import pytest
 import pytest_asyncio
+from hypothesis import settings
 
 from bots.app import build_runtimes
 from bots.careteam import texts as careteam_texts
 from bots.common import texts as common_texts
 from bots.config import AccountConfig, Config
+from bots.devstack.clinician import Clinician
+from bots.devstack.homeserver import DevHomeserver, WorkerHomeserver, drop_database, free_port
 from bots.discharge import texts as discharge_texts
 from bots.episode import texts as episode_texts
 from bots.followup import texts as followup_texts
-from bots.homeserver import DevHomeserver, WorkerHomeserver, drop_database, free_port
 from bots.registry import BRIDGE_BOTS
 from bots.runtime import i18n
 from bots.runtime.runtime import Runtime
 from bots.runtime.store import Store, migrate
 from bots.runtime.vault import Vault
 from bridge import texts as bridge_texts
-from tests.clients import Clinician
 from tests.mail_helpers import mail_servers, psc  # noqa: F401 - Dovecot, Postfix, the PSC stand-in
 
 _counter = itertools.count()
@@ -53,6 +54,35 @@ def pg_database() -> Iterator[str]:
     yield f"{base}/{name}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# `make test-fast` (LIAISON_TEST_FAST=1): the property tests try a tenth of their examples;
+# `make test` tries them all.
+FAST = os.environ.get("LIAISON_TEST_FAST") == "1"
+settings.register_profile("fast", max_examples=10)
+if FAST:
+    settings.load_profile("fast")
+
+
+def examples(n: int) -> int:
+    """How many examples a property test asking for `n` tries in this run."""
+    return max(10, n // 10) if FAST else n
+
+
+# A test is `e2e` (left out by `make test-fast`) when it needs a real Synapse, Dovecot/Postfix
+# or PostgreSQL: through one of these fixtures (directly or through another fixture), a
+# PostgreSQL parameter, the `postgres` marker, or its module's own `pytestmark`.
+E2E_FIXTURES = frozenset({"homeserver", "make_bot", "make_clinician", "mail_servers", "psc",
+                          "pg_database"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if E2E_FIXTURES & set(getattr(item, "fixturenames", ())) \
+                or item.get_closest_marker("postgres") is not None \
+                or (callspec is not None and "postgresql" in callspec.params.values()):
+            item.add_marker(pytest.mark.e2e)
 
 
 BOT_PREFIX = "bot"  # make_bot's accounts: the ones the policy module lets name patient rooms

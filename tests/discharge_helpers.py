@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 from nio import Event, RoomMessageNotice
 
+from bots.devstack.clinician import Clinician
 from tests.careteam_helpers import INS, CareSetup, care_setup, welcomed
-from tests.clients import Clinician
 
 PARIS = ZoneInfo("Europe/Paris")
 

@@ -21,8 +21,8 @@ import aiosmtplib
 import pytest
 from imapclient import IMAPClient
 
-from bridge.mailservers import MailServers, start_mail_servers
-from bridge.testca import CertificateAuthority
+from bots.devstack.mailservers import MailServers, start_mail_servers
+from bots.devstack.testca import CertificateAuthority
 from tests.psc_helpers import Psc, start_psc
 
 # The trust list's domains and one outside it; all three are delivered locally.
@@ -100,23 +100,6 @@ def new_oauth_mailbox(servers: MailServers, psc: Psc, domain: str = "hopital.tes
     servers.add_oauth_mailbox(address)
     psc.add_account(national_id, address)
     return address, national_id
-
-
-def imap(servers: MailServers, *, implicit: bool = False,
-         client_cert: str | None = None) -> IMAPClient:
-    """Connected over TLS (STARTTLS, or implicit TLS), not logged in."""
-    ctx = servers.tls_context(client_cert)
-    port = servers.imaps_port if implicit else servers.imap_port
-    client = IMAPClient(servers.imap_host, port=port, ssl=implicit, ssl_context=ctx, timeout=15)
-    if not implicit:
-        client.starttls(ctx)
-    return client
-
-
-def login(servers: MailServers, address: str, password: str) -> IMAPClient:
-    client = imap(servers)
-    client.login(address, password)
-    return client
 
 
 def message(sender: str, recipient: str, subject: str = "Compte rendu") -> EmailMessage:

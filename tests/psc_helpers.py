@@ -27,10 +27,10 @@ from typing import Any
 
 from bots.common.processes import stop_group
 from bots.config import OAuthConfig
+from bots.devstack.mailservers import SERVER_NAMES, Introspection
+from bots.devstack.testca import CertificateAuthority
 from bots.runtime.store import utcnow
-from bridge.mailservers import SERVER_NAMES, Introspection
 from bridge.oauth import CIBA_GRANT, Pending, Provider, Tokens
-from bridge.testca import CertificateAuthority
 
 JS_DIR = Path(__file__).parent / "js"
 PROVIDER = JS_DIR / "psc_provider.mjs"

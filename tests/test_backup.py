@@ -18,11 +18,11 @@ from sqlalchemy.engine import make_url
 
 from bots import backup as backup_mod
 from bots.config import load
-from bots.homeserver import free_port
+from bots.devstack.clinician import Clinician
+from bots.devstack.homeserver import free_port
 from bots.runtime.store import migrate
 from bots.runtime.vault import Vault
 from tests.careteam_helpers import welcomed
-from tests.clients import Clinician
 from tests.conftest import PG_ADMIN
 from tests.test_cli import LIAISON, liaison, stop, wait_up
 
@@ -33,6 +33,7 @@ def up(data_dir: Path, port: int) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
+@pytest.mark.e2e  # `liaison up` in a child process: a real Synapse
 async def test_backup_of_a_running_stack_restores_the_same_bot_in_the_same_room(tmp_path: Path):
     var1, var2, saved = tmp_path / "var1", tmp_path / "var2", tmp_path / "backup"
     proc = up(var1, free_port())

@@ -21,7 +21,7 @@ import pytest
 from nio import RoomMessageNotice
 from sqlalchemy import select
 
-from bots.homeserver import free_port
+from bots.devstack.homeserver import free_port
 from bridge import bot, sending, sources
 from bridge.inbound import parse
 from bridge.models import InboundRow, MailboxLogin, MailboxState, OutboundRow

@@ -38,6 +38,7 @@ from bridge.receiving import Receiving
 from bridge.sending import Sending
 from bridge.trustlist import TrustList, parse_trust_list
 from bridge.xdm import Document, Unreadable, build_package, read_package
+from tests.conftest import examples
 
 INS = "248037512345628"  # fictitious, valid key
 WHEN = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
@@ -126,13 +127,13 @@ def _never_raises_but_unreadable(raw: bytes) -> None:
         assert_one_line(quarantined.sender_name)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=3000))
 def test_any_bytes_give_a_mail_or_a_reason(raw):
     _never_raises_but_unreadable(raw)
 
 
-@settings(max_examples=400, deadline=None,
+@settings(max_examples=examples(400), deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(header_lists, st.booleans(), st.booleans(), values)
 def test_adversarial_headers_give_a_mail_or_a_reason(headers, good_from, multipart, name):
@@ -226,7 +227,7 @@ EXPECTED_HEADERS = {"from", "to", "subject", "date", "message-id", "x-mss-nil", 
                     "in-reply-to", "references"}
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(subject=ROOM_TEXT, text=ROOM_TEXT, family=ROOM_TEXT, given_names=ROOM_TEXT,
        title=ROOM_TEXT, filename=ROOM_TEXT, mimetype=ROOM_TEXT | st.just("text/xml"),
        xdm=st.booleans(), answered=THREAD_ID, references=st.lists(THREAD_ID, max_size=20))

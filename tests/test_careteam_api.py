@@ -12,8 +12,9 @@ from nio import RoomCreateError, RoomCreateResponse
 
 from bots.careteam.provisioner import EXPIRE_JOB
 from bots.careteam.rooms import EPISODE_EVENT, episode_content
+from bots.devstack.patients import ins_for
 from bots.runtime.store import utcnow
-from tests.careteam_helpers import INS, care_setup, ins_for, welcomed
+from tests.careteam_helpers import INS, care_setup, welcomed
 
 
 def patient(ins: str | None = INS, **extra):

@@ -24,6 +24,7 @@ from bots.common.roles import Roles
 from bots.runtime.commands import Caller, command_text
 from bots.runtime.vault import Vault
 from tests.careteam_helpers import INS
+from tests.conftest import examples
 
 TODAY = date(2026, 11, 23)
 ROLES = Roles.load()
@@ -174,7 +175,7 @@ def test_a_name_mixing_alphabets_is_refused():
     assert refused.value.key == "identity.mixed_scripts" and "value" not in refused.value.values
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.one_of(st.binary(max_size=200), st.recursive(
            st.none() | st.booleans() | st.integers() | st.text(max_size=10),
            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(

@@ -15,12 +15,13 @@ import time
 from email.message import EmailMessage
 from pathlib import Path
 
+import pytest
 import yaml
 
-from bots import devstack
-from bots.homeserver import free_port
-from bridge.testca import CertificateAuthority
-from tests.clients import Clinician
+from bots.devstack import stack as devstack
+from bots.devstack.clinician import Clinician
+from bots.devstack.homeserver import free_port
+from bots.devstack.testca import CertificateAuthority
 
 LIAISON = [sys.executable, "-m", "bots.cli"]
 
@@ -47,6 +48,7 @@ def stop(proc: subprocess.Popen) -> int:
     return proc.wait(60)
 
 
+@pytest.mark.e2e  # `liaison up` in a child process: a real Synapse
 async def test_dev_stack_up_register_status_and_restart(tmp_path: Path):
     data_dir, port = tmp_path / "var", free_port()
     up = [*LIAISON, "up", "--data-dir", str(data_dir), "--port", str(port),
@@ -119,7 +121,8 @@ def test_bots_with_a_bad_config_names_the_key(tmp_path: Path):
     assert "homeserver: 'ftp://x' does not match" in done.stderr
     assert "accounts: [] should be non-empty" in done.stderr
 
-
+@pytest.mark.e2e  # `liaison up --mail`: a real Synapse, Dovecot and Postfix
+@pytest.mark.e2e  # `liaison up` in a child process: a real Synapse
 async def test_dev_stack_with_mail_runs_the_bridge_on_local_mail_servers():
     # Not tmp_path: the mail servers' own users must reach their files (pytest's is 0700).
     data_dir = Path(tempfile.mkdtemp(prefix="liaison-up-mail-"))

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from bots import healthcheck, synapseconf
-from bots.homeserver import free_port
+from bots.devstack.homeserver import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 # The workers as the renderer makes them (one source of truth): a service each, same command.

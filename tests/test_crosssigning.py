@@ -12,7 +12,7 @@ import nio
 import pytest
 import pytest_asyncio
 
-from bots.homeserver import DevHomeserver, free_port
+from bots.devstack.homeserver import DevHomeserver, free_port
 from bots.runtime.crosssigning import (
     CrossSigningError,
     CrossSigningKeys,

@@ -1,6 +1,6 @@
 """Bots depend on shared code, not on each other (issue 15): no bot package imports another, and
 the shared packages import no bot. Composition modules (bots/cli.py, bots/app.py,
-bots/registry.py, bots/devstack.py, …) may import bots: they are not checked here. Pure: the
+bots/registry.py, bots/devstack/, …) may import bots: they are not checked here. Pure: the
 sources are parsed with `ast`, nothing is imported."""
 
 from __future__ import annotations

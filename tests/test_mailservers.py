@@ -1,4 +1,4 @@
-"""The mail servers the MSSanté bridge is tested against (bridge/mailservers.py): a real Dovecot and
+"""The mail servers the MSSanté bridge is tested against (bots/devstack/mailservers.py): a real Dovecot and
 a real Postfix, TLS required, client certificates of the test CA checked, and PER/ORG mailboxes
 logging in with access tokens of the Pro Santé Connect stand-in (tests/psc_helpers.py), obtained
 by the real CIBA flow and checked by Dovecot at the provider's introspection endpoint."""
@@ -18,14 +18,12 @@ import pytest
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 
+from bots.devstack.mailservers import MailServers, imap, login
+from bots.devstack.testca import CertificateAuthority
 from bots.runtime.store import utcnow
-from bridge.mailservers import MailServers
 from bridge.oauth import Provider, ProviderError, Refused
-from bridge.testca import CertificateAuthority
 from tests.mail_helpers import (
     SENDER_CERT,
-    imap,
-    login,
     message,
     new_mailbox,
     new_oauth_mailbox,

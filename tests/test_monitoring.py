@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bots import monitoring
 from bots.app import run_bots
 from bots.config import MetricsConfig, parse
-from bots.homeserver import free_port
+from bots.devstack.homeserver import free_port
 from bots.registry import BOTS
 from bots.runtime.bot import Bot, CommandContext
 from bots.runtime.commands import described

@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from bots.homeserver import WorkerHomeserver
+from bots.devstack.homeserver import WorkerHomeserver
 from tests.conftest import TOPOLOGY, unique
 
 pytestmark = pytest.mark.skipif(TOPOLOGY != "workers",

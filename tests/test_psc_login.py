@@ -21,11 +21,11 @@ import pytest
 import pytest_asyncio
 from yarl import URL
 
-from bots.homeserver import DevHomeserver, free_port
+from bots.devstack.clinician import Clinician
+from bots.devstack.homeserver import DevHomeserver, free_port
+from bots.devstack.testca import CertificateAuthority
 from bots.synapse_modules.psc import DEFAULT_PROFESSION, profession
 from bots.synapse_modules.settings import PscLogin
-from bridge.testca import CertificateAuthority
-from tests.clients import Clinician
 from tests.conftest import BOT_PREFIX
 from tests.psc_helpers import Psc, discovery, start_psc
 

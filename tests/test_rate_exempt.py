@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from bots.homeserver import DevHomeserver, free_port
+from bots.devstack.homeserver import DevHomeserver, free_port
 
 
 @pytest_asyncio.fixture(scope="module")

@@ -17,10 +17,10 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
 from bots.config import MailServerConfig, MssanteConfig
+from bots.devstack.mailservers import MailServers
+from bots.devstack.testca import CertificateAuthority
 from bridge.imap import Mailbox
-from bridge.mailservers import MailServers
 from bridge.revocation import CrlUnavailable, Revocation
-from bridge.testca import CertificateAuthority
 from bridge.tls import context
 from tests.mail_helpers import message
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from nio import Api, RoomGetStateEventResponse, RoomSendResponse
 
+from bots.devstack.clinician import Clinician
 from bots.discharge import records
 from bots.runtime.crosssigning import (
     CrossSigningKeys,
@@ -19,7 +20,6 @@ from bots.runtime.crosssigning import (
     query_keys,
 )
 from tests.careteam_helpers import care_setup, welcomed
-from tests.clients import Clinician
 from tests.discharge_helpers import today, ward
 
 

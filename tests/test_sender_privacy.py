@@ -15,7 +15,7 @@ import pytest
 import pytest_asyncio
 from nio import RoomCreateResponse
 
-from bots.homeserver import DevHomeserver, free_port
+from bots.devstack.homeserver import DevHomeserver, free_port
 from bots.runtime.notice import attachment
 from bots.synapseconf import Process
 from tests.conftest import BOTS, unique

@@ -18,11 +18,12 @@ from bots.careteam.requests import Member, OpenRequest
 from bots.common import records as care_rooms
 from bots.common.identity import make_identity
 from bots.common.models import CareRoom
+from bots.devstack.patients import ins_for
 from bots.discharge import records
 from bots.discharge.models import AuditEntry, ChecklistRow
 from bots.runtime.store import Store, migrate, utcnow
 from bots.runtime.vault import Vault, VaultError
-from tests.careteam_helpers import INS, ins_for
+from tests.careteam_helpers import INS
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -14,8 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bots.careteam.rooms import EPISODE_EVENT, create_request, episode_content
+from bots.devstack.clinician import Clinician
 from bots.synapse_modules.policy import REASON_FIELD, Policy, StateEvent
-from tests.clients import Clinician
+from tests.conftest import examples
 
 BOT = "@liaison:chu.example"
 POLICY = Policy(frozenset({"chu.example"}), (BOT, "@bot*:chu.example"))
@@ -77,7 +78,7 @@ requests = st.fixed_dictionaries({}, optional={
                                  "topic", "initial_state")})
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(requests, st.lists(st.fixed_dictionaries({
     "type": st.sampled_from(["m.room.join_rules", "m.room.encryption", EPISODE_EVENT,
                              "m.room.name", "m.room.history_visibility"]),

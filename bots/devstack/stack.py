@@ -20,11 +20,10 @@ from typing import Any
 import yaml
 
 from bots import config as config_mod
-from bots.app import run_bots
-from bots.homeserver import DevHomeserver, WorkerHomeserver
+from bots.devstack.homeserver import DevHomeserver, WorkerHomeserver
+from bots.devstack.mailservers import MailServers, start_mail_servers
 from bots.runtime.files import write_private
 from bots.runtime.vault import Vault
-from bridge.mailservers import MailServers, start_mail_servers
 
 BOT_LOCALPART = "liaison"
 DEV_BOTS = ("careteam", "discharge", "followup")  # what the dev stack's bot account runs
@@ -121,6 +120,8 @@ class Backend:
 
 async def up(data_dir: Path, port: int, api_port: int, mail: bool = False,
              workers: Backend | None = None) -> int:
+    from bots.app import run_bots  # the bots themselves: not for `liaison status`/`register`
+
     data_dir = Path(data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     bots = tuple(f"@{localpart}:localhost" for localpart in (BOT_LOCALPART, BRIDGE_LOCALPART))

@@ -1,7 +1,7 @@
 """Real mail servers for the MSSanté bridge's tests and the dev stack: Dovecot (IMAP) and Postfix
 (SMTP submission), rendered from server-config/mail/ and run as child processes under one
 directory, on free loopback ports (IMAP on 127.0.0.2, see IMAP_HOST; SMTP on 127.0.0.1), with a
-private CA standing in for IGC-Santé (bridge/testca.py).
+private CA standing in for IGC-Santé (bots/devstack/testca.py).
 
 Dovecot offers IMAP with STARTTLS and over implicit TLS; nothing authenticates before TLS. Password
 mailboxes log in with PLAIN (or LOGIN); applicative mailboxes with SASL EXTERNAL and a client
@@ -39,9 +39,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from imapclient import IMAPClient
+
 from bots.common.processes import stop_group
+from bots.devstack.testca import CertificateAuthority
 from bots.resources import resource_dir
-from bridge.testca import CertificateAuthority
 
 DOVECOT = "/usr/sbin/dovecot"
 POSTFIX = "/usr/sbin/postfix"
@@ -130,6 +132,23 @@ class MailServers:
         procs, self._procs = self._procs, []
         for proc in procs:
             stop_group(proc, timeout)  # the masters stop their children
+
+
+def imap(servers: MailServers, *, implicit: bool = False,
+         client_cert: str | None = None) -> IMAPClient:
+    """Connected over TLS (STARTTLS, or implicit TLS), not logged in."""
+    ctx = servers.tls_context(client_cert)
+    port = servers.imaps_port if implicit else servers.imap_port
+    client = IMAPClient(servers.imap_host, port=port, ssl=implicit, ssl_context=ctx, timeout=15)
+    if not implicit:
+        client.starttls(ctx)
+    return client
+
+
+def login(servers: MailServers, address: str, password: str) -> IMAPClient:
+    client = imap(servers)
+    client.login(address, password)
+    return client
 
 
 def start_mail_servers(directory: Path, domains: list[str] | tuple[str, ...],

@@ -1,5 +1,6 @@
-"""Clinicians for the tests: real E2EE matrix-nio clients whose devices are cross-signed by their
-owner (as Element would do after the user sets up secure backup), syncing in the background."""
+"""Clinicians for the tests and the benchmarks: real E2EE matrix-nio clients whose devices are
+cross-signed by their owner (as Element would do after the user sets up secure backup), syncing in
+the background."""
 
 from __future__ import annotations
 
