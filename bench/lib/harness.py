@@ -41,6 +41,9 @@ def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
+BENCH_BOTS = ("@liaison:localhost", "@mssante:localhost")
+
+
 class BenchHomeserver(DevHomeserver):
     """The dev homeserver with relaxed rate limits, plus the two limits the template leaves at
     Synapse's defaults that 10 rooms per clinician would hit: room creation (10, then one a minute)
@@ -334,8 +337,10 @@ class Stack:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.tmp = Path(tempfile.mkdtemp(prefix="liaison-bench-"))
+        # The bots' accounts (bench/lib/api.py, bench/bridge.py): the policy module lets only
+        # them make patient rooms.
         self.hs = BenchHomeserver(self.tmp, port=free_port(), relaxed_rate_limits=True,
-                                  log_level="WARNING")
+                                  log_level="WARNING", bots=BENCH_BOTS)
         self.processes: list[BotProcess] = []
         self.clients: list[Clinician] = []
         self.replies = Replies()
