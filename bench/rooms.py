@@ -54,11 +54,13 @@ from nio import (
 from nio.store import SqliteStore
 
 from bench.lib import api, harness, report, tables
+from bots.careteam import texts as careteam_texts
 from bots.careteam.render import card
 from bots.careteam.rooms import create_request, creator_has_all_power, episode_content, room_name
 from bots.common.identity import Identity
 from bots.common.roles import Roles
 from bots.config import CareteamConfig
+from bots.runtime import i18n
 from bots.runtime.notice import notice
 from bots.runtime.runtime import SYNC_FILTER
 
@@ -66,6 +68,10 @@ SECTION = "## Care-team rooms: opening patient rooms"
 TARGET = 0.8  # Liaison rooms/s ≥ this × the baseline's
 SIDES = ("liaison", "baseline")
 LABELS = {"liaison": "Liaison (API)", "baseline": "baseline (raw nio)"}
+
+# The baseline posts the same identity card as the care-team bot, rendered with its catalogue.
+for _catalogue in careteam_texts.CATALOGUES:
+    i18n.register(_catalogue)
 
 
 # --- the rooms ------------------------------------------------------------------------------------

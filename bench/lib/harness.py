@@ -41,7 +41,7 @@ def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
-BENCH_BOTS = ("@liaison:localhost", "@mssante:localhost")
+BENCH_BOTS = tuple(f"@{name}:localhost" for name in ("liaison", "mssante", "baseline", "floor"))
 
 
 class BenchHomeserver(DevHomeserver):
@@ -337,8 +337,8 @@ class Stack:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.tmp = Path(tempfile.mkdtemp(prefix="liaison-bench-"))
-        # The bots' accounts (bench/lib/api.py, bench/bridge.py): the policy module lets only
-        # them make patient rooms.
+        # The bots' accounts and the bare-nio baselines that do their work: the policy module
+        # lets only them make patient rooms.
         self.hs = BenchHomeserver(self.tmp, port=free_port(), relaxed_rate_limits=True,
                                   log_level="WARNING", bots=BENCH_BOTS)
         self.processes: list[BotProcess] = []
