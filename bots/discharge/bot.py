@@ -103,9 +103,8 @@ class Discharge(ScoreCommands):
 
     async def _loaded(self, ctx: CommandContext | ReactionContext) -> Loaded | None:
         """The room's checklist, or a reply saying there is none."""
-        row = await records.by_room(ctx.tx, ctx.room_id)
+        row = ctx.found(await records.by_room(ctx.tx, ctx.room_id), "discharge.none")
         if row is None:
-            ctx.reply(t(ctx.lang, "discharge.none"))
             return None
         return await self.load(ctx.tx, row)
 

@@ -232,10 +232,7 @@ class Followup(ScoreCommands):
         return level
 
     async def plan_or_reply(self, ctx: CommandContext) -> FollowupPlan | None:
-        row = await records.plan_of(ctx.tx, ctx.room_id)
-        if row is None:
-            ctx.reply(t(ctx.lang, "followup.none"))
-        return row
+        return ctx.found(await records.plan_of(ctx.tx, ctx.room_id), "followup.none")
 
     # --- the steps -------------------------------------------------------------------------
 

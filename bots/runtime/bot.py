@@ -10,17 +10,19 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiohttp import web
 
 from bots.runtime.commands import Caller, Command
-from bots.runtime.i18n import Catalogue, Lang
+from bots.runtime.i18n import Catalogue, Lang, t
 from bots.runtime.notice import Html, notice
 from bots.runtime.store import Store, Transaction
 
 if TYPE_CHECKING:
     from bots.runtime.runtime import Runtime
+
+T = TypeVar("T")
 
 
 class Answering:
@@ -30,6 +32,7 @@ class Answering:
     tx: Transaction
     caller: Caller
     event_id: str
+    lang: Lang
 
     @property
     def room_id(self) -> str:
@@ -46,6 +49,13 @@ class Answering:
     def reply(self, markup: Html, *, mentions: list[str] | None = None) -> None:
         self.tx.post(self.room_id, notice(markup, mentions=mentions, reply_to=self.answered),
                      cause_event_id=self.event_id)
+
+    def found(self, row: T | None, missing: str) -> T | None:
+        """`row` (what the command works on, looked up), or None once the reply says `missing`
+        (a text key)."""
+        if row is None:
+            self.reply(t(self.lang, missing))
+        return row
 
 
 @dataclass
