@@ -1083,10 +1083,5 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def main() -> int:
-    harness.quiet_undecryptable()
-    return harness.cli(parse_args, BridgeBench, print_report, markdown, SECTION)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(harness.cli(parse_args, BridgeBench, print_report, markdown, SECTION, quiet=True))

@@ -420,9 +420,5 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def main() -> int:
-    return harness.cli(parse_args, RoomsBench, print_report, markdown, SECTION)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(harness.cli(parse_args, RoomsBench, print_report, markdown, SECTION))

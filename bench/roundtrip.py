@@ -588,9 +588,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def main() -> int:
-    return harness.cli(parse_args, Bench, lambda results, _: print_report(results), markdown, SECTION)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(harness.cli(parse_args, Bench,
+                         lambda results, _: print_report(results), markdown, SECTION))

@@ -5,7 +5,9 @@ of the schema's list it is in) and the reason."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -21,6 +23,29 @@ class TemplateError(ValueError):
         where = f"{source}, item {item}" if item is not None else source
         super().__init__(f"{where}: {reason}")
         self.source, self.reason, self.item = source, reason, item
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What a checklist item and a follow-up step have alike: a number, a label in French (and
+    in English if the file gives one), the roles it falls to."""
+
+    id: int
+    label_fr: str
+    label_en: str | None
+    roles: tuple[str, ...]
+
+    def label(self, lang: str) -> str:
+        return self.label_en if lang == "en" and self.label_en else self.label_fr
+
+
+def notation(pattern: re.Pattern[str], text: str, what: str) -> re.Match[str]:
+    """The match of a notation in a data file (a due date, a day), or a ValueError saying what
+    was expected."""
+    m = pattern.match(text)
+    if m is None:
+        raise ValueError(f"{text!r} is not {what}")
+    return m
 
 
 @cache

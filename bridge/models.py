@@ -10,7 +10,6 @@ from datetime import datetime
 from sqlalchemy import (
     BigInteger,
     Boolean,
-    DateTime,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -20,19 +19,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bots.runtime.models import Base
+from bots.runtime.models import ID, Base, identifier, moment
 from bots.runtime.vault import Vault
 from bridge.inbound import content_digest, fallback_message_id
-
-_ID = BigInteger().with_variant(Integer, "sqlite")
 
 
 class MailboxState(Base):
     """How far the bridge has read a folder: UIDs are only meaningful with their UIDVALIDITY."""
 
     __tablename__ = "mss_mailbox"
-    account: Mapped[str] = mapped_column(String(255), primary_key=True)
-    folder: Mapped[str] = mapped_column(String(255), primary_key=True)
+    account: Mapped[str] = identifier(primary_key=True)
+    folder: Mapped[str] = identifier(primary_key=True)
     uidvalidity: Mapped[int] = mapped_column(BigInteger)
     last_uid: Mapped[int] = mapped_column(BigInteger)
 
@@ -46,9 +43,9 @@ class InboundRow(Base):
     __tablename__ = "mss_inbound"
     __table_args__ = (UniqueConstraint("account", "message_id", "digest"),)
     sealed_by = ("account", "message_id", "digest")
-    id: Mapped[int] = mapped_column(_ID, primary_key=True)
-    account: Mapped[str] = mapped_column(String(255), index=True)
-    message_id: Mapped[str] = mapped_column(String(255), index=True)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    account: Mapped[str] = identifier(index=True)
+    message_id: Mapped[str] = identifier(index=True)
     # Blind index (HMAC under the data key) of the content's SHA-256, so that it says nothing
     # of the mail; `oversize:…` for a mail too big to download. Before 2026-12 the SHA-256 in
     # clear: still matched, and rewritten by `liaison rekey`.
@@ -58,14 +55,14 @@ class InboundRow(Base):
     state: Mapped[str] = mapped_column(String(16), index=True)
     reason: Mapped[str | None] = mapped_column(String(32))
     rule: Mapped[str | None] = mapped_column(String(16))  # thread | ref | ins | triage
-    room_id: Mapped[str | None] = mapped_column(String(255))
+    room_id: Mapped[str | None] = identifier()
     raw: Mapped[bytes] = mapped_column(LargeBinary)
     # The room message that shows the mail (a reply to it answers the mail) and the last one
     # posted for it (once sent, the mail may leave the inbox).
     head_outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
     last_outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
     moved: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = moment()
 
 
 def rekeyed_digest(row: InboundRow, raw: bytes, vault: Vault) -> dict[str, str]:
@@ -86,21 +83,21 @@ class OutboundRow(Base):
     __tablename__ = "mss_outbound"
     __table_args__ = (UniqueConstraint("account", "key"),)
     sealed_by = ("account", "key")
-    id: Mapped[int] = mapped_column(_ID, primary_key=True)
-    account: Mapped[str] = mapped_column(String(255), index=True)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    account: Mapped[str] = identifier(index=True)
     kind: Mapped[str] = mapped_column(String(16))
-    key: Mapped[str] = mapped_column(String(255))
-    room_id: Mapped[str | None] = mapped_column(String(255))
-    event_id: Mapped[str | None] = mapped_column(String(255))  # the Matrix message it shows on
-    message_id: Mapped[str] = mapped_column(String(255), index=True)
+    key: Mapped[str] = identifier()
+    room_id: Mapped[str | None] = identifier()
+    event_id: Mapped[str | None] = identifier()  # the Matrix message it shows on
+    message_id: Mapped[str] = identifier(index=True)
     content: Mapped[bytes] = mapped_column(LargeBinary)
     state: Mapped[str] = mapped_column(String(16), index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[datetime] = moment()
     last_error: Mapped[str | None] = mapped_column(Text)
     report: Mapped[str | None] = mapped_column(String(32))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = moment()
+    sent_at: Mapped[datetime | None] = moment()
 
 
 class MailboxLogin(Base):
@@ -111,8 +108,8 @@ class MailboxLogin(Base):
 
     __tablename__ = "mss_login"
     sealed_by = ("account",)
-    account: Mapped[str] = mapped_column(String(255), primary_key=True)
+    account: Mapped[str] = identifier(primary_key=True)
     tokens: Mapped[bytes | None] = mapped_column(LargeBinary)
     pending: Mapped[bytes | None] = mapped_column(LargeBinary)
     told: Mapped[bool] = mapped_column(Boolean, default=False)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = moment()

@@ -47,6 +47,14 @@ class CareSetup:
         match = re.search(r"matrix\.to/#/(![^\"<]+)", reply.source["content"]["formatted_body"])
         return reply.body, match.group(1) if match else ""
 
+    async def open_with(self, member: Clinician, role: str) -> str:
+        """DUPONT Marie's room, opened by command with `member` in its team as `role`, once the
+        member and the coordinator have their briefings: its room ID."""
+        _, room_id = await self.open_by_command(f"DUPONT Marie 12/03/1948 F {member.user_id}:{role}")
+        await welcomed(member, room_id)
+        await welcomed(self.coordinator, room_id)
+        return room_id
+
 
 async def care_setup(make_bot: BotFactory, make_clinician: ClinicianFactory,
                      role: str = "DAC", bots: tuple[str, ...] = ("careteam",),

@@ -187,9 +187,7 @@ async def test_team_add_and_remove_rotate_keys(make_bot, make_clinician):
     setup = await care_setup(make_bot, make_clinician)
     doc = setup.coordinator
     bob, carol = await make_clinician(), await make_clinician()
-    _, room_id = await setup.open_by_command(f"DUPONT Marie 12/03/1948 F {bob.user_id}:IDE")
-    await welcomed(bob, room_id)
-    await welcomed(doc, room_id)
+    room_id = await setup.open_with(bob, "IDE")
     before = await doc.send(room_id, "message avant l'arrivée de Carol")
 
     event_id = await doc.send(room_id, f"!equipe ajouter {carol.user_id} IDEL")
@@ -234,9 +232,7 @@ async def test_closing_makes_the_room_read_only_until_retention_ends(make_bot, m
     setup = await care_setup(make_bot, make_clinician, retention_days=30)
     doc = setup.coordinator
     nurse = await make_clinician()
-    _, room_id = await setup.open_by_command(f"DUPONT Marie 12/03/1948 F {nurse.user_id}:IDE")
-    await welcomed(nurse, room_id)
-    await welcomed(doc, room_id)
+    room_id = await setup.open_with(nurse, "IDE")
     event_id = await nurse.send(room_id, "!patient clore")
     assert "pas le droit" in (await nurse.reply_to(room_id, event_id, setup.bot.user_id)).body
     event_id = await doc.send(room_id, "!patient clore")
@@ -271,9 +267,8 @@ async def test_closing_makes_the_room_read_only_until_retention_ends(make_bot, m
 async def test_identity_and_keys_go_to_the_care_team_only(make_bot, make_clinician):
     setup = await care_setup(make_bot, make_clinician)
     doc = setup.coordinator
-    helper, outsider = await make_clinician(), await make_clinician()
-    _, room_id = await setup.open_by_command(f"DUPONT Marie 12/03/1948 F {helper.user_id}:SAAD")
-    await welcomed(doc, room_id)
+    helper = await make_clinician()
+    room_id = await setup.open_with(helper, "SAAD")
     # A home-help worker is in the team, but her role does not see the identity.
     welcome = await welcomed(helper, room_id)
     for trait in IDENTITY_TRAITS:
@@ -281,6 +276,7 @@ async def test_identity_and_keys_go_to_the_care_team_only(make_bot, make_clinici
     assert welcome.decrypted and "pas accès à l'identité" in welcome.body
 
     # A coordinator invites someone from Element, not through the bot: the team is told.
+    outsider = await make_clinician()
     mark = len(doc.timeline)
     invite = await doc.client.room_invite(room_id, outsider.user_id)
     assert not getattr(invite, "status_code", None), invite

@@ -12,6 +12,8 @@ import yaml
 from bots.common.roles import Roles
 from bots.datafiles import TemplateError
 from bots.episode.scores import ScoreError, hospital, lace, lace_length, parse_hospital, parse_lace
+from bots.episode.workdays import Calendar
+from bots.followup import schedule as rh30  # the RH30 schedules and plans
 from bots.followup.indicator import (
     IndexStay,
     Return,
@@ -22,17 +24,6 @@ from bots.followup.indicator import (
     stats,
 )
 from bots.followup.readmissions import parse_details, return_day
-from bots.followup.schedule import (
-    DEFAULT_TEMPLATE,
-    DEFAULT_TEMPLATES_DIR,
-    Calendar,
-    conditions_at_discharge,
-    load_schedules,
-    parse_conditions,
-    plan,
-    replan,
-    retry_day,
-)
 from bots.runtime.commands import ArgError
 
 D0 = date(2026, 3, 2)  # an index discharge
@@ -257,9 +248,9 @@ def test_working_days_skip_weekends_and_french_public_holidays():
 
 
 def test_plan_filtered_by_risk_and_conditions_with_wall_clock_times_across_dst():
-    schedule = load_schedules(known_roles=Roles.load().by_code)[DEFAULT_TEMPLATE]
+    schedule = rh30.load_schedules(known_roles=Roles.load().by_code)[rh30.DEFAULT_TEMPLATE]
     d0 = date(2026, 3, 20)  # a Friday; clocks go forward on Sunday 29 March
-    high = plan(schedule, d0, "eleve", {"home_care"}, Calendar(), time(9, 0), PARIS)
+    high = rh30.plan(schedule, d0, "eleve", {"home_care"}, Calendar(), time(9, 0), PARIS)
     assert [(p.step.id, p.day) for p in high] == [
         (1, d0), (3, date(2026, 3, 21)), (4, date(2026, 3, 24)), (5, date(2026, 3, 27)),
         (6, date(2026, 4, 3)), (8, date(2026, 4, 10)), (9, date(2026, 4, 19))]
@@ -267,42 +258,42 @@ def test_plan_filtered_by_risk_and_conditions_with_wall_clock_times_across_dst()
     # 09:00 in Paris on both sides of the change: 08:00 UTC before, 07:00 UTC after.
     assert high[0].at.astimezone(UTC).hour == 8 and high[4].at.astimezone(UTC).hour == 7
     assert all(p.at.time() == time(9, 0) for p in high)
-    low = plan(schedule, d0, "faible", {"short_stay"}, Calendar(), time(9, 0), PARIS)
+    low = rh30.plan(schedule, d0, "faible", {"short_stay"}, Calendar(), time(9, 0), PARIS)
     assert [p.step.id for p in low] == [1, 2, 9]
-    mid = plan(schedule, d0, "intermediaire", set(), Calendar(), time(9, 0), PARIS)
+    mid = rh30.plan(schedule, d0, "intermediaire", set(), Calendar(), time(9, 0), PARIS)
     assert [p.step.id for p in mid] == [1, 4, 7, 9]
-    assert retry_day(date(2026, 3, 27), Calendar()) == date(2026, 3, 30)
+    assert rh30.retry_day(date(2026, 3, 27), Calendar()) == date(2026, 3, 30)
 
 
 def test_a_new_risk_adds_missing_steps_and_drops_only_those_not_yet_posted():
-    schedule = load_schedules(known_roles=Roles.load().by_code)[DEFAULT_TEMPLATE]
+    schedule = rh30.load_schedules(known_roles=Roles.load().by_code)[rh30.DEFAULT_TEMPLATE]
     d0 = date(2026, 3, 20)
     mid = {1: "done", 4: "posted", 7: "planned", 9: "planned"}
-    high = plan(schedule, d0, "eleve", (), Calendar(), time(9, 0), PARIS)
-    add, drop = replan(mid, high)
+    high = rh30.plan(schedule, d0, "eleve", (), Calendar(), time(9, 0), PARIS)
+    add, drop = rh30.replan(mid, high)
     assert [p.step.id for p in add] == [5, 6, 8] and drop == [7]
-    low = plan(schedule, d0, "faible", (), Calendar(), time(9, 0), PARIS)
-    add, drop = replan(mid, low)
+    low = rh30.plan(schedule, d0, "faible", (), Calendar(), time(9, 0), PARIS)
+    add, drop = rh30.replan(mid, low)
     assert add == [] and drop == [7]  # step 4 was posted: it stays, and can be recorded
-    assert replan({1: "planned"}, plan(schedule, d0, "faible", (), Calendar(), time(9, 0),
+    assert rh30.replan({1: "planned"}, rh30.plan(schedule, d0, "faible", (), Calendar(), time(9, 0),
                                        PARIS)) == ([p for p in low if p.step.id == 9], [])
 
 
 def test_conditions_as_typed_and_as_the_discharge_says():
-    assert parse_conditions("court, domicile") == ("short_stay", "home_care")
-    assert parse_conditions("home") == ("home_care",)
-    assert parse_conditions("aucune") == ()
+    assert rh30.parse_conditions("court, domicile") == ("short_stay", "home_care")
+    assert rh30.parse_conditions("home") == ("home_care",)
+    assert rh30.parse_conditions("aucune") == ()
     with pytest.raises(ArgError) as caught:
-        parse_conditions("court dialyse")
+        rh30.parse_conditions("court dialyse")
     assert caught.value.values == {"value": "dialyse"}
     d = date(2026, 3, 20)
-    assert conditions_at_discharge(d - timedelta(days=1), d, set()) == ("short_stay",)
-    assert conditions_at_discharge(d - timedelta(days=2), d, {"home_care"}) == ("home_care",)
-    assert conditions_at_discharge(None, d, set()) == ()
+    assert rh30.conditions_at_discharge(d - timedelta(days=1), d, set()) == ("short_stay",)
+    assert rh30.conditions_at_discharge(d - timedelta(days=2), d, {"home_care"}) == ("home_care",)
+    assert rh30.conditions_at_discharge(None, d, set()) == ()
 
 
 def test_bad_schedules_are_refused_with_file_step_and_reason(tmp_path):
-    raw = yaml.safe_load((DEFAULT_TEMPLATES_DIR / f"{DEFAULT_TEMPLATE}.yaml").read_text())
+    raw = yaml.safe_load((rh30.DEFAULT_TEMPLATES_DIR / f"{rh30.DEFAULT_TEMPLATE}.yaml").read_text())
     cases = {
         "role": (lambda r: r["steps"][3].update(roles=["CPTS"]), "item 4: unknown role(s) CPTS"),
         "day": (lambda r: r["steps"][1].update(day="J+1"), "item 2: steps/1/day"),
@@ -316,7 +307,7 @@ def test_bad_schedules_are_refused_with_file_step_and_reason(tmp_path):
         change(broken)
         (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(broken, allow_unicode=True))
         with pytest.raises(TemplateError) as caught:
-            load_schedules([tmp_path / f"{name}.yaml"], known_roles=Roles.load().by_code)
+            rh30.load_schedules([tmp_path / f"{name}.yaml"], known_roles=Roles.load().by_code)
         assert f"{name}.yaml" in str(caught.value) and message in str(caught.value), \
             str(caught.value)
 

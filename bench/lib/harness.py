@@ -418,9 +418,12 @@ async def measure(make: Callable[[argparse.Namespace], Any], args: argparse.Name
 
 def cli(parse: Callable[[], argparse.Namespace], make: Callable[[argparse.Namespace], Any],
         show: Callable[[Any, argparse.Namespace], None],
-        figures: Callable[[Any, argparse.Namespace], str], section: str) -> int:
+        figures: Callable[[Any, argparse.Namespace], str], section: str, *,
+        quiet: bool = False) -> int:
     """A benchmark's entry point: from the repository root, `measure` within its overall time
-    limit."""
+    limit. `quiet`: nio's undecryptable-message lines left out (`quiet_undecryptable`)."""
+    if quiet:
+        quiet_undecryptable()
     args = parse()
     os.chdir(REPO)
     try:

@@ -82,10 +82,7 @@ class CareTeam:
                         name=room.ref))
 
     async def _care_room(self, ctx: CommandContext) -> CareRoom | None:
-        room = await care_rooms.room_by_id(ctx.tx, ctx.room_id)
-        if room is None:
-            ctx.reply(t(ctx.lang, "patient.not_here"))
-        return room
+        return ctx.found(await care_rooms.room_by_id(ctx.tx, ctx.room_id), "patient.not_here")
 
     async def show_identity(self, ctx: CommandContext) -> None:
         room = await self._care_room(ctx)

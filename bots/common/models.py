@@ -10,22 +10,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    DateTime,
-    ForeignKey,
-    Integer,
-    LargeBinary,
-    String,
-    Text,
-    UniqueConstraint,
-)
+from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bots.runtime.models import Base
+from bots.runtime.models import ID, Base, identifier, moment
 
-_ID = BigInteger().with_variant(Integer, "sqlite")
 # The kinds of care room (`CareRoom.kind`).
 COORDINATION = "coordination"
 PATIENT = "patient"
@@ -39,10 +28,10 @@ class CareRoom(Base):
     __tablename__ = "care_rooms"
     __table_args__ = (UniqueConstraint("account", "ref"), UniqueConstraint("room_id"))
     sealed_by = ("account", "ref")  # the file number: set before the identity is sealed
-    id: Mapped[int] = mapped_column(_ID, primary_key=True)
-    account: Mapped[str] = mapped_column(String(255), index=True)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    account: Mapped[str] = identifier(index=True)
     kind: Mapped[str] = mapped_column(String(16))  # coordination | patient
-    room_id: Mapped[str | None] = mapped_column(String(255))
+    room_id: Mapped[str | None] = identifier()
     ref: Mapped[str | None] = mapped_column(String(32))
     # creating | open | closing | closed | expiring | expired (retention over, identity erased)
     status: Mapped[str] = mapped_column(String(16), index=True)
@@ -52,12 +41,12 @@ class CareRoom(Base):
     ins_index: Mapped[str | None] = mapped_column(String(64), index=True)
     traits_index: Mapped[str | None] = mapped_column(String(64), index=True)
     language: Mapped[str] = mapped_column(String(2))
-    requested_by: Mapped[str | None] = mapped_column(String(255))
-    origin_room_id: Mapped[str | None] = mapped_column(String(255))
-    cause_event_id: Mapped[str | None] = mapped_column(String(255))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    opened_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    requested_by: Mapped[str | None] = identifier()
+    origin_room_id: Mapped[str | None] = identifier()
+    cause_event_id: Mapped[str | None] = identifier()
+    created_at: Mapped[datetime] = moment()
+    opened_at: Mapped[datetime | None] = moment()
+    closed_at: Mapped[datetime | None] = moment()
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
 
@@ -68,15 +57,27 @@ class TeamMember(Base):
 
     __tablename__ = "care_team"
     __table_args__ = (UniqueConstraint("care_room_id", "user_id"),)
-    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
     care_room_id: Mapped[int] = mapped_column(
         ForeignKey("care_rooms.id", ondelete="CASCADE"), index=True)
-    user_id: Mapped[str] = mapped_column(String(255))
+    user_id: Mapped[str] = identifier()
     role: Mapped[str | None] = mapped_column(String(16))
     desired: Mapped[str] = mapped_column(String(8))  # present | absent
     applied: Mapped[bool] = mapped_column(Boolean, index=True)
-    requested_by: Mapped[str | None] = mapped_column(String(255))
-    cause_event_id: Mapped[str | None] = mapped_column(String(255))
+    requested_by: Mapped[str | None] = identifier()
+    cause_event_id: Mapped[str | None] = identifier()
     language: Mapped[str] = mapped_column(String(2))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = moment()
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class OnePerCareRoom:
+    """The first columns of a table that holds one row per care room (a discharge checklist, a
+    follow-up plan): its key, the account, the care room (deleted with it) and its Matrix room.
+    They come first in the table, as the migrations create them (`sort_order`)."""
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True, sort_order=-1)
+    account: Mapped[str] = identifier(index=True, sort_order=-1)
+    care_room_id: Mapped[int] = mapped_column(
+        ForeignKey("care_rooms.id", ondelete="CASCADE"), unique=True, sort_order=-1)
+    room_id: Mapped[str] = identifier(index=True, sort_order=-1)

@@ -9,7 +9,7 @@ the care-team bot: its patient rooms, teams and roles are the ones this bot work
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import replace
 from datetime import date, datetime
 from functools import partial
@@ -47,7 +47,8 @@ from bots.episode.handover import ChecklistReader
 from bots.episode.models import Handover, LetterMail
 from bots.episode.modes import ModeError, parse_discharge
 from bots.episode.risk import RiskError, as_risk, by_hand
-from bots.episode.scores import Score, ScoreError, parse_hospital, parse_lace, score_text
+from bots.episode.scores import Score, score_text
+from bots.episode.scoring import ScoreCommands
 from bots.episode.workdays import Calendar
 from bots.runtime.bot import Bot, CommandContext, JoinContext, ReactionContext
 from bots.runtime.commands import ANYONE, Arg, Caller, Command, as_int, as_user_id, described
@@ -74,7 +75,7 @@ def checklists_at_discharge(config: Config) -> ChecklistReader:
                       ZoneInfo(config.timezone))
 
 
-class Discharge:
+class Discharge(ScoreCommands):
     def __init__(self, config: Config) -> None:
         self.config = config
         self.settings = config.discharge
@@ -102,9 +103,8 @@ class Discharge:
 
     async def _loaded(self, ctx: CommandContext | ReactionContext) -> Loaded | None:
         """The room's checklist, or a reply saying there is none."""
-        row = await records.by_room(ctx.tx, ctx.room_id)
+        row = ctx.found(await records.by_room(ctx.tx, ctx.room_id), "discharge.none")
         if row is None:
-            ctx.reply(t(ctx.lang, "discharge.none"))
             return None
         return await self.load(ctx.tx, row)
 
@@ -298,21 +298,9 @@ class Discharge:
         ctx.reply(t(ctx.lang, "discharge.risk_set", level=t(ctx.lang, f"risk.{risk}")))
         await self.notifier.escalate(ctx.tx, updated, now)
 
-    async def lace(self, ctx: CommandContext, values: str) -> None:
-        await self._score(ctx, values, parse_lace)
-
-    async def hospital(self, ctx: CommandContext, values: str) -> None:
-        await self._score(ctx, values, parse_hospital)
-
-    async def _score(self, ctx: CommandContext, text: str,
-                     parse: Callable[[str], Score]) -> None:
+    async def scored(self, ctx: CommandContext, score: Score) -> None:
         """A LACE or HOSPITAL score: the episode's level, shared with the follow-up (the
         highest class wins), shown in the live checklist."""
-        try:
-            score = parse(text)
-        except ScoreError as exc:
-            ctx.reply(exc.text(ctx.lang))
-            return
         loaded = await self._loaded(ctx)
         if loaded is None:
             return
@@ -336,10 +324,8 @@ class Discharge:
         today = now.astimezone(self.zone).date()
         on, words = today, (details or "").split()
         if words:  # an optional date first
-            try:
+            with suppress(DateError):
                 on, words = parse_day(words[0], today), words[1:]
-            except DateError:
-                pass
         try:
             discharge, rest = parse_discharge(words)
         except ModeError as exc:

@@ -10,42 +10,29 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (
-    BigInteger,
-    DateTime,
-    ForeignKey,
-    Integer,
-    LargeBinary,
-    String,
-)
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bots.runtime.models import Base
+from bots.common.models import OnePerCareRoom
+from bots.runtime.models import ID, Base, identifier, moment
 
-_ID = BigInteger().with_variant(Integer, "sqlite")
 
-
-class ChecklistRow(Base):
+class ChecklistRow(OnePerCareRoom, Base):
     """A patient's discharge checklist. `sealed` holds its state (records.py); `version` changes
     with every re-plan (date moved), and names the reminder jobs of that plan. `live_outbox_id` is
     the live message now edited in place; `pinned_event_id` the one pinned in the room."""
 
     __tablename__ = "discharge_checklists"
     sealed_by = ("care_room_id",)
-    id: Mapped[int] = mapped_column(_ID, primary_key=True)
-    account: Mapped[str] = mapped_column(String(255), index=True)
-    care_room_id: Mapped[int] = mapped_column(
-        ForeignKey("care_rooms.id", ondelete="CASCADE"), unique=True)
-    room_id: Mapped[str] = mapped_column(String(255), index=True)
     template: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), index=True)  # active | validated
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
     version: Mapped[int] = mapped_column(Integer)
     live_outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
-    pinned_event_id: Mapped[str | None] = mapped_column(String(255))
+    pinned_event_id: Mapped[str | None] = identifier()
     language: Mapped[str] = mapped_column(String(2))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = moment()
+    updated_at: Mapped[datetime] = moment()
 
 
 class AuditEntry(Base):
@@ -54,11 +41,11 @@ class AuditEntry(Base):
 
     __tablename__ = "discharge_audit"
     sealed_by = ("checklist_id", "id")  # nothing else unique: sealed once inserted (SealOnInsert)
-    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
     checklist_id: Mapped[int] = mapped_column(
         ForeignKey("discharge_checklists.id", ondelete="CASCADE"), index=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    actor: Mapped[str] = mapped_column(String(255))  # a user ID, or the bot's
+    at: Mapped[datetime] = moment()
+    actor: Mapped[str] = identifier()  # a user ID, or the bot's
     action: Mapped[str] = mapped_column(String(32))
     item: Mapped[int | None] = mapped_column(Integer)
     detail: Mapped[bytes] = mapped_column(LargeBinary)

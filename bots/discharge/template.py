@@ -11,7 +11,7 @@ from datetime import time
 from pathlib import Path
 from typing import Any, Literal
 
-from bots.datafiles import TemplateError, check_schema, entry_id, load_named, read
+from bots.datafiles import Entry, TemplateError, check_schema, entry_id, load_named, notation, read
 
 DEFAULT_TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 DEFAULT_TEMPLATE = "has-sortie-2015"
@@ -28,9 +28,7 @@ class Due:
 
     @classmethod
     def parse(cls, text: str) -> Due:
-        m = _DUE.match(text)
-        if m is None:
-            raise ValueError(f"{text!r} is not a due date (A+1, J-2, J0, J0 23:59)")
+        m = notation(_DUE, text, "a due date (A+1, J-2, J0, J0 23:59)")
         at = time(int(m["h"]), int(m["m"])) if m["h"] else DEFAULT_TIME
         return cls(m["anchor"], int(m["days"]), at)  # type: ignore[arg-type]
 
@@ -41,11 +39,7 @@ class Due:
 
 
 @dataclass(frozen=True)
-class Item:
-    id: int
-    label_fr: str
-    label_en: str | None
-    roles: tuple[str, ...]
+class Item(Entry):
     due: Due
     na_allowed: bool
     blocking: bool
@@ -58,9 +52,6 @@ class Item:
     # its due time it is kept as late; a "Non" does not block, unanswered does.
     remediable: bool = True
     followup_condition: str | None = None  # holds for the RH30 plan when answered "oui"
-
-    def label(self, lang: str) -> str:
-        return self.label_en if lang == "en" and self.label_en else self.label_fr
 
 
 @dataclass(frozen=True)

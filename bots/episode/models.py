@@ -6,12 +6,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Boolean, Date, DateTime, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bots.runtime.models import Base
-
-_ID = BigInteger().with_variant(Integer, "sqlite")
+from bots.runtime.models import ID, Base, identifier, moment
 
 
 class EpisodeRisk(Base):
@@ -24,8 +22,8 @@ class EpisodeRisk(Base):
         ForeignKey("care_rooms.id", ondelete="CASCADE"), primary_key=True)
     risk: Mapped[str] = mapped_column(String(16))
     source: Mapped[str] = mapped_column(String(16))
-    by: Mapped[str] = mapped_column(String(255))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    by: Mapped[str] = identifier()
+    at: Mapped[datetime] = moment()
     reason: Mapped[bytes] = mapped_column(LargeBinary)
 
 
@@ -34,11 +32,11 @@ class LetterMail(Base):
     bot takes it as the lettre de liaison sent (`taken_at` once it has)."""
 
     __tablename__ = "episode_letter_mails"
-    id: Mapped[int] = mapped_column(_ID, primary_key=True)
-    room_id: Mapped[str] = mapped_column(String(255), index=True)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    room_id: Mapped[str] = identifier(index=True)
     outbound_id: Mapped[int] = mapped_column(Integer, unique=True)
-    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    taken_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    sent_at: Mapped[datetime] = moment()
+    taken_at: Mapped[datetime | None] = moment(index=True)
 
 
 class Handover(Base):
@@ -47,8 +45,8 @@ class Handover(Base):
     (`compliant`, docs/CLINICAL.md §2)."""
 
     __tablename__ = "discharge_handovers"
-    id: Mapped[int] = mapped_column(_ID, primary_key=True)
-    account: Mapped[str] = mapped_column(String(255), index=True)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    account: Mapped[str] = identifier(index=True)
     checklist_id: Mapped[int] = mapped_column(
         ForeignKey("discharge_checklists.id", ondelete="CASCADE"), unique=True)
     care_room_id: Mapped[int] = mapped_column(ForeignKey("care_rooms.id", ondelete="CASCADE"))
@@ -58,5 +56,5 @@ class Handover(Base):
     iterative: Mapped[bool] = mapped_column(Boolean, default=False)
     ward: Mapped[str | None] = mapped_column(String(100))
     compliant: Mapped[bool | None] = mapped_column(Boolean)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    taken_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = moment()
+    taken_at: Mapped[datetime | None] = moment()

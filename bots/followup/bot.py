@@ -12,7 +12,7 @@ Runs on the account of the care-team bot (its rooms, teams and roles).
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from datetime import date, datetime
 from functools import partial
 from typing import TYPE_CHECKING
@@ -36,7 +36,8 @@ from bots.episode.handover import ChecklistReader
 from bots.episode.models import Handover
 from bots.episode.modes import Discharge, ModeError, parse_discharge
 from bots.episode.risk import Level, Risk, RiskError, as_risk, by_hand, effective, plan_level
-from bots.episode.scores import Score, ScoreError, parse_hospital, parse_lace, score_text
+from bots.episode.scores import Score, score_text
+from bots.episode.scoring import ScoreCommands
 from bots.followup import records, texts
 from bots.followup.api import routes
 from bots.followup.models import FollowupPlan, FollowupStep
@@ -71,7 +72,7 @@ STEP = "followup.step"
 FALLBACK_ROLES = ("IDEC", "DAC")
 
 
-class Followup:
+class Followup(ScoreCommands):
     def __init__(self, config: Config, checklists: ChecklistReader) -> None:
         """`checklists`: what the discharge said (conditions, the items answered "Non" for a
         readmission review), read by the discharge bot's code (bots/registry.py gives it)."""
@@ -231,10 +232,7 @@ class Followup:
         return level
 
     async def plan_or_reply(self, ctx: CommandContext) -> FollowupPlan | None:
-        row = await records.plan_of(ctx.tx, ctx.room_id)
-        if row is None:
-            ctx.reply(t(ctx.lang, "followup.none"))
-        return row
+        return ctx.found(await records.plan_of(ctx.tx, ctx.room_id), "followup.none")
 
     # --- the steps -------------------------------------------------------------------------
 
@@ -420,19 +418,7 @@ class Followup:
 
     # --- scores ----------------------------------------------------------------------------
 
-    async def lace(self, ctx: CommandContext, values: str) -> None:
-        await self._score(ctx, values, parse_lace)
-
-    async def hospital(self, ctx: CommandContext, values: str) -> None:
-        await self._score(ctx, values, parse_hospital)
-
-    async def _score(self, ctx: CommandContext, text: str,
-                     parse: Callable[[str], Score]) -> None:
-        try:
-            score = parse(text)
-        except ScoreError as exc:
-            ctx.reply(exc.text(ctx.lang))
-            return
+    async def scored(self, ctx: CommandContext, score: Score) -> None:
         ctx.reply(score_text(ctx.lang, score))
         room = await care_rooms.room_by_id(ctx.tx, ctx.room_id)
         if room is None:

@@ -10,25 +10,14 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    Date,
-    DateTime,
-    ForeignKey,
-    Integer,
-    LargeBinary,
-    String,
-    UniqueConstraint,
-)
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bots.runtime.models import Base
+from bots.common.models import OnePerCareRoom
+from bots.runtime.models import ID, Base, identifier, moment
 
-_ID = BigInteger().with_variant(Integer, "sqlite")
 
-
-class FollowupPlan(Base):
+class FollowupPlan(OnePerCareRoom, Base):
     """The 30 days after a discharge. `status`: active | not_followed (the schedule has no
     follow-up for this discharge mode: the stay is only recorded for the indicator) | frozen (a readmission or ED visit was
     reported: no step is posted until `!rh30 reprise`) | deceased (no step is posted again) |
@@ -37,11 +26,6 @@ class FollowupPlan(Base):
     ward at discharge, for the indicator by ward (the room's ward may change later)."""
 
     __tablename__ = "followup_plans"
-    id: Mapped[int] = mapped_column(_ID, primary_key=True)
-    account: Mapped[str] = mapped_column(String(255), index=True)
-    care_room_id: Mapped[int] = mapped_column(
-        ForeignKey("care_rooms.id", ondelete="CASCADE"), unique=True)
-    room_id: Mapped[str] = mapped_column(String(255), index=True)
     schedule: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), index=True)
     discharged_on: Mapped[date] = mapped_column(Date)
@@ -53,9 +37,9 @@ class FollowupPlan(Base):
     mode: Mapped[str] = mapped_column(String(16), default="domicile")
     iterative: Mapped[bool] = mapped_column(Boolean, default=False)
     language: Mapped[str] = mapped_column(String(2))
-    started_by: Mapped[str] = mapped_column(String(255))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_by: Mapped[str] = identifier()
+    created_at: Mapped[datetime] = moment()
+    closed_at: Mapped[datetime | None] = moment()
 
 
 class FollowupStep(Base):
@@ -66,15 +50,15 @@ class FollowupStep(Base):
     __tablename__ = "followup_steps"
     __table_args__ = (UniqueConstraint("plan_id", "step"),)
     sealed_by = ("plan_id", "step")
-    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
     plan_id: Mapped[int] = mapped_column(
         ForeignKey("followup_plans.id", ondelete="CASCADE"), index=True)
     step: Mapped[int] = mapped_column(Integer)
     day: Mapped[date] = mapped_column(Date)
     state: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    by: Mapped[str | None] = mapped_column(String(255))
-    at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    by: Mapped[str | None] = identifier()
+    at: Mapped[datetime | None] = moment()
     note: Mapped[bytes] = mapped_column(LargeBinary)  # sealed: what the caller wrote
 
 
@@ -86,15 +70,15 @@ class FollowupEvent(Base):
 
     __tablename__ = "followup_events"
     sealed_by = ("plan_id", "id")  # nothing else unique: sealed once inserted (SealOnInsert)
-    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
     plan_id: Mapped[int] = mapped_column(
         ForeignKey("followup_plans.id", ondelete="CASCADE"), index=True)
     on: Mapped[date] = mapped_column(Date)
     kind: Mapped[str] = mapped_column(String(16))
     planned: Mapped[bool] = mapped_column(Boolean)
     avoidable: Mapped[bool | None] = mapped_column(Boolean)
-    by: Mapped[str] = mapped_column(String(255))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    judged_by: Mapped[str | None] = mapped_column(String(255))
-    judged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    by: Mapped[str] = identifier()
+    at: Mapped[datetime] = moment()
+    judged_by: Mapped[str | None] = identifier()
+    judged_at: Mapped[datetime | None] = moment()
     note: Mapped[bytes] = mapped_column(LargeBinary)

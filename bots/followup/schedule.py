@@ -17,7 +17,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from bots.common.dates import wall_clock
-from bots.datafiles import TemplateError, check_schema, entry_id, load_named, read
+from bots.datafiles import Entry, TemplateError, check_schema, entry_id, load_named, notation, read
 from bots.episode.scores import Risk
 from bots.episode.workdays import Calendar
 from bots.runtime.commands import ArgError
@@ -47,26 +47,17 @@ class Day:
 
     @classmethod
     def parse(cls, text: str) -> Day:
-        m = _DAY.match(text)
-        if m is None:
-            raise ValueError(f"{text!r} is not a day (D0, D+7, D+2 ouvrés)")
+        m = notation(_DAY, text, "a day (D0, D+7, D+2 ouvrés)")
         return cls(int(m["n"] or 0), bool(m["working"]))
 
 
 @dataclass(frozen=True)
-class StepTemplate:
-    id: int
-    label_fr: str
-    label_en: str | None
-    roles: tuple[str, ...]
+class StepTemplate(Entry):
     day: Day
     until: Day | None
     risks: frozenset[str]
     when: Condition | None
     kind: Literal["task", "close"]
-
-    def label(self, lang: str) -> str:
-        return self.label_en if lang == "en" and self.label_en else self.label_fr
 
 
 @dataclass(frozen=True)

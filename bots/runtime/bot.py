@@ -10,27 +10,29 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiohttp import web
 
 from bots.runtime.commands import Caller, Command
-from bots.runtime.i18n import Catalogue, Lang
+from bots.runtime.i18n import Catalogue, Lang, t
 from bots.runtime.notice import Html, notice
 from bots.runtime.store import Store, Transaction
 
 if TYPE_CHECKING:
     from bots.runtime.runtime import Runtime
 
+T = TypeVar("T")
 
-@dataclass
-class CommandContext:
-    runtime: Runtime
+
+class Answering:
+    """What a command's and a reaction's contexts share: the caller, their room, and `reply`,
+    which answers in the handler's transaction under the event `answered` names."""
+
     tx: Transaction
     caller: Caller
     event_id: str
     lang: Lang
-    replying_to: str | None = None  # the event the command answers (Matrix reply or thread)
 
     @property
     def room_id(self) -> str:
@@ -40,9 +42,30 @@ class CommandContext:
     def sender(self) -> str:
         return self.caller.user_id
 
+    @property
+    def answered(self) -> str:
+        return self.event_id
+
     def reply(self, markup: Html, *, mentions: list[str] | None = None) -> None:
-        self.tx.post(self.room_id, notice(markup, mentions=mentions, reply_to=self.event_id),
+        self.tx.post(self.room_id, notice(markup, mentions=mentions, reply_to=self.answered),
                      cause_event_id=self.event_id)
+
+    def found(self, row: T | None, missing: str) -> T | None:
+        """`row` (what the command works on, looked up), or None once the reply says `missing`
+        (a text key)."""
+        if row is None:
+            self.reply(t(self.lang, missing))
+        return row
+
+
+@dataclass
+class CommandContext(Answering):
+    runtime: Runtime
+    tx: Transaction
+    caller: Caller
+    event_id: str
+    lang: Lang
+    replying_to: str | None = None  # the event the command answers (Matrix reply or thread)
 
 
 @dataclass
@@ -73,7 +96,7 @@ class JoinContext:
 
 
 @dataclass
-class ReactionContext:
+class ReactionContext(Answering):
     """Someone reacted to a message (handled once per reaction event). The caller's standing is
     resolved as for a command, and `reply` answers under the reacted-to message."""
 
@@ -88,12 +111,8 @@ class ReactionContext:
     encrypted: bool = True
 
     @property
-    def room_id(self) -> str:
-        return self.caller.room_id
-
-    def reply(self, markup: Html, *, mentions: list[str] | None = None) -> None:
-        self.tx.post(self.room_id, notice(markup, mentions=mentions, reply_to=self.reacts_to),
-                     cause_event_id=self.event_id)
+    def answered(self) -> str:
+        return self.reacts_to
 
 
 JobHandler = Callable[[JobContext], Awaitable[None]]

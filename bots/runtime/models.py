@@ -21,10 +21,25 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, MappedColumn, Mapper, mapped_column
 from sqlalchemy.orm.attributes import set_committed_value
 
 from bots.runtime.vault import Binding, Vault
+
+# The autoincrement key of a table: BIGINT, and INTEGER on SQLite (only an INTEGER primary key
+# autoincrements there). Every model's `id` uses it.
+ID = BigInteger().with_variant(Integer, "sqlite")
+
+
+def identifier(**options: Any) -> MappedColumn[Any]:
+    """A column of at most 255 characters: a Matrix ID (user, room, event), an account, a key."""
+    return mapped_column(String(255), **options)
+
+
+def moment(**options: Any) -> MappedColumn[Any]:
+    """A point in time, with its zone."""
+    return mapped_column(DateTime(timezone=True), **options)
+
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -90,9 +105,9 @@ class SyncState(Base):
     handled, with its pending inbox rows, so a crash never skips an event."""
 
     __tablename__ = "sync_state"
-    account: Mapped[str] = mapped_column(String(255), primary_key=True)
+    account: Mapped[str] = identifier(primary_key=True)
     next_batch: Mapped[str] = mapped_column(Text)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = moment()
 
 
 class InboxEvent(Base):
@@ -106,14 +121,14 @@ class InboxEvent(Base):
     __tablename__ = "inbox"
     __table_args__ = (UniqueConstraint("account", "event_id"),)
     sealed_by = ("account", "event_id")
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    account: Mapped[str] = mapped_column(String(255))
-    event_id: Mapped[str] = mapped_column(String(255))
-    room_id: Mapped[str] = mapped_column(String(255), index=True)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    account: Mapped[str] = identifier()
+    event_id: Mapped[str] = identifier()
+    room_id: Mapped[str] = identifier(index=True)
     state: Mapped[str] = mapped_column(String(16), index=True)
     payload: Mapped[bytes] = mapped_column(LargeBinary)
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    handled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = moment()
+    handled_at: Mapped[datetime | None] = moment()
     attempts: Mapped[int] = mapped_column(Integer, default=0)
 
 
@@ -126,18 +141,18 @@ class OutboxMessage(Base):
 
     __tablename__ = "outbox"
     sealed_by = ("account", "room_id", "txn_id")  # the room too: a message goes nowhere else
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    account: Mapped[str] = mapped_column(String(255), index=True)
-    room_id: Mapped[str] = mapped_column(String(255))
-    event_type: Mapped[str] = mapped_column(String(255))
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    account: Mapped[str] = identifier(index=True)
+    room_id: Mapped[str] = identifier()
+    event_type: Mapped[str] = identifier()
     content: Mapped[bytes] = mapped_column(LargeBinary)
     txn_id: Mapped[str] = mapped_column(String(64), unique=True)
     state: Mapped[str] = mapped_column(String(16), index=True)
-    event_id: Mapped[str | None] = mapped_column(String(255), index=True)
-    cause_event_id: Mapped[str | None] = mapped_column(String(255))
+    event_id: Mapped[str | None] = identifier(index=True)
+    cause_event_id: Mapped[str | None] = identifier()
     refers_to: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = moment()
+    sent_at: Mapped[datetime | None] = moment()
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
 
@@ -149,15 +164,15 @@ class ScheduledJob(Base):
     __tablename__ = "scheduled_jobs"
     __table_args__ = (UniqueConstraint("account", "key"),)
     sealed_by = ("account", "kind", "key")
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    account: Mapped[str] = mapped_column(String(255))
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    account: Mapped[str] = identifier()
     kind: Mapped[str] = mapped_column(String(64))
-    key: Mapped[str] = mapped_column(String(255))
-    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    key: Mapped[str] = identifier()
+    due_at: Mapped[datetime] = moment(index=True)
     timezone: Mapped[str] = mapped_column(String(64))
     payload: Mapped[bytes] = mapped_column(LargeBinary)
     state: Mapped[str] = mapped_column(String(16), index=True)
-    fired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    fired_at: Mapped[datetime | None] = moment()
     late: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
@@ -168,18 +183,18 @@ class IdentityPin(Base):
     the rooms were told when it was recorded."""
 
     __tablename__ = "identity_pins"
-    user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    user_id: Mapped[str] = identifier(primary_key=True)
     master_key: Mapped[str] = mapped_column(String(64))
     changed_to: Mapped[str | None] = mapped_column(String(64))
-    pinned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    pinned_at: Mapped[datetime] = moment()
+    changed_at: Mapped[datetime | None] = moment()
 
 
 class ClearCommandNotice(Base):
     """A sender was told, in this room, that commands sent in clear are refused (told once)."""
 
     __tablename__ = "clear_command_notices"
-    account: Mapped[str] = mapped_column(String(255), primary_key=True)
-    room_id: Mapped[str] = mapped_column(String(255), primary_key=True)
-    user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
-    told_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    account: Mapped[str] = identifier(primary_key=True)
+    room_id: Mapped[str] = identifier(primary_key=True)
+    user_id: Mapped[str] = identifier(primary_key=True)
+    told_at: Mapped[datetime] = moment()
