@@ -17,6 +17,10 @@ import yaml
 
 from bots.resources import resource_dir
 
+# libyaml's safe loader where PyYAML was built with it: the same documents, ten times faster
+# (every bot start reads its templates; the tests start bots by the hundred).
+SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 class TemplateError(ValueError):
     def __init__(self, source: str, reason: str, item: int | None = None) -> None:
@@ -78,7 +82,7 @@ def entry_id(raw: Any, *path: Any) -> int | None:
 def read(path: Path) -> Any:
     try:
         text = path.read_text()
-        return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        return json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=SafeLoader)
     except (OSError, ValueError, yaml.YAMLError) as exc:
         raise TemplateError(str(path), f"cannot be read: {exc}") from None
 

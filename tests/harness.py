@@ -17,11 +17,8 @@ and `coordination()` write them as if the provisioner had created them, plus a M
 from __future__ import annotations
 
 import asyncio
-import atexit
 import itertools
 import secrets
-import shutil
-import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -40,24 +37,17 @@ from bots.config import AccountConfig, Config
 from bots.devstack.patients import ins_for
 from bots.runtime.models import OutboxMessage
 from bots.runtime.runtime import Runtime
-from bots.runtime.store import Store, Transaction, migrate, utcnow
+from bots.runtime.store import Store, Transaction, utcnow
 from bots.runtime.vault import Vault
+from tests.migrated import sqlite_at_head
 
 BOT = "@liaison:localhost"
 SERVER = "localhost"
 _ids = itertools.count(1)
-_migrated: Path | None = None  # a database at head, copied for each harness (migrated once)
 
 
 async def _fresh_database(folder: Path) -> str:
-    global _migrated
-    if _migrated is None:
-        template = Path(tempfile.mkdtemp(prefix="liaison-harness-")) / "bots.db"
-        atexit.register(shutil.rmtree, template.parent, True)
-        await asyncio.to_thread(migrate, f"sqlite:///{template}")
-        _migrated = template
-    shutil.copy(_migrated, folder / "bots.db")
-    return f"sqlite:///{folder}/bots.db"
+    return await asyncio.to_thread(sqlite_at_head, folder / "bots.db")
 
 
 @dataclass(frozen=True)

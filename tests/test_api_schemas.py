@@ -4,6 +4,7 @@ document that references them. Pure: no server, no homeserver."""
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,8 +35,14 @@ def load(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def openapi() -> dict[str, Any]:
+@functools.cache
+def _openapi() -> dict[str, Any]:
     return yaml.safe_load((SCHEMAS / "openapi.yaml").read_text(encoding="utf-8"))
+
+
+def openapi() -> dict[str, Any]:
+    """The OpenAPI document: parsed once (a large YAML file), a fresh copy for each caller."""
+    return copy.deepcopy(_openapi())
 
 
 def registry() -> Registry:

@@ -23,6 +23,7 @@ from bridge.sending import due_in_order
 from bridge.sources import trust_source
 from bridge.trustlist import TrustListError, parse_trust_list
 from bridge.xdm import Document, Unreadable, ZipLimits, build_package, ins_of, read_package
+from tests.conftest import examples
 
 INS = "248037512345628"  # fictitious, valid key
 WHEN = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
@@ -161,7 +162,7 @@ def test_fuzzed_mime_only_ever_gives_a_mail_or_a_reason():
     base = bytearray(msg.as_bytes())
     rng = random.Random(20261123)
     outcomes = set()
-    for _ in range(400):
+    for _ in range(examples(400)):  # a tenth under `make test-fast`, as the property tests
         raw = bytearray(base)
         for _ in range(rng.randint(1, 20)):
             at = rng.randrange(len(raw))

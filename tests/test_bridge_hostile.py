@@ -27,7 +27,7 @@ from sqlalchemy import select
 
 from bots.config import Config, MailServerConfig, MssanteConfig
 from bots.rekey import rekey
-from bots.runtime.store import Store, migrate
+from bots.runtime.store import Store
 from bots.runtime.vault import Vault
 from bridge.cleaning import file_name, one_line
 from bridge.imap import Fetched
@@ -39,6 +39,7 @@ from bridge.sending import Sending
 from bridge.trustlist import TrustList, parse_trust_list
 from bridge.xdm import Document, Unreadable, build_package, read_package
 from tests.conftest import examples
+from tests.migrated import sqlite_at_head
 
 INS = "248037512345628"  # fictitious, valid key
 WHEN = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
@@ -275,8 +276,7 @@ def receiving() -> Receiving:
 
 
 async def test_a_slow_mail_is_read_off_the_event_loop(tmp_path: Path):
-    database = f"sqlite:///{tmp_path}/bridge.db"
-    migrate(database)
+    database = sqlite_at_head(tmp_path / "bridge.db")
     store = Store(database, Vault([Vault.new_key()]))
     # Just under the header bounds, and as slow to parse as they allow (the parser is quadratic
     # in a field's length): four fields of 16 kB.
@@ -317,8 +317,7 @@ async def test_a_slow_mail_is_read_off_the_event_loop(tmp_path: Path):
 
 
 async def test_the_stored_digest_is_keyed_and_older_rows_are_still_recognised(tmp_path: Path):
-    database = f"sqlite:///{tmp_path}/bridge.db"
-    migrate(database)
+    database = sqlite_at_head(tmp_path / "bridge.db")
     old_key, new_key = Vault.new_key(), Vault.new_key()
 
     async def store_mails(keys: list[str], *raws: bytes) -> list[int]:

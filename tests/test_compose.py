@@ -146,9 +146,12 @@ def health_server() -> Iterator[int]:
             pass
 
     server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # A short poll: shutdown() waits for the loop to look (0.5 s by default).
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01},
+                     daemon=True).start()
     yield server.server_address[1]
     server.shutdown()
+    server.server_close()
 
 
 def test_healthcheck_reads_the_port_from_synapse_config(tmp_path: Path, health_server: int):

@@ -244,12 +244,15 @@ def test_live_message_shows_states_late_items_and_escapes_comments():
 
 
 def test_the_default_template_and_bad_templates_refused_with_file_item_and_reason(tmp_path):
+    import copy
+
     import yaml
 
     from bots.common.roles import Roles
     from bots.discharge.template import Due, TemplateError, load_templates
 
-    templates = load_templates(known_roles=Roles.load().by_code)
+    known_roles = Roles.load().by_code
+    templates = load_templates(known_roles=known_roles)
     default = templates[DEFAULT_TEMPLATE]
     assert [i.id for i in default.items] == list(range(1, 21))
     assert [i.id for i in default.items if not i.na_allowed] == [1, 2, 17]
@@ -274,16 +277,16 @@ def test_the_default_template_and_bad_templates_refused_with_file_item_and_reaso
                         "item 18: a second lettre de liaison item"),
     }
     for name, (change, message) in cases.items():
-        broken = yaml.safe_load(yaml.safe_dump(raw))
+        broken = copy.deepcopy(raw)
         broken["name"] = f"ward-{name}"
         change(broken)
         folder = tmp_path / name
         folder.mkdir()
         (folder / "ward.yaml").write_text(yaml.safe_dump(broken, allow_unicode=True))
         with pytest.raises(TemplateError) as caught:
-            load_templates([folder], known_roles=Roles.load().by_code)
+            load_templates([folder], known_roles=known_roles)
         assert "ward.yaml" in str(caught.value) and message in str(caught.value), str(caught.value)
-    good = yaml.safe_load(yaml.safe_dump(raw))
+    good = copy.deepcopy(raw)
     good["name"] = "cardio"
     (tmp_path / "cardio.yaml").write_text(yaml.safe_dump(good, allow_unicode=True))
     assert set(load_templates([tmp_path / "cardio.yaml"])) == {DEFAULT_TEMPLATE, "cardio"}

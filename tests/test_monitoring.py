@@ -20,10 +20,11 @@ from bots.devstack.homeserver import free_port
 from bots.registry import BOTS
 from bots.runtime.bot import Bot, CommandContext
 from bots.runtime.commands import described
-from bots.runtime.store import Store, migrate
+from bots.runtime.store import Store
 from bots.runtime.vault import Vault
 from bridge.metrics import queue_gauges
 from bridge.models import InboundRow, OutboundRow
+from tests.migrated import sqlite_at_head
 from tests.test_scheduler import reminder_bot  # noqa: F401 - a bot with a job
 
 
@@ -148,8 +149,7 @@ async def test_a_failing_handler_is_counted(make_bot, make_clinician, monkeypatc
 
 
 async def test_bridge_queue_gauges(tmp_path):
-    url = f"sqlite:///{tmp_path}/bridge.db"
-    await asyncio.to_thread(migrate, url)
+    url = sqlite_at_head(tmp_path / "bridge.db")
     store = Store(url, Vault([Vault.new_key()]))
     now = datetime.now(UTC)
     async with store.transaction("@mss:test") as tx:

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from bots.runtime import pins
-from bots.runtime.store import Store, migrate
+from bots.runtime.store import Store
 from bots.runtime.vault import Vault
+from tests.migrated import sqlite_at_head
 
 USER = "@ide:hopital.example"
 
 
 async def test_a_key_is_pinned_on_first_use_and_a_change_told_once_until_confirmed(tmp_path):
-    url = f"sqlite:///{tmp_path}/bots.db"
-    await asyncio.to_thread(migrate, url)
+    url = sqlite_at_head(tmp_path / "bots.db")
     store = Store(url, Vault([Vault.new_key()]))
 
     async def check(master: str) -> tuple[set[str], set[str]]:

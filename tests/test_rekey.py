@@ -27,6 +27,7 @@ from bots.runtime.store import Store, _driver_url, migrate
 from bots.runtime.vault import Binding, Vault, VaultError
 from tests.careteam_helpers import INS
 from tests.conftest import PG_ADMIN
+from tests.migrated import sqlite_at_head
 
 IDENTITY = make_identity("DUPONT", "Marie", date(1948, 3, 12), "F", ins=INS)
 
@@ -37,7 +38,7 @@ async def test_rekey_moves_everything_to_the_first_key(tmp_path: Path):
                     data_keys=(old,), language="fr", timezone="Europe/Paris",
                     allowed_servers=("x",), allow_legacy_devices=False, log_level="INFO",
                     accounts=(AccountConfig("@bot:x", "pw", "d", ()),))
-    migrate(config.database)
+    sqlite_at_head(tmp_path / "b.db")
     store = Store(config.database, Vault([old]))
     async with store.transaction("@bot:x") as tx:
         await careteam.register_patient(tx, OpenRequest(IDENTITY, ward="Cardiologie"), prefix="P",
@@ -82,7 +83,7 @@ def test_every_sealed_column_is_rotated():
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A database of its own: rekey goes through every row, all sealed with this test's keys."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/bots.db"
+        yield sqlite_at_head(tmp_path / "bots.db")  # migrated from scratch once, copied
         return
     name = f"liaison_rekey_{secrets.token_hex(4)}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:

@@ -24,12 +24,13 @@ from bots.discharge.models import AuditEntry, ChecklistRow
 from bots.runtime.store import Store, migrate, utcnow
 from bots.runtime.vault import Vault, VaultError
 from tests.careteam_helpers import INS
+from tests.migrated import sqlite_at_head
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/bots.db"
+        return sqlite_at_head(tmp_path / "bots.db")  # migrated from scratch once, copied
     return request.getfixturevalue("pg_database")
 
 

@@ -11,6 +11,7 @@ import yaml
 
 from bots.common.models import COORDINATION
 from bots.config import ConfigError
+from bots.datafiles import SafeLoader
 from bots.resources import resource_dir
 from bots.runtime.commands import Caller, Permission
 from bots.runtime.i18n import Lang
@@ -41,7 +42,7 @@ class Roles:
     def load(cls, path: Path | None = None) -> Roles:
         path = path or DEFAULT_ROLES
         try:
-            raw = yaml.safe_load(path.read_text())
+            raw = yaml.load(path.read_text(), Loader=SafeLoader)
         except (OSError, yaml.YAMLError) as exc:
             raise ConfigError(f"cannot read the roles file {path}: {exc}") from exc
         schema = json.loads((resource_dir("schemas") / "roles.schema.json").read_text())
