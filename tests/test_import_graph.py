@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-BOTS = ("bots.careteam", "bots.discharge", "bots.followup", "bridge")
+BOTS = ("bots.careteam", "bots.discharge", "bots.followup", "bridge", "bots.adt")
 SHARED = ("bots.runtime", "bots.common", "bots.episode")
 
 
