@@ -17,7 +17,7 @@ Code = Literal["AA", "AE", "AR"]
 # waits for one), without a control ID to echo.
 _NO_HEADER = "MSH|^~\\&|||||||ADT^|||2.5"
 # ERR-3, HL7 table 0357.
-_ERROR_CODES: dict[Reason, tuple[str, str]] = {
+ERROR_CODES: dict[Reason, tuple[str, str]] = {
     "not_hl7": ("100", "Segment sequence error"),
     "bad_msh": ("101", "Required field missing"),
     "unsupported_event": ("201", "Unsupported event code"),
@@ -54,13 +54,13 @@ def ack(source: bytes | str | Movement, code: Code, reason: Refused | None = Non
 
 def _err(answer: hl7.Message, reason: Refused, texts: Catalogue, lang: Lang) -> hl7.Segment:
     err = answer.create_segment([answer.create_field(["ERR"])])
-    location = (reason.field or "").split("-")
+    location = [escape(part) for part in (reason.field or "").split("-")]
     if location[0]:
         err.assign_field(location[0], 2, 1, 1)
         if len(location) == 2:
             err.assign_field("1", 2, 1, 2)
             err.assign_field(location[1], 2, 1, 3)
-    number, name = _ERROR_CODES[reason.reason]
+    number, name = ERROR_CODES[reason.reason]
     err.assign_field(number, 3, 1, 1)
     err.assign_field(name, 3, 1, 2)
     err.assign_field("HL70357", 3, 1, 3)

@@ -9,6 +9,7 @@ calls (`_parse`, `_get`) and becomes a refusal.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
@@ -16,6 +17,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 import hl7
+import hl7.util
 
 from bots.adt.mapping import (
     ADMISSION_TIME_REQUIRED,
@@ -34,6 +36,10 @@ from bots.common.identity import Identity, IdentityError, make_identity, parse_b
 from bots.episode.modes import Mode
 from bots.runtime.i18n import Catalogue, Lang
 from bots.runtime.notice import format_html, to_plain
+
+# The library logs the fields it cannot unescape, values included (a name, an INS): no PID
+# content goes to logs (issue 19), so its logger (named after its file) says nothing.
+logging.getLogger(hl7.util.__file__).disabled = True
 
 # Times without an offset are the hospital's wall clock (French senders rarely give one).
 PARIS = ZoneInfo("Europe/Paris")
