@@ -16,21 +16,17 @@ Code = Literal["AA", "AE", "AR"]
 # What answers a message whose header cannot be read: an ACK must still go back (the sender
 # waits for one), without a control ID to echo.
 _NO_HEADER = "MSH|^~\\&|||||||ADT^|||2.5"
-# ERR-3, HL7 table 0357.
+# ERR-3, HL7 table 0357: the code and its name, and our reasons that take it.
+_HL7_ERRORS: tuple[tuple[str, str, tuple[Reason, ...]], ...] = (
+    ("100", "Segment sequence error", ("not_hl7", "missing_segment")),
+    ("101", "Required field missing", ("bad_msh", "missing_field", "missing_ins")),
+    ("102", "Data type error",
+     ("ins_invalid", "ins_key", "ins_mismatch", "bad_identity", "bad_date")),
+    ("103", "Table value not found", ("unknown_disposition",)),
+    ("201", "Unsupported event code", ("unsupported_event",)),
+)
 ERROR_CODES: dict[Reason, tuple[str, str]] = {
-    "not_hl7": ("100", "Segment sequence error"),
-    "bad_msh": ("101", "Required field missing"),
-    "unsupported_event": ("201", "Unsupported event code"),
-    "missing_segment": ("100", "Segment sequence error"),
-    "missing_field": ("101", "Required field missing"),
-    "missing_ins": ("101", "Required field missing"),
-    "ins_invalid": ("102", "Data type error"),
-    "ins_key": ("102", "Data type error"),
-    "ins_mismatch": ("102", "Data type error"),
-    "bad_identity": ("102", "Data type error"),
-    "bad_date": ("102", "Data type error"),
-    "unknown_disposition": ("103", "Table value not found"),
-}
+    reason: (number, name) for number, name, reasons in _HL7_ERRORS for reason in reasons}
 
 
 def ack(source: bytes | str | Movement, code: Code, reason: Refused | None = None, *,
