@@ -99,7 +99,9 @@ class Movement:
     prior_ipp: str | None = field(default=None, repr=False)  # A40: MRG-1, the merged-away number
 
 
-class _Refuse(Exception):  # noqa: N818 — internal: carries the refusal out of the helpers
+class _Refuse(Exception):
+    """Internal: carries a refusal out of the helpers to `read`."""
+
     def __init__(self, reason: Reason, where: str | None = None) -> None:
         super().__init__(reason)
         self.reason, self.where = reason, where
@@ -293,12 +295,11 @@ def _identity(pid: hl7.Segment, ins: str, today: date) -> Identity:
     if not family or not given:
         raise _Refuse("missing_field", "PID-5")
     birth_text = _get(pid, "PID", 7)
-    if not birth_text:
+    born = _time(birth_text, "PID-7", PARIS)
+    if born is None:
         raise _Refuse("missing_field", "PID-7")
     if len(birth_text) < 8:  # a month or a year is not a birth date the INS traits can hold
         raise _Refuse("bad_date", "PID-7")
-    born = _time(birth_text, "PID-7", PARIS)
-    assert born is not None
     try:
         birth_date = parse_birth_date(born.date().isoformat(), today)
     except IdentityError:
