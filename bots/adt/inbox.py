@@ -1,0 +1,55 @@
+"""The intake's one step before it acknowledges: a message read and recorded, once. Database
+only, inside the caller's transaction; the listener (MLLP) acknowledges after the commit, so an
+AA always means "stored", and the bots process applies the rows (bots/adt/models.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bots.adt.messages import Movement, Refused, header, read
+from bots.adt.models import AdtMessage
+from bots.runtime.store import Transaction, dialect_insert, utcnow
+
+
+@dataclass(frozen=True)
+class Taken:
+    """What became of one message: how it reads, whether a row holds it (a message whose header
+    cannot be read has none: AR, nothing kept), and whether it was new (a resent message is
+    acknowledged again and changes nothing)."""
+    result: Movement | Refused
+    stored: bool
+    new: bool
+
+
+def sender_of(raw: bytes, result: Movement | Refused) -> str | None:
+    """MSH-3^MSH-4: the system that numbered the message, whose MSH-10 is unique."""
+    if isinstance(result, Movement):
+        return f"{result.sending_application}^{result.sending_facility}"
+    msh = header(raw)
+    if msh is None:
+        return None
+    fields = msh.split("|")
+    return f"{fields[2]}^{fields[3]}"
+
+
+async def take(tx: Transaction, raw: bytes) -> Taken:
+    """Read `raw` and record it: `stored` for a movement, `quarantined` (with the reason and
+    field, never a value) for a refused message whose header names it."""
+    result = read(raw)
+    control_id = result.control_id
+    sender = sender_of(raw, result)
+    if control_id is None or sender is None:
+        return Taken(result, stored=False, new=False)
+    if isinstance(result, Movement):
+        values = {"event": result.event, "state": "stored",
+                  "patient": tx.vault.index(result.identity.ins) if result.identity.ins else None}
+    else:
+        values = {"event": None, "state": "quarantined", "patient": None,
+                  "reason": result.reason, "field": result.field}
+    inserted = await tx.session.execute(
+        dialect_insert(tx)(AdtMessage)
+        .values(sender=sender, control_id=control_id, attempts=0, received_at=utcnow(),
+                raw=tx.vault.seal_bytes(raw, AdtMessage.bind("raw", sender, control_id)), **values)
+        .on_conflict_do_nothing(index_elements=["sender", "control_id"])
+        .returning(AdtMessage.id))
+    return Taken(result, stored=True, new=inserted.scalar() is not None)
