@@ -1,4 +1,5 @@
-"""`liaison`: the single entry point (dev stack, accounts, status, production bots)."""
+"""`liaison`: the single entry point (dev stack, accounts, status, production bots, ADT
+intake)."""
 
 from __future__ import annotations
 
@@ -81,6 +82,10 @@ def _parser() -> argparse.ArgumentParser:
     bridge = sub.add_parser("bridge", help="run the MSSanté bridge (the accounts with the "
                             "mssante bot), its own process")
     bridge.add_argument("--config", type=Path, required=True)
+
+    adt = sub.add_parser("adt", help="run the ADT intake: HL7 admissions and discharges over "
+                         "MLLP, stored for the bots (the adt: section), its own process")
+    adt.add_argument("--config", type=Path, required=True)
 
     sub.add_parser("keygen", help="print a new data encryption key (for data_keys)")
 
@@ -167,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_status(args))
         if args.command in ("bots", "bridge"):
             return asyncio.run(_bots(args.config, bridge=args.command == "bridge"))
+        if args.command == "adt":
+            return asyncio.run(_adt(args.config))
         if args.command == "keygen":
             print(Vault.new_key())
             return 0
@@ -306,12 +313,26 @@ async def _bots(config_path: Path, *, bridge: bool = False) -> int:
 
     logs.setup(cfg.log_level)
     pyversion.warn_if_outdated()
+    await run_bots(cfg, _stop_on_signals(), bridge=bridge)
+    return 0
+
+
+async def _adt(config_path: Path) -> int:
+    cfg = config_mod.load(config_path)
+    from bots.adt.process import run_intake
+
+    logs.setup(cfg.log_level)
+    await run_intake(cfg, _stop_on_signals())
+    return 0
+
+
+def _stop_on_signals() -> asyncio.Event:
+    """Set on SIGINT or SIGTERM: the process ends cleanly."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await run_bots(cfg, stop, bridge=bridge)
-    return 0
+    return stop
 
 
 if __name__ == "__main__":

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 from dataclasses import dataclass
 from datetime import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jsonschema
@@ -118,11 +119,41 @@ class MssanteConfig:
 
 
 @dataclass(frozen=True)
+class AdtTlsConfig:
+    certificate: Path
+    key: Path
+    client_ca: Path | None = None  # set: clients must show a certificate it signed
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class AdtConfig:
+    """The ADT intake (`liaison adt`): its MLLP listener and who may send to it."""
+
+    careteam_account: str  # the account its rows are written under (Store.transaction)
+    listen: tuple[str, int] = ("127.0.0.1", 2575)
+    tls: AdtTlsConfig | None = None
+    # A client must connect from one of `networks` and, when certificates are listed, show
+    # one of them (by subject, RFC 4514, or SHA-256 fingerprint, lowercase hex).
+    networks: tuple[Network, ...] = (ipaddress.ip_network("127.0.0.0/8"),
+                                     ipaddress.ip_network("::1/128"))
+    subjects: tuple[str, ...] = ()
+    fingerprints: tuple[str, ...] = ()
+    language: Literal["fr", "en"] = "fr"  # of the ACKs' ERR-8
+    max_message_kib: int = 1024
+    idle_timeout_seconds: int = 600
+    max_connections: int = 16
+
+
+@dataclass(frozen=True)
 class MetricsConfig:
     """Where each process serves /metrics and /health/* (host, port); None: not served."""
 
     listen: tuple[str, int] | None = None  # the bots process
     bridge_listen: tuple[str, int] | None = None  # the bridge process (`liaison bridge`)
+    adt_listen: tuple[str, int] | None = None  # the ADT intake (`liaison adt`)
 
 
 @dataclass(frozen=True)
@@ -141,6 +172,7 @@ class Config:
     discharge: DischargeConfig = DischargeConfig()
     followup: FollowupConfig = FollowupConfig()
     mssante: MssanteConfig | None = None
+    adt: AdtConfig | None = None
     # Synapse's main process, for its admin API (not exposed through the public proxy).
     homeserver_admin: str = ""
     admin_token: str | None = None  # a server admin's token: lifts the bots' rate limits
@@ -214,6 +246,7 @@ def parse(raw: Any, source: str, base: Path) -> Config:
         discharge=_discharge(raw.get("discharge") or {}, source, resolve),
         followup=_followup(raw.get("followup") or {}, resolve),
         mssante=_mssante(raw["mssante"], source, resolve) if "mssante" in raw else None,
+        adt=_adt(raw["adt"], accounts, source, resolve) if "adt" in raw else None,
         homeserver=raw["homeserver"].rstrip("/"),
         data_dir=resolve(raw["data_dir"]),
         database=database,
@@ -237,7 +270,8 @@ def _listen(value: str | None) -> tuple[str, int] | None:
 
 def _metrics(raw: dict[str, Any]) -> MetricsConfig:
     return MetricsConfig(listen=_listen(raw.get("listen")),
-                         bridge_listen=_listen(raw.get("bridge_listen")))
+                         bridge_listen=_listen(raw.get("bridge_listen")),
+                         adt_listen=_listen(raw.get("adt_listen")))
 
 
 def _careteam(raw: dict[str, Any], source: str, resolve: Any) -> CareteamConfig:
@@ -338,3 +372,37 @@ def _mssante(raw: dict[str, Any], source: str, resolve: Any) -> MssanteConfig:
 
 _SERVER_KEYS = {"host", "port", "security", "ca_file", "client_cert", "client_key", "username",
                 "password", "password_file"}
+
+
+def _adt(raw: dict[str, Any], accounts: list[AccountConfig], source: str,
+         resolve: Any) -> AdtConfig:
+    account = raw.get("careteam_account") or next(
+        (a.user_id for a in accounts if "careteam" in a.bots), None)
+    if account is None:
+        raise ConfigError(f"{source}: adt/careteam_account: required when no account runs "
+                          "careteam (its rows are the care-team bot's)")
+    tls = raw.get("tls")
+    allow = raw.get("allow") or {}
+    subjects = tuple(allow.get("subjects", ()))
+    fingerprints = tuple(f.lower().removeprefix("sha256:").replace(":", "")
+                         for f in allow.get("fingerprints", ()))
+    if (subjects or fingerprints) and not (tls and "client_ca" in tls):
+        raise ConfigError(f"{source}: adt/allow: subjects and fingerprints need client "
+                          "certificates (adt/tls/client_ca)")
+    networks = AdtConfig.networks
+    if "networks" in allow:
+        try:
+            networks = tuple(ipaddress.ip_network(n) for n in allow["networks"])
+        except ValueError as exc:
+            raise ConfigError(f"{source}: adt/allow/networks: {exc}") from None
+    return AdtConfig(
+        careteam_account=account,
+        listen=_listen(raw.get("listen")) or AdtConfig.listen,
+        tls=AdtTlsConfig(certificate=resolve(tls["certificate"]), key=resolve(tls["key"]),
+                         client_ca=resolve(tls["client_ca"]) if "client_ca" in tls else None)
+        if tls else None,
+        networks=networks, subjects=subjects, fingerprints=fingerprints,
+        language=raw.get("language", "fr"),
+        max_message_kib=raw.get("max_message_kib", AdtConfig.max_message_kib),
+        idle_timeout_seconds=raw.get("idle_timeout_seconds", AdtConfig.idle_timeout_seconds),
+        max_connections=raw.get("max_connections", AdtConfig.max_connections))

@@ -3,14 +3,16 @@ bots, `metrics.bridge_listen` for the bridge), on loopback or a private network.
 
 - `/health/live`: 200 while the process runs (the event loop answers).
 - `/health/ready`: 200 once every runtime of the process has synced, keeps syncing, and its
-  sender is not stuck (no message waiting longer than SENDER_STUCK); 503 with the reasons else.
+  sender is not stuck (no message waiting longer than SENDER_STUCK), the database answers, and
+  the process's own checks pass (the ADT intake: its listener serves); 503 with the reasons
+  else.
 - `/metrics`: bots/runtime/metrics.py, plus the gauges read from the database at each scrape.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
@@ -28,10 +30,16 @@ SYNC_STALE_SECONDS = 120
 SENDER_STUCK_SECONDS = 300
 
 
+# A process's own readiness check: why it is not ready, or None.
+Check = Callable[[], str | None]
+
+
 class Monitoring:
-    def __init__(self, runtimes: Sequence[Runtime], store: Store) -> None:
+    def __init__(self, runtimes: Sequence[Runtime], store: Store,
+                 checks: Sequence[Check] = ()) -> None:
         self.runtimes = list(runtimes)
         self.store = store
+        self.checks = list(checks)
         self.accounts = [r.user_id for r in self.runtimes]
         self._runner: web.AppRunner | None = None
 
@@ -64,6 +72,7 @@ class Monitoring:
                 reasons.append(f"{name}: first sync not done")
             elif (now - synced).total_seconds() > SYNC_STALE_SECONDS:
                 reasons.append(f"{name}: no sync for {(now - synced).total_seconds():.0f} s")
+        reasons.extend(reason for check in self.checks if (reason := check()) is not None)
         pending, oldest = await self._outbox()
         if oldest is not None and oldest > SENDER_STUCK_SECONDS:
             reasons.append(f"sender: {pending} message(s) waiting, the oldest for {oldest:.0f} s")

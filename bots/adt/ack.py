@@ -24,6 +24,8 @@ _HL7_ERRORS: tuple[tuple[str, str, tuple[Reason, ...]], ...] = (
      ("ins_invalid", "ins_key", "ins_mismatch", "bad_identity", "bad_date")),
     ("103", "Table value not found", ("unknown_disposition",)),
     ("201", "Unsupported event code", ("unsupported_event",)),
+    # The table has no code for "too big": the receiver's own limit, hence an application error.
+    ("207", "Application internal error", ("too_large",)),
 )
 ERROR_CODES: dict[Reason, tuple[str, str]] = {
     reason: (number, name) for number, name, reasons in _HL7_ERRORS for reason in reasons}

@@ -10,6 +10,11 @@ from bots.adt.messages import Movement, Refused, header, read
 from bots.adt.models import AdtMessage
 from bots.runtime.store import Transaction, dialect_insert, utcnow
 
+# The sender and control ID columns hold 255 characters (`identifier()`), and PostgreSQL's text
+# no NUL: a header field beyond that would make the insert fail at every resend, so such a
+# message is refused as a bad header instead (neither is patient data: MSH only).
+_COLUMN = 255
+
 
 @dataclass(frozen=True)
 class Taken:
@@ -32,6 +37,11 @@ def sender_of(raw: bytes, result: Movement | Refused) -> str | None:
     return f"{fields[2]}^{fields[3]}"
 
 
+def _storable(value: str) -> bool:
+    """Whether a header field fits its column: short enough, no control character."""
+    return len(value) <= _COLUMN and not any(c < " " or c == "\x7f" for c in value)
+
+
 async def take(tx: Transaction, raw: bytes) -> Taken:
     """Read `raw` and record it: `stored` for a movement, `quarantined` (with the reason and
     field, never a value) for a refused message whose header names it."""
@@ -40,6 +50,9 @@ async def take(tx: Transaction, raw: bytes) -> Taken:
     sender = sender_of(raw, result)
     if control_id is None or sender is None:
         return Taken(result, stored=False, new=False)
+    for value, where in ((control_id, "MSH-10"), (sender, "MSH-3")):
+        if not _storable(value):
+            return Taken(Refused("bad_msh", where), stored=False, new=False)
     if isinstance(result, Movement):
         values = {"event": result.event, "state": "stored",
                   "patient": tx.vault.index(result.identity.ins) if result.identity.ins else None}

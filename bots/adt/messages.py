@@ -53,9 +53,11 @@ _SEXES = {"F": "F", "M": "M", "U": "I", "I": "I"}
 Reason = Literal[
     "not_hl7", "bad_msh", "unsupported_event", "missing_segment", "missing_field",
     "missing_ins", "ins_invalid", "ins_key", "ins_mismatch", "bad_identity", "bad_date",
-    "unknown_disposition"]
-# The message itself cannot be taken (AR); the others are about its content (AE).
-_REJECTED: frozenset[Reason] = frozenset({"not_hl7", "bad_msh", "unsupported_event"})
+    "unknown_disposition", "too_large"]
+# The message itself cannot be taken (AR); the others are about its content (AE). `too_large`
+# is the listener's: a message beyond its size bound is refused unread.
+_REJECTED: frozenset[Reason] = frozenset({"not_hl7", "bad_msh", "unsupported_event",
+                                          "too_large"})
 
 
 @dataclass(frozen=True)

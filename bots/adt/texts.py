@@ -35,4 +35,9 @@ TEXTS: Catalogue = {
     "adt.unknown_disposition": {
         "fr": "Mode de sortie inconnu dans {field} (table de correspondance : docs/ADT.md).",
         "en": "Unknown discharge disposition in {field} (mapping table: docs/ADT.md)."},
+    "adt.too_large": {
+        "fr": "Message trop volumineux : refusé sans être lu (taille maximale : adt/max_message_kib "
+              "de la configuration de Liaison).",
+        "en": "Message too large: refused unread (maximum size: adt/max_message_kib in Liaison's "
+              "configuration)."},
 }
