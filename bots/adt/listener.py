@@ -4,8 +4,8 @@ then acknowledged. Built on the `hl7` library's asyncio MLLP support (`hl7.mllp`
 - AA only after the commit: an AA means "stored", whatever happens next. A resent message (same
   sender and MSH-10) is the same row and gets its AA again.
 - AE/AR with the reason (ERR) for a refused message; AR `too_large` for one beyond the size
-  bound, then the connection is closed (the library drops the frame's start, the rest would read
-  as garbage).
+  bound, then the connection is closed (the library drops what it buffered of the frame: the
+  rest would read as garbage).
 - Anything that raises while a message is handled (database down, a bug): no ACK, the
   connection is closed, and the sender, having no ACK, resends it on a new connection. The
   listener goes on serving the other connections and the next ones.
@@ -17,6 +17,7 @@ then acknowledged. Built on the `hl7` library's asyncio MLLP support (`hl7.mllp`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from hl7.mllp import HL7StreamReader, HL7StreamWriter, InvalidBlockError, start_hl7_server
@@ -37,6 +38,9 @@ MESSAGES = Counter("liaison_adt_messages", "ADT messages answered, by acknowledg
                    "(none: something failed, the connection was closed without one)", ["ack"])
 # What a log line keeps of MSH-10: it is the sender's to fill, and a hostile one could be long.
 _LOGGED_ID = 64
+# After an AR too_large, how long what the client still sends is read and dropped before the
+# connection is closed: closing with unread bytes resets it (RST), which may lose the AR.
+_LINGER_SECONDS = 2.0
 
 
 class Listener:
@@ -125,6 +129,7 @@ class Listener:
                 log.warning("adt.refused", extra={"client": client, "reason": "too_large"})
                 await _send(writer, ack(b"", "AR", Refused("too_large"), texts=TEXTS,
                                         lang=self.config.language).encode())
+                await _drop_until_closed(reader)
                 return
             answer = await self._answer(raw, client)
             if answer is None:
@@ -159,6 +164,14 @@ class Listener:
 async def _send(writer: HL7StreamWriter, answer: bytes) -> None:
     writer.writeblock(answer)
     await writer.drain()
+
+
+async def _drop_until_closed(reader: HL7StreamReader) -> None:
+    """Read and drop (a chunk at a time) until the client closes or _LINGER_SECONDS pass."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(_LINGER_SECONDS):
+            while await reader.read(64 * 1024):
+                pass
 
 
 def _encoded(answer: str, raw: bytes) -> bytes:
