@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, text
 
+from bots import healthcheck
 from bots.adt.listener import Listener
 from bots.adt.models import AdtMessage
 from bots.config import AdtConfig, AdtTlsConfig
@@ -203,6 +204,7 @@ async def test_the_ack_texts_are_in_the_configured_language(start) -> None:
     assert err(answer, 8) == "Missing PID segment."
 
 
+@pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
 async def test_header_fields_too_long_for_their_column_are_refused_not_failed(
         store: Store, listener: Listener) -> None:
     answer = await send_one(listener.port, numbered("X" * 300))
@@ -310,12 +312,19 @@ async def test_no_patient_data_in_the_logs(listener: Listener,
         assert value not in logged
 
 
-# Hypothesis: whatever the bytes in a frame, an ACK or a closed connection; the service goes on.
-@settings(max_examples=examples(200), deadline=None,
+# Hypothesis: whatever the bytes in a frame, an ACK or a closed connection; an AA only for a
+# stored message; and the service goes on.
+FRAMES = (st.binary(max_size=2000)
+          | st.binary(max_size=600).map(lambda b: A01[:120] + b)
+          | st.tuples(st.integers(0, len(A01)), st.binary(min_size=1, max_size=40)).map(
+              lambda cut: A01[:cut[0]] + cut[1] + A01[cut[0]:]))
+
+
+@settings(max_examples=examples(300), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(st.binary(max_size=2000) | st.binary(max_size=600).map(lambda b: A01[:120] + b))
+@given(FRAMES)
 async def test_any_framed_bytes_get_an_ack_or_a_close_and_the_next_message_its_aa(
-        listener: Listener, raw: bytes) -> None:
+        store: Store, listener: Listener, raw: bytes) -> None:
     client = await Client.connect(listener.port)
     try:
         client.writer.writeblock(raw)
@@ -327,20 +336,24 @@ async def test_any_framed_bytes_get_an_ack_or_a_close_and_the_next_message_its_a
     finally:
         await client.close()
     if answer is not None:
-        assert hl7.parse(answer.decode("utf-8", "replace")).segment("MSA")(1)[0] in {
-            "AA", "AE", "AR"}
+        ack = hl7.parse(answer.decode("utf-8", "replace"))
+        assert code(ack) in {"AA", "AE", "AR"}
+        if code(ack) == "AA":
+            stored = {r.control_id for r in await rows(store) if r.state == "stored"}
+            assert answered_id(ack) in stored
     assert code(await send_one(listener.port, A01)) == "AA"
 
 
 # --- the process: `liaison adt` killed mid-stream ---------------------------------------------
 
-def _config(tmp_path: Path, port: int) -> Path:
+def _config(tmp_path: Path, port: int, health_port: int) -> Path:
     path = tmp_path / "liaison.yaml"
     path.write_text(yaml.safe_dump({
         "homeserver": "http://127.0.0.1:1", "data_dir": str(tmp_path / "data"),
         "database": f"sqlite:///{tmp_path / 'bots.db'}", "data_keys": [Vault.new_key()],
         "accounts": [{"user_id": CARE, "password": "unused", "bots": ["careteam"]}],
-        "adt": {"listen": f"127.0.0.1:{port}"}}))
+        "adt": {"listen": f"127.0.0.1:{port}"},
+        "metrics": {"adt_listen": f"127.0.0.1:{health_port}"}}))
     return path
 
 
@@ -389,12 +402,14 @@ async def _stored(tmp_path: Path) -> list[str]:
 @pytest.mark.e2e  # child processes
 async def test_killed_mid_stream_then_restarted_every_message_is_stored_once(
         tmp_path: Path) -> None:
-    port = free_port()
-    config = _config(tmp_path, port)
+    port, health_port = free_port(), free_port()
+    config = _config(tmp_path, port, health_port)
     ids = [f"CRASH{n:04d}" for n in range(300)]
     acked: set[str] = set()
     proc = _start_process(config, port)
     try:
+        ready = f"http://127.0.0.1:{health_port}/health/ready"
+        assert await asyncio.to_thread(healthcheck.main, [ready]) == 0  # compose's check
         client = await _send_all(port, ids, acked, read=40)
         # The sender reads no more ACKs (as if lost on the way) while the intake goes on
         # storing; then the process is killed, the rest of the stream still in flight.

@@ -51,7 +51,7 @@ def test_valid_against_the_compose_specification(compose):
 def test_the_whole_topology_is_there(compose):
     services = compose["services"]
     for name in ["postgres", "redis", "init", "synapse-main", *WORKERS, "proxy", "element",
-                 "bots", "bridge"]:
+                 "bots", "bridge", "adt"]:
         assert name in services, name
     assert services["postgres"]["environment"]["POSTGRES_INITDB_ARGS"] == \
         "--encoding=UTF8 --locale=C"
@@ -62,6 +62,7 @@ def test_the_whole_topology_is_there(compose):
         assert services[worker]["depends_on"]["synapse-main"]["condition"] == "service_healthy"
     assert services["bots"]["command"][:2] == ["liaison", "bots"]
     assert services["bridge"]["command"][:2] == ["liaison", "bridge"]
+    assert services["adt"]["command"][:2] == ["liaison", "adt"]
     init = "\n".join(services["init"]["command"])
     for step in ("liaison synapse-config --topology workers", "liaison element-config",
                  "liaison migrate"):
@@ -169,12 +170,16 @@ def test_healthcheck_reads_the_port_from_synapse_config(tmp_path: Path, health_s
 
 
 def test_the_example_bots_configuration_is_valid_and_serves_the_health_checks(compose):
-    """deploy/liaison.example.yaml passes the configuration schema, and the bots and bridge
-    containers serve /health/ready where their compose health checks ask for it."""
+    """deploy/liaison.example.yaml passes the configuration schema, and the bots, bridge and
+    ADT intake containers serve /health/ready where their compose health checks ask for it; the
+    intake listens on the port compose publishes."""
     example = yaml.safe_load((ROOT / "deploy" / "liaison.example.yaml").read_text())
     schema = json.loads((ROOT / "schemas" / "config.schema.json").read_text())
     jsonschema.validate(example, schema)
-    ports = {"bots": example["metrics"]["listen"], "bridge": example["metrics"]["bridge_listen"]}
+    ports = {"bots": example["metrics"]["listen"], "bridge": example["metrics"]["bridge_listen"],
+             "adt": example["metrics"]["adt_listen"]}
     for service, listen in ports.items():
         check = " ".join(compose["services"][service]["healthcheck"]["test"])
         assert f":{listen.rsplit(':', 1)[1]}/health/ready" in check, service
+    mllp = example["adt"]["listen"].rsplit(":", 1)[1]
+    assert compose["services"]["adt"]["ports"] == [f"{mllp}:{mllp}"]

@@ -121,3 +121,45 @@ def test_a_mailbox_logs_in_with_pro_sante_connect_or_a_password_not_both(tmp_pat
     raw["mssante"]["oauth"]["issuer"] = "http://auth.example"
     with pytest.raises(config.ConfigError, match="mssante/oauth/issuer"):
         config.load(write(tmp_path, raw))
+
+
+def test_the_adt_section_defaults_to_loopback_and_the_care_team_account(tmp_path):
+    import ipaddress
+
+    raw = good()
+    raw["accounts"][0]["bots"] = ["careteam"]
+    raw["adt"] = {}
+    adt = config.load(write(tmp_path, raw)).adt
+    assert adt.listen == ("127.0.0.1", 2575) and adt.tls is None
+    assert adt.careteam_account == "@liaison:chu.example" and adt.language == "fr"
+    assert adt.networks == (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
+    raw["adt"] = {
+        "listen": "0.0.0.0:12575", "language": "en",
+        "tls": {"certificate": "adt/server.pem", "key": "adt/server.key",
+                "client_ca": "adt/ca.pem"},
+        "allow": {"networks": ["10.20.0.0/16", "2001:db8::/32"],
+                  "subjects": ["CN=gam.chu.example,O=CHU Exemple"],
+                  "fingerprints": ["SHA256:" + ":".join(["AB"] * 32)]}}
+    adt = config.load(write(tmp_path, raw)).adt
+    assert adt.listen == ("0.0.0.0", 12575) and adt.language == "en"
+    assert adt.tls == config.AdtTlsConfig(tmp_path / "adt/server.pem", tmp_path / "adt/server.key",
+                                          tmp_path / "adt/ca.pem")
+    assert adt.fingerprints == ("ab" * 32,)  # as hashlib writes them
+    assert ipaddress.ip_address("10.20.3.4") in adt.networks[0]
+
+
+@pytest.mark.parametrize(("adt", "bots", "message"), [
+    ({}, [], "adt/careteam_account: required when no account runs careteam"),
+    ({"allow": {"networks": ["10.1.2.3/16"]}}, ["careteam"], "adt/allow/networks: 10.1.2.3/16"),
+    ({"allow": {"subjects": ["CN=gam"]}}, ["careteam"], "need client certificates"),
+    ({"tls": {"certificate": "c.pem", "key": "k.pem"}, "allow": {"fingerprints": ["ab" * 32]}},
+     ["careteam"], "need client certificates"),
+    ({"allow": {"fingerprints": ["abcd"]}}, ["careteam"], "adt/allow/fingerprints/0"),
+    ({"max_message_kib": 1}, ["careteam"], "adt/max_message_kib"),
+])
+def test_adt_section_errors_say_what_is_wrong(tmp_path, adt, bots, message):
+    raw = good()
+    raw["accounts"][0]["bots"] = bots
+    raw["adt"] = adt
+    with pytest.raises(config.ConfigError, match=message):
+        config.load(write(tmp_path, raw))

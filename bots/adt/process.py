@@ -22,11 +22,11 @@ async def run_intake(config: Config, stop: asyncio.Event) -> None:
     listener = Listener(store, config.adt)
     monitoring: Monitoring | None = None
     try:
-        await listener.start()
-        if config.metrics.adt_listen is not None:
+        if config.metrics.adt_listen is not None:  # first: not ready until the listener serves
             monitoring = Monitoring([], store, checks=[
                 lambda: None if listener.serving else "listener: not serving"])
             await monitoring.start(*config.metrics.adt_listen)
+        await listener.start()
         await stop.wait()
     finally:
         if monitoring is not None:
