@@ -274,6 +274,21 @@ async def test_an_unterminated_frame_then_a_close_changes_nothing(
     assert len(await rows(store)) == 1
 
 
+async def test_connections_beyond_the_bound_are_closed_and_silent_ones_timed_out(
+        store: Store, start) -> None:
+    listener = await start(max_connections=1, idle_timeout_seconds=1)
+    first = await Client.connect(listener.port)
+    assert code(await first.send(A01)) == "AA"
+    second = await Client.connect(listener.port)
+    second.write(numbered("SECOND1"))
+    assert await second.closed()  # busy
+    await second.close()
+    assert await first.closed()  # a second without a message: idle
+    await first.close()
+    assert code(await send_one(listener.port, numbered("THIRD1"))) == "AA"
+    assert [r.control_id for r in await rows(store)] == ["MSG0001", "THIRD1"]
+
+
 async def test_tls_with_a_client_certificate_on_the_allow_list(
         store: Store, start, tmp_path: Path) -> None:
     ca = CertificateAuthority(tmp_path / "ca")
@@ -440,3 +455,18 @@ async def test_killed_mid_stream_then_restarted_every_message_is_stored_once(
     assert "adt.acknowledged" in logged
     for value in PID_VALUES:
         assert value not in logged
+
+
+@pytest.mark.e2e  # a child process
+def test_a_bad_tls_file_stops_the_start_saying_which(tmp_path: Path) -> None:
+    config = _config(tmp_path, free_port(), free_port())
+    raw = yaml.safe_load(config.read_text())
+    (tmp_path / "server.pem").write_text("not a certificate")
+    raw["adt"]["tls"] = {"certificate": "server.pem", "key": "missing.key"}
+    config.write_text(yaml.safe_dump(raw))
+    done = subprocess.run([sys.executable, "-m", "bots.cli", "adt", "--config", str(config)],
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)})
+    assert done.returncode == 2
+    assert f"adt/tls: certificate {tmp_path / 'server.pem'} or key {tmp_path / 'missing.key'}" \
+        in done.stderr

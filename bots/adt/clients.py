@@ -24,11 +24,16 @@ def server_context(tls: AdtTlsConfig) -> ssl.SSLContext:
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     try:
         ctx.load_cert_chain(str(tls.certificate), str(tls.key))
-        if tls.client_ca is not None:
+    except OSError as exc:  # ssl.SSLError included; neither names the file
+        raise ConfigError(f"adt/tls: certificate {tls.certificate} or key {tls.key}: "
+                          f"{exc.strerror or exc}") from None
+    if tls.client_ca is not None:
+        try:
             ctx.load_verify_locations(cafile=str(tls.client_ca))
-            ctx.verify_mode = ssl.CERT_REQUIRED
-    except (OSError, ssl.SSLError) as exc:
-        raise ConfigError(f"adt/tls: {exc}") from None
+        except OSError as exc:
+            raise ConfigError(f"adt/tls/client_ca {tls.client_ca}: {exc.strerror or exc}") \
+                from None
+        ctx.verify_mode = ssl.CERT_REQUIRED
     return ctx
 
 
