@@ -6,6 +6,8 @@ kills the process mid-stream (`kill -9`) and restarts it: nothing lost, nothing 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import ipaddress
 import logging
 import os
 import signal
@@ -14,7 +16,7 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -28,6 +30,7 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, select, text
 
 from bots import healthcheck
+from bots.adt.clients import refusal
 from bots.adt.listener import Listener
 from bots.adt.models import AdtMessage
 from bots.config import AdtConfig, AdtTlsConfig
@@ -70,8 +73,11 @@ async def store(db_url: str) -> AsyncIterator[Store]:
     await store.close()
 
 
+Start = Callable[..., Awaitable[Listener]]
+
+
 @pytest_asyncio.fixture
-async def start(store: Store) -> AsyncIterator[Callable[..., object]]:
+async def start(store: Store) -> AsyncIterator[Start]:
     """Start a listener on a free loopback port, with LOOPBACK's settings changed as asked."""
     started: list[Listener] = []
 
@@ -87,8 +93,8 @@ async def start(store: Store) -> AsyncIterator[Callable[..., object]]:
 
 
 @pytest_asyncio.fixture
-async def listener(start: Callable[..., object]) -> Listener:
-    return await start()  # type: ignore[misc]
+async def listener(start: Start) -> Listener:
+    return await start()
 
 
 class Client:
@@ -123,7 +129,7 @@ class Client:
         except ConnectionError:
             return True
 
-    async def close(self) -> None:
+    def close(self) -> None:
         self.writer.close()
 
 
@@ -132,7 +138,7 @@ async def send_one(port: int, raw: bytes, **options: object) -> hl7.Message:
     try:
         return await client.send(raw)
     finally:
-        await client.close()
+        client.close()
 
 
 def code(answer: hl7.Message) -> str:
@@ -176,7 +182,7 @@ async def test_one_connections_messages_are_answered_in_the_order_sent(
         client.write(numbered(control_id))
     await client.writer.drain()
     answers = [await client.ack() for _ in ids]
-    await client.close()
+    client.close()
     assert [answered_id(a) for a in answers] == ids
     assert {code(a) for a in answers} == {"AA"}
     assert [r.control_id for r in await rows(store)] == ids
@@ -200,7 +206,7 @@ async def test_a_malformed_message_gets_its_reason_and_nothing_is_stored(
     assert all(r.reason == reason for r in found)
 
 
-async def test_the_ack_texts_are_in_the_configured_language(start) -> None:
+async def test_the_ack_texts_are_in_the_configured_language(start: Start) -> None:
     listener = await start(language="en")
     answer = await send_one(listener.port, (DATA / "no_pid.hl7").read_bytes())
     assert err(answer, 8) == "Missing PID segment."
@@ -217,15 +223,13 @@ async def test_header_fields_too_long_for_their_column_are_refused_not_failed(
 
 
 async def test_a_client_off_the_allow_list_is_closed_and_logged_by_its_address(
-        store: Store, start, caplog: pytest.LogCaptureFixture) -> None:
-    import ipaddress
-
+        store: Store, start: Start, caplog: pytest.LogCaptureFixture) -> None:
     listener = await start(networks=(ipaddress.ip_network("10.0.0.0/8"),))
     caplog.set_level(logging.INFO, logger="bots.adt.listener")
     client = await Client.connect(listener.port)
     client.write(A01)
     assert await client.closed()
-    await client.close()
+    client.close()
     assert await rows(store) == []
     [refused] = [r for r in caplog.records if r.msg == "adt.client_refused"]
     assert (refused.client, refused.reason) == ("127.0.0.1", "address")  # type: ignore[attr-defined]
@@ -240,7 +244,7 @@ async def test_a_failure_gets_no_ack_and_the_listener_serves_the_next(
     client = await Client.connect(listener.port)
     client.write(A01)
     assert await client.closed()
-    await client.close()
+    client.close()
     assert any(r.msg == "adt.failed" for r in caplog.records)
     async with store.engine.begin() as conn:
         await conn.execute(text("ALTER TABLE adt_away RENAME TO adt_messages"))
@@ -249,19 +253,19 @@ async def test_a_failure_gets_no_ack_and_the_listener_serves_the_next(
 
 
 async def test_a_message_beyond_the_size_bound_is_refused_and_the_next_is_taken(
-        store: Store, start) -> None:
+        store: Store, start: Start) -> None:
     listener = await start(max_message_kib=16)
     big = A01.rstrip(b"\r\n") + b"\rNTE|1||" + b"x" * (20 * 1024) + b"\r"
     client = await Client.connect(listener.port)
     answer = await client.send(big)
     assert (code(answer), err(answer, 5)) == ("AR", "too_large")
     assert await client.closed()
-    await client.close()
+    client.close()
     # A frame that never ends: refused the same way once it passes the bound, memory kept.
     client = await Client.connect(listener.port)
     client.writer.write(b"\x0bMSH|^~\\&|" + b"y" * (40 * 1024))
     assert code(await client.ack()) == "AR"
-    await client.close()
+    client.close()
     assert code(await send_one(listener.port, A01)) == "AA"
     assert [r.control_id for r in await rows(store)] == ["MSG0001"]
 
@@ -271,28 +275,45 @@ async def test_an_unterminated_frame_then_a_close_changes_nothing(
     client = await Client.connect(listener.port)
     client.writer.write(b"\x0b" + A01)  # no end block: the sender died mid-message
     await client.writer.drain()
-    await client.close()
+    client.close()
     assert code(await send_one(listener.port, A01)) == "AA"
     assert len(await rows(store)) == 1
 
 
 async def test_connections_beyond_the_bound_are_closed_and_silent_ones_timed_out(
-        store: Store, start) -> None:
+        store: Store, start: Start) -> None:
     listener = await start(max_connections=1, idle_timeout_seconds=1)
     first = await Client.connect(listener.port)
     assert code(await first.send(A01)) == "AA"
     second = await Client.connect(listener.port)
     second.write(numbered("SECOND1"))
     assert await second.closed()  # busy
-    await second.close()
+    second.close()
     assert await first.closed()  # a second without a message: idle
-    await first.close()
+    first.close()
     assert code(await send_one(listener.port, numbered("THIRD1"))) == "AA"
     assert [r.control_id for r in await rows(store)] == ["MSG0001", "THIRD1"]
 
 
+def test_the_allow_list_by_network_then_subject_or_fingerprint(tmp_path: Path) -> None:
+    ca = CertificateAuthority(tmp_path / "ca")
+    gam, other = (ssl.PEM_cert_to_DER_cert(ca.client_cert(name)[0].read_text())
+                  for name in ("gam.chu.example", "other.chu.example"))
+    networks = replace(LOOPBACK, networks=(ipaddress.ip_network("10.20.0.0/16"),))
+    assert refusal(networks, "10.20.3.4", None) is None
+    assert refusal(networks, "::ffff:10.20.3.4", None) is None  # IPv4 on a dual-stack socket
+    assert refusal(networks, "10.21.0.1", gam) == "address"
+    by_subject = replace(networks, subjects=("CN=gam.chu.example",))
+    assert refusal(by_subject, "10.20.3.4", gam) is None
+    assert refusal(by_subject, "10.20.3.4", other) == "certificate"
+    assert refusal(by_subject, "10.20.3.4", None) == "certificate"
+    by_fingerprint = replace(networks, fingerprints=(hashlib.sha256(other).hexdigest(),))
+    assert refusal(by_fingerprint, "10.20.3.4", other) is None
+    assert refusal(by_fingerprint, "10.20.3.4", gam) == "certificate"
+
+
 async def test_tls_with_a_client_certificate_on_the_allow_list(
-        store: Store, start, tmp_path: Path) -> None:
+        store: Store, start: Start, tmp_path: Path) -> None:
     ca = CertificateAuthority(tmp_path / "ca")
     certificate, key = ca.server_cert()
     listener = await start(
@@ -311,7 +332,7 @@ async def test_tls_with_a_client_certificate_on_the_allow_list(
     other = await Client.connect(listener.port, ssl=client_context("other.chu.example"))
     other.write(numbered("OTHER1"))
     assert await other.closed()
-    await other.close()
+    other.close()
     # No certificate: the handshake fails.
     with pytest.raises((ssl.SSLError, ConnectionError, asyncio.IncompleteReadError)):
         await send_one(listener.port, numbered("NOCERT1"), ssl=client_context(None))
@@ -351,7 +372,7 @@ async def test_any_framed_bytes_get_an_ack_or_a_close_and_the_next_message_its_a
         except (asyncio.IncompleteReadError, ConnectionError):
             answer = None
     finally:
-        await client.close()
+        client.close()
     if answer is not None:
         try:  # the ACK comes in the message's character set
             ack = hl7.parse(answer.decode("utf-8"))
@@ -439,14 +460,14 @@ async def test_killed_mid_stream_then_restarted_every_message_is_stored_once(
             await asyncio.sleep(0.05)
         proc.send_signal(signal.SIGKILL)
         assert proc.wait(10) == -signal.SIGKILL
-        await client.close()
+        client.close()
         survived = set(await _stored(tmp_path))
         assert acked <= survived  # every AA was given after its commit
         assert len(acked) < len(survived) < len(ids)  # stored, not acknowledged: to resend
         proc = _start_process(config, port)
         resent = [i for i in ids if i not in acked]  # what the sender has no ACK for
         client = await _send_all(port, resent, acked, read=len(resent))
-        await client.close()
+        client.close()
         assert acked == set(ids)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0  # a clean stop

@@ -111,6 +111,8 @@ class Listener:
                         client: str) -> None:
         while True:
             try:
+                # The library waits for a frame's end as long as it takes: the timeout bounds a
+                # silent client and one that trickles a frame out.
                 raw = await asyncio.wait_for(reader.readblock(),
                                              self.config.idle_timeout_seconds)
             except asyncio.IncompleteReadError as exc:  # the client closed the connection
