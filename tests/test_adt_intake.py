@@ -355,9 +355,11 @@ async def test_no_patient_data_in_the_logs(listener: Listener,
 FRAMES = (st.binary(max_size=2000)
           | st.binary(max_size=600).map(lambda b: A01[:120] + b)
           | st.tuples(st.integers(0, len(A01)), st.binary(min_size=1, max_size=40)).map(
-              lambda cut: A01[:cut[0]] + cut[1] + A01[cut[0]:]))
+              lambda cut: A01[:cut[0]] + cut[1] + A01[cut[0]:])
+          | st.text(max_size=300).map(numbered))  # any MSH-10
 
 
+@pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
 @settings(max_examples=examples(300), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(FRAMES)
