@@ -8,7 +8,7 @@ from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 from bots.adt.applier import Applier
-from bots.adt.texts import TEXTS
+from bots.adt.texts import APPLIER, TEXTS
 from bots.common.roles import Roles
 from bots.config import Config, ConfigError, WardConfig
 from bots.episode.movements import Episodes
@@ -34,4 +34,4 @@ def wards(config: Config) -> dict[str, WardConfig]:
 
 def adt(config: Config, episodes: Episodes) -> Bot:
     applier = Applier(wards(config), episodes, ZoneInfo(config.timezone))
-    return Bot("adt", texts=(TEXTS,), services=[applier.serve])
+    return Bot("adt", texts=(TEXTS, APPLIER), services=[applier.serve])

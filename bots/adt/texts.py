@@ -36,7 +36,11 @@ TEXTS: Catalogue = {
     "adt.unknown_disposition": {
         "fr": "Mode de sortie inconnu dans {field} (table de correspondance : docs/ADT.md).",
         "en": "Unknown discharge disposition in {field} (mapping table: docs/ADT.md)."},
-    # Set aside by the applier (bots/adt/applier.py): listed in the coordination rooms.
+}
+
+# What the applier (bots/adt/applier.py) says in rooms, and why it set a row aside (listed in
+# the coordination rooms beside the intake's refusals above).
+APPLIER: Catalogue = {
     "adt.unknown_ward": {
         "fr": "Service inconnu dans {field} : à déclarer dans adt.wards (docs/OPERATIONS.md) ou "
               "à traiter à la main.",
