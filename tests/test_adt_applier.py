@@ -17,6 +17,7 @@ from bots.adt.inbox import take
 from bots.adt.models import AdtMessage
 from bots.common.models import PATIENT, CareRoom, TeamMember
 from bots.config import WardConfig
+from bots.devstack.patients import ins_for
 from bots.followup.models import FollowupEvent, FollowupPlan
 from bots.runtime.store import utcnow
 from tests.adt_samples import message
@@ -204,3 +205,12 @@ async def test_a_transfer_updates_the_ward_and_tells_the_room(feed):
     assert room.ward == "Pneumologie"
     assert [(s.room_id, s.body) for s in sent] == [
         (room_id, "🏥 Transfert signalé par l'hôpital : service Pneumologie.")]
+
+
+async def test_same_traits_under_another_ins_is_set_aside_for_identity_monitoring(feed):
+    await feed.h.patient({IDEC: "IDEC"})  # PATIENT Test, born 12/03/1948, her own INS
+    await feed.send(message("A01", "M1", admitted=ago(0), ins=ins_for("2480375999999"),
+                            family="PATIENT", given="TEST", birth="19480312"))
+    await feed.round()
+    assert await feed.states() == [("M1", "quarantined", "identity_conflict")]
+    assert len(await feed.patient_rooms()) == 1
