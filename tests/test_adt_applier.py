@@ -214,3 +214,20 @@ async def test_same_traits_under_another_ins_is_set_aside_for_identity_monitorin
     await feed.round()
     assert await feed.states() == [("M1", "quarantined", "identity_conflict")]
     assert len(await feed.patient_rooms()) == 1
+
+
+def test_every_reason_for_setting_a_row_aside_reads_in_both_languages():
+    from bots.adt.render import reason
+    from bots.adt.texts import APPLIER, TEXTS
+    from bots.runtime.i18n import register
+
+    register(TEXTS)
+    register(APPLIER)
+    for lang in ("fr", "en"):
+        for why, field in [("unknown_ward", "PV1-3"), ("identity_conflict", "PID-3"),
+                           ("followup_exists", "PV1-45"), ("episode_closed", None),
+                           ("failed", None), ("missing_field", "PV1-36")] + [
+                ("not_automated", event) for event in ("A08", "A11", "A13", "A40")]:
+            text = reason(lang, why, field)  # type: ignore[arg-type]
+            assert text and "{" not in text
+        assert "a_newer_reason" in reason(lang, "a_newer_reason", "ZFM-2")  # type: ignore[arg-type]

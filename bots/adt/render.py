@@ -6,12 +6,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bots.adt.models import AdtMessage
+from bots.adt.texts import APPLIER, TEXTS
 from bots.runtime.i18n import Lang, t
 from bots.runtime.notice import Html, join
 
 
 def reason(lang: Lang, why: str, field: str | None) -> Html:
-    """Why a row was set aside: the intake's refusals and the applier's own reasons alike."""
+    """Why a row was set aside: the intake's refusals and the applier's own reasons alike (a
+    reason this version has no text for, written by a newer intake, is named as it is)."""
+    if f"adt.{why}" not in TEXTS and f"adt.{why}" not in APPLIER:
+        return t(lang, "adt.other_reason", reason=why, field=field or "—")
     what = t(lang, f"adt.event.{field}") if why == "not_automated" else ""
     return t(lang, f"adt.{why}", field=field or "", what=what)
 

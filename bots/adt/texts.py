@@ -67,6 +67,7 @@ APPLIER: Catalogue = {
               "journal des bots dit l'erreur).",
         "en": "Applying this message failed several times: to handle by hand (the bots' log "
               "says the error)."},
+    "adt.other_reason": {"fr": "Raison {reason} ({field}).", "en": "Reason {reason} ({field})."},
     "adt.event.A08": {"fr": "mise à jour de l'identité", "en": "identity update"},
     "adt.event.A11": {"fr": "annulation d'admission", "en": "admission cancelled"},
     "adt.event.A13": {"fr": "annulation de sortie", "en": "discharge cancelled"},
