@@ -29,11 +29,23 @@ def test_a_discharge_waiting_for_its_admission_lets_the_admission_pass():
 
 
 def test_a_waiting_row_holds_back_what_it_does_not_wait_for():
-    assert ids(rows(("p", "A03", "waiting"), ("p", "A02", "stored"),
-                    ("p", "A01", "stored"))) == []
-    assert ids(rows(("p", "A03", "waiting"), ("p", "A11", "stored"))) == []
-    # A row with no reason to wait for anything blocks what follows until applied.
-    assert ids(rows(("p", "A11", "waiting"), ("p", "A01", "stored"))) == []
+    assert ids(rows(("p", "A03", "waiting"), ("p", "A03", "stored"))) == []
+    assert ids(rows(("p", "A02", "waiting"), ("p", "A05", "stored"))) == [2]
+    # A stored row goes first, even a discharge before its admission: tried, it will wait.
+    assert ids(rows(("p", "A03", "stored"), ("p", "A01", "stored"))) == [1]
+
+
+def test_rows_that_need_the_room_too_wait_with_the_waiting_one_for_the_admission():
+    # A second discharge (or a transfer) behind a waiting one would wait for the same
+    # admission: the admission passes them all, then they are tried in order.
+    assert ids(rows(("p", "A03", "waiting"), ("p", "A03", "stored"),
+                    ("p", "A02", "stored"), ("p", "A01", "stored"))) == [4]
+
+
+def test_what_is_only_listed_for_a_person_neither_waits_nor_is_held_back():
+    assert ids(rows(("p", "A03", "waiting"), ("p", "A11", "stored"),
+                    ("p", "A01", "stored"))) == [2]
+    assert ids(rows(("p", "A40", "stored"), ("p", "A01", "stored"))) == [1]
 
 
 def test_only_waiting_rows_left_means_nothing_to_do_and_rows_without_patient_stand_alone():

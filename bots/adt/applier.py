@@ -25,7 +25,7 @@ from sqlalchemy import select, update
 from bots.adt import render
 from bots.adt.messages import Movement, Refused, read
 from bots.adt.models import AdtMessage
-from bots.adt.order import ADMISSIONS, Pending, next_rows
+from bots.adt.order import ADMISSIONS, NOT_AUTOMATED, Pending, next_rows
 from bots.common import records as care_rooms
 from bots.common.models import CareRoom
 from bots.config import WardConfig
@@ -46,7 +46,6 @@ REPORT_BATCH = 50  # quarantined rows listed per message
 BY = "adt"  # who recorded a discharge or a readmission (the follow-up's `by` columns)
 # Admissions that record a readmission: a pre-admission (A05) is one to come.
 RETURNS = frozenset({"A01", "A04"})
-NOT_AUTOMATED = frozenset({"A08", "A11", "A13", "A40"})
 
 
 @dataclass(frozen=True)
@@ -143,6 +142,7 @@ class Applier:
             return await self._discharge(tx, runtime, movement)
         if movement.event == "A02":
             return await self._transfer(tx, movement)
+        assert movement.event in NOT_AUTOMATED
         return aside("not_automated", movement.event)
 
     async def _room(self, tx: Transaction, movement: Movement) -> CareRoom | Outcome | None:

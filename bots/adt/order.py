@@ -15,6 +15,9 @@ from dataclasses import dataclass
 ADMISSIONS = frozenset({"A01", "A04", "A05"})
 # What a waiting row of each event waits for: the patient's room, which an admission opens.
 WAITS_FOR: dict[str, frozenset[str]] = {"A03": ADMISSIONS, "A02": ADMISSIONS}
+# Events the applier does not apply yet: only listed for a person, so nothing waits for them
+# and they wait for nothing.
+NOT_AUTOMATED = frozenset({"A08", "A11", "A13", "A40"})
 
 
 @dataclass(frozen=True)
@@ -37,9 +40,13 @@ def next_rows(rows: Iterable[Pending]) -> list[Pending]:
     for queue in by_patient.values():
         waiting: list[Pending] = []
         for row in queue:
-            if row.state != "waiting":
-                if all(row.event in WAITS_FOR.get(w.event or "", frozenset()) for w in waiting):
-                    chosen.append(row)
-                break
-            waiting.append(row)
+            # Behind a waiting row the patient has no room yet: a row that needs one would
+            # wait too, for the same admission.
+            if row.state == "waiting" or (waiting and (row.event or "") in WAITS_FOR):
+                waiting.append(row)
+                continue
+            if row.event in NOT_AUTOMATED or all(
+                    row.event in WAITS_FOR.get(w.event or "", frozenset()) for w in waiting):
+                chosen.append(row)
+            break
     return sorted(chosen, key=lambda r: r.id)
