@@ -5,6 +5,7 @@ creates is marked open by hand here (no homeserver); tests/test_adt_room.py does
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -15,6 +16,7 @@ from sqlalchemy import select
 from bots.adt.applier import Applier
 from bots.adt.inbox import take
 from bots.adt.models import AdtMessage
+from bots.adt.order import Pending
 from bots.common.models import PATIENT, CareRoom, TeamMember
 from bots.config import WardConfig
 from bots.devstack.patients import ins_for
@@ -231,3 +233,25 @@ def test_every_reason_for_setting_a_row_aside_reads_in_both_languages():
             text = reason(lang, why, field)  # type: ignore[arg-type]
             assert text and "{" not in text
         assert "a_newer_reason" in reason(lang, "a_newer_reason", "ZFM-2")  # type: ignore[arg-type]
+
+
+async def test_two_appliers_at_once_apply_each_row_once(feed):
+    other = Applier(feed.applier.wards, feed.applier.episodes, feed.applier.zone)
+    await feed.send(message("A01", "M1", admitted=ago(15)))
+    await feed.round()
+    await feed.created()
+    await feed.send(message("A03", "M2", admitted=ago(15), discharged=ago(12), disposition="8"))
+    await feed.send(message("A01", "M3", admitted=ago(0), admission_type="U"))
+    mark = len(feed.h.sender.sent)
+    await asyncio.gather(feed.applier.round(feed.h.runtime), other.round(feed.h.runtime))
+    sent = feed.h.sender.sent[mark:]
+    assert [state for _, state, _ in await feed.states()] == ["applied"] * 3
+    assert len([s for s in sent if s.body.startswith("Suivi RH30 démarré (")]) == 1
+    assert len([s for s in sent if "à J+12" in s.body]) == 1
+    async with feed.h.runtime.transaction() as tx:
+        assert len((await tx.session.scalars(select(FollowupEvent))).all()) == 1
+    # A row another applier has just applied (this one saw it `stored`) is left alone.
+    row = (await feed.rows())[2]
+    stale = Pending(row.id, row.patient, row.event, "stored")
+    assert await feed.applier.apply(feed.h.runtime, stale) == "gone"
+    assert (await feed.rows())[2].applied_at == row.applied_at
