@@ -115,7 +115,11 @@ class Applier:
                     await tx.session.execute(update(AdtMessage).where(
                         AdtMessage.patient == row.patient, AdtMessage.state == "waiting")
                         .values(state="stored"))
-                return outcome.state
+            if outcome.state != "stored":
+                log.info("ADT row handled", extra={
+                    "adt_message": pending.id, "event": pending.event, "state": outcome.state,
+                    "reason": outcome.reason})
+            return outcome.state
         except Exception as exc:
             # The error's kind only: a message may carry identity (no PID in logs).
             log.error("ADT row could not be applied", extra={
