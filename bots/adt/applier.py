@@ -89,7 +89,8 @@ class Applier:
             for row in chosen:
                 tried.add(row.id)
                 if await self.apply(runtime, row) == "applied":
-                    tried.clear()  # the patient's waiting rows are due again
+                    # The patient's waiting rows are due again, in this round.
+                    tried -= {r.id for r in pending if r.patient == row.patient}
         await self.report(runtime)
 
     async def apply(self, runtime: Runtime, pending: Pending) -> str:
