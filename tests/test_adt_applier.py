@@ -228,7 +228,8 @@ def test_every_reason_for_setting_a_row_aside_reads_in_both_languages():
     for lang in ("fr", "en"):
         for why, field in [("unknown_ward", "PV1-3"), ("identity_conflict", "PID-3"),
                            ("followup_exists", "PV1-45"), ("episode_closed", None),
-                           ("failed", None), ("missing_field", "PV1-36")] + [
+                           ("failed", None), ("missing_field", "PV1-36"),
+                           ("room_failed", None)] + [
                 ("not_automated", event) for event in ("A08", "A11", "A13", "A40")]:
             text = reason(lang, why, field)  # type: ignore[arg-type]
             assert text and "{" not in text
@@ -255,3 +256,36 @@ async def test_two_appliers_at_once_apply_each_row_once(feed):
     stale = Pending(row.id, row.patient, row.event, "stored")
     assert await feed.applier.apply(feed.h.runtime, stale) == "gone"
     assert (await feed.rows())[2].applied_at == row.applied_at
+
+
+async def test_a_waiting_discharge_is_tried_again_once_a_person_opened_the_room(feed):
+    coordination = await feed.h.coordination({IDEC: "IDEC"})
+    await feed.send(message("A01", "M1", admitted=ago(3), ward="URG"))  # set aside
+    await feed.send(message("A03", "M2", admitted=ago(3), discharged=ago(0), disposition="8"))
+    await feed.round()
+    assert await feed.states() == [("M1", "quarantined", "unknown_ward"), ("M2", "waiting", None)]
+    await feed.h.command(coordination, IDEC, f"!patient ouvrir DUPONT Marie 15/03/1948 F {INS} "
+                                             "service=Urgences")
+    await feed.created()
+    await feed.round()
+    assert (await feed.states())[1] == ("M2", "waiting", None)  # no row of the feed came
+    await feed.applier.recheck(feed.h.runtime)
+    await feed.round()
+    assert (await feed.states())[1] == ("M2", "applied", None)
+    assert await feed.plan() is not None
+
+
+async def test_an_admission_whose_room_could_not_be_created_is_listed(feed):
+    coordination = await feed.h.coordination({IDEC: "IDEC"})
+    await feed.send(message("A01", "M1", admitted=ago(0)))
+    await feed.round()
+    [room] = await feed.patient_rooms()
+    # What the care-team bot does when the homeserver refuses the team: the request goes.
+    provisioner = feed.applier.episodes.open.__self__.provisioner  # type: ignore[attr-defined]
+    provisioner.runtime = feed.h.runtime
+    await provisioner._give_up(room.id, "compte(s) inconnu(s)")
+    await feed.applier.recheck(feed.h.runtime)
+    sent = await feed.round()
+    assert await feed.states() == [("M1", "quarantined", "room_failed")]
+    [listing] = [s for s in sent if s.room_id == coordination]
+    assert "A01 · MSH-10 M1" in listing.body and "n'a pas pu être créé" in listing.body

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 POLL_EVERY = 1.0  # seconds between looks for new rows (PostgreSQL LISTEN/NOTIFY: later)
+RECHECK_EVERY = 60.0  # seconds between looks at what changed on the rooms' side (`recheck`)
 MAX_ATTEMPTS = 3  # a row whose application raises this often is quarantined
 REPORT_BATCH = 50  # quarantined rows listed per message
 BY = "adt"  # who recorded a discharge or a readmission (the follow-up's `by` columns)
@@ -70,9 +71,28 @@ class Applier:
         self.wards, self.episodes, self.zone = wards, episodes, zone
 
     async def serve(self, runtime: Runtime) -> None:
+        loop = asyncio.get_running_loop()
+        rechecked = -RECHECK_EVERY
         while True:
+            if loop.time() - rechecked >= RECHECK_EVERY:
+                await self.recheck(runtime)
+                rechecked = loop.time()
             await self.round(runtime)
             await asyncio.sleep(POLL_EVERY)
+
+    async def recheck(self, runtime: Runtime) -> None:
+        """At start and every `RECHECK_EVERY`: what the rooms' side may have changed without a
+        row of the feed. Waiting rows are tried again (a person may have opened the room by
+        hand: the advice for an admission set aside); an admission applied whose room the
+        care-team bot could not create (an unknown team member: it deletes the request) is set
+        aside, to be redone by hand."""
+        async with runtime.transaction() as tx:
+            await tx.session.execute(update(AdtMessage).where(AdtMessage.state == "waiting")
+                                     .values(state="stored"))
+            await tx.session.execute(update(AdtMessage).where(
+                AdtMessage.state == "applied", AdtMessage.care_room_id.is_(None),
+                AdtMessage.event.in_(ADMISSIONS)).values(state="quarantined",
+                                                         reason="room_failed", field=None))
 
     async def round(self, runtime: Runtime) -> None:
         """Apply every row that may be applied now, then list the new quarantined rows."""

@@ -56,6 +56,13 @@ APPLIER: Catalogue = {
               "et à noter à la main.",
         "en": "This episode's RH30 follow-up is already set for another discharge: to check and "
               "record by hand."},
+    "adt.room_failed": {
+        "fr": "Le salon de cette admission n'a pas pu être créé (compte de l'équipe du service "
+              "inconnu ou non autorisé : journal des bots) : corrigez adt.wards, puis ouvrez-le "
+              "avec !patient ouvrir.",
+        "en": "The room of this admission could not be created (a ward team account unknown or "
+              "not allowed: the bots' log): correct adt.wards, then open it with !patient "
+              "open."},
     "adt.episode_closed": {
         "fr": "La chambre du patient est en cours de clôture : à traiter à la main.",
         "en": "The patient's room is being closed: to handle by hand."},
