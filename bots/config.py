@@ -79,6 +79,9 @@ class WardConfig:
 
     name: str
     team: tuple[tuple[str, str], ...]
+    # Where its rooms' opening (or failure) is told: one of the care-team bot's coordination
+    # rooms; None: nowhere (as for the API).
+    coordination_room: str | None = None
 
 
 @dataclass(frozen=True)
@@ -256,8 +259,8 @@ def _adt_wards(raw: dict[str, Any]) -> dict[str, WardConfig]:
     """`adt.wards` (the listener's keys of `adt` are read apart). A member is `@user:server:ROLE`:
     the role after the last colon (a server may carry a port)."""
     return {code: WardConfig(ward["name"], tuple(
-        (user, role) for user, _, role in (m.rpartition(":") for m in ward["team"])))
-        for code, ward in raw.items()}
+        (user, role) for user, _, role in (m.rpartition(":") for m in ward["team"])),
+        ward.get("coordination_room")) for code, ward in raw.items()}
 
 
 def _careteam(raw: dict[str, Any], source: str, resolve: Any) -> CareteamConfig:

@@ -3,12 +3,14 @@ by the intake's own step (`bots.adt.inbox.take`), found by the applier's polling
 process. A discharge that came before its admission waits; the admission opens the room with the
 ward's team, whose members read the identity card; the discharge then starts the follow-up; an
 admission on day 12 records the readmission, alerts the room and counts in `!rh30 stats`; a
-resent message changes nothing; an unknown ward is listed in the coordination room."""
+resent message changes nothing; an unknown ward is listed in the coordination room, and a
+ward whose team the homeserver does not know is told there."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -34,10 +36,17 @@ async def until(check: Callable[[], Awaitable[Any]], timeout: float = 30) -> Any
 
 async def test_admission_discharge_and_readmission_from_the_feed(make_bot, make_clinician):
     idec, mh = await make_clinician(), await make_clinician()
-    wards = {"CARDIO": WardConfig("Cardiologie", ((idec.user_id, "IDEC"), (mh.user_id, "MH")))}
-    setup = await care_setup(make_bot, make_clinician, bots=("careteam", "followup", "adt"),
-                             bot={"adt_wards": wards})
-    runtime, coordinator = setup.bot.runtime, setup.coordinator
+    setup = await care_setup(make_bot, make_clinician, bots=("careteam", "followup", "adt"))
+    # The wards, once the coordination room they report to exists (a restart loses nothing).
+    server = idec.user_id.split(":", 1)[1]
+    wards = {"CARDIO": WardConfig("Cardiologie", ((idec.user_id, "IDEC"), (mh.user_id, "MH")),
+                                  setup.coordination_room),
+             "GERIA": WardConfig("Gériatrie", ((f"@nobody-here:{server}", "IDE"),),
+                                 setup.coordination_room)}
+    await setup.bot.stop()
+    setup.bot.config = replace(setup.bot.config, adt_wards=wards)
+    runtime, coordinator = await setup.bot.start(), setup.coordinator
+    coordination = setup.coordination_room
 
     async def feed(raw: bytes) -> bool:
         async with runtime.transaction() as tx:
@@ -64,6 +73,9 @@ async def test_admission_discharge_and_readmission_from_the_feed(make_bot, make_
     await until(discharge_waits)
     assert await feed(message("A01", "M1", admitted=d0 - timedelta(days=3)))
     room = await until(room_id)
+    opened = await coordinator.wait_for(lambda r, e: r == coordination and room in e.source[
+        "content"].get("formatted_body", ""))
+    assert "Salon patient ouvert" in opened.body and "DUPONT" not in opened.body
     welcome = await welcomed(idec, room)
     assert welcome.decrypted and "DUPONT" in welcome.body and "Cardiologie" in welcome.body
     plan = await idec.wait_for(lambda r, e: r == room and "Suivi RH30" in getattr(e, "body", "")
@@ -85,15 +97,23 @@ async def test_admission_discharge_and_readmission_from_the_feed(make_bot, make_
     assert await feed(message("A01", "M4", admitted=today(), ward="URG",
                               ins=ins_for("1800175123456"), family="MARTIN", given="PAUL",
                               birth="19800115", sex="M"))
-    listing = await coordinator.wait_for(lambda r, e: r == setup.coordination_room and
+    listing = await coordinator.wait_for(lambda r, e: r == coordination and
                                          "MSH-10 M4" in getattr(e, "body", ""), start=mark)
     assert "Service inconnu dans PV1-3" in listing.body and "MARTIN" not in listing.body
+    # A ward whose team the homeserver does not know: the room cannot be made, and they hear it.
+    assert await feed(message("A01", "M5", admitted=today(), ward="GERIA",
+                              ins=ins_for("1800175123456"), family="MARTIN", given="PAUL",
+                              birth="19800115", sex="M"))
+    failed = await coordinator.wait_for(lambda r, e: r == coordination and
+                                        "n'a pas pu être créé" in getattr(e, "body", ""),
+                                        start=mark)
+    assert "nobody-here" in failed.body and "MARTIN" not in failed.body
 
     # The readmission counts, once: the resent admission changed nothing.
-    event_id = await coordinator.send(setup.coordination_room, "!rh30 stats")
-    table = await coordinator.reply_to(setup.coordination_room, event_id, runtime.user_id)
+    event_id = await coordinator.send(coordination, "!rh30 stats")
+    table = await coordinator.reply_to(coordination, event_id, runtime.user_id)
     assert "Réhospitalisations à 30 jours" in table.body and "1 (1)" in table.body
     assert len([e for r, e in idec.timeline if r == room and "à J+12" in getattr(
         e, "body", "")]) == 1
     assert await states() == {"M1": "applied", "M2": "applied", "M3": "applied",
-                              "M4": "quarantined"}
+                              "M4": "quarantined", "M5": "applied"}

@@ -128,10 +128,15 @@ def test_adt_wards_and_a_role_the_roles_file_does_not_know_stops_the_start(tmp_p
 
     raw = good()
     raw["adt"] = {"wards": {"CARDIO": {"name": "Cardiologie", "team": [
-        "@idec:chu.example:idec", "@mh:chu.example:8448:MH"]}}}
+        "@idec:chu.example:idec", "@mh:chu.example:8448:MH"],
+        "coordination_room": "!coord:chu.example"}, "URG": {"name": "Urgences", "team": [
+            "@idec:chu.example:IDEC"]}}}
     cfg = config.load(write(tmp_path, raw))
-    assert cfg.adt_wards == {"CARDIO": config.WardConfig(
-        "Cardiologie", (("@idec:chu.example", "idec"), ("@mh:chu.example:8448", "MH")))}
+    assert cfg.adt_wards == {
+        "CARDIO": config.WardConfig("Cardiologie", (("@idec:chu.example", "idec"),
+                                                    ("@mh:chu.example:8448", "MH")),
+                                    "!coord:chu.example"),
+        "URG": config.WardConfig("Urgences", (("@idec:chu.example", "IDEC"),))}
     for bots, why in [(("careteam", "adt"), "bot adt needs followup"),
                       (("careteam", "followup", "adt"), "adt/wards/CARDIO: unknown role 'CHEF'")]:
         wards = {"CARDIO": config.WardConfig("Cardiologie", (("@x:chu.example", "CHEF"),))}

@@ -89,12 +89,13 @@ class CareTeam:
                     admitted_on: date | None) -> CareRoom:
         """The room of a patient the hospital's feed admits (bots/adt/): found, or asked for with
         the ward's default team, as `!patient ouvrir` asks for it; the provisioner creates it
-        once `tx` commits (its identity card is the room's first message)."""
+        once `tx` commits (its identity card is the room's first message) and says so in the
+        ward's coordination room, if it has one."""
         req = OpenRequest(identity, team=tuple(Member(user, role) for user, role in ward.team),
                           ward=ward.name, admission_date=admitted_on)
         room, created = await records.register_patient(
             tx, req, prefix=self.settings.ref_prefix, language=self.config.language,
-            requested_by=ADT_REQUESTER)
+            requested_by=ADT_REQUESTER, origin_room_id=ward.coordination_room)
         if created:
             tx.after_commit.append(self.provisioner.wake)
         return room
