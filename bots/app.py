@@ -7,7 +7,7 @@ import logging
 
 from bots.config import Config, ConfigError
 from bots.monitoring import Monitoring
-from bots.registry import BOTS, BRIDGE_BOTS, COMPANION_WORDS, REQUIRES
+from bots.registry import BOTS, BRIDGE_BOTS, COMPANION_WORDS, COMPOSED, REQUIRES, build
 from bots.runtime.runtime import Runtime
 from bots.runtime.store import Store, migrate
 from bots.runtime.vault import Vault
@@ -30,10 +30,10 @@ def build_runtimes(config: Config, store: Store, *, bridge: bool = False) -> lis
                               "account of its own (its own process: `liaison bridge`)")
         if bool(bridged) != bridge:
             continue
-        unknown = [name for name in account.bots if name not in BOTS]
+        unknown = [name for name in account.bots if name not in {*BOTS, *COMPOSED}]
         if unknown:
             raise ConfigError(f"{account.user_id}: unknown bot(s) {', '.join(unknown)}; "
-                              f"known: {', '.join(sorted(BOTS)) or 'none'}")
+                              f"known: {', '.join(sorted({*BOTS, *COMPOSED})) or 'none'}")
         for name in account.bots:
             missing = [r for r in REQUIRES.get(name, ()) if r not in account.bots]
             if missing:
@@ -43,7 +43,7 @@ def build_runtimes(config: Config, store: Store, *, bridge: bool = False) -> lis
         foreign = frozenset(COMPANION_WORDS) if config.careteam.companions and not bridge \
             else frozenset()
         runtimes.append(Runtime(config, account, store,
-                                [BOTS[name](config) for name in account.bots], foreign=foreign,
+                                build(config, account.bots), foreign=foreign,
                                 companions=frozenset(config.careteam.companions),
                                 declared_rooms=frozenset(config.careteam.coordination_rooms),
                                 own_accounts=frozenset(own)))

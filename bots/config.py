@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
 from typing import Any, Literal
@@ -71,6 +71,18 @@ class FollowupConfig:
     default_template: str = "rh30-default"
     post_at: time = time(9, 0)
     holidays_subdivision: str | None = None
+
+
+@dataclass(frozen=True)
+class WardConfig:
+    """A ward the hospital's ADT feed names (PV1-3.1): the name shown in the room and the team
+    a room opened at admission gets, as (user ID, role code) pairs."""
+
+    name: str
+    team: tuple[tuple[str, str], ...]
+    # Where its rooms' opening (or failure) is told: one of the care-team bot's coordination
+    # rooms; None: nowhere (as for the API).
+    coordination_room: str | None = None
 
 
 @dataclass(frozen=True)
@@ -177,6 +189,8 @@ class Config:
     homeserver_admin: str = ""
     admin_token: str | None = None  # a server admin's token: lifts the bots' rate limits
     metrics: MetricsConfig = MetricsConfig()
+    # `adt.wards`, by the feed's point-of-care code: what the ADT applier opens rooms with.
+    adt_wards: dict[str, WardConfig] = field(default_factory=dict)
 
     @property
     def admin_url(self) -> str:
@@ -242,6 +256,7 @@ def parse(raw: Any, source: str, base: Path) -> Config:
     return Config(
         homeserver_admin=raw.get("homeserver_admin", "").rstrip("/"), admin_token=admin_token,
         metrics=_metrics(raw.get("metrics") or {}),
+        adt_wards=_adt_wards((raw.get("adt") or {}).get("wards") or {}),
         careteam=_careteam(raw.get("careteam") or {}, source, resolve),
         discharge=_discharge(raw.get("discharge") or {}, source, resolve),
         followup=_followup(raw.get("followup") or {}, resolve),
@@ -272,6 +287,14 @@ def _metrics(raw: dict[str, Any]) -> MetricsConfig:
     return MetricsConfig(listen=_listen(raw.get("listen")),
                          bridge_listen=_listen(raw.get("bridge_listen")),
                          adt_listen=_listen(raw.get("adt_listen")))
+
+
+def _adt_wards(raw: dict[str, Any]) -> dict[str, WardConfig]:
+    """`adt.wards` (the listener's keys of `adt` are read apart). A member is `@user:server:ROLE`:
+    the role after the last colon (a server may carry a port)."""
+    return {code: WardConfig(ward["name"], tuple(
+        (user, role) for user, _, role in (m.rpartition(":") for m in ward["team"])),
+        ward.get("coordination_room")) for code, ward in raw.items()}
 
 
 def _careteam(raw: dict[str, Any], source: str, resolve: Any) -> CareteamConfig:

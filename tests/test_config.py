@@ -163,3 +163,29 @@ def test_adt_section_errors_say_what_is_wrong(tmp_path, adt, bots, message):
     raw["adt"] = adt
     with pytest.raises(config.ConfigError, match=message):
         config.load(write(tmp_path, raw))
+
+
+def test_adt_wards_and_a_role_the_roles_file_does_not_know_stops_the_start(tmp_path):
+    from bots.app import build_runtimes
+
+    raw = good()
+    raw["adt"] = {"wards": {"CARDIO": {"name": "Cardiologie", "team": [
+        "@idec:chu.example:idec", "@mh:chu.example:8448:MH"],
+        "coordination_room": "!coord:chu.example"}, "URG": {"name": "Urgences", "team": [
+            "@idec:chu.example:IDEC"]}}}
+    cfg = config.load(write(tmp_path, raw))
+    assert cfg.adt_wards == {
+        "CARDIO": config.WardConfig("Cardiologie", (("@idec:chu.example", "idec"),
+                                                    ("@mh:chu.example:8448", "MH")),
+                                    "!coord:chu.example"),
+        "URG": config.WardConfig("Urgences", (("@idec:chu.example", "IDEC"),))}
+    for bots, why in [(("careteam", "adt"), "bot adt needs followup"),
+                      (("careteam", "followup", "adt"), "adt/wards/CARDIO: unknown role 'CHEF'")]:
+        wards = {"CARDIO": config.WardConfig("Cardiologie", (("@x:chu.example", "CHEF"),))}
+        accounts = (config.AccountConfig("@liaison:chu.example", "pw", "Liaison", bots),)
+        with pytest.raises(config.ConfigError, match=why):
+            build_runtimes(replace(cfg, accounts=accounts, adt_wards=wards),
+                           store=None)  # type: ignore[arg-type]
+    raw["adt"]["wards"]["CARDIO"]["team"] = ["@idec:chu.example"]  # no role
+    with pytest.raises(config.ConfigError, match="adt/wards/CARDIO/team/0"):
+        config.load(write(tmp_path, raw))

@@ -131,7 +131,7 @@ async def test_patient_register_on_both_databases(store: Store):
         assert not created and again.id == first.id
         other_ins = make_identity("DUPONT", "Marie", date(1948, 3, 12), "F",
                                   ins=ins_for("2480375123457"))
-        with pytest.raises(careteam.IdentityConflict):
+        with pytest.raises(care_rooms.IdentityConflict):
             await careteam.find_patient(tx, other_ins)
         assert [m.user_id for m in await care_rooms.team(tx, first)] == ["@ide:test"]
     with pytest.raises(IntegrityError):

@@ -1,5 +1,6 @@
-"""The ADT intake's texts (fr first, en): why a message is refused. They name the field, never
-its content (they go into ACKs and logs). Handed explicitly to `Refused.text` and `ack`."""
+"""The ADT feed's texts (fr first, en): why a message is refused or set aside, and what the
+applier says in rooms. They name the field, never its content (refusals go into ACKs and logs).
+Handed explicitly to `Refused.text` and `ack`; to the runtime by the applier (`Bot(texts=…)`)."""
 
 from __future__ import annotations
 
@@ -40,4 +41,56 @@ TEXTS: Catalogue = {
               "de la configuration de Liaison).",
         "en": "Message too large: refused unread (maximum size: adt/max_message_kib in Liaison's "
               "configuration)."},
+}
+
+# What the applier (bots/adt/applier.py) says in rooms, and why it set a row aside (listed in
+# the coordination rooms beside the intake's refusals above).
+APPLIER: Catalogue = {
+    "adt.unknown_ward": {
+        "fr": "Service inconnu dans {field} : à déclarer dans adt.wards (docs/OPERATIONS.md) ou "
+              "à traiter à la main.",
+        "en": "Unknown ward in {field}: to declare in adt.wards (docs/OPERATIONS.md) or to "
+              "handle by hand."},
+    "adt.identity_conflict": {
+        "fr": "Mêmes traits d'identité qu'un patient connu sous un autre INS ({field}) : à "
+              "vérifier (identitovigilance).",
+        "en": "Same identity traits as a known patient with another INS ({field}): to check "
+              "(identity monitoring)."},
+    "adt.followup_exists": {
+        "fr": "Le suivi RH30 de cet épisode est déjà en place pour une autre sortie : à vérifier "
+              "et à noter à la main.",
+        "en": "This episode's RH30 follow-up is already set for another discharge: to check and "
+              "record by hand."},
+    "adt.room_failed": {
+        "fr": "Le salon de cette admission n'a pas pu être créé (compte de l'équipe du service "
+              "inconnu ou non autorisé : journal des bots) : corrigez adt.wards, puis ouvrez-le "
+              "avec !patient ouvrir.",
+        "en": "The room of this admission could not be created (a ward team account unknown or "
+              "not allowed: the bots' log): correct adt.wards, then open it with !patient "
+              "open."},
+    "adt.episode_closed": {
+        "fr": "La chambre du patient est en cours de clôture : à traiter à la main.",
+        "en": "The patient's room is being closed: to handle by hand."},
+    "adt.not_automated": {
+        "fr": "{field} ({what}) n'est pas encore appliqué automatiquement : à faire à la main.",
+        "en": "{field} ({what}) is not applied automatically yet: to do by hand."},
+    "adt.failed": {
+        "fr": "L'application de ce message a échoué plusieurs fois : à traiter à la main (le "
+              "journal des bots dit l'erreur).",
+        "en": "Applying this message failed several times: to handle by hand (the bots' log "
+              "says the error)."},
+    "adt.other_reason": {"fr": "Raison {reason} ({field}).", "en": "Reason {reason} ({field})."},
+    "adt.event.A08": {"fr": "mise à jour de l'identité", "en": "identity update"},
+    "adt.event.A11": {"fr": "annulation d'admission", "en": "admission cancelled"},
+    "adt.event.A13": {"fr": "annulation de sortie", "en": "discharge cancelled"},
+    "adt.event.A40": {"fr": "fusion de patients", "en": "patients merged"},
+    "adt.quarantine": {
+        "fr": "📥 Messages du flux ADT de l'hôpital mis de côté, sans effet :<ul>{items}</ul>",
+        "en": "📥 Messages of the hospital's ADT feed set aside, with no effect:<ul>{items}</ul>"},
+    "adt.quarantine.item": {
+        "fr": "<li>{event} · MSH-10 <code>{control_id}</code> · {sender} : {reason}</li>",
+        "en": "<li>{event} · MSH-10 <code>{control_id}</code> · {sender}: {reason}</li>"},
+    "adt.transferred": {
+        "fr": "🏥 Transfert signalé par l'hôpital : service {ward}.",
+        "en": "🏥 Transfer reported by the hospital: ward {ward}."},
 }

@@ -224,7 +224,7 @@ class Api:
                     return await records.register_patient(
                         tx, req, prefix=self.bot.settings.ref_prefix, language=language,
                         requested_by="api")
-            except records.IdentityConflict as exc:
+            except care_rooms.IdentityConflict as exc:
                 lang: Lang = language  # type: ignore[assignment]
                 raise ApiError(409, "identity_conflict", to_plain(
                     t(lang, "patient.conflict", ref=exc.ref))) from None

@@ -12,15 +12,15 @@ from typing import TYPE_CHECKING
 
 from bots.careteam import records, render, texts
 from bots.careteam.provisioner import EXPIRE_JOB, Provisioner
-from bots.careteam.requests import Member, RequestError, parse_open, role_code
+from bots.careteam.requests import Member, OpenRequest, RequestError, parse_open, role_code
 from bots.common import capabilities as cap
 from bots.common import permissions
 from bots.common import records as care_rooms
-from bots.common.identity import IdentityError
+from bots.common.identity import Identity, IdentityError
 from bots.common.models import COORDINATION, PATIENT, CareRoom
 from bots.common.render import room_link
 from bots.common.roles import Roles
-from bots.config import Config
+from bots.config import Config, WardConfig
 from bots.runtime.bot import Bot, CommandContext, JoinContext
 from bots.runtime.builtin import confirm_identity
 from bots.runtime.commands import Arg, Caller, Command, as_user_id, described
@@ -30,6 +30,10 @@ from bots.runtime.store import Transaction
 
 if TYPE_CHECKING:
     from bots.runtime.runtime import Runtime
+
+# Who asked for a room the hospital's feed opened (`care_rooms.requested_by`).
+ADT_REQUESTER = "adt"
+
 
 class CareTeam:
     def __init__(self, config: Config) -> None:
@@ -70,7 +74,7 @@ class CareTeam:
                 ctx.tx, req, prefix=self.settings.ref_prefix, language=ctx.lang,
                 requested_by=ctx.sender, origin_room_id=ctx.room_id,
                 cause_event_id=ctx.event_id)
-        except records.IdentityConflict as exc:
+        except care_rooms.IdentityConflict as exc:
             ctx.reply(t(ctx.lang, "patient.conflict", ref=exc.ref))
             return
         if created:
@@ -80,6 +84,21 @@ class CareTeam:
         else:
             ctx.reply(t(ctx.lang, "patient.exists", link=room_link(room.room_id),
                         name=room.ref))
+
+    async def admit(self, tx: Transaction, identity: Identity, ward: WardConfig,
+                    admitted_on: date | None) -> CareRoom:
+        """The room of a patient the hospital's feed admits (bots/adt/): found, or asked for with
+        the ward's default team, as `!patient ouvrir` asks for it; the provisioner creates it
+        once `tx` commits (its identity card is the room's first message) and says so in the
+        ward's coordination room, if it has one."""
+        req = OpenRequest(identity, team=tuple(Member(user, role) for user, role in ward.team),
+                          ward=ward.name, admission_date=admitted_on)
+        room, created = await records.register_patient(
+            tx, req, prefix=self.settings.ref_prefix, language=self.config.language,
+            requested_by=ADT_REQUESTER, origin_room_id=ward.coordination_room)
+        if created:
+            tx.after_commit.append(self.provisioner.wake)
+        return room
 
     async def _care_room(self, ctx: CommandContext) -> CareRoom | None:
         return ctx.found(await care_rooms.room_by_id(ctx.tx, ctx.room_id), "patient.not_here")
@@ -264,8 +283,9 @@ class CareTeam:
         ]
 
 
-def careteam(config: Config) -> Bot:
-    bot = CareTeam(config)
+def careteam(config: Config, bot: CareTeam | None = None) -> Bot:
+    """`bot`: built by the composition when another bot's code needs this one's (bots/registry.py)."""
+    bot = bot or CareTeam(config)
     services = [bot.serve]
     if config.careteam.api is not None:
         from bots.careteam.api import serve_api

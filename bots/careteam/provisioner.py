@@ -212,7 +212,9 @@ class Provisioner:
             tx.post(row.room_id, notice(render.card(
                 lang, ref=row.ref or "", identity=file.identity, admission=file.admission_date,
                 ward=row.ward, status="open")))
-        if row.origin_room_id and row.cause_event_id:
+        # Told where it was asked: the command's room (in answer to it), or the ward's
+        # coordination room for a room the hospital's feed asked for (no command to answer).
+        if row.origin_room_id:
             lines = [render.TeamLine(m.user_id, m.role, "invited") for m in members]
             tx.post(row.origin_room_id, notice(
                 t(lang, "patient.opened", link=room_link(row.room_id),
@@ -261,7 +263,7 @@ class Provisioner:
             row = await tx.session.get(CareRoom, row_id)
             if row is None:
                 return
-            if row.origin_room_id and row.cause_event_id:
+            if row.origin_room_id:
                 tx.post(row.origin_room_id, notice(
                     t(row.language, "patient.failed", why=why),  # type: ignore[arg-type]
                     reply_to=row.cause_event_id), cause_event_id=row.cause_event_id)

@@ -17,17 +17,9 @@ from bots.runtime.store import Transaction, utcnow
 ACTIVE = ("creating", "open", "closing")
 
 
-class IdentityConflict(Exception):
-    """Same traits, another INS: a human must check the identity (identitovigilance)."""
-
-    def __init__(self, ref: str) -> None:
-        super().__init__(ref)
-        self.ref = ref
-
-
 async def find_patient(tx: Transaction, identity: Identity) -> CareRoom | None:
     """The patient's current (not closed) room: same INS, or same traits with no INS on one side.
-    Raises IdentityConflict for same traits with two different INS."""
+    Raises bots.common.records.IdentityConflict for same traits with two different INS."""
     vault = tx.vault
     by_ins = vault.indexes(identity.ins) if identity.ins else []
     by_traits = vault.indexes(identity.traits_key())
@@ -45,7 +37,7 @@ async def find_patient(tx: Transaction, identity: Identity) -> CareRoom | None:
             continue
         return row
     if conflict is not None:
-        raise IdentityConflict(conflict.ref or "?")
+        raise care_rooms.IdentityConflict(conflict.ref or "?")
     return None
 
 

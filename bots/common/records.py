@@ -17,6 +17,16 @@ from bots.runtime.store import Transaction
 from bots.runtime.vault import Binding
 
 
+class IdentityConflict(Exception):
+    """Same traits, another INS: a human must check the identity (identitovigilance). Raised
+    by the care-team bot's patient lookup, caught by whoever asked (a command, the API, the ADT
+    applier)."""
+
+    def __init__(self, ref: str) -> None:
+        super().__init__(ref)
+        self.ref = ref
+
+
 @dataclass(frozen=True)
 class PatientFile:
     """What the sealed column holds, opened."""

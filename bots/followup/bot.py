@@ -178,6 +178,22 @@ class Followup(ScoreCommands):
         except records.PlanExists:
             pass  # started by hand before the discharge was validated
 
+    async def discharged(self, tx: Transaction, runtime: Runtime, room: CareRoom, day: date,
+                         discharge: Discharge, by: str) -> bool:
+        """A discharge the hospital's feed reports (bots/adt/): recorded and the plan started as
+        the provisioning API starts it, with the conditions its validated checklist holds. True
+        once done, or already done for that day and mode; False when the episode's plan is for
+        another discharge (a person decides)."""
+        conditions = await self._conditions_at_discharge(tx, room.id, day)
+        try:
+            await self.start(tx, runtime, room, day, discharge, conditions, by,
+                             room.language, utcnow())  # type: ignore[arg-type]
+        except records.PlanExists:
+            row = await records.plan_of(tx, room.room_id or "")
+            return row is not None and (row.discharged_on, row.mode, row.iterative) == (
+                day, discharge.mode, discharge.iterative)
+        return True
+
     async def _conditions_at_discharge(self, tx: Transaction, care_room_id: int,
                                        discharged_on: date) -> tuple[Condition, ...]:
         checklist = await self.checklist_at_discharge(tx, care_room_id)
@@ -503,8 +519,9 @@ class Followup(ScoreCommands):
         ]
 
 
-def followup(config: Config, checklists: ChecklistReader) -> Bot:
-    bot = Followup(config, checklists)
+def followup(config: Config, checklists: ChecklistReader, bot: Followup | None = None) -> Bot:
+    """`bot`: built by the composition when another bot's code needs this one's (bots/registry.py)."""
+    bot = bot or Followup(config, checklists)
     return Bot("followup", commands=bot.commands(), texts=(texts.TEXTS, episode_texts.TEXTS, common_texts.TEXTS),
                on_join=bot.on_join,
                services=[bot.reports.keep_scheduled], api_routes=routes(bot),

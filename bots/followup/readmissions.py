@@ -6,7 +6,8 @@ window's outcome at D+30.
 ones are left out of the unplanned rate; day 0 is a same-day return, planned or not; ED visits
 are logged apart), alerts the physician and the coordinators, freezes the plan (no call to a patient
 in hospital) and opens a short review: the checklist items answered "Non" at discharge.
-`!rh30 evitable oui|non <note>` records the HAS 2013 judgement on the counted readmission.
+The same command with `programmee` on a return already noted flags it planned (an admission
+from the hospital's feed that did not say). `!rh30 evitable oui|non <note>` records the HAS 2013 judgement on the counted readmission.
 `!rh30 deces <date>` records a death after the discharge: every call and reminder stops for good
 (the D+30 close still comes, for the indicator: the index stay ended at home, docs/CLINICAL.md
 §3).
@@ -20,18 +21,21 @@ from typing import TYPE_CHECKING
 
 from bots.common import records as care_rooms
 from bots.common.dates import DateError, parse_day
+from bots.common.models import CareRoom
 from bots.common.render import when
+from bots.episode.modes import Discharge
 from bots.followup import records
 from bots.followup.indicator import RH30, category, outcome
 from bots.followup.models import FollowupEvent, FollowupPlan
 from bots.runtime.bot import CommandContext
 from bots.runtime.commands import ArgError
 from bots.runtime.i18n import Lang, t
-from bots.runtime.notice import Html, join
+from bots.runtime.notice import Html, join, notice
 from bots.runtime.store import Transaction, utcnow
 
 if TYPE_CHECKING:
     from bots.followup.bot import Followup
+    from bots.runtime.runtime import Runtime
 
 # Who hears of a return to hospital: the physician and the coordinators.
 ALERTED_ROLES = ("MH", "IDEC", "DAC")
@@ -98,41 +102,79 @@ class Readmissions:
         if day is None:
             return
         kind = "ed" if ed else "admission"
-        if any(e.on == day and e.kind == kind for e in await records.events(ctx.tx, row)):
+        found = next((e for e in await records.events(ctx.tx, row)
+                      if e.on == day and e.kind == kind), None)
+        if found is not None and planned and not found.planned:
+            # Flagged planned afterwards (the feed's admission did not say, or a slip).
+            found.planned = True
+            ctx.reply(t(ctx.lang, "readmission.now_planned", day=when(ctx.lang, day)))
+            return
+        if found is not None:
             ctx.reply(t(ctx.lang, f"readmission.already_{kind}", day=when(ctx.lang, day)))
             return
-        event = FollowupEvent(plan_id=row.id, on=day, kind=kind,
-                              planned=planned, avoidable=None, by=ctx.sender, at=utcnow(),
-                              note=ctx.tx.seal_on_insert({}))
-        ctx.tx.session.add(event)
-        kind = category(records.as_stay("", row), records.as_return("", event))
-        counted = kind in ("rh7", "rh30")
-        lang = ctx.lang
-        parts = [t(lang, f"readmission.{kind}", day=when(lang, day),
+        text, who = await self.record(ctx.tx, ctx.runtime, row, day, planned, kind=kind,
+                                      by=ctx.sender, lang=ctx.lang)
+        ctx.reply(text, mentions=who)
+
+    async def record(self, tx: Transaction, runtime: Runtime, row: FollowupPlan, day: date,
+                     planned: bool | None, *, kind: str, by: str,
+                     lang: Lang) -> tuple[Html, list[str]]:
+        """The return written, the plan frozen, and the alert (its text, whom it mentions): for
+        `!rh30 rehospitalisation` and for an admission the hospital's feed reports (bots/adt/).
+        `planned` None: the feed did not say; counted as unplanned (as a return nobody flagged)
+        and the team is asked."""
+        event = FollowupEvent(plan_id=row.id, on=day, kind=kind, planned=bool(planned),
+                              avoidable=None, by=by, at=utcnow(), note=tx.seal_on_insert({}))
+        tx.session.add(event)
+        counts_as = category(records.as_stay("", row), records.as_return("", event))
+        counted = counts_as in ("rh7", "rh30")
+        parts = [t(lang, f"readmission.{counts_as}", day=when(lang, day),
                    delay=(day - row.discharged_on).days)]
         if counted and planned:
             parts.append(t(lang, "readmission.planned"))
-        if kind != "after":
+        if counted and planned is None:
+            parts.append(t(lang, "readmission.planned_unknown", date=f"{day:%d/%m/%Y}"))
+        if counts_as != "after":
             if row.status == "active":
-                await self._stop_steps(ctx, row, "frozen")
+                await self._stop_steps(tx, runtime, row, "frozen")
                 parts.append(t(lang, "readmission.frozen"))
             if not (counted and planned):  # a planned same-day return is logged like any
-                parts.append(await self._review(ctx.tx, row, lang))
+                parts.append(await self._review(tx, row, lang))
             if counted and not planned:
                 parts.append(t(lang, "readmission.judge"))
-        who = await care_rooms.members_with(ctx.tx, row.care_room_id, ALERTED_ROLES)
-        ctx.reply(join(parts, " "), mentions=who)
+        who = await care_rooms.members_with(tx, row.care_room_id, ALERTED_ROLES)
+        return join(parts, " "), who
 
-    async def _stop_steps(self, ctx: CommandContext, row: FollowupPlan, status: str) -> None:
+    async def admitted(self, tx: Transaction, runtime: Runtime, room: CareRoom, day: date,
+                       planned: bool | None, by: str) -> bool:
+        """An admission the hospital's feed reports (bots/adt/): a readmission when the room's
+        RH30 window is open (an index stay discharged 0 to 30 days before, docs/CLINICAL.md §3),
+        recorded and alerted in the room as `!rh30 rehospitalisation` does. False when no window
+        is open; True also when a person already noted that day's return."""
+        row = await records.plan_of(tx, room.room_id or "")
+        if row is None or row.status == "deceased" or \
+                not Discharge(row.mode, row.iterative).index_stay:  # type: ignore[arg-type]
+            return False
+        if not 0 <= (day - row.discharged_on).days <= RH30:
+            return False
+        if any(e.on == day and e.kind == "admission" for e in await records.events(tx, row)):
+            return True
+        lang: Lang = row.language  # type: ignore[assignment]
+        text, who = await self.record(tx, runtime, row, day, planned, kind="admission", by=by,
+                                      lang=lang)
+        tx.post(row.room_id, notice(text, mentions=who))
+        return True
+
+    async def _stop_steps(self, tx: Transaction, runtime: Runtime, row: FollowupPlan,
+                          status: str) -> None:
         """No step is posted any more (frozen: while the patient is in hospital; deceased: for
         good, the steps still ahead skipped); the D+30 close still comes."""
         row.status = status
         schedule = self.bot.schedules[row.schedule]
-        for step in await records.steps(ctx.tx, row):
+        for step in await records.steps(tx, row):
             template = schedule.step(step.step)
             if template is not None and template.kind != "close":
-                await ctx.runtime.scheduler.cancel_prefixed(
-                    ctx.tx, f"followup:{row.id}:{step.step}:")
+                await runtime.scheduler.cancel_prefixed(tx, f"followup:{row.id}:{step.step}:")
                 if status == "deceased" and step.state in ("planned", "posted"):
                     step.state = "skipped"
 
@@ -153,7 +195,7 @@ class Readmissions:
         ctx.tx.session.add(FollowupEvent(
             plan_id=row.id, on=day, kind="death", planned=False, avoidable=None, by=ctx.sender,
             at=utcnow(), note=ctx.tx.seal_on_insert({})))
-        await self._stop_steps(ctx, row, "deceased")
+        await self._stop_steps(ctx.tx, ctx.runtime, row, "deceased")
         who = await care_rooms.members_with(ctx.tx, row.care_room_id, ALERTED_ROLES)
         ctx.reply(t(ctx.lang, "death.recorded", day=when(ctx.lang, day),
                     delay=(day - row.discharged_on).days,

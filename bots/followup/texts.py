@@ -196,6 +196,19 @@ TEXTS: dict[str, dict[Lang, str]] = {
               "réhospitalisations non programmées.",
         "en": "Planned: counted in the official (all-cause) RH30, not in the unplanned rate.",
     },
+    "readmission.planned_unknown": {
+        "fr": "Le message de l'hôpital ne dit pas si elle était programmée : comptée comme non "
+              "programmée ; si elle l'était, <code>!rh30 rehospitalisation {date} programmee"
+              "</code>.",
+        "en": "The hospital's message does not say whether it was planned: counted as "
+              "unplanned; if it was, <code>!followup readmission {date} planned</code>.",
+    },
+    "readmission.now_planned": {
+        "fr": "La réhospitalisation du {day} est désormais notée programmée : comptée dans le "
+              "RH30 officiel, plus dans le taux des non programmées.",
+        "en": "The readmission of {day} is now recorded as planned: counted in the official "
+              "RH30, no longer in the unplanned rate.",
+    },
     "readmission.same_day": {
         "fr": "⚠️ Retour à l'hôpital le jour même de la sortie ({day}) : noté comme retour le "
               "jour même (programmé ou non), non compté dans RH30.",

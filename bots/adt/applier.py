@@ -1,0 +1,252 @@
+"""The ADT applier: the rows the intake process stored (bots/adt/inbox.py) turned into what a
+person would otherwise have typed — a room opened, a discharge recorded, a readmission alerted —
+through the care-team and follow-up bots' own code (the ports, bots/episode/movements.py).
+
+Runs in the bots process as a service of the `adt` bot, on the care-team bot's account. The
+intake is another process: new rows are found by polling (at start, then every second; the
+`state` column is indexed). Each row is applied in one transaction with its effects and its new
+state, after a conditional update that claims it: a crash rolls both back (the row is tried
+again), and a row applied is never applied again. A row whose application raises is tried again
+and, after `MAX_ATTEMPTS`, quarantined; the others go on. Quarantined rows are listed once in
+the coordination rooms (event, control ID, sender, reason: never patient data).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+
+from bots.adt import render
+from bots.adt.messages import Movement, Refused, read
+from bots.adt.models import AdtMessage
+from bots.adt.order import ADMISSIONS, NOT_AUTOMATED, Pending, next_rows
+from bots.common import records as care_rooms
+from bots.common.models import CareRoom
+from bots.config import WardConfig
+from bots.episode.modes import Discharge
+from bots.episode.movements import Episodes
+from bots.runtime.i18n import Lang, t
+from bots.runtime.notice import notice
+from bots.runtime.store import Transaction, utcnow
+
+if TYPE_CHECKING:
+    from bots.runtime.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+POLL_EVERY = 1.0  # seconds between looks for new rows (PostgreSQL LISTEN/NOTIFY: later)
+RECHECK_EVERY = 60.0  # seconds between looks at what changed on the rooms' side (`recheck`)
+MAX_ATTEMPTS = 3  # a row whose application raises this often is quarantined
+REPORT_BATCH = 50  # quarantined rows listed per message
+BY = "adt"  # who recorded a discharge or a readmission (the follow-up's `by` columns)
+# Admissions that record a readmission: a pre-admission (A05) is one to come.
+RETURNS = frozenset({"A01", "A04"})
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one row: its next state, the room it concerns, why it was set aside."""
+    state: str  # applied | waiting | quarantined | stored (not yet: tried again next round)
+    room: CareRoom | None = None
+    reason: str | None = None
+    field: str | None = None
+
+
+LATER = Outcome("stored")
+WAITING = Outcome("waiting")
+
+
+def aside(reason: str, field: str | None) -> Outcome:
+    return Outcome("quarantined", reason=reason, field=field)
+
+
+class Applier:
+    def __init__(self, wards: dict[str, WardConfig], episodes: Episodes, zone: ZoneInfo) -> None:
+        self.wards, self.episodes, self.zone = wards, episodes, zone
+
+    async def serve(self, runtime: Runtime) -> None:
+        loop = asyncio.get_running_loop()
+        rechecked = -RECHECK_EVERY
+        while True:
+            if loop.time() - rechecked >= RECHECK_EVERY:
+                await self.recheck(runtime)
+                rechecked = loop.time()
+            await self.round(runtime)
+            await asyncio.sleep(POLL_EVERY)
+
+    async def recheck(self, runtime: Runtime) -> None:
+        """At start and every `RECHECK_EVERY`: what the rooms' side may have changed without a
+        row of the feed. Waiting rows are tried again (a person may have opened the room by
+        hand: the advice for an admission set aside); an admission applied whose room the
+        care-team bot could not create (an unknown team member: it deletes the request) is set
+        aside, to be redone by hand."""
+        async with runtime.transaction() as tx:
+            await tx.session.execute(update(AdtMessage).where(AdtMessage.state == "waiting")
+                                     .values(state="stored"))
+            await tx.session.execute(update(AdtMessage).where(
+                AdtMessage.state == "applied", AdtMessage.care_room_id.is_(None),
+                AdtMessage.event.in_(ADMISSIONS)).values(state="quarantined",
+                                                         reason="room_failed", field=None))
+
+    async def round(self, runtime: Runtime) -> None:
+        """Apply every row that may be applied now, then list the new quarantined rows."""
+        tried: set[int] = set()
+        while True:
+            async with runtime.transaction() as tx:
+                pending = [Pending(*row) for row in (await tx.session.execute(
+                    select(AdtMessage.id, AdtMessage.patient, AdtMessage.event,
+                           AdtMessage.state)
+                    .where(AdtMessage.state.in_(("stored", "waiting"))))).all()]
+            chosen = [row for row in next_rows(pending) if row.id not in tried]
+            if not chosen:
+                break
+            for row in chosen:
+                tried.add(row.id)
+                if await self.apply(runtime, row) == "applied":
+                    # The patient's waiting rows are due again, in this round.
+                    tried -= {r.id for r in pending if r.patient == row.patient}
+        await self.report(runtime)
+
+    async def apply(self, runtime: Runtime, pending: Pending) -> str:
+        """One row in one transaction: its effects and its new state. Returns the state."""
+        try:
+            async with runtime.transaction() as tx:
+                # Claimed: another process that took it first leaves nothing to do here.
+                claimed = await tx.session.execute(update(AdtMessage).where(
+                    AdtMessage.id == pending.id, AdtMessage.state == pending.state)
+                    .values(state=pending.state))
+                if claimed.rowcount != 1:
+                    return "gone"
+                row = await tx.session.get(AdtMessage, pending.id)
+                assert row is not None
+                outcome = await self._outcome(tx, runtime, row)
+                row.state, row.reason, row.field = outcome.state, outcome.reason, outcome.field
+                if outcome.room is not None:
+                    row.care_room_id = outcome.room.id
+                if outcome.state == "applied":
+                    row.applied_at = utcnow()
+                    # What waited for this patient may be possible now (a discharge whose
+                    # admission has just come).
+                    await tx.session.execute(update(AdtMessage).where(
+                        AdtMessage.patient == row.patient, AdtMessage.state == "waiting")
+                        .values(state="stored"))
+            if outcome.state != "stored":
+                log.info("ADT row handled", extra={
+                    "adt_message": pending.id, "event": pending.event, "state": outcome.state,
+                    "reason": outcome.reason})
+            return outcome.state
+        except Exception as exc:
+            # The error's kind only: a message may carry identity (no PID in logs).
+            log.error("ADT row could not be applied", extra={
+                "adt_message": pending.id, "error": type(exc).__name__})
+            return await self._failed(runtime, pending.id)
+
+    async def _failed(self, runtime: Runtime, row_id: int) -> str:
+        async with runtime.transaction() as tx:
+            row = await tx.session.get(AdtMessage, row_id)
+            if row is None:
+                return "gone"
+            row.attempts += 1
+            if row.attempts >= MAX_ATTEMPTS:
+                row.state, row.reason, row.field = "quarantined", "failed", None
+            return row.state
+
+    async def _outcome(self, tx: Transaction, runtime: Runtime, row: AdtMessage) -> Outcome:
+        movement = read(tx.vault.open_bytes(row.raw, row.bound("raw")))
+        if isinstance(movement, Refused):  # read again by a newer version of the code
+            return aside(movement.reason, movement.field)
+        if movement.event in ADMISSIONS:
+            return await self._admission(tx, runtime, movement)
+        if movement.event == "A03":
+            return await self._discharge(tx, runtime, movement)
+        if movement.event == "A02":
+            return await self._transfer(tx, movement)
+        assert movement.event in NOT_AUTOMATED
+        return aside("not_automated", movement.event)
+
+    async def _room(self, tx: Transaction, movement: Movement) -> CareRoom | Outcome | None:
+        try:
+            return await self.episodes.find(tx, movement.identity)
+        except care_rooms.IdentityConflict:
+            return aside("identity_conflict", "PID-3")
+
+    def _day(self, moment: datetime | None) -> date | None:
+        """The hospital's day of a movement's time (Europe/Paris by default)."""
+        return moment.astimezone(self.zone).date() if moment is not None else None
+
+    async def _admission(self, tx: Transaction, runtime: Runtime,
+                         movement: Movement) -> Outcome:
+        ward = self.wards.get(movement.ward or "")
+        if ward is None:
+            return aside("unknown_ward", "PV1-3")
+        room = await self._room(tx, movement)
+        if isinstance(room, Outcome):
+            return room
+        admitted = self._day(movement.admitted_at)
+        if room is None:
+            return Outcome("applied", await self.episodes.open(tx, movement.identity, ward,
+                                                               admitted))
+        today = utcnow().astimezone(self.zone).date()
+        if movement.event in RETURNS and room.status == "open" and admitted is not None \
+                and admitted <= today:
+            await self.episodes.admission(tx, runtime, room, admitted, movement.planned, BY)
+        return Outcome("applied", room)
+
+    async def _discharge(self, tx: Transaction, runtime: Runtime,
+                         movement: Movement) -> Outcome:
+        if movement.discharge_mode is None:
+            return aside("missing_field", "PV1-36")  # a person records the mode by hand
+        room = await self._room(tx, movement)
+        if room is None:
+            return WAITING  # no admission known yet
+        if isinstance(room, Outcome):
+            return room
+        if room.status == "creating":
+            return LATER  # the care-team bot is creating the room: the plan needs it
+        if room.status != "open":
+            return aside("episode_closed", None)
+        day = self._day(movement.discharged_at)
+        assert day is not None  # the reading requires PV1-45 for A03
+        if not await self.episodes.discharge(tx, runtime, room, day,
+                                             Discharge(movement.discharge_mode), BY):
+            return aside("followup_exists", "PV1-45")
+        return Outcome("applied", room)
+
+    async def _transfer(self, tx: Transaction, movement: Movement) -> Outcome:
+        ward = self.wards.get(movement.ward or "")
+        if ward is None:
+            return aside("unknown_ward", "PV1-3")
+        room = await self._room(tx, movement)
+        if room is None:
+            return WAITING
+        if isinstance(room, Outcome):
+            return room
+        if room.ward != ward.name:
+            room.ward = ward.name
+            if room.room_id is not None and room.status == "open":
+                lang: Lang = room.language  # type: ignore[assignment]
+                tx.post(room.room_id, notice(t(lang, "adt.transferred", ward=ward.name)))
+        return Outcome("applied", room)
+
+    async def report(self, runtime: Runtime) -> None:
+        """The quarantined rows not yet told, listed once in every open coordination room."""
+        async with runtime.transaction() as tx:
+            rows = list((await tx.session.scalars(select(AdtMessage).where(
+                AdtMessage.state == "quarantined", AdtMessage.reported_at.is_(None))
+                .order_by(AdtMessage.id).limit(REPORT_BATCH))).all())
+            rooms = [r for r in await care_rooms.coordination_rooms(tx)
+                     if r.status == "open" and r.room_id]
+            if not rows or not rooms:
+                return  # no room yet: told once one is open
+            for room in rooms:
+                lang: Lang = room.language  # type: ignore[assignment]
+                tx.post(room.room_id or "", notice(render.quarantined(lang, rows)))
+            now = utcnow()
+            for row in rows:
+                row.reported_at = now

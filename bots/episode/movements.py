@@ -1,0 +1,44 @@
+"""What the hospital's movements (the ADT applier, bots/adt/) ask of the bots that keep an
+episode: the patient's room found or opened, a discharge and an admission recorded. Types only:
+the composition (bots/registry.py) hands in the care-team and follow-up bots' own code, run in
+the applier's transaction, so no bot imports another and a movement does exactly what a person's
+command or the provisioning API would have done."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING
+
+from bots.common.identity import Identity
+from bots.common.models import CareRoom
+from bots.config import WardConfig
+from bots.episode.modes import Discharge
+from bots.runtime.store import Transaction
+
+if TYPE_CHECKING:
+    from bots.runtime.runtime import Runtime
+
+# The patient's current room (same INS, or same traits), or None; raises
+# bots.common.records.IdentityConflict for the same traits under another INS.
+FindRoom = Callable[[Transaction, Identity], Awaitable[CareRoom | None]]
+# A room asked for the patient with the ward's name and team, admitted on that day; the care-team
+# bot creates it once the transaction commits (the row is `creating` until then).
+OpenRoom = Callable[[Transaction, Identity, WardConfig, date | None], Awaitable[CareRoom]]
+# The discharge recorded in an open room and its follow-up started (by: who for the records).
+# False when the episode already holds another discharge.
+RecordDischarge = Callable[["Transaction", "Runtime", CareRoom, date, Discharge, str],
+                           Awaitable[bool]]
+# An admission in the patient's room on that day, planned or not (None: unknown): recorded and
+# alerted as a readmission when a RH30 window is open there; False when none is.
+RecordAdmission = Callable[["Transaction", "Runtime", CareRoom, date, bool | None, str],
+                           Awaitable[bool]]
+
+
+@dataclass(frozen=True)
+class Episodes:
+    find: FindRoom
+    open: OpenRoom
+    discharge: RecordDischarge
+    admission: RecordAdmission

@@ -1,0 +1,119 @@
+"""The hospital's ADT feed applied against the real Synapse, with E2EE clinicians: rows written
+by the intake's own step (`bots.adt.inbox.take`), found by the applier's polling in the bots
+process. A discharge that came before its admission waits; the admission opens the room with the
+ward's team, whose members read the identity card; the discharge then starts the follow-up; an
+admission on day 12 records the readmission, alerts the room and counts in `!rh30 stats`; a
+resent message changes nothing; an unknown ward is listed in the coordination room, and a
+ward whose team the homeserver does not know is told there."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from bots.adt.inbox import take
+from bots.adt.models import AdtMessage
+from bots.common.models import PATIENT, CareRoom
+from bots.config import WardConfig
+from bots.devstack.patients import ins_for
+from tests.adt_samples import message
+from tests.careteam_helpers import care_setup, welcomed
+from tests.discharge_helpers import today
+
+
+async def until(check: Callable[[], Awaitable[Any]], timeout: float = 30) -> Any:
+    for _ in range(int(timeout / 0.2)):
+        if found := await check():
+            return found
+        await asyncio.sleep(0.2)
+    raise AssertionError("not reached in time")
+
+
+async def test_admission_discharge_and_readmission_from_the_feed(make_bot, make_clinician):
+    idec, mh = await make_clinician(), await make_clinician()
+    setup = await care_setup(make_bot, make_clinician, bots=("careteam", "followup", "adt"))
+    # The wards, once the coordination room they report to exists (a restart loses nothing).
+    server = idec.user_id.split(":", 1)[1]
+    wards = {"CARDIO": WardConfig("Cardiologie", ((idec.user_id, "IDEC"), (mh.user_id, "MH")),
+                                  setup.coordination_room),
+             "GERIA": WardConfig("Gériatrie", ((f"@nobody-here:{server}", "IDE"),),
+                                 setup.coordination_room)}
+    await setup.bot.stop()
+    setup.bot.config = replace(setup.bot.config, adt_wards=wards)
+    runtime, coordinator = await setup.bot.start(), setup.coordinator
+    coordination = setup.coordination_room
+
+    async def feed(raw: bytes) -> bool:
+        async with runtime.transaction() as tx:
+            return (await take(tx, raw)).new
+
+    async def states() -> dict[str, str]:
+        async with runtime.transaction() as tx:
+            return {r.control_id: r.state for r in (await tx.session.scalars(
+                select(AdtMessage))).all()}
+
+    async def room_id() -> str | None:
+        async with runtime.transaction() as tx:
+            return await tx.session.scalar(select(CareRoom.room_id).where(
+                CareRoom.kind == PATIENT, CareRoom.status == "open"))
+
+    d0 = today() - timedelta(days=12)
+    # The discharge comes first: it waits for its admission, which then opens the room.
+    assert await feed(message("A03", "M2", admitted=d0 - timedelta(days=3), discharged=d0,
+                              disposition="8"))
+
+    async def discharge_waits() -> bool:
+        return await states() == {"M2": "waiting"}
+
+    await until(discharge_waits)
+    assert await feed(message("A01", "M1", admitted=d0 - timedelta(days=3)))
+    room = await until(room_id)
+    opened = await coordinator.wait_for(lambda r, e: r == coordination and room in e.source[
+        "content"].get("formatted_body", ""))
+    assert "Salon patient ouvert" in opened.body and "DUPONT" not in opened.body
+    welcome = await welcomed(idec, room)
+    assert welcome.decrypted and "DUPONT" in welcome.body and "Cardiologie" in welcome.body
+    plan = await idec.wait_for(lambda r, e: r == room and "Suivi RH30" in getattr(e, "body", "")
+                               and f"sortie le {d0:%d/%m/%Y}" in e.body)
+    assert plan.decrypted
+    assert await states() == {"M1": "applied", "M2": "applied"}
+
+    # Back in hospital on day 12, urgently: the readmission is recorded and the room alerted.
+    mark = len(idec.timeline)
+    assert await feed(message("A01", "M3", admitted=today(), admission_type="U"))
+    alert = await idec.wait_for(lambda r, e: r == room and "à J+12 : comptée dans RH30" in
+                                getattr(e, "body", ""), start=mark)
+    assert "suspendu" in alert.body and "!rh30 evitable" in alert.body
+    assert {idec.user_id, mh.user_id} <= set(alert.source["content"]["m.mentions"]["user_ids"])
+    assert not await feed(message("A01", "M3", admitted=today(), admission_type="U"))
+
+    # Another patient, in a ward the configuration does not know: listed for the coordinators.
+    mark = len(coordinator.timeline)
+    assert await feed(message("A01", "M4", admitted=today(), ward="URG",
+                              ins=ins_for("1800175123456"), family="MARTIN", given="PAUL",
+                              birth="19800115", sex="M"))
+    listing = await coordinator.wait_for(lambda r, e: r == coordination and
+                                         "MSH-10 M4" in getattr(e, "body", ""), start=mark)
+    assert "Service inconnu dans PV1-3" in listing.body and "MARTIN" not in listing.body
+    # A ward whose team the homeserver does not know: the room cannot be made, and they hear it.
+    assert await feed(message("A01", "M5", admitted=today(), ward="GERIA",
+                              ins=ins_for("1800175123456"), family="MARTIN", given="PAUL",
+                              birth="19800115", sex="M"))
+    failed = await coordinator.wait_for(lambda r, e: r == coordination and
+                                        "n'a pas pu être créé" in getattr(e, "body", ""),
+                                        start=mark)
+    assert "nobody-here" in failed.body and "MARTIN" not in failed.body
+
+    # The readmission counts, once: the resent admission changed nothing.
+    event_id = await coordinator.send(coordination, "!rh30 stats")
+    table = await coordinator.reply_to(coordination, event_id, runtime.user_id)
+    assert "Réhospitalisations à 30 jours" in table.body and "1 (1)" in table.body
+    assert len([e for r, e in idec.timeline if r == room and "à J+12" in getattr(
+        e, "body", "")]) == 1
+    assert await states() == {"M1": "applied", "M2": "applied", "M3": "applied",
+                              "M4": "quarantined", "M5": "applied"}
