@@ -169,6 +169,7 @@ def test_adt_wards_and_a_role_the_roles_file_does_not_know_stops_the_start(tmp_p
     from bots.app import build_runtimes
 
     raw = good()
+    raw["accounts"][0]["bots"] = ["careteam", "followup", "adt"]
     raw["adt"] = {"wards": {"CARDIO": {"name": "Cardiologie", "team": [
         "@idec:chu.example:idec", "@mh:chu.example:8448:MH"],
         "coordination_room": "!coord:chu.example"}, "URG": {"name": "Urgences", "team": [
