@@ -8,6 +8,7 @@ the event/job was handled, so nothing is done twice and nothing is lost.
 from __future__ import annotations
 
 import asyncio
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
@@ -16,11 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
 from sqlalchemy import create_engine, event, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -59,7 +56,13 @@ def _driver_url(url: str, *, asynchronous: bool) -> str:
 
 
 def migrate(url: str) -> None:
-    """Bring the schema to head (Alembic). Run at every start, before anything else."""
+    """Bring the schema to head (Alembic). Run at every start, before anything else: by the bots
+    and bridge processes in a child process (`migrate_apart`)."""
+    # Imported here, not at the top: Alembic brings Mako, Pygments and every SQLAlchemy dialect
+    # (~12 MiB resident, never freed once imported), for what runs once at start.
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -74,9 +77,34 @@ def migrate(url: str) -> None:
         engine.dispose()
 
 
+class MigrationError(RuntimeError):
+    pass
+
+
+# The child process of `migrate_apart`: JSON logs as the bots' (bots.logs), the URL on stdin.
+_MIGRATE_CHILD = ("import sys; from bots import logs; from bots.runtime.store import migrate; "
+                  "logs.setup(); migrate(sys.stdin.read())")
+
+
+async def migrate_apart(url: str) -> None:
+    """`migrate` in a child process, so that the long-running process never imports Alembic. The
+    URL goes on stdin, not the command line: it may hold a password. The child logs to stderr."""
+    child = await asyncio.create_subprocess_exec(sys.executable, "-c", _MIGRATE_CHILD,
+                                                 stdin=asyncio.subprocess.PIPE)
+    await child.communicate(url.encode())
+    if child.returncode != 0:
+        raise MigrationError(f"the database migration failed (exit {child.returncode}); "
+                             "its error is in the log above")
+
+
 def _dialect_insert(dialect: str) -> Any:
     """INSERT with ON CONFLICT, which SQLite and PostgreSQL both have (SQLAlchemy per dialect)."""
-    return sqlite_insert if dialect == "sqlite" else pg_insert
+    # Only the dialect in use is imported: PostgreSQL's brings psycopg (~2 MiB resident).
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        from sqlalchemy.dialects.postgresql import insert
+    return insert
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
