@@ -8,6 +8,7 @@ the event/job was handled, so nothing is done twice and nothing is lost.
 from __future__ import annotations
 
 import asyncio
+import functools
 import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -17,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event, func, select, update
+from sqlalchemy import Executable, bindparam, create_engine, event, func, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -25,6 +26,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import PoolResetState
 
 from bots.runtime.models import InboxEvent, OutboxMessage, SealOnInsert, SyncState
 from bots.runtime.vault import Vault
@@ -117,6 +119,34 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_reset(dbapi_conn: Any, _record: Any, state: PoolResetState) -> None:
+    """The pool's reset of a connection given back: a rollback only if SQLite has a transaction
+    open. SQLAlchemy's own (`pool_reset_on_return`) rolls back after every commit too, one more
+    hop to aiosqlite's thread per transaction for nothing."""
+    if state.asyncio_safe and not state.terminate_only and \
+            dbapi_conn.driver_connection.in_transaction:
+        dbapi_conn.rollback()
+
+
+# The statements run for every command, built once per dialect with bound parameters: building
+# one (its values coerced, its cache key computed) costs more CPU than SQLite takes to run it.
+# On the tables, not the ORM classes: ORM-enabled INSERT and UPDATE add their own bookkeeping.
+
+
+@functools.cache
+def _claim_statement(dialect: str) -> Executable:
+    inbox = InboxEvent.__table__
+    return (_dialect_insert(dialect)(inbox)
+            .on_conflict_do_nothing(index_elements=["account", "event_id"])
+            .returning(inbox.c.id))  # rowcount is not reliable here on every driver
+
+
+@functools.cache
+def _outbox_done_statement() -> Executable:
+    outbox = OutboxMessage.__table__
+    return update(outbox).where(outbox.c.id == bindparam("row_id"))
+
+
 @dataclass
 class Transaction:
     """One unit of work. Bots add their own rows through `session`; `post()` queues a message
@@ -167,10 +197,12 @@ class Store:
         # A file database does not drop connections: no ping before each checkout there.
         self.engine: AsyncEngine = create_async_engine(
             _driver_url(url, asynchronous=True), pool_pre_ping=not sqlite, pool_size=POOL_SIZE,
-            max_overflow=POOL_OVERFLOW, pool_timeout=POOL_TIMEOUT)
+            max_overflow=POOL_OVERFLOW, pool_timeout=POOL_TIMEOUT,
+            pool_reset_on_return=None if sqlite else "rollback")
         self.connections = POOL_SIZE + POOL_OVERFLOW  # at most, held at once
         if sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine.sync_engine.pool, "reset", _sqlite_reset)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._write_turn: AbstractAsyncContextManager[Any] = \
             asyncio.Lock() if sqlite else nullcontext()
@@ -269,13 +301,10 @@ class Store:
         """Claim an event straight from sync by recording it as handled, inside the handler's
         transaction. False if the inbox already knows it (replayed sync, or recorded pending)."""
         now = utcnow()
-        insert = _dialect_insert(tx.session.bind.dialect.name)
-        result = await tx.session.execute(
-            insert(InboxEvent).values(
-                account=tx.account, event_id=event["event_id"], room_id=event["room_id"],
-                state="handled", payload=b"", received_at=now, handled_at=now, attempts=0)
-            .on_conflict_do_nothing(index_elements=["account", "event_id"])
-            .returning(InboxEvent.id))  # rowcount is not reliable here on every driver
+        result = await tx.session.execute(_claim_statement(tx.session.bind.dialect.name), {
+            "account": tx.account, "event_id": event["event_id"], "room_id": event["room_id"],
+            "state": "handled", "payload": b"", "received_at": now, "handled_at": now,
+            "attempts": 0})
         return result.scalar() is not None
 
     # --- outbox --------------------------------------------------------------------------
@@ -303,9 +332,10 @@ class Store:
     async def outbox_done(self, row_id: int, *, event_id: str | None, error: str | None,
                           attempts: int) -> None:
         async with self._writing() as session:
-            await session.execute(update(OutboxMessage).where(OutboxMessage.id == row_id).values(
-                state="sent" if event_id else "failed", event_id=event_id, last_error=error,
-                sent_at=utcnow(), attempts=attempts))
+            await session.execute(_outbox_done_statement(), {
+                "row_id": row_id, "state": "sent" if event_id else "failed",
+                "event_id": event_id, "last_error": error, "sent_at": utcnow(),
+                "attempts": attempts})
 
     async def outbox_attempt(self, row_id: int, attempts: int, error: str) -> None:
         async with self._writing() as session:
