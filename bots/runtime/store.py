@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Executable, bindparam, create_engine, event, func, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -214,6 +215,12 @@ class Store:
         async with self._write_turn, self._sessions() as session, session.begin():
             yield session
 
+    @asynccontextmanager
+    async def _writing_core(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction for Core statements alone: no ORM session to set up and flush."""
+        async with self._write_turn, self.engine.begin() as connection:
+            yield connection
+
     async def close(self) -> None:
         await self.engine.dispose()
 
@@ -331,8 +338,8 @@ class Store:
 
     async def outbox_done(self, row_id: int, *, event_id: str | None, error: str | None,
                           attempts: int) -> None:
-        async with self._writing() as session:
-            await session.execute(_outbox_done_statement(), {
+        async with self._writing_core() as connection:
+            await connection.execute(_outbox_done_statement(), {
                 "row_id": row_id, "state": "sent" if event_id else "failed",
                 "event_id": event_id, "last_error": error, "sent_at": utcnow(),
                 "attempts": attempts})
