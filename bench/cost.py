@@ -1,11 +1,11 @@
 """The bots' own cost against the floor, cheaply: resident memory at idle, CPU time per command.
 
-    python -m bench.cost [--n 100] [--rooms 10] [--burst 300] [--bots careteam,discharge,followup]
+    python -m bench.cost [--n 100] [--rooms 10] [--burst 300]
 
 One Synapse (as in bench.roundtrip) and two bots, each in its own process: the floor
 (bench/echo_floor.py, a bare matrix-nio E2EE echo) and the Liaison bots process
-(bench/run_liaison.py; built-in `!ping` only, or with `--bots` the bots a deployment runs). A
-clinician in one encrypted room with each; both answer `--warmup` `!ping`s.
+(bench/run_liaison.py, the built-in commands only, as in bench.roundtrip). A clinician in one
+encrypted room with each; both answer `--warmup` `!ping`s.
 
 1. Idle: after `--settle` seconds with nothing to do, each process's VmRSS and VmHWM from /proc.
 2. Paced: `--n` commands to each bot, interleaved, one at a time: each process's CPU time over
@@ -15,7 +15,7 @@ clinician in one encrypted room with each; both answer `--warmup` `!ping`s.
 
 CPU time is what the process itself spent, so it is less disturbed by other load on the machine
 than latency is. The figures and the Liaison / floor ratios are printed, and written to
-docs/PERFORMANCE.md (section "The bots' own cost") unless `--no-doc`. About 1.5 minutes.
+docs/PERFORMANCE.md (section "The bots' own cost") unless `--no-doc`. About a minute.
 """
 
 from __future__ import annotations
@@ -58,7 +58,6 @@ class Bot:
 @dataclass
 class Results:
     bots: dict[str, Bot]
-    liaison_bots: tuple[str, ...]
     other_load: dict[str, float] = field(default_factory=dict)  # phase → % of a core
     versions: dict[str, str] = field(default_factory=dict)
 
@@ -69,8 +68,8 @@ class Cost(harness.Stack):
         harness.log(f"starting Synapse on {self.hs.url} (data in {self.tmp})")
         await self.hs.start(timeout=120)
         floor = Bot("floor", *await self.start_floor())
-        liaison = Bot("liaison", *await self.start_liaison(args.bots))
-        results = Results({"floor": floor, "liaison": liaison}, args.bots)
+        liaison = Bot("liaison", *await self.start_liaison())
+        results = Results({"floor": floor, "liaison": liaison})
         results.versions = report.versions(None)
         bots = [floor, liaison]
 
@@ -193,8 +192,7 @@ def failures_line(results: Results) -> str | None:
 
 def show(results: Results, _: argparse.Namespace) -> None:
     print()
-    bots = ", ".join(results.liaison_bots) or "built-in commands only"
-    print(f"The bots' own cost (Liaison: {bots})")
+    print("The bots' own cost (Liaison: the built-in commands only)")
     print(tables.text_table(HEADER, rows(results)))
     for name, value, ok in targets(results):
         print(f"  {name:36} {value:>8}  {tables.verdict(ok)}")
@@ -205,7 +203,6 @@ def show(results: Results, _: argparse.Namespace) -> None:
 
 def markdown(results: Results, args: argparse.Namespace) -> str:
     v = results.versions
-    bots = ", ".join(results.liaison_bots) or "none: the built-in commands only"
     lines = [
         SECTION, "",
         f"Measured {datetime.now().astimezone():%Y-%m-%d %H:%M %Z} with `python -m bench.cost"
@@ -215,7 +212,7 @@ def markdown(results: Results, args: argparse.Namespace) -> str:
         f"- Machine: {report.machine()}. Liaison code: commit {v.get('code', '?')}; Python "
         f"{v['python']}, matrix-nio {v['matrix-nio']}, SQLAlchemy {v['SQLAlchemy']}.",
         "- Floor: bench/echo_floor.py (bare matrix-nio E2EE echo of `!ping x`). Liaison: "
-        f"bench/run_liaison.py, bots: {bots}; the command is the built-in `!ping x` (inbox row, "
+        "bench/run_liaison.py, the built-in commands only: `!ping x` (inbox row, "
         "handler transaction, outbox row, sender, cross-signing trust).",
         "- RSS at idle: VmRSS of each process after the warm-up and the idle time. CPU per "
         "command: the process's CPU time (user + system) over the phase divided by its commands.",
@@ -226,8 +223,7 @@ def markdown(results: Results, args: argparse.Namespace) -> str:
     ]
     if line := failures_line(results):
         lines.append(line + ".")
-    lines += ["", "Rerun: `python -m bench.cost` (about 1.5 minutes); `--bots careteam,discharge,"
-              "followup` for the process as a deployment runs it; `--help` lists the knobs.", ""]
+    lines += ["", "Rerun: `python -m bench.cost` (about a minute); `--help` lists the knobs.", ""]
     return "\n".join(lines)
 
 
@@ -239,9 +235,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rooms", type=int, default=10, help="burst: rooms per bot (10)")
     parser.add_argument("--burst", type=int, default=300,
                         help="burst: commands per bot (300; 0 skips the phase)")
-    parser.add_argument("--bots", type=lambda s: tuple(b for b in s.split(",") if b), default=(),
-                        help="the bots the Liaison process runs besides the built-in commands "
-                             "(comma-separated, e.g. careteam,discharge,followup; none by default)")
     harness.common_args(parser, timeout=900)
     parser.set_defaults(trace=False)  # no probes (bench/trace.py): they would add to the CPU
     args = parser.parse_args(argv)

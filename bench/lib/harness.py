@@ -385,14 +385,14 @@ class Stack:
         return user_id, self.spawn("floor", [sys.executable, "-m", "bench.echo_floor", str(spec)],
                                    REPO, traced=True)
 
-    async def start_liaison(self, bots: tuple[str, ...] = ()) -> tuple[str, BotProcess]:
-        """The Liaison bots process (bench/run_liaison.py) on an account of its own, running
-        `bots` besides the built-in commands: its user ID and process."""
+    async def start_liaison(self) -> tuple[str, BotProcess]:
+        """The Liaison bots process (bench/run_liaison.py, the built-in commands only) on an
+        account of its own: its user ID and process."""
         user_id, password = await self.register("liaison")
         spec = self.write_spec("liaison", {
             "homeserver": self.hs.url, "server_name": self.hs.server_name, "user_id": user_id,
             "password": password, "data_dir": str(self.tmp / "liaison"),
-            "data_key": Vault.new_key(), "log_level": "INFO", "bots": list(bots)})
+            "data_key": Vault.new_key(), "log_level": "INFO"})
         return user_id, self.spawn("liaison", [sys.executable, "-m", "bench.run_liaison",
                                                str(spec)], REPO, traced=True)
 
