@@ -76,6 +76,7 @@ test-fast: $(STAMP)
 
 bench: $(STAMP) mail-packages
 	$(PY) -m bench.roundtrip --trace
+	$(PY) -m bench.cost
 	$(PY) -m bench.rooms
 	$(PY) -m bench.discharge
 	$(PY) -m bench.followup

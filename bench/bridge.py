@@ -373,7 +373,7 @@ class BridgeBench(api.ApiStack):
         self.gp_tls: ssl.SSLContext | None = None
         self.app_tls: ssl.SSLContext | None = None
 
-    def write_spec(self, name: str, spec: dict[str, Any]) -> Path:  # type: ignore[override]
+    def write_spec(self, name: str, spec: dict[str, Any]) -> Path:
         if name == "liaison":  # the care-team bot: the bridge is its companion, one database
             self.bot_id, self.data_key = spec["user_id"], spec["data_key"]
             spec = {**spec, "companions": [self.bridge_id], "database": self.database}

@@ -250,7 +250,7 @@ class DischargeBench(api.ApiStack):
         self.rooms: list[Room] = []
         self.never: set[str] = set()  # bot messages sent before the clinician joined
 
-    def write_spec(self, name: str, spec: dict[str, Any]) -> Path:  # type: ignore[override]
+    def write_spec(self, name: str, spec: dict[str, Any]) -> Path:
         if name == "liaison":
             spec = {**spec, "bots": ["careteam", "discharge"]}
             self.bot_id = spec["user_id"]

@@ -49,9 +49,8 @@ from typing import Any
 import psutil
 
 from bench import peer
-from bench.lib import REPO, harness, report, tables
+from bench.lib import harness, report, tables
 from bots.devstack.clinician import Clinician
-from bots.runtime.vault import Vault
 
 SECTION = "## Foundation: E2EE command round trip"
 P50_VS_FLOOR, P99_VS_FLOOR = 1.10, 1.30
@@ -110,27 +109,12 @@ class Bench(harness.Stack):
     """The round trip benchmark on the stack (Stack)."""
 
     async def start_bots(self, peer_python: Path | None) -> list[Target]:
-        common = {"homeserver": self.hs.url, "server_name": self.hs.server_name}
-        targets = []
-
-        user_id, password = await self.register("floor")
-        spec = self.write_spec("floor", {**common, "user_id": user_id, "password": password,
-                                         "store_dir": str(self.tmp / "floor")})
-        process = self.spawn("floor", [sys.executable, "-m", "bench.echo_floor", str(spec)], REPO,
-                             traced=True)
-        targets.append(Target("floor", "floor (bare nio echo)", user_id, process,
-                              lambda tag: f"!ping {tag}", reply_to=True))
-
-        user_id, password = await self.register("liaison")
-        spec = self.write_spec("liaison", {
-            **common, "user_id": user_id, "password": password,
-            "data_dir": str(self.tmp / "liaison"), "data_key": Vault.new_key(),
-            "log_level": "INFO"})
-        process = self.spawn("liaison", [sys.executable, "-m", "bench.run_liaison", str(spec)],
-                             REPO, traced=True)
+        user_id, process = await self.start_floor()
+        targets = [Target("floor", "floor (bare nio echo)", user_id, process,
+                          lambda tag: f"!ping {tag}", reply_to=True)]
+        user_id, process = await self.start_liaison()
         targets.append(Target("liaison", "Liaison (!ping)", user_id, process,
                               lambda tag: f"!ping {tag}", reply_to=True))
-
         if peer_python is not None:
             user_id, password = await self.register("reminder")
             config = peer.write_config(self.tmp / "peer", homeserver=self.hs.url,

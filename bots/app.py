@@ -9,7 +9,7 @@ from bots.config import Config, ConfigError
 from bots.monitoring import Monitoring
 from bots.registry import BOTS, BRIDGE_BOTS, COMPANION_WORDS, COMPOSED, REQUIRES, build
 from bots.runtime.runtime import Runtime
-from bots.runtime.store import Store, migrate
+from bots.runtime.store import Store, migrate_apart
 from bots.runtime.vault import Vault
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ def build_runtimes(config: Config, store: Store, *, bridge: bool = False) -> lis
 
 async def run_bots(config: Config, stop: asyncio.Event, *, bridge: bool = False) -> None:
     """Migrate the database, then run every account of this process until `stop` is set."""
-    await asyncio.to_thread(migrate, config.database)
+    await migrate_apart(config.database)
     store = Store(config.database, Vault(list(config.data_keys)))
     monitoring: Monitoring | None = None
     try:

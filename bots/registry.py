@@ -1,27 +1,51 @@
 """The bots an account can run, by the name used in the configuration (`accounts[].bots`), and
-the composition that hands one bot's code to another."""
+the composition that hands one bot's code to another.
+
+A bot's code is imported when an account runs it, in its factory below: a process holds only
+its own bots (`liaison bots` none of the bridge's mail libraries, `liaison bridge` none of the
+care-team bots; several MiB resident each).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from bots.adt.bot import adt
-from bots.careteam.bot import CareTeam, careteam
-from bots.careteam.records import find_patient
 from bots.config import Config
-from bots.discharge.bot import checklists_at_discharge, discharge
-from bots.episode.movements import Episodes
-from bots.followup.bot import Followup, followup
 from bots.runtime.bot import Bot
-from bridge.bot import COMMAND_WORDS as MSSANTE_WORDS
-from bridge.bot import mssante
+from bridge import COMMAND_WORDS as MSSANTE_WORDS
+
+
+def _careteam(config: Config) -> Bot:
+    from bots.careteam.bot import careteam
+
+    return careteam(config)
+
+
+def _discharge(config: Config) -> Bot:
+    from bots.discharge.bot import discharge
+
+    return discharge(config)
+
+
+def _followup(config: Config) -> Bot:
+    # The follow-up reads the validated checklists through the discharge bot's code.
+    from bots.discharge.bot import checklists_at_discharge
+    from bots.followup.bot import followup
+
+    return followup(config, checklists_at_discharge(config))
+
+
+def _mssante(config: Config) -> Bot:
+    from bridge.bot import mssante
+
+    return mssante(config)
+
 
 BOTS: dict[str, Callable[[Config], Bot]] = {
-    "careteam": careteam,
-    "discharge": discharge,
-    # The follow-up reads the validated checklists through the discharge bot's code.
-    "followup": lambda config: followup(config, checklists_at_discharge(config)),
-    "mssante": mssante,  # the MSSanté bridge: run by `liaison bridge`, on an account of its own
+    "careteam": _careteam,
+    "discharge": _discharge,
+    "followup": _followup,
+    "mssante": _mssante,  # the MSSanté bridge: run by `liaison bridge`, on an account of its own
 }
 # Bots built from other bots of the same account (`build`): the ADT applier works through the
 # care-team and follow-up bots' code (bots/episode/movements.py).
@@ -41,6 +65,13 @@ def build(config: Config, names: Sequence[str]) -> list[Bot]:
     (REQUIRES has put both on the account)."""
     if "adt" not in names:
         return [BOTS[name](config) for name in names]
+    from bots.adt.bot import adt
+    from bots.careteam.bot import CareTeam, careteam
+    from bots.careteam.records import find_patient
+    from bots.discharge.bot import checklists_at_discharge
+    from bots.episode.movements import Episodes
+    from bots.followup.bot import Followup, followup
+
     care = CareTeam(config)
     follow = Followup(config, checklists_at_discharge(config))
     shared = {

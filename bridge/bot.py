@@ -40,7 +40,6 @@ from bridge.xdm import Unreadable
 if TYPE_CHECKING:
     from bots.runtime.runtime import Runtime
 
-COMMAND_WORDS = ("mss", "mail")  # every command of the bridge starts with one of them
 TRUST_CHECK_SECONDS = 300.0  # how often the trust list's age is looked at (re-read if due)
 
 

@@ -34,6 +34,7 @@ from nio import (
 from bench.lib import DOC, REPO, report
 from bots.devstack.clinician import Clinician
 from bots.devstack.homeserver import DevHomeserver, free_port
+from bots.runtime.vault import Vault
 from bots.synapseconf import Process
 
 
@@ -369,11 +370,31 @@ class Stack:
         self.processes.append(process)
         return process
 
-    def write_spec(self, name: str, spec: dict[str, str]) -> Path:
+    def write_spec(self, name: str, spec: dict[str, Any]) -> Path:
         path = self.tmp / f"{name}.json"
         path.write_text(json.dumps(spec))
         path.chmod(0o600)
         return path
+
+    async def start_floor(self) -> tuple[str, BotProcess]:
+        """The floor (bench/echo_floor.py) on an account of its own: its user ID and process."""
+        user_id, password = await self.register("floor")
+        spec = self.write_spec("floor", {
+            "homeserver": self.hs.url, "server_name": self.hs.server_name, "user_id": user_id,
+            "password": password, "store_dir": str(self.tmp / "floor")})
+        return user_id, self.spawn("floor", [sys.executable, "-m", "bench.echo_floor", str(spec)],
+                                   REPO, traced=True)
+
+    async def start_liaison(self) -> tuple[str, BotProcess]:
+        """The Liaison bots process (bench/run_liaison.py, the built-in commands only) on an
+        account of its own: its user ID and process."""
+        user_id, password = await self.register("liaison")
+        spec = self.write_spec("liaison", {
+            "homeserver": self.hs.url, "server_name": self.hs.server_name, "user_id": user_id,
+            "password": password, "data_dir": str(self.tmp / "liaison"),
+            "data_key": Vault.new_key(), "log_level": "INFO"})
+        return user_id, self.spawn("liaison", [sys.executable, "-m", "bench.run_liaison",
+                                               str(spec)], REPO, traced=True)
 
     async def close(self) -> None:
         for doc in self.clients:

@@ -15,15 +15,17 @@ import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from bots import config as config_mod
 from bots.devstack.homeserver import DevHomeserver, WorkerHomeserver
-from bots.devstack.mailservers import MailServers, start_mail_servers
 from bots.runtime.files import write_private
 from bots.runtime.vault import Vault
+
+if TYPE_CHECKING:
+    from bots.devstack.mailservers import MailServers
 
 BOT_LOCALPART = "liaison"
 DEV_BOTS = ("careteam", "discharge", "followup")  # what the dev stack's bot account runs
@@ -143,6 +145,11 @@ async def up(data_dir: Path, port: int, api_port: int, mail: bool = False,
     bridge: asyncio.subprocess.Process | None = None
     try:
         if mail:
+            # Imported here: the mail servers and their test CA (~2 MiB resident) would
+            # otherwise sit in `liaison bots`, the production process, which imports this module
+            # through the CLI.
+            from bots.devstack.mailservers import start_mail_servers
+
             print("Starting Dovecot and Postfix on 127.0.0.1 …", flush=True)
             folder = data_dir / "mail"
             folder.mkdir(exist_ok=True)

@@ -7,8 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cached_property
+from typing import TYPE_CHECKING
 
-import holidays
+if TYPE_CHECKING:
+    import holidays
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,10 @@ class Calendar:
 
     @cached_property
     def _holidays(self) -> holidays.HolidayBase:
+        # Imported at first use: `holidays` (with dateutil) is ~4 MiB resident in every
+        # process running the discharge or follow-up bot, for a date computed now and then.
+        import holidays
+
         return holidays.country_holidays("FR", subdiv=self.subdivision)
 
     def is_working(self, day: date) -> bool:

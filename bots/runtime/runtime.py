@@ -33,7 +33,6 @@ from nio import (
     SyncError,
     SyncResponse,
 )
-from nio.store import SqliteStore
 
 from bots.common import permissions
 from bots.config import AccountConfig, Config
@@ -45,6 +44,7 @@ from bots.runtime.builtin import builtin_commands
 from bots.runtime.client import Client
 from bots.runtime.commands import Caller, CommandSet, Invocation, Rejection, command_text
 from bots.runtime.crosssigning import CrossSigningStatus, ensure_cross_signed
+from bots.runtime.cryptostore import CryptoStore
 from bots.runtime.files import write_private
 from bots.runtime.i18n import Lang, t
 from bots.runtime.metrics import AnswerClock, command_handled
@@ -101,7 +101,7 @@ class Runtime:
             config.homeserver, account.user_id, device_id=self.secrets.device_id,
             store_path=str(self.folder.crypto_store),
             config=AsyncClientConfig(
-                encryption_enabled=True, store=SqliteStore, store_name="nio.db",
+                encryption_enabled=True, store=CryptoStore, store_name="nio.db",
                 pickle_key=self.secrets.pickle_key,
                 # Our own table holds the sync token, written with the inbox (see record_sync).
                 store_sync_tokens=False,

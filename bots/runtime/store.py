@@ -8,6 +8,8 @@ the event/job was handled, so nothing is done twice and nothing is lost.
 from __future__ import annotations
 
 import asyncio
+import functools
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
@@ -16,18 +18,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from sqlalchemy import create_engine, event, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Executable, bindparam, create_engine, event, func, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import PoolResetState
 
 from bots.runtime.models import InboxEvent, OutboxMessage, SealOnInsert, SyncState
 from bots.runtime.vault import Vault
@@ -59,7 +59,13 @@ def _driver_url(url: str, *, asynchronous: bool) -> str:
 
 
 def migrate(url: str) -> None:
-    """Bring the schema to head (Alembic). Run at every start, before anything else."""
+    """Bring the schema to head (Alembic). Run at every start, before anything else: by the bots
+    and bridge processes in a child process (`migrate_apart`)."""
+    # Imported here, not at the top: Alembic brings Mako, Pygments and every SQLAlchemy dialect
+    # (~12 MiB resident, never freed once imported), for what runs once at start.
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -74,9 +80,34 @@ def migrate(url: str) -> None:
         engine.dispose()
 
 
+class MigrationError(RuntimeError):
+    pass
+
+
+# The child process of `migrate_apart`: JSON logs as the bots' (bots.logs), the URL on stdin.
+_MIGRATE_CHILD = ("import sys; from bots import logs; from bots.runtime.store import migrate; "
+                  "logs.setup(); migrate(sys.stdin.read())")
+
+
+async def migrate_apart(url: str) -> None:
+    """`migrate` in a child process, so that the long-running process never imports Alembic. The
+    URL goes on stdin, not the command line: it may hold a password. The child logs to stderr."""
+    child = await asyncio.create_subprocess_exec(sys.executable, "-c", _MIGRATE_CHILD,
+                                                 stdin=asyncio.subprocess.PIPE)
+    await child.communicate(url.encode())
+    if child.returncode != 0:
+        raise MigrationError(f"the database migration failed (exit {child.returncode}); "
+                             "its error is in the log above")
+
+
 def _dialect_insert(dialect: str) -> Any:
     """INSERT with ON CONFLICT, which SQLite and PostgreSQL both have (SQLAlchemy per dialect)."""
-    return sqlite_insert if dialect == "sqlite" else pg_insert
+    # Only the dialect in use is imported: PostgreSQL's brings psycopg (~2 MiB resident).
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        from sqlalchemy.dialects.postgresql import insert
+    return insert
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -87,6 +118,34 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")  # SQLite leaves them off: ON DELETE CASCADE needs it
     cursor.close()
+
+
+def _sqlite_reset(dbapi_conn: Any, _record: Any, state: PoolResetState) -> None:
+    """The pool's reset of a connection given back: a rollback only if SQLite has a transaction
+    open. SQLAlchemy's own (`pool_reset_on_return`) rolls back after every commit too, one more
+    hop to aiosqlite's thread per transaction for nothing."""
+    if state.asyncio_safe and not state.terminate_only and \
+            dbapi_conn.driver_connection.in_transaction:
+        dbapi_conn.rollback()
+
+
+# The statements run for every command, built once per dialect with bound parameters: building
+# one (its values coerced, its cache key computed) costs more CPU than SQLite takes to run it.
+# On the tables, not the ORM classes: ORM-enabled INSERT and UPDATE add their own bookkeeping.
+
+
+@functools.cache
+def _claim_statement(dialect: str) -> Executable:
+    inbox = InboxEvent.__table__
+    return (_dialect_insert(dialect)(inbox)
+            .on_conflict_do_nothing(index_elements=["account", "event_id"])
+            .returning(inbox.c.id))  # rowcount is not reliable here on every driver
+
+
+@functools.cache
+def _outbox_done_statement() -> Executable:
+    outbox = OutboxMessage.__table__
+    return update(outbox).where(outbox.c.id == bindparam("row_id"))
 
 
 @dataclass
@@ -139,10 +198,12 @@ class Store:
         # A file database does not drop connections: no ping before each checkout there.
         self.engine: AsyncEngine = create_async_engine(
             _driver_url(url, asynchronous=True), pool_pre_ping=not sqlite, pool_size=POOL_SIZE,
-            max_overflow=POOL_OVERFLOW, pool_timeout=POOL_TIMEOUT)
+            max_overflow=POOL_OVERFLOW, pool_timeout=POOL_TIMEOUT,
+            pool_reset_on_return=None if sqlite else "rollback")
         self.connections = POOL_SIZE + POOL_OVERFLOW  # at most, held at once
         if sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine.sync_engine.pool, "reset", _sqlite_reset)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._write_turn: AbstractAsyncContextManager[Any] = \
             asyncio.Lock() if sqlite else nullcontext()
@@ -153,6 +214,12 @@ class Store:
         than SQLite's busy-wait sleeps (up to 100 ms each) when two connections collide."""
         async with self._write_turn, self._sessions() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def _writing_core(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction for Core statements alone: no ORM session to set up and flush."""
+        async with self._write_turn, self.engine.begin() as connection:
+            yield connection
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -241,13 +308,10 @@ class Store:
         """Claim an event straight from sync by recording it as handled, inside the handler's
         transaction. False if the inbox already knows it (replayed sync, or recorded pending)."""
         now = utcnow()
-        insert = _dialect_insert(tx.session.bind.dialect.name)
-        result = await tx.session.execute(
-            insert(InboxEvent).values(
-                account=tx.account, event_id=event["event_id"], room_id=event["room_id"],
-                state="handled", payload=b"", received_at=now, handled_at=now, attempts=0)
-            .on_conflict_do_nothing(index_elements=["account", "event_id"])
-            .returning(InboxEvent.id))  # rowcount is not reliable here on every driver
+        result = await tx.session.execute(_claim_statement(tx.session.bind.dialect.name), {
+            "account": tx.account, "event_id": event["event_id"], "room_id": event["room_id"],
+            "state": "handled", "payload": b"", "received_at": now, "handled_at": now,
+            "attempts": 0})
         return result.scalar() is not None
 
     # --- outbox --------------------------------------------------------------------------
@@ -274,10 +338,11 @@ class Store:
 
     async def outbox_done(self, row_id: int, *, event_id: str | None, error: str | None,
                           attempts: int) -> None:
-        async with self._writing() as session:
-            await session.execute(update(OutboxMessage).where(OutboxMessage.id == row_id).values(
-                state="sent" if event_id else "failed", event_id=event_id, last_error=error,
-                sent_at=utcnow(), attempts=attempts))
+        async with self._writing_core() as connection:
+            await connection.execute(_outbox_done_statement(), {
+                "row_id": row_id, "state": "sent" if event_id else "failed",
+                "event_id": event_id, "last_error": error, "sent_at": utcnow(),
+                "attempts": attempts})
 
     async def outbox_attempt(self, row_id: int, attempts: int, error: str) -> None:
         async with self._writing() as session:
