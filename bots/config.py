@@ -126,6 +126,21 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True)
+class DashboardConfig:
+    """The coordinator dashboard (bots/dashboard/, docs/DASHBOARD.md), on a listener of its own."""
+
+    host: str
+    port: int
+    public_url: str  # what people open (behind the TLS proxy); forms must come from its origin
+    secure_cookies: bool = True  # False only on a plain-HTTP dev stack
+    login_homeserver: str | None = None  # where passwords are checked; None: `homeserver`
+    element_url: str | None = None  # room links open there; None: matrix.to
+    idle_minutes: int = 30
+    max_hours: int = 10
+    trust_forwarded_for: bool = False  # the proxy's X-Forwarded-For names the client
+
+
+@dataclass(frozen=True)
 class Config:
     homeserver: str
     data_dir: Path
@@ -145,6 +160,7 @@ class Config:
     homeserver_admin: str = ""
     admin_token: str | None = None  # a server admin's token: lifts the bots' rate limits
     metrics: MetricsConfig = MetricsConfig()
+    dashboard: DashboardConfig | None = None
 
     @property
     def admin_url(self) -> str:
@@ -210,6 +226,7 @@ def parse(raw: Any, source: str, base: Path) -> Config:
     return Config(
         homeserver_admin=raw.get("homeserver_admin", "").rstrip("/"), admin_token=admin_token,
         metrics=_metrics(raw.get("metrics") or {}),
+        dashboard=_dashboard(raw["dashboard"]) if "dashboard" in raw else None,
         careteam=_careteam(raw.get("careteam") or {}, source, resolve),
         discharge=_discharge(raw.get("discharge") or {}, source, resolve),
         followup=_followup(raw.get("followup") or {}, resolve),
@@ -238,6 +255,18 @@ def _listen(value: str | None) -> tuple[str, int] | None:
 def _metrics(raw: dict[str, Any]) -> MetricsConfig:
     return MetricsConfig(listen=_listen(raw.get("listen")),
                          bridge_listen=_listen(raw.get("bridge_listen")))
+
+
+def _dashboard(raw: dict[str, Any]) -> DashboardConfig:
+    host, port = raw["listen"].rsplit(":", 1)
+    optional = {key: raw[key].rstrip("/") for key in ("login_homeserver", "element_url")
+                if key in raw}
+    return DashboardConfig(
+        host=host, port=int(port), public_url=raw["public_url"].rstrip("/"),
+        secure_cookies=raw.get("secure_cookies", True), **optional,
+        idle_minutes=raw.get("idle_minutes", DashboardConfig.idle_minutes),
+        max_hours=raw.get("max_hours", DashboardConfig.max_hours),
+        trust_forwarded_for=raw.get("trust_forwarded_for", False))
 
 
 def _careteam(raw: dict[str, Any], source: str, resolve: Any) -> CareteamConfig:

@@ -3,17 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from bots.careteam.bot import careteam
 from bots.config import Config
-from bots.discharge.bot import checklists_at_discharge, discharge
+from bots.dashboard.texts import TEXTS as DASHBOARD_TEXTS
+from bots.dashboard.views import dashboard_service
+from bots.discharge.bot import checklist_progress, checklists_at_discharge, discharge
 from bots.followup.bot import followup
 from bots.runtime.bot import Bot
 from bridge.bot import COMMAND_WORDS as MSSANTE_WORDS
 from bridge.bot import mssante
 
+
+def careteam_and_dashboard(config: Config) -> Bot:
+    """The care-team bot, with the coordinator dashboard beside its API when `dashboard:` is
+    configured: on its account (its records), reading the checklists through the discharge
+    bot's code."""
+    bot = careteam(config)
+    if config.dashboard is None:
+        return bot
+    return replace(bot, texts=(*bot.texts, DASHBOARD_TEXTS),
+                   services=[*bot.services, dashboard_service(checklist_progress(config))])
+
+
 BOTS: dict[str, Callable[[Config], Bot]] = {
-    "careteam": careteam,
+    "careteam": careteam_and_dashboard,
     "discharge": discharge,
     # The follow-up reads the validated checklists through the discharge bot's code.
     "followup": lambda config: followup(config, checklists_at_discharge(config)),
