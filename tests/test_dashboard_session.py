@@ -34,7 +34,8 @@ from bots.dashboard.session import (
     new_token,
     same,
 )
-from bots.dashboard.today import patient_lines, room_url
+from bots.dashboard.today import PatientLine, patient_lines, room_url
+from bots.dashboard.views import render
 from bots.discharge import records as discharge
 from bots.discharge.checklist import Checklist
 from bots.discharge.models import ChecklistRow
@@ -189,6 +190,17 @@ def test_the_dashboard_is_off_unless_configured_and_secure_by_default(tmp_path: 
 def test_room_links_go_to_matrix_to_or_the_deployments_element():
     assert room_url("!abc:h.fr", None) == "https://matrix.to/#/!abc:h.fr"
     assert room_url("!abc:h.fr", "https://element.h.fr") == "https://element.h.fr/#/room/!abc:h.fr"
+
+
+def test_pages_escape_what_they_show():
+    line = PatientLine("P-2026-00001", "<i>Cardio</i>", "DUPONT <script>x()</script>",
+                       date(1948, 3, 12), 'https://matrix.to/#/!a:h" onclick="x', None)
+    page = render("today.html", "fr", user="@a&b:h", csrf='"><b>', lines=[line])
+    assert "<script>" not in page and "&lt;script&gt;x()&lt;/script&gt;" in page
+    assert "<i>" not in page and '" onclick' not in page and '"><b>' not in page
+    assert "Connecté(e) : @a&amp;b:h" in page and "né(e) le 12/03/1948" in page
+    assert '<html lang="en">' in render("login.html", "en", typed="", error=None, notice=None,
+                                        form_token="t", server="h")
 
 
 # --- on SQLite ------------------------------------------------------------------------------

@@ -109,4 +109,5 @@ TEXTS: Catalogue = {
         "en": "Internal error: nothing was changed. Try again or tell the administrator.",
     },
     "dash.back": {"fr": "Retour au tableau de bord", "en": "Back to the dashboard"},
+    "dash.back_login": {"fr": "Retour à la connexion", "en": "Back to sign-in"},
 }

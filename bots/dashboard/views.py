@@ -16,8 +16,9 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -40,7 +41,7 @@ from bots.dashboard.today import patient_lines
 from bots.episode.progress import ProgressReader
 from bots.logs import failure
 from bots.runtime.i18n import Lang, Refusal, accepted, t
-from bots.runtime.store import utcnow
+from bots.runtime.store import Transaction, utcnow
 
 if TYPE_CHECKING:
     from bots.runtime.runtime import Runtime
@@ -70,6 +71,19 @@ def _text(lang: Lang, key: str, /, **values: object) -> Markup:
     return Markup(t(lang, key, **values))
 
 
+@cache
+def pages() -> Environment:
+    """The templates, every value autoescaped (patient names are data, not markup)."""
+    return Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True,
+                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+
+
+def render(template: str, lang: Lang, **values: Any) -> str:
+    return pages().get_template(template).render(
+        **{"user": None, "csrf": "", **values}, lang=lang, t=partial(_text, lang),
+        day=partial(when, lang))
+
+
 def _see_other(location: str) -> web.Response:
     return web.Response(status=303, headers={"Location": location})
 
@@ -91,8 +105,6 @@ class Dashboard:
         # __Host-: only this origin, over HTTPS, may set it (no cookie planted by a sibling host).
         prefix = "__Host-" if settings.secure_cookies else ""
         self.session_cookie, self.login_cookie = f"{prefix}liaison", f"{prefix}liaison-login"
-        self.env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True,
-                               undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._guard], client_max_size=16 * 1024)
@@ -131,11 +143,8 @@ class Dashboard:
 
     def _page(self, request: web.Request, template: str, status: int = 200,
               **values: Any) -> web.Response:
-        lang = self.lang(request)
-        page = self.env.get_template(template).render(
-            **{"user": None, "csrf": "", **values}, lang=lang, t=partial(_text, lang),
-            day=partial(when, lang))
-        return web.Response(text=page, status=status, content_type="text/html")
+        return web.Response(text=render(template, self.lang(request), **values), status=status,
+                            content_type="text/html")
 
     def _error(self, request: web.Request, status: int, key: str, **values: Any) -> web.Response:
         lang = self.lang(request)
@@ -193,17 +202,22 @@ class Dashboard:
         self._drop_cookie(response, self.session_cookie)
         return response
 
-    async def _refusal(self, user_id: str) -> permissions.Forbidden | None:
-        async with self.runtime.store.reading(self.runtime.user_id) as tx:
-            callers = await permissions.standing(tx, user_id)
+    def _reading(self) -> AbstractAsyncContextManager[Transaction]:
+        """A read-only transaction on the care-team account's records."""
+        return self.runtime.store.reading(self.runtime.user_id)
+
+    async def _refusal(self, tx: Transaction, user_id: str) -> permissions.Forbidden | None:
+        callers = await permissions.standing(tx, user_id)
         return permissions.check_anywhere(self.permission, user_id, callers, "dash.forbidden")
 
     def _refused(self, request: web.Request, refusal: permissions.Forbidden,
                  user: str | None = None, token: str | None = None) -> web.Response:
         lang = self.lang(request)
+        # Logged in (a role since removed): the bar's logout form; else back to the login form.
         return self._page(request, "refused.html", 403, title=t(lang, "dash.forbidden.title"),
                           message=Markup(refusal.text(lang)),
-                          hint=_text(lang, "dash.forbidden.ask"), back=None, user=user,
+                          hint=_text(lang, "dash.forbidden.ask"),
+                          back=None if user else "/login", user=user,
                           csrf=csrf_token(token) if token else "")
 
     # --- pages ---------------------------------------------------------------------------------
@@ -212,10 +226,10 @@ class Dashboard:
         user, token = await self._session(request)
         if user is None or token is None:
             return self._to_login("ended" if token else None)
-        refusal = await self._refusal(user)
-        if refusal is not None:
-            return self._refused(request, refusal, user, token)
-        async with self.runtime.store.reading(self.runtime.user_id) as tx:
+        async with self._reading() as tx:
+            refusal = await self._refusal(tx, user)
+            if refusal is not None:
+                return self._refused(request, refusal, user, token)
             lines = await patient_lines(tx, user, self.progress, self.settings.element_url,
                                         utcnow())
         return self._page(request, "today.html", user=user, csrf=csrf_token(token), lines=lines)
@@ -271,7 +285,8 @@ class Dashboard:
             status = {"wrong": 401, "limited": 429, "unavailable": 502}[exc.why]
             return self._login_page(request, status, typed=typed,
                                     error=_text(lang, f"dash.login.{exc.why}"))
-        refusal = await self._refusal(user_id)
+        async with self._reading() as tx:
+            refusal = await self._refusal(tx, user_id)
         if refusal is not None:
             log.info("dashboard login refused", extra={"why": "no_role", "user_id": user_id})
             return self._refused(request, refusal)
