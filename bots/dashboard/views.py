@@ -89,6 +89,8 @@ def _see_other(location: str) -> web.Response:
 
 
 class Dashboard:
+    """The pages of one care-team account: its records, its database, its server's users."""
+
     def __init__(self, runtime: Runtime, settings: DashboardConfig, roles: Roles,
                  progress: ProgressReader, http: aiohttp.ClientSession) -> None:
         self.runtime, self.settings, self.progress, self.http = runtime, settings, progress, http
@@ -126,8 +128,9 @@ class Dashboard:
             else:
                 response = await handler(request)
         except web.HTTPException as exc:  # the router's 404 and 405, a body too large (413)
-            key = "dash.error.not_found" if exc.status == 404 else "dash.error.bad_request"
-            response = self._error(request, exc.status, key, why=exc.reason)
+            response = self._error(request, exc.status, "dash.error.not_found") \
+                if exc.status == 404 else \
+                self._error(request, exc.status, "dash.error.bad_request", why=exc.reason)
         except Exception as exc:
             # Only our routes' handlers raise: the path is one of theirs, never typed data.
             log.error("dashboard page failed", extra={"path": request.path,
