@@ -286,6 +286,24 @@ async def test_nurses_strangers_and_hostile_requests_are_refused_with_the_reason
             assert resp.status == 405
         status, _, _ = await login(site, http, coord, site.passwords[coord])
         assert status == 303  # still up, and the coordinator gets in
+
+    # The gate is asked again at every page: a coordinator taken out of her only team is out.
+    password = secrets.token_urlsafe(12)
+    idec = await homeserver.register(f"idec{secrets.token_hex(3)}", password)
+    ref = site.rooms["DUPONT"][0]
+    status, body = await site.api_call("POST", f"/api/v1/patients/{ref}/team",
+                                       {"add": [{"user_id": idec, "role": "IDEC"}]})
+    assert status == 200, body
+    async with site.browser() as http:
+        assert (await login(site, http, idec, password))[0] == 303
+        status, page, _ = await get(http, f"{site.url}/")
+        assert status == 200 and "DUPONT Marie" in page
+        status, body = await site.api_call("POST", f"/api/v1/patients/{ref}/team",
+                                           {"remove": [idec]})
+        assert status == 200, body
+        status, page, _ = await get(http, f"{site.url}/")
+        assert status == 403 and "votre rôle : aucun" in page and "DUPONT" not in page
+        assert 'action="/logout"' in page
     for record in caplog.records:
         line = json.dumps(vars(record), default=str, ensure_ascii=False)
         assert not any(word in line for word in PATIENT_WORDS), line

@@ -41,7 +41,7 @@ from bots.discharge.checklist import Checklist
 from bots.discharge.models import ChecklistRow
 from bots.discharge.template import load_templates
 from bots.runtime.commands import Caller
-from bots.runtime.i18n import Refusal
+from bots.runtime.i18n import Refusal, accepted
 from bots.runtime.notice import to_plain
 from bots.runtime.store import Store, utcnow
 from bots.runtime.vault import Vault
@@ -166,6 +166,14 @@ def test_a_nurse_or_a_stranger_is_refused_with_the_roles_that_may():
                                           "dash.forbidden")
     assert stranger is not None and "(votre rôle : aucun)" in to_plain(stranger.text("fr"))
     assert permissions.check_anywhere(GATE, "@u:h.fr", [], "dash.forbidden") is not None
+
+
+@pytest.mark.parametrize("header, default, expected", [
+    ("en-GB,en;q=0.8", "fr", "en"), ("de-DE, fr;q=0.5", "en", "fr"), ("", "fr", "fr"),
+    ("de", "en", "en"),
+])
+def test_pages_speak_the_browsers_language_french_by_default(header, default, expected):
+    assert accepted(header, default) == expected
 
 
 # --- configuration --------------------------------------------------------------------------
