@@ -36,6 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--data-dir", type=Path, default=Path("var"))
     up.add_argument("--port", type=int, default=8008)
     up.add_argument("--api-port", type=int, help="provisioning API port (default: port + 2)")
+    up.add_argument("--dashboard-port", type=int,
+                    help="coordinator dashboard port (default: port + 3)")
     up.add_argument("--mail", action="store_true", help="also the MSSanté bridge, on a local "
                     "Dovecot and Postfix (root; `make mail-packages` installs them)")
     up.add_argument("--workers", action="store_true", help="the production topology: Synapse's "
@@ -162,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
             backend = devstack.Backend(args.database_url, args.redis_host, args.redis_port) \
                 if args.workers else None
             return asyncio.run(devstack.up(args.data_dir, args.port,
-                                           args.api_port or args.port + 2, mail=args.mail,
+                                           args.api_port or args.port + 2,
+                                           args.dashboard_port or args.port + 3, mail=args.mail,
                                            workers=backend))
         if args.command == "synapse-config":
             return _synapse_config(args)

@@ -169,6 +169,21 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True)
+class DashboardConfig:
+    """The coordinator dashboard (bots/dashboard/, docs/DASHBOARD.md), on a listener of its own."""
+
+    host: str
+    port: int
+    public_url: str  # what people open (behind the TLS proxy); forms must come from its origin
+    secure_cookies: bool = True  # False only on a plain-HTTP dev stack
+    login_homeserver: str | None = None  # where passwords are checked; None: `homeserver`
+    element_url: str | None = None  # room links open there; None: matrix.to
+    idle_minutes: int = 30
+    max_hours: int = 10
+    trust_forwarded_for: bool = False  # the proxy's X-Forwarded-For names the client
+
+
+@dataclass(frozen=True)
 class Config:
     homeserver: str
     data_dir: Path
@@ -191,6 +206,7 @@ class Config:
     metrics: MetricsConfig = MetricsConfig()
     # `adt.wards`, by the feed's point-of-care code: what the ADT applier opens rooms with.
     adt_wards: dict[str, WardConfig] = field(default_factory=dict)
+    dashboard: DashboardConfig | None = None
 
     @property
     def admin_url(self) -> str:
@@ -257,6 +273,7 @@ def parse(raw: Any, source: str, base: Path) -> Config:
         homeserver_admin=raw.get("homeserver_admin", "").rstrip("/"), admin_token=admin_token,
         metrics=_metrics(raw.get("metrics") or {}),
         adt_wards=_adt_wards((raw.get("adt") or {}).get("wards") or {}),
+        dashboard=_dashboard(raw["dashboard"]) if "dashboard" in raw else None,
         careteam=_careteam(raw.get("careteam") or {}, source, resolve),
         discharge=_discharge(raw.get("discharge") or {}, source, resolve),
         followup=_followup(raw.get("followup") or {}, resolve),
@@ -295,6 +312,18 @@ def _adt_wards(raw: dict[str, Any]) -> dict[str, WardConfig]:
     return {code: WardConfig(ward["name"], tuple(
         (user, role) for user, _, role in (m.rpartition(":") for m in ward["team"])),
         ward.get("coordination_room")) for code, ward in raw.items()}
+
+
+def _dashboard(raw: dict[str, Any]) -> DashboardConfig:
+    host, port = raw["listen"].rsplit(":", 1)
+    optional = {key: raw[key].rstrip("/") for key in ("login_homeserver", "element_url")
+                if key in raw}
+    return DashboardConfig(
+        host=host, port=int(port), public_url=raw["public_url"].rstrip("/"),
+        secure_cookies=raw.get("secure_cookies", True), **optional,
+        idle_minutes=raw.get("idle_minutes", DashboardConfig.idle_minutes),
+        max_hours=raw.get("max_hours", DashboardConfig.max_hours),
+        trust_forwarded_for=raw.get("trust_forwarded_for", False))
 
 
 def _careteam(raw: dict[str, Any], source: str, resolve: Any) -> CareteamConfig:

@@ -2,6 +2,7 @@
 
 from bots.adt import models as adt_models  # noqa: F401
 from bots.common import models as care_room_models  # noqa: F401
+from bots.dashboard import models as dashboard_models  # noqa: F401
 from bots.discharge import models as discharge_models  # noqa: F401
 from bots.episode import models as episode_models  # noqa: F401
 from bots.followup import models as followup_models  # noqa: F401

@@ -9,6 +9,7 @@ care-team bots; several MiB resident each).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from bots.config import Config
 from bots.runtime.bot import Bot
@@ -18,7 +19,21 @@ from bridge import COMMAND_WORDS as MSSANTE_WORDS
 def _careteam(config: Config) -> Bot:
     from bots.careteam.bot import careteam
 
-    return careteam(config)
+    return _with_dashboard(config, careteam(config))
+
+
+def _with_dashboard(config: Config, bot: Bot) -> Bot:
+    """The care-team bot, with the coordinator dashboard beside its API when `dashboard:` is
+    configured: on its account (its records), reading the checklists through the discharge
+    bot's code."""
+    if config.dashboard is None:
+        return bot
+    from bots.dashboard.texts import TEXTS as DASHBOARD_TEXTS
+    from bots.dashboard.views import dashboard_service
+    from bots.discharge.bot import checklist_progress
+
+    return replace(bot, texts=(*bot.texts, DASHBOARD_TEXTS),
+                   services=[*bot.services, dashboard_service(checklist_progress(config))])
 
 
 def _discharge(config: Config) -> Bot:
@@ -75,7 +90,7 @@ def build(config: Config, names: Sequence[str]) -> list[Bot]:
     care = CareTeam(config)
     follow = Followup(config, checklists_at_discharge(config))
     shared = {
-        "careteam": careteam(config, care),
+        "careteam": _with_dashboard(config, careteam(config, care)),
         "followup": followup(config, follow.checklist_at_discharge, follow),
         "adt": adt(config, Episodes(find=find_patient, open=care.admit,
                                     discharge=follow.discharged,

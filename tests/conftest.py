@@ -21,6 +21,7 @@ from bots.app import build_runtimes
 from bots.careteam import texts as careteam_texts
 from bots.common import texts as common_texts
 from bots.config import AccountConfig, Config
+from bots.dashboard import texts as dashboard_texts
 from bots.devstack.clinician import Clinician
 from bots.devstack.homeserver import DevHomeserver, WorkerHomeserver, drop_database, free_port
 from bots.discharge import texts as discharge_texts
@@ -39,7 +40,8 @@ _counter = itertools.count()
 # The bots' texts, as the runtimes that run them register them (Bot.texts): pure tests render
 # texts with no runtime.
 for _catalogue in (*careteam_texts.CATALOGUES, discharge_texts.TEXTS, episode_texts.TEXTS,
-                   followup_texts.TEXTS, bridge_texts.TEXTS, common_texts.TEXTS):
+                   followup_texts.TEXTS, bridge_texts.TEXTS, common_texts.TEXTS,
+                   dashboard_texts.TEXTS):
     i18n.register(_catalogue)
 
 PG_ADMIN = os.environ.get("LIAISON_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")

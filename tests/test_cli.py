@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shutil
 import signal
 import smtplib
@@ -15,6 +16,7 @@ import time
 from email.message import EmailMessage
 from pathlib import Path
 
+import aiohttp
 import pytest
 import yaml
 
@@ -50,9 +52,9 @@ def stop(proc: subprocess.Popen) -> int:
 
 @pytest.mark.e2e  # `liaison up` in a child process: a real Synapse
 async def test_dev_stack_up_register_status_and_restart(tmp_path: Path):
-    data_dir, port = tmp_path / "var", free_port()
+    data_dir, port, dashboard = tmp_path / "var", free_port(), free_port()
     up = [*LIAISON, "up", "--data-dir", str(data_dir), "--port", str(port),
-          "--api-port", str(free_port())]
+          "--api-port", str(free_port()), "--dashboard-port", str(dashboard)]
     proc = subprocess.Popen(up, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         report = await wait_up(data_dir, proc)
@@ -66,6 +68,15 @@ async def test_dev_stack_up_register_status_and_restart(tmp_path: Path):
         assert reg.returncode == 0 and "@alice:localhost" in reg.stdout, reg.stderr
         assert "Invited to the coordination room" in reg.stdout and "as DAC" in reg.stdout
         coordination = reg.stdout.split("coordination room ")[1].split(" ")[0]
+        # The dashboard is on in the dev stack: the new DAC logs in with her password.
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            async with http.get(f"http://127.0.0.1:{dashboard}/login") as resp:
+                csrf = re.search(r'name="csrf" value="([^"]+)"', await resp.text())
+            assert csrf is not None
+            async with http.post(f"http://127.0.0.1:{dashboard}/login", allow_redirects=False,
+                                 data={"csrf": csrf.group(1), "user": "alice",
+                                       "password": "motdepasse"}) as resp:
+                assert resp.status == 303 and resp.headers["Location"] == "/"
         alice = Clinician(report["homeserver_url"], "@alice:localhost", "motdepasse",
                           tmp_path / "alice", key_file=tmp_path / "alice.xsign")
         await alice.login()
@@ -89,6 +100,7 @@ async def test_dev_stack_up_register_status_and_restart(tmp_path: Path):
     output = proc.stdout.read()
     assert code == 0, output
     assert "Liaison dev stack" in output and f"http://127.0.0.1:{port}" in output
+    assert f"Dashboard    http://127.0.0.1:{dashboard}/" in output
     assert "liaison register alice --role" in output  # how to get an account for Element
     assert "Traceback" not in output
     assert "message rate limit lifted" in output, "the dev stack's bot is a server admin"
@@ -128,7 +140,7 @@ async def test_dev_stack_with_mail_runs_the_bridge_on_local_mail_servers():
     data_dir = Path(tempfile.mkdtemp(prefix="liaison-up-mail-"))
     data_dir.chmod(0o755)
     up = [*LIAISON, "up", "--mail", "--data-dir", str(data_dir), "--port", str(free_port()),
-          "--api-port", str(free_port())]
+          "--api-port", str(free_port()), "--dashboard-port", str(free_port())]
     proc = subprocess.Popen(up, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         report = await wait_up(data_dir, proc)  # every account cross-signed: the bridge too

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-BOTS = ("bots.careteam", "bots.discharge", "bots.followup", "bridge", "bots.adt")
+BOTS = ("bots.careteam", "bots.discharge", "bots.followup", "bridge", "bots.adt",
+        "bots.dashboard")
 SHARED = ("bots.runtime", "bots.common", "bots.episode")
 
 

@@ -36,7 +36,7 @@ from bots.common.identity import IdentityError
 from bots.common.models import CareRoom
 from bots.resources import resource_dir
 from bots.runtime.commands import ArgError
-from bots.runtime.i18n import Lang, t
+from bots.runtime.i18n import Lang, accepted, t
 from bots.runtime.notice import to_plain
 
 if TYPE_CHECKING:
@@ -121,15 +121,6 @@ def parse_json(raw: bytes, charset: str | None) -> Any:
         raise ApiError(400, "invalid_json", "the body is nested too deeply") from None
 
 
-def _lang(request: web.Request, default: str) -> Lang:
-    accept = request.headers.get("Accept-Language", "").lower()
-    for part in accept.split(","):
-        code = part.split(";")[0].strip()[:2]
-        if code in ("fr", "en"):
-            return code  # type: ignore[return-value]
-    return default  # type: ignore[return-value]
-
-
 class Api:
     def __init__(self, runtime: Runtime, bot: CareTeam) -> None:
         self.runtime = runtime
@@ -171,7 +162,7 @@ class Api:
                             exc.reason).response()
 
     def lang(self, request: web.Request) -> Lang:
-        return _lang(request, self.bot.config.language)
+        return accepted(request.headers.get("Accept-Language", ""), self.bot.config.language)
 
     def _authorize(self, request: web.Request, lang: Lang) -> None:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")

@@ -15,8 +15,10 @@ DISCHARGE_ANY_ITEM = "discharge.any_item"  # answer any checklist item, not only
 DISCHARGE_OVERRIDE = "discharge.override"  # validate despite blocking items, with a reason
 FOLLOWUP_PLAN = "followup.plan"  # start, re-plan and resume the RH30 follow-up, judge avoidability
 FOLLOWUP_STATS = "followup.stats"  # the RH30 indicator and its export (coordination room)
+DASHBOARD_VIEW = "dashboard.view"  # log in to the coordinator dashboard (bots/dashboard/)
 
 ALL: tuple[str, ...] = (
     PATIENT_OPEN, PATIENT_CLOSE, PATIENT_IDENTITY, TEAM_MANAGE, TEAM_VIEW, CLINICAL,
     DISCHARGE_PLAN, DISCHARGE_ANY_ITEM, DISCHARGE_OVERRIDE, FOLLOWUP_PLAN, FOLLOWUP_STATS,
+    DASHBOARD_VIEW,
 )

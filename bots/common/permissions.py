@@ -1,7 +1,8 @@
 """Who may do what, in one place: the one lookup of a caller's role (and kind of room) in the
 care-team bot's records, used by every bot and the bridge, and the one check that commands and
 reactions go through, whose refusal names the roles that may (as mautrix-python's
-`CommandHandler.get_permission_error` does).
+`CommandHandler.get_permission_error` does). A page outside any room (the dashboard) asks the
+same check of the user's standing in each of their rooms (`standing`, `check_anywhere`).
 
 The permission itself is declared next to its command (`Roles.permission(capability, kinds)`,
 capabilities in bots/common/capabilities.py); the runtime checks commands with `check` before
@@ -55,6 +56,26 @@ class Forbidden(Refusal):
 
     def text(self, lang: Lang) -> Html:
         return t(lang, self.key, needed=self.needed(lang), **self.values)
+
+
+async def standing(tx: Transaction, user_id: str, account: str | None = None) -> list[Caller]:
+    """The user as a caller in each open room whose team has them, with their role there. No
+    power level: outside the room it is not known, so the room-admin fallback
+    (`roles.ADMIN_POWER`) never applies here."""
+    return [Caller(user_id, room_id, 0, role=role, room_kind=kind)
+            for room_id, kind, role in await records.standings(tx, user_id, account)]
+
+
+def check_anywhere(permission: Permission, user_id: str, callers: list[Caller],
+                   key: str, **values: object) -> Forbidden | None:
+    """None when the permission holds in at least one of the user's rooms (`callers`, from
+    `standing`); otherwise the refusal, naming the roles that may and the roles the user holds."""
+    if any(permission.allows(caller) for caller in callers):
+        return None
+    held = ", ".join(sorted({c.role for c in callers if c.role})) or None
+    # Any kind of room would do: the refusal is about the roles only.
+    return Forbidden(key, replace(permission, room_kinds=()), Caller(user_id, "", 0, role=held),
+                     **values)
 
 
 def check(permission: Permission, caller: Caller, key: str = "cmd.forbidden",

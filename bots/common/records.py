@@ -1,5 +1,6 @@
 """The care rooms as the bots read them: a room by ID or reference, the coordination rooms, a
-room's team and who holds a role there, the patient's file opened. Database only, inside the
+room's team and who holds a role there, a user's rooms and roles (the dashboard), the patient's
+file opened. Database only, inside the
 caller's transaction (its account); the care-team bot writes these rows (bots/careteam/records.py).
 """
 
@@ -12,7 +13,7 @@ from datetime import date
 from sqlalchemy import select
 
 from bots.common.identity import Identity
-from bots.common.models import COORDINATION, CareRoom, TeamMember
+from bots.common.models import COORDINATION, PATIENT, CareRoom, TeamMember
 from bots.runtime.store import Transaction
 from bots.runtime.vault import Binding
 
@@ -97,3 +98,27 @@ async def role_in(tx: Transaction, room_id: str, user_id: str,
                    & (TeamMember.user_id == user_id) & (TeamMember.desired == "present"))
         .where(CareRoom.account == (account or tx.account), CareRoom.room_id == room_id))).first()
     return (row[0], row[1]) if row else (None, None)
+
+
+async def standings(tx: Transaction, user_id: str,
+                    account: str | None = None) -> list[tuple[str, str, str | None]]:
+    """(room ID, kind of room, role) of every open room whose team has the user (asked present),
+    for a permission that holds in any of them (the dashboard's login)."""
+    rows = (await tx.session.execute(
+        select(CareRoom.room_id, CareRoom.kind, TeamMember.role)
+        .join(TeamMember, TeamMember.care_room_id == CareRoom.id)
+        .where(CareRoom.account == (account or tx.account), CareRoom.status == "open",
+               CareRoom.room_id.is_not(None), TeamMember.user_id == user_id,
+               TeamMember.desired == "present")
+        .order_by(CareRoom.id))).all()
+    return [(room_id, kind, role) for room_id, kind, role in rows]
+
+
+async def patient_rooms_of(tx: Transaction, user_id: str) -> list[CareRoom]:
+    """The open patient rooms whose team has the user (asked present), by ward and file number."""
+    return list((await tx.session.scalars(
+        select(CareRoom).join(TeamMember, TeamMember.care_room_id == CareRoom.id)
+        .where(CareRoom.account == tx.account, CareRoom.kind == PATIENT,
+               CareRoom.status == "open", TeamMember.user_id == user_id,
+               TeamMember.desired == "present")
+        .order_by(CareRoom.ward, CareRoom.ref))).all())

@@ -44,10 +44,11 @@ def stack_file(data_dir: Path) -> Path:
     return Path(data_dir) / "stack.json"
 
 
-def dev_config(data_dir: Path, hs: DevHomeserver, api_port: int,
+def dev_config(data_dir: Path, hs: DevHomeserver, api_port: int, dashboard_port: int,
                mail: MailServers | None = None) -> Path:
     """The bots' configuration for the dev stack, written once (mode 0600: it holds secrets).
-    With `mail`, the MSSanté bridge too, on the local Dovecot and Postfix."""
+    With `mail`, the MSSanté bridge too, on the local Dovecot and Postfix. The dashboard is on,
+    over plain HTTP on loopback (no Secure cookies: there is no TLS here)."""
     path = data_dir / "liaison.yaml"
     if path.exists():
         raw = yaml.safe_load(path.read_text())
@@ -77,6 +78,9 @@ def dev_config(data_dir: Path, hs: DevHomeserver, api_port: int,
             "careteam": _careteam_section(),
         }
         raw["careteam"]["api"]["listen"] = f"127.0.0.1:{api_port}"
+    dashboard = f"127.0.0.1:{dashboard_port}"
+    raw["dashboard"] = {**raw.get("dashboard", {}), "listen": dashboard,
+                        "public_url": f"http://{dashboard}", "secure_cookies": False}
     if mail is not None:
         _mail_sections(raw, data_dir, hs, mail)
     write_private(path, yaml.safe_dump(raw, sort_keys=False, allow_unicode=True).encode())
@@ -120,7 +124,7 @@ class Backend:
     redis_port: int
 
 
-async def up(data_dir: Path, port: int, api_port: int, mail: bool = False,
+async def up(data_dir: Path, port: int, api_port: int, dashboard_port: int, mail: bool = False,
              workers: Backend | None = None) -> int:
     from bots.app import run_bots  # the bots themselves: not for `liaison status`/`register`
 
@@ -156,7 +160,7 @@ async def up(data_dir: Path, port: int, api_port: int, mail: bool = False,
             folder.chmod(0o755)  # the servers' own users must reach their files
             servers = await asyncio.to_thread(start_mail_servers, folder,
                                               ("hopital.test", "operator.test"))
-        cfg_path = dev_config(data_dir, hs, api_port, servers)
+        cfg_path = dev_config(data_dir, hs, api_port, dashboard_port, servers)
         cfg = config_mod.load(cfg_path)
         for account in cfg.accounts:
             # Server admins: each lifts its own message rate limit at start (ratelimit.py).
@@ -166,6 +170,7 @@ async def up(data_dir: Path, port: int, api_port: int, mail: bool = False,
             "bot_user_ids": [a.user_id for a in cfg.accounts], "config": str(cfg_path),
             "synapse_pid": hs.pid, "bots_data_dir": str(cfg.data_dir),
             "api_url": f"http://127.0.0.1:{api_port}",
+            "dashboard_url": f"http://127.0.0.1:{dashboard_port}",
         }
         if cfg.mssante is not None:
             # The bridge is its own process, as in production (`liaison bridge`).
@@ -207,6 +212,7 @@ Liaison dev stack
   Homeserver   {state['homeserver_url']}   (server name: {state['server_name']})
   Bot          {', '.join(state['bot_user_ids'])}
   API          {state['api_url']}/api/v1/  (token in {state['config']})
+  Dashboard    {state['dashboard_url']}/  (coordinators: log in with the account and password)
   1. Make an account:  {liaison} register alice --role DAC --data-dir {data_dir}
      (it is invited to the "Coordination" room with that role; roles: !equipe roles)
   2. In Element Desktop, "Sign in", edit the homeserver to {state['homeserver_url']}

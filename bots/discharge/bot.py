@@ -37,7 +37,7 @@ from bots.discharge.checklist import (
 from bots.discharge.live import Pinner, post_live, update_live
 from bots.discharge.models import ChecklistRow
 from bots.discharge.notify import Notifier, schedule
-from bots.discharge.records import HandedOver, Loaded
+from bots.discharge.records import ChecklistProgress, HandedOver, Loaded
 from bots.discharge.reminders import DIGEST, DUE, ESCALATE, LETTER
 from bots.discharge.render import due_text, render
 from bots.discharge.template import Item, Template, TemplateError, load_templates
@@ -46,6 +46,7 @@ from bots.episode import texts as episode_texts
 from bots.episode.handover import ChecklistReader
 from bots.episode.models import Handover, LetterMail
 from bots.episode.modes import ModeError, parse_discharge
+from bots.episode.progress import ProgressReader
 from bots.episode.risk import RiskError, as_risk, by_hand
 from bots.episode.scores import Score, score_text
 from bots.episode.scoring import ScoreCommands
@@ -73,6 +74,12 @@ def checklists_at_discharge(config: Config) -> ChecklistReader:
     """The validated checklists as the follow-up bot reads them (given by bots/registry.py)."""
     return HandedOver(load_checklists(config, Roles.load(config.careteam.roles_file)),
                       ZoneInfo(config.timezone))
+
+
+def checklist_progress(config: Config) -> ProgressReader:
+    """The checklists' progress as the dashboard reads it (given by bots/registry.py)."""
+    return ChecklistProgress(load_checklists(config, Roles.load(config.careteam.roles_file)),
+                             ZoneInfo(config.timezone))
 
 
 class Discharge(ScoreCommands):

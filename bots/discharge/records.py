@@ -1,9 +1,10 @@
 """The discharge bot's records: a checklist's state sealed in its row and opened again, the audit
-trail, the messages about one item. Database only, inside the caller's transaction."""
+trail, the messages about one item, the readers other code is given (validated checklists for the
+follow-up, progress for the dashboard). Database only, inside the caller's transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -17,6 +18,7 @@ from bots.discharge.summary import Entry
 from bots.discharge.template import Template
 from bots.episode.handover import ItemAnswer, ValidatedChecklist
 from bots.episode.models import Handover
+from bots.episode.progress import DischargeProgress, Overdue
 from bots.runtime.i18n import Lang
 from bots.runtime.models import OutboxMessage
 from bots.runtime.store import Transaction, as_utc, utcnow
@@ -153,3 +155,30 @@ class HandedOver:
             ItemAnswer(item.id, item.label_fr, item.label_en, c.state(item.id).answer,
                        c.state(item.id).comment, item.followup_condition)
             for item in template.items))
+
+
+class ChecklistProgress:
+    """The dashboard's reader of checklists in progress (bots/episode/progress.py)."""
+
+    def __init__(self, templates: Mapping[str, Template], zone: ZoneInfo) -> None:
+        self.templates, self.zone = templates, zone
+
+    async def __call__(self, tx: Transaction, care_room_ids: Sequence[int],
+                       now: datetime) -> dict[int, DischargeProgress]:
+        rows = (await tx.session.scalars(select(ChecklistRow).where(
+            ChecklistRow.account == tx.account,
+            ChecklistRow.care_room_id.in_(care_room_ids)))).all() if care_room_ids else []
+        found = {}
+        for row in rows:
+            template = self.templates.get(row.template)
+            if template is None:  # a template since removed from the configuration
+                continue
+            c = open_checklist(tx, row, template, self.zone)
+            found[row.care_room_id] = DischargeProgress(
+                discharge=c.discharge,
+                answered=sum(1 for i in template.items if c.state(i.id).answer is not None),
+                total=len(template.items),
+                overdue=() if c.validated_at else tuple(
+                    Overdue(i.id, i.roles, c.state(i.id).assignee) for i in c.overdue(now)),
+                validated=c.validated_at is not None)
+        return found

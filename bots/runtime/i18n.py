@@ -170,5 +170,15 @@ def register(catalogue: Catalogue) -> None:
         CATALOGUE[key] = forms
 
 
+def accepted(accept_language: str, default: str) -> Lang:
+    """The first of French or English an HTTP `Accept-Language` header names, else `default`
+    (the API's answers, the dashboard's pages)."""
+    for part in accept_language.lower().split(","):
+        code = part.split(";")[0].strip()[:2]
+        if code in ("fr", "en"):
+            return code  # type: ignore[return-value]
+    return default  # type: ignore[return-value]
+
+
 def t(lang: Lang, key: str, /, **values: object) -> Html:
     return format_html(CATALOGUE[key][lang], **values)

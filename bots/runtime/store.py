@@ -232,6 +232,13 @@ class Store:
         for callback in tx.after_commit:
             callback()
 
+    @asynccontextmanager
+    async def reading(self, account: str) -> AsyncIterator[Transaction]:
+        """A read-only unit of work (rolled back at the end), outside the writers' turn: pages
+        that only read (the dashboard) never hold up the bots' writes on SQLite."""
+        async with self._sessions() as session:
+            yield Transaction(session, self.vault, account)
+
     # --- sync position -------------------------------------------------------------------
 
     async def sync_token(self, account: str) -> tuple[str | None, datetime | None]:

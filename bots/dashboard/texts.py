@@ -1,0 +1,113 @@
+"""The dashboard's texts, French first (HTML templates: values are escaped, bots/runtime/i18n.py).
+Registered when the dashboard is built (views.Dashboard), as a bot hands in its catalogue."""
+
+from __future__ import annotations
+
+from bots.runtime.i18n import Catalogue
+
+TEXTS: Catalogue = {
+    "dash.title": {"fr": "Liaison — tableau de bord", "en": "Liaison — dashboard"},
+    "dash.skip": {"fr": "Aller au contenu", "en": "Skip to content"},
+    "dash.signed_in": {"fr": "Connecté(e) : {user}", "en": "Signed in: {user}"},
+    "dash.logout": {"fr": "Se déconnecter", "en": "Sign out"},
+    "dash.login.title": {"fr": "Connexion", "en": "Sign in"},
+    "dash.login.intro": {
+        "fr": "Connectez-vous avec votre compte de messagerie Liaison (le même que dans Element).",
+        "en": "Sign in with your Liaison messaging account (the one you use in Element).",
+    },
+    "dash.login.user": {"fr": "Identifiant", "en": "User name"},
+    "dash.login.user_hint": {
+        "fr": "Votre nom d'utilisateur (ex. alice) ou votre identifiant complet (@alice:{server}).",
+        "en": "Your user name (e.g. alice) or your full ID (@alice:{server}).",
+    },
+    "dash.login.password": {"fr": "Mot de passe", "en": "Password"},
+    "dash.login.submit": {"fr": "Se connecter", "en": "Sign in"},
+    "dash.login.missing": {
+        "fr": "Renseignez votre identifiant et votre mot de passe.",
+        "en": "Enter your user name and your password.",
+    },
+    "dash.login.bad_user": {
+        "fr": "Ce n'est pas un identifiant : tapez votre nom d'utilisateur (ex. alice) ou votre "
+              "identifiant complet (@alice:{server}).",
+        "en": "That is not a user name: type your user name (e.g. alice) or your full ID "
+              "(@alice:{server}).",
+    },
+    "dash.login.other_server": {
+        "fr": "Seuls les comptes de {server} se connectent ici.",
+        "en": "Only accounts of {server} sign in here.",
+    },
+    "dash.login.wrong": {
+        "fr": "Identifiant ou mot de passe incorrect.",
+        "en": "Wrong user name or password.",
+    },
+    "dash.login.limited": {
+        "fr": "Trop de tentatives de connexion : réessayez dans une minute.",
+        "en": "Too many sign-in attempts: try again in a minute.",
+    },
+    "dash.login.unavailable": {
+        "fr": "Le serveur de messagerie ne peut pas vérifier votre mot de passe pour l'instant : "
+              "réessayez plus tard.",
+        "en": "The messaging server cannot check your password right now: try again later.",
+    },
+    "dash.login.expired": {
+        "fr": "Votre session a pris fin : reconnectez-vous.",
+        "en": "Your session has ended: sign in again.",
+    },
+    "dash.login.logged_out": {"fr": "Vous êtes déconnecté(e).", "en": "You are signed out."},
+    "dash.forged": {
+        "fr": "Ce formulaire a expiré ou ne vient pas de cette page : rechargez la page et "
+              "recommencez.",
+        "en": "This form has expired or does not come from this page: reload the page and try "
+              "again.",
+    },
+    "dash.forbidden.title": {"fr": "Accès refusé", "en": "Access refused"},
+    "dash.forbidden": {
+        "fr": "Le tableau de bord est réservé aux rôles de coordination, dans au moins une équipe "
+              "que suit le bot.{needed}",
+        "en": "The dashboard is for coordination roles, in at least one team the bot "
+              "follows.{needed}",
+    },
+    "dash.forbidden.ask": {
+        "fr": "Si vous devez y accéder, demandez à un coordinateur de vous donner un tel rôle "
+              "dans une équipe.",
+        "en": "If you need it, ask a coordinator to give you such a role in a team.",
+    },
+    "dash.today.title": {"fr": "Aujourd'hui", "en": "Today"},
+    "dash.today.caption": {
+        "fr": "Vos patients : salons ouverts dont vous êtes membre ({count})",
+        "en": "Your patients: open rooms you are a member of ({count})",
+    },
+    "dash.today.none": {
+        "fr": "Vous n'êtes membre d'aucun salon patient ouvert.",
+        "en": "You are not a member of any open patient room.",
+    },
+    "dash.col.ref": {"fr": "Dossier", "en": "File"},
+    "dash.col.ward": {"fr": "Service", "en": "Ward"},
+    "dash.col.patient": {"fr": "Patient", "en": "Patient"},
+    "dash.col.discharge": {"fr": "Sortie prévue", "en": "Planned discharge"},
+    "dash.col.progress": {"fr": "Checklist de sortie", "en": "Discharge checklist"},
+    "dash.col.overdue": {"fr": "En retard", "en": "Overdue"},
+    "dash.col.room": {"fr": "Salon", "en": "Room"},
+    "dash.born": {"fr": "né(e) le {date}", "en": "born {date}"},
+    "dash.progress": {"fr": "{answered}/{total} items renseignés",
+                      "en": "{answered}/{total} items answered"},
+    "dash.validated": {"fr": "sortie validée", "en": "discharge validated"},
+    "dash.no_checklist": {"fr": "pas de checklist", "en": "no checklist"},
+    "dash.no_ward": {"fr": "—", "en": "—"},
+    "dash.overdue_item": {"fr": "n° {item} ({who})", "en": "no. {item} ({who})"},
+    "dash.nothing_overdue": {"fr": "aucun", "en": "none"},
+    "dash.open_room": {"fr": "Ouvrir le salon {ref}", "en": "Open room {ref}"},
+    "dash.next": {
+        "fr": "À venir : les étapes du suivi RH30, les réadmissions à revoir et les indicateurs.",
+        "en": "Coming next: RH30 follow-up steps, readmissions to review and the indicators.",
+    },
+    "dash.error.title": {"fr": "Requête refusée", "en": "Request refused"},
+    "dash.error.bad_request": {"fr": "Requête invalide : {why}.", "en": "Invalid request: {why}."},
+    "dash.error.not_found": {"fr": "Cette page n'existe pas.", "en": "There is no such page."},
+    "dash.error.internal": {
+        "fr": "Erreur interne : rien n'a été modifié. Réessayez ou prévenez l'administrateur.",
+        "en": "Internal error: nothing was changed. Try again or tell the administrator.",
+    },
+    "dash.back": {"fr": "Retour au tableau de bord", "en": "Back to the dashboard"},
+    "dash.back_login": {"fr": "Retour à la connexion", "en": "Back to sign-in"},
+}
