@@ -134,7 +134,7 @@ def assert_no_store_and_strict(headers) -> None:
     assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
     assert "script-src" not in csp  # no script allowed at all
     assert headers["X-Frame-Options"] == "DENY"
-    assert headers["Referrer-Policy"] == "no-referrer"
+    assert headers["Referrer-Policy"] == "same-origin"
 
 
 def set_cookies(headers) -> list[str]:
