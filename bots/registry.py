@@ -94,6 +94,7 @@ def build(config: Config, names: Sequence[str]) -> list[Bot]:
         "followup": followup(config, follow.checklist_at_discharge, follow),
         "adt": adt(config, Episodes(find=find_patient, open=care.admit,
                                     discharge=follow.discharged,
-                                    admission=follow.readmissions.admitted)),
+                                    admission=follow.readmissions.admitted,
+                                    cancel_discharge=follow.discharge_cancelled)),
     }
     return [shared[name] if name in shared else BOTS[name](config) for name in names]

@@ -167,6 +167,8 @@ class Applier:
             return await self._discharge(tx, runtime, movement)
         if movement.event == "A02":
             return await self._transfer(tx, movement)
+        if movement.event == "A13":
+            return await self._discharge_cancelled(tx, runtime, movement)
         assert movement.event in NOT_AUTOMATED
         return aside("not_automated", movement.event)
 
@@ -216,6 +218,27 @@ class Applier:
         if not await self.episodes.discharge(tx, runtime, room, day,
                                              Discharge(movement.discharge_mode), BY):
             return aside("followup_exists", "PV1-45")
+        return Outcome("applied", room)
+
+    async def _discharge_cancelled(self, tx: Transaction, runtime: Runtime,
+                                   movement: Movement) -> Outcome:
+        """A13: the follow-up the discharge started withdrawn; the same cancellation again, or
+        one for a plan already withdrawn, changes nothing."""
+        room = await self._room(tx, movement)
+        if isinstance(room, Outcome):
+            return room
+        if room is None:
+            return aside("nothing_to_cancel", None)
+        if room.status == "creating":
+            return LATER
+        if room.status != "open":
+            return aside("episode_closed", None)
+        done = await self.episodes.cancel_discharge(tx, runtime, room,
+                                                    self._day(movement.discharged_at))
+        if done.verdict == "none":
+            return aside("nothing_to_cancel", None)
+        if done.why is not None:
+            return aside(done.why, "PV1-45")
         return Outcome("applied", room)
 
     async def _transfer(self, tx: Transaction, movement: Movement) -> Outcome:

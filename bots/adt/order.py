@@ -17,7 +17,7 @@ ADMISSIONS = frozenset({"A01", "A04", "A05"})
 WAITS_FOR: dict[str, frozenset[str]] = {"A03": ADMISSIONS, "A02": ADMISSIONS}
 # Events the applier does not apply yet: only listed for a person, so nothing waits for them
 # and they wait for nothing.
-NOT_AUTOMATED = frozenset({"A08", "A11", "A13", "A40"})
+NOT_AUTOMATED = frozenset({"A08", "A11", "A40"})
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,21 @@ APPLIER: Catalogue = {
     "adt.episode_closed": {
         "fr": "La chambre du patient est en cours de clôture : à traiter à la main.",
         "en": "The patient's room is being closed: to handle by hand."},
+    "adt.nothing_to_cancel": {
+        "fr": "Rien à annuler : la sortie ou l'admission annulée n'a pas été enregistrée par le "
+              "flux ; à vérifier à la main.",
+        "en": "Nothing to cancel: the cancelled discharge or admission was not recorded by the "
+              "feed; to check by hand."},
+    "adt.other_discharge": {
+        "fr": "La sortie annulée ({field}) n'est pas celle qu'enregistre le suivi RH30 : à "
+              "vérifier et à corriger à la main.",
+        "en": "The cancelled discharge ({field}) is not the one the RH30 follow-up holds: to "
+              "check and correct by hand."},
+    "adt.returns_recorded": {
+        "fr": "Sortie annulée, mais une réhospitalisation ou un décès est déjà noté après elle : "
+              "à corriger à la main.",
+        "en": "Discharge cancelled, but a readmission or a death is already recorded after it: "
+              "to correct by hand."},
     "adt.not_automated": {
         "fr": "{field} ({what}) n'est pas encore appliqué automatiquement : à faire à la main.",
         "en": "{field} ({what}) is not applied automatically yet: to do by hand."},

@@ -1,5 +1,6 @@
 """What the hospital's movements (the ADT applier, bots/adt/) ask of the bots that keep an
-episode: the patient's room found or opened, a discharge and an admission recorded. Types only:
+episode: the patient's room found or opened, a discharge and an admission recorded or
+cancelled. Types only:
 the composition (bots/registry.py) hands in the care-team and follow-up bots' own code, run in
 the applier's transaction, so no bot imports another and a movement does exactly what a person's
 command or the provisioning API would have done."""
@@ -15,6 +16,7 @@ from bots.common.identity import Identity
 from bots.common.models import CareRoom
 from bots.config import WardConfig
 from bots.episode.modes import Discharge
+from bots.episode.withdrawals import Withdrawal
 from bots.runtime.store import Transaction
 
 if TYPE_CHECKING:
@@ -35,6 +37,11 @@ RecordDischarge = Callable[["Transaction", "Runtime", CareRoom, date, Discharge,
 RecordAdmission = Callable[["Transaction", "Runtime", CareRoom, date, bool | None, str],
                            Awaitable[bool]]
 
+# The discharge (A13) cancelled: the follow-up it started withdrawn (bots/episode/withdrawals.py;
+# the day: the discharge the message names, if it does).
+CancelDischarge = Callable[["Transaction", "Runtime", CareRoom, date | None],
+                           Awaitable[Withdrawal]]
+
 
 @dataclass(frozen=True)
 class Episodes:
@@ -42,3 +49,4 @@ class Episodes:
     open: OpenRoom
     discharge: RecordDischarge
     admission: RecordAdmission
+    cancel_discharge: CancelDischarge

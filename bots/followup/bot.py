@@ -38,6 +38,7 @@ from bots.episode.modes import Discharge, ModeError, parse_discharge
 from bots.episode.risk import Level, Risk, RiskError, as_risk, by_hand, effective, plan_level
 from bots.episode.scores import Score, score_text
 from bots.episode.scoring import ScoreCommands
+from bots.episode.withdrawals import CANCELLED, WITHDRAW, Withdrawal, discharge_withdrawal
 from bots.followup import records, texts
 from bots.followup.api import routes
 from bots.followup.models import FollowupPlan, FollowupStep
@@ -105,20 +106,28 @@ class Followup(ScoreCommands):
         """The discharge recorded (for the indicator, whatever its mode) and, when the schedule
         follows this discharge mode, its steps planned at the episode's risk level (high while
         unknown, and said so)."""
-        if await records.plan_of(tx, room.room_id or "") is not None:
+        cancelled = await records.plan_row(tx, room.room_id or "")
+        if cancelled is not None and cancelled.status != CANCELLED:
             raise records.PlanExists
         schedule = self.schedules[self.settings.default_template]
         level = await episode.risk_of(tx, room.id)
         risk = effective(level)
         followed = discharge.mode in schedule.modes
-        row = FollowupPlan(account=tx.account, care_room_id=room.id, room_id=room.room_id or "",
-                           schedule=schedule.name,
-                           status="active" if followed else "not_followed",
-                           discharged_on=discharged_on, risk=risk,
-                           conditions=",".join(conditions), ward=room.ward,
-                           mode=discharge.mode, iterative=discharge.iterative,
-                           language=lang, started_by=by, created_at=now)
-        tx.session.add(row)
+        values = dict(schedule=schedule.name, status="active" if followed else "not_followed",
+                      discharged_on=discharged_on, risk=risk, conditions=",".join(conditions),
+                      ward=room.ward, mode=discharge.mode, iterative=discharge.iterative,
+                      language=lang, started_by=by, created_at=now, closed_at=None)
+        if cancelled is None:
+            row = FollowupPlan(account=tx.account, care_room_id=room.id,
+                               room_id=room.room_id or "", **values)
+            tx.session.add(row)
+        else:
+            # Discharged again after the hospital cancelled the discharge: the same row (one
+            # per room), its old steps gone; the new ones' jobs get fresh keys (`_arm`).
+            row = cancelled
+            for name, value in values.items():
+                setattr(row, name, value)
+            await tx.session.execute(delete(FollowupStep).where(FollowupStep.plan_id == row.id))
         await tx.session.flush()
         mode = t(lang, "followup.mode", mode=t(lang, f"mode.{discharge.mode}"),
                  iterative=t(lang, "mode.iterative") if discharge.iterative else "",
@@ -134,7 +143,8 @@ class Followup(ScoreCommands):
                                             {}, FollowupStep.bind("note", row.id,
                                                                   planned.step.id))))
             # A step whose day has passed (a plan started late) is posted at once, marked late.
-            self._arm(tx, runtime, row, planned.step.id, 1, planned.day)
+            self._arm(tx, runtime, row, planned.step.id, 1, planned.day,
+                      again=cancelled is not None)
         tx.post(row.room_id, notice(t(lang, "followup.started", day=when(lang, discharged_on),
                                       risk=t(lang, f"followup.risk.{risk}"), mode=mode,
                                       unknown=t(lang, "followup.risk_unknown",
@@ -193,6 +203,30 @@ class Followup(ScoreCommands):
             return row is not None and (row.discharged_on, row.mode, row.iterative) == (
                 day, discharge.mode, discharge.iterative)
         return True
+
+    async def discharge_cancelled(self, tx: Transaction, runtime: Runtime, room: CareRoom,
+                                  day: date | None) -> Withdrawal:
+        """A discharge the hospital's feed cancels (A13, bots/adt/; `day`: the one it names, if
+        it does): the plan it started withdrawn (bots/episode/withdrawals.py), its jobs
+        cancelled so no reminder comes, the room told. The verdict says what was done."""
+        row = await records.plan_row(tx, room.room_id or "")
+        events = 0
+        if row is not None:
+            events = len(await records.events(tx, row)) + (
+                await records.death(tx, row) is not None)
+        verdict = discharge_withdrawal(row.status if row else None,
+                                       row.discharged_on if row else None, day, events)
+        if row is None or verdict != WITHDRAW:
+            return verdict
+        await runtime.scheduler.cancel_prefixed(tx, f"followup:{row.id}:")
+        for step in await records.steps(tx, row):
+            if step.state in ("planned", "posted"):
+                step.state = "skipped"
+        row.status, row.closed_at = CANCELLED, utcnow()
+        lang: Lang = row.language  # type: ignore[assignment]
+        tx.post(row.room_id, notice(t(lang, "followup.withdrawn",
+                                      day=when(lang, row.discharged_on))))
+        return verdict
 
     async def _conditions_at_discharge(self, tx: Transaction, care_room_id: int,
                                        discharged_on: date) -> tuple[Condition, ...]:
@@ -260,7 +294,7 @@ class Followup(ScoreCommands):
             FollowupPlan.id == ctx.payload["plan"]))).first()
         row, step = found if found else (None, None)
         template = self.schedules[row.schedule].step(ctx.payload["step"]) if row else None
-        if row is None or template is None or row.status == "closed":
+        if row is None or template is None or row.status in ("closed", CANCELLED):
             return
         if row.status in ("frozen", "deceased") and template.kind != "close":
             return  # back in hospital (`!rh30 reprise` arms the step again), or deceased

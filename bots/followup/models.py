@@ -21,7 +21,8 @@ class FollowupPlan(OnePerCareRoom, Base):
     """The 30 days after a discharge. `status`: active | not_followed (the schedule has no
     follow-up for this discharge mode: the stay is only recorded for the indicator) | frozen (a readmission or ED visit was
     reported: no step is posted until `!rh30 reprise`) | deceased (no step is posted again) |
-    closed (D+30 passed). `conditions`: the
+    closed (D+30 passed) | cancelled (the hospital cancelled the discharge, ADT A13: no step
+    posted, out of the indicator; a new discharge starts the same row again). `conditions`: the
     schedule's `when` tags that hold (comma-separated: short_stay, home_care). `ward`: the
     ward at discharge, for the indicator by ward (the room's ward may change later)."""
 

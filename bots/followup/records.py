@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from bots.common.models import CareRoom
 from bots.episode.models import Handover
+from bots.episode.withdrawals import CANCELLED
 from bots.followup.indicator import IndexStay, Return, same_patients
 from bots.followup.models import FollowupEvent, FollowupPlan, FollowupStep
 from bots.runtime.store import Transaction
@@ -22,6 +23,13 @@ class PlanExists(Exception):
 
 
 async def plan_of(tx: Transaction, room_id: str) -> FollowupPlan | None:
+    """The room's plan; none while its discharge is cancelled (withdrawals.py)."""
+    row = await plan_row(tx, room_id)
+    return None if row is None or row.status == CANCELLED else row
+
+
+async def plan_row(tx: Transaction, room_id: str) -> FollowupPlan | None:
+    """The room's plan row whatever its status: a cancelled one is started again in place."""
     return await tx.session.scalar(select(FollowupPlan).where(
         FollowupPlan.account == tx.account, FollowupPlan.room_id == room_id))
 
@@ -60,18 +68,20 @@ def as_stay(ref: str, plan: FollowupPlan, patient: str = "") -> IndexStay:
 
 async def indicator_data(tx: Transaction) -> tuple[list[tuple[IndexStay, str]], list[Return]]:
     """Every recorded discharge of this account with its risk level, and every return after
-    one; each names its patient across rooms (the care-team register's blind indexes)."""
+    one; each names its patient across rooms (the care-team register's blind indexes). A
+    discharge the hospital cancelled is none."""
     plans = (await tx.session.execute(
         select(FollowupPlan, CareRoom.ref, CareRoom.ins_index, CareRoom.traits_index)
         .join(CareRoom, CareRoom.id == FollowupPlan.care_room_id)
-        .where(FollowupPlan.account == tx.account).order_by(FollowupPlan.discharged_on,
-                                                            FollowupPlan.id))).all()
+        .where(FollowupPlan.account == tx.account, FollowupPlan.status != CANCELLED)
+        .order_by(FollowupPlan.discharged_on, FollowupPlan.id))).all()
     patients = same_patients([(plan.care_room_id, ins, traits) for plan, _, ins, traits in plans])
     refs = {plan.id: (ref or f"#{plan.id}", patients[plan.care_room_id])
             for plan, ref, _, _ in plans}
     found = (await tx.session.scalars(select(FollowupEvent).join(
         FollowupPlan, FollowupPlan.id == FollowupEvent.plan_id).where(
-        FollowupPlan.account == tx.account, FollowupEvent.kind.in_(RETURNS)))).all()
+        FollowupPlan.account == tx.account, FollowupPlan.status != CANCELLED,
+        FollowupEvent.kind.in_(RETURNS)))).all()
     return ([(as_stay(refs[plan.id][0], plan, refs[plan.id][1]), plan.risk)
              for plan, _, _, _ in plans],
             [as_return(refs[e.plan_id][0], e, refs[e.plan_id][1]) for e in found])

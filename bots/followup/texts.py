@@ -102,6 +102,15 @@ TEXTS: dict[str, dict[Lang, str]] = {
     },
     "followup.step_line": {"fr": "<li>{id}. {day} — {label} — {state}</li>",
                            "en": "<li>{id}. {day} — {label} — {state}</li>"},
+    "followup.withdrawn": {
+        "fr": "↩️ L'hôpital a annulé la sortie du {day} : le suivi RH30 est arrêté (aucun rappel "
+              "ne sera envoyé) et ce séjour ne compte plus dans l'indicateur RH30. Une nouvelle "
+              "sortie le redémarrera.",
+        "en": "↩️ The hospital cancelled the discharge of {day}: the RH30 follow-up is stopped "
+              "(no reminder will be sent) and this stay no longer counts in the RH30 indicator. "
+              "A new discharge will start it again."},
+    "followup.status.cancelled": {"fr": "annulé (sortie annulée par l'hôpital)",
+                                  "en": "cancelled (discharge cancelled by the hospital)"},
     "followup.started": {
         "fr": "<p>Suivi RH30 démarré (sortie le {day}, risque {risk} ; {mode}) Chaque étape "
               "sera rappelée le jour venu ; <code>!rh30 fait N</code> ou <code>!rh30 echec N"
