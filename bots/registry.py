@@ -95,6 +95,7 @@ def build(config: Config, names: Sequence[str]) -> list[Bot]:
         "adt": adt(config, Episodes(find=find_patient, open=care.admit,
                                     discharge=follow.discharged,
                                     admission=follow.readmissions.admitted,
-                                    cancel_discharge=follow.discharge_cancelled)),
+                                    cancel_discharge=follow.discharge_cancelled,
+                                    cancel_admission=follow.readmissions.admission_cancelled)),
     }
     return [shared[name] if name in shared else BOTS[name](config) for name in names]

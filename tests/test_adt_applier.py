@@ -162,19 +162,18 @@ async def test_an_admission_after_the_window_is_no_readmission(feed):
 async def test_what_cannot_be_applied_is_listed_once_in_the_coordination_room(feed):
     coordination = await feed.h.coordination({IDEC: "IDEC"})
     await feed.send(message("A01", "M1", admitted=ago(1), ward="URG"))  # no such ward
-    await feed.send(message("A11", "M2", admitted=ago(1)))  # not automated yet
+    await feed.send(message("A11", "M2", admitted=ago(1)))  # no admission applied to cancel
     await feed.send(message("A01", "M3", admitted=ago(1)))  # the same patient: not held back
     await feed.send(message("A03", "M4", admitted=ago(1), discharged=ago(0)))  # no PV1-36
     await feed.send((Path(__file__).parent / "data" / "adt" / "bad_ins_key.hl7").read_bytes())
     sent = await feed.round()
     assert await feed.states() == [
-        ("M1", "quarantined", "unknown_ward"), ("M2", "quarantined", "not_automated"),
+        ("M1", "quarantined", "unknown_ward"), ("M2", "quarantined", "nothing_to_cancel"),
         ("M3", "applied", None), ("M4", "quarantined", "missing_field"),
         ("MSG0104", "quarantined", "ins_key")]
     [listing] = [s for s in sent if s.room_id == coordination]
     for text in ("A01 · MSH-10 M1 · GAM^CHU-EXEMPLE : Service inconnu dans PV1-3",
-                 "A11 · MSH-10 M2 · GAM^CHU-EXEMPLE : A11 (annulation d'admission) n'est pas "
-                 "encore appliqué", "A03 · MSH-10 M4", "Champ PV1-36 manquant",
+                 "A11 · MSH-10 M2 · GAM^CHU-EXEMPLE : Rien à annuler", "A03 · MSH-10 M4", "Champ PV1-36 manquant",
                  "? · MSH-10 MSG0104", "la clé de contrôle"):
         assert text in listing.body
     for identity in ("DUPONT", "MARIE", INS, "1948"):
@@ -229,7 +228,9 @@ def test_every_reason_for_setting_a_row_aside_reads_in_both_languages():
         for why, field in [("unknown_ward", "PV1-3"), ("identity_conflict", "PID-3"),
                            ("followup_exists", "PV1-45"), ("episode_closed", None),
                            ("failed", None), ("missing_field", "PV1-36"),
-                           ("room_failed", None)] + [
+                           ("room_failed", None), ("nothing_to_cancel", None),
+                           ("other_discharge", "PV1-45"), ("returns_recorded", "PV1-45"),
+                           ("recorded_by_hand", "PV1-44"), ("judged", "PV1-44")] + [
                 ("not_automated", event) for event in ("A08", "A11", "A13", "A40")]:
             text = reason(lang, why, field)  # type: ignore[arg-type]
             assert text and "{" not in text

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from bots.followup.models import FollowupEvent
 from bots.runtime.models import ScheduledJob
 from tests import test_adt_applier
 from tests.adt_samples import message
@@ -94,3 +95,60 @@ async def test_a_cancelled_discharge_without_a_follow_up_is_listed(feed):
     await feed.send(message("A13", "M2", admitted=ago(3)))
     await feed.round()
     assert (await feed.states())[-1] == ("M2", "quarantined", "nothing_to_cancel")
+
+
+async def test_a_cancelled_admission_withdraws_its_readmission_and_resumes_the_plan(feed):
+    room_id = await discharged(feed, days=12)
+    await feed.send(message("A01", "M3", admitted=ago(0), admission_type="U"))
+    await feed.round()
+    plan = await feed.plan()
+    assert plan is not None and plan.status == "frozen"
+    await feed.send(message("A11", "M4", admitted=ago(0)))
+    sent = await feed.round()
+    assert (await feed.states())[-2:] == [("M3", "cancelled", None), ("M4", "applied", None)]
+    async with feed.h.runtime.transaction() as tx:
+        assert (await tx.session.scalars(select(FollowupEvent))).all() == []
+    plan = await feed.plan()
+    assert plan is not None and plan.status == "active"
+    [told] = [s for s in sent if s.room_id == room_id]
+    assert f"L'hôpital a annulé l'admission du {ago(0):%d/%m/%Y}" in told.body
+    assert "ne compte plus dans RH30" in told.body and "Le suivi reprend" in told.body
+    # The same cancellation again, or another: nothing changes; the earlier admission stays.
+    await feed.send(message("A11", "M5", admitted=ago(0)))
+    assert await feed.round() == []
+    assert (await feed.states())[0] == ("M1", "applied", None)
+    coordination = await feed.h.coordination({IDEC: "IDEC"})
+    stats = await feed.h.reply(coordination, IDEC, "!rh30 stats")
+    # One open window, no longer with its readmission ("1 (1)" before the A11).
+    assert "<td>1 (0)</td>" in stats.content["formatted_body"]
+
+
+async def test_a_cancelled_admission_that_opened_the_room_says_so_and_keeps_the_room(feed):
+    await feed.send(message("A01", "M1", admitted=ago(0)))
+    await feed.round()
+    room_id = await feed.created()
+    await feed.send(message("A11", "M2", admitted=ago(0)))
+    sent = await feed.round()
+    assert await feed.states() == [("M1", "cancelled", None), ("M2", "applied", None)]
+    [told] = [s for s in sent if s.room_id == room_id]
+    assert "qui avait ouvert ce salon" in told.body and "!patient clore" in told.body
+    [room] = await feed.patient_rooms()
+    assert room.status == "open"
+    # Admitted again, then that one cancelled after a transfer: no longer "opened the room".
+    await feed.send(message("A01", "M3", admitted=ago(0)))
+    await feed.send(message("A02", "M4", admitted=ago(0), ward="PNEUMO"))
+    await feed.send(message("A11", "M5", admitted=ago(0)))
+    sent = await feed.round()
+    assert [s.body for s in sent if "annulé" in s.body] == [
+        f"↩️ L'hôpital a annulé l'admission du {ago(0):%d/%m/%Y}."]
+
+
+async def test_a_readmission_a_person_judged_is_not_withdrawn_by_the_feed(feed):
+    room_id = await discharged(feed, days=12)
+    await feed.send(message("A01", "M3", admitted=ago(0), admission_type="U"))
+    await feed.round()
+    await feed.h.reply(room_id, IDEC, "!rh30 evitable non suivi fait")
+    await feed.send(message("A11", "M4", admitted=ago(0)))
+    await feed.round()
+    assert (await feed.states())[-2:] == [("M3", "applied", None),
+                                          ("M4", "quarantined", "judged")]

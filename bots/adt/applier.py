@@ -20,7 +20,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from bots.adt import render
 from bots.adt.messages import Movement, Refused, read
@@ -28,9 +28,11 @@ from bots.adt.models import AdtMessage
 from bots.adt.order import ADMISSIONS, NOT_AUTOMATED, Pending, next_rows
 from bots.common import records as care_rooms
 from bots.common.models import CareRoom
+from bots.common.render import when
 from bots.config import WardConfig
 from bots.episode.modes import Discharge
 from bots.episode.movements import Episodes
+from bots.episode.withdrawals import NONE
 from bots.runtime.i18n import Lang, t
 from bots.runtime.notice import notice
 from bots.runtime.store import Transaction, utcnow
@@ -47,6 +49,8 @@ REPORT_BATCH = 50  # quarantined rows listed per message
 BY = "adt"  # who recorded a discharge or a readmission (the follow-up's `by` columns)
 # Admissions that record a readmission: a pre-admission (A05) is one to come.
 RETURNS = frozenset({"A01", "A04"})
+# The state of an admission's row once a later A11 cancelled it (a second A11 finds it so).
+CANCELLED = "cancelled"
 
 
 @dataclass(frozen=True)
@@ -169,6 +173,8 @@ class Applier:
             return await self._transfer(tx, movement)
         if movement.event == "A13":
             return await self._discharge_cancelled(tx, runtime, movement)
+        if movement.event == "A11":
+            return await self._admission_cancelled(tx, runtime, row)
         assert movement.event in NOT_AUTOMATED
         return aside("not_automated", movement.event)
 
@@ -239,6 +245,45 @@ class Applier:
             return aside("nothing_to_cancel", None)
         if done.why is not None:
             return aside(done.why, "PV1-45")
+        return Outcome("applied", room)
+
+    async def _admission_cancelled(self, tx: Transaction, runtime: Runtime,
+                                   row: AdtMessage) -> Outcome:
+        """A11: the patient's last admission from the feed is `cancelled`; the readmission it
+        recorded is withdrawn (the follow-up bot tells the room), else the room is told that
+        the admission was cancelled, and that it had opened the room if it did and nothing
+        else came from the feed there since (the room stays: a person closes it). Its
+        admission already cancelled: nothing changes."""
+        admission = await tx.session.scalar(select(AdtMessage).where(
+            AdtMessage.patient == row.patient, AdtMessage.id < row.id,
+            AdtMessage.event.in_(ADMISSIONS), AdtMessage.state.in_(("applied", CANCELLED)))
+            .order_by(AdtMessage.id.desc()).limit(1))
+        room = None if admission is None or admission.care_room_id is None else \
+            await tx.session.get(CareRoom, admission.care_room_id)
+        if admission is None or room is None:
+            return aside("nothing_to_cancel", None)
+        if admission.state == CANCELLED:
+            return Outcome("applied", room)
+        if room.status == "creating":
+            return LATER
+        if room.status != "open" or room.room_id is None:
+            return aside("episode_closed", None)
+        cancelled = read(tx.vault.open_bytes(admission.raw, admission.bound("raw")))
+        day = self._day(cancelled.admitted_at) if isinstance(cancelled, Movement) else None
+        done = await self.episodes.cancel_admission(tx, runtime, room, day, BY) \
+            if day is not None else NONE
+        if done.why is not None:
+            return aside(done.why, "PV1-44")
+        admission.state = CANCELLED
+        if done.verdict == "none":
+            others = await tx.session.scalar(select(func.count()).select_from(AdtMessage).where(
+                AdtMessage.care_room_id == room.id, AdtMessage.id != admission.id,
+                AdtMessage.state.in_(("applied", CANCELLED))))
+            opened = room.requested_by == BY and not others
+            lang: Lang = room.language  # type: ignore[assignment]
+            tx.post(room.room_id, notice(t(
+                lang, "adt.admission_cancelled_opened" if opened else "adt.admission_cancelled",
+                day=when(lang, day) if day else "—")))
         return Outcome("applied", room)
 
     async def _transfer(self, tx: Transaction, movement: Movement) -> Outcome:

@@ -9,6 +9,7 @@ same row: acknowledged again, never applied twice.
 - `waiting`: cannot be applied yet (a discharge before its admission): tried again when the
   patient's next message is applied;
 - `applied`: done (`care_room_id` says in which room);
+- `cancelled`: an admission applied, then cancelled by a later A11 (which a second A11 finds);
 - `quarantined`: refused (`reason`, `field`: never a value) or impossible to apply (an unknown
   ward); listed in the coordination room, changes nothing.
 """

@@ -14,10 +14,13 @@ from dataclasses import dataclass
 
 ADMISSIONS = frozenset({"A01", "A04", "A05"})
 # What a waiting row of each event waits for: the patient's room, which an admission opens.
-WAITS_FOR: dict[str, frozenset[str]] = {"A03": ADMISSIONS, "A02": ADMISSIONS}
+# A cancellation (A11, A13) behind a waiting row is about what that row will do once the
+# admission has come: it waits with it.
+WAITS_FOR: dict[str, frozenset[str]] = {"A03": ADMISSIONS, "A02": ADMISSIONS,
+                                        "A11": ADMISSIONS, "A13": ADMISSIONS}
 # Events the applier does not apply yet: only listed for a person, so nothing waits for them
 # and they wait for nothing.
-NOT_AUTOMATED = frozenset({"A08", "A11", "A40"})
+NOT_AUTOMATED = frozenset({"A08", "A40"})
 
 
 @dataclass(frozen=True)

@@ -86,6 +86,16 @@ APPLIER: Catalogue = {
               "à corriger à la main.",
         "en": "Discharge cancelled, but a readmission or a death is already recorded after it: "
               "to correct by hand."},
+    "adt.recorded_by_hand": {
+        "fr": "Admission annulée, mais la réhospitalisation de ce jour ({field}) a été notée par "
+              "une personne : à retirer à la main.",
+        "en": "Admission cancelled, but that day's readmission ({field}) was recorded by a "
+              "person: to withdraw by hand."},
+    "adt.judged": {
+        "fr": "Admission annulée, mais la réhospitalisation de ce jour ({field}) a déjà été "
+              "jugée (évitable ou non) : à retirer à la main.",
+        "en": "Admission cancelled, but that day's readmission ({field}) was already judged "
+              "(avoidable or not): to withdraw by hand."},
     "adt.not_automated": {
         "fr": "{field} ({what}) n'est pas encore appliqué automatiquement : à faire à la main.",
         "en": "{field} ({what}) is not applied automatically yet: to do by hand."},
@@ -105,6 +115,16 @@ APPLIER: Catalogue = {
     "adt.quarantine.item": {
         "fr": "<li>{event} · MSH-10 <code>{control_id}</code> · {sender} : {reason}</li>",
         "en": "<li>{event} · MSH-10 <code>{control_id}</code> · {sender}: {reason}</li>"},
+    "adt.admission_cancelled": {
+        "fr": "↩️ L'hôpital a annulé l'admission du {day}.",
+        "en": "↩️ The hospital cancelled the admission of {day}."},
+    "adt.admission_cancelled_opened": {
+        "fr": "↩️ L'hôpital a annulé l'admission du {day}, qui avait ouvert ce salon ; rien "
+              "d'autre n'y est venu de l'hôpital depuis. Le salon reste ouvert : s'il ne sert "
+              "plus, <code>!patient clore</code> le ferme.",
+        "en": "↩️ The hospital cancelled the admission of {day}, which opened this room; "
+              "nothing else came from the hospital here since. The room stays open: if it is "
+              "of no more use, <code>!patient close</code> closes it."},
     "adt.transferred": {
         "fr": "🏥 Transfert signalé par l'hôpital : service {ward}.",
         "en": "🏥 Transfer reported by the hospital: ward {ward}."},

@@ -42,6 +42,11 @@ RecordAdmission = Callable[["Transaction", "Runtime", CareRoom, date, bool | Non
 CancelDischarge = Callable[["Transaction", "Runtime", CareRoom, date | None],
                            Awaitable[Withdrawal]]
 
+# The admission (A11) on that day cancelled: the readmission the feed (`by`) recorded from it
+# withdrawn.
+CancelAdmission = Callable[["Transaction", "Runtime", CareRoom, date, str],
+                           Awaitable[Withdrawal]]
+
 
 @dataclass(frozen=True)
 class Episodes:
@@ -50,3 +55,4 @@ class Episodes:
     discharge: RecordDischarge
     admission: RecordAdmission
     cancel_discharge: CancelDischarge
+    cancel_admission: CancelAdmission

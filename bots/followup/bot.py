@@ -450,21 +450,26 @@ class Followup(ScoreCommands):
             ctx.reply(t(ctx.lang, "followup.plan_deceased" if row.status == "deceased"
                         else "followup.not_frozen"))
             return
+        skipped = await self.unfreeze(ctx.tx, ctx.runtime, row)
+        ctx.reply(t(ctx.lang, "followup.resumed", skipped=skipped,
+                    plan=await self.current_plan_html(ctx.tx, row, ctx.lang)))
+
+    async def unfreeze(self, tx: Transaction, runtime: Runtime, row: FollowupPlan) -> str:
+        """A frozen plan active again (`!rh30 reprise`, or its readmission withdrawn): the steps
+        ahead armed again, those whose day passed in hospital skipped (said: their numbers)."""
         row.status = "active"
         today = self.today()
         skipped = []
-        for step in await records.steps(ctx.tx, row):
+        for step in await records.steps(tx, row):
             if step.state != "planned":
                 continue
             if step.day < today:
                 step.state = "skipped"  # its day passed in hospital: no late call now
                 skipped.append(step.step)
             else:
-                self._arm(ctx.tx, ctx.runtime, row, step.step, max(step.attempts, 1), step.day,
+                self._arm(tx, runtime, row, step.step, max(step.attempts, 1), step.day,
                           again=True)
-        ctx.reply(t(ctx.lang, "followup.resumed",
-                    skipped=", ".join(map(str, skipped)) or "—",
-                    plan=await self.current_plan_html(ctx.tx, row, ctx.lang)))
+        return ", ".join(map(str, skipped)) or "—"
 
     # --- scores ----------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from bots.common.dates import DateError, parse_day
 from bots.common.models import CareRoom
 from bots.common.render import when
 from bots.episode.modes import Discharge
+from bots.episode.withdrawals import NONE, WITHDRAW, Withdrawal, admission_withdrawal
 from bots.followup import records
 from bots.followup.indicator import RH30, category, outcome
 from bots.followup.models import FollowupEvent, FollowupPlan
@@ -164,6 +165,29 @@ class Readmissions:
                                       lang=lang)
         tx.post(row.room_id, notice(text, mentions=who))
         return True
+
+    async def admission_cancelled(self, tx: Transaction, runtime: Runtime, room: CareRoom,
+                                  day: date, by: str) -> Withdrawal:
+        """An admission the hospital's feed cancels (A11, bots/adt/): the readmission the feed
+        (`by`) recorded on that day withdrawn (bots/episode/withdrawals.py), the room told, and
+        the plan resumed when that return was what froze it."""
+        row = await records.plan_of(tx, room.room_id or "")
+        if row is None:
+            return NONE
+        returns = list(await records.events(tx, row))
+        event = next((e for e in returns if e.on == day and e.kind == "admission"), None)
+        verdict = admission_withdrawal(event.by if event else None,
+                                       event is not None and event.avoidable is not None, by)
+        if event is None or verdict != WITHDRAW:
+            return verdict
+        await tx.session.delete(event)
+        lang: Lang = row.language  # type: ignore[assignment]
+        parts = [t(lang, "readmission.withdrawn", day=when(lang, day))]
+        if row.status == "frozen" and len(returns) == 1:
+            parts.append(t(lang, "readmission.withdrawn_resumed",
+                           skipped=await self.bot.unfreeze(tx, runtime, row)))
+        tx.post(row.room_id, notice(join(parts, " ")))
+        return verdict
 
     async def _stop_steps(self, tx: Transaction, runtime: Runtime, row: FollowupPlan,
                           status: str) -> None:

@@ -236,6 +236,14 @@ TEXTS: dict[str, dict[Lang, str]] = {
         "en": "Readmitted on {day}, day {delay}: after the 30-day window, logged but not "
               "counted.",
     },
+    "readmission.withdrawn": {
+        "fr": "↩️ L'hôpital a annulé l'admission du {day} : la réhospitalisation notée ce "
+              "jour-là est retirée et ne compte plus dans RH30.",
+        "en": "↩️ The hospital cancelled the admission of {day}: the readmission recorded that "
+              "day is withdrawn and no longer counts in RH30."},
+    "readmission.withdrawn_resumed": {
+        "fr": "Le suivi reprend (étapes dont le jour est passé, sautées : {skipped}).",
+        "en": "The follow-up resumes (steps whose day passed, skipped: {skipped})."},
     "readmission.frozen": {
         "fr": "Le plan de suivi est suspendu (plus d'appel pendant l'hospitalisation) ; "
               "<code>!rh30 reprise</code> au retour à domicile.",
