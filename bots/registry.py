@@ -96,6 +96,7 @@ def build(config: Config, names: Sequence[str]) -> list[Bot]:
                                     discharge=follow.discharged,
                                     admission=follow.readmissions.admitted,
                                     cancel_discharge=follow.discharge_cancelled,
-                                    cancel_admission=follow.readmissions.admission_cancelled)),
+                                    cancel_admission=follow.readmissions.admission_cancelled,
+                                    update_identity=care.identity_updated)),
     }
     return [shared[name] if name in shared else BOTS[name](config) for name in names]

@@ -42,14 +42,14 @@ def test_rows_that_need_the_room_too_wait_with_the_waiting_one_for_the_admission
                     ("p", "A02", "stored"), ("p", "A01", "stored"))) == [4]
 
 
-def test_a_cancellation_behind_a_waiting_row_waits_with_it_for_the_admission():
+def test_a_cancellation_or_an_update_behind_a_waiting_row_waits_with_it_for_the_admission():
     assert ids(rows(("p", "A03", "waiting"), ("p", "A13", "stored"),
-                    ("p", "A11", "stored"), ("p", "A01", "stored"))) == [4]
+                    ("p", "A11", "stored"), ("p", "A08", "stored"), ("p", "A01", "stored"))) == [5]
     assert ids(rows(("p", "A03", "stored"), ("p", "A13", "stored"))) == [1]
 
 
 def test_what_is_only_listed_for_a_person_neither_waits_nor_is_held_back():
-    assert ids(rows(("p", "A03", "waiting"), ("p", "A08", "stored"),
+    assert ids(rows(("p", "A03", "waiting"), ("p", "A40", "stored"),
                     ("p", "A01", "stored"))) == [2]
     assert ids(rows(("p", "A40", "stored"), ("p", "A01", "stored"))) == [1]
 

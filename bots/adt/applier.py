@@ -175,6 +175,8 @@ class Applier:
             return await self._discharge_cancelled(tx, runtime, movement)
         if movement.event == "A11":
             return await self._admission_cancelled(tx, runtime, row)
+        if movement.event == "A08":
+            return await self._identity(tx, movement)
         assert movement.event in NOT_AUTOMATED
         return aside("not_automated", movement.event)
 
@@ -284,6 +286,17 @@ class Applier:
             tx.post(room.room_id, notice(t(
                 lang, "adt.admission_cancelled_opened" if opened else "adt.admission_cancelled",
                 day=when(lang, day) if day else "—")))
+        return Outcome("applied", room)
+
+    async def _identity(self, tx: Transaction, movement: Movement) -> Outcome:
+        """A08: the traits sealed again and the card posted again by the care-team bot; the
+        same update again changes nothing. A patient without a room of ours has nothing to
+        update (a hospital's feed updates every patient's record)."""
+        room = await self._room(tx, movement)
+        if isinstance(room, Outcome):
+            return room
+        if room is not None:
+            await self.episodes.update_identity(tx, room, movement.identity)
         return Outcome("applied", room)
 
     async def _transfer(self, tx: Transaction, movement: Movement) -> Outcome:

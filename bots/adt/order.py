@@ -14,13 +14,14 @@ from dataclasses import dataclass
 
 ADMISSIONS = frozenset({"A01", "A04", "A05"})
 # What a waiting row of each event waits for: the patient's room, which an admission opens.
-# A cancellation (A11, A13) behind a waiting row is about what that row will do once the
-# admission has come: it waits with it.
+# A cancellation (A11, A13) or an identity update (A08) behind a waiting row is about the room
+# that admission will open: it waits with it.
 WAITS_FOR: dict[str, frozenset[str]] = {"A03": ADMISSIONS, "A02": ADMISSIONS,
-                                        "A11": ADMISSIONS, "A13": ADMISSIONS}
+                                        "A11": ADMISSIONS, "A13": ADMISSIONS,
+                                        "A08": ADMISSIONS}
 # Events the applier does not apply yet: only listed for a person, so nothing waits for them
 # and they wait for nothing.
-NOT_AUTOMATED = frozenset({"A08", "A40"})
+NOT_AUTOMATED = frozenset({"A40"})
 
 
 @dataclass(frozen=True)

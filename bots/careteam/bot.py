@@ -25,7 +25,7 @@ from bots.runtime.bot import Bot, CommandContext, JoinContext
 from bots.runtime.builtin import confirm_identity
 from bots.runtime.commands import Arg, Caller, Command, as_user_id, described
 from bots.runtime.i18n import Lang, t
-from bots.runtime.notice import Html
+from bots.runtime.notice import Html, notice
 from bots.runtime.store import Transaction
 
 if TYPE_CHECKING:
@@ -99,6 +99,29 @@ class CareTeam:
         if created:
             tx.after_commit.append(self.provisioner.wake)
         return room
+
+    async def identity_updated(self, tx: Transaction, room: CareRoom,
+                               identity: Identity) -> bool:
+        """Traits the hospital's feed updates (A08, bots/adt/): sealed again in the room's row
+        with its blind indexes (the birth place kept if the feed has none), and the card posted
+        again in the room, the roles that may see the identity mentioned (a room still being
+        created gets the new card as its first message). False when nothing changed."""
+        file = care_rooms.PatientFile.open(tx, room)
+        new = replace(identity, birth_place=identity.birth_place or file.identity.birth_place)
+        if new == file.identity:
+            return False
+        room.sealed = care_rooms.PatientFile(new, file.admission_date).seal(
+            tx, room.bound("sealed"))
+        room.ins_index = tx.vault.index(new.ins) if new.ins else None
+        room.traits_index = tx.vault.index(new.traits_key())
+        if room.status == "open" and room.room_id:
+            lang: Lang = room.language  # type: ignore[assignment]
+            who = await care_rooms.members_with(tx, room.id, [
+                code for code, role in self.roles.by_code.items()
+                if cap.PATIENT_IDENTITY in role.may])
+            tx.post(room.room_id, notice(t(lang, "patient.identity_updated",
+                                           card=self.card(tx, room, lang)), mentions=who))
+        return True
 
     async def _care_room(self, ctx: CommandContext) -> CareRoom | None:
         return ctx.found(await care_rooms.room_by_id(ctx.tx, ctx.room_id), "patient.not_here")

@@ -111,6 +111,10 @@ TEXTS: dict[str, dict[Lang, str]] = {
     "patient.sex.F": {"fr": "féminin", "en": "female"},
     "patient.sex.M": {"fr": "masculin", "en": "male"},
     "patient.sex.I": {"fr": "indéterminé", "en": "undetermined"},
+    "patient.identity_updated": {
+        "fr": "<p>🪪 L'hôpital a mis à jour l'identité du patient.</p>{card}",
+        "en": "<p>🪪 The hospital updated the patient's identity.</p>{card}",
+    },
     "patient.welcome": {
         "fr": "<p>Bienvenue {user} ({role}). Les messages échangés avant votre arrivée vous sont "
               "illisibles (chiffrement) : voici l'essentiel du dossier.</p>{card}{team}",

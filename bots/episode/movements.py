@@ -37,6 +37,9 @@ RecordDischarge = Callable[["Transaction", "Runtime", CareRoom, date, Discharge,
 RecordAdmission = Callable[["Transaction", "Runtime", CareRoom, date, bool | None, str],
                            Awaitable[bool]]
 
+# The patient's traits as the hospital now has them (A08): sealed again in the room's row, the
+# card posted again; False when nothing changed.
+UpdateIdentity = Callable[[Transaction, CareRoom, Identity], Awaitable[bool]]
 # The discharge (A13) cancelled: the follow-up it started withdrawn (bots/episode/withdrawals.py;
 # the day: the discharge the message names, if it does).
 CancelDischarge = Callable[["Transaction", "Runtime", CareRoom, date | None],
@@ -56,3 +59,4 @@ class Episodes:
     admission: RecordAdmission
     cancel_discharge: CancelDischarge
     cancel_admission: CancelAdmission
+    update_identity: UpdateIdentity
