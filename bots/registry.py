@@ -83,7 +83,7 @@ def build(config: Config, names: Sequence[str]) -> list[Bot]:
     from bots.adt.bot import adt
     from bots.careteam.bot import CareTeam, careteam
     from bots.careteam.records import find_patient
-    from bots.discharge.bot import checklists_at_discharge
+    from bots.discharge.bot import checklist_progress, checklists_at_discharge
     from bots.episode.movements import Episodes
     from bots.followup.bot import Followup, followup
 
@@ -97,6 +97,8 @@ def build(config: Config, names: Sequence[str]) -> list[Bot]:
                                     admission=follow.readmissions.admitted,
                                     cancel_discharge=follow.discharge_cancelled,
                                     cancel_admission=follow.readmissions.admission_cancelled,
-                                    update_identity=care.identity_updated)),
+                                    update_identity=care.identity_updated,
+                                    following=follow.following,
+                                    checklists=checklist_progress(config))),
     }
     return [shared[name] if name in shared else BOTS[name](config) for name in names]

@@ -8,6 +8,7 @@ import logging
 
 from bots.common.identity import Identity
 from bots.common.records import PatientFile
+from bots.devstack.patients import ins_for
 from tests import test_adt_applier
 from tests.adt_samples import message
 from tests.careteam_helpers import INS
@@ -58,3 +59,69 @@ async def test_an_identity_update_for_a_patient_without_a_room_changes_nothing(f
     assert await feed.round() == []
     assert await feed.states() == [("M1", "applied", None)]
     assert await feed.patient_rooms() == []
+
+
+PRIOR = dict(ins=ins_for("2480375999999"), family="DUPOND", ipp="654321")  # the duplicate record
+
+
+async def test_a_merge_points_the_prior_room_to_the_survivors_and_lists_what_is_left(feed):
+    await feed.send(message("A01", "M1", admitted=ago(20), **PRIOR))
+    await feed.round()
+    prior_room = await feed.created()
+    await feed.send(message("A01", "M2", admitted=ago(15)))
+    await feed.round()
+    survivor_room = await feed.created()
+    await feed.send(message("A03", "M3", admitted=ago(20), discharged=ago(12), disposition="8",
+                            **PRIOR))
+    await feed.send(message("A03", "M4", admitted=ago(15), discharged=ago(10), disposition="8"))
+    await feed.round()
+    await feed.send(message("A40", "M5", prior_ipp="654321"))
+    sent = await feed.round()
+    assert (await feed.states())[-1] == ("M5", "applied", None)
+    told = {s.room_id: s for s in sent}
+    assert set(told) == {prior_room, survivor_room}
+    refs = {r.room_id: r.ref for r in await feed.patient_rooms()}
+    away, into = told[prior_room], told[survivor_room]
+    assert f"fusionné ce dossier dans celui du même patient suivi dans {refs[survivor_room]}" \
+        in away.body and survivor_room in away.content["formatted_body"]
+    assert f"suivi dans {refs[prior_room]}" in into.body
+    for text in (away.body, into.body):
+        assert "deux suivis RH30 en cours" in text and "DUPON" not in text
+    # The prior patient's INS now lands on the survivor: a return counts in the survivor's plan.
+    await feed.send(message("A01", "M6", admitted=ago(0), admission_type="U", **PRIOR))
+    sent = await feed.round()
+    assert [s.room_id for s in sent if "Réhospitalisation" in s.body] == [survivor_room]
+    assert len(await feed.patient_rooms()) == 2
+    # The same merge again (here named by the prior INS): nothing changes.
+    await feed.send(message("A40", "M7", prior_ins=PRIOR["ins"]))
+    assert await feed.round() == []
+    assert (await feed.states())[-1] == ("M7", "applied", None)
+
+
+async def test_a_merge_whose_survivor_has_no_room_gives_the_prior_room_to_the_survivor(feed):
+    await feed.send(message("A01", "M1", admitted=ago(2), **PRIOR))
+    await feed.round()
+    room_id = await feed.created()
+    await feed.send(message("A40", "M2", prior_ipp="654321"))
+    sent = await feed.round()
+    assert [s.room_id for s in sent] == [room_id, room_id]
+    assert "ce salon est désormais celui du dossier retenu" in sent[0].body
+    assert "DUPONT" in sent[1].body and INS[:5] in sent[1].body.replace(" ", "")
+    now = await identity(feed)
+    assert (now.family_name, now.ins) == ("DUPONT", INS)
+    [room] = await feed.patient_rooms()
+    assert room.ins_index == feed.h.store.vault.index(INS)
+    # The survivor's own messages now find that room.
+    await feed.send(message("A02", "M3", admitted=ago(2), ward="PNEUMO"))
+    await feed.round()
+    [room] = await feed.patient_rooms()
+    assert room.ward == "Pneumologie"
+
+
+async def test_a_merge_of_a_patient_the_feed_never_named_changes_nothing(feed):
+    await feed.send(message("A01", "M1", admitted=ago(2)))
+    await feed.round()
+    await feed.created()
+    await feed.send(message("A40", "M2", prior_ipp="999999"))
+    assert await feed.round() == []
+    assert (await feed.states())[-1] == ("M2", "applied", None)

@@ -37,6 +37,11 @@ def sender_of(raw: bytes, result: Movement | Refused) -> str | None:
     return f"{fields[2]}^{fields[3]}"
 
 
+def ipp_index(tx: Transaction, facility: str, ipp: str) -> str:
+    """The blind index of an IPP, which numbers patients per facility (MSH-4)."""
+    return tx.vault.index(f"ipp|{facility}|{ipp}")
+
+
 def _storable(value: str) -> bool:
     """Whether a header field fits its column: short enough, no control character."""
     return len(value) <= _COLUMN and not any(c < " " or c == "\x7f" for c in value)
@@ -55,9 +60,11 @@ async def take(tx: Transaction, raw: bytes) -> Taken:
             return Taken(Refused("bad_msh", where), stored=False, new=False)
     if isinstance(result, Movement):
         values = {"event": result.event, "state": "stored",
-                  "patient": tx.vault.index(result.identity.ins) if result.identity.ins else None}
+                  "patient": tx.vault.index(result.identity.ins) if result.identity.ins else None,
+                  "ipp": ipp_index(tx, result.sending_facility, result.ipp)
+                  if result.ipp else None}
     else:
-        values = {"event": None, "state": "quarantined", "patient": None,
+        values = {"event": None, "state": "quarantined", "patient": None, "ipp": None,
                   "reason": result.reason, "field": result.field}
     inserted = await tx.session.execute(
         dialect_insert(tx)(AdtMessage)

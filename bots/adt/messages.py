@@ -99,6 +99,7 @@ class Movement:
     discharged_at: datetime | None = None  # PV1-45
     discharge_mode: Mode | None = None  # PV1-36 (mapping.DISPOSITIONS); None when not given
     prior_ipp: str | None = field(default=None, repr=False)  # A40: MRG-1, the merged-away number
+    prior_ins: str | None = field(default=None, repr=False)  # A40: MRG-1 with the INS OIDs
 
 
 class _Refuse(Exception):
@@ -253,13 +254,26 @@ def _movement(message: hl7.Message, control_id: str | None, zone: ZoneInfo) -> M
     if pv1 is not None:
         found = _visit(found, pv1, zone)
     if event == "A40":
-        mrg = _segment(message, "MRG")
-        prior = _get(mrg, "MRG", 1) if mrg is not None else ""
-        if not prior:
-            raise _Refuse("missing_segment" if mrg is None else "missing_field",
-                          "MRG" if mrg is None else "MRG-1")
-        found = replace(found, prior_ipp=prior)
+        found = _prior(found, message)
     return found
+
+
+def _prior(found: Movement, message: hl7.Message) -> Movement:
+    """A40: the merged-away patient's identifiers (MRG-1): its INS when one has the NIR or NIA
+    OID, and the first other one as its IPP (PAM FR sends the IPP)."""
+    mrg = _segment(message, "MRG")
+    if mrg is None:
+        raise _Refuse("missing_segment", "MRG")
+    ins = ipp = None
+    for rep in range(1, _repetitions(mrg, 1) + 1):
+        value = _get(mrg, "MRG", 1, rep=rep, comp=1)
+        if _get(mrg, "MRG", 1, rep=rep, comp=4, sub=2) in INS_OIDS:
+            ins = ins or value or None
+        else:
+            ipp = ipp or value or None
+    if ins is None and ipp is None:
+        raise _Refuse("missing_field", "MRG-1")
+    return replace(found, prior_ins=ins, prior_ipp=ipp)
 
 
 def _event(code: str) -> Event:

@@ -36,6 +36,9 @@ class AdtMessage(Base):
     # Blind index (vault.index) of the patient's INS: the rows of one patient, in order,
     # without the INS in clear. None for a refused message whose INS could not be read.
     patient: Mapped[str | None] = mapped_column(String(64), index=True)
+    # Blind index of the sender's facility and the IPP (PID-3, type PI): how a merge (A40),
+    # which names the merged-away patient by IPP (MRG-1), finds that patient's INS index.
+    ipp: Mapped[str | None] = mapped_column(String(64), index=True)
     state: Mapped[str] = mapped_column(String(16), index=True)
     reason: Mapped[str | None] = mapped_column(String(32))
     field: Mapped[str | None] = mapped_column(String(16))
@@ -47,3 +50,17 @@ class AdtMessage(Base):
     applied_at: Mapped[datetime | None] = moment()
     # When the coordination room was told of a quarantined row (told once).
     reported_at: Mapped[datetime | None] = moment()
+
+
+class AdtAlias(Base):
+    """A patient merged away by the hospital (A40): messages that still name them by their INS
+    are applied to the surviving patient from then on. Blind indexes only; the survivor's
+    identity (as the A40's PID gave it) sealed, to stand for the old one in those messages."""
+
+    __tablename__ = "adt_aliases"
+    sealed_by = ("prior",)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    prior: Mapped[str] = mapped_column(String(64), unique=True)  # the old INS's blind index
+    survivor: Mapped[str] = mapped_column(String(64), index=True)  # the surviving INS's
+    identity: Mapped[bytes] = mapped_column(LargeBinary)  # sealed: the survivor's Identity
+    merged_at: Mapped[datetime] = moment()

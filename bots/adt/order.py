@@ -19,9 +19,9 @@ ADMISSIONS = frozenset({"A01", "A04", "A05"})
 WAITS_FOR: dict[str, frozenset[str]] = {"A03": ADMISSIONS, "A02": ADMISSIONS,
                                         "A11": ADMISSIONS, "A13": ADMISSIONS,
                                         "A08": ADMISSIONS}
-# Events the applier does not apply yet: only listed for a person, so nothing waits for them
-# and they wait for nothing.
-NOT_AUTOMATED = frozenset({"A40"})
+# A merge (A40) is about two patients, neither's room to come: it waits for nothing and is
+# never held back.
+UNHELD = frozenset({"A40"})
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ def next_rows(rows: Iterable[Pending]) -> list[Pending]:
             if row.state == "waiting" or (waiting and (row.event or "") in WAITS_FOR):
                 waiting.append(row)
                 continue
-            if row.event in NOT_AUTOMATED or all(
+            if row.event in UNHELD or all(
                     row.event in WAITS_FOR.get(w.event or "", frozenset()) for w in waiting):
                 chosen.append(row)
             break

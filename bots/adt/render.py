@@ -16,8 +16,7 @@ def reason(lang: Lang, why: str, field: str | None) -> Html:
     reason this version has no text for, written by a newer intake, is named as it is)."""
     if f"adt.{why}" not in TEXTS and f"adt.{why}" not in APPLIER:
         return t(lang, "adt.other_reason", reason=why, field=field or "—")
-    what = t(lang, f"adt.event.{field}") if why == "not_automated" else ""
-    return t(lang, f"adt.{why}", field=field or "", what=what)
+    return t(lang, f"adt.{why}", field=field or "")
 
 
 def quarantined(lang: Lang, rows: Sequence[AdtMessage]) -> Html:

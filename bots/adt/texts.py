@@ -96,19 +96,12 @@ APPLIER: Catalogue = {
               "jugée (évitable ou non) : à retirer à la main.",
         "en": "Admission cancelled, but that day's readmission ({field}) was already judged "
               "(avoidable or not): to withdraw by hand."},
-    "adt.not_automated": {
-        "fr": "{field} ({what}) n'est pas encore appliqué automatiquement : à faire à la main.",
-        "en": "{field} ({what}) is not applied automatically yet: to do by hand."},
     "adt.failed": {
         "fr": "L'application de ce message a échoué plusieurs fois : à traiter à la main (le "
               "journal des bots dit l'erreur).",
         "en": "Applying this message failed several times: to handle by hand (the bots' log "
               "says the error)."},
     "adt.other_reason": {"fr": "Raison {reason} ({field}).", "en": "Reason {reason} ({field})."},
-    "adt.event.A08": {"fr": "mise à jour de l'identité", "en": "identity update"},
-    "adt.event.A11": {"fr": "annulation d'admission", "en": "admission cancelled"},
-    "adt.event.A13": {"fr": "annulation de sortie", "en": "discharge cancelled"},
-    "adt.event.A40": {"fr": "fusion de patients", "en": "patients merged"},
     "adt.quarantine": {
         "fr": "📥 Messages du flux ADT de l'hôpital mis de côté, sans effet :<ul>{items}</ul>",
         "en": "📥 Messages of the hospital's ADT feed set aside, with no effect:<ul>{items}</ul>"},
@@ -125,6 +118,45 @@ APPLIER: Catalogue = {
         "en": "↩️ The hospital cancelled the admission of {day}, which opened this room; "
               "nothing else came from the hospital here since. The room stays open: if it is "
               "of no more use, <code>!patient close</code> closes it."},
+    "adt.merged_here": {
+        "fr": "🔀 L'hôpital a fusionné deux dossiers de ce patient : ce salon est désormais "
+              "celui du dossier retenu, dont voici l'identité.",
+        "en": "🔀 The hospital merged two records of this patient: this room is now the one of "
+              "the record kept, whose identity follows."},
+    "adt.merged_away": {
+        "fr": "🔀 L'hôpital a fusionné ce dossier dans celui du même patient suivi dans <a "
+              "href=\"{link}\">{ref}</a> : poursuivez là-bas. Ce salon reste ouvert le temps d'y reporter "
+              "ce qui doit l'être, puis <code>!patient clore</code>.{todo}",
+        "en": "🔀 The hospital merged this record into the one of the same patient followed in "
+              "<a href=\"{link}\">{ref}</a>: carry on there. This room stays open while what must be is "
+              "carried over, then <code>!patient close</code>.{todo}"},
+    "adt.merged_in": {
+        "fr": "🔀 L'hôpital a fusionné dans ce dossier un autre dossier du même patient, suivi "
+              "dans <a href=\"{link}\">{ref}</a>.{todo}",
+        "en": "🔀 The hospital merged into this record another record of the same patient, "
+              "followed in <a href=\"{link}\">{ref}</a>.{todo}"},
+    "adt.merge_todo": {"fr": "<br>À faire à la main :<ul>{items}</ul>",
+                       "en": "<br>To do by hand:<ul>{items}</ul>"},
+    "adt.merge.two_followups": {
+        "fr": "<li>deux suivis RH30 en cours, un par salon : n'en garder qu'un (la sortie "
+              "réelle), l'autre clos avec <code>!patient clore</code> de son salon</li>",
+        "en": "<li>two RH30 follow-ups running, one per room: keep one (the real discharge), "
+              "close the other with <code>!patient close</code> in its room</li>"},
+    "adt.merge.followup_left": {
+        "fr": "<li>le suivi RH30 en cours est dans l'ancien salon : à reprendre dans le salon "
+              "retenu (<code>!rh30 debut</code>)</li>",
+        "en": "<li>the RH30 follow-up running is in the old room: to start again in the room "
+              "kept (<code>!followup start</code>)</li>"},
+    "adt.merge.two_checklists": {
+        "fr": "<li>deux check-lists de sortie ouvertes, une par salon : reporter les réponses "
+              "dans celle du salon retenu</li>",
+        "en": "<li>two discharge checklists open, one per room: carry the answers over to the "
+              "one of the room kept</li>"},
+    "adt.merge.checklist_left": {
+        "fr": "<li>la check-list de sortie ouverte est dans l'ancien salon : à reprendre dans "
+              "le salon retenu</li>",
+        "en": "<li>the open discharge checklist is in the old room: to carry over to the room "
+              "kept</li>"},
     "adt.transferred": {
         "fr": "🏥 Transfert signalé par l'hôpital : service {ward}.",
         "en": "🏥 Transfer reported by the hospital: ward {ward}."},

@@ -1,8 +1,8 @@
 """What the hospital's movements (the ADT applier, bots/adt/) ask of the bots that keep an
 episode: the patient's room found or opened, a discharge and an admission recorded or
-cancelled. Types only:
-the composition (bots/registry.py) hands in the care-team and follow-up bots' own code, run in
-the applier's transaction, so no bot imports another and a movement does exactly what a person's
+cancelled, the identity updated, what a merge cannot move. Types only: the composition
+(bots/registry.py) hands in the care-team, follow-up and discharge bots' own code, run in the
+applier's transaction, so no bot imports another and a movement does exactly what a person's
 command or the provisioning API would have done."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from bots.common.identity import Identity
 from bots.common.models import CareRoom
 from bots.config import WardConfig
 from bots.episode.modes import Discharge
+from bots.episode.progress import ProgressReader
 from bots.episode.withdrawals import Withdrawal
 from bots.runtime.store import Transaction
 
@@ -40,6 +41,8 @@ RecordAdmission = Callable[["Transaction", "Runtime", CareRoom, date, bool | Non
 # The patient's traits as the hospital now has them (A08): sealed again in the room's row, the
 # card posted again; False when nothing changed.
 UpdateIdentity = Callable[[Transaction, CareRoom, Identity], Awaitable[bool]]
+# Whether the room's follow-up is running (a merge, A40, cannot move it).
+Following = Callable[[Transaction, CareRoom], Awaitable[bool]]
 # The discharge (A13) cancelled: the follow-up it started withdrawn (bots/episode/withdrawals.py;
 # the day: the discharge the message names, if it does).
 CancelDischarge = Callable[["Transaction", "Runtime", CareRoom, date | None],
@@ -60,3 +63,5 @@ class Episodes:
     cancel_discharge: CancelDischarge
     cancel_admission: CancelAdmission
     update_identity: UpdateIdentity
+    following: Following
+    checklists: ProgressReader  # the rooms' discharge checklists (a merge cannot move them)

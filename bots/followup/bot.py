@@ -228,6 +228,12 @@ class Followup(ScoreCommands):
                                       day=when(lang, row.discharged_on))))
         return verdict
 
+    async def following(self, tx: Transaction, room: CareRoom) -> bool:
+        """Whether the room's follow-up is running (active or frozen): what a merge of two
+        patients (ADT A40, bots/adt/) cannot move from one room to another."""
+        row = await records.plan_of(tx, room.room_id or "")
+        return row is not None and row.status in ("active", "frozen")
+
     async def _conditions_at_discharge(self, tx: Transaction, care_room_id: int,
                                        discharged_on: date) -> tuple[Condition, ...]:
         checklist = await self.checklist_at_discharge(tx, care_room_id)
