@@ -4,13 +4,14 @@ process. A discharge that came before its admission waits; the admission opens t
 ward's team, whose members read the identity card; the discharge then starts the follow-up; an
 admission on day 12 records the readmission, alerts the room and counts in `!rh30 stats`; a
 resent message changes nothing; an unknown ward is listed in the coordination room, and a
-ward whose team the homeserver does not know is told there."""
+ward whose team the homeserver does not know is told there. Then the identity update, the
+cancelled discharge and the merge, as the team's E2EE clients read them."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -20,7 +21,10 @@ from bots.adt.inbox import take
 from bots.adt.models import AdtMessage
 from bots.common.models import PATIENT, CareRoom
 from bots.config import WardConfig
+from bots.devstack.clinician import Clinician
 from bots.devstack.patients import ins_for
+from bots.followup.models import FollowupPlan
+from bots.runtime.runtime import Runtime
 from tests.adt_samples import message
 from tests.careteam_helpers import care_setup, welcomed
 from tests.discharge_helpers import today
@@ -34,7 +38,33 @@ async def until(check: Callable[[], Awaitable[Any]], timeout: float = 30) -> Any
     raise AssertionError("not reached in time")
 
 
-async def test_admission_discharge_and_readmission_from_the_feed(make_bot, make_clinician):
+@dataclass
+class Stack:
+    """The bots with the feed's wards, two E2EE clinicians of the CARDIO team, a coordinator."""
+    runtime: Runtime
+    coordinator: Clinician
+    coordination: str
+    idec: Clinician
+    mh: Clinician
+
+    async def feed(self, raw: bytes) -> bool:
+        async with self.runtime.transaction() as tx:
+            return (await take(tx, raw)).new
+
+    async def states(self) -> dict[str, str]:
+        async with self.runtime.transaction() as tx:
+            return {r.control_id: r.state for r in (await tx.session.scalars(
+                select(AdtMessage))).all()}
+
+    async def room_id(self) -> str | None:
+        """The newest open patient room."""
+        async with self.runtime.transaction() as tx:
+            return await tx.session.scalar(select(CareRoom.room_id).where(
+                CareRoom.kind == PATIENT, CareRoom.status == "open")
+                .order_by(CareRoom.id.desc()).limit(1))
+
+
+async def stack(make_bot: Any, make_clinician: Any) -> Stack:
     idec, mh = await make_clinician(), await make_clinician()
     setup = await care_setup(make_bot, make_clinician, bots=("careteam", "followup", "adt"))
     # The wards, once the coordination room they report to exists (a restart loses nothing).
@@ -45,22 +75,15 @@ async def test_admission_discharge_and_readmission_from_the_feed(make_bot, make_
                                  setup.coordination_room)}
     await setup.bot.stop()
     setup.bot.config = replace(setup.bot.config, adt_wards=wards)
-    runtime, coordinator = await setup.bot.start(), setup.coordinator
-    coordination = setup.coordination_room
+    runtime = await setup.bot.start()
+    return Stack(runtime, setup.coordinator, setup.coordination_room, idec, mh)
 
-    async def feed(raw: bytes) -> bool:
-        async with runtime.transaction() as tx:
-            return (await take(tx, raw)).new
 
-    async def states() -> dict[str, str]:
-        async with runtime.transaction() as tx:
-            return {r.control_id: r.state for r in (await tx.session.scalars(
-                select(AdtMessage))).all()}
-
-    async def room_id() -> str | None:
-        async with runtime.transaction() as tx:
-            return await tx.session.scalar(select(CareRoom.room_id).where(
-                CareRoom.kind == PATIENT, CareRoom.status == "open"))
+async def test_admission_discharge_and_readmission_from_the_feed(make_bot, make_clinician):
+    s = await stack(make_bot, make_clinician)
+    runtime, coordinator, coordination, idec, mh = \
+        s.runtime, s.coordinator, s.coordination, s.idec, s.mh
+    feed, states, room_id = s.feed, s.states, s.room_id
 
     d0 = today() - timedelta(days=12)
     # The discharge comes first: it waits for its admission, which then opens the room.
@@ -117,3 +140,54 @@ async def test_admission_discharge_and_readmission_from_the_feed(make_bot, make_
         e, "body", "")]) == 1
     assert await states() == {"M1": "applied", "M2": "applied", "M3": "applied",
                               "M4": "quarantined", "M5": "applied"}
+
+
+async def test_identity_update_cancelled_discharge_and_merge_from_the_feed(make_bot,
+                                                                          make_clinician):
+    s = await stack(make_bot, make_clinician)
+    idec = s.idec
+    d0 = today() - timedelta(days=3)
+    assert await s.feed(message("A01", "M1", admitted=d0))
+    room = await until(s.room_id)
+    await welcomed(idec, room)
+    # The hospital corrects the name: the new card, for the team's clients only.
+    mark = len(idec.timeline)
+    assert await s.feed(message("A08", "M2", admitted=d0, family="DURAND"))
+    card = await idec.wait_for(lambda r, e: r == room and "mis à jour l'identité" in getattr(
+        e, "body", ""), start=mark)
+    assert card.decrypted and "DURAND" in card.body
+    assert idec.user_id in card.source["content"]["m.mentions"]["user_ids"]
+
+    # Discharged, then the discharge cancelled: the follow-up stops, and the team reads why.
+    assert await s.feed(message("A03", "M3", admitted=d0, discharged=today(), disposition="8"))
+    await idec.wait_for(lambda r, e: r == room and "Suivi RH30 démarré" in getattr(e, "body", ""),
+                        start=mark)
+    assert await s.feed(message("A13", "M4", admitted=d0))
+    withdrawn = await idec.wait_for(lambda r, e: r == room and "annulé la sortie" in getattr(
+        e, "body", ""), start=mark)
+    assert withdrawn.decrypted and "aucun rappel" in withdrawn.body
+    async with s.runtime.transaction() as tx:
+        assert await tx.session.scalar(select(FollowupPlan.status)) == "cancelled"
+
+    # A duplicate record of the same patient, with its own room, merged into this one.
+    prior = dict(ins=ins_for("2480375999999"), family="DUPOND", ipp="654321")
+    assert await s.feed(message("A01", "M5", admitted=d0, **prior))
+    other = await until(lambda: _other_room(s, room))
+    await welcomed(idec, other)
+    mark = len(idec.timeline)
+    assert await s.feed(message("A40", "M6", prior_ipp="654321"))
+    away = await idec.wait_for(lambda r, e: r == other and "fusionné ce dossier" in getattr(
+        e, "body", ""), start=mark)
+    into = await idec.wait_for(lambda r, e: r == room and "fusionné dans ce dossier" in getattr(
+        e, "body", ""), start=mark)
+    assert away.decrypted and into.decrypted and room in away.source["content"]["formatted_body"]
+    # Nothing of the patient in the rooms' clear state (names, topics).
+    for room_id in (room, other):
+        state = idec.client.rooms[room_id]
+        assert not any(name in f"{state.name} {state.topic}" for name in ("DUPON", "DURAND"))
+    assert (await s.states())["M6"] == "applied"
+
+
+async def _other_room(s: Stack, known: str) -> str | None:
+    found = await s.room_id()
+    return found if found != known else None
