@@ -15,22 +15,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
 
-from bots.adt import render
-from bots.adt.inbox import ipp_index
+from bots.adt import aliases, render
 from bots.adt.merge import NO_ROOM, Side, action, by_hand
 from bots.adt.messages import Movement, Refused, read
-from bots.adt.models import AdtAlias, AdtMessage
+from bots.adt.models import AdtMessage
 from bots.adt.order import ADMISSIONS, Pending, next_rows
 from bots.common import records as care_rooms
-from bots.common.identity import Identity
-from bots.common.models import PATIENT, CareRoom
+from bots.common.models import CareRoom
 from bots.common.render import room_link, when
 from bots.config import WardConfig
 from bots.episode.modes import Discharge
@@ -169,7 +167,7 @@ class Applier:
         if isinstance(movement, Refused):  # read again by a newer version of the code
             return aside(movement.reason, movement.field)
         if movement.event != "A40":
-            movement = await self._as_survivor(tx, movement)
+            movement = await aliases.as_survivor(tx, movement)
         if movement.event in ADMISSIONS:
             return await self._admission(tx, runtime, movement)
         if movement.event == "A03":
@@ -304,18 +302,6 @@ class Applier:
             await self.episodes.update_identity(tx, room, movement.identity)
         return Outcome("applied", room)
 
-    async def _as_survivor(self, tx: Transaction, movement: Movement) -> Movement:
-        """A patient merged away (A40) stands for the survivor: a later message that still
-        names them by their INS is applied to the survivor's identity and room."""
-        if not movement.identity.ins:
-            return movement
-        alias = await tx.session.scalar(select(AdtAlias).where(
-            AdtAlias.prior.in_(tx.vault.indexes(movement.identity.ins))))
-        if alias is None:
-            return movement
-        return replace(movement, identity=Identity.from_dict(
-            tx.vault.open(alias.identity, alias.bound("identity"))))
-
     async def _merge(self, tx: Transaction, movement: Movement) -> Outcome:
         """A40: the prior patient (MRG-1: their INS, or their IPP as the feed gave it before)
         points to the survivor (PID) from then on, and their rooms are told (merge.py). A
@@ -323,17 +309,16 @@ class Applier:
         again changes nothing."""
         assert movement.identity.ins is not None  # the reading requires the INS
         survivor = tx.vault.index(movement.identity.ins)
-        prior = tx.vault.index(movement.prior_ins) if movement.prior_ins else \
-            await self._patient_of_ipp(tx, movement)
+        prior = await aliases.prior_patient(tx, movement)
         if prior is None or prior == survivor:
             return Outcome("applied")
-        rooms = [await self._patient_room(tx, prior), await self._patient_room(tx, survivor)]
+        rooms = [await aliases.patient_room(tx, prior),
+                 await aliases.patient_room(tx, survivor)]
         if any(room is not None and room.status == "creating" for room in rooms):
             return LATER  # the care-team bot is creating a room: its ID is needed to point to it
-        alias = await tx.session.scalar(select(AdtAlias).where(AdtAlias.prior == prior))
-        if alias is not None and alias.survivor == survivor:
+        if await aliases.merged(tx, prior, survivor):
             return Outcome("applied", rooms[1] or rooms[0])
-        await self._alias(tx, prior, survivor, movement.identity)
+        await aliases.alias(tx, prior, survivor, movement.identity)
         prior_room, survivor_room = rooms
         sides = [await self._side(tx, room) for room in rooms]
         done = action(*sides)
@@ -355,42 +340,12 @@ class Applier:
                     there.room_id or ""), ref=there.ref or "", todo=todo)))
         return Outcome("applied", survivor_room)
 
-    async def _patient_of_ipp(self, tx: Transaction, movement: Movement) -> str | None:
-        """The INS index of the patient the feed last named with the prior IPP (MRG-1)."""
-        if movement.prior_ipp is None:
-            return None
-        return await tx.session.scalar(select(AdtMessage.patient).where(
-            AdtMessage.ipp == ipp_index(tx, movement.sending_facility, movement.prior_ipp),
-            AdtMessage.patient.is_not(None)).order_by(AdtMessage.id.desc()).limit(1))
-
-    async def _patient_room(self, tx: Transaction, patient: str) -> CareRoom | None:
-        """The patient's current room by the INS's blind index (a merge has no traits of the
-        prior patient to find it by)."""
-        return await tx.session.scalar(select(CareRoom).where(
-            CareRoom.account == tx.account, CareRoom.kind == PATIENT,
-            CareRoom.status.in_(("creating", "open")), CareRoom.ins_index == patient)
-            .order_by(CareRoom.id.desc()).limit(1))
-
     async def _side(self, tx: Transaction, room: CareRoom | None) -> Side:
         if room is None:
             return NO_ROOM
         checklist = (await self.episodes.checklists(tx, [room.id], utcnow())).get(room.id)
         return Side(True, followup=await self.episodes.following(tx, room),
                     checklist=checklist is not None and not checklist.validated)
-
-    async def _alias(self, tx: Transaction, prior: str, survivor: str,
-                     identity: Identity) -> None:
-        """The prior INS points to the survivor, and so do the patients merged into the prior
-        one before (one look-up, never a chain)."""
-        alias = await tx.session.scalar(select(AdtAlias).where(AdtAlias.prior == prior))
-        if alias is None:
-            alias = AdtAlias(prior=prior, survivor=survivor, identity=b"", merged_at=utcnow())
-            tx.session.add(alias)
-        earlier = (await tx.session.scalars(select(AdtAlias).where(
-            AdtAlias.survivor == prior))).all()
-        for row in [alias, *earlier]:
-            row.survivor, row.merged_at = survivor, utcnow()
-            row.identity = tx.vault.seal(identity.to_dict(), row.bound("identity"))
 
     async def _transfer(self, tx: Transaction, movement: Movement) -> Outcome:
         ward = self.wards.get(movement.ward or "")
