@@ -76,6 +76,22 @@ def test_a_cancellation_and_a_merge():
     assert moved("a11_cancel.hl7").event == "A11"
     merge = moved("a40_merge.hl7")
     assert (merge.event, merge.prior_ipp, merge.ipp, merge.ward) == ("A40", "654321", "123456", None)
+    assert merge.prior_ins is None
+    # MRG-1 may also carry the prior INS (its NIR or NIA OID), beside the prior IPP.
+    both = (DATA / "a40_merge.hl7").read_bytes().replace(
+        b"^PI\n", b"^PI~248037512345659^^^ASIP-SANTE-INS-NIR&1.2.250.1.213.1.4.8&ISO^INS\n")
+    found = read(both)
+    assert isinstance(found, Movement)
+    assert (found.prior_ipp, found.prior_ins) == ("654321", "248037512345659")
+
+
+def test_a_cancelled_discharge_names_its_day_and_an_update_its_birth_name():
+    cancel = moved("a13_cancel_discharge.hl7")
+    assert (cancel.event, cancel.discharge_mode) == ("A13", "domicile")
+    assert cancel.discharged_at == datetime(2026, 12, 2, 15, 0, tzinfo=PARIS)
+    update = moved("a08_update.hl7")
+    assert (update.event, update.identity.family_name, update.identity.ins) == (
+        "A08", "DURAND", INS)
 
 
 @pytest.mark.parametrize("name, reason, field, control_id, code", [
