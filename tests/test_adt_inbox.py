@@ -61,9 +61,12 @@ async def test_a_refused_message_is_quarantined_with_its_reason_and_an_unreadabl
 
 
 async def test_no_patient_data_in_the_database_file(store: Store, tmp_path: Path) -> None:
-    for name in ("a01_admission.hl7", "bad_ins_key.hl7"):
+    for name in ("a01_admission.hl7", "bad_ins_key.hl7", "a08_update.hl7", "a40_merge.hl7"):
         await _take(store, name)
+    # The IPP is kept as a blind index (what a merge finds the prior patient by), never in clear.
+    assert [row.ipp is not None for row in await _rows(store)] == [True, False, True, True]
     await store.close()
     stored = b"".join(p.read_bytes() for p in tmp_path.glob("bots.db*"))
-    for value in (b"DUPONT", b"248037512345658", b"19480315", b"123456"):
+    for value in (b"DUPONT", b"DURAND", b"248037512345658", b"19480315", b"123456",
+                  b"654321"):
         assert value not in stored
