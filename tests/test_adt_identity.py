@@ -65,6 +65,7 @@ PRIOR = dict(ins=ins_for("2480375999999"), family="DUPOND", ipp="654321")  # the
 
 
 async def test_a_merge_points_the_prior_room_to_the_survivors_and_lists_what_is_left(feed):
+    coordination = await feed.h.coordination({IDEC: "IDEC"})
     await feed.send(message("A01", "M1", admitted=ago(20), **PRIOR))
     await feed.round()
     prior_room = await feed.created()
@@ -79,7 +80,7 @@ async def test_a_merge_points_the_prior_room_to_the_survivors_and_lists_what_is_
     sent = await feed.round()
     assert (await feed.states())[-1] == ("M5", "applied", None)
     told = {s.room_id: s for s in sent}
-    assert set(told) == {prior_room, survivor_room}
+    assert set(told) == {prior_room, survivor_room, coordination}
     refs = {r.room_id: r.ref for r in await feed.patient_rooms()}
     away, into = told[prior_room], told[survivor_room]
     assert f"fusionné ce dossier dans celui du même patient suivi dans {refs[survivor_room]}" \
@@ -87,6 +88,10 @@ async def test_a_merge_points_the_prior_room_to_the_survivors_and_lists_what_is_
     assert f"suivi dans {refs[prior_room]}" in into.body
     for text in (away.body, into.body):
         assert "deux suivis RH30 en cours" in text and "DUPON" not in text
+    # Listed for the coordinators too (file numbers and links only).
+    [listed] = [s for s in sent if s.room_id == coordination]
+    assert f"{refs[prior_room]} dans {refs[survivor_room]}" in listed.body
+    assert "deux suivis RH30 en cours" in listed.body and "DUPON" not in listed.body
     # The prior patient's INS now lands on the survivor: a return counts in the survivor's plan.
     await feed.send(message("A01", "M6", admitted=ago(0), admission_type="U", **PRIOR))
     sent = await feed.round()

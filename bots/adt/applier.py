@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, update
 
 from bots.adt import aliases, render
-from bots.adt.merge import NO_ROOM, Side, action, by_hand
+from bots.adt.merge import NO_ROOM, ByHand, Side, action, by_hand
 from bots.adt.messages import Movement, Refused, read
 from bots.adt.models import AdtMessage
 from bots.adt.order import ADMISSIONS, Pending, next_rows
@@ -35,7 +35,7 @@ from bots.episode.modes import Discharge
 from bots.episode.movements import Episodes
 from bots.episode.withdrawals import NONE
 from bots.runtime.i18n import Lang, t
-from bots.runtime.notice import join, notice
+from bots.runtime.notice import Html, join, notice
 from bots.runtime.store import Transaction, utcnow
 
 if TYPE_CHECKING:
@@ -69,6 +69,12 @@ WAITING = Outcome("waiting")
 
 def aside(reason: str, field: str | None) -> Outcome:
     return Outcome("quarantined", reason=reason, field=field)
+
+
+def _todo(lang: Lang, left: list[ByHand]) -> Html:
+    """What a merge leaves to a person, as a list (empty: nothing)."""
+    return t(lang, "adt.merge_todo", items=join(
+        [t(lang, f"adt.merge.{item}") for item in left])) if left else Html("")
 
 
 class Applier:
@@ -334,10 +340,17 @@ class Applier:
             for here, there, key in ((prior_room, survivor_room, "adt.merged_away"),
                                      (survivor_room, prior_room, "adt.merged_in")):
                 lang = here.language  # type: ignore[assignment]
-                todo = t(lang, "adt.merge_todo", items=join(
-                    [t(lang, f"adt.merge.{item}") for item in left])) if left else ""
                 tx.post(here.room_id or "", notice(t(lang, key, link=room_link(
-                    there.room_id or ""), ref=there.ref or "", todo=todo)))
+                    there.room_id or ""), ref=there.ref or "", todo=_todo(lang, left))))
+            if left:  # the coordinators hear of it too, as of what the feed set aside
+                for room in await care_rooms.coordination_rooms(tx):
+                    if room.status == "open" and room.room_id:
+                        lang = room.language  # type: ignore[assignment]
+                        tx.post(room.room_id, notice(t(
+                            lang, "adt.merge_listed", todo=_todo(lang, left),
+                            prior=room_link(prior_room.room_id or ""), prior_ref=prior_room.ref,
+                            survivor=room_link(survivor_room.room_id or ""),
+                            survivor_ref=survivor_room.ref)))
         return Outcome("applied", survivor_room)
 
     async def _side(self, tx: Transaction, room: CareRoom | None) -> Side:

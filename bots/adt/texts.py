@@ -135,6 +135,11 @@ APPLIER: Catalogue = {
               "dans <a href=\"{link}\">{ref}</a>.{todo}",
         "en": "🔀 The hospital merged into this record another record of the same patient, "
               "followed in <a href=\"{link}\">{ref}</a>.{todo}"},
+    "adt.merge_listed": {
+        "fr": "🔀 L'hôpital a fusionné deux dossiers d'un même patient : <a href=\"{prior}\">"
+              "{prior_ref}</a> dans <a href=\"{survivor}\">{survivor_ref}</a>.{todo}",
+        "en": "🔀 The hospital merged two records of one patient: <a href=\"{prior}\">"
+              "{prior_ref}</a> into <a href=\"{survivor}\">{survivor_ref}</a>.{todo}"},
     "adt.merge_todo": {"fr": "<br>À faire à la main :<ul>{items}</ul>",
                        "en": "<br>To do by hand:<ul>{items}</ul>"},
     "adt.merge.two_followups": {
