@@ -22,6 +22,7 @@ from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import aiohttp
 from aiohttp import web
@@ -37,7 +38,8 @@ from bots.config import DashboardConfig
 from bots.dashboard import records
 from bots.dashboard.login import LoginFailed, check_password, user_id_of
 from bots.dashboard.session import Lifetime, LoginForms, RateLimit, csrf_token, same
-from bots.dashboard.today import patient_lines
+from bots.dashboard.today import TABLES, Today, patient_lines, today_csv, today_of
+from bots.episode.followup_work import FollowupReader
 from bots.episode.progress import ProgressReader
 from bots.logs import failure
 from bots.runtime.i18n import Lang, Refusal, accepted, t
@@ -94,8 +96,10 @@ class Dashboard:
     """The pages of one care-team account: its records, its database, its server's users."""
 
     def __init__(self, runtime: Runtime, settings: DashboardConfig, roles: Roles,
-                 progress: ProgressReader, http: aiohttp.ClientSession) -> None:
+                 progress: ProgressReader, followup: FollowupReader,
+                 http: aiohttp.ClientSession) -> None:
         self.runtime, self.settings, self.progress, self.http = runtime, settings, progress, http
+        self.followup, self.zone = followup, ZoneInfo(runtime.config.timezone)
         self.permission = roles.permission(cap.DASHBOARD_VIEW, COORDINATION, PATIENT)
         self.lifetime = Lifetime(timedelta(minutes=settings.idle_minutes),
                                  timedelta(hours=settings.max_hours))
@@ -113,6 +117,7 @@ class Dashboard:
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._guard], client_max_size=16 * 1024)
         app.router.add_get("/", self.today)
+        app.router.add_get("/today/{table}.csv", self.today_export)
         app.router.add_get("/login", self.login_form)
         app.router.add_post("/login", self.login)
         app.router.add_post("/logout", self.logout)
@@ -227,17 +232,41 @@ class Dashboard:
 
     # --- pages ---------------------------------------------------------------------------------
 
-    async def today(self, request: web.Request) -> web.Response:
+    async def _today(self, request: web.Request) -> tuple[str, str, Today] | web.Response:
+        """(user, session token, what Today shows), or the answer instead: to the login page,
+        or refused."""
         user, token = await self._session(request)
         if user is None or token is None:
             return self._to_login("ended" if token else None)
+        now = utcnow()
         async with self._reading() as tx:
             refusal = await self._refusal(tx, user)
             if refusal is not None:
                 return self._refused(request, refusal, user, token)
-            lines = await patient_lines(tx, user, self.progress, self.settings.element_url,
-                                        utcnow())
-        return self._page(request, "today.html", user=user, csrf=csrf_token(token), lines=lines)
+            lines = await patient_lines(tx, user, self.progress, self.followup,
+                                        self.settings.element_url, now)
+        return user, token, today_of(lines, now.astimezone(self.zone).date())
+
+    async def today(self, request: web.Request) -> web.Response:
+        found = await self._today(request)
+        if isinstance(found, web.Response):
+            return found
+        user, token, page = found
+        return self._page(request, "today.html", user=user, csrf=csrf_token(token), page=page)
+
+    async def today_export(self, request: web.Request) -> web.Response:
+        """A Today table as CSV (file numbers, never identity); no-store like every answer."""
+        table = request.match_info["table"]
+        if table not in TABLES:
+            raise web.HTTPNotFound()
+        found = await self._today(request)
+        if isinstance(found, web.Response):
+            return found
+        _, _, page = found
+        return web.Response(
+            body=today_csv(page, table, self.lang(request)), content_type="text/csv",
+            charset="utf-8", headers={"Content-Disposition":
+                                      f'attachment; filename="today-{table}-{page.day}.csv"'})
 
     def _login_page(self, request: web.Request, status: int = 200, *, typed: str = "",
                     error: Markup | None = None, notice: Markup | None = None) -> web.Response:
@@ -322,7 +351,8 @@ class Dashboard:
                             content_type="text/css")
 
 
-def dashboard_service(progress: ProgressReader) -> Callable[[Runtime], Awaitable[None]]:
+def dashboard_service(progress: ProgressReader,
+                      followup: FollowupReader) -> Callable[[Runtime], Awaitable[None]]:
     """The dashboard as a runtime service of the care-team bot's account (its records, its
     database), listening until cancelled."""
     async def serve(runtime: Runtime) -> None:
@@ -330,7 +360,7 @@ def dashboard_service(progress: ProgressReader) -> Callable[[Runtime], Awaitable
         assert settings is not None
         roles = Roles.load(runtime.config.careteam.roles_file)
         async with aiohttp.ClientSession() as http:
-            dashboard = Dashboard(runtime, settings, roles, progress, http)
+            dashboard = Dashboard(runtime, settings, roles, progress, followup, http)
             runner = web.AppRunner(dashboard.app(), access_log=None)
             await runner.setup()
             await web.TCPSite(runner, settings.host, settings.port).start()
