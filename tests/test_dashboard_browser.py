@@ -87,6 +87,7 @@ async def test_a_coordinator_follows_a_checklist_exports_it_and_forged_forms_fai
         page = await context.new_page()
         await page.goto(url)
         assert page.url == f"{url}/login"
+        assert await page.locator("a.sso").count() == 0  # this homeserver has no SSO
         await shot(page, "01-login")
         assert await log_in(page, url, w.dac.user_id, w.dac.password) == 303
         assert page.url == f"{url}/"

@@ -53,6 +53,13 @@ TEXTS: Catalogue = {
         "fr": "Votre session a pris fin : reconnectez-vous.",
         "en": "Your session has ended: sign in again.",
     },
+    "dash.login.sso": {"fr": "Se connecter avec l'authentification unique (Pro Santé Connect)",
+                       "en": "Sign in with single sign-on (Pro Santé Connect)"},
+    "dash.login.sso_failed": {
+        "fr": "La connexion unique n'a pas abouti (lien expiré ou déjà utilisé) : recommencez.",
+        "en": "Single sign-on did not complete (link expired or already used): try again.",
+    },
+    "dash.login.signed_in": {"fr": "Vous êtes connecté(e).", "en": "You are signed in."},
     "dash.login.logged_out": {"fr": "Vous êtes déconnecté(e).", "en": "You are signed out."},
     "dash.forged": {
         "fr": "Ce formulaire a expiré ou ne vient pas de cette page : rechargez la page et "
