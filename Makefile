@@ -7,7 +7,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test test-fast lint bench clean mail-packages synapse-packages
+.PHONY: run test test-fast lint bench clean mail-packages synapse-packages browser-packages
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
@@ -49,6 +49,16 @@ synapse-packages:
 	  for s in nginx redis-server; do $(SUDO) systemctl disable --now $$s 2>/dev/null || \
 	    $(SUDO) service $$s stop 2>/dev/null || true; done; }
 
+# The dashboard's browser test (tests/test_dashboard_browser.py) drives Debian's Chromium through
+# Playwright with an explicit executable path: Playwright downloads no browser.
+BROWSER_PROGRAMS := /usr/bin/chromium
+
+browser-packages:
+	@$(foreach f,$(BROWSER_PROGRAMS),test -x $(f) &&) true || { \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    chromium; }
+
 # Run a second time on the worker topology (PostgreSQL, Redis, nginx): the E2EE runtime, the bots'
 # end-to-end scenarios and the production hardening. The one list of them.
 WORKERS_TESTS := tests/test_production.py tests/test_e2ee_commands.py tests/test_careteam_rooms.py \
@@ -58,7 +68,7 @@ WORKERS_TESTS := tests/test_production.py tests/test_e2ee_commands.py tests/test
 run: $(STAMP)
 	$(VENV)/bin/liaison up
 
-test: $(STAMP) tests/js/node_modules/.installed mail-packages synapse-packages
+test: $(STAMP) tests/js/node_modules/.installed mail-packages synapse-packages browser-packages
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 	LIAISON_TEST_TOPOLOGY=workers $(PY) -m pytest -q $(WORKERS_TESTS)

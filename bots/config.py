@@ -178,7 +178,7 @@ class DashboardConfig:
     secure_cookies: bool = True  # False only on a plain-HTTP dev stack
     login_homeserver: str | None = None  # where passwords are checked; None: `homeserver`
     element_url: str | None = None  # room links open there; None: matrix.to
-    idle_minutes: int = 30
+    idle_minutes: float = 30  # whole minutes in the file; a test shortens it to seconds
     max_hours: int = 10
     trust_forwarded_for: bool = False  # the proxy's X-Forwarded-For names the client
 

@@ -25,15 +25,17 @@ def _careteam(config: Config) -> Bot:
 def _with_dashboard(config: Config, bot: Bot) -> Bot:
     """The care-team bot, with the coordinator dashboard beside its API when `dashboard:` is
     configured: on its account (its records), reading the checklists through the discharge
-    bot's code."""
+    bot's code and the follow-ups through the follow-up bot's."""
     if config.dashboard is None:
         return bot
     from bots.dashboard.texts import TEXTS as DASHBOARD_TEXTS
     from bots.dashboard.views import dashboard_service
     from bots.discharge.bot import checklist_progress
+    from bots.followup.bot import followup_work
 
     return replace(bot, texts=(*bot.texts, DASHBOARD_TEXTS),
-                   services=[*bot.services, dashboard_service(checklist_progress(config))])
+                   services=[*bot.services, dashboard_service(checklist_progress(config),
+                                                              followup_work(config))])
 
 
 def _discharge(config: Config) -> Bot:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from nio import Event, RoomMessageNotice
@@ -69,8 +70,10 @@ class Ward:
 
 
 async def ward(make_bot, make_clinician, admission: date | None = None,
-               bots: tuple[str, ...] = ("careteam", "discharge")) -> Ward:
-    setup = await care_setup(make_bot, make_clinician, bots=bots)
+               bots: tuple[str, ...] = ("careteam", "discharge"),
+               bot: dict[str, Any] | None = None) -> Ward:
+    """`bot`: more of the bots' configuration (as care_setup takes it)."""
+    setup = await care_setup(make_bot, make_clinician, bots=bots, bot=bot)
     doc, nurse, sec, po = [await make_clinician() for _ in range(4)]
     team = [(setup.coordinator, "DAC"), (doc, "MH"), (nurse, "IDE"), (sec, "SEC"), (po, "PO")]
     admission = admission or today() - timedelta(days=2)

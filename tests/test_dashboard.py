@@ -2,7 +2,7 @@
 password (checked by the homeserver, whose login is logged out at once), coordinators see only
 their patients, nurses and strangers are refused with the reason, forms need their CSRF token,
 sessions end (logout, idle, absolute), and no patient name leaves in a header or a log line.
-Plain HTTP with a cookie jar; the browser tests (Chromium, Playwright) are the next slice."""
+Plain HTTP with a cookie jar; in a real browser: tests/test_dashboard_browser.py."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import secrets
 import sqlite3
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import aiohttp
 import pytest
@@ -86,17 +87,17 @@ async def login(site: Site, http: aiohttp.ClientSession, user: str,
                                                   "password": password})
 
 
-async def dashboard_site(make_bot, homeserver) -> Site:
-    """A care-team bot with its API and the dashboard; a DAC coordinator (coordination room), a
-    ward nurse and a stranger; DUPONT Marie's room (coordinator and nurse) and MARTIN Paul's
-    (the nurse only)."""
+async def dashboard_site(make_bot, homeserver, **dashboard: Any) -> Site:
+    """A care-team bot with its API and the dashboard (`dashboard`: more of its settings); a DAC
+    coordinator (coordination room), a ward nurse and a stranger; DUPONT Marie's room
+    (coordinator and nurse) and MARTIN Paul's (the nurse only)."""
     token, api_port, port = secrets.token_urlsafe(32), free_port(), free_port()
     url = f"http://127.0.0.1:{port}"
     handle = await make_bot(
         bots=("careteam",),
         careteam=CareteamConfig(create_coordination_room="Coordination",
                                 api=ApiConfig("127.0.0.1", api_port, token)),
-        dashboard=DashboardConfig("127.0.0.1", port, url, secure_cookies=False))
+        dashboard=DashboardConfig("127.0.0.1", port, url, secure_cookies=False, **dashboard))
     passwords = {}
     for who in ("coord", "nurse", "stranger"):
         password = secrets.token_urlsafe(12)

@@ -5,7 +5,6 @@ sessions table and what the Today page reads (rooms, names, checklist progress).
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -34,18 +33,20 @@ from bots.dashboard.session import (
     new_token,
     same,
 )
-from bots.dashboard.today import PatientLine, patient_lines, room_url
+from bots.dashboard.today import PatientLine, patient_lines, room_url, today_of
 from bots.dashboard.views import render
 from bots.discharge import records as discharge
 from bots.discharge.checklist import Checklist
 from bots.discharge.models import ChecklistRow
 from bots.discharge.template import load_templates
+from bots.followup.records import FollowupWorkReader
+from bots.followup.schedule import load_schedules
 from bots.runtime.commands import Caller
 from bots.runtime.i18n import Refusal, accepted
 from bots.runtime.notice import to_plain
 from bots.runtime.store import Store, utcnow
 from bots.runtime.vault import Vault
-from tests.migrated import sqlite_at_head
+from tests.migrated import sqlite_store
 
 T0 = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
 
@@ -203,7 +204,8 @@ def test_room_links_go_to_matrix_to_or_the_deployments_element():
 def test_pages_escape_what_they_show():
     line = PatientLine("P-2026-00001", "<i>Cardio</i>", "DUPONT <script>x()</script>",
                        date(1948, 3, 12), 'https://matrix.to/#/!a:h" onclick="x', None)
-    page = render("today.html", "fr", user="@a&b:h", csrf='"><b>', lines=[line])
+    page = render("today.html", "fr", user="@a&b:h", csrf='"><b>',
+                  page=today_of([line], date(2026, 12, 5)))
     assert "<script>" not in page and "&lt;script&gt;x()&lt;/script&gt;" in page
     assert "<i>" not in page and '" onclick' not in page and '"><b>' not in page
     assert "Connecté(e) : @a&amp;b:h" in page and "né(e) le 12/03/1948" in page
@@ -218,10 +220,8 @@ ACCOUNT = "@bot:h.fr"
 
 @pytest_asyncio.fixture
 async def store(tmp_path: Path):
-    url = await asyncio.to_thread(sqlite_at_head, tmp_path / "bots.db")
-    store = Store(url, Vault([Vault.new_key()]))
-    yield store
-    await store.close()
+    async with sqlite_store(tmp_path / "bots.db") as store:
+        yield store
 
 
 async def test_sessions_open_live_end_and_close(store: Store):
@@ -290,7 +290,8 @@ async def test_the_today_page_reads_only_the_users_open_rooms_with_progress(stor
         await tx.session.execute(update(CareRoom).where(CareRoom.room_id == "!p:h.fr")
                                  .values(status="closed"))
     async with store.reading(ACCOUNT) as tx:
-        lines = await patient_lines(tx, "@dac:h.fr", progress, None, now)
+        lines = await patient_lines(tx, "@dac:h.fr", progress,
+                                    FollowupWorkReader(load_schedules(), zone), None, now)
         stand = await permissions.standing(tx, "@ide:h.fr")
     assert [(line.ref.startswith("P-"), line.name, line.ward) for line in lines] \
         == [(True, "DUPONT Marie", "Cardiologie")]

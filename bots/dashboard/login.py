@@ -1,6 +1,8 @@
 """Checking a person's Matrix password through the homeserver's client API: `POST /login`
 (m.login.password), and at once `POST /logout` with the token it gave, so the dashboard keeps no
-token of anyone's (its session holds the user ID only). SSO comes in a later slice.
+token of anyone's (its session holds the user ID only). With SSO (the homeserver offers
+m.login.sso: Pro Santé Connect through Synapse's OIDC), the login token the homeserver hands
+back after the redirect flow is exchanged the same way (m.login.token), then logged out.
 
 `user_id_of` reads what was typed (pure)."""
 
@@ -51,17 +53,41 @@ async def check_password(http: aiohttp.ClientSession, homeserver: str, user_id: 
                          password: str) -> str:
     """The user's canonical ID once the homeserver accepted the password (and forgot the login
     again); `LoginFailed` otherwise."""
-    body = {"type": "m.login.password", "identifier": {"type": "m.id.user", "user": user_id},
-            "password": password, "initial_device_display_name": DEVICE_NAME}
+    return await _login(http, homeserver, {
+        "type": "m.login.password", "identifier": {"type": "m.id.user", "user": user_id},
+        "password": password})
+
+
+async def check_login_token(http: aiohttp.ClientSession, homeserver: str, token: str) -> str:
+    """The user's ID from the login token an SSO login handed back (single use, short-lived),
+    the login forgotten again; `LoginFailed` otherwise."""
+    return await _login(http, homeserver, {"type": "m.login.token", "token": token})
+
+
+async def offers_sso(http: aiohttp.ClientSession, homeserver: str) -> bool | None:
+    """Whether the homeserver's login flows have m.login.sso; None when it cannot be asked."""
     try:
-        async with http.post(f"{homeserver}/_matrix/client/v3/login", json=body,
+        async with http.get(f"{homeserver}/_matrix/client/v3/login", timeout=TIMEOUT) as resp:
+            answer = await resp.json(content_type=None) if resp.status == 200 else None
+    except (aiohttp.ClientError, TimeoutError, ValueError):
+        return None
+    flows = answer.get("flows") if isinstance(answer, dict) else None
+    if not isinstance(flows, list):
+        return None
+    return any(isinstance(f, dict) and f.get("type") == "m.login.sso" for f in flows)
+
+
+async def _login(http: aiohttp.ClientSession, homeserver: str, body: dict[str, object]) -> str:
+    try:
+        async with http.post(f"{homeserver}/_matrix/client/v3/login",
+                             json={**body, "initial_device_display_name": DEVICE_NAME},
                              timeout=TIMEOUT) as resp:
             answer = await resp.json(content_type=None) if resp.status == 200 else None
             status = resp.status
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
         log.warning("homeserver login unreachable", extra={"error": type(exc).__name__})
         raise LoginFailed("unavailable") from None
-    if status in (401, 403):  # wrong password, unknown or deactivated user: not said which
+    if status in (401, 403):  # wrong password or token, unknown or deactivated user
         raise LoginFailed("wrong")
     if status == 429:
         raise LoginFailed("limited")

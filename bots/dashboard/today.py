@@ -1,17 +1,24 @@
 """What the Today page shows: the open patient rooms the user is a member of, each with its file
 number, ward, the patient named (decrypted here because the user is in the team), the discharge
-checklist's progress (through the reader the composition gives) and a link into the room."""
+checklist's progress and the RH30 follow-up (through the readers the composition gives) and a
+link into the room; from them, the discharges planned this week, the follow-up steps due today
+or late and the readmissions of the last 30 days awaiting review. Its tables as CSV name rooms
+by file number only."""
 
 from __future__ import annotations
 
 import urllib.parse
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from bots.common import records
 from bots.common.render import room_link
+from bots.common.spreadsheet import csv_bytes
+from bots.episode.followup_work import FollowupReader, FollowupWork, ReturnToReview, StepDue
 from bots.episode.progress import DischargeProgress, ProgressReader
 from bots.runtime.store import Transaction
+
+REVIEW_DAYS = 30  # readmissions awaiting review: those of the last 30 days
 
 
 @dataclass(frozen=True)
@@ -22,6 +29,16 @@ class PatientLine:
     birth_date: date
     room_url: str
     progress: DischargeProgress | None
+    followup: FollowupWork | None = None
+
+
+@dataclass(frozen=True)
+class Today:
+    day: date
+    patients: list[PatientLine]
+    discharges: list[PatientLine]  # planned this week (Monday to Sunday), by day
+    steps: list[tuple[PatientLine, StepDue]]  # due today or late, oldest first
+    reviews: list[tuple[PatientLine, ReturnToReview]]  # oldest first
 
 
 def room_url(room_id: str, element_url: str | None) -> str:
@@ -31,10 +48,33 @@ def room_url(room_id: str, element_url: str | None) -> str:
     return room_link(room_id)
 
 
+def week_of(day: date) -> tuple[date, date]:
+    """Monday and Sunday of the day's week."""
+    monday = day - timedelta(days=day.weekday())
+    return monday, monday + timedelta(days=6)
+
+
+def today_of(lines: list[PatientLine], day: date) -> Today:
+    monday, sunday = week_of(day)
+    since = day - timedelta(days=REVIEW_DAYS)
+    discharges = sorted((line for line in lines if line.progress
+                         and monday <= line.progress.discharge <= sunday),
+                        key=lambda line: (line.progress.discharge, line.ref))  # type: ignore[union-attr]
+    steps = sorted(((line, s) for line in lines if line.followup for s in line.followup.due
+                    if s.day <= day), key=lambda ls: (ls[1].day, ls[0].ref, ls[1].what.id))
+    reviews = sorted(((line, r) for line in lines if line.followup
+                      for r in line.followup.to_review if r.on >= since),
+                     key=lambda lr: (lr[1].on, lr[0].ref))
+    return Today(day, lines, discharges, steps, reviews)
+
+
 async def patient_lines(tx: Transaction, user_id: str, progress: ProgressReader,
-                        element_url: str | None, now: datetime) -> list[PatientLine]:
+                        followup: FollowupReader, element_url: str | None,
+                        now: datetime) -> list[PatientLine]:
     rooms = [r for r in await records.patient_rooms_of(tx, user_id) if r.room_id and r.ref]
-    checklists = await progress(tx, [r.id for r in rooms], now)
+    ids = [r.id for r in rooms]
+    checklists = await progress(tx, ids, now)
+    followups = await followup(tx, ids, now)
     lines = []
     for room in rooms:
         identity = records.PatientFile.open(tx, room).identity
@@ -42,5 +82,45 @@ async def patient_lines(tx: Transaction, user_id: str, progress: ProgressReader,
             ref=room.ref or "", ward=room.ward,
             name=f"{identity.family_name} {identity.given_names}",
             birth_date=identity.birth_date, room_url=room_url(room.room_id or "", element_url),
-            progress=checklists.get(room.id)))
+            progress=checklists.get(room.id), followup=followups.get(room.id)))
     return lines
+
+
+# --- the tables as CSV: file number, ward and room link; never the patient's identity -------
+
+TABLES = ("patients", "discharges", "steps", "reviews")
+_WHERE = ("ref", "ward", "room")
+
+
+def _where(line: PatientLine) -> tuple[str, str, str]:
+    return line.ref, line.ward or "", line.room_url
+
+
+def _checklist(p: DischargeProgress | None) -> tuple[str, int | None, int | None, int | None]:
+    if p is None:
+        return "", None, None, None
+    return p.discharge.isoformat(), p.answered, p.total, int(p.validated)
+
+
+def today_csv(page: Today, table: str, lang: str) -> bytes:
+    """One of TABLES; step labels in `lang` (they come from the schedule file)."""
+    checklist = ("discharge_planned", "items_answered", "items_total", "validated")
+    if table == "patients":
+        return csv_bytes((*_WHERE, *checklist, "overdue_items", "steps_due", "to_review"), (
+            (*_where(line), *_checklist(line.progress),
+             " ".join(str(o.item) for o in line.progress.overdue) if line.progress else "",
+             len(line.followup.due) if line.followup else None,
+             len(line.followup.to_review) if line.followup else None)
+            for line in page.patients))
+    if table == "discharges":
+        return csv_bytes((*_WHERE, *checklist), (
+            (*_where(line), *_checklist(line.progress)) for line in page.discharges))
+    if table == "steps":
+        return csv_bytes((*_WHERE, "step", "label", "roles", "day", "late", "posted"), (
+            (*_where(line), s.what.id, s.what.label(lang), "/".join(s.what.roles),
+             s.day.isoformat(), int(s.day < page.day), int(s.posted))
+            for line, s in page.steps))
+    if table == "reviews":
+        return csv_bytes((*_WHERE, "readmitted_on", "delay_days", "counts_as"), (
+            (*_where(line), r.on.isoformat(), r.delay, r.kind) for line, r in page.reviews))
+    raise KeyError(table)

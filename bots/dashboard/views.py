@@ -1,5 +1,6 @@
 """The dashboard's web application (aiohttp, Jinja2 autoescaped), on a listener of its own: the
-login form, the Today page, logout, and what every answer carries.
+login form (and the SSO way through the homeserver), the Today page and its CSV, logout, and what
+every answer carries.
 
 - Every response: `Cache-Control: no-store` (pages name patients), a CSP that allows only this
   origin's stylesheet and forms (no script at all), no framing, no referrer.
@@ -21,7 +22,8 @@ from datetime import timedelta
 from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
+from zoneinfo import ZoneInfo
 
 import aiohttp
 from aiohttp import web
@@ -35,9 +37,16 @@ from bots.common.render import when
 from bots.common.roles import Roles
 from bots.config import DashboardConfig
 from bots.dashboard import records
-from bots.dashboard.login import LoginFailed, check_password, user_id_of
+from bots.dashboard.login import (
+    LoginFailed,
+    check_login_token,
+    check_password,
+    offers_sso,
+    user_id_of,
+)
 from bots.dashboard.session import Lifetime, LoginForms, RateLimit, csrf_token, same
-from bots.dashboard.today import patient_lines
+from bots.dashboard.today import TABLES, Today, patient_lines, today_csv, today_of
+from bots.episode.followup_work import FollowupReader
 from bots.episode.progress import ProgressReader
 from bots.logs import failure
 from bots.runtime.i18n import Lang, Refusal, accepted, t
@@ -94,8 +103,10 @@ class Dashboard:
     """The pages of one care-team account: its records, its database, its server's users."""
 
     def __init__(self, runtime: Runtime, settings: DashboardConfig, roles: Roles,
-                 progress: ProgressReader, http: aiohttp.ClientSession) -> None:
+                 progress: ProgressReader, followup: FollowupReader,
+                 http: aiohttp.ClientSession) -> None:
         self.runtime, self.settings, self.progress, self.http = runtime, settings, progress, http
+        self.followup, self.zone = followup, ZoneInfo(runtime.config.timezone)
         self.permission = roles.permission(cap.DASHBOARD_VIEW, COORDINATION, PATIENT)
         self.lifetime = Lifetime(timedelta(minutes=settings.idle_minutes),
                                  timedelta(hours=settings.max_hours))
@@ -109,13 +120,18 @@ class Dashboard:
         # __Host-: only this origin, over HTTPS, may set it (no cookie planted by a sibling host).
         prefix = "__Host-" if settings.secure_cookies else ""
         self.session_cookie, self.login_cookie = f"{prefix}liaison", f"{prefix}liaison-login"
+        self.sso_cookie = f"{prefix}liaison-sso"
+        self.sso: bool | None = None  # the homeserver offers m.login.sso (asked once it answers)
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._guard], client_max_size=16 * 1024)
         app.router.add_get("/", self.today)
+        app.router.add_get("/today/{table}.csv", self.today_export)
         app.router.add_get("/login", self.login_form)
         app.router.add_post("/login", self.login)
         app.router.add_post("/logout", self.logout)
+        app.router.add_get("/login/sso", self.sso_start)
+        app.router.add_get("/login/sso/back", self.sso_back)
         app.router.add_get("/static/dashboard.css", self.stylesheet)
         return app
 
@@ -194,8 +210,8 @@ class Dashboard:
         return user, token
 
     def _set_cookie(self, response: web.Response, name: str, value: str,
-                    max_age: int | None = None) -> None:
-        response.set_cookie(name, value, path="/", httponly=True, samesite="Strict",
+                    max_age: int | None = None, samesite: str = "Strict") -> None:
+        response.set_cookie(name, value, path="/", httponly=True, samesite=samesite,
                             secure=self.settings.secure_cookies, max_age=max_age)
 
     def _drop_cookie(self, response: web.Response, name: str) -> None:
@@ -227,23 +243,48 @@ class Dashboard:
 
     # --- pages ---------------------------------------------------------------------------------
 
-    async def today(self, request: web.Request) -> web.Response:
+    async def _today(self, request: web.Request) -> tuple[str, str, Today] | web.Response:
+        """(user, session token, what Today shows), or the answer instead: to the login page,
+        or refused."""
         user, token = await self._session(request)
         if user is None or token is None:
             return self._to_login("ended" if token else None)
+        now = utcnow()
         async with self._reading() as tx:
             refusal = await self._refusal(tx, user)
             if refusal is not None:
                 return self._refused(request, refusal, user, token)
-            lines = await patient_lines(tx, user, self.progress, self.settings.element_url,
-                                        utcnow())
-        return self._page(request, "today.html", user=user, csrf=csrf_token(token), lines=lines)
+            lines = await patient_lines(tx, user, self.progress, self.followup,
+                                        self.settings.element_url, now)
+        return user, token, today_of(lines, now.astimezone(self.zone).date())
+
+    async def today(self, request: web.Request) -> web.Response:
+        found = await self._today(request)
+        if isinstance(found, web.Response):
+            return found
+        user, token, page = found
+        return self._page(request, "today.html", user=user, csrf=csrf_token(token), page=page)
+
+    async def today_export(self, request: web.Request) -> web.Response:
+        """A Today table as CSV (file numbers, never identity); no-store like every answer."""
+        table = request.match_info["table"]
+        if table not in TABLES:
+            raise web.HTTPNotFound()
+        found = await self._today(request)
+        if isinstance(found, web.Response):
+            return found
+        _, _, page = found
+        return web.Response(
+            body=today_csv(page, table, self.lang(request)), content_type="text/csv",
+            charset="utf-8", headers={"Content-Disposition":
+                                      f'attachment; filename="today-{table}-{page.day}.csv"'})
 
     def _login_page(self, request: web.Request, status: int = 200, *, typed: str = "",
                     error: Markup | None = None, notice: Markup | None = None) -> web.Response:
         nonce, token = self.forms.issue()
         response = self._page(request, "login.html", status, typed=typed, error=error,
-                              notice=notice, form_token=token, server=self.server_name)
+                              notice=notice, form_token=token, server=self.server_name,
+                              sso=bool(self.sso))
         self._set_cookie(response, self.login_cookie, nonce, max_age=3600)
         return response
 
@@ -251,6 +292,8 @@ class Dashboard:
         user, _ = await self._session(request)
         if user is not None:
             return _see_other("/")
+        if self.sso is None:
+            self.sso = await offers_sso(self.http, self.homeserver)
         lang = self.lang(request)
         ended = request.query.get("session")
         notice = {"ended": _text(lang, "dash.login.expired"),
@@ -290,6 +333,11 @@ class Dashboard:
             status = {"wrong": 401, "limited": 429, "unavailable": 502}[exc.why]
             return self._login_page(request, status, typed=typed,
                                     error=_text(lang, f"dash.login.{exc.why}"))
+        return await self._open(request, user_id, _see_other("/"))
+
+    async def _open(self, request: web.Request, user_id: str,
+                    response: web.Response) -> web.Response:
+        """After the homeserver said who it is: the gate, then a new session on `response`."""
         async with self._reading() as tx:
             refusal = await self._refusal(tx, user_id)
         if refusal is not None:
@@ -301,9 +349,46 @@ class Dashboard:
                 await records.close_session(tx, old)
             token = await records.open_session(tx, user_id, self.lifetime, utcnow())
         log.info("dashboard login", extra={"user_id": user_id})
-        response = _see_other("/")
         self._set_cookie(response, self.session_cookie, token)
         self._drop_cookie(response, self.login_cookie)
+        return response
+
+    async def sso_start(self, request: web.Request) -> web.Response:
+        """To the homeserver's SSO, which comes back to `sso_back` with a login token; the
+        state (a signed nonce, its cookie Lax: the way back is a navigation from another
+        site) ties the way back to this browser."""
+        if self.sso is None:
+            self.sso = await offers_sso(self.http, self.homeserver)
+        if not self.sso:
+            raise web.HTTPNotFound()
+        nonce, state = self.forms.issue()
+        back = f"{self.settings.public_url}/login/sso/back?state={state}"
+        response = _see_other(f"{self.homeserver}/_matrix/client/v3/login/sso/redirect"
+                              f"?redirectUrl={quote(back, safe='')}")
+        self._set_cookie(response, self.sso_cookie, nonce, max_age=600, samesite="Lax")
+        return response
+
+    async def sso_back(self, request: web.Request) -> web.Response:
+        if not self.forms.valid(request.cookies.get(self.sso_cookie),
+                                request.query.get("state")):
+            return self._forged(request)
+        lang = self.lang(request)
+        address, now = self._address(request), time.monotonic()
+        if self.by_address.blocked(address, now):
+            return self._login_page(request, 429, error=_text(lang, "dash.login.limited"))
+        self.by_address.record(address, now)
+        try:
+            user_id = await check_login_token(self.http, self.homeserver,
+                                              request.query.get("loginToken", ""))
+        except LoginFailed as exc:
+            log.info("dashboard sso login refused", extra={"why": exc.why, "address": address})
+            status = {"wrong": 401, "limited": 429, "unavailable": 502}[exc.why]
+            key = "dash.login.sso_failed" if exc.why == "wrong" else f"dash.login.{exc.why}"
+            return self._login_page(request, status, error=_text(lang, key))
+        # A page that moves on by itself: the session cookie is SameSite=Strict, and a
+        # redirect would still belong to the navigation that came from the homeserver's site.
+        response = await self._open(request, user_id, self._page(request, "signed_in.html"))
+        self._drop_cookie(response, self.sso_cookie)
         return response
 
     async def logout(self, request: web.Request) -> web.Response:
@@ -322,7 +407,8 @@ class Dashboard:
                             content_type="text/css")
 
 
-def dashboard_service(progress: ProgressReader) -> Callable[[Runtime], Awaitable[None]]:
+def dashboard_service(progress: ProgressReader,
+                      followup: FollowupReader) -> Callable[[Runtime], Awaitable[None]]:
     """The dashboard as a runtime service of the care-team bot's account (its records, its
     database), listening until cancelled."""
     async def serve(runtime: Runtime) -> None:
@@ -330,7 +416,7 @@ def dashboard_service(progress: ProgressReader) -> Callable[[Runtime], Awaitable
         assert settings is not None
         roles = Roles.load(runtime.config.careteam.roles_file)
         async with aiohttp.ClientSession() as http:
-            dashboard = Dashboard(runtime, settings, roles, progress, http)
+            dashboard = Dashboard(runtime, settings, roles, progress, followup, http)
             runner = web.AppRunner(dashboard.app(), access_log=None)
             await runner.setup()
             await web.TCPSite(runner, settings.host, settings.port).start()

@@ -32,6 +32,7 @@ from bots.config import Config, ConfigError
 from bots.datafiles import TemplateError
 from bots.episode import records as episode
 from bots.episode import texts as episode_texts
+from bots.episode.followup_work import FollowupReader
 from bots.episode.handover import ChecklistReader
 from bots.episode.models import Handover
 from bots.episode.modes import Discharge, ModeError, parse_discharge
@@ -73,6 +74,20 @@ STEP = "followup.step"
 FALLBACK_ROLES = ("IDEC", "DAC")
 
 
+def configured_schedules(config: Config, roles: Roles) -> dict[str, Schedule]:
+    try:
+        return load_schedules(config.followup.templates, known_roles=roles.by_code)
+    except TemplateError as exc:
+        raise ConfigError(f"followup/templates: {exc}") from None
+
+
+def followup_work(config: Config) -> FollowupReader:
+    """The follow-ups as the dashboard reads them (given by bots/registry.py)."""
+    return records.FollowupWorkReader(
+        configured_schedules(config, Roles.load(config.careteam.roles_file)),
+        ZoneInfo(config.timezone))
+
+
 class Followup(ScoreCommands):
     def __init__(self, config: Config, checklists: ChecklistReader) -> None:
         """`checklists`: what the discharge said (conditions, the items answered "Non" for a
@@ -83,11 +98,7 @@ class Followup(ScoreCommands):
         self.zone = ZoneInfo(config.timezone)
         self.roles = Roles.load(config.careteam.roles_file)
         self.calendar = Calendar(self.settings.holidays_subdivision)
-        try:
-            self.schedules = load_schedules(self.settings.templates,
-                                            known_roles=self.roles.by_code)
-        except TemplateError as exc:
-            raise ConfigError(f"followup/templates: {exc}") from None
+        self.schedules = configured_schedules(config, self.roles)
         if self.settings.default_template not in self.schedules:
             raise ConfigError(f"followup/default_template: no schedule named "
                               f"{self.settings.default_template!r}")

@@ -3,16 +3,19 @@ their returns for the indicator. Database only, inside the caller's transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import date
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from bots.common.models import CareRoom
+from bots.episode.followup_work import FollowupWork, ReturnToReview, StepDue
 from bots.episode.models import Handover
 from bots.episode.withdrawals import CANCELLED
-from bots.followup.indicator import IndexStay, Return, same_patients
+from bots.followup.indicator import IndexStay, Return, category, same_patients
 from bots.followup.models import FollowupEvent, FollowupPlan, FollowupStep
+from bots.followup.schedule import Schedule
 from bots.runtime.store import Transaction
 
 RETURNS = ("admission", "ed")  # the events that are returns to hospital (not a death)
@@ -94,3 +97,40 @@ async def compliance_data(tx: Transaction) -> list[tuple[str | None, date, bool]
         Handover.ward, Handover.discharged_on, Handover.compliant).where(
         Handover.account == tx.account, Handover.compliant.is_not(None)))).all()
     return [(ward, day, bool(ok)) for ward, day, ok in rows]
+
+
+class FollowupWorkReader:
+    """The dashboard's reader of follow-ups (bots/episode/followup_work.py)."""
+
+    def __init__(self, schedules: Mapping[str, Schedule], zone: ZoneInfo) -> None:
+        self.schedules, self.zone = schedules, zone
+
+    async def __call__(self, tx: Transaction, care_room_ids: Sequence[int],
+                       now: datetime) -> dict[int, FollowupWork]:
+        if not care_room_ids:
+            return {}
+        today = now.astimezone(self.zone).date()
+        plans = {p.id: p for p in (await tx.session.scalars(select(FollowupPlan).where(
+            FollowupPlan.account == tx.account, FollowupPlan.status != CANCELLED,
+            FollowupPlan.care_room_id.in_(care_room_ids)))).all()}
+        due: dict[int, list[StepDue]] = {i: [] for i in plans}
+        active = [i for i, p in plans.items() if p.status == "active"]
+        for step in (await tx.session.scalars(select(FollowupStep).where(
+                FollowupStep.plan_id.in_(active), FollowupStep.state.in_(("planned", "posted")),
+                FollowupStep.day <= today).order_by(FollowupStep.day, FollowupStep.step))).all():
+            schedule = self.schedules.get(plans[step.plan_id].schedule)
+            template = schedule.step(step.step) if schedule else None
+            if template is not None and template.kind == "task":  # D+30's closing is no task
+                due[step.plan_id].append(StepDue(template, step.day, step.state == "posted"))
+        review: dict[int, list[ReturnToReview]] = {i: [] for i in plans}
+        for event in (await tx.session.scalars(select(FollowupEvent).where(
+                FollowupEvent.plan_id.in_(list(plans)), FollowupEvent.kind == "admission",
+                FollowupEvent.planned.is_(False), FollowupEvent.avoidable.is_(None))
+                .order_by(FollowupEvent.on, FollowupEvent.id))).all():
+            plan = plans[event.plan_id]
+            counts_as = category(as_stay("", plan), as_return("", event))
+            if counts_as in ("rh7", "rh30"):
+                review[plan.id].append(ReturnToReview(
+                    event.on, (event.on - plan.discharged_on).days, counts_as))  # type: ignore[arg-type]
+        return {p.care_room_id: FollowupWork(p.discharged_on, tuple(due[i]), tuple(review[i]))
+                for i, p in plans.items()}

@@ -8,12 +8,12 @@ and its open windows are shown apart with the readmissions already known in them
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 from collections.abc import Sequence
 from datetime import date
 
+from bots.common.spreadsheet import csv_bytes
 from bots.followup.indicator import Compliance, Counts, Outcome
 from bots.runtime.commands import ArgError
 from bots.runtime.i18n import Lang, t
@@ -26,8 +26,6 @@ CSV_COLUMNS = ("ref", "ward", "discharged_on", "discharge_mode", "iterative", "r
                "exclusion", "window_30_closed", "readmitted_7", "readmitted_30",
                "unplanned_readmitted_30", "first_delay_days", "same_day_returns", "ed_visits",
                "planned_readmissions", "avoidable")
-# A spreadsheet reads a cell starting with one of these as a formula (CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def month_of(day: date) -> str:
@@ -123,28 +121,16 @@ def stats_html(rows: Sequence[Counts], lang: Lang, period: tuple[str, str],
              compliance=compliance_html(compliance, lang))
 
 
-def cell(value: str) -> str:
-    """A free-text cell a spreadsheet will not run as a formula: `'` before a leading `=`,
-    `+`, `-`, `@`, tab or carriage return."""
-    return f"'{value}" if value.startswith(_FORMULA_START) else value
-
-
 def export_csv(outcomes: Sequence[tuple[Outcome, str]]) -> bytes:
     """One line per stay with its pseudonymous reference (never identity); `str` is the risk
-    level. UTF-8, comma-separated, a header of stable English names; text cells neutralised."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for o, risk in outcomes:
-        avoidable = "" if not o.unplanned30 else \
-            {True: "yes", False: "no", None: "not_judged"}[o.avoidable]
-        writer.writerow((
-            cell(o.stay.ref), cell(o.stay.ward or ""), o.stay.discharged_on.isoformat(),
-            o.stay.mode, int(o.stay.iterative), cell(risk), int(o.excluded), o.exclusion or "",
-            int(o.closed30), int(o.readmitted7), int(o.readmitted30), int(o.unplanned30),
-            "" if o.first_delay is None else o.first_delay, o.same_day, o.ed_visits, o.planned,
-            avoidable))
-    return out.getvalue().encode()
+    level. Text cells neutralised (bots/common/spreadsheet.py)."""
+    return csv_bytes(CSV_COLUMNS, ((
+        o.stay.ref, o.stay.ward or "", o.stay.discharged_on.isoformat(), o.stay.mode,
+        int(o.stay.iterative), risk, int(o.excluded), o.exclusion or "", int(o.closed30),
+        int(o.readmitted7), int(o.readmitted30), int(o.unplanned30),
+        "" if o.first_delay is None else o.first_delay, o.same_day, o.ed_visits, o.planned,
+        "" if not o.unplanned30 else {True: "yes", False: "no", None: "not_judged"}[o.avoidable])
+        for o, risk in outcomes))
 
 
 def chart_png(rows: Sequence[Counts], lang: Lang, all_wards: str) -> tuple[bytes, int, int]:
