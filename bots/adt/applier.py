@@ -23,7 +23,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 
 from bots.adt import render
-from bots.adt.messages import Movement, Refused, read
+from bots.adt.inbox import movement_of
+from bots.adt.messages import Movement, Refused
 from bots.adt.models import AdtMessage
 from bots.adt.order import ADMISSIONS, NOT_AUTOMATED, Pending, next_rows
 from bots.common import records as care_rooms
@@ -158,7 +159,7 @@ class Applier:
             return row.state
 
     async def _outcome(self, tx: Transaction, runtime: Runtime, row: AdtMessage) -> Outcome:
-        movement = read(tx.vault.open_bytes(row.raw, row.bound("raw")))
+        movement = movement_of(tx.vault.open_bytes(row.raw, row.bound("raw")))
         if isinstance(movement, Refused):  # read again by a newer version of the code
             return aside(movement.reason, movement.field)
         if movement.event in ADMISSIONS:
