@@ -91,6 +91,7 @@ bench: $(STAMP) mail-packages
 	$(PY) -m bench.discharge
 	$(PY) -m bench.followup
 	$(PY) -m bench.bridge
+	$(PY) -m bench.adt
 
 clean:
 	rm -rf $(VENV) tests/js/node_modules

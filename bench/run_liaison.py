@@ -31,6 +31,7 @@ from bots.config import (
     Config,
     MailServerConfig,
     MssanteConfig,
+    WardConfig,
 )
 
 PATHS = ("ca_file", "client_cert", "client_key")  # MailServerConfig's fields that are paths
@@ -59,6 +60,8 @@ def config_from(spec: dict[str, Any]) -> Config:
         accounts=(AccountConfig(spec["user_id"], spec["password"], "Liaison bench",
                                 tuple(spec.get("bots", ()))),),
         careteam=careteam,
+        adt_wards={code: WardConfig(ward["name"], tuple(map(tuple, ward["team"])))
+                   for code, ward in spec.get("wards", {}).items()},
         mssante=mssante_from(spec["mssante"]) if "mssante" in spec else None)
 
 

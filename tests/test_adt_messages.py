@@ -19,6 +19,7 @@ from bots.adt.ack import ERROR_CODES, ack
 from bots.adt.mapping import DISPOSITIONS, planned
 from bots.adt.messages import Movement, Reason, Refused, read
 from bots.adt.texts import TEXTS
+from bots.devstack.adt_messages import feed
 from bots.episode.modes import MODES
 from tests.conftest import examples
 
@@ -288,3 +289,21 @@ def mutated(draw: st.DrawFn) -> bytes:
 @given(mutated())
 def test_a_mutated_message_gives_a_movement_or_a_refusal(raw):
     _never_raises(raw)
+
+
+def test_the_benchmark_feed_reads_and_keeps_each_patients_movements_in_order() -> None:
+    """bots/devstack/adt_messages.py's feed (bench/adt.py replays it): every message a movement,
+    each patient admitted before being transferred, updated or discharged, the mix varied."""
+    sent = feed(2000, seed=3)
+    read_ = [read(s.raw) for s in sent]
+    assert all(isinstance(m, Movement) for m in read_)
+    assert len({m.control_id for m in read_ if isinstance(m, Movement)}) == 2000
+    seen: dict[int, list[str]] = {}
+    for s in sent:
+        seen.setdefault(s.patient, []).append(s.event)
+    for events in seen.values():
+        inside = [e for e in events if e != "A05"]
+        assert not inside or inside[0] in {"A01", "A04"}
+        assert "A03" not in inside[:-1]  # nothing after the discharge
+    assert {s.event for s in sent} == {"A01", "A02", "A03", "A04", "A05", "A08"}
+    assert len(seen) > 500

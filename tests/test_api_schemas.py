@@ -28,6 +28,7 @@ EXPECTED = {
     "api/team-update.schema.json", "api/coordination-member.schema.json",
     "api/patient.schema.json", "api/error.schema.json", "api/discharge.schema.json",
     "api/followup-plan.schema.json", "events/fr.liaison.episode.schema.json",
+    "api/fhir-bundle.schema.json", "api/fhir-received.schema.json",
 }
 
 
@@ -318,7 +319,7 @@ def test_openapi_document_shape():
                           ("/api/v1/patients/{ref}/team", "post"),
                           ("/api/v1/patients/{ref}/discharge", "post"),
                           ("/api/v1/coordination/members", "post"),
-                          ("/api/v1/openapi.yaml", "get")}
+                          ("/api/v1/fhir", "post"), ("/api/v1/openapi.yaml", "get")}
     assert doc["paths"]["/api/v1/openapi.yaml"]["get"]["security"] == []
 
 
@@ -329,6 +330,7 @@ def test_openapi_document_shape():
     ("/api/v1/patients/{ref}/discharge", "post",
      {"200", "201", "400", "401", "404", "409", "422", "503"}),
     ("/api/v1/coordination/members", "post", {"200", "400", "401", "422", "503"}),
+    ("/api/v1/fhir", "post", {"200", "201", "400", "401", "503"}),
     ("/api/v1/openapi.yaml", "get", {"200"}),
 ])
 def test_openapi_answers(path, method, codes):
@@ -376,7 +378,7 @@ def test_every_openapi_example_matches_its_schema():
 def test_openapi_error_examples_use_documented_codes():
     codes = {"invalid_json", "invalid_payload", "invalid_ins", "identity_conflict",
              "unknown_user", "server_not_allowed", "unknown_role", "not_found", "episode_closed",
-             "unauthorized", "room_creation_failed", "unavailable"}
+             "unauthorized", "room_creation_failed", "unavailable", "invalid_fhir", "missing_ins"}
     used = {node["error"]["code"] for _, node in walk(openapi())
             if isinstance(node, dict) and isinstance(node.get("error"), dict)}
     assert used == codes

@@ -13,43 +13,21 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 from bench.lib import REPO, harness
-from bots.common.identity import Identity, make_identity
+from bots.common.identity import Identity
 from bots.devstack.homeserver import free_port
-from bots.devstack.patients import ins_for
+from bots.devstack.patients import patient
 from bots.runtime.vault import Vault
 
 WARD = "Médecine polyvalente"
 
 
 ROLES = ("IDEC", "MH", "IDE", "MT", "AS", "PH", "SEC", "IDEL")  # a team's roles, in this order
-
-
-def letters(n: int) -> str:
-    """0 → A, 25 → Z, 26 → BA: names take letters only, so the room number is spelled so."""
-    out = ""
-    while True:
-        n, r = divmod(n, 26)
-        out = chr(ord("A") + r) + out
-        if n == 0:
-            return out
-
-
-def patient(i: int) -> Identity:
-    """Room i's fictitious patient: birth date varying with i, sex alternating, and an INS whose
-    sex, year and month agree with them (the API refuses it otherwise), unique up to i = 21000."""
-    born = date(1930 + i % 70, 1 + i % 12, 1 + i % 28)
-    sex = "F" if i % 2 == 0 else "M"
-    # sex, year, month, département 75, then i as commune (thousands) and order number
-    body = (f"{'2' if sex == 'F' else '1'}{born.year % 100:02d}{born.month:02d}75"
-            f"{i // 1000 % 1000:03d}{i % 1000:03d}")
-    return make_identity(f"PATIENT{letters(i)}", "Test", born, sex, ins=ins_for(body))
 
 
 def team_of(i: int, pool: list[str], size: int) -> list[tuple[str, str]]:

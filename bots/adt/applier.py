@@ -23,8 +23,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, update
 
 from bots.adt import aliases, render
+from bots.adt.inbox import movement_of
 from bots.adt.merge import NO_ROOM, ByHand, Side, action, by_hand
-from bots.adt.messages import Movement, Refused, read
+from bots.adt.messages import Movement, Refused
 from bots.adt.models import AdtMessage
 from bots.adt.order import ADMISSIONS, Pending, next_rows
 from bots.common import records as care_rooms
@@ -169,7 +170,7 @@ class Applier:
             return row.state
 
     async def _outcome(self, tx: Transaction, runtime: Runtime, row: AdtMessage) -> Outcome:
-        movement = read(tx.vault.open_bytes(row.raw, row.bound("raw")))
+        movement = movement_of(tx.vault.open_bytes(row.raw, row.bound("raw")))
         if isinstance(movement, Refused):  # read again by a newer version of the code
             return aside(movement.reason, movement.field)
         if movement.event != "A40":
@@ -279,7 +280,7 @@ class Applier:
             return LATER
         if room.status != "open" or room.room_id is None:
             return aside("episode_closed", None)
-        cancelled = read(tx.vault.open_bytes(admission.raw, admission.bound("raw")))
+        cancelled = movement_of(tx.vault.open_bytes(admission.raw, admission.bound("raw")))
         day = self._day(cancelled.admitted_at) if isinstance(cancelled, Movement) else None
         done = await self.episodes.cancel_admission(tx, runtime, room, day, BY) \
             if day is not None else NONE

@@ -1,12 +1,14 @@
 """The `adt` bot: the hospital's movements applied in the bots process (applier.py), on the
 care-team bot's account, through the care-team and follow-up bots' code that the composition
-hands in (bots/registry.py). No command of its own: it says what it did in the rooms."""
+hands in (bots/registry.py). No command of its own: it says what it did in the rooms. Its
+endpoint on the provisioning API takes FHIR Bundles (bots/adt/api.py)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from zoneinfo import ZoneInfo
 
+from bots.adt.api import routes
 from bots.adt.applier import Applier
 from bots.adt.texts import APPLIER, TEXTS
 from bots.common.roles import Roles
@@ -34,4 +36,4 @@ def wards(config: Config) -> dict[str, WardConfig]:
 
 def adt(config: Config, episodes: Episodes) -> Bot:
     applier = Applier(wards(config), episodes, ZoneInfo(config.timezone))
-    return Bot("adt", texts=(TEXTS, APPLIER), services=[applier.serve])
+    return Bot("adt", texts=(TEXTS, APPLIER), services=[applier.serve], api_routes=routes())

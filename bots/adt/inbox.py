@@ -1,11 +1,16 @@
 """The intake's one step before it acknowledges: a message read and recorded, once. Database
 only, inside the caller's transaction; the listener (MLLP) acknowledges after the commit, so an
-AA always means "stored", and the bots process applies the rows (bots/adt/models.py)."""
+AA always means "stored", and the bots process applies the rows (bots/adt/models.py). The FHIR
+endpoint (bots/adt/api.py) records its Bundles here too (`record`), and the applier reads any
+row back with `movement_of`."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
+from bots.adt import fhir
 from bots.adt.messages import Movement, Refused, header, read
 from bots.adt.models import AdtMessage
 from bots.runtime.store import Transaction, dialect_insert, utcnow
@@ -42,7 +47,7 @@ def ipp_index(tx: Transaction, facility: str, ipp: str) -> str:
     return tx.vault.index(f"ipp|{facility}|{ipp}")
 
 
-def _storable(value: str) -> bool:
+def storable(value: str) -> bool:
     """Whether a header field fits its column: short enough, no control character."""
     return len(value) <= _COLUMN and not any(c < " " or c == "\x7f" for c in value)
 
@@ -56,20 +61,43 @@ async def take(tx: Transaction, raw: bytes) -> Taken:
     if control_id is None or sender is None:
         return Taken(result, stored=False, new=False)
     for value, where in ((control_id, "MSH-10"), (sender, "MSH-3")):
-        if not _storable(value):
+        if not storable(value):
             return Taken(Refused("bad_msh", where), stored=False, new=False)
     if isinstance(result, Movement):
-        values = {"event": result.event, "state": "stored",
-                  "patient": tx.vault.index(result.identity.ins) if result.identity.ins else None,
-                  "ipp": ipp_index(tx, result.sending_facility, result.ipp)
-                  if result.ipp else None}
-    else:
-        values = {"event": None, "state": "quarantined", "patient": None, "ipp": None,
-                  "reason": result.reason, "field": result.field}
+        return await record(tx, result, raw)
+    values = {"event": None, "state": "quarantined", "patient": None, "ipp": None,
+              "reason": result.reason, "field": result.field}
+    return Taken(result, stored=True, new=await _insert(tx, sender, control_id, raw, values))
+
+
+async def record(tx: Transaction, movement: Movement, raw: bytes) -> Taken:
+    """`movement` (read from `raw`, HL7 or FHIR) recorded as `stored`, once."""
+    values = {"event": movement.event, "state": "stored",
+              "patient": tx.vault.index(movement.identity.ins) if movement.identity.ins else None,
+              "ipp": ipp_index(tx, movement.sending_facility, movement.ipp)
+              if movement.ipp else None}
+    new = await _insert(tx, sender_of(raw, movement) or "", movement.control_id, raw, values)
+    return Taken(movement, stored=True, new=new)
+
+
+async def _insert(tx: Transaction, sender: str, control_id: str, raw: bytes,
+                  values: dict[str, object]) -> bool:
+    """The row, sealed; False when the sender's control ID was already there (a resend)."""
     inserted = await tx.session.execute(
         dialect_insert(tx)(AdtMessage)
         .values(sender=sender, control_id=control_id, attempts=0, received_at=utcnow(),
                 raw=tx.vault.seal_bytes(raw, AdtMessage.bind("raw", sender, control_id)), **values)
         .on_conflict_do_nothing(index_elements=["sender", "control_id"])
         .returning(AdtMessage.id))
-    return Taken(result, stored=True, new=inserted.scalar() is not None)
+    return inserted.scalar() is not None
+
+
+def movement_of(raw: bytes, received_at: datetime | None = None) -> Movement | Refused:
+    """A stored row's movement: a FHIR Bundle (the API's) or an HL7 message (the feed's)."""
+    if fhir.is_fhir(raw):
+        try:
+            payload = json.loads(raw)
+        except ValueError:
+            return Refused("not_hl7")
+        return fhir.read(payload, received_at or datetime.now(UTC))
+    return read(raw)

@@ -326,17 +326,20 @@ def _identity(pid: hl7.Segment, ins: str, today: date) -> Identity:
     try:
         return make_identity(family, given, birth_date, sex, ins=ins)
     except IdentityError as error:  # its values hold the INS or a name: only the key is kept
-        raise _Refuse(*_identity_reason(error.key)) from None
+        raise _Refuse(*identity_reason(error.key)) from None
 
 
-def _identity_reason(key: str) -> tuple[Reason, str]:
+def identity_reason(key: str, ins_field: str = "PID-3",
+                    name_field: str = "PID-5") -> tuple[Reason, str]:
+    """The refusal of an IdentityError's key: the INS's field or the name's (the HL7 fields by
+    default; bots/adt/fhir.py names the FHIR elements)."""
     if key == "ins.key":
-        return "ins_key", "PID-3"
+        return "ins_key", ins_field
     if key.endswith("_mismatch"):
-        return "ins_mismatch", "PID-3"
+        return "ins_mismatch", ins_field
     if key.startswith("ins."):
-        return "ins_invalid", "PID-3"
-    return "bad_identity", "PID-5"
+        return "ins_invalid", ins_field
+    return "bad_identity", name_field
 
 
 def _visit(found: Movement, pv1: hl7.Segment, zone: ZoneInfo) -> Movement:

@@ -48,7 +48,8 @@ log = logging.getLogger(__name__)
 WAIT = 60.0
 PUBLIC = ("/api/v1/openapi.yaml", "/api/v1/api/")  # the API's description: no token needed  # how long a request waits for the homeserver before answering 504
 API_SCHEMAS = ("identity", "team-member", "patient-create", "team-update",
-               "coordination-member", "patient", "error", "discharge", "followup-plan")
+               "coordination-member", "patient", "error", "discharge", "followup-plan",
+               "fhir-bundle", "fhir-received")
 
 
 @cache

@@ -1,0 +1,211 @@
+"""FHIR R4 transaction Bundles (a Patient and its Encounter) read into the movement an HL7 ADT
+message gives (bots/adt/fhir.py): the same movement as the HL7 equivalent, the mapping of status,
+class, priority, period and discharge disposition, idempotency keys, and refusals that name an
+element, never a value. Pure: no server."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+
+from bots.adt import fhir
+from bots.adt.inbox import movement_of
+from bots.adt.messages import Movement, Refused, read
+from bots.devstack.adt_messages import INS, message
+from bots.devstack.patients import ins_for
+
+NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+NIR = "urn:oid:1.2.250.1.213.1.4.8"
+V3 = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+PRIORITY = "http://terminology.hl7.org/CodeSystem/v3-ActPriority"
+# What the bundle says of the patient: never in a refusal.
+IDENTITY_VALUES = ("DUPONT", "MARIE", INS, "1948")
+
+
+def bundle(*, status: str = "in-progress", klass: str = "IMP", priority: str | None = "R",
+           start: str | None = "2026-11-20T10:30:00+01:00", end: str | None = None,
+           disposition: str | None = None, ins: str = INS, identifier: bool = True,
+           **patient: Any) -> dict[str, Any]:
+    """An admission of the samples' patient to CARDIO (bots/devstack/adt_messages.py's)."""
+    encounter: dict[str, Any] = {
+        "resourceType": "Encounter", "id": "SEJ-0001", "meta": {"versionId": "3"},
+        "identifier": [{"system": "urn:oid:1.2.250.1.999.1.3", "value": "NDA0001"}],
+        "status": status, "class": {"system": V3, "code": klass},
+        "subject": {"reference": "urn:uuid:patient-1"},
+        "location": [{"location": {"identifier": {"value": "CARDIO"}}}]}
+    if priority:
+        encounter["priority"] = {"coding": [{"system": PRIORITY, "code": priority}]}
+    period = {k: v for k, v in (("start", start), ("end", end)) if v}
+    if period:
+        encounter["period"] = period
+    if disposition:
+        encounter["hospitalization"] = {"dischargeDisposition": {"coding": [
+            {"system": fhir.DISPOSITION_SYSTEM, "code": disposition}]}}
+    resource = {
+        "resourceType": "Patient",
+        "identifier": [{"system": NIR, "value": ins},
+                       {"type": {"coding": [{"code": "PI"}]}, "value": "123456"}],
+        "name": [{"use": "usual", "family": "MARTIN", "given": ["MARIE"]},
+                 {"use": "official", "family": "DUPONT", "given": ["MARIE"]}],
+        "gender": "female", "birthDate": "1948-03-15", **patient}
+    body: dict[str, Any] = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"fullUrl": "urn:uuid:patient-1", "resource": resource,
+         "request": {"method": "POST", "url": "Patient"}},
+        {"resource": encounter, "request": {"method": "PUT", "url": "Encounter/SEJ-0001"}}]}
+    if identifier:
+        body["identifier"] = {"system": "urn:oid:1.2.250.1.999.1.2", "value": "MVT-1"}
+    return body
+
+
+def movement(body: dict[str, Any]) -> Movement:
+    found = fhir.read(body, NOW)
+    assert isinstance(found, Movement), found
+    return found
+
+
+def refused(body: dict[str, Any]) -> Refused:
+    found = fhir.read(body, NOW)
+    assert isinstance(found, Refused), found
+    return found
+
+
+def test_an_admission_is_the_same_movement_as_its_hl7_a01() -> None:
+    from_fhir = movement(bundle(priority="UR"))
+    from_hl7 = read(message("A01", "MSG1", admitted=date(2026, 11, 20), admission_type="U"))
+    assert isinstance(from_hl7, Movement)
+    for name in ("event", "identity", "ins_kind", "ipp", "visit", "ward", "planned",
+                 "admitted_at", "discharged_at", "discharge_mode"):
+        assert getattr(from_fhir, name) == getattr(from_hl7, name), name
+    assert (from_fhir.sending_application, from_fhir.sending_facility) == ("FHIR", "API")
+    assert from_fhir.control_id == "urn:oid:1.2.250.1.999.1.2|MVT-1"
+    assert from_fhir.identity.family_name == "DUPONT"  # the official (birth) name, not usual
+
+
+def test_a_discharge_with_its_mode_and_a_date_only_end() -> None:
+    found = movement(bundle(status="finished", end="2026-11-23", disposition="rehab"))
+    assert (found.event, found.discharge_mode) == ("A03", "ssr")
+    assert found.discharged_at is not None and found.discharged_at.date() == date(2026, 11, 23)
+    assert movement(bundle(status="finished", end="2026-11-23")).discharge_mode is None
+    assert refused(bundle(status="finished", end=None)) == Refused(
+        "missing_field", "Encounter.period.end", "urn:oid:1.2.250.1.999.1.2|MVT-1")
+
+
+@pytest.mark.parametrize(("code", "mode"), sorted(fhir.DISPOSITIONS.items()))
+def test_each_discharge_disposition_maps_to_its_mode(code: str, mode: str) -> None:
+    assert movement(bundle(status="finished", end="2026-11-23", disposition=code)) \
+        .discharge_mode == mode
+
+
+@pytest.mark.parametrize("code", ["psy", "long", "hosp", "oth", "8"])
+def test_dispositions_without_a_mode_of_ours_are_refused(code: str) -> None:
+    assert refused(bundle(status="finished", end="2026-11-23", disposition=code)).reason == \
+        "unknown_disposition"
+
+
+@pytest.mark.parametrize(("status", "klass", "event"), [
+    ("planned", "IMP", "A05"), ("arrived", "IMP", "A01"), ("in-progress", "EMER", "A01"),
+    ("onleave", "IMP", "A01"), ("in-progress", "AMB", "A04"), ("finished", "IMP", "A03")])
+def test_status_and_class_give_the_event(status: str, klass: str, event: str) -> None:
+    assert movement(bundle(status=status, klass=klass, end="2026-11-23")).event == event
+
+
+@pytest.mark.parametrize("status", ["cancelled", "entered-in-error", "unknown"])
+def test_statuses_that_are_no_movement_are_refused(status: str) -> None:
+    assert refused(bundle(status=status)) == Refused(
+        "unsupported_event", "Encounter.status", "urn:oid:1.2.250.1.999.1.2|MVT-1")
+
+
+@pytest.mark.parametrize(("klass", "priority", "planned"), [
+    ("EMER", "EL", False), ("IMP", "EM", False), ("IMP", "UR", False), ("IMP", "EL", True),
+    ("IMP", "R", True), ("IMP", None, None)])
+def test_class_and_priority_say_whether_it_was_planned(klass: str, priority: str | None,
+                                                       planned: bool | None) -> None:
+    assert movement(bundle(klass=klass, priority=priority)).planned is planned
+
+
+def test_an_admission_needs_its_start() -> None:
+    assert refused(bundle(start=None)).field == "Encounter.period.start"
+    assert movement(bundle(status="planned", start=None)).event == "A05"
+
+
+def test_the_identity_reliability_extension_qualifies_the_ins() -> None:
+    assert not movement(bundle()).ins_qualified
+    reliability = [{"url": "https://hl7.fr/ig/fhir/core/StructureDefinition/"
+                           "fr-core-identity-reliability",
+                    "extension": [{"url": "identityStatus", "valueCoding": {"code": "VALI"}}]}]
+    assert movement(bundle(extension=reliability)).ins_qualified
+
+
+def test_the_idempotency_key_is_the_bundle_identifier_else_the_encounter_version() -> None:
+    assert movement(bundle(identifier=False)).control_id == "Encounter/SEJ-0001/_history/3"
+    body = bundle(identifier=False)
+    del body["entry"][1]["resource"]["meta"]
+    assert movement(body).control_id == "Encounter/SEJ-0001"
+    del body["entry"][1]["resource"]["id"]
+    with pytest.raises(fhir.Invalid) as invalid:
+        fhir.parse(body)
+    assert invalid.value.details[0][0] == "/identifier"
+
+
+@pytest.mark.parametrize(("change", "reason", "field"), [
+    ({"identifier": [{"system": "urn:oid:1.2.3", "value": INS}]}, "missing_ins",
+     "Patient.identifier"),
+    ({"identifier": [{"system": NIR, "value": INS[:13] + f"{(int(INS[13:]) + 1) % 97:02d}"}]},
+     "ins_key", "Patient.identifier"),
+    ({"identifier": [{"system": NIR, "value": ins_for("1480375123456")}]}, "ins_mismatch",
+     "Patient.identifier"),
+    ({"gender": None}, "missing_field", "Patient.gender"),
+    ({"birthDate": "1948"}, "bad_date", "Patient.birthDate"),
+    ({"name": [{"family": "DUPONT"}]}, "missing_field", "Patient.name"),
+])
+def test_a_patient_that_is_no_identity_is_refused_by_element(
+        change: dict[str, Any], reason: str, field: str) -> None:
+    body = bundle()
+    body["entry"][0]["resource"].update(change)
+    body["entry"][0]["resource"] = {k: v for k, v in body["entry"][0]["resource"].items()
+                                    if v is not None}
+    found = refused(body)
+    assert (found.reason, found.field) == (reason, field)
+
+
+def _invalid(body: Any) -> list[tuple[str, str]]:
+    with pytest.raises(fhir.Invalid) as invalid:
+        fhir.parse(body)
+    text = json.dumps(invalid.value.details)
+    for value in (*IDENTITY_VALUES, "SECRET"):
+        assert value not in text
+    return invalid.value.details
+
+
+def test_what_the_fhir_models_refuse_is_invalid_and_never_echoed() -> None:
+    body = bundle()
+    body["entry"][0]["resource"]["birthDate"] = "SECRET-1948"
+    body["entry"][0]["resource"]["SECRETKEY"] = "DUPONT"
+    details = dict(_invalid(body))
+    assert details["/entry/0/resource/birthDate"].startswith("does not satisfy")
+    assert details["/entry/0/resource"] == "unknown element"
+    wrong = bundle()
+    wrong["type"] = "batch"
+    assert _invalid(wrong) == [("/type", "must be transaction")]
+    three = bundle()
+    three["entry"].append(copy.deepcopy(three["entry"][0]))
+    assert ("/entry", "exactly one Patient expected") in _invalid(three)
+    other = bundle()
+    other["entry"][1]["resource"]["subject"] = {"reference": "Patient/someone-else"}
+    assert _invalid(other)[0][0] == "/entry/1/resource/subject"
+    unknown = bundle()
+    unknown["entry"][1]["resource"]["resourceType"] = "Nothing"
+    assert _invalid(unknown) == [("/entry", "every resource must be a FHIR R4 resource")]
+
+
+def test_a_stored_bundle_reads_back_as_the_same_movement() -> None:
+    """The applier reads any row with inbox.movement_of: a Bundle (the API's) as a Bundle."""
+    body = bundle(status="finished", end="2026-11-23", disposition="home")
+    again = movement_of(fhir.stored(body), NOW)
+    assert again == movement(body)
+    assert isinstance(movement_of(message("A01", "MSG1", admitted=date(2026, 11, 20))),
+                      Movement)
