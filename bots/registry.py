@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from zoneinfo import ZoneInfo
 
 from bots.config import Config
 from bots.runtime.bot import Bot
@@ -23,9 +24,13 @@ def _careteam(config: Config) -> Bot:
 
 
 def _with_dashboard(config: Config, bot: Bot) -> Bot:
-    """The care-team bot, with the coordinator dashboard beside its API when `dashboard:` is
+    """The care-team bot counting its patient rooms' usage (always: the dashboard turned on
+    later shows the past), with the coordinator dashboard beside its API when `dashboard:` is
     configured: on its account (its records), reading the checklists through the discharge
-    bot's code."""
+    bot's code and the RH30 figures through the follow-up's."""
+    from bots.dashboard.usage_records import usage_observer
+
+    bot = replace(bot, observe=usage_observer(ZoneInfo(config.timezone)))
     if config.dashboard is None:
         return bot
     from bots.dashboard.texts import TEXTS as DASHBOARD_TEXTS
