@@ -36,9 +36,13 @@ def _with_dashboard(config: Config, bot: Bot) -> Bot:
     from bots.dashboard.texts import TEXTS as DASHBOARD_TEXTS
     from bots.dashboard.views import dashboard_service
     from bots.discharge.bot import checklist_progress
+    from bots.followup.figures import figures_reader
+    from bridge.records import mail_counter
 
-    return replace(bot, texts=(*bot.texts, DASHBOARD_TEXTS),
-                   services=[*bot.services, dashboard_service(checklist_progress(config))])
+    zone = ZoneInfo(config.timezone)
+    return replace(bot, texts=(*bot.texts, DASHBOARD_TEXTS), services=[
+        *bot.services, dashboard_service(checklist_progress(config), figures_reader(zone),
+                                         mail_counter(zone))])
 
 
 def _discharge(config: Config) -> Bot:

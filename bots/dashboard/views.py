@@ -1,5 +1,6 @@
 """The dashboard's web application (aiohttp, Jinja2 autoescaped), on a listener of its own: the
-login form, the Today page, logout, and what every answer carries.
+login form, the Today page, logout, and what every answer carries (the Indicators page's routes:
+indicator_views.py).
 
 - Every response: `Cache-Control: no-store` (pages name patients), a CSP that allows only this
   origin's stylesheet and forms (no script at all), no framing, no referrer.
@@ -22,6 +23,7 @@ from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import aiohttp
 from aiohttp import web
@@ -35,9 +37,11 @@ from bots.common.render import when
 from bots.common.roles import Roles
 from bots.config import DashboardConfig
 from bots.dashboard import records
+from bots.dashboard.indicator_views import IndicatorPages
 from bots.dashboard.login import LoginFailed, check_password, user_id_of
 from bots.dashboard.session import Lifetime, LoginForms, RateLimit, csrf_token, same
 from bots.dashboard.today import patient_lines
+from bots.episode.figures import FiguresReader, MailCounter
 from bots.episode.progress import ProgressReader
 from bots.logs import failure
 from bots.runtime.i18n import Lang, Refusal, accepted, t
@@ -65,6 +69,8 @@ HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",
 }
+# matplotlib's SVG charts style their shapes inline: allowed in an image, never in the pages.
+SVG_POLICY = "default-src 'none'; style-src 'unsafe-inline'"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -94,8 +100,11 @@ class Dashboard:
     """The pages of one care-team account: its records, its database, its server's users."""
 
     def __init__(self, runtime: Runtime, settings: DashboardConfig, roles: Roles,
-                 progress: ProgressReader, http: aiohttp.ClientSession) -> None:
+                 progress: ProgressReader, http: aiohttp.ClientSession,
+                 figures: FiguresReader | None = None, mails: MailCounter | None = None) -> None:
         self.runtime, self.settings, self.progress, self.http = runtime, settings, progress, http
+        self.indicators = IndicatorPages(self, figures, mails, ZoneInfo(runtime.config.timezone)) \
+            if figures is not None and mails is not None else None
         self.permission = roles.permission(cap.DASHBOARD_VIEW, COORDINATION, PATIENT)
         self.lifetime = Lifetime(timedelta(minutes=settings.idle_minutes),
                                  timedelta(hours=settings.max_hours))
@@ -117,6 +126,8 @@ class Dashboard:
         app.router.add_post("/login", self.login)
         app.router.add_post("/logout", self.logout)
         app.router.add_get("/static/dashboard.css", self.stylesheet)
+        if self.indicators is not None:
+            self.indicators.add_routes(app.router)
         return app
 
     # --- what every answer goes through ----------------------------------------------------
@@ -139,6 +150,8 @@ class Dashboard:
                                                       "failure": failure(exc)})
             response = self._error(request, 500, "dash.error.internal")
         response.headers.update(HEADERS)
+        if response.content_type == "image/svg+xml":
+            response.headers["Content-Security-Policy"] = SVG_POLICY
         if self.settings.secure_cookies:
             response.headers["Strict-Transport-Security"] = "max-age=31536000"
         return response
@@ -322,7 +335,8 @@ class Dashboard:
                             content_type="text/css")
 
 
-def dashboard_service(progress: ProgressReader) -> Callable[[Runtime], Awaitable[None]]:
+def dashboard_service(progress: ProgressReader, figures: FiguresReader | None = None,
+                      mails: MailCounter | None = None) -> Callable[[Runtime], Awaitable[None]]:
     """The dashboard as a runtime service of the care-team bot's account (its records, its
     database), listening until cancelled."""
     async def serve(runtime: Runtime) -> None:
@@ -330,7 +344,7 @@ def dashboard_service(progress: ProgressReader) -> Callable[[Runtime], Awaitable
         assert settings is not None
         roles = Roles.load(runtime.config.careteam.roles_file)
         async with aiohttp.ClientSession() as http:
-            dashboard = Dashboard(runtime, settings, roles, progress, http)
+            dashboard = Dashboard(runtime, settings, roles, progress, http, figures, mails)
             runner = web.AppRunner(dashboard.app(), access_log=None)
             await runner.setup()
             await web.TCPSite(runner, settings.host, settings.port).start()

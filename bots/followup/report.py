@@ -14,6 +14,7 @@ import re
 from collections.abc import Sequence
 from datetime import date
 
+from bots.common.spreadsheet import cell
 from bots.followup.indicator import Compliance, Counts, Outcome
 from bots.runtime.commands import ArgError
 from bots.runtime.i18n import Lang, t
@@ -26,8 +27,6 @@ CSV_COLUMNS = ("ref", "ward", "discharged_on", "discharge_mode", "iterative", "r
                "exclusion", "window_30_closed", "readmitted_7", "readmitted_30",
                "unplanned_readmitted_30", "first_delay_days", "same_day_returns", "ed_visits",
                "planned_readmissions", "avoidable")
-# A spreadsheet reads a cell starting with one of these as a formula (CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def month_of(day: date) -> str:
@@ -121,12 +120,6 @@ def stats_html(rows: Sequence[Counts], lang: Lang, period: tuple[str, str],
              if ward is None and len(wards) > 1 else "",
              definitions=t(lang, "stats.definitions"),
              compliance=compliance_html(compliance, lang))
-
-
-def cell(value: str) -> str:
-    """A free-text cell a spreadsheet will not run as a formula: `'` before a leading `=`,
-    `+`, `-`, `@`, tab or carriage return."""
-    return f"'{value}" if value.startswith(_FORMULA_START) else value
 
 
 def export_csv(outcomes: Sequence[tuple[Outcome, str]]) -> bytes:
