@@ -114,3 +114,43 @@ async def test_only_patient_rooms_are_recorded_and_replays_add_nothing(store: St
     assert sorted(read) == [(ROOM, date(2026, 12, 5), "@a:h", 2, 0),
                             (ROOM, date(2026, 12, 5), "@b:h", 2, 1)]
     assert none == []
+
+
+async def test_the_indicator_reads_follow_the_persons_scope(store: Store):
+    from bots.common.models import COORDINATION, CareRoom, TeamMember
+    from bots.dashboard.indicator_data import inputs
+    from bots.dashboard.indicators import tables
+    from bots.followup.figures import figures_reader
+    from bridge.records import mail_counter
+
+    async with store.transaction(ACCOUNT) as tx:
+        for n, (name, team) in enumerate([("DUPONT", "@ide:h.fr"), ("MARTIN", "@other:h.fr")]):
+            room, _ = await careteam.register_patient(
+                tx, OpenRequest(make_identity(name, "X", date(1950, 1, 1), "F"),
+                                team=(Member(team, "IDE"),), ward="Cardiologie"),
+                prefix="P", language="fr", requested_by="api")
+            room.status, room.room_id = "open", f"!p{n}:h.fr"
+            room.opened_at = datetime(2026, 12, 1, 9, tzinfo=UTC)
+        coordination = CareRoom(account=ACCOUNT, kind=COORDINATION, room_id="!c:h.fr",
+                                status="open", sealed=b"", language="fr",
+                                created_at=datetime(2026, 1, 1, tzinfo=UTC))
+        tx.session.add(coordination)
+        await tx.session.flush()
+        tx.session.add(TeamMember(care_room_id=coordination.id, user_id="@dac:h.fr",
+                                  role="DAC", desired="present", applied=True, language="fr",
+                                  updated_at=datetime(2026, 1, 1, tzinfo=UTC)))
+        observer = usage_records.usage_observer(PARIS)
+        await observer(tx, [seen(1, "@ide:h.fr", ms(9), room="!p0:h.fr"),
+                            seen(2, "@other:h.fr", ms(9), room="!p1:h.fr")])
+    reader, mails = figures_reader(PARIS), mail_counter(PARIS)
+    async with store.reading(ACCOUNT) as tx:
+        nurse = await inputs(tx, "@ide:h.fr", ("2026-12", "2026-12"), date(2026, 12, 5), PARIS,
+                             reader, mails)
+        dac = await inputs(tx, "@dac:h.fr", ("2026-12", "2026-12"), date(2026, 12, 5), PARIS,
+                           reader, mails)
+    assert [r.room_id for r in nurse.rooms] == ["!p0:h.fr"]
+    assert sorted(r.room_id for r in dac.rooms) == ["!p0:h.fr", "!p1:h.fr"]
+    usage = {t.name: t for t in tables(nurse, "fr")}["usage"].rows
+    assert ("2026-12", "tous", 1, 1, 0, 1, None, 0, 0) in usage
+    usage = {t.name: t for t in tables(dac, "fr")}["usage"].rows
+    assert ("2026-12", "tous", 2, 2, 0, 2, None, 0, 0) in usage
