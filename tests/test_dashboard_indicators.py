@@ -29,13 +29,12 @@ ROOMS = [Room("!a:h.fr", "P-1", "Cardiologie", "open", date(2026, 11, 3)),
 def inputs(**changes) -> Inputs:
     values = dict(
         months=("2026-11", "2026-12"), today=TODAY, rooms=ROOMS,
-        roles={("!a:h.fr", "@ide:h.fr"): "IDE", ("!a:h.fr", "@dac:h.fr"): "DAC"},
-        counts=[("!a:h.fr", date(2026, 11, 20), "@ide:h.fr", 3, 1),
-                ("!a:h.fr", date(2026, 11, 21), "@dac:h.fr", 2, 0),
-                ("!b:h.fr", date(2026, 12, 2), "@mt:ville.fr", 1, 0),
-                ("!a:h.fr", date(2026, 10, 30), "@ide:h.fr", 9, 9)],  # before the period
-        answers=[("!a:h.fr", date(2026, 11, 20), 60.0), ("!a:h.fr", date(2026, 11, 21), 180.0),
-                 ("!a:h.fr", date(2026, 11, 22), 600.0)],
+        activity=[("2026-11", "Cardiologie", "@ide:h.fr", "IDE", 3, 1),
+                  ("2026-11", "Cardiologie", "@dac:h.fr", "DAC", 2, 0),
+                  ("2026-12", "Gériatrie", "@mt:ville.fr", None, 1, 0)],
+        answers=[("2026-11", "Cardiologie", 60.0), ("2026-11", "Cardiologie", 180.0),
+                 ("2026-11", "Cardiologie", 600.0)],
+        recent={"!a:h.fr", "!b:h.fr", "!c:h.fr"},
         mails=[("!a:h.fr", date(2026, 11, 20), "in", 2), ("!b:h.fr", date(2026, 12, 2), "out", 1)],
         letters=[("Cardiologie", date(2026, 11, 25), True),
                  ("Cardiologie", date(2026, 11, 26), False)],
@@ -59,7 +58,7 @@ def test_usage_by_month_and_ward_within_the_period():
     assert rows[("2026-11", "Cardiologie")] == (1, 5, 1, 2, 3.0, 2, 0)
     assert rows[("2026-12", "Gériatrie")] == (1, 1, 0, 1, None, 0, 1)
     assert rows[("2026-11", "tous")][:4] == (1, 5, 1, 2)
-    assert not any(r[0] == "2026-10" for r in usage.rows)
+    assert not any(r[0] == "2026-10" for r in usage.rows)  # P-3 opened before the period
 
 
 def test_active_professionals_by_role_and_structure():
@@ -68,12 +67,10 @@ def test_active_professionals_by_role_and_structure():
                     ("2026-12", "—", "ville.fr", 1)]
 
 
-def test_rooms_kept_up_to_date_count_open_rooms_with_a_message_in_30_days():
+def test_rooms_kept_up_to_date_count_open_rooms_with_a_recent_message_by_ward():
     quiet = Room("!d:h.fr", "P-4", "Gériatrie", "open", None)  # nothing said in it
-    old = ("!e:h.fr", date(2026, 11, 5), "@ide:h.fr", 1, 0)  # 30 days before today: too old
     found = tables(inputs(rooms=[*ROOMS, quiet, Room("!e:h.fr", "P-5", "Gériatrie", "open",
-                                                       None)],
-                          counts=[*inputs().counts, old]), "fr")
+                                                       None)]), "fr")
     rows = {r[0]: r[1:] for r in next(t for t in found if t.name == "up_to_date").rows}
     assert rows["Gériatrie"] == (3, "1/3 (33,3 %)")
     assert rows["Cardiologie"] == (1, "1/1 (100,0 %)")

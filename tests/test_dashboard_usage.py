@@ -106,14 +106,17 @@ async def test_only_patient_rooms_are_recorded_and_replays_add_nothing(store: St
             UsageCount.room_id, UsageCount.sender, UsageCount.messages, UsageCount.commands)
             .order_by(UsageCount.sender))).all()
         answered = (await tx.session.scalars(select(UsageAnswer.seconds))).all()
-        read = await usage_records.counts(tx, {ROOM}, date(2026, 12, 1), date(2026, 12, 31))
-        none = await usage_records.counts(tx, {"!other:h"}, date(2026, 12, 1),
-                                          date(2026, 12, 31))
+        read = await usage_records.activity(tx, None, date(2026, 12, 1), date(2026, 12, 31))
+        theirs = await usage_records.activity(tx, "@dac:h.fr", date(2026, 12, 1),
+                                              date(2026, 12, 31))
+        none = await usage_records.activity(tx, "@other:h.fr", date(2026, 12, 1),
+                                            date(2026, 12, 31))
+        earlier = await usage_records.activity(tx, None, date(2026, 11, 1), date(2026, 12, 4))
     assert [tuple(r) for r in rows] == [(ROOM, "@a:h", 2, 0), (ROOM, "@b:h", 2, 1)]
     assert list(answered) == [240.0]
-    assert sorted(read) == [(ROOM, date(2026, 12, 5), "@a:h", 2, 0),
-                            (ROOM, date(2026, 12, 5), "@b:h", 2, 1)]
-    assert none == []
+    assert sorted(read) == [("2026-12", "Cardiologie", "@a:h", None, 2, 0),
+                            ("2026-12", "Cardiologie", "@b:h", None, 2, 1)]
+    assert sorted(theirs) == sorted(read) and none == [] and earlier == []
 
 
 async def test_the_indicator_reads_follow_the_persons_scope(store: Store):
@@ -141,7 +144,9 @@ async def test_the_indicator_reads_follow_the_persons_scope(store: Store):
                                   updated_at=datetime(2026, 1, 1, tzinfo=UTC)))
         observer = usage_records.usage_observer(PARIS)
         await observer(tx, [seen(1, "@ide:h.fr", ms(9), room="!p0:h.fr"),
-                            seen(2, "@other:h.fr", ms(9), room="!p1:h.fr")])
+                            seen(2, "@other:h.fr", ms(9), room="!p1:h.fr"),
+                            seen(3, "@ide:h.fr", ms(9, day=1) - 86_400_000 * 40,
+                                 room="!p0:h.fr")])  # October: outside the period
     reader, mails = figures_reader(PARIS), mail_counter(PARIS)
     async with store.reading(ACCOUNT) as tx:
         nurse = await inputs(tx, "@ide:h.fr", ("2026-12", "2026-12"), date(2026, 12, 5), PARIS,
@@ -150,7 +155,9 @@ async def test_the_indicator_reads_follow_the_persons_scope(store: Store):
                            reader, mails)
     assert [r.room_id for r in nurse.rooms] == ["!p0:h.fr"]
     assert sorted(r.room_id for r in dac.rooms) == ["!p0:h.fr", "!p1:h.fr"]
-    usage = {t.name: t for t in tables(nurse, "fr")}["usage"].rows
-    assert ("2026-12", "tous", 1, 1, 0, 1, None, 0, 0) in usage
+    found = {t.name: t for t in tables(nurse, "fr")}
+    assert ("2026-12", "tous", 1, 1, 0, 1, None, 0, 0) in found["usage"].rows
+    assert found["professionals"].rows == [("2026-12", "IDE", "h.fr", 1)]
+    assert found["up_to_date"].rows[-1] == ("tous", 1, "1/1 (100,0 %)")
     usage = {t.name: t for t in tables(dac, "fr")}["usage"].rows
     assert ("2026-12", "tous", 2, 2, 0, 2, None, 0, 0) in usage

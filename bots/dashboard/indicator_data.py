@@ -20,8 +20,9 @@ from bots.episode.models import Handover, LetterMail
 from bots.runtime.store import Transaction, as_utc
 
 
-async def scope(tx: Transaction, user_id: str) -> list[Room]:
-    """The patient rooms whose figures this person sees (see the module's docstring)."""
+async def scope(tx: Transaction, user_id: str) -> tuple[list[Room], str | None]:
+    """The patient rooms whose figures this person sees (see the module's docstring), and
+    whose team they must be in (None: every room, a coordinator's)."""
     present = (TeamMember.user_id == user_id) & (TeamMember.desired == "present")
     coordinator = await tx.session.scalar(
         select(CareRoom.id).join(TeamMember, TeamMember.care_room_id == CareRoom.id)
@@ -33,18 +34,10 @@ async def scope(tx: Transaction, user_id: str) -> list[Room]:
         CareRoom.room_id.is_not(None), CareRoom.ref.is_not(None))
     if coordinator is None:
         query = query.join(TeamMember, TeamMember.care_room_id == CareRoom.id).where(present)
-    return [Room(room_id, ref, ward, status,
-                 as_utc(opened).date() if opened is not None else None)
-            for room_id, ref, ward, status, opened in (await tx.session.execute(query)).all()]
-
-
-async def _roles(tx: Transaction, room_ids: AbstractSet[str]) -> dict[tuple[str, str], str]:
-    rows = await tx.session.execute(
-        select(CareRoom.room_id, TeamMember.user_id, TeamMember.role)
-        .join(TeamMember, TeamMember.care_room_id == CareRoom.id)
-        .where(CareRoom.account == tx.account, CareRoom.kind == PATIENT,
-               TeamMember.role.is_not(None)))
-    return {(room, user): role for room, user, role in rows.all() if room in room_ids}
+    rooms = [Room(room_id, ref, ward, status,
+                  as_utc(opened).date() if opened is not None else None)
+             for room_id, ref, ward, status, opened in (await tx.session.execute(query)).all()]
+    return rooms, None if coordinator is not None else user_id
 
 
 async def _letters(tx: Transaction, room_ids: AbstractSet[str], zone: ZoneInfo
@@ -63,15 +56,14 @@ async def _letters(tx: Transaction, room_ids: AbstractSet[str], zone: ZoneInfo
 
 async def inputs(tx: Transaction, user_id: str, months: tuple[str, str], today: date,
                  zone: ZoneInfo, figures: FiguresReader, mails: MailCounter) -> Inputs:
-    rooms = await scope(tx, user_id)
+    rooms, member = await scope(tx, user_id)
     ids = {r.room_id for r in rooms}
     first, last = month_days(months)
     return Inputs(
-        months=months, today=today, rooms=rooms, roles=await _roles(tx, ids),
-        # The last 30 days too, whatever the period: "updated in the last 30 days" needs them.
-        counts=await usage_records.counts(tx, ids, min(first, today - timedelta(days=29)),
-                                          max(last, today)),
-        answers=await usage_records.answers(tx, ids, first, last),
+        months=months, today=today, rooms=rooms,
+        activity=await usage_records.activity(tx, member, first, last),
+        answers=await usage_records.answers(tx, member, first, last),
+        recent=await usage_records.updated_since(tx, member, today - timedelta(days=29)),
         mails=await mails(tx, ids, first, last),
         letters=await _letters(tx, ids, zone),
         followup=await figures(tx, {r.ref for r in rooms}, months, today))

@@ -13,8 +13,10 @@ import io
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import cache
 
 from bots.common.spreadsheet import cell
 from bots.episode.figures import FollowupFigures, Rate
@@ -40,9 +42,10 @@ class Inputs:
     months: tuple[str, str]  # YYYY-MM, inclusive
     today: date
     rooms: Sequence[Room]
-    roles: dict[tuple[str, str], str]  # (room ID, user) → role in that room's team
-    counts: Sequence[tuple[str, date, str, int, int]]  # room, day, sender, messages, commands
-    answers: Sequence[tuple[str, date, float]]  # room, day, seconds waited
+    # month, ward, sender, their role in the room's team, messages, commands
+    activity: Sequence[tuple[str, str | None, str, str | None, int, int]]
+    answers: Sequence[tuple[str, str | None, float]]  # month, ward, seconds waited
+    recent: AbstractSet[str]  # rooms with a message in the 30 days ending today
     mails: Sequence[tuple[str, date, str, int]]  # room, day, in | out, count
     letters: Sequence[tuple[str | None, date, bool]]  # ward, discharge day, letter sent on J0
     followup: FollowupFigures
@@ -58,6 +61,7 @@ class Table:
     rows: list[tuple[Value, ...]] = field(default_factory=list)
 
 
+@cache  # a year of rows has a few hundred days, and every row asks
 def month_of(day: date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
 
@@ -149,15 +153,13 @@ def usage_table(inputs: Inputs) -> Table:
         if room.opened_on and first <= room.opened_on <= last:
             for key in _keys(month_of(room.opened_on), room.ward):
                 opened[key] += 1
-    for room_id, day, sender, n, c in inputs.counts:
-        if not first <= day <= last:
-            continue
-        for key in _keys(month_of(day), ward_of.get(room_id)):
+    for month, ward, sender, _, n, c in inputs.activity:
+        for key in _keys(month, ward):
             messages[key] += n
             commands[key] += c
             active[key].add(sender)
-    for room_id, day, seconds in inputs.answers:
-        for key in _keys(month_of(day), ward_of.get(room_id)):
+    for month, ward, seconds in inputs.answers:
+        for key in _keys(month, ward):
             waits[key].append(seconds)
     for room_id, day, direction, n in inputs.mails:
         for key in _keys(month_of(day), ward_of.get(room_id)):
@@ -186,12 +188,8 @@ def structure_of(user_id: str) -> str:
 def professionals_table(inputs: Inputs) -> Table:
     """Active professionals by month, role and structure (each counted once per role)."""
     found: dict[tuple[str, str, str], set[str]] = defaultdict(set)
-    first, last = month_days(inputs.months)
-    for room_id, day, sender, _, _ in inputs.counts:
-        if not first <= day <= last:
-            continue
-        role = inputs.roles.get((room_id, sender), "—")
-        found[(month_of(day), role, structure_of(sender))].add(sender)
+    for month, _, sender, role, _, _ in inputs.activity:
+        found[(month, role or "—", structure_of(sender))].add(sender)
     table = Table("professionals", (("month", "dash.ind.col.month"),
                                     ("role", "dash.ind.col.role"),
                                     ("structure", "dash.ind.col.structure"),
@@ -202,16 +200,13 @@ def professionals_table(inputs: Inputs) -> Table:
 
 def up_to_date_table(inputs: Inputs, lang: Lang) -> Table:
     """Open patient rooms with a message in the 30 days ending today, by ward."""
-    since = inputs.today - timedelta(days=29)
-    recent = {room_id for room_id, day, _, _, _ in inputs.counts
-              if since <= day <= inputs.today}
     found: dict[str, tuple[int, int]] = {}
     for room in inputs.rooms:
         if room.status != "open":
             continue
         for ward in (room.ward or "?", ALL_WARDS):
             of, ok = found.get(ward, (0, 0))
-            found[ward] = (of + 1, ok + (room.room_id in recent))
+            found[ward] = (of + 1, ok + (room.room_id in inputs.recent))
     table = Table("up_to_date", (("ward", "dash.ind.col.ward"),
                                  ("open_rooms", "dash.ind.col.open_rooms"),
                                  ("updated_30_days", "dash.ind.col.updated")))

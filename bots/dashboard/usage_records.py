@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from collections.abc import Set as AbstractSet
-from datetime import date
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import aliased
 
-from bots.common.models import PATIENT, CareRoom
+from bots.common.models import PATIENT, CareRoom, TeamMember
 from bots.dashboard.models import UsageAnswer, UsageCount, UsageRoom
 from bots.dashboard.usage import RoomState, observe
 from bots.runtime.bot import Observer, Seen
@@ -66,23 +66,70 @@ def usage_observer(zone: ZoneInfo) -> Observer:
     return observer
 
 
-# The reads take the period's rows and keep the rooms in scope here: a coordinator's scope may
-# be thousands of rooms, more than a query's parameters allow.
-
-async def counts(tx: Transaction, room_ids: AbstractSet[str], first: date, last: date
-                 ) -> list[tuple[str, date, str, int, int]]:
-    """(room, day, sender, messages, commands) of these rooms between two days, inclusive."""
-    rows = await tx.session.execute(select(
-        UsageCount.room_id, UsageCount.day, UsageCount.sender, UsageCount.messages,
-        UsageCount.commands).where(
-        UsageCount.account == tx.account, UsageCount.day >= first, UsageCount.day <= last))
-    return [(r, d, s, m, c) for r, d, s, m, c in rows.all() if r in room_ids]
+# The reads aggregate in the database, one query per month, grouped by ward, sender and role: a
+# coordinator's scope may be 20,000 rooms with hundreds of thousands of day rows (bench/dashboard).
 
 
-async def answers(tx: Transaction, room_ids: AbstractSet[str], first: date, last: date
-                  ) -> list[tuple[str, date, float]]:
-    """(room, day, seconds waited) of the first human answers in these rooms."""
-    rows = await tx.session.execute(select(
-        UsageAnswer.room_id, UsageAnswer.day, UsageAnswer.seconds).where(
-        UsageAnswer.account == tx.account, UsageAnswer.day >= first, UsageAnswer.day <= last))
-    return [(r, d, s) for r, d, s in rows.all() if r in room_ids]
+def months_of(first: date, last: date) -> list[tuple[str, date, date]]:
+    """(YYYY-MM, first day, last day) of each month from `first`'s to `last`'s."""
+    found, day = [], first.replace(day=1)
+    while day <= last:
+        after = (day + timedelta(days=32)).replace(day=1)
+        found.append((f"{day.year:04d}-{day.month:02d}", day, after - timedelta(days=1)))
+        day = after
+    return found
+
+
+def _in_scope(member: str | None) -> ColumnElement[bool]:
+    """The patient rooms of the records, or only those whose team has `member`."""
+    rooms = CareRoom.kind == PATIENT
+    if member is None:
+        return rooms
+    return rooms & CareRoom.id.in_(select(TeamMember.care_room_id).where(
+        TeamMember.user_id == member, TeamMember.desired == "present"))
+
+
+async def activity(tx: Transaction, member: str | None, first: date, last: date
+                   ) -> list[tuple[str, str | None, str, str | None, int, int]]:
+    """(month, ward, sender, their role in the room's team, messages, commands) between two
+    days, in the rooms in scope (`member`: only that person's rooms; None: all)."""
+    role = aliased(TeamMember)
+    found = []
+    for month, start, end in months_of(first, last):
+        rows = await tx.session.execute(
+            select(CareRoom.ward, UsageCount.sender, role.role, func.sum(UsageCount.messages),
+                   func.sum(UsageCount.commands))
+            .join(CareRoom, (CareRoom.room_id == UsageCount.room_id)
+                  & (CareRoom.account == UsageCount.account))
+            .outerjoin(role, (role.care_room_id == CareRoom.id)
+                       & (role.user_id == UsageCount.sender))
+            .where(UsageCount.account == tx.account, UsageCount.day >= max(start, first),
+                   UsageCount.day <= min(end, last), _in_scope(member))
+            .group_by(CareRoom.ward, UsageCount.sender, role.role))
+        found.extend((month, ward, sender, r, int(m), int(c)) for ward, sender, r, m, c in rows)
+    return found
+
+
+async def answers(tx: Transaction, member: str | None, first: date, last: date
+                  ) -> list[tuple[str, str | None, float]]:
+    """(month, ward, seconds waited) of the first human answers in the rooms in scope."""
+    found = []
+    for month, start, end in months_of(first, last):
+        rows = await tx.session.execute(
+            select(CareRoom.ward, UsageAnswer.seconds)
+            .join(CareRoom, (CareRoom.room_id == UsageAnswer.room_id)
+                  & (CareRoom.account == UsageAnswer.account))
+            .where(UsageAnswer.account == tx.account, UsageAnswer.day >= max(start, first),
+                   UsageAnswer.day <= min(end, last), _in_scope(member)))
+        found.extend((month, ward, seconds) for ward, seconds in rows)
+    return found
+
+
+async def updated_since(tx: Transaction, member: str | None, since: date) -> set[str]:
+    """The rooms in scope with a message on or after `since`."""
+    return set((await tx.session.scalars(
+        select(UsageCount.room_id).distinct()
+        .join(CareRoom, (CareRoom.room_id == UsageCount.room_id)
+              & (CareRoom.account == UsageCount.account))
+        .where(UsageCount.account == tx.account, UsageCount.day >= since,
+               _in_scope(member)))).all())
