@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from zoneinfo import ZoneInfo
 
 from bots.config import Config
 from bots.runtime.bot import Bot
@@ -23,19 +24,26 @@ def _careteam(config: Config) -> Bot:
 
 
 def _with_dashboard(config: Config, bot: Bot) -> Bot:
-    """The care-team bot, with the coordinator dashboard beside its API when `dashboard:` is
+    """The care-team bot counting its patient rooms' usage (always: the dashboard turned on
+    later shows the past), with the coordinator dashboard beside its API when `dashboard:` is
     configured: on its account (its records), reading the checklists through the discharge
-    bot's code and the follow-ups through the follow-up bot's."""
+    bot's code, the follow-ups and the RH30 figures through the follow-up bot's."""
+    from bots.dashboard.usage_records import usage_observer
+
+    bot = replace(bot, observe=usage_observer(ZoneInfo(config.timezone)))
     if config.dashboard is None:
         return bot
     from bots.dashboard.texts import TEXTS as DASHBOARD_TEXTS
     from bots.dashboard.views import dashboard_service
     from bots.discharge.bot import checklist_progress
     from bots.followup.bot import followup_work
+    from bots.followup.figures import figures_reader
+    from bridge.records import mail_counter
 
-    return replace(bot, texts=(*bot.texts, DASHBOARD_TEXTS),
-                   services=[*bot.services, dashboard_service(checklist_progress(config),
-                                                              followup_work(config))])
+    zone = ZoneInfo(config.timezone)
+    return replace(bot, texts=(*bot.texts, DASHBOARD_TEXTS), services=[
+        *bot.services, dashboard_service(checklist_progress(config), followup_work(config),
+                                         figures_reader(zone), mail_counter(zone))])
 
 
 def _discharge(config: Config) -> Bot:

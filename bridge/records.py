@@ -4,13 +4,18 @@ and who may send from a room. Database only, inside the caller's transaction."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from bots.common.identity import IdentityError, validate_ins
 from bots.common.models import COORDINATION, PATIENT, CareRoom
-from bots.runtime.store import Transaction
+from bots.episode.figures import MailCounter
+from bots.runtime.store import Transaction, as_utc
 from bots.runtime.vault import Vault
 from bridge.models import InboundRow, OutboundRow
 from bridge.routing import genuine, tagged
@@ -75,3 +80,26 @@ async def coordination(tx: Transaction, account: str) -> list[str]:
 async def room(tx: Transaction, account: str, room_id: str) -> CareRoom | None:
     return await tx.session.scalar(select(CareRoom).where(
         CareRoom.account == account, CareRoom.room_id == room_id))
+
+
+def mail_counter(zone: ZoneInfo) -> MailCounter:
+    """The mails bridged in and out per room and day, read from the bridge's own rows (for the
+    coordinator dashboard, given by bots/registry.py): in, posted into a room, by day received;
+    out, mails (not receipts) the server accepted, by day sent. Whatever account ran the bridge."""
+    async def count(tx: Transaction, room_ids: AbstractSet[str], first: date, last: date
+                    ) -> list[tuple[str, date, str, int]]:
+        start = datetime.combine(first, time(), zone).astimezone(UTC)
+        end = datetime.combine(last + timedelta(days=1), time(), zone).astimezone(UTC)
+        inbound = (await tx.session.execute(select(InboundRow.room_id, InboundRow.received_at)
+                   .where(InboundRow.state == "posted", InboundRow.received_at >= start,
+                          InboundRow.received_at < end))).all()
+        outbound = (await tx.session.execute(select(OutboundRow.room_id, OutboundRow.sent_at)
+                    .where(OutboundRow.kind == "mail", OutboundRow.state == "sent",
+                           OutboundRow.sent_at >= start, OutboundRow.sent_at < end))).all()
+        found: Counter[tuple[str, date, str]] = Counter()
+        for direction, rows in (("in", inbound), ("out", outbound)):
+            for room_id, at in rows:
+                if room_id in room_ids:
+                    found[(room_id, as_utc(at).astimezone(zone).date(), direction)] += 1
+        return [(room, day, direction, n) for (room, day, direction), n in sorted(found.items())]
+    return count

@@ -17,7 +17,7 @@ def cell(value: str) -> str:
     return f"'{value}" if value.startswith(_FORMULA_START) else value
 
 
-def csv_bytes(columns: Sequence[str], rows: Iterable[Sequence[str | int | None]]) -> bytes:
+def csv_bytes(columns: Sequence[str], rows: Iterable[Sequence[str | int | float | None]]) -> bytes:
     """The table as CSV; every text cell neutralised, None as an empty cell."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")

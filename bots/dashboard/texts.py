@@ -149,6 +149,149 @@ TEXTS: Catalogue = {
     "dash.counts_as.rh30": {"fr": "RH30 (J+{delay})", "en": "RH30 (D+{delay})"},
     "dash.csv": {"fr": "Exporter « {table} » en CSV (sans identité des patients)",
                  "en": "Export “{table}” as CSV (no patient identity)"},
+    "dash.nav.today": {"fr": "Aujourd'hui", "en": "Today"},
+    "dash.nav.indicators": {"fr": "Indicateurs", "en": "Indicators"},
+    "dash.ind.title": {"fr": "Indicateurs", "en": "Indicators"},
+    "dash.ind.intro": {
+        "fr": "Par mois et par service, sur les salons patients dont vous êtes membre (tous ceux "
+              "de l'établissement si vous êtes dans l'équipe d'un salon de coordination).",
+        "en": "By month and ward, over the patient rooms you are a member of (all of the "
+              "records' rooms if you are in a coordination room's team).",
+    },
+    "dash.ind.from": {"fr": "Du mois (AAAA-MM)", "en": "From month (YYYY-MM)"},
+    "dash.ind.to": {"fr": "Au mois (AAAA-MM)", "en": "To month (YYYY-MM)"},
+    "dash.ind.ward": {"fr": "Service", "en": "Ward"},
+    "dash.ind.all_wards": {"fr": "tous les services", "en": "all wards"},
+    "dash.ind.show": {"fr": "Afficher", "en": "Show"},
+    "dash.ind.csv": {"fr": "Télécharger ce tableau (CSV)", "en": "Download this table (CSV)"},
+    "dash.ind.empty": {"fr": "Aucune donnée sur la période.", "en": "No data in the period."},
+    "dash.ind.none": {"fr": "—", "en": "—"},
+    "dash.ind.chart.rh30": {"fr": "RH30 officiel et non programmé par mois de sortie (%)",
+                            "en": "Official and unplanned RH30 by month of discharge (%)"},
+    "dash.ind.chart.usage": {"fr": "Messages et commandes par mois",
+                             "en": "Messages and commands by month"},
+    "dash.ind.chart.alt.rh30": {
+        "fr": "Graphique : RH30 officiel (barres) et non programmé (ligne) par mois ; les "
+              "valeurs sont dans le tableau ci-dessous.",
+        "en": "Chart: official RH30 (bars) and unplanned (line) by month; the values are in "
+              "the table below.",
+    },
+    "dash.ind.chart.alt.usage": {
+        "fr": "Graphique : messages (barres) et commandes (ligne) par mois ; les valeurs sont "
+              "dans le tableau d'usage.",
+        "en": "Chart: messages (bars) and commands (line) by month; the values are in the "
+              "usage table.",
+    },
+    "dash.ind.rh30.title": {"fr": "Réhospitalisations RH7 / RH30", "en": "Readmissions RH7 / RH30"},
+    "dash.ind.rh30.def": {
+        "fr": "Officiel (ATIH/DGOS) : toutes causes, par patient — le premier séjour éligible "
+              "de la période est le séjour index ; sorties par décès, transfert MCO et séances "
+              "exclues. Réhospitalisation comptée si 1 ≤ délai ≤ 7 (RH7) ou ≤ 30 jours (RH30) "
+              "après la sortie. Non programmées : sans celles que l'équipe a signalées "
+              "programmées. Évitables : jugement de l'équipe (HAS 2013) sur la première "
+              "réhospitalisation non programmée, parmi celles jugées. Un taux n'utilise que les "
+              "fenêtres closes : un mois aux fenêtres encore ouvertes est provisoire.",
+        "en": "Official (ATIH/DGOS): all-cause, per patient — the first eligible stay of the "
+              "period is the index stay; discharges by death, transfer to acute care and "
+              "sessions excluded. A readmission counts if 1 ≤ delay ≤ 7 (RH7) or ≤ 30 days "
+              "(RH30) after discharge. Unplanned: without those the team flagged planned. "
+              "Avoidable: the team's judgement (HAS 2013) on the first unplanned readmission, "
+              "among those judged. A rate uses closed windows only: a month with open windows "
+              "is provisional.",
+    },
+    "dash.ind.checklists.title": {"fr": "Checklists de sortie complètes et à l'heure",
+                                  "en": "Discharge checklists complete and on time"},
+    "dash.ind.checklists.def": {
+        "fr": "Parmi les checklists validées (mois de sortie), celles dont chaque item est "
+              "Oui ou NA et dont aucun item non rattrapable à la sortie n'a été renseigné en "
+              "retard (HAS 2015 ; un Non compte comme non fait).",
+        "en": "Among validated checklists (month of discharge), those with every item Yes or "
+              "NA and no item that cannot be remedied at discharge answered late (HAS 2015; a "
+              "No counts as not done).",
+    },
+    "dash.ind.letters.title": {"fr": "Lettres de liaison envoyées à J0",
+                               "en": "Discharge letters sent on the day"},
+    "dash.ind.letters.def": {
+        "fr": "Parmi les sorties validées, celles dont le salon a envoyé par MSSanté, le jour "
+              "de la sortie, un mail avec un document (décret 2016-995). Une lettre remise "
+              "autrement (item coché Oui sans mail) n'est pas encore enregistrée avec sa date : "
+              "elle n'est pas comptée ici.",
+        "en": "Among validated discharges, those whose room sent by MSSanté, on the discharge "
+              "day, a mail with a document (décret 2016-995). A letter handed over otherwise "
+              "(item answered Yes without a mail) is not yet recorded with its date: not "
+              "counted here.",
+    },
+    "dash.ind.steps.title": {"fr": "Étapes du suivi RH30 faites à temps",
+                             "en": "RH30 follow-up steps done on time"},
+    "dash.ind.steps.def": {
+        "fr": "Étapes dont le jour est passé (mois du jour prévu ; hors étapes sautées pendant "
+              "une réhospitalisation et clôture automatique), et celles marquées faites au plus "
+              "tard ce jour-là.",
+        "en": "Steps whose day has come (month of the planned day; not those skipped during a "
+              "readmission nor the automatic closing), and those marked done by that day.",
+    },
+    "dash.ind.usage.title": {"fr": "Usage des salons patients", "en": "Patient room usage"},
+    "dash.ind.usage.def": {
+        "fr": "Salons ouverts dans le mois ; messages et commandes des professionnels (jamais "
+              "leur contenu ; les messages des bots et du pont MSSanté exclus) ; professionnels "
+              "actifs (au moins un message ou une commande) ; délai médian de la première "
+              "réponse humaine : entre un message et le premier message d'une autre personne "
+              "qui le suit (les commandes n'attendent ni ne répondent) ; mails reçus et envoyés "
+              "par le pont MSSanté dans ces salons.",
+        "en": "Rooms opened in the month; professionals' messages and commands (never their "
+              "content; the bots' and the MSSanté bridge's messages left out); active "
+              "professionals (at least one message or command); median time to the first "
+              "human answer: between a message and the first later message from someone else "
+              "(commands neither wait nor answer); mails received and sent by the MSSanté "
+              "bridge in these rooms.",
+    },
+    "dash.ind.professionals.title": {"fr": "Professionnels actifs par rôle et structure",
+                                     "en": "Active professionals by role and structure"},
+    "dash.ind.professionals.def": {
+        "fr": "Personnes ayant envoyé au moins un message ou une commande dans un salon "
+              "patient du mois, par leur rôle dans l'équipe de ce salon (— sans rôle). La "
+              "structure n'est pas encore enregistrée : le serveur de l'identifiant Matrix "
+              "(celui de l'établissement) en tient lieu.",
+        "en": "People who sent at least one message or command in a patient room in the "
+              "month, by their role in that room's team (— without one). The structure is "
+              "not recorded yet: the Matrix ID's server (the establishment's) stands for it.",
+    },
+    "dash.ind.up_to_date.title": {"fr": "Dossiers tenus à jour (30 derniers jours)",
+                                  "en": "Records kept up to date (last 30 days)"},
+    "dash.ind.up_to_date.def": {
+        "fr": "Salons patients ouverts aujourd'hui, et ceux avec au moins un message de "
+              "professionnel dans les 30 derniers jours (cible e-Parcours : « un dossier ouvert "
+              "doit être tenu à jour »). Indépendant de la période choisie.",
+        "en": "Patient rooms open today, and those with at least one professional's message "
+              "in the last 30 days (e-Parcours target: \"a record opened must be kept up to "
+              "date\"). Whatever the period chosen.",
+    },
+    "dash.ind.col.month": {"fr": "Mois", "en": "Month"},
+    "dash.ind.col.ward": {"fr": "Service", "en": "Ward"},
+    "dash.ind.col.index_stays": {"fr": "Séjours index", "en": "Index stays"},
+    "dash.ind.col.rh7": {"fr": "RH7 officiel", "en": "Official RH7"},
+    "dash.ind.col.rh30": {"fr": "RH30 officiel", "en": "Official RH30"},
+    "dash.ind.col.unplanned": {"fr": "RH30 non programmé", "en": "Unplanned RH30"},
+    "dash.ind.col.avoidable": {"fr": "Évitables (jugées)", "en": "Avoidable (judged)"},
+    "dash.ind.col.provisional": {"fr": "Statut", "en": "Status"},
+    "dash.ind.col.validated": {"fr": "Checklists validées", "en": "Validated checklists"},
+    "dash.ind.col.compliant": {"fr": "Complètes et à l'heure", "en": "Complete and on time"},
+    "dash.ind.col.discharges": {"fr": "Sorties validées", "en": "Validated discharges"},
+    "dash.ind.col.letters_j0": {"fr": "Lettre envoyée à J0", "en": "Letter sent on the day"},
+    "dash.ind.col.steps_due": {"fr": "Étapes dues", "en": "Steps due"},
+    "dash.ind.col.steps_on_time": {"fr": "Faites à temps", "en": "Done on time"},
+    "dash.ind.col.opened": {"fr": "Salons ouverts", "en": "Rooms opened"},
+    "dash.ind.col.messages": {"fr": "Messages", "en": "Messages"},
+    "dash.ind.col.commands": {"fr": "Commandes", "en": "Commands"},
+    "dash.ind.col.active": {"fr": "Professionnels actifs", "en": "Active professionals"},
+    "dash.ind.col.median": {"fr": "Délai médian 1re réponse (min)",
+                            "en": "Median first answer (min)"},
+    "dash.ind.col.mails_in": {"fr": "Mails reçus", "en": "Mails in"},
+    "dash.ind.col.mails_out": {"fr": "Mails envoyés", "en": "Mails out"},
+    "dash.ind.col.role": {"fr": "Rôle", "en": "Role"},
+    "dash.ind.col.structure": {"fr": "Structure", "en": "Structure"},
+    "dash.ind.col.open_rooms": {"fr": "Salons patients ouverts", "en": "Open patient rooms"},
+    "dash.ind.col.updated": {"fr": "Mis à jour en 30 jours", "en": "Updated within 30 days"},
     "dash.error.title": {"fr": "Requête refusée", "en": "Request refused"},
     "dash.error.bad_request": {"fr": "Requête invalide : {why}.", "en": "Invalid request: {why}."},
     "dash.error.not_found": {"fr": "Cette page n'existe pas.", "en": "There is no such page."},

@@ -1,6 +1,6 @@
 """The dashboard's web application (aiohttp, Jinja2 autoescaped), on a listener of its own: the
 login form (and the SSO way through the homeserver), the Today page and its CSV, logout, and what
-every answer carries.
+every answer carries (the Indicators page's routes: indicator_views.py).
 
 - Every response: `Cache-Control: no-store` (pages name patients), a CSP that allows only this
   origin's stylesheet and forms (no script at all), no framing, no referrer.
@@ -37,6 +37,7 @@ from bots.common.render import when
 from bots.common.roles import Roles
 from bots.config import DashboardConfig
 from bots.dashboard import records
+from bots.dashboard.indicator_views import IndicatorPages
 from bots.dashboard.login import (
     LoginFailed,
     check_login_token,
@@ -46,6 +47,7 @@ from bots.dashboard.login import (
 )
 from bots.dashboard.session import Lifetime, LoginForms, RateLimit, csrf_token, same
 from bots.dashboard.today import TABLES, Today, patient_lines, today_csv, today_of
+from bots.episode.figures import FiguresReader, MailCounter
 from bots.episode.followup_work import FollowupReader
 from bots.episode.progress import ProgressReader
 from bots.logs import failure
@@ -74,6 +76,8 @@ HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",
 }
+# matplotlib's SVG charts style their shapes inline: allowed in an image, never in the pages.
+SVG_POLICY = "default-src 'none'; style-src 'unsafe-inline'"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -104,9 +108,12 @@ class Dashboard:
 
     def __init__(self, runtime: Runtime, settings: DashboardConfig, roles: Roles,
                  progress: ProgressReader, followup: FollowupReader,
-                 http: aiohttp.ClientSession) -> None:
+                 http: aiohttp.ClientSession, figures: FiguresReader | None = None,
+                 mails: MailCounter | None = None) -> None:
         self.runtime, self.settings, self.progress, self.http = runtime, settings, progress, http
         self.followup, self.zone = followup, ZoneInfo(runtime.config.timezone)
+        self.indicators = IndicatorPages(self, figures, mails, self.zone) \
+            if figures is not None and mails is not None else None
         self.permission = roles.permission(cap.DASHBOARD_VIEW, COORDINATION, PATIENT)
         self.lifetime = Lifetime(timedelta(minutes=settings.idle_minutes),
                                  timedelta(hours=settings.max_hours))
@@ -133,6 +140,8 @@ class Dashboard:
         app.router.add_get("/login/sso", self.sso_start)
         app.router.add_get("/login/sso/back", self.sso_back)
         app.router.add_get("/static/dashboard.css", self.stylesheet)
+        if self.indicators is not None:
+            self.indicators.add_routes(app.router)
         return app
 
     # --- what every answer goes through ----------------------------------------------------
@@ -155,6 +164,8 @@ class Dashboard:
                                                       "failure": failure(exc)})
             response = self._error(request, 500, "dash.error.internal")
         response.headers.update(HEADERS)
+        if response.content_type == "image/svg+xml":
+            response.headers["Content-Security-Policy"] = SVG_POLICY
         if self.settings.secure_cookies:
             response.headers["Strict-Transport-Security"] = "max-age=31536000"
         return response
@@ -407,8 +418,9 @@ class Dashboard:
                             content_type="text/css")
 
 
-def dashboard_service(progress: ProgressReader,
-                      followup: FollowupReader) -> Callable[[Runtime], Awaitable[None]]:
+def dashboard_service(progress: ProgressReader, followup: FollowupReader,
+                      figures: FiguresReader | None = None, mails: MailCounter | None = None,
+                      ) -> Callable[[Runtime], Awaitable[None]]:
     """The dashboard as a runtime service of the care-team bot's account (its records, its
     database), listening until cancelled."""
     async def serve(runtime: Runtime) -> None:
@@ -416,7 +428,8 @@ def dashboard_service(progress: ProgressReader,
         assert settings is not None
         roles = Roles.load(runtime.config.careteam.roles_file)
         async with aiohttp.ClientSession() as http:
-            dashboard = Dashboard(runtime, settings, roles, progress, followup, http)
+            dashboard = Dashboard(runtime, settings, roles, progress, followup, http, figures,
+                                  mails)
             runner = web.AppRunner(dashboard.app(), access_log=None)
             await runner.setup()
             await web.TCPSite(runner, settings.host, settings.port).start()

@@ -4,7 +4,8 @@ their returns for the indicator. Database only, inside the caller's transaction.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -90,13 +91,15 @@ async def indicator_data(tx: Transaction) -> tuple[list[tuple[IndexStay, str]], 
             [as_return(refs[e.plan_id][0], e, refs[e.plan_id][1]) for e in found])
 
 
-async def compliance_data(tx: Transaction) -> list[tuple[str | None, date, bool]]:
+async def compliance_data(tx: Transaction, with_ref: bool = False) -> list[tuple[Any, ...]]:
     """(ward, discharge day, complete and on time) of each validated checklist of this
-    account."""
+    account; with its room's reference last when `with_ref` (the dashboard's scope)."""
     rows = (await tx.session.execute(select(
-        Handover.ward, Handover.discharged_on, Handover.compliant).where(
+        Handover.ward, Handover.discharged_on, Handover.compliant, CareRoom.ref)
+        .join(CareRoom, CareRoom.id == Handover.care_room_id).where(
         Handover.account == tx.account, Handover.compliant.is_not(None)))).all()
-    return [(ward, day, bool(ok)) for ward, day, ok in rows]
+    return [(ward, day, bool(ok), ref) if with_ref else (ward, day, bool(ok))
+            for ward, day, ok, ref in rows]
 
 
 class FollowupWorkReader:

@@ -115,6 +115,18 @@ class ReactionContext(Answering):
         return self.reacts_to
 
 
+@dataclass(frozen=True)
+class Seen:
+    """A room message the runtime saw in a sync, as usage counts need it: who, when, whether
+    it was one of this account's commands. Never its content."""
+
+    room_id: str
+    event_id: str
+    sender: str
+    ts: int  # origin_server_ts, milliseconds
+    command: bool
+
+
 JobHandler = Callable[[JobContext], Awaitable[None]]
 JoinHandler = Callable[[JoinContext], Awaitable[None]]
 ReactionHandler = Callable[[ReactionContext], Awaitable[None]]
@@ -123,6 +135,9 @@ InviteFilter = Callable[[Transaction, str, str], Awaitable[bool]]
 # Fills in what the runtime cannot know (the caller's role, the kind of room), in the command's
 # transaction, before its permission is checked.
 CallerResolver = Callable[[Transaction, Caller], Awaitable[Caller]]
+# Records what a sync's room messages were (usage aggregates), in its own transaction; its
+# failure is logged and never holds up the commands.
+Observer = Callable[[Transaction, list[Seen]], Awaitable[None]]
 # Long-running tasks started once the runtime is ready (workers, an HTTP API); cancelled at stop.
 Service = Callable[["Runtime"], Awaitable[None]]
 # An endpoint a bot adds to the provisioning API (served by the care-team bot, which gives the
@@ -149,6 +164,7 @@ class Bot:
     clear_reactions: bool = False
     # Works in rooms another bot runs (the MSSanté bridge): only its own commands are answered.
     companion: bool = False
+    observe: Observer | None = None
     # Sets the bot's own gauges from the database before each /metrics scrape
     # (bots/monitoring.py), given the process's accounts that run it.
     gauges: Callable[[Store, list[str]], Awaitable[None]] | None = None

@@ -28,6 +28,7 @@ from nio import (
     MessageDirection,
     ReactionEvent,
     RoomMemberEvent,
+    RoomMessage,
     RoomMessagesResponse,
     RoomMessageText,
     SyncError,
@@ -39,7 +40,7 @@ from bots.config import AccountConfig, Config
 from bots.runtime import i18n, pins
 from bots.runtime.account import AccountFolder
 from bots.runtime.backoff import Backoff
-from bots.runtime.bot import Bot, CommandContext, JoinContext, ReactionContext, Service
+from bots.runtime.bot import Bot, CommandContext, JoinContext, ReactionContext, Seen, Service
 from bots.runtime.builtin import builtin_commands
 from bots.runtime.client import Client
 from bots.runtime.commands import Caller, CommandSet, Invocation, Rejection, command_text
@@ -313,6 +314,7 @@ class Runtime:
         self.trust.invalidate(resp.device_list.left)
         events: list[dict[str, Any]] = []
         undecryptable: set[str] = set()
+        seen: list[Seen] = []
         for room_id, info in resp.rooms.join.items():
             timeline = list(info.timeline.events)
             if info.timeline.limited and self._last_sync_at and info.timeline.prev_batch \
@@ -320,6 +322,9 @@ class Runtime:
                 timeline = await self._backfill(room_id, info.timeline.prev_batch) + timeline
             for ev in timeline:
                 self._collect(room_id, ev, events, undecryptable)
+                if (message := self._seen(room_id, ev)) is not None:
+                    seen.append(message)
+        await self._observe(seen)
         if events:
             try:  # bounded: a creation stuck on the network must not stop the bot
                 await asyncio.wait_for(self._no_room_in_creation.wait(), CREATION_WAIT)
@@ -376,6 +381,35 @@ class Runtime:
             undecryptable.add(ev.event_id)
         elif self._wanted(ev):
             events.append(self._normalize(room_id, ev))
+
+    def _seen(self, room_id: str, ev: Event) -> Seen | None:
+        """A decrypted room message from someone else than the deployment's own accounts (an
+        edit is not a new message), for the usage counts; its content is only parsed as a
+        command would be."""
+        if not isinstance(ev, RoomMessage) or ev.sender == self.user_id \
+                or ev.sender in self.companions:
+            return None
+        content = ev.source.get("content", {})
+        relation = content.get("m.relates_to")
+        if isinstance(relation, dict) and relation.get("rel_type") == "m.replace":
+            return None
+        return Seen(room_id, ev.event_id, ev.sender, ev.server_timestamp,
+                    isinstance(ev, RoomMessageText) and self._is_command(content))
+
+    async def _observe(self, seen: list[Seen]) -> None:
+        """Hands the sync's messages to the bots that count them; a failure is logged, never
+        raised (the counts are not worth a stuck sync). A replayed sync hands them again: the
+        observer's own records make that harmless."""
+        if not seen:
+            return
+        for bot in self.bots:
+            if bot.observe is None:
+                continue
+            try:
+                async with self.transaction() as tx:
+                    await bot.observe(tx, seen)
+            except Exception:
+                log.exception("usage observer failed", extra={"bot": bot.name})
 
     def _wanted(self, ev: Event) -> bool:
         """An event some handler is for: a command, a join, a reaction."""

@@ -1,0 +1,226 @@
+"""The coordinator dashboard's pages with 20,000 patient rooms: Today and Indicators rendered,
+against a plain SQL count of the same rows.
+
+    python -m bench.dashboard [--rooms 20000] [--mine 200] [--n 50] [--doc docs/PERFORMANCE.md]
+
+No homeserver: a fresh SQLite file migrated to head, `--rooms` patient rooms (identity sealed,
+as the care-team bot stores them) in four wards, a coordinator in the team of `--mine` of them
+and of the coordination room (so Indicators covers every room), a year of usage aggregates
+(12 day-and-sender rows and 3 answers per room), and a follow-up plan with 5 steps for a quarter
+of the rooms. Each page is its reads plus the template rendered, as the dashboard does for a
+request (bots/dashboard/today.py, indicator_data.py, indicators.py); the baseline counts the
+rows each page reads with one bare sqlite3 query, in the same run. Prints p50/p99 of both and
+their ratio; `--doc` writes them to a section of the performance page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from bench.lib import report
+from bots.common.identity import make_identity
+from bots.common.models import COORDINATION, PATIENT, CareRoom, TeamMember
+from bots.common.records import PatientFile
+from bots.dashboard.indicator_data import inputs
+from bots.dashboard.indicators import months_back, tables
+from bots.dashboard.models import UsageAnswer, UsageCount
+from bots.dashboard.texts import TEXTS as DASHBOARD_TEXTS
+from bots.dashboard.today import patient_lines
+from bots.dashboard.views import render
+from bots.discharge.records import ChecklistProgress
+from bots.discharge.template import load_templates
+from bots.followup.figures import figures_reader
+from bots.followup.models import FollowupPlan, FollowupStep
+from bots.runtime import i18n
+from bots.runtime.store import Store, migrate
+from bots.runtime.vault import Vault
+from bridge.records import mail_counter
+
+ACCOUNT, COORD, SERVER = "@bot:bench", "@coord:bench", "bench"
+PARIS = ZoneInfo("Europe/Paris")
+TODAY = date(2026, 12, 5)
+WARDS = ("Cardiologie", "Gériatrie", "Médecine interne", "Pneumologie")
+HEADING = "## Coordinator dashboard: Today and Indicators with 20,000 patient rooms"
+
+
+def _letters(i: int) -> str:
+    """A name for room i (names take letters only)."""
+    return "".join(chr(ord("A") + int(d)) for d in str(i))
+
+
+async def fill(store: Store, rooms: int, mine: int) -> None:
+    rng = random.Random(18)
+    now = datetime(2026, 12, 5, 8, tzinfo=UTC)
+    async with store.transaction(ACCOUNT) as tx:
+        coordination = CareRoom(account=ACCOUNT, kind=COORDINATION, room_id="!coord:bench",
+                                status="open", sealed=b"", language="fr", created_at=now)
+        tx.session.add(coordination)
+        await tx.session.flush()
+        tx.session.add(TeamMember(care_room_id=coordination.id, user_id=COORD, role="DAC",
+                                  desired="present", applied=True, language="fr",
+                                  updated_at=now))
+    for start in range(0, rooms, 1000):
+        async with store.transaction(ACCOUNT) as tx:
+            batch = []
+            for i in range(start, min(rooms, start + 1000)):
+                ref, opened = f"P-{i:06d}", now - timedelta(days=rng.randrange(365))
+                identity = make_identity(f"NOM {_letters(i)}", "Prénom", date(1940, 1, 1) + timedelta(
+                    days=i % 20000), "F")
+                room = CareRoom(account=ACCOUNT, kind=PATIENT, room_id=f"!p{i}:bench", ref=ref,
+                                status="open" if i % 3 else "closed", ward=WARDS[i % 4],
+                                language="fr", created_at=opened, opened_at=opened,
+                                sealed=PatientFile(identity, opened.date()).seal(
+                                    tx, CareRoom.bind("sealed", ACCOUNT, ref)))
+                batch.append(room)
+            tx.session.add_all(batch)
+            await tx.session.flush()
+            for i, room in zip(range(start, start + len(batch)), batch, strict=True):
+                team = [("@ide:bench", "IDE"), (f"@mt{i % 50}:ville", "MT")]
+                if i < mine:
+                    team.append((COORD, "DAC"))
+                tx.session.add_all(TeamMember(care_room_id=room.id, user_id=user, role=role,
+                                              desired="present", applied=True, language="fr",
+                                              updated_at=now) for user, role in team)
+                for k in range(12):  # one a month: the keys stay distinct
+                    day = TODAY - timedelta(days=30 * k + rng.randrange(30))
+                    tx.session.add(UsageCount(account=ACCOUNT, room_id=room.room_id, day=day,
+                                              sender=team[k % 2][0] if k % 3 else f"@x{k}:b",
+                                              messages=rng.randrange(1, 9),
+                                              commands=rng.randrange(3)))
+                for k in range(3):
+                    tx.session.add(UsageAnswer(
+                        account=ACCOUNT, event_id=f"$a{i}-{k}", room_id=room.room_id,
+                        day=TODAY - timedelta(days=rng.randrange(365)),
+                        seconds=rng.uniform(30, 7200)))
+                if i % 4 == 0:
+                    discharged = TODAY - timedelta(days=rng.randrange(365))
+                    plan = FollowupPlan(account=ACCOUNT, care_room_id=room.id,
+                                        room_id=room.room_id, schedule="rh30-standard",
+                                        status="closed", discharged_on=discharged, risk="high",
+                                        conditions="", ward=room.ward, language="fr",
+                                        started_by=COORD, created_at=now)
+                    tx.session.add(plan)
+                    await tx.session.flush()
+                    tx.session.add_all(FollowupStep(
+                        plan_id=plan.id, step=s, day=discharged + timedelta(days=2 * s + 1),
+                        state="done" if s % 2 else "posted", note=b"",
+                        at=now if s % 2 else None) for s in range(5))
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def pages(store: Store, n: int) -> tuple[list[float], list[float], int, int]:
+    i18n.register(DASHBOARD_TEXTS)  # as the care-team runtime does
+    progress = ChecklistProgress(load_templates(), PARIS)
+    figures, mails = figures_reader(PARIS), mail_counter(PARIS)
+    months = months_back(TODAY, 12)
+    today_ms, indicators_ms = [], []
+    lines = rows = 0
+    for _ in range(n):
+        started = time.perf_counter()
+        async with store.reading(ACCOUNT) as tx:
+            found = await patient_lines(tx, COORD, progress, None, datetime.now(UTC))
+        render("today.html", "fr", user=COORD, csrf="x", lines=found)
+        today_ms.append(1000 * (time.perf_counter() - started))
+        started = time.perf_counter()
+        async with store.reading(ACCOUNT) as tx:
+            data = await inputs(tx, COORD, months, TODAY, PARIS, figures, mails)
+        shown = tables(data, "fr")
+        render("indicators.html", "fr", user=COORD, csrf="x", tables=shown,
+               wanted=type("F", (), {"months": months, "ward": None})(), wards=list(WARDS),
+               query="", charts=["rh30", "usage"])
+        indicators_ms.append(1000 * (time.perf_counter() - started))
+        lines, rows = len(found), len(data.activity)
+    return today_ms, indicators_ms, lines, rows
+
+
+def baseline(path: Path, n: int) -> tuple[list[float], list[float]]:
+    """The same rows counted with one plain query each (what the pages read, no more)."""
+    db = sqlite3.connect(path)
+    today_ms, indicators_ms = [], []
+    first = f"{months_back(TODAY, 12)[0]}-01"
+    for _ in range(n):
+        started = time.perf_counter()
+        db.execute("SELECT count(*) FROM care_rooms r JOIN care_team m ON m.care_room_id = r.id "
+                   "WHERE r.account = ? AND r.kind = 'patient' AND r.status = 'open' "
+                   "AND m.user_id = ? AND m.desired = 'present'", (ACCOUNT, COORD)).fetchall()
+        today_ms.append(1000 * (time.perf_counter() - started))
+        started = time.perf_counter()
+        db.execute("SELECT count(*), sum(messages), sum(commands) FROM usage_counts "
+                   "WHERE account = ? AND day >= ?", (ACCOUNT, first)).fetchall()
+        indicators_ms.append(1000 * (time.perf_counter() - started))
+    db.close()
+    return today_ms, indicators_ms
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = report.arguments("dashboard", __doc__)
+    parser.add_argument("--rooms", type=int, default=20000, help="patient rooms (20000)")
+    parser.add_argument("--mine", type=int, default=200,
+                        help="rooms whose team has the coordinator (200)")
+    parser.add_argument("--n", type=int, default=50, help="renders of each page (50)")
+    parser.add_argument("--doc", type=Path, help="write the figures to this page's section")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="liaison-bench-dashboard-") as tmp:
+        path = Path(tmp) / "bots.db"
+        url = f"sqlite:///{path}"
+        migrate(url)
+        store = Store(url, Vault([Vault.new_key()]))
+
+        async def run() -> tuple[list[float], list[float], int, int]:
+            try:
+                started = time.perf_counter()
+                await fill(store, args.rooms, args.mine)
+                print(f"filled {args.rooms} rooms in {time.perf_counter() - started:.1f} s")
+                await pages(store, 3)  # warm-up: templates compiled, caches filled
+                return await pages(store, args.n)
+            finally:
+                await store.close()
+
+        today, indicators, lines, rows = asyncio.run(run())
+        base_today, base_indicators = baseline(path, args.n)
+    table = ["| page | rows read | p50 ms | p99 ms | baseline p50 ms | baseline p99 ms | "
+             "p50 / baseline |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for name, found, base, read in (("Today", today, base_today, f"{lines} rooms"),
+                                    ("Indicators", indicators, base_indicators,
+                                     f"{args.rooms} rooms ({rows} month-ward-sender sums)")):
+        p50, base50 = statistics.median(found), statistics.median(base)
+        table.append(f"| {name} | {read} | {p50:.1f} | {percentile(found, 0.99):.1f} | "
+                     f"{base50:.2f} | {percentile(base, 0.99):.2f} | {p50 / base50:.0f}× |")
+    print("\n".join(table))
+    if args.doc:
+        versions = report.versions(None)
+        section = "\n".join([
+            HEADING, "",
+            f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with `python -m bench.dashboard "
+            f"{' '.join(report.shown_argv())}` (n={args.n} renders of each page).", "",
+            f"- Machine: {report.machine()}.",
+            f"- Versions: Python {versions['python']}, SQLAlchemy {versions['SQLAlchemy']}, "
+            f"aiosqlite {versions['aiosqlite']}; code {versions.get('code', '?')}.",
+            f"- Data: {args.rooms} patient rooms (identity sealed), 4 wards, a third closed; the "
+            f"coordinator in the team of {args.mine} and of the coordination room (Indicators "
+            f"covers every room); 12 usage rows and 3 first answers per room over a year; a "
+            f"follow-up plan with 5 steps for a quarter of the rooms.",
+            "- A page = its reads in one read-only transaction + the template rendered, without "
+            "HTTP (the charts are separate requests). Baseline: one bare sqlite3 count of the "
+            "rows the page reads (Today: the coordinator's open rooms; Indicators: the year's "
+            "usage rows).", "", *table, "",
+            report.rerun("dashboard", "not in the default run"), ""])
+        report.write_doc(args.doc, section, HEADING)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
