@@ -5,16 +5,20 @@ ward's team, whose members read the identity card; the discharge then starts the
 admission on day 12 records the readmission, alerts the room and counts in `!rh30 stats`; a
 resent message changes nothing; an unknown ward is listed in the coordination room, and a
 ward whose team the homeserver does not know is told there. Then the identity update, the
-cancelled discharge and the merge, as the team's E2EE clients read them."""
+cancelled discharge and the merge, as the team's E2EE clients read them; and the admission and
+discharge as FHIR Bundles posted to the provisioning API."""
 
 from __future__ import annotations
 
 import asyncio
+import copy
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
+import aiohttp
 from sqlalchemy import select
 
 from bots.adt.inbox import take
@@ -28,6 +32,7 @@ from bots.runtime.runtime import Runtime
 from tests.adt_samples import message
 from tests.careteam_helpers import care_setup, welcomed
 from tests.discharge_helpers import today
+from tests.test_adt_fhir import INS, bundle
 
 
 async def until(check: Callable[[], Awaitable[Any]], timeout: float = 30) -> Any:
@@ -191,3 +196,68 @@ async def test_identity_update_cancelled_discharge_and_merge_from_the_feed(make_
 async def _other_room(s: Stack, known: str) -> str | None:
     found = await s.room_id()
     return found if found != known else None
+
+
+async def test_fhir_bundles_through_the_api_open_the_room_then_discharge(make_bot, make_clinician):
+    """POST /api/v1/fhir on the real API (its token, its errors): the admission Bundle is
+    stored and applied like the feed's A01 (the room opened with the ward's team, the identity
+    card readable), the same Bundle again changes nothing, refusals never echo identity, and the
+    discharge Bundle starts the follow-up."""
+    idec = await make_clinician()
+    setup = await care_setup(make_bot, make_clinician, bots=("careteam", "followup", "adt"))
+    wards = {"CARDIO": WardConfig("Cardiologie", ((idec.user_id, "IDEC"),),
+                                  setup.coordination_room)}
+    await setup.bot.stop()
+    setup.bot.config = replace(setup.bot.config, adt_wards=wards)
+    runtime = await setup.bot.start()
+
+    async def api_up() -> bool:  # the API is a service of the restarted runtime
+        try:
+            return (await setup.call("GET", "/api/v1/patients/P-0000-00000"))[0] == 404
+        except aiohttp.ClientConnectionError:
+            return False
+
+    await until(api_up)
+    d0 = today() - timedelta(days=2)
+    start = f"{d0 - timedelta(days=3)}T10:30:00+01:00"
+    admission = bundle(start=start)
+
+    status, body = await setup.call("POST", "/api/v1/fhir", admission, token="wrong" * 8)
+    assert (status, body["error"]["code"]) == (401, "unauthorized")
+    bad = copy.deepcopy(admission)
+    bad["entry"][0]["resource"]["identifier"][0]["value"] = INS[:13] + "00"
+    status, body = await setup.call("POST", "/api/v1/fhir", bad)
+    assert (status, body["error"]["code"]) == (400, "ins_key")
+    assert body["error"]["details"][0]["path"] == "/entry/0/resource/identifier"
+    bad["entry"][0]["resource"]["birthDate"] = "DUPONT-1948"
+    status, body = await setup.call("POST", "/api/v1/fhir", bad)
+    assert (status, body["error"]["code"]) == (400, "invalid_fhir")
+    assert "DUPONT" not in json.dumps(body) and INS[:13] not in json.dumps(body)
+
+    status, body = await setup.call("POST", "/api/v1/fhir", admission)
+    assert (status, body) == (201, {"id": "urn:oid:1.2.250.1.999.1.2|MVT-1", "event": "A01",
+                                    "created": True})
+    status, body = await setup.call("POST", "/api/v1/fhir", admission)
+    assert (status, body["created"]) == (200, False)
+
+    async def room_id() -> str | None:
+        async with runtime.transaction() as tx:
+            return await tx.session.scalar(select(CareRoom.room_id).where(
+                CareRoom.kind == PATIENT, CareRoom.status == "open"))
+
+    room = await until(room_id)
+    welcome = await welcomed(idec, room)
+    assert welcome.decrypted and "DUPONT" in welcome.body and "Cardiologie" in welcome.body
+
+    discharge = bundle(status="finished", start=start, end=str(d0), disposition="home")
+    discharge["identifier"]["value"] = "MVT-2"
+    status, body = await setup.call("POST", "/api/v1/fhir", discharge)
+    assert (status, body["event"]) == (201, "A03")
+    plan = await idec.wait_for(lambda r, e: r == room and "Suivi RH30" in getattr(e, "body", "")
+                               and f"sortie le {d0:%d/%m/%Y}" in e.body)
+    assert plan.decrypted
+    async with runtime.transaction() as tx:
+        rows = (await tx.session.scalars(select(AdtMessage))).all()
+    assert sorted((r.sender, r.control_id, r.state) for r in rows) == [
+        ("FHIR^API", "urn:oid:1.2.250.1.999.1.2|MVT-1", "applied"),
+        ("FHIR^API", "urn:oid:1.2.250.1.999.1.2|MVT-2", "applied")]
