@@ -29,10 +29,9 @@ from bots.devstack.clinician import Clinician
 from bots.devstack.patients import ins_for
 from bots.followup.models import FollowupPlan
 from bots.runtime.runtime import Runtime
-from tests.adt_samples import message
-from tests.careteam_helpers import care_setup, welcomed
+from tests.adt_samples import bundle, message
+from tests.careteam_helpers import INS, care_setup, welcomed
 from tests.discharge_helpers import today
-from tests.test_adt_fhir import INS, bundle
 
 
 async def until(check: Callable[[], Awaitable[Any]], timeout: float = 30) -> Any:

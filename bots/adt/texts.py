@@ -28,8 +28,8 @@ TEXTS: Catalogue = {
     "adt.ins_key": {"fr": "INS invalide dans {field} : la clé de contrôle ne correspond pas.",
                     "en": "Invalid INS in {field}: the control key does not match."},
     "adt.ins_mismatch": {
-        "fr": "L'INS de {field} ne correspond pas au sexe ou à la date de naissance (PID-7, PID-8).",
-        "en": "The INS in {field} does not match the sex or birth date (PID-7, PID-8)."},
+        "fr": "L'INS de {field} ne correspond pas au sexe ou à la date de naissance.",
+        "en": "The INS in {field} does not match the sex or birth date."},
     "adt.bad_identity": {"fr": "Trait d'identité inutilisable dans {field}.",
                          "en": "Unusable identity trait in {field}."},
     "adt.bad_date": {"fr": "Date invalide dans {field}.", "en": "Invalid date in {field}."},
