@@ -11,6 +11,7 @@ import secrets
 import shlex
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,13 @@ from bots.devstack.homeserver import (
     register_with_shared_secret,
 )
 from bots.runtime.vault import Vault
-from bots.synapseconf import TOPOLOGIES, SynapseSettings, default_ports, render
+from bots.synapseconf import (
+    TOPOLOGIES,
+    DashboardRoute,
+    SynapseSettings,
+    default_ports,
+    render,
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -68,6 +75,13 @@ def _parser() -> argparse.ArgumentParser:
     conf.add_argument("--bot", action="append", default=[], metavar="USER_ID",
                       help="a bot account (repeat; `*` allowed): the policy module lets only "
                       "these name patient rooms (server-config/conf.d/policy.yaml.tmpl)")
+    conf.add_argument("--dashboard-config", type=Path, metavar="LIAISON_YAML", help="workers: "
+                      "the bots' configuration; with a dashboard section, nginx serves the "
+                      "dashboard on its public_url's host (https), proxied to its listen port")
+    conf.add_argument("--dashboard-upstream-host", default="127.0.0.1",
+                      help="where nginx reaches the bots process's dashboard (compose: bots)")
+    conf.add_argument("--dashboard-resolver", default="127.0.0.11", help="DNS server nginx "
+                      "resolves that host with, per request (default: Docker's)")
     _backend_options(conf, database_default="")
 
     reg = sub.add_parser("register", help="create an account on the dev homeserver")
@@ -159,8 +173,14 @@ def _synapse_config(args: argparse.Namespace) -> int:
         bind_address=args.bind_address, upstream_host=args.upstream_host,
         data_dir=args.data_dir, bots=tuple(args.bot))
     try:
+        if args.dashboard_config is not None:
+            import yaml
+
+            settings = replace(settings, dashboard=DashboardRoute.from_bots_config(
+                yaml.safe_load(args.dashboard_config.read_text()) or {},
+                args.dashboard_upstream_host, args.dashboard_resolver))
         processes = render(settings, args.out)
-    except ValueError as exc:
+    except (ValueError, OSError) as exc:
         print(f"liaison: {exc}", file=sys.stderr)
         return 2
     for process in processes:
