@@ -162,7 +162,8 @@ async def test_dev_stack_with_mail_runs_the_bridge_on_local_mail_servers():
     data_dir = Path(tempfile.mkdtemp(prefix="liaison-up-mail-"))
     data_dir.chmod(0o755)
     up = [*LIAISON, "up", "--mail", "--data-dir", str(data_dir), "--port", str(free_port()),
-          "--api-port", str(free_port()), "--dashboard-port", str(free_port())]
+          "--api-port", str(free_port()), "--dashboard-port", str(free_port()),
+          "--adt-port", str(free_port()), "--adt-metrics-port", str(free_port())]
     proc = subprocess.Popen(up, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         report = await wait_up(data_dir, proc)  # every account cross-signed: the bridge too
