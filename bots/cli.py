@@ -11,6 +11,7 @@ import secrets
 import shlex
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from bots import backup, logs, pyversion
 from bots import config as config_mod
 from bots.backup import BackupError
 from bots.devstack import stack as devstack
+from bots.devstack.adt_send import SAMPLES, sample, send
 from bots.devstack.homeserver import (
     DEFAULT_DATABASE_URL,
     DevHomeserver,
@@ -25,7 +27,13 @@ from bots.devstack.homeserver import (
     register_with_shared_secret,
 )
 from bots.runtime.vault import Vault
-from bots.synapseconf import TOPOLOGIES, SynapseSettings, default_ports, render
+from bots.synapseconf import (
+    TOPOLOGIES,
+    DashboardRoute,
+    SynapseSettings,
+    default_ports,
+    render,
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -38,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--api-port", type=int, help="provisioning API port (default: port + 2)")
     up.add_argument("--dashboard-port", type=int,
                     help="coordinator dashboard port (default: port + 3)")
+    up.add_argument("--adt-port", type=int, help="ADT intake's MLLP port (default: port + 4)")
+    up.add_argument("--adt-metrics-port", type=int,
+                    help="ADT intake's /health and /metrics port (default: port + 5)")
     up.add_argument("--mail", action="store_true", help="also the MSSanté bridge, on a local "
                     "Dovecot and Postfix (root; `make mail-packages` installs them)")
     up.add_argument("--workers", action="store_true", help="the production topology: Synapse's "
@@ -64,6 +75,13 @@ def _parser() -> argparse.ArgumentParser:
     conf.add_argument("--bot", action="append", default=[], metavar="USER_ID",
                       help="a bot account (repeat; `*` allowed): the policy module lets only "
                       "these name patient rooms (server-config/conf.d/policy.yaml.tmpl)")
+    conf.add_argument("--dashboard-config", type=Path, metavar="LIAISON_YAML", help="workers: "
+                      "the bots' configuration; with a dashboard section, nginx serves the "
+                      "dashboard on its public_url's host (https), proxied to its listen port")
+    conf.add_argument("--dashboard-upstream-host", default="127.0.0.1",
+                      help="where nginx reaches the bots process's dashboard (compose: bots)")
+    conf.add_argument("--dashboard-resolver", default="127.0.0.11", help="DNS server nginx "
+                      "resolves that host with, per request (default: Docker's)")
     _backend_options(conf, database_default="")
 
     reg = sub.add_parser("register", help="create an account on the dev homeserver")
@@ -88,6 +106,14 @@ def _parser() -> argparse.ArgumentParser:
     adt = sub.add_parser("adt", help="run the ADT intake: HL7 admissions and discharges over "
                          "MLLP, stored for the bots (the adt: section), its own process")
     adt.add_argument("--config", type=Path, required=True)
+
+    send = sub.add_parser("adt-send", help="send a sample ADT message to the dev stack's intake "
+                          "over MLLP and print the ACK")
+    send.add_argument("--sample", required=True, choices=sorted(SAMPLES))
+    send.add_argument("--ward", default=devstack.DEV_WARD, help="PV1-3.1 (default: the dev ward)")
+    send.add_argument("--patient", type=int, metavar="N", help="made-up patient N instead of "
+                      "the samples' DUPONT Marie")
+    send.add_argument("--data-dir", type=Path, default=Path("var"))
 
     sub.add_parser("keygen", help="print a new data encryption key (for data_keys)")
 
@@ -147,8 +173,14 @@ def _synapse_config(args: argparse.Namespace) -> int:
         bind_address=args.bind_address, upstream_host=args.upstream_host,
         data_dir=args.data_dir, bots=tuple(args.bot))
     try:
+        if args.dashboard_config is not None:
+            import yaml
+
+            settings = replace(settings, dashboard=DashboardRoute.from_bots_config(
+                yaml.safe_load(args.dashboard_config.read_text()) or {},
+                args.dashboard_upstream_host, args.dashboard_resolver))
         processes = render(settings, args.out)
-    except ValueError as exc:
+    except (ValueError, OSError) as exc:
         print(f"liaison: {exc}", file=sys.stderr)
         return 2
     for process in processes:
@@ -163,9 +195,11 @@ def main(argv: list[str] | None = None) -> int:
             logs.setup("INFO")
             backend = devstack.Backend(args.database_url, args.redis_host, args.redis_port) \
                 if args.workers else None
-            return asyncio.run(devstack.up(args.data_dir, args.port,
-                                           args.api_port or args.port + 2,
-                                           args.dashboard_port or args.port + 3, mail=args.mail,
+            ports = devstack.DevPorts(api=args.api_port or args.port + 2,
+                                      dashboard=args.dashboard_port or args.port + 3,
+                                      adt=args.adt_port or args.port + 4,
+                                      adt_metrics=args.adt_metrics_port or args.port + 5)
+            return asyncio.run(devstack.up(args.data_dir, args.port, ports, mail=args.mail,
                                            workers=backend))
         if args.command == "synapse-config":
             return _synapse_config(args)
@@ -177,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_bots(args.config, bridge=args.command == "bridge"))
         if args.command == "adt":
             return asyncio.run(_adt(args.config))
+        if args.command == "adt-send":
+            return asyncio.run(_adt_send(args))
         if args.command == "keygen":
             print(Vault.new_key())
             return 0
@@ -246,16 +282,21 @@ async def _invite_to_coordination(state: dict[str, Any], user_id: str, role: str
     import yaml
 
     token = yaml.safe_load(Path(state["config"]).read_text())["careteam"]["api"]["token"]
+    status, body = 0, {"error": {"message": f"no answer from {state['api_url']}"}}
     async with aiohttp.ClientSession() as http:
-        for _ in range(30):  # the bot may still be creating the room right after `up`
-            async with http.post(f"{state['api_url']}/api/v1/coordination/members",
-                                 json={"user_id": user_id, "role": role.upper()},
-                                 headers={"Authorization": f"Bearer {token}"}) as resp:
-                body = await resp.json()
-            if resp.status != 503:
-                break
+        for _ in range(30):  # right after `up`: the API may not listen yet, nor the room exist
+            try:
+                async with http.post(f"{state['api_url']}/api/v1/coordination/members",
+                                     json={"user_id": user_id, "role": role.upper()},
+                                     headers={"Authorization": f"Bearer {token}"}) as resp:
+                    status, body = resp.status, await resp.json()
+            except aiohttp.ClientConnectorError:
+                pass
+            else:
+                if status != 503:
+                    break
             await asyncio.sleep(1)
-    if resp.status != 200:
+    if status != 200:
         print(f"liaison: {body['error']['message']}", file=sys.stderr)
         return 1
     print(f"Invited to the coordination room {body['room_id']} as {body['role']}.")
@@ -282,6 +323,24 @@ def _backup_or_restore(args: argparse.Namespace) -> int:
         print("Start Synapse, then the bots: same bot devices, same rooms.")
     print(backup.KEYS_WARNING, file=sys.stderr)
     return 0
+
+
+async def _adt_send(args: argparse.Namespace) -> int:
+    state = _stack(args.data_dir)
+    if state is None or "adt_address" not in state:
+        print(f"liaison: the dev stack is not running (no {devstack.stack_file(args.data_dir)});"
+              " start it with `liaison up`", file=sys.stderr)
+        return 1
+    host, port = state["adt_address"].rsplit(":", 1)
+    raw = sample(args.sample, ward=args.ward, patient_number=args.patient)
+    try:
+        ack = await send(host, int(port), raw)
+    except (OSError, TimeoutError) as exc:
+        print(f"liaison: no ACK from the intake at {state['adt_address']}: {exc!r}",
+              file=sys.stderr)
+        return 1
+    print(str(ack).replace("\r", "\n"))
+    return 0 if str(ack.segment("MSA")[1]) == "AA" else 1
 
 
 async def _status(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ import string
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import yaml
@@ -94,6 +95,36 @@ class SynapseSettings:
     max_upload_size: str = "50M"
     bots: tuple[str, ...] = ()  # accounts the policy module lets name patient rooms (* allowed)
     psc: PscLogin | None = None  # Pro Santé Connect login (Synapse's SSO), off without it
+    dashboard: DashboardRoute | None = None  # workers: nginx serves the dashboard too
+
+
+@dataclass(frozen=True)
+class DashboardRoute:
+    """The coordinator dashboard (the bots process's `dashboard:` listener) behind nginx, on a
+    host name of its own: `host` as people open it, `upstream` (host:port) where nginx reaches
+    it, resolved per request with `resolver` (the bots may start after nginx; 127.0.0.11 is
+    Docker's DNS)."""
+
+    host: str
+    upstream: str
+    resolver: str = "127.0.0.11"
+
+    @classmethod
+    def from_bots_config(cls, raw: dict[str, Any], upstream_host: str,
+                         resolver: str = "127.0.0.11") -> DashboardRoute | None:
+        """From the bots' configuration (its YAML as read): its `dashboard` section's
+        public_url host and listen port; None when the dashboard is off."""
+        section = raw.get("dashboard")
+        if not section:
+            return None
+        if "public_url" not in section or "listen" not in section:
+            raise ValueError("dashboard: listen and public_url are needed to route it")
+        host = urlsplit(section["public_url"]).hostname
+        if not host or urlsplit(section["public_url"]).scheme != "https":
+            raise ValueError("dashboard/public_url: an https:// URL behind the proxy (its "
+                             "cookies are Secure)")
+        port = str(section["listen"]).rsplit(":", 1)[1]
+        return cls(host, f"{upstream_host}:{port}", resolver)
 
 
 @dataclass(frozen=True)
@@ -178,7 +209,19 @@ def _values(settings: SynapseSettings, config_dir: Path, data_dir: Path) -> dict
         values["client_servers"] = "\n".join(
             f"        server {settings.upstream_host}:{settings.ports[w.name]};"
             for w in WORKERS if w.kind == "client")
+        values["dashboard_server"] = _dashboard_server(settings.dashboard, values["proxy_listen"])
     return values
+
+
+def _dashboard_server(route: DashboardRoute | None, listen: str) -> str:
+    """nginx's server block for the dashboard, on the same listener as Matrix (TLS as the
+    template's header says): its cookies forced Secure whatever the bots' configuration says."""
+    if route is None:
+        return "# No dashboard route (`liaison synapse-config --dashboard-config`)."
+    template = resource_dir("server-config") / "nginx" / "dashboard.conf.tmpl"
+    return _Template(template.read_text()).substitute(
+        proxy_listen=listen, dashboard_host=route.host, dashboard_upstream=route.upstream,
+        dashboard_resolver=route.resolver)
 
 
 def _write(template: Path, target: Path, values: dict[str, str], *, check_yaml: bool = True) -> None:

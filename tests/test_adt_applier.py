@@ -19,7 +19,8 @@ from bots.adt.models import AdtMessage
 from bots.adt.order import Pending
 from bots.common.models import PATIENT, CareRoom, TeamMember
 from bots.config import WardConfig
-from bots.devstack.patients import ins_for
+from bots.devstack.adt_messages import patient_message
+from bots.devstack.patients import ins_for, patient
 from bots.followup.models import FollowupEvent, FollowupPlan
 from bots.runtime.store import utcnow
 from tests.adt_samples import message
@@ -29,7 +30,9 @@ from tests.harness import SERVER, Harness
 
 IDEC, MH = f"@idec:{SERVER}", f"@mh:{SERVER}"
 WARDS = {"CARDIO": WardConfig("Cardiologie", ((IDEC, "idec"), (MH, "MH"))),
-         "PNEUMO": WardConfig("Pneumologie", ((IDEC, "IDEC"),))}
+         "PNEUMO": WardConfig("Pneumologie", ((IDEC, "IDEC"),)),
+         # Told in the coordination room the bot created, by its name (the dev stack's ward).
+         "GERIA": WardConfig("Gériatrie", ((IDEC, "IDEC"),), coordination_room="Coordination")}
 
 
 class Feed:
@@ -105,6 +108,18 @@ async def test_an_admission_opens_the_room_with_the_wards_team_once(feed):
     assert team == {(IDEC, "IDEC"), (MH, "MH")}
     [row] = await feed.rows()
     assert (row.state, row.care_room_id) == ("applied", room.id) and row.applied_at
+
+
+async def test_a_ward_names_its_coordination_room_by_the_name_the_bot_created_it_with(feed):
+    await feed.send(message("A01", "M1", admitted=ago(2), ward="GERIA"))
+    await feed.round()
+    [room] = await feed.patient_rooms()
+    assert room.origin_room_id is None, "no coordination room yet: told nowhere"
+    coordination = await feed.h.coordination({IDEC: "IDEC"})  # named "Coordination"
+    await feed.send(patient_message("A01", "M2", patient(1), ward="GERIA", admitted=ago(1)))
+    await feed.round()
+    [_, second] = await feed.patient_rooms()
+    assert second.origin_room_id == coordination
 
 
 async def test_a_discharge_before_its_admission_waits_then_starts_the_follow_up(feed):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import json
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -172,3 +173,10 @@ def test_a_stored_bundle_reads_back_as_the_same_movement() -> None:
     assert again == movement(body)
     assert isinstance(movement_of(message("A01", "MSG1", admitted=date(2026, 11, 20))),
                       Movement)
+
+
+def test_the_sample_bundle_docs_adt_posts_is_this_admission() -> None:
+    # docs/ADT.md's curl line posts tests/data/adt/fhir_admission.json to the dev stack.
+    path = Path(__file__).parent / "data" / "adt" / "fhir_admission.json"
+    assert json.loads(path.read_text()) == bundle()
+    assert movement(bundle()).event == "A01"

@@ -29,7 +29,9 @@ from tests.test_cli import LIAISON, liaison, stop, wait_up
 
 def up(data_dir: Path, port: int) -> subprocess.Popen:
     return subprocess.Popen([*LIAISON, "up", "--data-dir", str(data_dir), "--port", str(port),
-                             "--api-port", str(free_port()), "--dashboard-port", str(free_port())],
+                             "--api-port", str(free_port()), "--dashboard-port", str(free_port()),
+                             "--adt-port", str(free_port()),
+                             "--adt-metrics-port", str(free_port())],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 

@@ -45,6 +45,11 @@ async def wait_up(data_dir: Path, proc: subprocess.Popen, timeout: float = 120) 
     raise AssertionError("the dev stack did not come up")
 
 
+def report_adt_metrics(data_dir: Path) -> str:
+    """The running stack's ADT intake /metrics URL (stack.json)."""
+    return json.loads(devstack.stack_file(data_dir).read_text())["adt_metrics_url"] + "/metrics"
+
+
 def stop(proc: subprocess.Popen) -> int:
     proc.send_signal(signal.SIGINT)  # what Ctrl-C does
     return proc.wait(60)
@@ -54,7 +59,8 @@ def stop(proc: subprocess.Popen) -> int:
 async def test_dev_stack_up_register_status_and_restart(tmp_path: Path):
     data_dir, port, dashboard = tmp_path / "var", free_port(), free_port()
     up = [*LIAISON, "up", "--data-dir", str(data_dir), "--port", str(port),
-          "--api-port", str(free_port()), "--dashboard-port", str(dashboard)]
+          "--api-port", str(free_port()), "--dashboard-port", str(dashboard),
+          "--adt-port", str(free_port()), "--adt-metrics-port", str(free_port())]
     proc = subprocess.Popen(up, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         report = await wait_up(data_dir, proc)
@@ -93,6 +99,21 @@ async def test_dev_stack_up_register_status_and_restart(tmp_path: Path):
             opened = await alice.reply_to(coordination, await alice.send(
                 coordination, "!patient ouvrir DUPONT Marie 12/03/1948 F"), "@liaison:localhost")
             assert "Salon patient ouvert" in opened.body
+            # The ADT intake runs too: an admission sent with `liaison adt-send` (MLLP, the
+            # hl7 library's client) is acknowledged and opens a room with the dev ward's team,
+            # told in the coordination room.
+            since = len(alice.timeline)
+            sent = liaison("adt-send", "--sample", "admission", "--data-dir", str(data_dir))
+            assert sent.returncode == 0, sent.stdout + sent.stderr
+            assert "MSA|AA|DEV" in sent.stdout
+            notice = await alice.wait_for(
+                lambda r, e: r == coordination and "Salon patient ouvert" in
+                getattr(e, "body", "") and "@idec:localhost" in getattr(e, "body", ""),
+                timeout=60, start=since)
+            assert "DUPONT" not in notice.body, "no identity in the coordination room"
+            async with aiohttp.ClientSession() as http:
+                async with http.get(report_adt_metrics(data_dir)) as resp:
+                    assert 'liaison_adt_messages_total{ack="AA"} 1.0' in await resp.text()
         finally:
             await alice.close()
     finally:
@@ -101,6 +122,7 @@ async def test_dev_stack_up_register_status_and_restart(tmp_path: Path):
     assert code == 0, output
     assert "Liaison dev stack" in output and f"http://127.0.0.1:{port}" in output
     assert f"Dashboard    http://127.0.0.1:{dashboard}/" in output
+    assert "adt-send --sample admission" in output  # how to feed the dev ward
     assert "liaison register alice --role" in output  # how to get an account for Element
     assert "Traceback" not in output
     assert "message rate limit lifted" in output, "the dev stack's bot is a server admin"
@@ -140,7 +162,8 @@ async def test_dev_stack_with_mail_runs_the_bridge_on_local_mail_servers():
     data_dir = Path(tempfile.mkdtemp(prefix="liaison-up-mail-"))
     data_dir.chmod(0o755)
     up = [*LIAISON, "up", "--mail", "--data-dir", str(data_dir), "--port", str(free_port()),
-          "--api-port", str(free_port()), "--dashboard-port", str(free_port())]
+          "--api-port", str(free_port()), "--dashboard-port", str(free_port()),
+          "--adt-port", str(free_port()), "--adt-metrics-port", str(free_port())]
     proc = subprocess.Popen(up, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         report = await wait_up(data_dir, proc)  # every account cross-signed: the bridge too

@@ -4,6 +4,7 @@ declared, restart policies and health checks; the image's entry point and health
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import re
@@ -136,23 +137,34 @@ def test_entrypoint_exports_secret_files(tmp_path: Path):
     assert done.stdout.strip() == "key-one,key-two|unset"
 
 
+class Quiet(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def serving(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[int]:
+    """`handler` on a loopback port, in a thread; the port."""
+    server = http.server.HTTPServer(("127.0.0.1", 0), handler)
+    # A short poll: shutdown() waits for the loop to look (0.5 s by default).
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01},
+                     daemon=True).start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.fixture
 def health_server() -> Iterator[int]:
-    class Handler(http.server.BaseHTTPRequestHandler):
+    class Handler(Quiet):
         def do_GET(self) -> None:  # noqa: N802 - the standard library's name
             self.send_response(200 if self.path == "/health" else 404)
             self.end_headers()
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-    # A short poll: shutdown() waits for the loop to look (0.5 s by default).
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01},
-                     daemon=True).start()
-    yield server.server_address[1]
-    server.shutdown()
-    server.server_close()
+    with serving(Handler) as port:
+        yield port
 
 
 def test_healthcheck_reads_the_port_from_synapse_config(tmp_path: Path, health_server: int):
@@ -183,3 +195,73 @@ def test_the_example_bots_configuration_is_valid_and_serves_the_health_checks(co
         assert f":{listen.rsplit(':', 1)[1]}/health/ready" in check, service
     mllp = example["adt"]["listen"].rsplit(":", 1)[1]
     assert compose["services"]["adt"]["ports"] == [f"{mllp}:{mllp}"]
+
+
+def test_the_proxy_routes_the_dashboard_host_from_the_bots_configuration(compose):
+    """compose's init renders nginx.conf with the dashboard's server block, taken from
+    deploy/liaison.example.yaml's dashboard section: its https host, the bots' listener."""
+    init = "\n".join(compose["services"]["init"]["command"])
+    assert "--dashboard-config /etc/liaison/liaison.yaml --dashboard-upstream-host bots" in init
+    assert "/etc/liaison/liaison.yaml" in {c["target"] for c in compose["services"]["init"]["configs"]}
+    example = yaml.safe_load((ROOT / "deploy" / "liaison.example.yaml").read_text())
+    assert example["dashboard"]["secure_cookies"] is True
+    route = synapseconf.DashboardRoute.from_bots_config(example, "bots")
+    assert route == synapseconf.DashboardRoute("tableau.chu.example", "bots:8020")
+    assert "ports" not in compose["services"]["bots"], "reached through the proxy only"
+    with pytest.raises(ValueError, match="https"):  # a cookie over plain HTTP: refused
+        synapseconf.DashboardRoute.from_bots_config(
+            {"dashboard": {"listen": "0.0.0.0:8020", "public_url": "http://tableau.example"}},
+            "bots")
+    assert synapseconf.DashboardRoute.from_bots_config({}, "bots") is None
+
+
+@pytest.fixture
+def dashboard_stub() -> Iterator[int]:
+    """The dashboard's part the proxy sees: a page that sets a cookie without Secure."""
+    class Handler(Quiet):
+        def do_GET(self) -> None:  # noqa: N802 - the standard library's name
+            body = b"tableau de bord"
+            self.send_response(200)
+            self.send_header("Set-Cookie", "liaison=abc; HttpOnly; SameSite=Strict; Path=/")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    with serving(Handler) as port:
+        yield port
+
+
+@pytest.mark.skipif(not Path("/usr/sbin/nginx").exists(), reason="nginx: make synapse-packages")
+def test_the_rendered_proxy_serves_the_dashboard_on_its_host_with_secure_cookies(
+        tmp_path: Path, dashboard_stub: int):
+    ports = synapseconf.default_ports("workers") | {"proxy": free_port()}
+    settings = synapseconf.SynapseSettings(
+        server_name="chu.example", public_baseurl="https://matrix.chu.example/",
+        topology="workers", ports=ports, database_url="postgresql://synapse:pw@127.0.0.1/synapse",
+        dashboard=synapseconf.DashboardRoute("tableau.chu.example", f"127.0.0.1:{dashboard_stub}"))
+    nginx = next(p for p in synapseconf.render(settings, tmp_path) if p.name == "nginx")
+    proc = subprocess.Popen([*nginx.argv, "-g", "daemon off;"], stderr=subprocess.PIPE)
+    try:
+        url = f"http://127.0.0.1:{ports['proxy']}/"
+
+        def get(host: str) -> tuple[int, str, str]:
+            for _ in range(100):  # until nginx listens
+                done = subprocess.run(["curl", "-s", "-i", "-H", f"Host: {host}", url],
+                                      capture_output=True, text=True, timeout=10)
+                if done.returncode == 0:
+                    head, _, body = done.stdout.partition("\n\n")  # text: \r\n read as \n
+                    cookie = next((line for line in head.splitlines()
+                                   if line.lower().startswith("set-cookie:")), "")
+                    return int(head.split()[1]), cookie, body
+                threading.Event().wait(0.1)
+            raise AssertionError(proc.stderr.read().decode() if proc.stderr else "no nginx")
+
+        status, cookie, body = get("tableau.chu.example")
+        assert (status, body) == (200, "tableau de bord"), (cookie, body)
+        assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+        assert "secure" in cookie.lower(), cookie
+        status, cookie, body = get("matrix.chu.example")  # Synapse's side: not the dashboard
+        assert body != "tableau de bord" and cookie == ""
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -95,10 +95,19 @@ class CareTeam:
                           ward=ward.name, admission_date=admitted_on)
         room, created = await records.register_patient(
             tx, req, prefix=self.settings.ref_prefix, language=self.config.language,
-            requested_by=ADT_REQUESTER, origin_room_id=ward.coordination_room)
+            requested_by=ADT_REQUESTER, origin_room_id=await self._ward_room(tx, ward))
         if created:
             tx.after_commit.append(self.provisioner.wake)
         return room
+
+    async def _ward_room(self, tx: Transaction, ward: WardConfig) -> str | None:
+        """The ward's coordination room: an ID, or the name of one the bot created
+        (`create_coordination_room`, whose ID no configuration can know); None if not made."""
+        named = ward.coordination_room
+        if named is None or named.startswith("!"):
+            return named
+        return next((r.room_id for r in await care_rooms.coordination_rooms(tx)
+                     if r.name == named and r.room_id is not None), None)
 
     async def identity_updated(self, tx: Transaction, room: CareRoom,
                                identity: Identity) -> bool:

@@ -28,7 +28,13 @@ if TYPE_CHECKING:
     from bots.devstack.mailservers import MailServers
 
 BOT_LOCALPART = "liaison"
-DEV_BOTS = ("careteam", "discharge", "followup")  # what the dev stack's bot account runs
+DEV_BOTS = ("careteam", "discharge", "followup", "adt")  # what the dev stack's bot account runs
+COORDINATION = "Coordination"  # the coordination room the bot creates at first start
+# The ADT feed's dev ward (the samples' PV1-3.1, bots/devstack/adt_messages.py): rooms opened at
+# admission get these clinicians (localpart, role), registered by `up`, passwords in
+# clinicians.yaml; the opening is told in the coordination room.
+DEV_WARD, DEV_WARD_NAME = "CARDIO", "Cardiologie"
+DEV_CLINICIANS = (("idec", "IDEC"), ("medecin", "MH"))
 BRIDGE_LOCALPART = "mssante"  # with --mail: the MSSanté bridge's own account
 # With --mail: our mailbox's domain and a GP's, both in the dev trust list.
 DEV_MAILBOX, DEV_GP = "coordination@hopital.test", "medecin@operator.test"
@@ -44,18 +50,29 @@ def stack_file(data_dir: Path) -> Path:
     return Path(data_dir) / "stack.json"
 
 
-def dev_config(data_dir: Path, hs: DevHomeserver, api_port: int, dashboard_port: int,
+@dataclass(frozen=True)
+class DevPorts:
+    """The stack's loopback ports besides Synapse's (`liaison up` picks them from --port)."""
+
+    api: int
+    dashboard: int
+    adt: int  # the ADT intake's MLLP listener
+    adt_metrics: int  # its /health/* and /metrics
+
+
+def dev_config(data_dir: Path, hs: DevHomeserver, ports: DevPorts,
                mail: MailServers | None = None) -> Path:
     """The bots' configuration for the dev stack, written once (mode 0600: it holds secrets).
     With `mail`, the MSSanté bridge too, on the local Dovecot and Postfix. The dashboard is on,
-    over plain HTTP on loopback (no Secure cookies: there is no TLS here)."""
+    over plain HTTP on loopback (no Secure cookies: there is no TLS here); so is the ADT intake,
+    with the dev ward."""
     path = data_dir / "liaison.yaml"
     if path.exists():
         raw = yaml.safe_load(path.read_text())
         raw["homeserver"] = hs.url  # the ports may change between runs
         raw.setdefault("careteam", _careteam_section())
         raw["careteam"].setdefault("api", _careteam_section()["api"])
-        raw["careteam"]["api"]["listen"] = f"127.0.0.1:{api_port}"
+        raw["careteam"]["api"]["listen"] = f"127.0.0.1:{ports.api}"
         for account in raw["accounts"]:
             if account["user_id"].startswith(f"@{BOT_LOCALPART}:"):
                 account["bots"] = sorted({*account.get("bots", []), *DEV_BOTS})
@@ -77,10 +94,13 @@ def dev_config(data_dir: Path, hs: DevHomeserver, api_port: int, dashboard_port:
             }],
             "careteam": _careteam_section(),
         }
-        raw["careteam"]["api"]["listen"] = f"127.0.0.1:{api_port}"
-    dashboard = f"127.0.0.1:{dashboard_port}"
+        raw["careteam"]["api"]["listen"] = f"127.0.0.1:{ports.api}"
+    dashboard = f"127.0.0.1:{ports.dashboard}"
     raw["dashboard"] = {**raw.get("dashboard", {}), "listen": dashboard,
                         "public_url": f"http://{dashboard}", "secure_cookies": False}
+    raw["adt"] = {**raw.get("adt", {}), "listen": f"127.0.0.1:{ports.adt}",
+                  "wards": raw.get("adt", {}).get("wards") or _dev_wards(hs)}
+    raw["metrics"] = {**raw.get("metrics", {}), "adt_listen": f"127.0.0.1:{ports.adt_metrics}"}
     if mail is not None:
         _mail_sections(raw, data_dir, hs, mail)
     write_private(path, yaml.safe_dump(raw, sort_keys=False, allow_unicode=True).encode())
@@ -110,8 +130,24 @@ def _mail_sections(raw: dict[str, Any], data_dir: Path, hs: DevHomeserver,
                       "trust_list": str(trust)}
 
 
+def _dev_wards(hs: DevHomeserver) -> dict[str, Any]:
+    return {DEV_WARD: {"name": DEV_WARD_NAME,
+                       "team": [f"@{user}:{hs.server_name}:{role}" for user, role in DEV_CLINICIANS],
+                       "coordination_room": COORDINATION}}
+
+
+def dev_clinicians(data_dir: Path) -> dict[str, str]:
+    """The dev ward's clinicians' passwords by localpart, made once (mode 0600)."""
+    path = data_dir / "clinicians.yaml"
+    known = yaml.safe_load(path.read_text()) if path.exists() else {}
+    wanted = {user: known.get(user) or secrets.token_urlsafe(12) for user, _ in DEV_CLINICIANS}
+    if wanted != known:
+        write_private(path, yaml.safe_dump(wanted).encode())
+    return wanted
+
+
 def _careteam_section() -> dict[str, Any]:
-    return {"create_coordination_room": "Coordination",
+    return {"create_coordination_room": COORDINATION,
             "api": {"listen": "127.0.0.1:0", "token": secrets.token_urlsafe(32)}}
 
 
@@ -124,9 +160,10 @@ class Backend:
     redis_port: int
 
 
-async def up(data_dir: Path, port: int, api_port: int, dashboard_port: int, mail: bool = False,
+async def up(data_dir: Path, port: int, ports: DevPorts, mail: bool = False,
              workers: Backend | None = None) -> int:
     from bots.app import run_bots  # the bots themselves: not for `liaison status`/`register`
+    from bots.runtime.store import migrate_apart
 
     data_dir = Path(data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -147,6 +184,7 @@ async def up(data_dir: Path, port: int, api_port: int, dashboard_port: int, mail
         loop.add_signal_handler(sig, stop.set)
     servers: MailServers | None = None
     bridge: asyncio.subprocess.Process | None = None
+    intake: asyncio.subprocess.Process | None = None
     try:
         if mail:
             # Imported here: the mail servers and their test CA (~2 MiB resident) would
@@ -160,18 +198,28 @@ async def up(data_dir: Path, port: int, api_port: int, dashboard_port: int, mail
             folder.chmod(0o755)  # the servers' own users must reach their files
             servers = await asyncio.to_thread(start_mail_servers, folder,
                                               ("hopital.test", "operator.test"))
-        cfg_path = dev_config(data_dir, hs, api_port, dashboard_port, servers)
+        cfg_path = dev_config(data_dir, hs, ports, servers)
         cfg = config_mod.load(cfg_path)
         for account in cfg.accounts:
             # Server admins: each lifts its own message rate limit at start (ratelimit.py).
             await hs.register(account.localpart, account.password, admin=True)
+        for user, password in dev_clinicians(data_dir).items():
+            await hs.register(user, password)
         state: dict[str, Any] = {
             "homeserver_url": hs.url, "admin_url": hs.admin_url, "server_name": hs.server_name,
             "bot_user_ids": [a.user_id for a in cfg.accounts], "config": str(cfg_path),
             "synapse_pid": hs.pid, "bots_data_dir": str(cfg.data_dir),
-            "api_url": f"http://127.0.0.1:{api_port}",
-            "dashboard_url": f"http://127.0.0.1:{dashboard_port}",
+            "api_url": f"http://127.0.0.1:{ports.api}",
+            "dashboard_url": f"http://127.0.0.1:{ports.dashboard}",
+            "adt_address": f"127.0.0.1:{ports.adt}",
+            "adt_metrics_url": f"http://127.0.0.1:{ports.adt_metrics}",
         }
+        # The intake is its own process, as in production (`liaison adt`); the schema is
+        # brought to head first, so that it and the bots never migrate the database at once.
+        await migrate_apart(cfg.database)
+        intake = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bots.cli", "adt", "--config", str(cfg_path))
+        state["adt_pid"] = intake.pid
         if cfg.mssante is not None:
             # The bridge is its own process, as in production (`liaison bridge`).
             bridge = await asyncio.create_subprocess_exec(
@@ -185,9 +233,10 @@ async def up(data_dir: Path, port: int, api_port: int, dashboard_port: int, mail
         return 0
     finally:
         stack_file(data_dir).unlink(missing_ok=True)
-        if bridge is not None and bridge.returncode is None:
-            bridge.terminate()
-            await asyncio.wait_for(bridge.wait(), 30)
+        for child in (bridge, intake):
+            if child is not None and child.returncode is None:
+                child.terminate()
+                await asyncio.wait_for(child.wait(), 30)
         if servers is not None:
             servers.stop()
         hs.stop()
@@ -213,6 +262,10 @@ Liaison dev stack
   Bot          {', '.join(state['bot_user_ids'])}
   API          {state['api_url']}/api/v1/  (token in {state['config']})
   Dashboard    {state['dashboard_url']}/  (coordinators: log in with the account and password)
+  ADT intake   MLLP on {state['adt_address']}, ward {DEV_WARD} ({DEV_WARD_NAME}): team
+               {', '.join(f'@{u}:{state["server_name"]} ({r})' for u, r in DEV_CLINICIANS)},
+               passwords in {data_dir / 'clinicians.yaml'}
+               Send a sample:  {liaison} adt-send --sample admission --data-dir {data_dir}
   1. Make an account:  {liaison} register alice --role DAC --data-dir {data_dir}
      (it is invited to the "Coordination" room with that role; roles: !equipe roles)
   2. In Element Desktop, "Sign in", edit the homeserver to {state['homeserver_url']}
