@@ -31,8 +31,8 @@ from bots.common.identity import make_identity
 from bots.common.models import COORDINATION, PATIENT, CareRoom, TeamMember
 from bots.common.records import PatientFile
 from bots.dashboard.indicator_data import inputs
-from bots.dashboard.indicators import months_back, tables
-from bots.dashboard.models import UsageAnswer, UsageCount
+from bots.dashboard.indicators import month_of, months_back, tables
+from bots.dashboard.models import UsageAnswer, UsageCount, UsageMonth
 from bots.dashboard.texts import TEXTS as DASHBOARD_TEXTS
 from bots.dashboard.today import patient_lines
 from bots.dashboard.views import render
@@ -90,12 +90,21 @@ async def fill(store: Store, rooms: int, mine: int) -> None:
                 tx.session.add_all(TeamMember(care_room_id=room.id, user_id=user, role=role,
                                               desired="present", applied=True, language="fr",
                                               updated_at=now) for user, role in team)
+                # The monthly rows beside the day rows, as the usage observer writes them.
+                months: dict[tuple[str, str], list[int]] = {}
                 for k in range(12):  # one a month: the keys stay distinct
                     day = TODAY - timedelta(days=30 * k + rng.randrange(30))
+                    sender = team[k % 2][0] if k % 3 else f"@x{k}:b"
+                    messages, commands = rng.randrange(1, 9), rng.randrange(3)
                     tx.session.add(UsageCount(account=ACCOUNT, room_id=room.room_id, day=day,
-                                              sender=team[k % 2][0] if k % 3 else f"@x{k}:b",
-                                              messages=rng.randrange(1, 9),
-                                              commands=rng.randrange(3)))
+                                              sender=sender, messages=messages,
+                                              commands=commands))
+                    sums = months.setdefault((month_of(day), sender), [0, 0])
+                    sums[0] += messages
+                    sums[1] += commands
+                tx.session.add_all(UsageMonth(account=ACCOUNT, month=month, room_id=room.room_id,
+                                              sender=sender, messages=n, commands=c)
+                                   for (month, sender), (n, c) in months.items())
                 for k in range(3):
                     tx.session.add(UsageAnswer(
                         account=ACCOUNT, event_id=f"$a{i}-{k}", room_id=room.room_id,

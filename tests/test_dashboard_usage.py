@@ -106,12 +106,10 @@ async def test_only_patient_rooms_are_recorded_and_replays_add_nothing(store: St
             UsageCount.room_id, UsageCount.sender, UsageCount.messages, UsageCount.commands)
             .order_by(UsageCount.sender))).all()
         answered = (await tx.session.scalars(select(UsageAnswer.seconds))).all()
-        read = await usage_records.activity(tx, None, date(2026, 12, 1), date(2026, 12, 31))
-        theirs = await usage_records.activity(tx, "@dac:h.fr", date(2026, 12, 1),
-                                              date(2026, 12, 31))
-        none = await usage_records.activity(tx, "@other:h.fr", date(2026, 12, 1),
-                                            date(2026, 12, 31))
-        earlier = await usage_records.activity(tx, None, date(2026, 11, 1), date(2026, 12, 4))
+        read = await usage_records.activity(tx, None, ("2026-12", "2026-12"))
+        theirs = await usage_records.activity(tx, "@dac:h.fr", ("2026-12", "2026-12"))
+        none = await usage_records.activity(tx, "@other:h.fr", ("2026-12", "2026-12"))
+        earlier = await usage_records.activity(tx, None, ("2026-10", "2026-11"))
     assert [tuple(r) for r in rows] == [(ROOM, "@a:h", 2, 0), (ROOM, "@b:h", 2, 1)]
     assert list(answered) == [240.0]
     assert sorted(read) == [("2026-12", "Cardiologie", "@a:h", None, 2, 0),

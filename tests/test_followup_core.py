@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bots.common.roles import Roles
 from bots.datafiles import TemplateError
@@ -20,11 +22,13 @@ from bots.followup.indicator import (
     category,
     index_stays,
     outcome,
+    outcomes,
     same_patients,
     stats,
 )
 from bots.followup.readmissions import parse_details, return_day
 from bots.runtime.commands import ArgError
+from tests.conftest import examples
 
 D0 = date(2026, 3, 2)  # an index discharge
 PARIS = ZoneInfo("Europe/Paris")
@@ -319,3 +323,32 @@ def test_score_refusals_read_as_sentences():
     with pytest.raises(ScoreError) as caught:
         parse_hospital("hb=11 onco=peut-être na=133 acte=oui urgent=oui adm=3 duree=6")
     assert "« peut-être » n'est ni oui ni non" in caught.value.text("fr")
+
+
+STAYS = st.lists(st.tuples(st.integers(0, 120), st.sampled_from(["A", "B", None]),
+                           st.sampled_from(["domicile", "mco", "deces"]), st.booleans(),
+                           st.integers(0, 8)), max_size=30)
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(STAYS, st.lists(st.tuples(st.integers(0, 29), st.integers(0, 40), st.booleans(),
+                                 st.booleans(), st.sampled_from([True, False, None])),
+                       max_size=30), st.integers(0, 160))
+def test_the_counts_add_up_and_each_stay_reads_only_its_patients_returns(stays, rets, as_of):
+    """`outcomes` hands each stay its patient's returns only (read once, by patient): the same
+    outcome as from every return; the total row is the months' rows added up."""
+    made = [IndexStay(f"P{i}", D0 + timedelta(days=d), ward, mode, iterative, f"pt{p}")  # type: ignore[arg-type]
+            for i, (d, ward, mode, iterative, p) in enumerate(stays)]
+    returns = [Return(s.ref, s.discharged_on + timedelta(days=d), "ed" if ed else "admission",
+                      planned, avoidable, s.patient)
+               for i, d, ed, planned, avoidable in rets if i < len(made) for s in [made[i]]]
+    day = D0 + timedelta(days=as_of)
+    assert outcomes(made, returns, day) == [outcome(s, returns, day, why)
+                                            for s, why in index_stays(made)]
+    rows = stats(made, returns, day)
+    total = next((c for c in rows if c.month == "total" and c.ward == "tous"), None)
+    months = [c for c in rows if c.month != "total" and c.ward == "tous"]
+    for name in ("discharges", "excluded", "repeat", "closed30", "readmitted30", "unplanned30",
+                 "open30", "avoidable", "not_avoidable", "not_judged", "planned", "ed_visits"):
+        assert (getattr(total, name) if total else 0) == sum(getattr(c, name) for c in months)
+    assert sorted(total.refs if total else ()) == sorted(r for c in months for r in c.refs)

@@ -61,7 +61,7 @@ async def inputs(tx: Transaction, user_id: str, months: tuple[str, str], today: 
     first, last = month_days(months)
     return Inputs(
         months=months, today=today, rooms=rooms,
-        activity=await usage_records.activity(tx, member, first, last),
+        activity=await usage_records.activity(tx, member, months),
         answers=await usage_records.answers(tx, member, first, last),
         recent=await usage_records.updated_since(tx, member, today - timedelta(days=29)),
         mails=await mails(tx, ids, first, last),

@@ -48,6 +48,21 @@ class UsageCount(Base):
     commands: Mapped[int] = mapped_column(Integer)
 
 
+class UsageMonth(Base):
+    """The day rows (`UsageCount`) of a month (YYYY-MM, the deployment's zone) summed: written
+    beside them in the same transaction, so the Indicators page reads one row per room, month and
+    sender and groups by month in SQL the same way on SQLite and PostgreSQL. The primary key
+    leads with the month: a period is one range of it."""
+
+    __tablename__ = "usage_months"
+    account: Mapped[str] = identifier(primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    room_id: Mapped[str] = identifier(primary_key=True)
+    sender: Mapped[str] = identifier(primary_key=True)
+    messages: Mapped[int] = mapped_column(Integer)
+    commands: Mapped[int] = mapped_column(Integer)
+
+
 class UsageAnswer(Base):
     """A first human answer in a patient room: how long the message it answered waited, on the
     day of the answer; one row per answering event (a replay adds none)."""

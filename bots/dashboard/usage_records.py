@@ -6,15 +6,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import aliased
 
 from bots.common.models import PATIENT, CareRoom, TeamMember
-from bots.dashboard.models import UsageAnswer, UsageCount, UsageRoom
-from bots.dashboard.usage import RoomState, observe
+from bots.dashboard.indicators import month_of
+from bots.dashboard.models import UsageAnswer, UsageCount, UsageMonth, UsageRoom
+from bots.dashboard.usage import RoomState, Tally, observe
 from bots.runtime.bot import Observer, Seen
 from bots.runtime.store import Transaction
 
@@ -43,20 +44,28 @@ async def record(tx: Transaction, seen: Sequence[Seen], zone: ZoneInfo) -> None:
         row.last_ts, row.last_ids = state.last_ts, " ".join(sorted(state.last_ids))
         row.waiting_sender, row.waiting_since = state.waiting_sender, state.waiting_since
         for tally in tallies:
-            key = (tx.account, room_id, tally.day, tally.sender)
-            count = await tx.session.get(UsageCount, key)
-            if count is None:
-                tx.session.add(UsageCount(account=tx.account, room_id=room_id, day=tally.day,
-                                          sender=tally.sender, messages=tally.messages,
-                                          commands=tally.commands))
-            else:
-                count.messages += tally.messages
-                count.commands += tally.commands
+            # The day row and its month's row, in step: the month's is their sum.
+            await _add(tx, UsageCount, (tx.account, room_id, tally.day, tally.sender), tally)
+            await _add(tx, UsageMonth, (tx.account, month_of(tally.day), room_id, tally.sender),
+                       tally)
         for answer in answers:
             if await tx.session.get(UsageAnswer, (tx.account, answer.event_id)) is None:
                 tx.session.add(UsageAnswer(account=tx.account, event_id=answer.event_id,
                                            room_id=room_id, day=answer.day,
                                            seconds=answer.seconds))
+
+
+async def _add(tx: Transaction, table: type[UsageCount] | type[UsageMonth],
+               key: tuple[str, str | date, str, str], tally: Tally) -> None:
+    """Adds a tally's counts to a row of `table` (its primary key `key`), made if missing."""
+    row = await tx.session.get(table, key)
+    if row is None:
+        columns = [c.key for c in table.__mapper__.primary_key]
+        tx.session.add(table(**dict(zip(columns, key, strict=True)), messages=tally.messages,
+                             commands=tally.commands))
+    else:
+        row.messages += tally.messages
+        row.commands += tally.commands
 
 
 def usage_observer(zone: ZoneInfo) -> Observer:
@@ -66,18 +75,8 @@ def usage_observer(zone: ZoneInfo) -> Observer:
     return observer
 
 
-# The reads aggregate in the database, one query per month, grouped by ward, sender and role: a
-# coordinator's scope may be 20,000 rooms with hundreds of thousands of day rows (bench/dashboard).
-
-
-def months_of(first: date, last: date) -> list[tuple[str, date, date]]:
-    """(YYYY-MM, first day, last day) of each month from `first`'s to `last`'s."""
-    found, day = [], first.replace(day=1)
-    while day <= last:
-        after = (day + timedelta(days=32)).replace(day=1)
-        found.append((f"{day.year:04d}-{day.month:02d}", day, after - timedelta(days=1)))
-        day = after
-    return found
+# The reads aggregate in the database, one query each: a coordinator's scope may be 20,000 rooms
+# with hundreds of thousands of day rows (bench/dashboard.py).
 
 
 def _in_scope(member: str | None) -> ColumnElement[bool]:
@@ -89,40 +88,34 @@ def _in_scope(member: str | None) -> ColumnElement[bool]:
         TeamMember.user_id == member, TeamMember.desired == "present"))
 
 
-async def activity(tx: Transaction, member: str | None, first: date, last: date
+async def activity(tx: Transaction, member: str | None, months: tuple[str, str]
                    ) -> list[tuple[str, str | None, str, str | None, int, int]]:
-    """(month, ward, sender, their role in the room's team, messages, commands) between two
-    days, in the rooms in scope (`member`: only that person's rooms; None: all)."""
+    """(month, ward, sender, their role in the room's team, messages, commands) in a period of
+    months (YYYY-MM, inclusive), in the rooms in scope (`member`: only that person's rooms;
+    None: all). From the monthly rows: the ward and the role are the room's and team's now."""
     role = aliased(TeamMember)
-    found = []
-    for month, start, end in months_of(first, last):
-        rows = await tx.session.execute(
-            select(CareRoom.ward, UsageCount.sender, role.role, func.sum(UsageCount.messages),
-                   func.sum(UsageCount.commands))
-            .join(CareRoom, (CareRoom.room_id == UsageCount.room_id)
-                  & (CareRoom.account == UsageCount.account))
-            .outerjoin(role, (role.care_room_id == CareRoom.id)
-                       & (role.user_id == UsageCount.sender))
-            .where(UsageCount.account == tx.account, UsageCount.day >= max(start, first),
-                   UsageCount.day <= min(end, last), _in_scope(member))
-            .group_by(CareRoom.ward, UsageCount.sender, role.role))
-        found.extend((month, ward, sender, r, int(m), int(c)) for ward, sender, r, m, c in rows)
-    return found
+    rows = await tx.session.execute(
+        select(UsageMonth.month, CareRoom.ward, UsageMonth.sender, role.role,
+               func.sum(UsageMonth.messages), func.sum(UsageMonth.commands))
+        .join(CareRoom, (CareRoom.room_id == UsageMonth.room_id)
+              & (CareRoom.account == UsageMonth.account))
+        .outerjoin(role, (role.care_room_id == CareRoom.id) & (role.user_id == UsageMonth.sender))
+        .where(UsageMonth.account == tx.account, UsageMonth.month >= months[0],
+               UsageMonth.month <= months[1], _in_scope(member))
+        .group_by(UsageMonth.month, CareRoom.ward, UsageMonth.sender, role.role))
+    return [(month, ward, sender, r, int(m), int(c)) for month, ward, sender, r, m, c in rows]
 
 
 async def answers(tx: Transaction, member: str | None, first: date, last: date
                   ) -> list[tuple[str, str | None, float]]:
     """(month, ward, seconds waited) of the first human answers in the rooms in scope."""
-    found = []
-    for month, start, end in months_of(first, last):
-        rows = await tx.session.execute(
-            select(CareRoom.ward, UsageAnswer.seconds)
-            .join(CareRoom, (CareRoom.room_id == UsageAnswer.room_id)
-                  & (CareRoom.account == UsageAnswer.account))
-            .where(UsageAnswer.account == tx.account, UsageAnswer.day >= max(start, first),
-                   UsageAnswer.day <= min(end, last), _in_scope(member)))
-        found.extend((month, ward, seconds) for ward, seconds in rows)
-    return found
+    rows = await tx.session.execute(
+        select(UsageAnswer.day, CareRoom.ward, UsageAnswer.seconds)
+        .join(CareRoom, (CareRoom.room_id == UsageAnswer.room_id)
+              & (CareRoom.account == UsageAnswer.account))
+        .where(UsageAnswer.account == tx.account, UsageAnswer.day >= first,
+               UsageAnswer.day <= last, _in_scope(member)))
+    return [(month_of(day), ward, seconds) for day, ward, seconds in rows]
 
 
 async def updated_since(tx: Transaction, member: str | None, since: date) -> set[str]:

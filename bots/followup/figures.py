@@ -8,7 +8,7 @@ from collections.abc import Set as AbstractSet
 from datetime import date
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from bots.common.models import CareRoom
 from bots.episode.figures import FiguresReader, FollowupFigures, Rate, Readmissions
@@ -44,20 +44,23 @@ async def _steps(tx: Transaction, refs: AbstractSet[str], months: tuple[str, str
     step the bot does itself) and those done on or before their day, by month of the step's
     day and ward at discharge."""
     rows = (await tx.session.execute(
-        select(FollowupStep.day, FollowupStep.state, FollowupStep.at, FollowupStep.by,
+        select(FollowupStep.day, FollowupStep.state == "done", FollowupStep.at,
                FollowupPlan.ward, CareRoom.ref)
         .join(FollowupPlan, FollowupPlan.id == FollowupStep.plan_id)
         .join(CareRoom, CareRoom.id == FollowupPlan.care_room_id)
         .where(FollowupPlan.account == tx.account, FollowupStep.day <= today,
-               FollowupStep.state != "skipped"))).all()
-    counts: dict[tuple[str, str], tuple[int, int]] = {}
-    for day, state, at, by, ward, ref in rows:
-        if ref not in refs or by == tx.account or not _within(day, months):
+               FollowupStep.day >= date.fromisoformat(f"{months[0]}-01"),
+               FollowupStep.state != "skipped",
+               or_(FollowupStep.by.is_(None), FollowupStep.by != tx.account)))).all()
+    counts: dict[tuple[str, str], list[int]] = {}
+    for day, done, at, ward, ref in rows:
+        if ref not in refs or not _within(day, months):
             continue
-        ok = state == "done" and at is not None and as_utc(at).astimezone(zone).date() <= day
+        ok = done and at is not None and as_utc(at).astimezone(zone).date() <= day
         for key in ((month_of(day), ward or "?"), (month_of(day), ALL_WARDS)):
-            of, done = counts.get(key, (0, 0))
-            counts[key] = (of + 1, done + ok)
+            found = counts.setdefault(key, [0, 0])
+            found[0] += 1
+            found[1] += ok
     return [Rate(month, ward, of, done) for (month, ward), (of, done) in sorted(
         counts.items(), key=lambda kv: (kv[0][0], kv[0][1] == ALL_WARDS, kv[0][1]))]
 

@@ -21,6 +21,7 @@ Rules:
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -157,7 +158,11 @@ def index_stays(stays: Sequence[IndexStay]) -> list[tuple[IndexStay, Exclusion |
 def outcomes(stays: Sequence[IndexStay], returns: Sequence[Return],
              as_of: date) -> list[Outcome]:
     """The outcome of every stay, index stays chosen per patient among `stays`."""
-    return [outcome(stay, returns, as_of, why) for stay, why in index_stays(stays)]
+    by_patient: dict[str, list[Return]] = defaultdict(list)  # each stay reads its patient's
+    for r in returns:
+        by_patient[r.who].append(r)
+    return [outcome(stay, by_patient.get(stay.who, ()), as_of, why)
+            for stay, why in index_stays(stays)]
 
 
 @dataclass(frozen=True)
@@ -199,27 +204,29 @@ class Counts:
         """Every index stay's 30-day window has passed: the rate will not change."""
         return self.open30 == 0
 
-    def add(self, o: Outcome) -> Counts:
-        if o.exclusion == "repeat":
-            return replace(self, repeat=self.repeat + 1)
-        if o.excluded:
-            return replace(self, excluded=self.excluded + 1)
-        judged = o.unplanned30 and o.closed30
-        return replace(
-            self, discharges=self.discharges + 1,
-            closed7=self.closed7 + o.closed7,
-            readmitted7=self.readmitted7 + (o.readmitted7 and o.closed7),
-            closed30=self.closed30 + o.closed30,
-            readmitted30=self.readmitted30 + (o.readmitted30 and o.closed30),
-            unplanned30=self.unplanned30 + (o.unplanned30 and o.closed30),
-            open30=self.open30 + (not o.closed30),
-            open_readmitted30=self.open_readmitted30 + (o.readmitted30 and not o.closed30),
-            same_day=self.same_day + o.same_day, ed_visits=self.ed_visits + o.ed_visits,
-            planned=self.planned + o.planned,
-            avoidable=self.avoidable + (judged and o.avoidable is True),
-            not_avoidable=self.not_avoidable + (judged and o.avoidable is False),
-            not_judged=self.not_judged + (judged and o.avoidable is None),
-            refs=(*self.refs, o.stay.ref))
+    @classmethod
+    def of(cls, month: str, ward: str, found: Sequence[Outcome]) -> Counts:
+        """The counts of these outcomes (one pass per figure: a month of 20,000 stays adds up
+        in milliseconds)."""
+        counted = [o for o in found if not o.excluded]
+        judged = [o for o in counted if o.unplanned30 and o.closed30]
+        return cls(
+            month, ward, discharges=len(counted),
+            excluded=sum(o.excluded and o.exclusion != "repeat" for o in found),
+            repeat=sum(o.exclusion == "repeat" for o in found),
+            closed7=sum(o.closed7 for o in counted),
+            readmitted7=sum(o.readmitted7 and o.closed7 for o in counted),
+            closed30=sum(o.closed30 for o in counted),
+            readmitted30=sum(o.readmitted30 and o.closed30 for o in counted),
+            unplanned30=len(judged),
+            open30=sum(not o.closed30 for o in counted),
+            open_readmitted30=sum(o.readmitted30 and not o.closed30 for o in counted),
+            same_day=sum(o.same_day for o in counted), ed_visits=sum(o.ed_visits for o in counted),
+            planned=sum(o.planned for o in counted),
+            avoidable=sum(o.avoidable is True for o in judged),
+            not_avoidable=sum(o.avoidable is False for o in judged),
+            not_judged=sum(o.avoidable is None for o in judged),
+            refs=tuple(o.stay.ref for o in counted))
 
 
 def stats(stays: Sequence[IndexStay], returns: Sequence[Return], as_of: date, *,
@@ -230,16 +237,16 @@ def stats(stays: Sequence[IndexStay], returns: Sequence[Return], as_of: date, *,
     eligible stay of each patient is their index stay; `ward`: only that ward's stays."""
     chosen = [s for s in stays
               if not months or months[0] <= s.discharged_on.strftime("%Y-%m") <= months[1]]
-    rows: dict[tuple[str, str], Counts] = {}
+    found: dict[tuple[str, str], list[Outcome]] = defaultdict(list)
     for o in outcomes(chosen, returns, as_of):
         if ward is not None and o.stay.ward != ward:
             continue
         month = o.stay.discharged_on.strftime("%Y-%m")
         ward_ = o.stay.ward or "?"
         for key in ((month, ward_), (month, all_wards), ("total", ward_), ("total", all_wards)):
-            rows[key] = rows.get(key, Counts(*key)).add(o)
-    return sorted(rows.values(), key=lambda c: (c.month == "total", c.month,
-                                                c.ward == all_wards, c.ward))
+            found[key].append(o)
+    return sorted((Counts.of(*key, group) for key, group in found.items()),
+                  key=lambda c: (c.month == "total", c.month, c.ward == all_wards, c.ward))
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@ their returns for the indicator. Database only, inside the caller's transaction.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -60,12 +60,30 @@ async def death(tx: Transaction, plan: FollowupPlan) -> FollowupEvent | None:
         FollowupEvent.plan_id == plan.id, FollowupEvent.kind == "death"))
 
 
-def as_return(ref: str, event: FollowupEvent, patient: str = "") -> Return:
+class ReturnFacts(Protocol):
+    """What a return is read from: an event row, or only its columns (the indicator's reads)."""
+
+    on: date
+    kind: str
+    planned: bool
+    avoidable: bool | None
+
+
+class StayFacts(Protocol):
+    """What a stay is read from: a plan row, or only its columns (the indicator's reads)."""
+
+    discharged_on: date
+    ward: str | None
+    mode: str
+    iterative: bool
+
+
+def as_return(ref: str, event: ReturnFacts, patient: str = "") -> Return:
     return Return(ref, event.on, "ed" if event.kind == "ed" else "admission",
                   planned=event.planned, avoidable=event.avoidable, patient=patient)
 
 
-def as_stay(ref: str, plan: FollowupPlan, patient: str = "") -> IndexStay:
+def as_stay(ref: str, plan: StayFacts, patient: str = "") -> IndexStay:
     return IndexStay(ref, plan.discharged_on, plan.ward, plan.mode,  # type: ignore[arg-type]
                      plan.iterative, patient)
 
@@ -73,21 +91,24 @@ def as_stay(ref: str, plan: FollowupPlan, patient: str = "") -> IndexStay:
 async def indicator_data(tx: Transaction) -> tuple[list[tuple[IndexStay, str]], list[Return]]:
     """Every recorded discharge of this account with its risk level, and every return after
     one; each names its patient across rooms (the care-team register's blind indexes). A
-    discharge the hospital cancelled is none."""
+    discharge the hospital cancelled is none. Only the columns the indicator uses are read:
+    the dashboard asks for every discharge of the records on each page."""
     plans = (await tx.session.execute(
-        select(FollowupPlan, CareRoom.ref, CareRoom.ins_index, CareRoom.traits_index)
+        select(FollowupPlan.id, FollowupPlan.care_room_id, FollowupPlan.discharged_on,
+               FollowupPlan.ward, FollowupPlan.mode, FollowupPlan.iterative, FollowupPlan.risk,
+               CareRoom.ref, CareRoom.ins_index, CareRoom.traits_index)
         .join(CareRoom, CareRoom.id == FollowupPlan.care_room_id)
         .where(FollowupPlan.account == tx.account, FollowupPlan.status != CANCELLED)
         .order_by(FollowupPlan.discharged_on, FollowupPlan.id))).all()
-    patients = same_patients([(plan.care_room_id, ins, traits) for plan, _, ins, traits in plans])
-    refs = {plan.id: (ref or f"#{plan.id}", patients[plan.care_room_id])
-            for plan, ref, _, _ in plans}
-    found = (await tx.session.scalars(select(FollowupEvent).join(
-        FollowupPlan, FollowupPlan.id == FollowupEvent.plan_id).where(
-        FollowupPlan.account == tx.account, FollowupPlan.status != CANCELLED,
-        FollowupEvent.kind.in_(RETURNS)))).all()
-    return ([(as_stay(refs[plan.id][0], plan, refs[plan.id][1]), plan.risk)
-             for plan, _, _, _ in plans],
+    patients = same_patients([(p.care_room_id, p.ins_index, p.traits_index) for p in plans])
+    refs = {p.id: (p.ref or f"#{p.id}", patients[p.care_room_id]) for p in plans}
+    found = (await tx.session.execute(
+        select(FollowupEvent.plan_id, FollowupEvent.on, FollowupEvent.kind,
+               FollowupEvent.planned, FollowupEvent.avoidable)
+        .join(FollowupPlan, FollowupPlan.id == FollowupEvent.plan_id).where(
+            FollowupPlan.account == tx.account, FollowupPlan.status != CANCELLED,
+            FollowupEvent.kind.in_(RETURNS)))).all()
+    return ([(as_stay(refs[p.id][0], p, refs[p.id][1]), p.risk) for p in plans],
             [as_return(refs[e.plan_id][0], e, refs[e.plan_id][1]) for e in found])
 
 

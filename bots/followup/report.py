@@ -12,6 +12,7 @@ import io
 import re
 from collections.abc import Sequence
 from datetime import date
+from functools import cache
 
 from bots.common.spreadsheet import csv_bytes
 from bots.followup.indicator import Compliance, Counts, Outcome
@@ -28,6 +29,7 @@ CSV_COLUMNS = ("ref", "ward", "discharged_on", "discharge_mode", "iterative", "r
                "planned_readmissions", "avoidable")
 
 
+@cache  # the dashboard asks for every step and stay of the records: a few hundred days
 def month_of(day: date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
 
