@@ -14,11 +14,11 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Executable, bindparam, create_engine, event, func, select, update
+from sqlalchemy import Executable, bindparam, create_engine, event, func, or_, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -37,6 +37,10 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 # SQLAlchemy defaults, spelled out because the scheduler sizes its bursts from them: jobs_at_once).
 # A checkout that finds none free waits up to POOL_TIMEOUT seconds, then fails.
 POOL_SIZE, POOL_OVERFLOW, POOL_TIMEOUT = 5, 10, 30.0
+# How long the bots process that wrote (or took over) an outbox row holds it without renewing:
+# the sender renews every OUTBOX_LEASE / 3, and another process (two on PostgreSQL) takes over
+# the rows of one that died once their lease ran out.
+OUTBOX_LEASE = timedelta(seconds=30)
 
 
 def utcnow() -> datetime:
@@ -156,6 +160,7 @@ class Transaction:
     session: AsyncSession
     vault: Vault
     account: str
+    owner: str  # the bots process (Store.owner) that sends what is posted here
     posted: list[OutboxMessage] = field(default_factory=list)
     after_commit: list[Callable[[], None]] = field(default_factory=list)
 
@@ -174,7 +179,7 @@ class Transaction:
             content=self.vault.seal(content, OutboxMessage.bind("content", self.account, room_id,
                                                                 txn_id)),
             state="pending", cause_event_id=cause_event_id, created_at=utcnow(), attempts=0,
-            refers_to=refers_to,
+            refers_to=refers_to, owner=self.owner, lease_until=utcnow() + OUTBOX_LEASE,
         )
         self.session.add(row)
         self.posted.append(row)
@@ -191,9 +196,12 @@ def dialect_insert(tx: Transaction) -> Any:
 
 
 class Store:
-    def __init__(self, url: str, vault: Vault) -> None:
+    def __init__(self, url: str, vault: Vault, *, owner: str = "main") -> None:
+        """`owner`: this bots process among those sharing the database (its `instance`), stable
+        across its restarts: it holds the outbox rows it writes (see take_outbox)."""
         self.url = url
         self.vault = vault
+        self.owner = owner
         sqlite = make_url(url).get_backend_name() == "sqlite"
         # A file database does not drop connections: no ping before each checkout there.
         self.engine: AsyncEngine = create_async_engine(
@@ -227,7 +235,7 @@ class Store:
     @asynccontextmanager
     async def transaction(self, account: str) -> AsyncIterator[Transaction]:
         async with self._writing() as session:
-            tx = Transaction(session, self.vault, account)
+            tx = Transaction(session, self.vault, account, self.owner)
             yield tx
         for callback in tx.after_commit:
             callback()
@@ -237,7 +245,7 @@ class Store:
         """A read-only unit of work (rolled back at the end), outside the writers' turn: pages
         that only read (the dashboard) never hold up the bots' writes on SQLite."""
         async with self._sessions() as session:
-            yield Transaction(session, self.vault, account)
+            yield Transaction(session, self.vault, account, self.owner)
 
     # --- sync position -------------------------------------------------------------------
 
@@ -329,6 +337,27 @@ class Store:
                 select(OutboxMessage).where(OutboxMessage.account == account,
                                             OutboxMessage.state == "pending")
                 .order_by(OutboxMessage.id))).all())
+
+    async def take_outbox(self, account: str) -> list[OutboxMessage]:
+        """The pending rows this process may send, its lease on them renewed: its own (written
+        by it, or by its earlier run) and those no live process holds (lease run out). The
+        conditions sit in the UPDATE itself, so two processes never both take a row: the second
+        re-reads it once the first committed and finds the lease live. On PostgreSQL the rows
+        the other process is taking right now are skipped (SKIP LOCKED), not waited for."""
+        now = utcnow()
+        free = (OutboxMessage.account == account, OutboxMessage.state == "pending",
+                or_(OutboxMessage.owner == self.owner, OutboxMessage.lease_until.is_(None),
+                    OutboxMessage.lease_until < now))
+        if self.engine.dialect.name == "postgresql":
+            free = (*free, OutboxMessage.id.in_(
+                select(OutboxMessage.id).where(*free).with_for_update(skip_locked=True)))
+        async with self._writing() as session:
+            rows = list((await session.scalars(
+                update(OutboxMessage).where(*free)
+                .values(owner=self.owner, lease_until=now + OUTBOX_LEASE)
+                .returning(OutboxMessage)
+                .execution_options(synchronize_session=False))).all())
+        return sorted(rows, key=lambda r: r.id)
 
     async def outbox_backlog(self, accounts: list[str]) -> tuple[int, datetime | None]:
         """How many messages wait to be sent, and since when the oldest (health, metrics)."""
