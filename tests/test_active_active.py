@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
+import psycopg
 import pytest
 import pytest_asyncio
 from sqlalchemy import update
@@ -19,6 +20,7 @@ from bots.runtime.models import OutboxMessage, ScheduledJob
 from bots.runtime.scheduler import claim_jobs
 from bots.runtime.store import Store, Transaction, migrate, utcnow
 from bots.runtime.vault import Vault
+from tests.conftest import PG_ADMIN
 
 pytestmark = pytest.mark.postgres
 
@@ -31,7 +33,7 @@ class Died(Exception):
 async def processes(pg_database: str) -> AsyncIterator[tuple[Store, Store]]:
     await asyncio.to_thread(migrate, pg_database)
     vault = Vault([Vault.new_key()])
-    a, b = Store(pg_database, vault, owner="a"), Store(pg_database, vault, owner="b")
+    a, b = Store(pg_database, vault, instance="a"), Store(pg_database, vault, instance="b")
     yield a, b
     await a.close()
     await b.close()
@@ -173,10 +175,23 @@ async def test_the_outbox_rows_of_a_dead_process_are_taken_over_once(processes):
 async def test_two_processes_taking_over_at_once_share_the_rows_without_overlap(processes):
     a, b = processes
     who = account()
-    c = Store(a.url, a.vault, owner="c")  # the process that died
+    c = Store(a.url, a.vault, instance="c")  # the process that died
     ids = await post(c, who, 100)
     await c.close()
     await expire(a, ids)
     taken = await asyncio.gather(a.take_outbox(who), b.take_outbox(who))
     by_id = [r.id for rows in taken for r in rows]
     assert sorted(by_id) == ids  # each row once: none left behind, none sent by both
+
+
+async def test_two_processes_starting_together_migrate_once():
+    name = f"liaison_test_{secrets.token_hex(4)}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        url = f"{PG_ADMIN.rsplit('/', 1)[0]}/{name}"
+        # Without the lock the second fails creating the tables the first is creating.
+        await asyncio.gather(asyncio.to_thread(migrate, url), asyncio.to_thread(migrate, url))
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -102,7 +102,9 @@ def _seal_held(mapper: Mapper[Any], connection: Connection, row: Base) -> None:
 
 class SyncState(Base):
     """Where each bot account is in its /sync stream. Written after that sync's commands were
-    handled, with its pending inbox rows, so a crash never skips an event."""
+    handled, with its pending inbox rows, so a crash never skips an event. `account`: the
+    account, or `account/instance` for one of several bots processes (each its own device, with
+    its own to-device stream: store.Store._sync_key)."""
 
     __tablename__ = "sync_state"
     account: Mapped[str] = identifier(primary_key=True)

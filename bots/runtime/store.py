@@ -18,7 +18,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Executable, bindparam, create_engine, event, func, or_, select, update
+from sqlalchemy import (
+    Executable,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -33,6 +43,7 @@ from bots.runtime.models import InboxEvent, OutboxMessage, SealOnInsert, SyncSta
 from bots.runtime.vault import Vault
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATION_LOCK = 0x4C69616973_6F6E  # the advisory lock's key while migrating ("Liaison")
 # Database connections per process: POOL_SIZE kept open, up to POOL_OVERFLOW more under load (the
 # SQLAlchemy defaults, spelled out because the scheduler sizes its bursts from them: jobs_at_once).
 # A checkout that finds none free waits up to POOL_TIMEOUT seconds, then fails.
@@ -78,6 +89,10 @@ def migrate(url: str) -> None:
         cfg = AlembicConfig()
         cfg.set_main_option("script_location", str(MIGRATIONS))
         with engine.begin() as conn:
+            if parsed.get_backend_name() == "postgresql":
+                # Two processes starting together (docs/SCALING.md): one migrates, the other
+                # waits for it, then finds the schema at head.
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
     finally:
@@ -196,12 +211,14 @@ def dialect_insert(tx: Transaction) -> Any:
 
 
 class Store:
-    def __init__(self, url: str, vault: Vault, *, owner: str = "main") -> None:
-        """`owner`: this bots process among those sharing the database (its `instance`), stable
-        across its restarts: it holds the outbox rows it writes (see take_outbox)."""
+    def __init__(self, url: str, vault: Vault, *, instance: str | None = None) -> None:
+        """`instance`: this bots process among several sharing the database (PostgreSQL), None
+        when it is alone. It names the outbox rows this process holds (`owner`, stable across
+        its restarts: see take_outbox) and its own sync position (each is its own device)."""
         self.url = url
         self.vault = vault
-        self.owner = owner
+        self.instance = instance
+        self.owner = instance or "main"
         sqlite = make_url(url).get_backend_name() == "sqlite"
         # A file database does not drop connections: no ping before each checkout there.
         self.engine: AsyncEngine = create_async_engine(
@@ -249,10 +266,14 @@ class Store:
 
     # --- sync position -------------------------------------------------------------------
 
+    def _sync_key(self, account: str) -> str:
+        """Whose sync position: the account's, or this instance's device's of it."""
+        return f"{account}/{self.instance}" if self.instance else account
+
     async def sync_token(self, account: str) -> tuple[str | None, datetime | None]:
         """The stored sync position and when it was recorded."""
         async with self._sessions() as session:
-            row = await session.get(SyncState, account)
+            row = await session.get(SyncState, self._sync_key(account))
             return (row.next_batch, as_utc(row.updated_at)) if row else (None, None)
 
     async def record_sync(self, account: str, next_batch: str, events: list[dict[str, Any]],
@@ -278,8 +299,8 @@ class Store:
                     .on_conflict_do_nothing(index_elements=["account", "event_id"])
                     .returning(InboxEvent))).all())
                 added.sort(key=lambda r: r.id)
-            token = insert(SyncState).values(account=account, next_batch=next_batch,
-                                             updated_at=now)
+            token = insert(SyncState).values(account=self._sync_key(account),
+                                             next_batch=next_batch, updated_at=now)
             await session.execute(token.on_conflict_do_update(
                 index_elements=["account"],
                 set_={"next_batch": next_batch, "updated_at": now}))
