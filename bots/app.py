@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
 
 from bots.config import Config, ConfigError
 from bots.monitoring import Monitoring
@@ -50,10 +56,35 @@ def build_runtimes(config: Config, store: Store, *, bridge: bool = False) -> lis
     return runtimes
 
 
+@contextmanager
+def alone_on_sqlite(url: str, kind: str) -> Iterator[None]:
+    """On SQLite, one bots process (and one bridge process) at a time: a second one started on
+    the same database file refuses to start (two need PostgreSQL, docs/SCALING.md). The lock is
+    the kernel's, on a file beside the database: it goes with the process, however it ends."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        yield
+        return
+    database = Path(parsed.database)
+    database.parent.mkdir(parents=True, exist_ok=True)
+    with (database.parent / f"{database.name}.{kind}.lock").open("a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(f"another {kind} process runs on {database}: on SQLite one does "
+                              "(two need PostgreSQL, see docs/SCALING.md)") from None
+        yield
+
+
 async def run_bots(config: Config, stop: asyncio.Event, *, bridge: bool = False) -> None:
     """Migrate the database, then run every account of this process until `stop` is set."""
+    with alone_on_sqlite(config.database, "bridge" if bridge else "bots"):
+        await _run_bots(config, stop, bridge=bridge)
+
+
+async def _run_bots(config: Config, stop: asyncio.Event, *, bridge: bool) -> None:
     await migrate_apart(config.database)
-    store = Store(config.database, Vault(list(config.data_keys)))
+    store = Store(config.database, Vault(list(config.data_keys)), instance=config.instance)
     monitoring: Monitoring | None = None
     try:
         runtimes = build_runtimes(config, store, bridge=bridge)

@@ -207,6 +207,8 @@ class Config:
     # `adt.wards`, by the feed's point-of-care code: what the ADT applier opens rooms with.
     adt_wards: dict[str, WardConfig] = field(default_factory=dict)
     dashboard: DashboardConfig | None = None
+    # This process among several serving the same accounts (PostgreSQL), None when it is alone.
+    instance: str | None = None
 
     @property
     def admin_url(self) -> str:
@@ -269,6 +271,12 @@ def parse(raw: Any, source: str, base: Path) -> Config:
         database = f"sqlite:///{resolve(database.removeprefix('sqlite:///'))}"
     admin_token = resolve(raw["admin_token_file"]).read_text().strip() \
         if "admin_token_file" in raw else None
+    instance = os.environ.get("LIAISON_INSTANCE") or raw.get("instance")
+    if instance is not None:
+        validate({**raw, "instance": instance}, source)
+        if not database.startswith("postgresql"):
+            raise ConfigError(f"{source}: instance: two bots processes need PostgreSQL "
+                              "(on SQLite one bots process serves all accounts)")
     return Config(
         homeserver_admin=raw.get("homeserver_admin", "").rstrip("/"), admin_token=admin_token,
         metrics=_metrics(raw.get("metrics") or {}),
@@ -289,7 +297,7 @@ def parse(raw: Any, source: str, base: Path) -> Config:
                               sorted({a.server_name for a in accounts})),
         allow_legacy_devices=raw.get("allow_legacy_devices", False),
         log_level=raw.get("log_level", "INFO"),
-        accounts=tuple(accounts),
+        accounts=tuple(accounts), instance=instance,
     )
 
 

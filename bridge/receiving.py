@@ -21,6 +21,7 @@ from sqlalchemy import select, update
 
 from bots.config import MssanteConfig
 from bots.logs import failure
+from bots.runtime.alone import run_alone
 from bots.runtime.backoff import Backoff
 from bots.runtime.i18n import Lang
 from bots.runtime.models import OutboxMessage
@@ -71,7 +72,13 @@ class Receiving:
     # --- the service -----------------------------------------------------------------------
 
     async def run(self, runtime: Runtime) -> None:
+        """The watcher, in one bridge process at a time (two on PostgreSQL: the other takes
+        over when this one dies, bots/runtime/alone.py)."""
         runtime.sender.on_sent.append(lambda _row, _event: self.wake.set())
+        await run_alone(runtime.store, f"imap-watcher:{runtime.user_id}",
+                        lambda: self._watch(runtime))
+
+    async def _watch(self, runtime: Runtime) -> None:
         mailbox = Mailbox(self.settings)
         backoff = Backoff(first=1.0, cap=60.0)
         idle = min(self.settings.recheck_seconds, self.settings.idle_minutes * 60)

@@ -30,6 +30,7 @@ from bots.common.records import PatientFile
 from bots.config import MssanteConfig
 from bots.episode.records import letter_mail_sent
 from bots.logs import failure
+from bots.runtime.alone import run_alone
 from bots.runtime.bot import CommandContext
 from bots.runtime.i18n import Lang, t
 from bots.runtime.media import MediaError, event_content, room_file, thread_events
@@ -57,6 +58,9 @@ log = logging.getLogger(__name__)
 # What a health mailbox's address looks like (ASCII): nothing a header could be made of.
 _ADDRESS = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$")
 MAX_BACKOFF = timedelta(hours=1)
+# The longest the worker sleeps between looks at the queue: mail queued by a command in the other
+# bridge process (two on PostgreSQL) wakes nothing here.
+OTHER_PROCESS_POLL = 10.0
 # How a report shows on the message that sent the mail.
 REPORT_KEYS = {"delivered": "📬", "relayed": "📬", "expanded": "📬", "displayed": "👁",
                "processed": "👁", "delayed": "⏳", "failed": "⚠️", "error": "⚠️",
@@ -179,6 +183,12 @@ class Sending:
     # --- the worker ------------------------------------------------------------------------
 
     async def run(self, runtime: Runtime) -> None:
+        """The worker, in one bridge process at a time (two on PostgreSQL: the other takes over
+        when this one dies, bots/runtime/alone.py): a mail is never sent by both."""
+        await run_alone(runtime.store, f"mail-sender:{runtime.user_id}",
+                        lambda: self._work(runtime))
+
+    async def _work(self, runtime: Runtime) -> None:
         while True:
             if self.login is not None:
                 await self.login.ready.wait()  # mail stays queued until a login is approved
@@ -201,7 +211,9 @@ class Sending:
                 if not done and room_id is not None:
                     held.add(room_id)  # its room's later mail waits behind it
             later = [at for _, at, _ in queued if at > now]
-            wait = (min(later) - utcnow()).total_seconds() if later else 300.0
+            # At most OTHER_PROCESS_POLL: mail queued by the other bridge process (no wake here).
+            wait = min((min(later) - utcnow()).total_seconds() if later else OTHER_PROCESS_POLL,
+                       OTHER_PROCESS_POLL)
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=max(wait, 0.5))
             except TimeoutError:

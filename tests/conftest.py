@@ -155,7 +155,8 @@ class BotHandle:
 
     async def start(self) -> Runtime:
         await asyncio.to_thread(migrate, self.config.database)
-        self.store = Store(self.config.database, Vault(list(self.config.data_keys)))
+        self.store = Store(self.config.database, Vault(list(self.config.data_keys)),
+                           instance=self.config.instance)
         bridge = bool(BRIDGE_BOTS & set(self.config.accounts[0].bots))
         self.runtime = build_runtimes(self.config, self.store, bridge=bridge)[0]
         self._stop = asyncio.Event()

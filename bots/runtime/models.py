@@ -102,7 +102,9 @@ def _seal_held(mapper: Mapper[Any], connection: Connection, row: Base) -> None:
 
 class SyncState(Base):
     """Where each bot account is in its /sync stream. Written after that sync's commands were
-    handled, with its pending inbox rows, so a crash never skips an event."""
+    handled, with its pending inbox rows, so a crash never skips an event. `account`: the
+    account, or `account/instance` for one of several bots processes (each its own device, with
+    its own to-device stream: store.Store._sync_key)."""
 
     __tablename__ = "sync_state"
     account: Mapped[str] = identifier(primary_key=True)
@@ -137,7 +139,10 @@ class OutboxMessage(Base):
     first attempt, and reused on every retry; `event_id` is filled from the server's answer.
 
     `refers_to`: an earlier row this one relates to (an edit of it, say) whose event ID is not
-    known when both are decided; the sender fills it in (see sender.py)."""
+    known when both are decided; the sender fills it in (see sender.py).
+
+    `owner`, `lease_until`: the bots process that sends the row (Store.owner), until when; it
+    renews the lease while it lives, and another process takes the row over once it expired."""
 
     __tablename__ = "outbox"
     sealed_by = ("account", "room_id", "txn_id")  # the room too: a message goes nowhere else
@@ -155,6 +160,8 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = moment()
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = moment()
 
 
 class ScheduledJob(Base):

@@ -96,7 +96,8 @@ class Runtime:
         self.store = store
         self.bots = list(bots)
         self.user_id = account.user_id
-        self.folder = AccountFolder(config.data_dir, account.user_id, store.vault)
+        self.folder = AccountFolder(config.data_dir, account.user_id, store.vault,
+                                    config.instance)
         self.secrets = self.folder.load()
         self.client = Client(
             config.homeserver, account.user_id, device_id=self.secrets.device_id,

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import func, select, update
+from sqlalchemy import Row, func, select, update
 
 from bots.runtime.bot import JobContext, JobHandler
 from bots.runtime.metrics import SCHEDULER_LATENESS
@@ -50,6 +50,10 @@ REFILL_EVERY = timedelta(minutes=15)
 # one per transaction (bench/followup.py); a job's message commits with its batch, a median
 # ~0.1 s after it was written.
 BATCH = 20
+# Two bots processes (PostgreSQL) time the same rows: a row the other one holds (claimed, its
+# transaction not yet committed) is skipped, not waited for, and looked at again this much later,
+# in case that process died before committing (its transaction then rolled back: still pending).
+RECHECK_AFTER = timedelta(seconds=30)
 
 
 def jobs_at_once(connections: int) -> int:
@@ -224,13 +228,7 @@ class JobScheduler:
         late). The claim reads the rows back (RETURNING); those not returned fired already,
         were cancelled or are gone."""
         async with self.runtime.transaction() as tx:
-            rows = (await tx.session.execute(
-                update(ScheduledJob)
-                .where(ScheduledJob.id.in_(ids), ScheduledJob.state == "pending")
-                .values(state="fired")
-                .returning(ScheduledJob.id, ScheduledJob.kind, ScheduledJob.key,
-                           ScheduledJob.due_at, ScheduledJob.timezone, ScheduledJob.payload)
-                .execution_options(synchronize_session=False))).all()
+            rows, held = await claim_jobs(tx, ids)
             stamps: list[dict[str, Any]] = []
             lateness: list[tuple[str, float]] = []
             for row in sorted(rows, key=lambda r: (r.due_at, r.id)):
@@ -249,4 +247,34 @@ class JobScheduler:
                 await tx.session.execute(update(ScheduledJob), stamps)
         for kind, seconds in lateness:  # committed: a batch rerun one by one counts once
             SCHEDULER_LATENESS.labels(kind).observe(max(0.0, seconds))
+        recheck = utcnow() + RECHECK_AFTER
+        for row_id in held:
+            self._arm(row_id, recheck)
         return len(rows)
+
+
+async def claim_jobs(tx: Transaction, ids: list[int]) -> tuple[list[Row[Any]], list[int]]:
+    """Claim the pending rows among `ids` (state fired, in `tx`): the rows claimed, and the IDs
+    still pending that another process holds. The conditional update alone is exactly-once (a
+    second claimer waits for the first's row locks, then finds the rows fired, or pending again
+    if it rolled back). On PostgreSQL the rows are locked with SKIP LOCKED first: a second bots
+    process takes the rows the first has not locked instead of queueing behind it, and learns
+    which ones it skipped."""
+    pending = (ScheduledJob.id.in_(ids), ScheduledJob.state == "pending")
+    postgres = tx.session.bind.dialect.name == "postgresql"
+    claimable = ScheduledJob.id.in_(select(ScheduledJob.id).where(*pending)
+                                    .with_for_update(skip_locked=True)) if postgres \
+        else ScheduledJob.id.in_(ids)
+    rows = list((await tx.session.execute(
+        update(ScheduledJob)
+        .where(claimable, ScheduledJob.state == "pending")
+        .values(state="fired")
+        .returning(ScheduledJob.id, ScheduledJob.kind, ScheduledJob.key,
+                   ScheduledJob.due_at, ScheduledJob.timezone, ScheduledJob.payload)
+        .execution_options(synchronize_session=False))).all())
+    skipped = set(ids) - {row.id for row in rows}
+    held: list[int] = []
+    if postgres and skipped:  # still pending, so locked by another: its claim not committed yet
+        held = list((await tx.session.scalars(select(ScheduledJob.id).where(
+            ScheduledJob.id.in_(skipped), ScheduledJob.state == "pending"))).all())
+    return rows, held

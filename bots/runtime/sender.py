@@ -12,6 +12,10 @@ so the earlier row's event ID is known by then and is filled into `m.relates_to`
 a file (notice.attachment): it is uploaded encrypted just before sending, without a file name (an
 upload's name is in the media URL and the homeserver's media table, in clear): the name travels
 only in the encrypted event.
+
+Two bots processes may share the database (PostgreSQL): a row is sent by the process that holds
+its lease (Store.take_outbox), the one that wrote it; it renews the lease while it lives, and
+once a dead process's lease runs out the other takes its rows over and sends them.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from bots.runtime.backoff import Backoff
 from bots.runtime.i18n import Lang, t
 from bots.runtime.models import OutboxMessage
 from bots.runtime.notice import UPLOAD_KEY, notice
-from bots.runtime.store import Store
+from bots.runtime.store import OUTBOX_LEASE, Store
 from bots.runtime.trust import DeviceTrust
 from bots.runtime.vault import VaultError
 
@@ -55,6 +59,7 @@ class Sender:
         self._in_flight: set[int] = set()
         self._room_locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._leases: asyncio.Task[None] | None = None
         # Told of every row sent (its event ID known), e.g. to pin a message once it exists.
         self.on_sent: list[Callable[[OutboxMessage, str], None]] = []
         # Cleared by the scheduler while due jobs wait or run: in a burst (a morning's RH30
@@ -67,8 +72,18 @@ class Sender:
         self.jobs_idle.set()
 
     async def resume(self) -> None:
-        """At start: send what an earlier run decided but did not get sent."""
-        self.enqueue(await self.store.pending_outbox(self.account))
+        """At start: send what an earlier run decided but did not get sent, then keep the lease
+        on the rows being sent and take over those of another bots process that died."""
+        self.enqueue(await self.store.take_outbox(self.account))
+        self._leases = asyncio.create_task(self._keep_leases())
+
+    async def _keep_leases(self) -> None:
+        while True:
+            await asyncio.sleep(OUTBOX_LEASE.total_seconds() / 3)
+            try:
+                self.enqueue(await self.store.take_outbox(self.account))
+            except Exception:  # the database away for a moment: the next round tries again
+                log.exception("outbox lease renewal failed")
 
     def enqueue(self, rows: list[OutboxMessage]) -> None:
         """Rows from a committed transaction: each is delivered by a task of its own."""
@@ -81,6 +96,8 @@ class Sender:
 
     async def drain(self, timeout: float) -> None:
         """Let messages already being sent finish (clean shutdown), then stop the rest."""
+        if self._leases:
+            self._leases.cancel()
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=timeout)
         for task in set(self._tasks):

@@ -14,11 +14,21 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Executable, bindparam, create_engine, event, func, select, update
+from sqlalchemy import (
+    Executable,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -33,10 +43,15 @@ from bots.runtime.models import InboxEvent, OutboxMessage, SealOnInsert, SyncSta
 from bots.runtime.vault import Vault
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATION_LOCK = 0x4C69616973_6F6E  # the advisory lock's key while migrating ("Liaison")
 # Database connections per process: POOL_SIZE kept open, up to POOL_OVERFLOW more under load (the
 # SQLAlchemy defaults, spelled out because the scheduler sizes its bursts from them: jobs_at_once).
 # A checkout that finds none free waits up to POOL_TIMEOUT seconds, then fails.
 POOL_SIZE, POOL_OVERFLOW, POOL_TIMEOUT = 5, 10, 30.0
+# How long the bots process that wrote (or took over) an outbox row holds it without renewing:
+# the sender renews every OUTBOX_LEASE / 3, and another process (two on PostgreSQL) takes over
+# the rows of one that died once their lease ran out.
+OUTBOX_LEASE = timedelta(seconds=30)
 
 
 def utcnow() -> datetime:
@@ -74,6 +89,10 @@ def migrate(url: str) -> None:
         cfg = AlembicConfig()
         cfg.set_main_option("script_location", str(MIGRATIONS))
         with engine.begin() as conn:
+            if parsed.get_backend_name() == "postgresql":
+                # Two processes starting together (docs/SCALING.md): one migrates, the other
+                # waits for it, then finds the schema at head.
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
     finally:
@@ -156,6 +175,7 @@ class Transaction:
     session: AsyncSession
     vault: Vault
     account: str
+    owner: str  # the bots process (Store.owner) that sends what is posted here
     posted: list[OutboxMessage] = field(default_factory=list)
     after_commit: list[Callable[[], None]] = field(default_factory=list)
 
@@ -174,7 +194,7 @@ class Transaction:
             content=self.vault.seal(content, OutboxMessage.bind("content", self.account, room_id,
                                                                 txn_id)),
             state="pending", cause_event_id=cause_event_id, created_at=utcnow(), attempts=0,
-            refers_to=refers_to,
+            refers_to=refers_to, owner=self.owner, lease_until=utcnow() + OUTBOX_LEASE,
         )
         self.session.add(row)
         self.posted.append(row)
@@ -191,9 +211,14 @@ def dialect_insert(tx: Transaction) -> Any:
 
 
 class Store:
-    def __init__(self, url: str, vault: Vault) -> None:
+    def __init__(self, url: str, vault: Vault, *, instance: str | None = None) -> None:
+        """`instance`: this bots process among several sharing the database (PostgreSQL), None
+        when it is alone. It names the outbox rows this process holds (`owner`, stable across
+        its restarts: see take_outbox) and its own sync position (each is its own device)."""
         self.url = url
         self.vault = vault
+        self.instance = instance
+        self.owner = instance or "main"
         sqlite = make_url(url).get_backend_name() == "sqlite"
         # A file database does not drop connections: no ping before each checkout there.
         self.engine: AsyncEngine = create_async_engine(
@@ -227,7 +252,7 @@ class Store:
     @asynccontextmanager
     async def transaction(self, account: str) -> AsyncIterator[Transaction]:
         async with self._writing() as session:
-            tx = Transaction(session, self.vault, account)
+            tx = Transaction(session, self.vault, account, self.owner)
             yield tx
         for callback in tx.after_commit:
             callback()
@@ -237,14 +262,18 @@ class Store:
         """A read-only unit of work (rolled back at the end), outside the writers' turn: pages
         that only read (the dashboard) never hold up the bots' writes on SQLite."""
         async with self._sessions() as session:
-            yield Transaction(session, self.vault, account)
+            yield Transaction(session, self.vault, account, self.owner)
 
     # --- sync position -------------------------------------------------------------------
+
+    def _sync_key(self, account: str) -> str:
+        """Whose sync position: the account's, or this instance's device's of it."""
+        return f"{account}/{self.instance}" if self.instance else account
 
     async def sync_token(self, account: str) -> tuple[str | None, datetime | None]:
         """The stored sync position and when it was recorded."""
         async with self._sessions() as session:
-            row = await session.get(SyncState, account)
+            row = await session.get(SyncState, self._sync_key(account))
             return (row.next_batch, as_utc(row.updated_at)) if row else (None, None)
 
     async def record_sync(self, account: str, next_batch: str, events: list[dict[str, Any]],
@@ -270,8 +299,8 @@ class Store:
                     .on_conflict_do_nothing(index_elements=["account", "event_id"])
                     .returning(InboxEvent))).all())
                 added.sort(key=lambda r: r.id)
-            token = insert(SyncState).values(account=account, next_batch=next_batch,
-                                             updated_at=now)
+            token = insert(SyncState).values(account=self._sync_key(account),
+                                             next_batch=next_batch, updated_at=now)
             await session.execute(token.on_conflict_do_update(
                 index_elements=["account"],
                 set_={"next_batch": next_batch, "updated_at": now}))
@@ -329,6 +358,27 @@ class Store:
                 select(OutboxMessage).where(OutboxMessage.account == account,
                                             OutboxMessage.state == "pending")
                 .order_by(OutboxMessage.id))).all())
+
+    async def take_outbox(self, account: str) -> list[OutboxMessage]:
+        """The pending rows this process may send, its lease on them renewed: its own (written
+        by it, or by its earlier run) and those no live process holds (lease run out). The
+        conditions sit in the UPDATE itself, so two processes never both take a row: the second
+        re-reads it once the first committed and finds the lease live. On PostgreSQL the rows
+        the other process is taking right now are skipped (SKIP LOCKED), not waited for."""
+        now = utcnow()
+        free = (OutboxMessage.account == account, OutboxMessage.state == "pending",
+                or_(OutboxMessage.owner == self.owner, OutboxMessage.lease_until.is_(None),
+                    OutboxMessage.lease_until < now))
+        if self.engine.dialect.name == "postgresql":
+            free = (*free, OutboxMessage.id.in_(
+                select(OutboxMessage.id).where(*free).with_for_update(skip_locked=True)))
+        async with self._writing() as session:
+            rows = list((await session.scalars(
+                update(OutboxMessage).where(*free)
+                .values(owner=self.owner, lease_until=now + OUTBOX_LEASE)
+                .returning(OutboxMessage)
+                .execution_options(synchronize_session=False))).all())
+        return sorted(rows, key=lambda r: r.id)
 
     async def outbox_backlog(self, accounts: list[str]) -> tuple[int, datetime | None]:
         """How many messages wait to be sent, and since when the oldest (health, metrics)."""
