@@ -1,16 +1,16 @@
 """the outbox's lease: which bots process sends a row, and until when that holds (two bots
 processes on PostgreSQL, bots/runtime/sender.py)
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-05 16:40:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0013'
-down_revision = '0012'
+revision = '0015'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 
