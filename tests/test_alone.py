@@ -101,6 +101,7 @@ async def test_a_process_stopping_its_service_gives_the_lock_back(pg_database):
     try:
         first = asyncio.create_task(run_alone(one, "stopping", forever))
         await asyncio.wait_for(started.wait(), 10)
+        assert one.engine.pool.checkedout() == 0  # the lock's connection is not the pool's
         first.cancel()  # the runtime stopping its services; its pool stays open
         await asyncio.gather(first, return_exceptions=True)
         started.clear()

@@ -1,19 +1,21 @@
 """A service that runs in one bots process at a time: with two processes on PostgreSQL
 (docs/SCALING.md), the one holding a PostgreSQL advisory lock runs it, the other waits and takes
-over when the holder dies. The lock lives on a connection of its own: a process that dies (even
+over when the holder dies. The lock lives on a connection of its own, outside the store's pool (a
+held lock would take a pooled connection for the life of the process): a process that dies (even
 `kill -9`) drops that connection, and PostgreSQL releases the lock with it. On SQLite there is one
 process, and the service just runs."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from bots.runtime.store import Store
 
@@ -36,23 +38,27 @@ async def run_alone(store: Store, name: str, service: Callable[[], Awaitable[Non
     if store.engine.dialect.name != "postgresql":
         await service()
         return
-    while True:
-        try:
-            task = await _holding(store, name, service)
-        except (DBAPIError, OSError) as exc:
-            log.warning("lost the lock's connection, trying again",
-                        extra={"service": name, "error": repr(exc)})
-            await asyncio.sleep(TRY_EVERY)
-            continue
-        return task.result()
+    locks = create_async_engine(store.engine.url, poolclass=NullPool)
+    try:
+        while True:
+            try:
+                task = await _holding(locks, name, service)
+            except (DBAPIError, OSError) as exc:
+                log.warning("lost the lock's connection, trying again",
+                            extra={"service": name, "error": repr(exc)})
+                await asyncio.sleep(TRY_EVERY)
+                continue
+            return task.result()
+    finally:
+        await locks.dispose()
 
 
-async def _holding(store: Store, name: str,
+async def _holding(locks: AsyncEngine, name: str,
                    service: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
     """Wait for the lock, then run `service` until it ends (the task, done) or the connection
     fails (raised, the service stopped)."""
     key = lock_key(name)
-    async with store.engine.connect() as connection:
+    async with locks.connect() as connection:
         while not await connection.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}):
             await connection.rollback()  # no transaction left open while waiting
             await asyncio.sleep(TRY_EVERY)
@@ -68,15 +74,8 @@ async def _holding(store: Store, name: str,
         except BaseException:  # the connection lost, or this process stopping
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-            # Closed, not given back to the pool (where it would keep the lock).
-            with contextlib.suppress(DBAPIError, OSError):
-                await connection.invalidate()
             raise
-        # The service ended: given back to the pool, the connection must not keep the lock.
-        with contextlib.suppress(DBAPIError, OSError):
-            await connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-            await connection.commit()
-        return task
+        return task  # the connection closes with the block (no pool), and the lock with it
 
 
 async def _awaited(service: Callable[[], Awaitable[None]]) -> None:
