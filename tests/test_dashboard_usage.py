@@ -9,17 +9,20 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest_asyncio
+from nio import RoomMessageText
 from sqlalchemy import select
 
 from bots.careteam import records as careteam
 from bots.careteam.requests import Member, OpenRequest
 from bots.common.identity import make_identity
+from bots.config import AccountConfig
 from bots.dashboard import usage_records
 from bots.dashboard.models import UsageAnswer, UsageCount
 from bots.dashboard.usage import RoomState, day_of, observe
 from bots.runtime.bot import Seen
 from bots.runtime.store import Store
 from bots.runtime.vault import Vault
+from tests.harness import BOT, Harness
 from tests.migrated import sqlite_at_head
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -159,3 +162,20 @@ async def test_the_indicator_reads_follow_the_persons_scope(store: Store):
     assert found["up_to_date"].rows[-1] == ("tous", 1, "1/1 (100,0 %)")
     usage = {t.name: t for t in tables(dac, "fr")}["usage"].rows
     assert ("2026-12", "tous", 2, 2, 0, 2, None, 0, 0) in usage
+
+
+async def test_the_deployments_other_accounts_are_not_people(tmp_path: Path):
+    """A notice from another of the deployment's bot accounts is neither a professional's
+    message nor an answer (the runtime's `_seen`, before any count)."""
+    bots = ("careteam", "discharge")
+    accounts = (AccountConfig(BOT, "pw", "Liaison", bots),
+                AccountConfig("@autre-bot:h.fr", "pw", "Autre", bots))
+    async with Harness.start(tmp_path, bots=bots, accounts=accounts) as h:
+
+        def notice(sender: str) -> RoomMessageText:
+            return RoomMessageText.from_dict({
+                "event_id": "$n", "sender": sender, "origin_server_ts": 0,
+                "type": "m.room.message", "content": {"msgtype": "m.notice", "body": "Rappel"}})
+
+        assert h.runtime._seen(ROOM, notice("@idec:h.fr")) is not None
+        assert h.runtime._seen(ROOM, notice("@autre-bot:h.fr")) is None

@@ -388,7 +388,7 @@ class Runtime:
         edit is not a new message), for the usage counts; its content is only parsed as a
         command would be."""
         if not isinstance(ev, RoomMessage) or ev.sender == self.user_id \
-                or ev.sender in self.companions:
+                or ev.sender in self.companions or ev.sender in self.own_accounts:
             return None
         content = ev.source.get("content", {})
         relation = content.get("m.relates_to")
