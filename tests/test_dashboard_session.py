@@ -80,6 +80,17 @@ def test_the_login_form_token_matches_only_its_cookie_and_this_process():
     assert not LoginForms().valid(nonce, token)  # another key: a restarted process
 
 
+def test_a_login_form_from_one_bots_process_is_good_at_the_other():
+    """Two processes behind the proxy have the same data keys, thus the same forms' key."""
+    keys = [Vault.new_key(), Vault.new_key()]
+    one, two = (LoginForms(Vault(keys).purpose_key("dashboard login forms")) for _ in range(2))
+    nonce, token = one.issue()
+    assert two.valid(nonce, token)
+    assert not LoginForms(Vault(keys).purpose_key("other")).valid(nonce, token)
+    assert not LoginForms(Vault([Vault.new_key()]).purpose_key(
+        "dashboard login forms")).valid(nonce, token)
+
+
 # --- expiry and rate limits -----------------------------------------------------------------
 
 def test_a_session_ends_when_idle_or_at_its_absolute_end():

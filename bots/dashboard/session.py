@@ -44,7 +44,7 @@ def csrf_token(session_token: str) -> str:
 
 class LoginForms:
     """The login form's token: `issue()` gives (cookie value, form value); `valid` checks a
-    pair. The key lives in memory: a restart only makes open login forms reload."""
+    pair. Without a key (tests), one in memory: a restart would make open login forms reload."""
 
     def __init__(self, key: bytes | None = None) -> None:
         self._key = key or secrets.token_bytes(32)

@@ -117,7 +117,9 @@ class Dashboard:
         self.permission = roles.permission(cap.DASHBOARD_VIEW, COORDINATION, PATIENT)
         self.lifetime = Lifetime(timedelta(minutes=settings.idle_minutes),
                                  timedelta(hours=settings.max_hours))
-        self.forms = LoginForms()
+        # Keyed by the data keys, so a form (or an SSO state) issued by one bots process behind
+        # the proxy is good at the other (docs/SCALING.md, two processes).
+        self.forms = LoginForms(runtime.store.vault.purpose_key("dashboard login forms"))
         self.by_user = RateLimit(PER_USER, WINDOW)
         self.by_address = RateLimit(PER_ADDRESS, WINDOW)
         self.server_name = runtime.user_id.split(":", 1)[1]

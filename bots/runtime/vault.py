@@ -59,6 +59,7 @@ class Vault:
     def __init__(self, keys: list[str]) -> None:
         if not keys:
             raise VaultError("at least one data encryption key is required")
+        self._keys = list(keys)
         try:
             self._fernet = MultiFernet([Fernet(k) for k in keys])  # opens the old format
             self._aeads = [AESGCM(_derive(k, b"liaison sealed v1")) for k in keys]
@@ -112,6 +113,11 @@ class Vault:
 
     def index(self, value: str) -> str:
         return self.indexes(value)[0]
+
+    def purpose_key(self, purpose: str) -> bytes:
+        """A secret for one purpose (an HMAC key), from the first data key: the same in every
+        process of the deployment, unlike a random one."""
+        return _derive(self._keys[0], f"liaison {purpose}".encode())
 
     def indexes(self, value: str) -> list[str]:
         return [hmac.new(k, value.encode(), hashlib.sha256).hexdigest()
