@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from bots import config
 from bots.careteam import rooms
-from bots.careteam.api import parse_json
+from bots.careteam.api import parse_json, validate
 from bots.careteam.requests import Member, RequestError, parse_open, tokens
 from bots.common import capabilities as cap
 from bots.common.api import ApiError
@@ -199,3 +199,29 @@ def test_the_api_body_parser_refuses_keys_given_twice_and_deep_nesting():
         parse_json(b"[" * 100_000 + b"]" * 100_000, None)
     assert parse_json('{"ward": "Gériatrie"}'.encode("latin-1"), "latin-1") == {
         "ward": "Gériatrie"}
+
+
+@pytest.mark.parametrize("body", [
+    {"identity": {"family_name": "DUPONT"}, "DUPONT Marie 12/03/1948": 1},  # additionalProperties
+    {"identity": {"DUPONT Marie": "1948-03-12"}},
+    {"resourceType": "Bundle", "type": "transaction", "entry": [], "DUPONT Marie": {}},
+])
+def test_a_schema_refusal_never_repeats_a_key_or_value_sent(body):
+    schema = "fhir-bundle" if "resourceType" in body else "patient-create"
+    with pytest.raises(ApiError) as refused:
+        validate(schema, body)
+    said = json.dumps([refused.value.message, refused.value.details], ensure_ascii=False)
+    assert refused.value.status == 400 and refused.value.details
+    assert "DUPONT" not in said and "1948" not in said, said
+
+
+def test_a_schema_refusal_names_the_place_and_what_is_allowed():
+    with pytest.raises(ApiError) as refused:
+        validate("team-update", {})
+    assert refused.value.details == [{"path": "", "message": "at least 1 property is needed"}]
+    with pytest.raises(ApiError) as refused:
+        validate("patient-create", {"identity": {"family_name": "X", "given_names": "Y",
+                                                 "birth_date": "1948-03-12", "sex": "F",
+                                                 "nom": "Z"}})
+    (detail,) = refused.value.details
+    assert detail["path"] == "/identity" and "family_name" in detail["message"]

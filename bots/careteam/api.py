@@ -11,7 +11,7 @@ import asyncio
 import hmac
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import date
 from functools import cache, partial
 from typing import TYPE_CHECKING, Any
@@ -64,15 +64,44 @@ def _validators() -> dict[str, jsonschema.Draft202012Validator]:
         for name, s in schemas.items()}
 
 
-# Messages that name a property, never a value (values may be identity).
-_SAFE_MESSAGES = {"required", "additionalProperties", "minProperties"}
-
-
 def _detail(error: jsonschema.ValidationError) -> dict[str, str]:
-    path = "".join(f"/{p}" for p in error.absolute_path)
-    message = error.message if error.validator in _SAFE_MESSAGES \
-        else f"does not satisfy '{error.validator}'"
-    return {"path": path, "message": message}
+    """A schema error as the pointer and the rule broken, never a value sent: jsonschema's own
+    messages quote the instance (`{'DUPONT': …} does not have enough properties`, `'DUPONT'
+    was unexpected`), and a key the sender chose may be identity too."""
+    return {"path": _pointer(error.absolute_path), "message": _rule(error)}
+
+
+def _pointer(path: Iterable[str | int]) -> str:
+    """The JSON Pointer, stopped before the first key the schemas do not know (it may be data)."""
+    parts: list[str] = []
+    for part in path:
+        if isinstance(part, str) and part not in _schema_words():
+            break
+        parts.append(f"/{part}")
+    return "".join(parts)
+
+
+def _rule(error: jsonschema.ValidationError) -> str:
+    if error.validator == "required":  # "'x' is a required property": x is the schema's word
+        return error.message
+    if error.validator == "additionalProperties":
+        allowed = ", ".join(sorted(error.schema.get("properties", {})))
+        return f"unknown property; the properties allowed here are: {allowed}"
+    if error.validator == "minProperties":
+        n = error.validator_value
+        return f"at least {n} {'property is' if n == 1 else 'properties are'} needed"
+    return f"does not satisfy '{error.validator}'"
+
+
+def validate(schema: str, body: Any) -> None:
+    """A 400 that names each place and rule the body breaks in `schemas/api/<schema>`."""
+    try:
+        errors = sorted(_validators()[schema].iter_errors(body), key=lambda e: list(e.path))
+    except RecursionError:  # nested deeper than any schema goes, yet parseable
+        raise ApiError(400, "invalid_json", "the body is nested too deeply") from None
+    if errors:
+        raise ApiError(400, "invalid_payload", "the body does not match the schema",
+                       [_detail(e) for e in errors])
 
 
 @cache
@@ -173,13 +202,7 @@ class Api:
 
     async def body(self, request: web.Request, schema: str) -> dict[str, Any]:
         body = parse_json(await request.read(), request.charset)
-        try:
-            errors = sorted(_validators()[schema].iter_errors(body), key=lambda e: list(e.path))
-        except RecursionError:  # nested deeper than any schema goes, yet parseable
-            raise ApiError(400, "invalid_json", "the body is nested too deeply") from None
-        if errors:
-            raise ApiError(400, "invalid_payload", "the body does not match the schema",
-                           [_detail(e) for e in errors])
+        validate(schema, body)
         return body  # type: ignore[no-any-return]
 
     # --- endpoints -------------------------------------------------------------------------
