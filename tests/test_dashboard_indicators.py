@@ -7,6 +7,7 @@ import csv
 import io
 from datetime import date
 
+from bots.config import StructureConfig
 from bots.dashboard.indicators import (
     Inputs,
     Room,
@@ -15,6 +16,7 @@ from bots.dashboard.indicators import (
     monthly,
     months_back,
     only_ward,
+    structure_of,
     tables,
 )
 from bots.dashboard.views import render
@@ -47,8 +49,8 @@ def inputs(**changes) -> Inputs:
     return Inputs(**values)
 
 
-def by_name(lang="fr"):
-    return {t.name: t for t in tables(inputs(), lang)}
+def by_name(lang="fr", **changes):
+    return {t.name: t for t in tables(inputs(**changes), lang)}
 
 
 def test_usage_by_month_and_ward_within_the_period():
@@ -61,10 +63,33 @@ def test_usage_by_month_and_ward_within_the_period():
     assert not any(r[0] == "2026-10" for r in usage.rows)  # P-3 opened before the period
 
 
-def test_active_professionals_by_role_and_structure():
-    rows = by_name()["professionals"].rows
-    assert rows == [("2026-11", "DAC", "h.fr", 1), ("2026-11", "IDE", "h.fr", 1),
-                    ("2026-12", "—", "ville.fr", 1)]
+CHU = StructureConfig("CHU Exemple", "750712184", servers=frozenset({"h.fr"}))
+CABINET = StructureConfig("Cabinet Ville", members=frozenset({"@dac:h.fr"}))
+
+
+def test_active_professionals_by_role_and_configured_structure():
+    """A member listed by a structure is counted there, before their server's structure; a
+    server no structure lists is "autre", never the server's name."""
+    rows = by_name(structures=[CHU, CABINET])["professionals"].rows
+    assert rows == [("2026-11", "DAC", "Cabinet Ville", None, 1),
+                    ("2026-11", "IDE", "CHU Exemple", "750712184", 1),
+                    ("2026-12", "—", "autre", None, 1)]
+    assert structure_of("@dac:h.fr", [CHU, CABINET]) is CABINET
+    assert structure_of("@dac:h.fr", [CABINET, CHU]) is CABINET
+    assert structure_of("@x:h.fr", [CABINET, CHU]) is CHU
+
+
+def test_without_structures_every_professional_is_of_an_unknown_structure():
+    rows = by_name("en")["professionals"].rows
+    assert rows == [("2026-11", "DAC", "other", None, 1), ("2026-11", "IDE", "other", None, 1),
+                    ("2026-12", "—", "other", None, 1)]
+
+
+def test_the_structures_finess_is_beside_its_name_in_the_csv():
+    table = by_name(structures=[CHU])["professionals"]
+    lines = list(csv.reader(io.StringIO(export_csv(table).decode())))
+    assert lines[0] == ["month", "role", "structure", "finess", "active_professionals"]
+    assert ["2026-11", "IDE", "CHU Exemple", "750712184", "1"] in lines
 
 
 def test_rooms_kept_up_to_date_count_open_rooms_with_a_recent_message_by_ward():
@@ -121,6 +146,7 @@ def test_the_page_shows_each_table_with_its_definition_and_escapes_wards():
                   wards=["<b>Cardio</b>"], query="du=2026-11&au=2026-12", charts=["rh30"])
     assert "Réhospitalisations RH7 / RH30" in html and "toutes causes, par patient" in html
     assert "Professionnels actifs par rôle et structure" in html
+    assert "<th scope=\"col\">FINESS</th>" in html
     assert html.count('class="definition"') == 7
     assert "/indicateurs/usage.csv?du=2026-11&amp;au=2026-12" in html
     assert "<b>Cardio</b>" not in html and "&lt;b&gt;Cardio&lt;/b&gt;" in html

@@ -6,6 +6,7 @@ through the readers the composition gives (bots/episode/figures.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
@@ -13,6 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from bots.common.models import COORDINATION, PATIENT, CareRoom, TeamMember
+from bots.config import StructureConfig
 from bots.dashboard import usage_records
 from bots.dashboard.indicators import Inputs, Room, month_days
 from bots.episode.figures import FiguresReader, MailCounter
@@ -55,7 +57,8 @@ async def _letters(tx: Transaction, room_ids: AbstractSet[str], zone: ZoneInfo
 
 
 async def inputs(tx: Transaction, user_id: str, months: tuple[str, str], today: date,
-                 zone: ZoneInfo, figures: FiguresReader, mails: MailCounter) -> Inputs:
+                 zone: ZoneInfo, figures: FiguresReader, mails: MailCounter,
+                 structures: Sequence[StructureConfig] = ()) -> Inputs:
     rooms, member = await scope(tx, user_id)
     ids = {r.room_id for r in rooms}
     first, last = month_days(months)
@@ -66,4 +69,5 @@ async def inputs(tx: Transaction, user_id: str, months: tuple[str, str], today: 
         recent=await usage_records.updated_since(tx, member, today - timedelta(days=29)),
         mails=await mails(tx, ids, first, last),
         letters=await _letters(tx, ids, zone),
-        followup=await figures(tx, {r.ref for r in rooms}, months, today))
+        followup=await figures(tx, {r.ref for r in rooms}, months, today),
+        structures=structures)

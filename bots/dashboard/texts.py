@@ -249,12 +249,13 @@ TEXTS: Catalogue = {
                                      "en": "Active professionals by role and structure"},
     "dash.ind.professionals.def": {
         "fr": "Personnes ayant envoyé au moins un message ou une commande dans un salon "
-              "patient du mois, par leur rôle dans l'équipe de ce salon (— sans rôle). La "
-              "structure n'est pas encore enregistrée : le serveur de l'identifiant Matrix "
-              "(celui de l'établissement) en tient lieu.",
+              "patient du mois, par leur rôle dans l'équipe de ce salon (— sans rôle) et par "
+              "structure, avec son numéro FINESS : celle dont la configuration (structures) "
+              "les nomme, sinon celle de leur serveur Matrix, sinon « autre ».",
         "en": "People who sent at least one message or command in a patient room in the "
-              "month, by their role in that room's team (— without one). The structure is "
-              "not recorded yet: the Matrix ID's server (the establishment's) stands for it.",
+              "month, by their role in that room's team (— without one) and by structure, "
+              "with its FINESS number: the one the configuration (structures) names them in, "
+              "else their Matrix server's, else \"other\".",
     },
     "dash.ind.up_to_date.title": {"fr": "Dossiers tenus à jour (30 derniers jours)",
                                   "en": "Records kept up to date (last 30 days)"},
@@ -290,6 +291,7 @@ TEXTS: Catalogue = {
     "dash.ind.col.mails_out": {"fr": "Mails envoyés", "en": "Mails out"},
     "dash.ind.col.role": {"fr": "Rôle", "en": "Role"},
     "dash.ind.col.structure": {"fr": "Structure", "en": "Structure"},
+    "dash.ind.col.finess": {"fr": "FINESS", "en": "FINESS"},
     "dash.ind.col.open_rooms": {"fr": "Salons patients ouverts", "en": "Open patient rooms"},
     "dash.ind.col.updated": {"fr": "Mis à jour en 30 jours", "en": "Updated within 30 days"},
     "dash.error.title": {"fr": "Requête refusée", "en": "Request refused"},
