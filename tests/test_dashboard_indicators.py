@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 from bots.config import StructureConfig
 from bots.dashboard.indicators import (
@@ -16,6 +17,7 @@ from bots.dashboard.indicators import (
     monthly,
     months_back,
     only_ward,
+    sent_on_j0,
     structure_of,
     tables,
 )
@@ -112,6 +114,16 @@ def test_readmissions_and_rates_come_from_the_follow_up_figures():
                                      ("2026-11", "tous", 2, "1/2 (50.0%)")]
     assert found["steps"].rows == [("2026-11", "tous", 5, "4/5 (80.0%)")]
     assert monthly(found["rh30"], "rh30") == (["2026-11"], [50.0])
+
+
+def test_a_letter_counts_on_j0_only_when_sent_on_the_discharge_day_in_the_zone():
+    paris, day = ZoneInfo("Europe/Paris"), date(2026, 11, 25)
+    assert sent_on_j0(day, datetime(2026, 11, 25, 17, 30, tzinfo=UTC), paris)
+    # 23:30 UTC on the 24th is 00:30 in Paris on the 25th: the discharge day.
+    assert sent_on_j0(day, datetime(2026, 11, 24, 23, 30, tzinfo=UTC), paris)
+    assert not sent_on_j0(day, datetime(2026, 11, 25, 23, 30, tzinfo=UTC), paris)  # the 26th
+    assert not sent_on_j0(day, datetime(2026, 11, 24, 10, 0, tzinfo=UTC), paris)  # the day before
+    assert not sent_on_j0(day, None, paris)  # never recorded as sent
 
 
 def test_a_ward_filter_keeps_its_rows():

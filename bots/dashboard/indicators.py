@@ -14,8 +14,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from functools import cache
+from zoneinfo import ZoneInfo
 
 from bots.common.spreadsheet import csv_bytes
 from bots.config import StructureConfig
@@ -123,6 +124,12 @@ def _rates(name: str, of_key: str, ok_key: str, rows: Sequence[Rate], lang: Lang
                          (f"{name}_total", of_key), (f"{name}_ok", ok_key)))
     table.rows.extend((r.month, r.ward, r.of, rate(r.ok, r.of, lang)) for r in rows)
     return table
+
+
+def sent_on_j0(discharged_on: date, letter_at: datetime | None, zone: ZoneInfo) -> bool:
+    """A discharge's lettre de liaison counts as sent on J0 when it was recorded as sent on the
+    discharge day itself, in the deployment's zone (not before, not after)."""
+    return letter_at is not None and letter_at.astimezone(zone).date() == discharged_on
 
 
 def letters_table(inputs: Inputs, lang: Lang) -> Table:

@@ -212,14 +212,16 @@ TEXTS: Catalogue = {
     "dash.ind.letters.title": {"fr": "Lettres de liaison envoyées à J0",
                                "en": "Discharge letters sent on the day"},
     "dash.ind.letters.def": {
-        "fr": "Parmi les sorties validées, celles dont le salon a envoyé par MSSanté, le jour "
-              "de la sortie, un mail avec un document (décret 2016-995). Une lettre remise "
-              "autrement (item coché Oui sans mail) n'est pas encore enregistrée avec sa date : "
-              "elle n'est pas comptée ici.",
-        "en": "Among validated discharges, those whose room sent by MSSanté, on the discharge "
-              "day, a mail with a document (décret 2016-995). A letter handed over otherwise "
-              "(item answered Yes without a mail) is not yet recorded with its date: not "
-              "counted here.",
+        "fr": "Parmi les sorties validées (mois de sortie) que l'hôpital n'a pas annulées "
+              "(ADT A13), celles dont la lettre de liaison a été enregistrée comme envoyée le "
+              "jour même de la sortie (décret 2016-995) : son item coché Oui ce jour-là, à la "
+              "main ou par la passerelle MSSanté quand un mail avec un document part du salon. "
+              "Une lettre enregistrée la veille ou après le jour de la sortie ne compte pas.",
+        "en": "Among validated discharges (month of discharge) the hospital did not cancel "
+              "(ADT A13), those whose discharge letter was recorded as sent on the discharge "
+              "day itself (décret 2016-995): its item answered Yes that day, by hand or by the "
+              "MSSanté bridge when a mail with a document leaves the room. A letter recorded "
+              "the day before or after the discharge day does not count.",
     },
     "dash.ind.steps.title": {"fr": "Étapes du suivi RH30 faites à temps",
                              "en": "RH30 follow-up steps done on time"},
