@@ -81,8 +81,10 @@ TEXTS: Catalogue = {
     },
     "dash.today.title": {"fr": "Aujourd'hui", "en": "Today"},
     "dash.today.caption": {
-        "fr": "Vos patients : salons ouverts dont vous êtes membre ({count})",
-        "en": "Your patients: open rooms you are a member of ({count})",
+        "fr": "Vos patients : salons ouverts dont vous êtes membre, et salons clos où du suivi "
+              "reste à faire ({count})",
+        "en": "Your patients: open rooms you are a member of, and closed ones with follow-up "
+              "work due ({count})",
     },
     "dash.today.none": {
         "fr": "Vous n'êtes membre d'aucun salon patient ouvert.",
@@ -101,6 +103,7 @@ TEXTS: Catalogue = {
     "dash.validated": {"fr": "sortie validée", "en": "discharge validated"},
     "dash.no_checklist": {"fr": "pas de checklist", "en": "no checklist"},
     "dash.no_ward": {"fr": "—", "en": "—"},
+    "dash.room_closed": {"fr": "salon clos, suivi en cours", "en": "room closed, follow-up due"},
     "dash.overdue_item": {"fr": "n° {item} ({who})", "en": "no. {item} ({who})"},
     "dash.nothing_overdue": {"fr": "aucun", "en": "none"},
     "dash.open_room": {"fr": "Ouvrir le salon {ref}", "en": "Open room {ref}"},
