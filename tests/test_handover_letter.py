@@ -4,9 +4,11 @@ real code on the in-process harness, and what the dashboard's letters on J0 make
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pytest
+import sqlalchemy as sa
 from sqlalchemy import select
 
 from bots.config import WardConfig
@@ -110,45 +112,57 @@ async def test_a_discharge_the_hospital_cancels_leaves_the_letters_denominator(
         assert await letters(h) == []  # no longer a discharge: not in the denominator
 
 
-def test_the_migration_times_the_letters_the_bridge_mailed(tmp_path: Path):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'bots.db'}"
+    return request.getfixturevalue("pg_database")
+
+
+def test_the_migration_times_the_letters_the_bridge_mailed(empty_database: str):
     """0016: a hand-over's letter_at from its room's first letter mail on or after the
     discharge day; none without one (a letter ticked by hand has its time sealed)."""
-    import sqlalchemy as sa
     from alembic import command
     from alembic.config import Config
 
     from bots.runtime.store import MIGRATIONS
 
-    engine = sa.create_engine(f"sqlite:///{tmp_path / 'bots.db'}")
+    engine = sa.create_engine(empty_database)
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    now = "'2026-11-01 08:00:00.000000'"
+    meta = sa.MetaData()
+    now = datetime(2026, 11, 1, 8, tzinfo=UTC)
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0015")
+        meta.reflect(conn, only=["care_rooms", "discharge_checklists", "discharge_handovers",
+                                 "episode_letter_mails"])
+        t = meta.tables
         for n in (1, 2):
-            conn.execute(sa.text(
-                "INSERT INTO care_rooms (id, account, kind, room_id, status, sealed, language, "
-                f"created_at, attempts) VALUES ({n}, '@b:h', 'patient', '!r{n}', 'open', x'', "
-                f"'fr', {now}, 0)"))
-            conn.execute(sa.text(
-                "INSERT INTO discharge_checklists (id, account, care_room_id, room_id, template, "
-                f"status, sealed, version, language, created_at, updated_at) VALUES ({n}, '@b:h', "
-                f"{n}, '!r{n}', 't', 'validated', x'', 1, 'fr', {now}, {now})"))
-            conn.execute(sa.text(
-                "INSERT INTO discharge_handovers (account, checklist_id, care_room_id, "
-                f"discharged_on, mode, iterative, created_at) VALUES ('@b:h', {n}, {n}, "
-                f"'2026-11-25', 'domicile', 0, {now})"))
-        conn.execute(sa.text(
-            "INSERT INTO episode_letter_mails (room_id, outbound_id, sent_at) VALUES "
-            "('!r1', 1, '2026-11-24 16:00:00.000000'), ('!r1', 2, '2026-11-26 09:00:00.000000'), "
-            "('!r1', 3, '2026-11-25 15:00:00.000000'), ('!r9', 4, '2026-11-25 10:00:00.000000')"))
+            conn.execute(t["care_rooms"].insert().values(
+                id=n, account="@b:h", kind="patient", room_id=f"!r{n}", status="open",
+                sealed=b"", language="fr", created_at=now, attempts=0))
+            conn.execute(t["discharge_checklists"].insert().values(
+                id=n, account="@b:h", care_room_id=n, room_id=f"!r{n}", template="t",
+                status="validated", sealed=b"", version=1, language="fr", created_at=now,
+                updated_at=now))
+            conn.execute(t["discharge_handovers"].insert().values(
+                account="@b:h", checklist_id=n, care_room_id=n, discharged_on=date(2026, 11, 25),
+                mode="domicile", iterative=False, created_at=now))
+        conn.execute(t["episode_letter_mails"].insert(), [
+            {"room_id": "!r1", "outbound_id": 1, "sent_at": datetime(2026, 11, 24, 16, tzinfo=UTC)},
+            {"room_id": "!r1", "outbound_id": 2, "sent_at": datetime(2026, 11, 26, 9, tzinfo=UTC)},
+            {"room_id": "!r1", "outbound_id": 3, "sent_at": datetime(2026, 11, 25, 15, tzinfo=UTC)},
+            {"room_id": "!r9", "outbound_id": 4,
+             "sent_at": datetime(2026, 11, 25, 10, tzinfo=UTC)}])
         command.upgrade(cfg, "0016")
-        rows = conn.execute(sa.text("SELECT care_room_id, letter_at, cancelled_at "
-                                    "FROM discharge_handovers ORDER BY care_room_id")).all()
+        handovers = sa.Table("discharge_handovers", sa.MetaData(), autoload_with=conn)
+        rows = conn.execute(sa.select(handovers.c.care_room_id, handovers.c.letter_at,
+                                      handovers.c.cancelled_at)
+                            .order_by(handovers.c.care_room_id)).all()
         command.downgrade(cfg, "0015")
         columns = {c["name"] for c in sa.inspect(conn).get_columns("discharge_handovers")}
     engine.dispose()
-    assert [(r[0], str(r[1])[:19] if r[1] else None, r[2]) for r in rows] == [
-        (1, "2026-11-25 15:00:00", None), (2, None, None)]
+    assert [(r[0], as_utc(r[1]) if r[1] else None, r[2]) for r in rows] == [
+        (1, datetime(2026, 11, 25, 15, tzinfo=UTC), None), (2, None, None)]
     assert "letter_at" not in columns and "cancelled_at" not in columns

@@ -7,6 +7,8 @@ Revises: 0015
 Create Date: 2026-12-06 00:30:00
 """
 
+from datetime import UTC, date, datetime
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -32,17 +34,22 @@ def upgrade() -> None:
     mails = sa.table('episode_letter_mails', sa.column('room_id', sa.String),
                      sa.column('sent_at', sa.DateTime(timezone=True)))
     bind = op.get_bind()
-    sent: dict[str, list] = {}
+    sent: dict[str, list[datetime]] = {}
     for room_id, at in bind.execute(sa.select(mails.c.room_id, mails.c.sent_at)
                                     .order_by(mails.c.sent_at)):
         sent.setdefault(room_id, []).append(at)
     for handover, room_id, day in bind.execute(
             sa.select(handovers.c.id, rooms.c.room_id, handovers.c.discharged_on)
             .join(rooms, rooms.c.id == handovers.c.care_room_id)):
-        first = next((at for at in sent.get(room_id, ()) if at.date() >= day), None)
+        first = next((at for at in sent.get(room_id, ()) if _utc_day(at) >= day), None)
         if first is not None:
             bind.execute(handovers.update().where(handovers.c.id == handover)
                          .values(letter_at=first))
+
+
+def _utc_day(at: datetime) -> date:
+    """SQLite gives the stored UTC time without its zone, PostgreSQL in the session's zone."""
+    return (at.astimezone(UTC) if at.tzinfo else at).date()
 
 
 def downgrade() -> None:
