@@ -184,6 +184,17 @@ class DashboardConfig:
 
 
 @dataclass(frozen=True)
+class StructureConfig:
+    """A structure of the territory (an establishment, a practice): its name, its FINESS number,
+    its professionals by user ID and by homeserver (`structures:`, kept by the operator)."""
+
+    name: str
+    finess: str | None = None
+    members: frozenset[str] = frozenset()
+    servers: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
 class Config:
     homeserver: str
     data_dir: Path
@@ -209,6 +220,7 @@ class Config:
     dashboard: DashboardConfig | None = None
     # This process among several serving the same accounts (PostgreSQL), None when it is alone.
     instance: str | None = None
+    structures: tuple[StructureConfig, ...] = ()
 
     @property
     def admin_url(self) -> str:
@@ -298,6 +310,7 @@ def parse(raw: Any, source: str, base: Path) -> Config:
         allow_legacy_devices=raw.get("allow_legacy_devices", False),
         log_level=raw.get("log_level", "INFO"),
         accounts=tuple(accounts), instance=instance,
+        structures=_structures(raw.get("structures") or [], source),
     )
 
 
@@ -332,6 +345,36 @@ def _dashboard(raw: dict[str, Any]) -> DashboardConfig:
         idle_minutes=raw.get("idle_minutes", DashboardConfig.idle_minutes),
         max_hours=raw.get("max_hours", DashboardConfig.max_hours),
         trust_forwarded_for=raw.get("trust_forwarded_for", False))
+
+
+def luhn_ok(digits: str) -> bool:
+    """The Luhn check (the FINESS number's last digit is its key)."""
+    total = 0
+    for i, c in enumerate(reversed(digits)):
+        d = int(c) * (2 if i % 2 else 1)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
+
+
+def _structures(raw: list[dict[str, Any]], source: str) -> tuple[StructureConfig, ...]:
+    """`structures`: a FINESS number that fails its key, a name, member or server in two
+    structures are refused (a person would be counted in either)."""
+    found: list[StructureConfig] = []
+    for n, item in enumerate(raw):
+        finess = item.get("finess")
+        if finess is not None and not luhn_ok(finess):
+            raise ConfigError(f"{source}: structures/{n}/finess: {finess} is not a FINESS "
+                              "number (its last digit, the Luhn key, does not match)")
+        structure = StructureConfig(item["name"], finess, frozenset(item.get("members", ())),
+                                    frozenset(item.get("servers", ())))
+        for other in found:
+            twice = ({structure.name} & {other.name}) or (structure.members & other.members) \
+                or (structure.servers & other.servers)
+            if twice:
+                raise ConfigError(f"{source}: structures/{n}: {', '.join(sorted(twice))} "
+                                  f"already in the structure {other.name!r}")
+        found.append(structure)
+    return tuple(found)
 
 
 def _careteam(raw: dict[str, Any], source: str, resolve: Any) -> CareteamConfig:

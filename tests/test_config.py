@@ -190,3 +190,38 @@ def test_adt_wards_and_a_role_the_roles_file_does_not_know_stops_the_start(tmp_p
     raw["adt"]["wards"]["CARDIO"]["team"] = ["@idec:chu.example"]  # no role
     with pytest.raises(config.ConfigError, match="adt/wards/CARDIO/team/0"):
         config.load(write(tmp_path, raw))
+
+
+def test_structures_with_their_finess_members_and_servers(tmp_path):
+    raw = good()
+    raw["structures"] = [
+        {"name": "CHU Exemple", "finess": "750712184", "servers": ["chu.example"]},
+        {"name": "Cabinet Ville", "members": ["@mt:medecin.example", "@ide:chu.example"]}]
+    cfg = config.load(write(tmp_path, raw))
+    assert cfg.structures == (
+        config.StructureConfig("CHU Exemple", "750712184", servers=frozenset({"chu.example"})),
+        config.StructureConfig("Cabinet Ville", None,
+                               frozenset({"@mt:medecin.example", "@ide:chu.example"})))
+    assert config.load(write(tmp_path, good())).structures == ()
+
+
+@pytest.mark.parametrize(("structures", "message"), [
+    ([{"name": "CHU", "finess": "75071218", "servers": ["h.fr"]}],
+     "structures/0/finess: '75071218' does not match"),
+    ([{"name": "CHU", "finess": "750712185", "servers": ["h.fr"]}],
+     "structures/0/finess: 750712185 is not a FINESS number"),
+    ([{"name": "CHU"}], "structures/0: {'name': 'CHU'} is not valid under any of the given"),
+    ([{"name": "CHU", "members": ["mt"]}], "structures/0/members/0: 'mt' does not match"),
+    ([{"name": "A", "servers": ["h.fr"]}, {"name": "B", "servers": ["h.fr"]}],
+     "structures/1: h.fr already in the structure 'A'"),
+    ([{"name": "A", "members": ["@a:h.fr"]}, {"name": "B", "members": ["@a:h.fr"]}],
+     "structures/1: @a:h.fr already in the structure 'A'"),
+    ([{"name": "A", "servers": ["h.fr"]}, {"name": "A", "servers": ["v.fr"]}],
+     "structures/1: A already in the structure 'A'"),
+])
+def test_structure_errors_say_what_is_wrong(tmp_path, structures, message):
+    raw = good()
+    raw["structures"] = structures
+    with pytest.raises(config.ConfigError) as err:
+        config.load(write(tmp_path, raw))
+    assert message in str(err.value)

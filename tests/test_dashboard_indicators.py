@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
+from bots.config import StructureConfig
 from bots.dashboard.indicators import (
     Inputs,
     Room,
@@ -15,6 +17,8 @@ from bots.dashboard.indicators import (
     monthly,
     months_back,
     only_ward,
+    sent_on_j0,
+    structure_of,
     tables,
 )
 from bots.dashboard.views import render
@@ -47,8 +51,8 @@ def inputs(**changes) -> Inputs:
     return Inputs(**values)
 
 
-def by_name(lang="fr"):
-    return {t.name: t for t in tables(inputs(), lang)}
+def by_name(lang="fr", **changes):
+    return {t.name: t for t in tables(inputs(**changes), lang)}
 
 
 def test_usage_by_month_and_ward_within_the_period():
@@ -61,10 +65,33 @@ def test_usage_by_month_and_ward_within_the_period():
     assert not any(r[0] == "2026-10" for r in usage.rows)  # P-3 opened before the period
 
 
-def test_active_professionals_by_role_and_structure():
-    rows = by_name()["professionals"].rows
-    assert rows == [("2026-11", "DAC", "h.fr", 1), ("2026-11", "IDE", "h.fr", 1),
-                    ("2026-12", "—", "ville.fr", 1)]
+CHU = StructureConfig("CHU Exemple", "750712184", servers=frozenset({"h.fr"}))
+CABINET = StructureConfig("Cabinet Ville", members=frozenset({"@dac:h.fr"}))
+
+
+def test_active_professionals_by_role_and_configured_structure():
+    """A member listed by a structure is counted there, before their server's structure; a
+    server no structure lists is "autre", never the server's name."""
+    rows = by_name(structures=[CHU, CABINET])["professionals"].rows
+    assert rows == [("2026-11", "DAC", "Cabinet Ville", None, 1),
+                    ("2026-11", "IDE", "CHU Exemple", "750712184", 1),
+                    ("2026-12", "—", "autre", None, 1)]
+    assert structure_of("@dac:h.fr", [CHU, CABINET]) is CABINET
+    assert structure_of("@dac:h.fr", [CABINET, CHU]) is CABINET
+    assert structure_of("@x:h.fr", [CABINET, CHU]) is CHU
+
+
+def test_without_structures_every_professional_is_of_an_unknown_structure():
+    rows = by_name("en")["professionals"].rows
+    assert rows == [("2026-11", "DAC", "other", None, 1), ("2026-11", "IDE", "other", None, 1),
+                    ("2026-12", "—", "other", None, 1)]
+
+
+def test_the_structures_finess_is_beside_its_name_in_the_csv():
+    table = by_name(structures=[CHU])["professionals"]
+    lines = list(csv.reader(io.StringIO(export_csv(table).decode())))
+    assert lines[0] == ["month", "role", "structure", "finess", "active_professionals"]
+    assert ["2026-11", "IDE", "CHU Exemple", "750712184", "1"] in lines
 
 
 def test_rooms_kept_up_to_date_count_open_rooms_with_a_recent_message_by_ward():
@@ -87,6 +114,16 @@ def test_readmissions_and_rates_come_from_the_follow_up_figures():
                                      ("2026-11", "tous", 2, "1/2 (50.0%)")]
     assert found["steps"].rows == [("2026-11", "tous", 5, "4/5 (80.0%)")]
     assert monthly(found["rh30"], "rh30") == (["2026-11"], [50.0])
+
+
+def test_a_letter_counts_on_j0_only_when_sent_on_the_discharge_day_in_the_zone():
+    paris, day = ZoneInfo("Europe/Paris"), date(2026, 11, 25)
+    assert sent_on_j0(day, datetime(2026, 11, 25, 17, 30, tzinfo=UTC), paris)
+    # 23:30 UTC on the 24th is 00:30 in Paris on the 25th: the discharge day.
+    assert sent_on_j0(day, datetime(2026, 11, 24, 23, 30, tzinfo=UTC), paris)
+    assert not sent_on_j0(day, datetime(2026, 11, 25, 23, 30, tzinfo=UTC), paris)  # the 26th
+    assert not sent_on_j0(day, datetime(2026, 11, 24, 10, 0, tzinfo=UTC), paris)  # the day before
+    assert not sent_on_j0(day, None, paris)  # never recorded as sent
 
 
 def test_a_ward_filter_keeps_its_rows():
@@ -121,6 +158,7 @@ def test_the_page_shows_each_table_with_its_definition_and_escapes_wards():
                   wards=["<b>Cardio</b>"], query="du=2026-11&au=2026-12", charts=["rh30"])
     assert "Réhospitalisations RH7 / RH30" in html and "toutes causes, par patient" in html
     assert "Professionnels actifs par rôle et structure" in html
+    assert "<th scope=\"col\">FINESS</th>" in html
     assert html.count('class="definition"') == 7
     assert "/indicateurs/usage.csv?du=2026-11&amp;au=2026-12" in html
     assert "<b>Cardio</b>" not in html and "&lt;b&gt;Cardio&lt;/b&gt;" in html

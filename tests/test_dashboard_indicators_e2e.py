@@ -12,7 +12,7 @@ import re
 import secrets
 from datetime import UTC, datetime
 
-from bots.config import ApiConfig, CareteamConfig, DashboardConfig
+from bots.config import ApiConfig, CareteamConfig, DashboardConfig, StructureConfig
 from bots.devstack.homeserver import free_port
 from tests.test_dashboard import Site, get, login
 
@@ -33,12 +33,19 @@ async def test_messages_and_commands_show_on_the_indicators_page(make_bot, make_
                                                                   homeserver):
     token, api_port, port = secrets.token_urlsafe(32), free_port(), free_port()
     url = f"http://127.0.0.1:{port}"
+    nurse_part = f"ide{secrets.token_hex(4)}"
+    # The coordinator by their server, the nurse named by a practice (the member wins).
+    structures = (StructureConfig("CHU Test", "750712184",
+                                  servers=frozenset({homeserver.server_name})),
+                  StructureConfig("Cabinet du Port", members=frozenset(
+                      {f"@{nurse_part}:{homeserver.server_name}"})))
     handle = await make_bot(
         bots=("careteam",),
         careteam=CareteamConfig(create_coordination_room="Coordination",
                                 api=ApiConfig("127.0.0.1", api_port, token)),
-        dashboard=DashboardConfig("127.0.0.1", port, url, secure_cookies=False))
-    coord, nurse = await make_clinician(), await make_clinician()
+        dashboard=DashboardConfig("127.0.0.1", port, url, secure_cookies=False),
+        structures=structures)
+    coord, nurse = await make_clinician(), await make_clinician(nurse_part)
     site = Site(url, f"http://127.0.0.1:{api_port}", token, handle.config.database,
                 homeserver.url, homeserver.server_name,
                 {coord.user_id: coord.password, nurse.user_id: nurse.password}, {})
@@ -87,6 +94,10 @@ async def test_messages_and_commands_show_on_the_indicators_page(make_bot, make_
         assert "<svg" in svg
         professionals = page.split('id="professionals-title"', 1)[1].split("</section>")[0]
         assert ">DAC<" in professionals and ">IDE<" in professionals
+        status, body, _ = await get(http, f"{url}/indicateurs/professionals.csv")
+        rows = list(csv.DictReader(io.StringIO(body)))
+        assert {(r["role"], r["structure"], r["finess"]) for r in rows} == {
+            ("DAC", "CHU Test", "750712184"), ("IDE", "Cabinet du Port", "")}
 
         # A restart replays the last sync (its token is saved at most every 30 s): no double.
         await handle.stop()

@@ -38,12 +38,12 @@ GP = Entry(5, "=HYPERLINK(\"x\")", None, ("IDEC",))
 
 def line(ref: str, *, discharge: date | None = None, due: tuple[StepDue, ...] = (),
          review: tuple[ReturnToReview, ...] = (), ward: str | None = "Cardiologie",
-         name: str = "DUPONT Marie") -> PatientLine:
+         name: str = "DUPONT Marie", closed: bool = False) -> PatientLine:
     progress = DischargeProgress(discharge, 3, 20, (Overdue(17, ("IDE",), None),), False) \
         if discharge else None
     work = FollowupWork(SAT - timedelta(days=10), due, review) if due or review else None
     return PatientLine(ref, ward, name, date(1948, 3, 12), f"https://matrix.to/#/!{ref}:h.fr",
-                       progress, work)
+                       progress, work, closed)
 
 
 def test_a_week_runs_from_monday_to_sunday():
@@ -71,6 +71,27 @@ def test_today_lists_this_weeks_discharges_the_steps_due_and_the_reviews_in_orde
         ("P-5", 4, SAT)]
     assert [(li.ref, r.on) for li, r in page.reviews] == [
         ("P-4", SAT - timedelta(days=30)), ("P-5", SAT - timedelta(days=2))]
+
+
+def test_a_closed_room_stays_on_today_while_follow_up_work_is_due_there():
+    lines = [
+        line("P-1", closed=True, due=(StepDue(CALL, SAT - timedelta(days=1), True),)),
+        line("P-2", closed=True, review=(ReturnToReview(SAT - timedelta(days=30), 4, "rh7"),)),
+        line("P-3", closed=True, review=(ReturnToReview(SAT - timedelta(days=31), 4, "rh7"),)),
+        line("P-4", closed=True, discharge=SAT),  # its checklist alone: nothing due any more
+        line("P-5", closed=True),
+        line("P-6"),  # open: listed, work or not
+    ]
+    page = today_of(lines, SAT)
+    assert [li.ref for li in page.patients] == ["P-1", "P-2", "P-6"]
+    assert [li.ref for li, _ in page.steps] == ["P-1"]
+    assert [li.ref for li, _ in page.reviews] == ["P-2"]
+    assert page.discharges == []
+    html = render("today.html", "fr", user="u", csrf="c", page=page)
+    assert html.count("salon clos, suivi en cours") == 4  # P-1 and P-2, in their list and below
+    rows = _read(today_csv(page, "patients", "fr"))
+    assert [(r["ref"], r["room_closed"]) for r in rows] == [("P-1", "1"), ("P-2", "1"),
+                                                            ("P-6", "0")]
 
 
 def test_the_page_shows_each_list_with_room_links_late_and_today_apart():
@@ -215,3 +236,22 @@ async def test_the_reader_gives_open_steps_of_today_and_before_and_unjudged_read
                                                                ("DUPONT Marie", 6)]
     assert [(li.name, r.on) for li, r in page.reviews] == [
         ("DUPONT Marie", date(2026, 11, 25)), ("MARTIN Marie", date(2026, 12, 1))]
+
+
+async def test_a_closed_room_with_work_due_is_read_and_one_without_is_not(store: Store):
+    d0 = date(2026, 11, 20)
+    async with store.transaction(ACCOUNT) as tx:
+        due = await _room(tx, "DUPONT", "@dac:h.fr", "!d:h.fr")
+        done = await _room(tx, "MARTIN", "@dac:h.fr", "!n:h.fr")
+        expired = await _room(tx, "DURAND", "@dac:h.fr", "!e:h.fr")
+        await _plan(tx, due, "active", d0, {4: (date(2026, 11, 24), "posted")}, [])
+        await _plan(tx, done, "closed", d0, {4: (date(2026, 11, 24), "done")}, [])
+        await _plan(tx, expired, "active", d0, {4: (date(2026, 11, 24), "posted")}, [])
+        due.status, done.status, expired.status = "closed", "closed", "expired"
+    reader = FollowupWorkReader(load_schedules(), ZONE)
+    async with store.reading(ACCOUNT) as tx:
+        lines = await patient_lines(tx, "@dac:h.fr", discharge.ChecklistProgress(
+            load_templates(), ZONE), reader, None, NOW)
+    assert [(li.name, li.closed) for li in lines] == [("DUPONT Marie", True)]
+    page = today_of(lines, SAT)
+    assert [(li.name, s.what.id) for li, s in page.steps] == [("DUPONT Marie", 4)]

@@ -158,7 +158,7 @@ async def test_the_indicator_reads_follow_the_persons_scope(store: Store):
     assert sorted(r.room_id for r in dac.rooms) == ["!p0:h.fr", "!p1:h.fr"]
     found = {t.name: t for t in tables(nurse, "fr")}
     assert ("2026-12", "tous", 1, 1, 0, 1, None, 0, 0) in found["usage"].rows
-    assert found["professionals"].rows == [("2026-12", "IDE", "h.fr", 1)]
+    assert found["professionals"].rows == [("2026-12", "IDE", "autre", None, 1)]
     assert found["up_to_date"].rows[-1] == ("tous", 1, "1/1 (100,0 %)")
     usage = {t.name: t for t in tables(dac, "fr")}["usage"].rows
     assert ("2026-12", "tous", 2, 2, 0, 2, None, 0, 0) in usage

@@ -2,7 +2,8 @@
 care-team bot's records, used by every bot and the bridge, and the one check that commands and
 reactions go through, whose refusal names the roles that may (as mautrix-python's
 `CommandHandler.get_permission_error` does). A page outside any room (the dashboard) asks the
-same check of the user's standing in each of their rooms (`standing`, `check_anywhere`).
+same check of the user's standing in each of their rooms (`standing`, `check_anywhere`), and
+finds the patient rooms it shows them here (`patient_rooms`).
 
 The permission itself is declared next to its command (`Roles.permission(capability, kinds)`,
 capabilities in bots/common/capabilities.py); the runtime checks commands with `check` before
@@ -14,6 +15,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bots.common import records
+from bots.common.models import CareRoom
 from bots.runtime.bot import CallerResolver
 from bots.runtime.commands import Caller, Permission
 from bots.runtime.i18n import Lang, Refusal, t
@@ -64,6 +66,17 @@ async def standing(tx: Transaction, user_id: str, account: str | None = None) ->
     (`roles.ADMIN_POWER`) never applies here."""
     return [Caller(user_id, room_id, 0, role=role, room_kind=kind)
             for room_id, kind, role in await records.standings(tx, user_id, account)]
+
+
+# A patient room's statuses in which its team still sees it from the dashboard: a closed room
+# keeps its team (read only) and its patient's identity until the retention ends.
+SEEN_FROM_DASHBOARD = ("open", "closing", "closed")
+
+
+async def patient_rooms(tx: Transaction, user_id: str) -> list[CareRoom]:
+    """The patient rooms a person may see on the dashboard: those whose team has them (asked
+    present), open or closed — never expired ones, nor another team's, coordinator or not."""
+    return await records.patient_rooms_of(tx, user_id, SEEN_FROM_DASHBOARD)
 
 
 def check_anywhere(permission: Permission, user_id: str, callers: list[Caller],

@@ -6,7 +6,7 @@ caller's transaction (its account); the care-team bot writes these rows (bots/ca
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -114,11 +114,13 @@ async def standings(tx: Transaction, user_id: str,
     return [(room_id, kind, role) for room_id, kind, role in rows]
 
 
-async def patient_rooms_of(tx: Transaction, user_id: str) -> list[CareRoom]:
-    """The open patient rooms whose team has the user (asked present), by ward and file number."""
+async def patient_rooms_of(tx: Transaction, user_id: str,
+                           statuses: Collection[str] = ("open",)) -> list[CareRoom]:
+    """The patient rooms in one of `statuses` whose team has the user (asked present), by ward
+    and file number."""
     return list((await tx.session.scalars(
         select(CareRoom).join(TeamMember, TeamMember.care_room_id == CareRoom.id)
         .where(CareRoom.account == tx.account, CareRoom.kind == PATIENT,
-               CareRoom.status == "open", TeamMember.user_id == user_id,
+               CareRoom.status.in_(statuses), TeamMember.user_id == user_id,
                TeamMember.desired == "present")
         .order_by(CareRoom.ward, CareRoom.ref))).all())

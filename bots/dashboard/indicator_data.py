@@ -6,6 +6,7 @@ through the readers the composition gives (bots/episode/figures.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
@@ -13,10 +14,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from bots.common.models import COORDINATION, PATIENT, CareRoom, TeamMember
+from bots.config import StructureConfig
 from bots.dashboard import usage_records
-from bots.dashboard.indicators import Inputs, Room, month_days
+from bots.dashboard.indicators import Inputs, Room, month_days, sent_on_j0
 from bots.episode.figures import FiguresReader, MailCounter
-from bots.episode.models import Handover, LetterMail
+from bots.episode.models import Handover
 from bots.runtime.store import Transaction, as_utc
 
 
@@ -42,20 +44,19 @@ async def scope(tx: Transaction, user_id: str) -> tuple[list[Room], str | None]:
 
 async def _letters(tx: Transaction, room_ids: AbstractSet[str], zone: ZoneInfo
                    ) -> list[tuple[str | None, date, bool]]:
-    """(ward, discharge day, a letter mailed by MSSanté from the room that day) of each
-    validated discharge (CLINICAL §2: the bridge's mail with a document)."""
+    """(ward, discharge day, letter sent that day) of each validated discharge the hospital
+    did not cancel (CLINICAL §2)."""
     discharges = (await tx.session.execute(
-        select(CareRoom.room_id, Handover.ward, Handover.discharged_on)
+        select(CareRoom.room_id, Handover.ward, Handover.discharged_on, Handover.letter_at)
         .join(CareRoom, CareRoom.id == Handover.care_room_id)
-        .where(Handover.account == tx.account))).all()
-    mailed = {(room, as_utc(at).astimezone(zone).date()) for room, at in (
-        await tx.session.execute(select(LetterMail.room_id, LetterMail.sent_at))).all()}
-    return [(ward, day, (room, day) in mailed) for room, ward, day in discharges
-            if room in room_ids]
+        .where(Handover.account == tx.account, Handover.cancelled_at.is_(None)))).all()
+    return [(ward, day, sent_on_j0(day, as_utc(at) if at is not None else None, zone))
+            for room, ward, day, at in discharges if room in room_ids]
 
 
 async def inputs(tx: Transaction, user_id: str, months: tuple[str, str], today: date,
-                 zone: ZoneInfo, figures: FiguresReader, mails: MailCounter) -> Inputs:
+                 zone: ZoneInfo, figures: FiguresReader, mails: MailCounter,
+                 structures: Sequence[StructureConfig] = ()) -> Inputs:
     rooms, member = await scope(tx, user_id)
     ids = {r.room_id for r in rooms}
     first, last = month_days(months)
@@ -66,4 +67,5 @@ async def inputs(tx: Transaction, user_id: str, months: tuple[str, str], today: 
         recent=await usage_records.updated_since(tx, member, today - timedelta(days=29)),
         mails=await mails(tx, ids, first, last),
         letters=await _letters(tx, ids, zone),
-        followup=await figures(tx, {r.ref for r in rooms}, months, today))
+        followup=await figures(tx, {r.ref for r in rooms}, months, today),
+        structures=structures)

@@ -87,7 +87,7 @@ class IndicatorPages:
             if refusal is not None:
                 return d._refused(request, refusal, user, token)
             data = await inputs(tx, user, wanted.months, today, self.zone, self.figures,
-                                self.mails)
+                                self.mails, d.runtime.config.structures)
         return await then(user, token, wanted, tables(data, lang))
 
     async def page(self, request: web.Request) -> web.StreamResponse:

@@ -14,10 +14,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from functools import cache
+from zoneinfo import ZoneInfo
 
 from bots.common.spreadsheet import csv_bytes
+from bots.config import StructureConfig
 from bots.episode.figures import FollowupFigures, Rate
 from bots.runtime.i18n import Lang
 
@@ -48,6 +50,7 @@ class Inputs:
     mails: Sequence[tuple[str, date, str, int]]  # room, day, in | out, count
     letters: Sequence[tuple[str | None, date, bool]]  # ward, discharge day, letter sent on J0
     followup: FollowupFigures
+    structures: Sequence[StructureConfig] = ()  # the configuration's, for the professionals
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,12 @@ def _rates(name: str, of_key: str, ok_key: str, rows: Sequence[Rate], lang: Lang
     return table
 
 
+def sent_on_j0(discharged_on: date, letter_at: datetime | None, zone: ZoneInfo) -> bool:
+    """A discharge's lettre de liaison counts as sent on J0 when it was recorded as sent on the
+    discharge day itself, in the deployment's zone (not before, not after)."""
+    return letter_at is not None and letter_at.astimezone(zone).date() == discharged_on
+
+
 def letters_table(inputs: Inputs, lang: Lang) -> Table:
     found: dict[tuple[str, str], tuple[int, int]] = {}
     for ward, day, sent in inputs.letters:
@@ -179,21 +188,35 @@ def usage_table(inputs: Inputs) -> Table:
     return table
 
 
-def structure_of(user_id: str) -> str:
-    """The records hold no structure yet: the user's server stands for it (CLINICAL §6)."""
-    return user_id.partition(":")[2] or "?"
+def structure_of(user_id: str, structures: Sequence[StructureConfig]
+                 ) -> StructureConfig | None:
+    """The configured structure a professional belongs to: the one listing them among its
+    members, else the one listing their homeserver, else none (CLINICAL §6)."""
+    server = user_id.partition(":")[2]
+    return next((s for s in structures if user_id in s.members), None) \
+        or next((s for s in structures if server in s.servers), None)
 
 
-def professionals_table(inputs: Inputs) -> Table:
-    """Active professionals by month, role and structure (each counted once per role)."""
-    found: dict[tuple[str, str, str], set[str]] = defaultdict(set)
+def professionals_table(inputs: Inputs, lang: Lang) -> Table:
+    """Active professionals by month, role and structure (each counted once per role), the
+    structure's FINESS number beside its name; those of no configured structure as "autre"."""
+    other = "autre" if lang == "fr" else "other"
+    found: dict[tuple[str, str, bool, str, str], set[str]] = defaultdict(set)
     for month, _, sender, role, _, _ in inputs.activity:
-        found[(month, role or "—", structure_of(sender))].add(sender)
+        structure = structure_of(sender, inputs.structures)
+        # The unknown structure sorts after the named ones.
+        key = (month, role or "—", structure is None,
+               structure.name if structure else other,
+               (structure.finess or "") if structure else "")
+        found[key].add(sender)
     table = Table("professionals", (("month", "dash.ind.col.month"),
                                     ("role", "dash.ind.col.role"),
                                     ("structure", "dash.ind.col.structure"),
+                                    ("finess", "dash.ind.col.finess"),
                                     ("active_professionals", "dash.ind.col.active")))
-    table.rows.extend((*key, len(found[key])) for key in sorted(found))
+    for key in sorted(found):
+        month, role, _, name, finess = key
+        table.rows.append((month, role, name, finess or None, len(found[key])))
     return table
 
 
@@ -222,7 +245,7 @@ def tables(inputs: Inputs, lang: Lang) -> list[Table]:
             letters_table(inputs, lang),
             _rates("steps", "dash.ind.col.steps_due", "dash.ind.col.steps_on_time",
                    inputs.followup.steps, lang),
-            usage_table(inputs), professionals_table(inputs), up_to_date_table(inputs, lang)]
+            usage_table(inputs), professionals_table(inputs, lang), up_to_date_table(inputs, lang)]
 
 
 def only_ward(table: Table, ward: str | None) -> Table:

@@ -81,8 +81,10 @@ TEXTS: Catalogue = {
     },
     "dash.today.title": {"fr": "Aujourd'hui", "en": "Today"},
     "dash.today.caption": {
-        "fr": "Vos patients : salons ouverts dont vous êtes membre ({count})",
-        "en": "Your patients: open rooms you are a member of ({count})",
+        "fr": "Vos patients : salons ouverts dont vous êtes membre, et salons clos où du suivi "
+              "reste à faire ({count})",
+        "en": "Your patients: open rooms you are a member of, and closed ones with follow-up "
+              "work due ({count})",
     },
     "dash.today.none": {
         "fr": "Vous n'êtes membre d'aucun salon patient ouvert.",
@@ -101,6 +103,7 @@ TEXTS: Catalogue = {
     "dash.validated": {"fr": "sortie validée", "en": "discharge validated"},
     "dash.no_checklist": {"fr": "pas de checklist", "en": "no checklist"},
     "dash.no_ward": {"fr": "—", "en": "—"},
+    "dash.room_closed": {"fr": "salon clos, suivi en cours", "en": "room closed, follow-up due"},
     "dash.overdue_item": {"fr": "n° {item} ({who})", "en": "no. {item} ({who})"},
     "dash.nothing_overdue": {"fr": "aucun", "en": "none"},
     "dash.open_room": {"fr": "Ouvrir le salon {ref}", "en": "Open room {ref}"},
@@ -212,14 +215,16 @@ TEXTS: Catalogue = {
     "dash.ind.letters.title": {"fr": "Lettres de liaison envoyées à J0",
                                "en": "Discharge letters sent on the day"},
     "dash.ind.letters.def": {
-        "fr": "Parmi les sorties validées, celles dont le salon a envoyé par MSSanté, le jour "
-              "de la sortie, un mail avec un document (décret 2016-995). Une lettre remise "
-              "autrement (item coché Oui sans mail) n'est pas encore enregistrée avec sa date : "
-              "elle n'est pas comptée ici.",
-        "en": "Among validated discharges, those whose room sent by MSSanté, on the discharge "
-              "day, a mail with a document (décret 2016-995). A letter handed over otherwise "
-              "(item answered Yes without a mail) is not yet recorded with its date: not "
-              "counted here.",
+        "fr": "Parmi les sorties validées (mois de sortie) que l'hôpital n'a pas annulées "
+              "(ADT A13), celles dont la lettre de liaison a été enregistrée comme envoyée le "
+              "jour même de la sortie (décret 2016-995) : son item coché Oui ce jour-là, à la "
+              "main ou par la passerelle MSSanté quand un mail avec un document part du salon. "
+              "Une lettre enregistrée la veille ou après le jour de la sortie ne compte pas.",
+        "en": "Among validated discharges (month of discharge) the hospital did not cancel "
+              "(ADT A13), those whose discharge letter was recorded as sent on the discharge "
+              "day itself (décret 2016-995): its item answered Yes that day, by hand or by the "
+              "MSSanté bridge when a mail with a document leaves the room. A letter recorded "
+              "the day before or after the discharge day does not count.",
     },
     "dash.ind.steps.title": {"fr": "Étapes du suivi RH30 faites à temps",
                              "en": "RH30 follow-up steps done on time"},
@@ -249,12 +254,13 @@ TEXTS: Catalogue = {
                                      "en": "Active professionals by role and structure"},
     "dash.ind.professionals.def": {
         "fr": "Personnes ayant envoyé au moins un message ou une commande dans un salon "
-              "patient du mois, par leur rôle dans l'équipe de ce salon (— sans rôle). La "
-              "structure n'est pas encore enregistrée : le serveur de l'identifiant Matrix "
-              "(celui de l'établissement) en tient lieu.",
+              "patient du mois, par leur rôle dans l'équipe de ce salon (— sans rôle) et par "
+              "structure, avec son numéro FINESS : celle dont la configuration (structures) "
+              "les nomme, sinon celle de leur serveur Matrix, sinon « autre ».",
         "en": "People who sent at least one message or command in a patient room in the "
-              "month, by their role in that room's team (— without one). The structure is "
-              "not recorded yet: the Matrix ID's server (the establishment's) stands for it.",
+              "month, by their role in that room's team (— without one) and by structure, "
+              "with its FINESS number: the one the configuration (structures) names them in, "
+              "else their Matrix server's, else \"other\".",
     },
     "dash.ind.up_to_date.title": {"fr": "Dossiers tenus à jour (30 derniers jours)",
                                   "en": "Records kept up to date (last 30 days)"},
@@ -290,6 +296,7 @@ TEXTS: Catalogue = {
     "dash.ind.col.mails_out": {"fr": "Mails envoyés", "en": "Mails out"},
     "dash.ind.col.role": {"fr": "Rôle", "en": "Role"},
     "dash.ind.col.structure": {"fr": "Structure", "en": "Structure"},
+    "dash.ind.col.finess": {"fr": "FINESS", "en": "FINESS"},
     "dash.ind.col.open_rooms": {"fr": "Salons patients ouverts", "en": "Open patient rooms"},
     "dash.ind.col.updated": {"fr": "Mis à jour en 30 jours", "en": "Updated within 30 days"},
     "dash.error.title": {"fr": "Requête refusée", "en": "Request refused"},

@@ -1,9 +1,9 @@
-"""What the Today page shows: the open patient rooms the user is a member of, each with its file
-number, ward, the patient named (decrypted here because the user is in the team), the discharge
-checklist's progress and the RH30 follow-up (through the readers the composition gives) and a
-link into the room; from them, the discharges planned this week, the follow-up steps due today
-or late and the readmissions of the last 30 days awaiting review. Its tables as CSV name rooms
-by file number only."""
+"""What the Today page shows: the open patient rooms the user is a member of (and the closed ones
+while follow-up work is due there), each with its file number, ward, the patient named
+(decrypted here because the user is in the team), the discharge checklist's progress and the
+RH30 follow-up (through the readers the composition gives) and a link into the room; from them,
+the discharges planned this week, the follow-up steps due today or late and the readmissions of
+the last 30 days awaiting review. Its tables as CSV name rooms by file number only."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import urllib.parse
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from bots.common import records
+from bots.common import permissions, records
 from bots.common.render import room_link
 from bots.common.spreadsheet import csv_bytes
 from bots.episode.followup_work import FollowupReader, FollowupWork, ReturnToReview, StepDue
@@ -30,6 +30,7 @@ class PatientLine:
     room_url: str
     progress: DischargeProgress | None
     followup: FollowupWork | None = None
+    closed: bool = False  # the room is closed: listed only while follow-up work is due there
 
 
 @dataclass(frozen=True)
@@ -54,16 +55,32 @@ def week_of(day: date) -> tuple[date, date]:
     return monday, monday + timedelta(days=6)
 
 
+def steps_due(work: FollowupWork | None, day: date) -> list[StepDue]:
+    """The follow-up's steps due on `day` or late."""
+    return [s for s in work.due if s.day <= day] if work else []
+
+
+def to_review(work: FollowupWork | None, day: date) -> list[ReturnToReview]:
+    """The readmissions of the REVIEW_DAYS before `day` awaiting review."""
+    since = day - timedelta(days=REVIEW_DAYS)
+    return [r for r in work.to_review if r.on >= since] if work else []
+
+
+def on_today(line: PatientLine, day: date) -> bool:
+    """An open room, or a closed one while follow-up work is due there (a step due or late, a
+    readmission to review): closing the room ends neither."""
+    return not line.closed or bool(steps_due(line.followup, day) or to_review(line.followup, day))
+
+
 def today_of(lines: list[PatientLine], day: date) -> Today:
     monday, sunday = week_of(day)
-    since = day - timedelta(days=REVIEW_DAYS)
+    lines = [line for line in lines if on_today(line, day)]
     discharges = sorted((line for line in lines if line.progress
                          and monday <= line.progress.discharge <= sunday),
                         key=lambda line: (line.progress.discharge, line.ref))  # type: ignore[union-attr]
-    steps = sorted(((line, s) for line in lines if line.followup for s in line.followup.due
-                    if s.day <= day), key=lambda ls: (ls[1].day, ls[0].ref, ls[1].what.id))
-    reviews = sorted(((line, r) for line in lines if line.followup
-                      for r in line.followup.to_review if r.on >= since),
+    steps = sorted(((line, s) for line in lines for s in steps_due(line.followup, day)),
+                   key=lambda ls: (ls[1].day, ls[0].ref, ls[1].what.id))
+    reviews = sorted(((line, r) for line in lines for r in to_review(line.followup, day)),
                      key=lambda lr: (lr[1].on, lr[0].ref))
     return Today(day, lines, discharges, steps, reviews)
 
@@ -71,10 +88,12 @@ def today_of(lines: list[PatientLine], day: date) -> Today:
 async def patient_lines(tx: Transaction, user_id: str, progress: ProgressReader,
                         followup: FollowupReader, element_url: str | None,
                         now: datetime) -> list[PatientLine]:
-    rooms = [r for r in await records.patient_rooms_of(tx, user_id) if r.room_id and r.ref]
-    ids = [r.id for r in rooms]
-    checklists = await progress(tx, ids, now)
-    followups = await followup(tx, ids, now)
+    rooms = [r for r in await permissions.patient_rooms(tx, user_id) if r.room_id and r.ref]
+    followups = await followup(tx, [r.id for r in rooms], now)
+    # A closed room without any follow-up work is not opened (today_of says which are due).
+    rooms = [r for r in rooms if r.status == "open" or (
+        (work := followups.get(r.id)) is not None and (work.due or work.to_review))]
+    checklists = await progress(tx, [r.id for r in rooms], now)
     lines = []
     for room in rooms:
         identity = records.PatientFile.open(tx, room).identity
@@ -82,7 +101,8 @@ async def patient_lines(tx: Transaction, user_id: str, progress: ProgressReader,
             ref=room.ref or "", ward=room.ward,
             name=f"{identity.family_name} {identity.given_names}",
             birth_date=identity.birth_date, room_url=room_url(room.room_id or "", element_url),
-            progress=checklists.get(room.id), followup=followups.get(room.id)))
+            progress=checklists.get(room.id), followup=followups.get(room.id),
+            closed=room.status != "open"))
     return lines
 
 
@@ -106,11 +126,12 @@ def today_csv(page: Today, table: str, lang: str) -> bytes:
     """One of TABLES; step labels in `lang` (they come from the schedule file)."""
     checklist = ("discharge_planned", "items_answered", "items_total", "validated")
     if table == "patients":
-        return csv_bytes((*_WHERE, *checklist, "overdue_items", "steps_due", "to_review"), (
+        return csv_bytes((*_WHERE, *checklist, "overdue_items", "steps_due", "to_review",
+                          "room_closed"), (
             (*_where(line), *_checklist(line.progress),
              " ".join(str(o.item) for o in line.progress.overdue) if line.progress else "",
              len(line.followup.due) if line.followup else None,
-             len(line.followup.to_review) if line.followup else None)
+             len(line.followup.to_review) if line.followup else None, int(line.closed))
             for line in page.patients))
     if table == "discharges":
         return csv_bytes((*_WHERE, *checklist), (

@@ -248,6 +248,8 @@ class Discharge(ScoreCommands):
                          and not ctx.encrypted else {}))
         if item.letter and changed.letter_sent:
             await self.notifier.cancel_letter(ctx.runtime, ctx.tx, loaded.row)
+        if item.letter and changed.letter_sent != loaded.checklist.letter_sent:
+            await records.letter_sent(ctx.tx, loaded.row, changed.letter_at)
         mark = {"oui": "✅", "non": "❌", "na": "➖"}[answer]
         reply = ctx.tx.post(ctx.room_id, notice(
             Html(t(ctx.lang, "discharge.answered", mark=mark, item=item_id,
@@ -367,7 +369,7 @@ class Discharge(ScoreCommands):
             account=ctx.tx.account, checklist_id=row.id, care_room_id=row.care_room_id,
             discharged_on=on, risk=changed.risk, mode=discharge.mode,
             iterative=discharge.iterative, ward=room.ward if room else None,
-            compliant=changed.compliant, created_at=now)
+            compliant=changed.compliant, created_at=now, letter_at=changed.letter_at)
         ctx.tx.session.add(handover)
         if HANDOVER_JOB in ctx.runtime.scheduler.handlers:  # the follow-up bot runs here
             await ctx.tx.session.flush()
@@ -497,6 +499,7 @@ class Discharge(ScoreCommands):
                       comment=None, before=loaded.checklist.state(item.id).answer, late=False,
                       by_mail=mail.outbound_id)
         await self.notifier.cancel_letter(runtime, tx, row)
+        await records.letter_sent(tx, row, at)
         message = tx.post(row.room_id, notice(t(loaded.lang, "discharge.letter_by_mail",
                                                 item=item.id, label=item.label(loaded.lang),
                                                 at=when(loaded.lang, at, self.zone))))

@@ -71,6 +71,13 @@ class Checklist:
         letter = self.template.letter
         return letter is None or self.state(letter.id).answer == "oui"
 
+    @property
+    def letter_at(self) -> datetime | None:
+        """When the letter's item was answered Oui (None: not sent, or no letter item)."""
+        letter = self.template.letter
+        state = self.state(letter.id) if letter is not None else ItemState()
+        return state.at if state.answer == "oui" else None
+
     def state(self, item_id: int) -> ItemState:
         return self.states.get(item_id, ItemState())
 

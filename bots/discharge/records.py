@@ -131,6 +131,14 @@ async def item_of_message(tx: Transaction, room_id: str, event_id: str) -> tuple
     return (found[0], found[1]) if found else None
 
 
+async def letter_sent(tx: Transaction, row: ChecklistRow, at: datetime | None) -> None:
+    """The time the letter of a validated checklist was recorded as sent (None: no longer),
+    on its hand-over (the dashboard's letters on J0); nothing before validation."""
+    handover = await tx.session.scalar(select(Handover).where(Handover.checklist_id == row.id))
+    if handover is not None:
+        handover.letter_at = at
+
+
 async def checklist_at_discharge(tx: Transaction, care_room_id: int) -> ChecklistRow | None:
     """The discharge checklist validated for this room (the latest one), if the discharge bot
     kept one."""

@@ -42,7 +42,9 @@ class LetterMail(Base):
 class Handover(Base):
     """A validated discharge, for the RH30 follow-up to take up (`taken_at` once it has): its
     mode and iterative flag, the ward then, and whether its checklist was complete and on time
-    (`compliant`, docs/CLINICAL.md §2)."""
+    (`compliant`, docs/CLINICAL.md §2); when its lettre de liaison was recorded as sent
+    (`letter_at`: the letter's item answered Oui, by hand or by the MSSanté bridge), and when the
+    hospital cancelled the discharge (`cancelled_at`, ADT A13: no longer a discharge)."""
 
     __tablename__ = "discharge_handovers"
     id: Mapped[int] = mapped_column(ID, primary_key=True)
@@ -58,3 +60,5 @@ class Handover(Base):
     compliant: Mapped[bool | None] = mapped_column(Boolean)
     created_at: Mapped[datetime] = moment()
     taken_at: Mapped[datetime | None] = moment()
+    letter_at: Mapped[datetime | None] = moment()
+    cancelled_at: Mapped[datetime | None] = moment()
