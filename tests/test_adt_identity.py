@@ -130,3 +130,25 @@ async def test_a_merge_of_a_patient_the_feed_never_named_changes_nothing(feed):
     await feed.send(message("A40", "M2", prior_ipp="999999"))
     assert await feed.round() == []
     assert (await feed.states())[-1] == ("M2", "applied", None)
+
+
+async def test_a_cancelled_admission_after_a_merge_finds_the_merged_patients_admission(feed):
+    """Review: an A11 naming the survivor, for the admission the feed had under the prior
+    patient's INS before the merge, found nothing (`nothing_to_cancel`)."""
+    await feed.send(message("A01", "M1", admitted=ago(0), **PRIOR))
+    await feed.round()
+    room_id = await feed.created()
+    await feed.send(message("A40", "M2", prior_ipp="654321"))
+    await feed.round()
+    await feed.send(message("A11", "M3", admitted=ago(0)))  # the survivor's INS
+    sent = await feed.round()
+    assert await feed.states() == [("M1", "cancelled", None), ("M2", "applied", None),
+                                   ("M3", "applied", None)]
+    [told] = [s for s in sent if s.room_id == room_id]
+    assert f"L'hôpital a annulé l'admission du {ago(0):%d/%m/%Y}" in told.body
+    # Named by the prior INS, the merged patient's admission is found the same way.
+    await feed.send(message("A01", "M4", admitted=ago(0)))
+    await feed.round()
+    await feed.send(message("A11", "M5", admitted=ago(0), **PRIOR))
+    await feed.round()
+    assert (await feed.states())[-2:] == [("M4", "cancelled", None), ("M5", "applied", None)]

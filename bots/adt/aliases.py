@@ -30,6 +30,16 @@ async def as_survivor(tx: Transaction, movement: Movement) -> Movement:
         tx.vault.open(alias.identity, alias.bound("identity"))))
 
 
+async def same_patient(tx: Transaction, patient: str) -> list[str]:
+    """The INS indexes the feed knows one patient by since the merges: the survivor's (theirs,
+    or the one they were merged into) and every patient merged into that survivor. What an A11
+    looks for its admission among: after a merge, the admission may be the prior patient's."""
+    survivor = await tx.session.scalar(select(AdtAlias.survivor).where(
+        AdtAlias.prior == patient)) or patient
+    return [survivor, *(await tx.session.scalars(select(AdtAlias.prior).where(
+        AdtAlias.survivor == survivor))).all()]
+
+
 async def prior_patient(tx: Transaction, movement: Movement) -> str | None:
     """The merged-away patient's INS index: their INS if MRG-1 gives it, else that of the
     patient the feed last named with the prior IPP; None if the feed never did."""

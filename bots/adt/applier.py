@@ -261,13 +261,16 @@ class Applier:
 
     async def _admission_cancelled(self, tx: Transaction, runtime: Runtime,
                                    row: AdtMessage) -> Outcome:
-        """A11: the patient's last admission from the feed is `cancelled`; the readmission it
-        recorded is withdrawn (the follow-up bot tells the room), else the room is told that
-        the admission was cancelled, and that it had opened the room if it did and nothing
-        else came from the feed there since (the room stays: a person closes it). Its
-        admission already cancelled: nothing changes."""
+        """A11: the patient's last admission from the feed is `cancelled` (the patient as the
+        merges left them: an admission of a patient merged into this one, or of the survivor
+        this one was merged into, is theirs); the readmission it recorded is withdrawn (the
+        follow-up bot tells the room), else the room is told that the admission was
+        cancelled, and that it had opened the room if it did and nothing else came from the
+        feed there since (the room stays: a person closes it). Its admission already
+        cancelled: nothing changes."""
+        patients = await aliases.same_patient(tx, row.patient) if row.patient else []
         admission = await tx.session.scalar(select(AdtMessage).where(
-            AdtMessage.patient == row.patient, AdtMessage.id < row.id,
+            AdtMessage.patient.in_(patients), AdtMessage.id < row.id,
             AdtMessage.event.in_(ADMISSIONS), AdtMessage.state.in_(("applied", CANCELLED)))
             .order_by(AdtMessage.id.desc()).limit(1))
         room = None if admission is None or admission.care_room_id is None else \
