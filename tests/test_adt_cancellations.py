@@ -123,6 +123,31 @@ async def test_a_cancelled_admission_withdraws_its_readmission_and_resumes_the_p
     assert "<td>1 (0)</td>" in stats.content["formatted_body"]
 
 
+async def test_a_cancelled_readmission_with_another_return_left_says_the_plan_stays_frozen(
+        feed):
+    """Review: the plan resumed only when the withdrawn return was the only one
+    (`len(returns) == 1`), and otherwise stayed frozen without a word — a plan the team had
+    resumed after an earlier return stayed stopped unseen. The rule is explicit now
+    (withdrawals.after_withdrawal) and a frozen plan that stays so is said."""
+    room_id = await discharged(feed, days=12)
+    await feed.send(message("A01", "M3", admitted=ago(6), admission_type="U"))
+    await feed.round()
+    await feed.h.reply(room_id, IDEC, "!rh30 reprise")  # home again
+    await feed.send(message("A01", "M4", admitted=ago(1), admission_type="U"))
+    await feed.round()
+    plan = await feed.plan()
+    assert plan is not None and plan.status == "frozen"
+    await feed.send(message("A11", "M5", admitted=ago(1)))
+    sent = await feed.round()
+    assert (await feed.states())[-2:] == [("M4", "cancelled", None), ("M5", "applied", None)]
+    [told] = [s for s in sent if s.room_id == room_id]
+    assert f"L'hôpital a annulé l'admission du {ago(1):%d/%m/%Y}" in told.body
+    assert f"Le suivi reste suspendu : le retour du {ago(6):%d/%m/%Y} est toujours noté" \
+        in told.body and "!rh30 reprise" in told.body
+    plan = await feed.plan()
+    assert plan is not None and plan.status == "frozen"  # never resumed over a return left
+
+
 async def test_a_cancelled_admission_that_opened_the_room_says_so_and_keeps_the_room(feed):
     await feed.send(message("A01", "M1", admitted=ago(0)))
     await feed.round()
