@@ -246,8 +246,11 @@ class Applier:
 
     async def _discharge_cancelled(self, tx: Transaction, runtime: Runtime,
                                    movement: Movement) -> Outcome:
-        """A13: the follow-up the discharge started withdrawn; the same cancellation again, or
-        one for a plan already withdrawn, changes nothing."""
+        """A13: the follow-up the discharge started withdrawn and the discharge checklist
+        validated for it open again (each bot tells the room); the same cancellation again, or
+        one for a plan already withdrawn, changes nothing. What is left to a person is told in
+        the room too, not only listed for the coordinators: the team there keeps a follow-up
+        the hospital says has no discharge."""
         room = await self._room(tx, movement)
         if isinstance(room, Outcome):
             return room
@@ -257,12 +260,16 @@ class Applier:
             return LATER
         if room.status != "open":
             return aside("episode_closed", None)
-        done = await self.episodes.cancel_discharge(tx, runtime, room,
-                                                    self._day(movement.discharged_at))
-        if done.verdict == "none":
-            return aside("nothing_to_cancel", None)
+        day = self._day(movement.discharged_at)
+        done = await self.episodes.cancel_discharge(tx, runtime, room, day)
         if done.why is not None:
+            lang: Lang = room.language  # type: ignore[assignment]
+            tx.post(room.room_id or "", notice(t(lang, "adt.discharge_cancel_by_hand",
+                                                 reason=render.reason(lang, done.why, "PV1-45"))))
             return aside(done.why, "PV1-45")
+        reopened = await self.episodes.cancel_validation(tx, runtime, room, day)
+        if done.verdict == "none" and not reopened:
+            return aside("nothing_to_cancel", None)
         return Outcome("applied", room)
 
     async def _admission_cancelled(self, tx: Transaction, runtime: Runtime,

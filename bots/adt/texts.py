@@ -113,6 +113,9 @@ APPLIER: Catalogue = {
     "adt.quarantine.item": {
         "fr": "<li>{event} · MSH-10 <code>{control_id}</code> · {sender} : {reason}</li>",
         "en": "<li>{event} · MSH-10 <code>{control_id}</code> · {sender}: {reason}</li>"},
+    "adt.discharge_cancel_by_hand": {
+        "fr": "↩️ L'hôpital a annulé une sortie de ce patient. {reason}",
+        "en": "↩️ The hospital cancelled a discharge of this patient. {reason}"},
     "adt.admission_cancelled": {
         "fr": "↩️ L'hôpital a annulé l'admission du {day}.",
         "en": "↩️ The hospital cancelled the admission of {day}."},

@@ -50,6 +50,11 @@ Following = Callable[[Transaction, CareRoom], Awaitable[bool]]
 CancelDischarge = Callable[["Transaction", "Runtime", CareRoom, date | None],
                            Awaitable[Withdrawal]]
 
+# The discharge (A13) cancelled on the discharge checklist's side: the one validated for that day
+# (None: whichever) open again, its hand-over out of the indicators, its letter's reminders
+# stopped, the room told; False when none is.
+CancelValidation = Callable[["Transaction", "Runtime", CareRoom, date | None], Awaitable[bool]]
+
 # The admission (A11) on that day cancelled: the readmission the feed (`by`) recorded from it
 # withdrawn.
 CancelAdmission = Callable[["Transaction", "Runtime", CareRoom, date, str],
@@ -63,6 +68,7 @@ class Episodes:
     discharge: RecordDischarge
     admission: RecordAdmission
     cancel_discharge: CancelDischarge
+    cancel_validation: CancelValidation
     cancel_admission: CancelAdmission
     update_identity: UpdateIdentity
     following: Following
