@@ -93,7 +93,11 @@ def build(config: Config, names: Sequence[str]) -> list[Bot]:
     from bots.adt.bot import adt
     from bots.careteam.bot import CareTeam, careteam
     from bots.careteam.records import find_patient
-    from bots.discharge.bot import checklist_progress, checklists_at_discharge
+    from bots.discharge.bot import (
+        checklist_progress,
+        checklists_at_discharge,
+        validation_withdrawal,
+    )
     from bots.episode.movements import Episodes
     from bots.followup.bot import Followup, followup
 
@@ -106,6 +110,7 @@ def build(config: Config, names: Sequence[str]) -> list[Bot]:
                                     discharge=follow.discharged,
                                     admission=follow.readmissions.admitted,
                                     cancel_discharge=follow.discharge_cancelled,
+                                    cancel_validation=validation_withdrawal(config),
                                     cancel_admission=follow.readmissions.admission_cancelled,
                                     update_identity=care.identity_updated,
                                     following=follow.following,

@@ -6,11 +6,16 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from bots.discharge import records as discharge_records
+from bots.discharge.models import ChecklistRow
+from bots.episode.models import Handover
+from bots.followup import records as followup_records
 from bots.followup.models import FollowupEvent
 from bots.runtime.models import ScheduledJob
 from tests import test_adt_applier
 from tests.adt_samples import message
-from tests.test_adt_applier import IDEC, Feed, ago
+from tests.harness import Harness
+from tests.test_adt_applier import IDEC, MH, Feed, ago
 
 feed = test_adt_applier.feed  # the fixture: the harness with the adt bot and its wards
 
@@ -123,6 +128,31 @@ async def test_a_cancelled_admission_withdraws_its_readmission_and_resumes_the_p
     assert "<td>1 (0)</td>" in stats.content["formatted_body"]
 
 
+async def test_a_cancelled_readmission_with_another_return_left_says_the_plan_stays_frozen(
+        feed):
+    """Review: the plan resumed only when the withdrawn return was the only one
+    (`len(returns) == 1`), and otherwise stayed frozen without a word — a plan the team had
+    resumed after an earlier return stayed stopped unseen. The rule is explicit now
+    (withdrawals.after_withdrawal) and a frozen plan that stays so is said."""
+    room_id = await discharged(feed, days=12)
+    await feed.send(message("A01", "M3", admitted=ago(6), admission_type="U"))
+    await feed.round()
+    await feed.h.reply(room_id, IDEC, "!rh30 reprise")  # home again
+    await feed.send(message("A01", "M4", admitted=ago(1), admission_type="U"))
+    await feed.round()
+    plan = await feed.plan()
+    assert plan is not None and plan.status == "frozen"
+    await feed.send(message("A11", "M5", admitted=ago(1)))
+    sent = await feed.round()
+    assert (await feed.states())[-2:] == [("M4", "cancelled", None), ("M5", "applied", None)]
+    [told] = [s for s in sent if s.room_id == room_id]
+    assert f"L'hôpital a annulé l'admission du {ago(1):%d/%m/%Y}" in told.body
+    assert f"Le suivi reste suspendu : le retour du {ago(6):%d/%m/%Y} est toujours noté" \
+        in told.body and "!rh30 reprise" in told.body
+    plan = await feed.plan()
+    assert plan is not None and plan.status == "frozen"  # never resumed over a return left
+
+
 async def test_a_cancelled_admission_that_opened_the_room_says_so_and_keeps_the_room(feed):
     await feed.send(message("A01", "M1", admitted=ago(0)))
     await feed.round()
@@ -152,3 +182,76 @@ async def test_a_readmission_a_person_judged_is_not_withdrawn_by_the_feed(feed):
     await feed.round()
     assert (await feed.states())[-2:] == [("M3", "applied", None),
                                           ("M4", "quarantined", "judged")]
+
+
+async def test_a_cancelled_discharge_the_team_validated_reopens_its_checklist(tmp_path):
+    """Review: an A13 withdrew the follow-up but left the discharge checklist validated: its
+    hand-over still counted in the discharge indicators and the letter's reminders went on for
+    a discharge that did not happen. Now the validation is lifted (answers and audit kept), the
+    hand-over leaves the indicators, the reminders stop, and the room is told."""
+    async with Harness.start(tmp_path, bots=("careteam", "discharge", "followup", "adt"),
+                             adt_wards=test_adt_applier.WARDS) as harness:
+        feed = Feed(harness)
+        await feed.send(message("A01", "M1", admitted=ago(5)))
+        await feed.round()
+        room_id = await feed.created()
+        await harness.command(room_id, IDEC, f"!sortie prevoir {ago(0):%d/%m/%Y}")
+        # Left a day before the planned day: the letter is planned for that day.
+        await harness.command(room_id, MH, f"!sortie valider {ago(1):%d/%m/%Y} domicile "
+                                           "parti plus tôt")
+        async with harness.runtime.transaction() as tx:
+            checklist = await tx.session.scalar(select(ChecklistRow))
+            assert checklist is not None and checklist.status == "validated"
+        assert await letter_jobs(harness, checklist.id) and await compliance(harness)
+        await feed.send(message("A03", "M2", admitted=ago(5), discharged=ago(1),
+                                disposition="8"))
+        await feed.round()
+
+        await feed.send(message("A13", "M3", admitted=ago(5), discharged=ago(1)))
+        sent = await feed.round()
+        assert (await feed.states())[-1] == ("M3", "applied", None)
+        told = [s.body for s in sent if s.room_id == room_id]
+        assert any("le suivi RH30 est arrêté" in b for b in told)
+        assert any("la validation de la check-list de sortie est levée" in b for b in told)
+        async with harness.runtime.transaction() as tx:
+            row = await tx.session.scalar(select(ChecklistRow))
+            assert row is not None and row.status == "active"
+            assert await tx.session.scalar(select(Handover)) is None
+            trail = [e.action for e in await discharge_records.audit_trail(tx, row)]
+        assert trail.index("validate") < trail.index("validation_cancelled")
+        assert await letter_jobs(harness, checklist.id) == []  # no letter for no discharge
+        assert await compliance(harness) == []  # out of the indicator
+        # The same cancellation again changes nothing.
+        await feed.send(message("A13", "M4", admitted=ago(5), discharged=ago(1)))
+        assert await feed.round() == []
+
+        # The real discharge (today, the planned day) is validated again: a new hand-over,
+        # and the letter's reminders planned again for it.
+        again = await harness.command(room_id, MH, "!sortie valider domicile parti")
+        assert any("Sortie validée" in s.body for s in again), [s.body for s in again]
+        assert len(await compliance(harness)) == 1
+        assert await letter_jobs(harness, checklist.id)
+
+
+async def letter_jobs(harness: Harness, checklist_id: int) -> list[str]:
+    async with harness.runtime.transaction() as tx:
+        return list((await tx.session.scalars(select(ScheduledJob.key).where(
+            ScheduledJob.key.startswith(f"discharge-letter:{checklist_id}:"),
+            ScheduledJob.state == "pending"))).all())
+
+
+async def compliance(harness: Harness) -> list:
+    async with harness.runtime.transaction() as tx:
+        return await followup_records.compliance_data(tx)
+
+
+async def test_a_cancelled_discharge_left_to_a_person_is_told_in_the_room(feed):
+    """Review: set aside, it was listed for the coordinators only; the team in the room kept a
+    follow-up the hospital says has no discharge without a word."""
+    room_id = await discharged(feed, days=5)
+    await feed.send(message("A13", "M3", admitted=ago(8), discharged=ago(6)))
+    sent = await feed.round()
+    assert (await feed.states())[-1] == ("M3", "quarantined", "other_discharge")
+    [told] = [s for s in sent if s.room_id == room_id]
+    assert "L'hôpital a annulé une sortie de ce patient" in told.body
+    assert "n'est pas celle qu'enregistre le suivi RH30" in told.body

@@ -130,3 +130,83 @@ async def test_a_merge_of_a_patient_the_feed_never_named_changes_nothing(feed):
     await feed.send(message("A40", "M2", prior_ipp="999999"))
     assert await feed.round() == []
     assert (await feed.states())[-1] == ("M2", "applied", None)
+
+
+async def test_a_cancelled_admission_after_a_merge_finds_the_merged_patients_admission(feed):
+    """Review: an A11 naming the survivor, for the admission the feed had under the prior
+    patient's INS before the merge, found nothing (`nothing_to_cancel`)."""
+    await feed.send(message("A01", "M1", admitted=ago(0), **PRIOR))
+    await feed.round()
+    room_id = await feed.created()
+    await feed.send(message("A40", "M2", prior_ipp="654321"))
+    await feed.round()
+    await feed.send(message("A11", "M3", admitted=ago(0)))  # the survivor's INS
+    sent = await feed.round()
+    assert await feed.states() == [("M1", "cancelled", None), ("M2", "applied", None),
+                                   ("M3", "applied", None)]
+    [told] = [s for s in sent if s.room_id == room_id]
+    assert f"L'hôpital a annulé l'admission du {ago(0):%d/%m/%Y}" in told.body
+    # Named by the prior INS, the merged patient's admission is found the same way.
+    await feed.send(message("A01", "M4", admitted=ago(0)))
+    await feed.round()
+    await feed.send(message("A11", "M5", admitted=ago(0), **PRIOR))
+    await feed.round()
+    assert (await feed.states())[-2:] == [("M4", "cancelled", None), ("M5", "applied", None)]
+
+
+async def qualified(feed: Feed) -> bool:
+    [room] = await feed.patient_rooms()
+    async with feed.h.runtime.transaction() as tx:
+        return PatientFile.open(tx, room).qualified
+
+
+async def test_a_qualified_identity_is_never_replaced_by_a_less_trusted_one(feed):
+    """Review: the feed's identity updates and merges ignored PID-32; a qualified identity
+    (VALI) could be overwritten by traits the hospital had not checked (BRIEF §4)."""
+    await feed.send(message("A01", "M1", admitted=ago(1)))
+    await feed.round()
+    await feed.created()
+    assert await qualified(feed)
+    await feed.send(message("A08", "M2", admitted=ago(1), family="DURAND", qualified=False))
+    assert await feed.round() == []
+    assert (await feed.states())[-1] == ("M2", "quarantined", "less_trusted")
+    assert (await identity(feed)).family_name == "DUPONT"
+    await feed.send(message("A08", "M3", admitted=ago(1), family="DURAND"))  # qualified
+    await feed.round()
+    assert (await feed.states())[-1] == ("M3", "applied", None)
+    assert (await identity(feed)).family_name == "DURAND" and await qualified(feed)
+
+
+async def test_a_merge_into_a_less_trusted_identity_is_left_to_a_person(feed):
+    await feed.send(message("A01", "M1", admitted=ago(2), **PRIOR))
+    await feed.round()
+    await feed.created()
+    await feed.send(message("A40", "M2", prior_ipp="654321", qualified=False))
+    assert await feed.round() == []
+    assert (await feed.states())[-1] == ("M2", "quarantined", "less_trusted")
+    now = await identity(feed)
+    assert (now.family_name, now.ins) == ("DUPOND", PRIOR["ins"])
+    # Nothing merged: the prior patient's messages are still theirs.
+    await feed.send(message("A02", "M3", admitted=ago(2), ward="PNEUMO", **PRIOR))
+    await feed.round()
+    [room] = await feed.patient_rooms()
+    assert room.ward == "Pneumologie" and room.ins_index == feed.h.store.vault.index(
+        PRIOR["ins"])
+
+
+async def test_an_update_of_a_merged_away_record_leaves_the_survivors_identity(feed):
+    await feed.send(message("A01", "M1", admitted=ago(2), **PRIOR))
+    await feed.round()
+    await feed.created()
+    await feed.send(message("A40", "M2", prior_ipp="654321"))
+    await feed.round()
+    await feed.send(message("A08", "M3", admitted=ago(2), family="DURAND"))  # the survivor
+    await feed.round()
+    assert (await identity(feed)).family_name == "DURAND"
+    # The old record updated afterwards: it would have put back the identity of the merge.
+    await feed.send(message("A08", "M4", admitted=ago(2), family="DUPOND-X", **{
+        k: v for k, v in PRIOR.items() if k != "family"}))
+    assert await feed.round() == []
+    assert (await feed.states())[-1] == ("M4", "applied", None)
+    now = await identity(feed)
+    assert (now.family_name, now.ins) == ("DURAND", INS)

@@ -4,16 +4,20 @@ one not kept, and the message sealed (no patient data in the database file)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from bots.adt.inbox import take
+from bots.adt import fhir
+from bots.adt.inbox import record, take
 from bots.adt.messages import Movement, Refused
 from bots.adt.models import AdtMessage
+from bots.devstack.adt_messages import INS
 from bots.runtime.store import Store
 from bots.runtime.vault import Vault
+from tests.adt_samples import NIR, bundle
 from tests.migrated import sqlite_at_head
 
 DATA = Path(__file__).parent / "data" / "adt"
@@ -70,3 +74,40 @@ async def test_no_patient_data_in_the_database_file(store: Store, tmp_path: Path
     for value in (b"DUPONT", b"DURAND", b"248037512345658", b"19480315", b"123456",
                   b"654321"):
         assert value not in stored
+
+
+async def _record_bundle(store: Store, body: dict) -> tuple[bool, str | None]:
+    found = fhir.read(body, datetime.now(UTC))
+    assert isinstance(found, Movement)
+    async with store.transaction("@care:localhost") as tx:
+        taken = await record(tx, found, fhir.stored(body))
+    return taken.new, taken.result.control_id
+
+
+async def test_a_bundle_key_that_names_the_patient_is_kept_as_a_keyed_hash(
+        tmp_path: Path) -> None:
+    """Review: a Bundle's key is the sender's identifier or Encounter id, which a hospital may
+    make of the INS or the IPP; it was stored (and answered) in clear."""
+    admission = bundle()
+    admission["identifier"] = {"system": NIR, "value": INS}
+    admission["entry"][1]["resource"]["id"] = "IPP123456"
+    discharge = bundle(identifier=False, status="finished", end="2026-11-23",
+                       disposition="home")
+    discharge["entry"][1]["resource"]["id"] = "IPP123456"
+    url, key = sqlite_at_head(tmp_path / "bots.db"), Vault.new_key()
+    store = Store(url, Vault([key]))
+    new, receipt = await _record_bundle(store, admission)
+    assert new and receipt is not None and INS not in receipt and "IPP" not in receipt
+    assert await _record_bundle(store, admission) == (False, receipt)
+    assert (await _record_bundle(store, discharge))[0]
+    rows = await _rows(store)
+    assert [r.control_id for r in rows][0] == receipt
+    assert all(INS not in r.control_id and "IPP" not in r.control_id for r in rows)
+    # The data keys rotated: the same Bundle resent is still the same row.
+    await store.close()
+    rotated = Store(url, Vault([Vault.new_key(), key]))
+    assert (await _record_bundle(rotated, admission))[0] is False
+    assert len(await _rows(rotated)) == 2
+    await rotated.close()
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("bots.db*"))
+    assert INS.encode() not in stored and b"IPP123456" not in stored

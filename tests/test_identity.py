@@ -16,6 +16,7 @@ from bots.common.identity import (
     IdentityError,
     check_consistency,
     make_identity,
+    may_replace,
     normalize_name,
     parse_birth_date,
     parse_sex,
@@ -368,3 +369,8 @@ def test_the_key_message_gives_the_expected_key_in_french():
     exc = raised(lambda: validate_ins(INS[:13] + "00"))
     assert "58" in TEXTS["ins.key"]["fr"].format(**exc.values)
     assert "clé" in TEXTS["ins.key"]["fr"]
+
+
+def test_a_qualified_identity_gives_way_only_to_another_qualified_one():
+    assert may_replace(False, False) and may_replace(False, True) and may_replace(True, True)
+    assert not may_replace(True, False)

@@ -9,6 +9,7 @@ from bots.episode.withdrawals import (
     NONE,
     WITHDRAW,
     admission_withdrawal,
+    after_withdrawal,
     by_hand,
     discharge_withdrawal,
 )
@@ -33,3 +34,10 @@ def test_a_cancelled_admission_withdraws_only_what_the_feed_recorded_and_nobody_
     assert admission_withdrawal(None, False, "adt") == NONE
     assert admission_withdrawal("@idec:x", False, "adt") == by_hand("recorded_by_hand")
     assert admission_withdrawal("adt", True, "adt") == by_hand("judged")
+
+
+def test_a_withdrawn_readmission_resumes_the_plan_only_when_no_other_return_is_left():
+    assert after_withdrawal("frozen", []) == "resume"
+    assert after_withdrawal("frozen", [DAY]) == "stays_frozen"  # and the room is told
+    assert after_withdrawal("active", []) == "unchanged"  # resumed by hand already
+    assert after_withdrawal("deceased", []) == "unchanged"

@@ -19,15 +19,27 @@ from bots.runtime.store import Transaction, utcnow
 
 async def as_survivor(tx: Transaction, movement: Movement) -> Movement:
     """A patient merged away stands for the survivor: a later message that still names them by
-    their INS is applied to the survivor's identity (and so room)."""
+    their INS is applied to the survivor's identity (and so room), as trusted as the merge
+    said it was (never the qualification the old record's message claims for its own INS)."""
     if not movement.identity.ins:
         return movement
     alias = await tx.session.scalar(select(AdtAlias).where(
         AdtAlias.prior.in_(tx.vault.indexes(movement.identity.ins))))
     if alias is None:
         return movement
-    return replace(movement, identity=Identity.from_dict(
-        tx.vault.open(alias.identity, alias.bound("identity"))))
+    survivor = tx.vault.open(alias.identity, alias.bound("identity"))
+    return replace(movement, identity=Identity.from_dict(survivor),
+                   ins_qualified=bool(survivor.get("qualified")))
+
+
+async def same_patient(tx: Transaction, patient: str) -> list[str]:
+    """The INS indexes the feed knows one patient by since the merges: the survivor's (theirs,
+    or the one they were merged into) and every patient merged into that survivor. What an A11
+    looks for its admission among: after a merge, the admission may be the prior patient's."""
+    survivor = await tx.session.scalar(select(AdtAlias.survivor).where(
+        AdtAlias.prior == patient)) or patient
+    return [survivor, *(await tx.session.scalars(select(AdtAlias.prior).where(
+        AdtAlias.survivor == survivor))).all()]
 
 
 async def prior_patient(tx: Transaction, movement: Movement) -> str | None:
@@ -57,9 +69,11 @@ async def merged(tx: Transaction, prior: str, survivor: str) -> bool:
         AdtAlias.prior == prior)) == survivor
 
 
-async def alias(tx: Transaction, prior: str, survivor: str, identity: Identity) -> None:
+async def alias(tx: Transaction, prior: str, survivor: str, identity: Identity,
+                qualified: bool) -> None:
     """The prior INS points to the survivor, and so do the patients merged into the prior one
-    before (one look-up, never a chain)."""
+    before (one look-up, never a chain). The survivor's identity is kept with whether its INS
+    was qualified (in the same sealed value: `Identity.from_dict` reads the traits only)."""
     row = await tx.session.scalar(select(AdtAlias).where(AdtAlias.prior == prior))
     if row is None:
         row = AdtAlias(prior=prior, survivor=survivor, identity=b"", merged_at=utcnow())
@@ -68,4 +82,5 @@ async def alias(tx: Transaction, prior: str, survivor: str, identity: Identity) 
         AdtAlias.survivor == prior))).all()
     for each in [row, *earlier]:
         each.survivor, each.merged_at = survivor, utcnow()
-        each.identity = tx.vault.seal(identity.to_dict(), each.bound("identity"))
+        each.identity = tx.vault.seal({**identity.to_dict(), "qualified": qualified},
+                                      each.bound("identity"))

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from bots.adt import fhir
-from bots.adt.inbox import record, storable
+from bots.adt.inbox import record
 from bots.adt.messages import Refused
 from bots.adt.texts import TEXTS
 from bots.common.api import ApiError, ApiHost
@@ -40,12 +40,11 @@ def routes() -> list[ApiRoute]:
             text = found.text(TEXTS, lang)
             raise ApiError(400, found.reason, text, [{"path": _pointer(parsed, found.field),
                                                       "message": text}])
-        if not storable(found.control_id):
-            raise ApiError(400, "invalid_fhir", "the Bundle's identifier is too long",
-                           [{"path": "/identifier", "message": "at most 255 characters"}])
         async with api.runtime.transaction() as tx:
             taken = await record(tx, found, fhir.stored(payload))
-        return web.json_response({"id": found.control_id, "event": found.event,
+        # The receipt is the key as stored (a keyed hash): the sender's identifier is not
+        # echoed, it may carry a patient number.
+        return web.json_response({"id": taken.result.control_id, "event": found.event,
                                   "created": taken.new}, status=201 if taken.new else 200)
 
     return [("POST", PATH, transaction)]

@@ -29,6 +29,7 @@ from bots.adt.messages import Movement, Refused
 from bots.adt.models import AdtMessage
 from bots.adt.order import ADMISSIONS, Pending, next_rows
 from bots.common import records as care_rooms
+from bots.common.identity import may_replace
 from bots.common.models import CareRoom
 from bots.common.render import room_link, when
 from bots.config import WardConfig
@@ -174,7 +175,12 @@ class Applier:
         if isinstance(movement, Refused):  # read again by a newer version of the code
             return aside(movement.reason, movement.field)
         if movement.event != "A40":
+            named = movement
             movement = await aliases.as_survivor(tx, movement)
+            if movement.event == "A08" and movement is not named:
+                # The record updated is one the hospital merged away: the survivor's identity
+                # is changed by the survivor's own messages only.
+                return Outcome("applied")
         if movement.event in ADMISSIONS:
             return await self._admission(tx, runtime, movement)
         if movement.event == "A03":
@@ -210,8 +216,8 @@ class Applier:
             return room
         admitted = self._day(movement.admitted_at)
         if room is None:
-            return Outcome("applied", await self.episodes.open(tx, movement.identity, ward,
-                                                               admitted))
+            return Outcome("applied", await self.episodes.open(
+                tx, movement.identity, ward, admitted, movement.ins_qualified))
         today = utcnow().astimezone(self.zone).date()
         if movement.event in RETURNS and room.status == "open" and admitted is not None \
                 and admitted <= today:
@@ -240,8 +246,11 @@ class Applier:
 
     async def _discharge_cancelled(self, tx: Transaction, runtime: Runtime,
                                    movement: Movement) -> Outcome:
-        """A13: the follow-up the discharge started withdrawn; the same cancellation again, or
-        one for a plan already withdrawn, changes nothing."""
+        """A13: the follow-up the discharge started withdrawn and the discharge checklist
+        validated for it open again (each bot tells the room); the same cancellation again, or
+        one for a plan already withdrawn, changes nothing. What is left to a person is told in
+        the room too, not only listed for the coordinators: the team there keeps a follow-up
+        the hospital says has no discharge."""
         room = await self._room(tx, movement)
         if isinstance(room, Outcome):
             return room
@@ -251,23 +260,30 @@ class Applier:
             return LATER
         if room.status != "open":
             return aside("episode_closed", None)
-        done = await self.episodes.cancel_discharge(tx, runtime, room,
-                                                    self._day(movement.discharged_at))
-        if done.verdict == "none":
-            return aside("nothing_to_cancel", None)
+        day = self._day(movement.discharged_at)
+        done = await self.episodes.cancel_discharge(tx, runtime, room, day)
         if done.why is not None:
+            lang: Lang = room.language  # type: ignore[assignment]
+            tx.post(room.room_id or "", notice(t(lang, "adt.discharge_cancel_by_hand",
+                                                 reason=render.reason(lang, done.why, "PV1-45"))))
             return aside(done.why, "PV1-45")
+        reopened = await self.episodes.cancel_validation(tx, runtime, room, day)
+        if done.verdict == "none" and not reopened:
+            return aside("nothing_to_cancel", None)
         return Outcome("applied", room)
 
     async def _admission_cancelled(self, tx: Transaction, runtime: Runtime,
                                    row: AdtMessage) -> Outcome:
-        """A11: the patient's last admission from the feed is `cancelled`; the readmission it
-        recorded is withdrawn (the follow-up bot tells the room), else the room is told that
-        the admission was cancelled, and that it had opened the room if it did and nothing
-        else came from the feed there since (the room stays: a person closes it). Its
-        admission already cancelled: nothing changes."""
+        """A11: the patient's last admission from the feed is `cancelled` (the patient as the
+        merges left them: an admission of a patient merged into this one, or of the survivor
+        this one was merged into, is theirs); the readmission it recorded is withdrawn (the
+        follow-up bot tells the room), else the room is told that the admission was
+        cancelled, and that it had opened the room if it did and nothing else came from the
+        feed there since (the room stays: a person closes it). Its admission already
+        cancelled: nothing changes."""
+        patients = await aliases.same_patient(tx, row.patient) if row.patient else []
         admission = await tx.session.scalar(select(AdtMessage).where(
-            AdtMessage.patient == row.patient, AdtMessage.id < row.id,
+            AdtMessage.patient.in_(patients), AdtMessage.id < row.id,
             AdtMessage.event.in_(ADMISSIONS), AdtMessage.state.in_(("applied", CANCELLED)))
             .order_by(AdtMessage.id.desc()).limit(1))
         room = None if admission is None or admission.care_room_id is None else \
@@ -306,7 +322,11 @@ class Applier:
         if isinstance(room, Outcome):
             return room
         if room is not None:
-            await self.episodes.update_identity(tx, room, movement.identity)
+            try:
+                await self.episodes.update_identity(tx, room, movement.identity,
+                                                    movement.ins_qualified)
+            except care_rooms.LessTrusted:
+                return aside("less_trusted", "PID-32")
         return Outcome("applied", room)
 
     async def _merge(self, tx: Transaction, movement: Movement) -> Outcome:
@@ -325,15 +345,21 @@ class Applier:
             return LATER  # the care-team bot is creating a room: its ID is needed to point to it
         if await aliases.merged(tx, prior, survivor):
             return Outcome("applied", rooms[1] or rooms[0])
-        await aliases.alias(tx, prior, survivor, movement.identity)
         prior_room, survivor_room = rooms
         sides = [await self._side(tx, room) for room in rooms]
         done = action(*sides)
+        if done == "take_over" and prior_room is not None and not may_replace(
+                care_rooms.PatientFile.open(tx, prior_room).qualified, movement.ins_qualified):
+            # The room's qualified identity would give way to a less trusted one: nothing is
+            # merged, a person checks the two records (identitovigilance).
+            return aside("less_trusted", "PID-32")
+        await aliases.alias(tx, prior, survivor, movement.identity, movement.ins_qualified)
         if done == "take_over":
             assert prior_room is not None and prior_room.room_id is not None
             lang: Lang = prior_room.language  # type: ignore[assignment]
             tx.post(prior_room.room_id, notice(t(lang, "adt.merged_here")))
-            await self.episodes.update_identity(tx, prior_room, movement.identity)
+            await self.episodes.update_identity(tx, prior_room, movement.identity,
+                                                movement.ins_qualified)
             return Outcome("applied", prior_room)
         if done == "point":
             assert prior_room is not None and survivor_room is not None

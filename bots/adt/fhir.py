@@ -28,7 +28,7 @@ from bots.common.identity import Identity, IdentityError, make_identity, parse_b
 from bots.episode.modes import Mode
 
 # The `sender` of the rows the API stores (MSH-3^MSH-4 for the feed's): Bundles are told apart
-# by their identifier, or their Encounter's id and version (`control_id`).
+# by their identifier, or their Encounter's id, period and version (`control_id`).
 APPLICATION, FACILITY = "FHIR", "API"
 # Encounter.status (R4) → event: planned is a pre-admission, in the hospital an admission
 # (registration for an outpatient encounter), finished a discharge. The others (cancelled,
@@ -115,15 +115,24 @@ def _problem(error: Any) -> tuple[str, str]:
 
 
 def control_id(bundle: Bundle, encounter: Encounter) -> str | None:
-    """What makes a resent Bundle the same: its identifier (system|value), else the Encounter's
-    id and version."""
+    """What makes a resent Bundle the same and another event of the same Encounter not:
+    `Bundle.identifier`, else the Encounter's id, period and version (`meta.versionId`,
+    `meta.lastUpdated`); either way with the Encounter's status, so that the discharge of an
+    admitted Encounter (`finished`, A03) is never taken for a resend of its admission, even
+    from a sender that reuses its identifier or sends no version. The sender's own words (an
+    identifier may carry a patient number): stored only as a keyed hash (inbox.record)."""
     if bundle.identifier is not None and bundle.identifier.value:
-        system = bundle.identifier.system
-        return f"{system}|{bundle.identifier.value}" if system else bundle.identifier.value
-    if encounter.id:
-        version = encounter.meta.versionId if encounter.meta else None
-        return f"Encounter/{encounter.id}" + (f"/_history/{version}" if version else "")
-    return None
+        parts: list[Any] = ["identifier", bundle.identifier.system, bundle.identifier.value]
+    elif encounter.id:
+        meta, period = encounter.meta, encounter.period
+        parts = ["Encounter", encounter.id, meta.versionId if meta else None,
+                 str(meta.lastUpdated) if meta and meta.lastUpdated else None,
+                 str(period.start) if period and period.start else None,
+                 str(period.end) if period and period.end else None]
+    else:
+        return None
+    # JSON: no choice of values can spell another key.
+    return json.dumps([*parts, encounter.status], separators=(",", ":"))
 
 
 class _Refuse(Exception):

@@ -7,8 +7,10 @@ row back with `movement_of`."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+
+from sqlalchemy import select
 
 from bots.adt import fhir
 from bots.adt.messages import Movement, Refused, header, read
@@ -71,12 +73,22 @@ async def take(tx: Transaction, raw: bytes) -> Taken:
 
 
 async def record(tx: Transaction, movement: Movement, raw: bytes) -> Taken:
-    """`movement` (read from `raw`, HL7 or FHIR) recorded as `stored`, once."""
+    """`movement` (read from `raw`, HL7 or FHIR) recorded as `stored`, once. A Bundle's control
+    ID is its sender's identifier or Encounter id, which may carry a patient number: only its
+    keyed hash is kept (`Taken.result.control_id`), looked for under every data key so that a
+    resend after a key rotation is still the same row."""
     values = {"event": movement.event, "state": "stored",
               "patient": tx.vault.index(movement.identity.ins) if movement.identity.ins else None,
               "ipp": ipp_index(tx, movement.sending_facility, movement.ipp)
               if movement.ipp else None}
-    new = await _insert(tx, sender_of(raw, movement) or "", movement.control_id, raw, values)
+    sender = sender_of(raw, movement) or ""
+    if fhir.is_fhir(raw):
+        keys = tx.vault.indexes(f"fhir|{movement.control_id}")
+        movement = replace(movement, control_id=keys[0])
+        if await tx.session.scalar(select(AdtMessage.id).where(
+                AdtMessage.sender == sender, AdtMessage.control_id.in_(keys[1:]))):
+            return Taken(movement, stored=True, new=False)
+    new = await _insert(tx, sender, movement.control_id, raw, values)
     return Taken(movement, stored=True, new=new)
 
 

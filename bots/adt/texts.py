@@ -96,6 +96,11 @@ APPLIER: Catalogue = {
               "jugée (évitable ou non) : à retirer à la main.",
         "en": "Admission cancelled, but that day's readmission ({field}) was already judged "
               "(avoidable or not): to withdraw by hand."},
+    "adt.less_trusted": {
+        "fr": "L'identité du patient dans Liaison est qualifiée ; celle de ce message ne l'est "
+              "pas ({field}) : elle n'a pas été reprise. À vérifier par l'identitovigilance.",
+        "en": "The patient's identity in Liaison is qualified; this message's is not ({field}): "
+              "it was not taken. For the identity-vigilance team to check."},
     "adt.failed": {
         "fr": "L'application de ce message a échoué plusieurs fois : à traiter à la main (le "
               "journal des bots dit l'erreur).",
@@ -108,6 +113,9 @@ APPLIER: Catalogue = {
     "adt.quarantine.item": {
         "fr": "<li>{event} · MSH-10 <code>{control_id}</code> · {sender} : {reason}</li>",
         "en": "<li>{event} · MSH-10 <code>{control_id}</code> · {sender}: {reason}</li>"},
+    "adt.discharge_cancel_by_hand": {
+        "fr": "↩️ L'hôpital a annulé une sortie de ce patient. {reason}",
+        "en": "↩️ The hospital cancelled a discharge of this patient. {reason}"},
     "adt.admission_cancelled": {
         "fr": "↩️ L'hôpital a annulé l'admission du {day}.",
         "en": "↩️ The hospital cancelled the admission of {day}."},

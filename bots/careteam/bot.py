@@ -16,7 +16,7 @@ from bots.careteam.requests import Member, OpenRequest, RequestError, parse_open
 from bots.common import capabilities as cap
 from bots.common import permissions
 from bots.common import records as care_rooms
-from bots.common.identity import Identity, IdentityError
+from bots.common.identity import Identity, IdentityError, may_replace
 from bots.common.models import COORDINATION, PATIENT, CareRoom
 from bots.common.render import room_link
 from bots.common.roles import Roles
@@ -86,13 +86,13 @@ class CareTeam:
                         name=room.ref))
 
     async def admit(self, tx: Transaction, identity: Identity, ward: WardConfig,
-                    admitted_on: date | None) -> CareRoom:
+                    admitted_on: date | None, qualified: bool) -> CareRoom:
         """The room of a patient the hospital's feed admits (bots/adt/): found, or asked for with
         the ward's default team, as `!patient ouvrir` asks for it; the provisioner creates it
         once `tx` commits (its identity card is the room's first message) and says so in the
         ward's coordination room, if it has one."""
         req = OpenRequest(identity, team=tuple(Member(user, role) for user, role in ward.team),
-                          ward=ward.name, admission_date=admitted_on)
+                          ward=ward.name, admission_date=admitted_on, qualified=qualified)
         room, created = await records.register_patient(
             tx, req, prefix=self.settings.ref_prefix, language=self.config.language,
             requested_by=ADT_REQUESTER, origin_room_id=await self._ward_room(tx, ward))
@@ -109,18 +109,25 @@ class CareTeam:
         return next((r.room_id for r in await care_rooms.coordination_rooms(tx)
                      if r.name == named and r.room_id is not None), None)
 
-    async def identity_updated(self, tx: Transaction, room: CareRoom,
-                               identity: Identity) -> bool:
+    async def identity_updated(self, tx: Transaction, room: CareRoom, identity: Identity,
+                               qualified: bool) -> bool:
         """Traits the hospital's feed updates (A08, bots/adt/): sealed again in the room's row
         with its blind indexes (the birth place kept if the feed has none), and the card posted
         again in the room, the roles that may see the identity mentioned (a room still being
-        created gets the new card as its first message). False when nothing changed."""
+        created gets the new card as its first message). False when nothing changed; raises
+        `LessTrusted` when a qualified identity would be replaced by one that is not."""
         file = care_rooms.PatientFile.open(tx, room)
         new = replace(identity, birth_place=identity.birth_place or file.identity.birth_place)
-        if new == file.identity:
+        if not may_replace(file.qualified, qualified):
+            if new == file.identity:
+                return False  # the same traits, less trusted: nothing to say
+            raise care_rooms.LessTrusted
+        changed = new != file.identity
+        if changed or qualified != file.qualified:  # the same traits, now qualified: kept so
+            room.sealed = care_rooms.PatientFile(new, file.admission_date, qualified).seal(
+                tx, room.bound("sealed"))
+        if not changed:
             return False
-        room.sealed = care_rooms.PatientFile(new, file.admission_date).seal(
-            tx, room.bound("sealed"))
         room.ins_index = tx.vault.index(new.ins) if new.ins else None
         room.traits_index = tx.vault.index(new.traits_key())
         if room.status == "open" and room.room_id:

@@ -62,7 +62,7 @@ async def register_patient(tx: Transaction, req: OpenRequest, *, prefix: str, la
     identity, ref = req.identity, await next_ref(tx, prefix, now.year)
     row = CareRoom(
         account=tx.account, kind=PATIENT, status="creating", ref=ref, ward=req.ward,
-        sealed=care_rooms.PatientFile(identity, req.admission_date).seal(
+        sealed=care_rooms.PatientFile(identity, req.admission_date, req.qualified).seal(
             tx, CareRoom.bind("sealed", tx.account, ref)),
         ins_index=tx.vault.index(identity.ins) if identity.ins else None,
         traits_index=tx.vault.index(identity.traits_key()), language=language,

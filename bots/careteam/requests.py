@@ -49,6 +49,7 @@ class OpenRequest:
     ward: str | None = None
     admission_date: date | None = None
     language: str | None = None
+    qualified: bool = False  # the INS is qualified (the hospital's feed says so)
 
 
 def tokens(text: str) -> list[str]:

@@ -78,6 +78,13 @@ class Identity:
         return " ".join((i[0], i[1:3], i[3:5], i[5:7], i[7:10], i[10:13], i[13:]))
 
 
+def may_replace(current_qualified: bool, qualified: bool) -> bool:
+    """Whether an identity may be replaced by another: a qualified one (its INS checked against
+    the national service, the hospital's feed says VALI) only by another qualified one, never
+    by a less trusted identity (BRIEF §4; the national identity-vigilance rules)."""
+    return qualified or not current_qualified
+
+
 def normalize_name(raw: str, field: str) -> str:
     # NFC: an accent pasted as a separate mark (PDFs, macOS) is the same letter.
     name = " ".join(unicodedata.normalize("NFC", raw).replace("’", "'").split())

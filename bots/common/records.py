@@ -18,6 +18,12 @@ from bots.runtime.store import Transaction
 from bots.runtime.vault import Binding
 
 
+class LessTrusted(Exception):
+    """The room's identity is qualified and the new one is not: it is kept (identitovigilance,
+    `identity.may_replace`). Raised by the care-team bot's identity update, caught by the ADT
+    applier, which sets the message aside for a person."""
+
+
 class IdentityConflict(Exception):
     """Same traits, another INS: a human must check the identity (identitovigilance). Raised
     by the care-team bot's patient lookup, caught by whoever asked (a command, the API, the ADT
@@ -30,23 +36,27 @@ class IdentityConflict(Exception):
 
 @dataclass(frozen=True)
 class PatientFile:
-    """What the sealed column holds, opened."""
+    """What the sealed column holds, opened. `qualified`: the identity came with a qualified
+    INS (the hospital's feed said so: PID-32 VALI), which a less trusted one never replaces
+    (`identity.may_replace`); rooms opened by hand or before this flag are not."""
 
     identity: Identity
     admission_date: date | None
+    qualified: bool = False
 
     @classmethod
     def open(cls, tx: Transaction, row: CareRoom) -> PatientFile:
         raw = tx.vault.open(row.sealed, row.bound("sealed"))
         admission = raw.get("admission_date")
         return cls(Identity.from_dict(raw["identity"]),
-                   date.fromisoformat(admission) if admission else None)
+                   date.fromisoformat(admission) if admission else None,
+                   bool(raw.get("qualified")))
 
     def seal(self, tx: Transaction, at: Binding) -> bytes:
         return tx.vault.seal({
             "identity": self.identity.to_dict(),
-            "admission_date": self.admission_date.isoformat() if self.admission_date else None},
-            at)
+            "admission_date": self.admission_date.isoformat() if self.admission_date else None,
+            "qualified": self.qualified}, at)
 
 
 async def coordination_rooms(tx: Transaction) -> list[CareRoom]:

@@ -31,9 +31,10 @@ def message(event: str, control_id: str, *, ins: str = INS, family: str = "DUPON
             ward: str = "CARDIO", patient_class: str = "I", admission_type: str = "R",
             admitted: date | None = None, discharged: date | None = None,
             disposition: str = "", ipp: str = "123456", prior_ipp: str | None = None,
-            prior_ins: str | None = None) -> bytes:
+            prior_ins: str | None = None, qualified: bool = True) -> bytes:
     """One message; `admission_type` is PV1-4 (R planned, U urgent, "" unknown). A40 (merge):
-    MRG-1 holds `prior_ipp` and `prior_ins` (PAM FR sends the IPP), and no PV1 is sent."""
+    MRG-1 holds `prior_ipp` and `prior_ins` (PAM FR sends the IPP), and no PV1 is sent.
+    `qualified`: PID-32 VALI (a qualified INS), else PROV."""
     pv1 = [""] * 46
     pv1[0], pv1[2], pv1[3], pv1[4] = "PV1", patient_class, f"{ward}^101^1^CHU-EXEMPLE", \
         admission_type
@@ -45,7 +46,8 @@ def message(event: str, control_id: str, *, ins: str = INS, family: str = "DUPON
         f"{STRUCTURES.get(event, 'ADT_A01')}|{control_id}|P|2.5^FRA^2.11|||||FRA|8859/1",
         f"EVN||{sent}",
         f"PID|||{ins}^^^{NIR}^INS~{ipp}^^^{IPP}^PI||"
-        f"{family}^{given}^{given}^^^^L||{birth}|{sex}" + "|" * 24 + "VALI",
+        f"{family}^{given}^{given}^^^^L||{birth}|{sex}" + "|" * 24 +
+        ("VALI" if qualified else "PROV"),
     ]
     if event == "A40":
         prior = [f"{prior_ipp}^^^{IPP}^PI"] if prior_ipp else []

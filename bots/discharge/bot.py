@@ -41,6 +41,7 @@ from bots.discharge.records import ChecklistProgress, HandedOver, Loaded
 from bots.discharge.reminders import DIGEST, DUE, ESCALATE, LETTER
 from bots.discharge.render import due_text, render
 from bots.discharge.template import Item, Template, TemplateError, load_templates
+from bots.discharge.withdrawal import ValidationWithdrawal
 from bots.episode import records as episode
 from bots.episode import texts as episode_texts
 from bots.episode.handover import ChecklistReader
@@ -74,6 +75,13 @@ def checklists_at_discharge(config: Config) -> ChecklistReader:
     """The validated checklists as the follow-up bot reads them (given by bots/registry.py)."""
     return HandedOver(load_checklists(config, Roles.load(config.careteam.roles_file)),
                       ZoneInfo(config.timezone))
+
+
+def validation_withdrawal(config: Config) -> ValidationWithdrawal:
+    """A discharge the hospital cancelled, on the checklists' side (given by bots/registry.py
+    to the ADT applier: ADT A13)."""
+    return ValidationWithdrawal(load_checklists(config, Roles.load(config.careteam.roles_file)),
+                                ZoneInfo(config.timezone))
 
 
 def checklist_progress(config: Config) -> ProgressReader:
@@ -209,7 +217,7 @@ class Discharge(ScoreCommands):
         schedule(ctx.runtime, ctx.tx, reminders.plan(row.id, row.version, changed,
                                                            self.notifier.hours, now))
         await self.notifier.cancel_letter(ctx.runtime, ctx.tx, row)
-        self.notifier.plan_letter(ctx.runtime, ctx.tx, row, changed, day, now)
+        self.notifier.plan_letter(ctx.runtime, ctx.tx, row, changed, day, now, again=True)
         ctx.reply(t(ctx.lang, "discharge.moved", day=when(ctx.lang, day)))
 
     async def answer_yes(self, ctx: CommandContext, item: int, comment: str | None) -> None:
@@ -353,11 +361,13 @@ class Discharge(ScoreCommands):
         row = loaded.row
         self._store(ctx.tx, loaded, changed, now)
         # Every reminder of the checklist stops, but the letter's: due whatever the checklist
-        # says, on the day the patient actually left.
+        # says, on the day the patient actually left (planned again if the hospital cancelled
+        # an earlier validation, which stopped them).
         await ctx.runtime.scheduler.cancel_prefixed(ctx.tx, reminders.prefix(row.id))
-        if on != loaded.checklist.discharge:
+        if on != loaded.checklist.discharge or not await self.notifier.letter_planned(ctx.tx,
+                                                                                      row):
             await self.notifier.cancel_letter(ctx.runtime, ctx.tx, row)
-            self.notifier.plan_letter(ctx.runtime, ctx.tx, row, changed, on, now)
+            self.notifier.plan_letter(ctx.runtime, ctx.tx, row, changed, on, now, again=True)
         records.audit(ctx.tx, row, ctx.sender, "validate", at=now, on=on.isoformat(),
                       mode=discharge.mode, iterative=discharge.iterative,
                       compliant=changed.compliant)
@@ -373,7 +383,10 @@ class Discharge(ScoreCommands):
         ctx.tx.session.add(handover)
         if HANDOVER_JOB in ctx.runtime.scheduler.handlers:  # the follow-up bot runs here
             await ctx.tx.session.flush()
-            ctx.runtime.scheduler.schedule(ctx.tx, HANDOVER_JOB, f"followup:handover:{handover.id}",
+            # With the plan's version: a validation the hospital cancelled (withdrawal.py) had a
+            # hand-over whose ID a new one may take again (SQLite reuses the highest).
+            ctx.runtime.scheduler.schedule(ctx.tx, HANDOVER_JOB,
+                                           f"followup:handover:{handover.id}:v{row.version}",
                                            now.astimezone(self.zone), {"handover": handover.id})
         ctx.reply(t(ctx.lang, "discharge.validated", day=when(ctx.lang, on),
                     mode=t(ctx.lang, f"mode.{discharge.mode}"),

@@ -5,9 +5,12 @@ team's roles."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
 
 from bots.common.models import CareRoom
 from bots.common.records import members_with
@@ -24,6 +27,7 @@ from bots.discharge.template import Item
 from bots.episode.workdays import Calendar
 from bots.runtime.bot import JobContext
 from bots.runtime.i18n import t
+from bots.runtime.models import ScheduledJob
 from bots.runtime.notice import join, notice, pill
 from bots.runtime.runtime import Runtime
 from bots.runtime.store import Transaction
@@ -89,13 +93,23 @@ class Notifier:
         update_live(ctx.tx, loaded.row, render(c, lang, ctx.now))
 
     def plan_letter(self, runtime: Runtime, tx: Transaction, row: ChecklistRow, c: Checklist,
-                    day: date, now: datetime) -> None:
-        """The letter's reminders for a discharge on `day` (none once it is sent)."""
+                    day: date, now: datetime, *, again: bool = False) -> None:
+        """The letter's reminders for a discharge on `day` (none once it is sent). `again`:
+        planned after a cancel, maybe for a day planned before: fresh keys."""
         if c.template.letter is not None and not c.letter_sent:
-            schedule(runtime, tx, letter_plan(row.id, day, c, self.hours, self.calendar, now))
+            schedule(runtime, tx, letter_plan(row.id, day, c, self.hours, self.calendar, now,
+                                              secrets.token_hex(4) if again else ""))
 
     async def cancel_letter(self, runtime: Runtime, tx: Transaction, row: ChecklistRow) -> None:
         await runtime.scheduler.cancel_prefixed(tx, letter_prefix(row.id))
+
+    @staticmethod
+    async def letter_planned(tx: Transaction, row: ChecklistRow) -> bool:
+        """Whether a reminder of the letter is still to come (none after the hospital cancelled
+        the discharge it was planned for: bots/discharge/withdrawal.py)."""
+        return await tx.session.scalar(select(ScheduledJob.id).where(
+            ScheduledJob.account == tx.account, ScheduledJob.state == "pending",
+            ScheduledJob.key.startswith(letter_prefix(row.id))).limit(1)) is not None
 
     async def letter_job(self, ctx: JobContext) -> None:
         """The lettre de liaison still missing: at the end of the discharge day's working hours
@@ -115,7 +129,7 @@ class Notifier:
             targets = await members_with(ctx.tx, row.care_room_id, LETTER_MORNING) or                 await members_with(ctx.tx, row.care_room_id, FALLBACK_ROLES)
             schedule(ctx.runtime, ctx.tx, [next_letter_morning(
                 row.id, day, ctx.now.astimezone(self.zone).date(), c, self.hours,
-                self.calendar)])
+                self.calendar, ctx.payload.get("tag", ""))])
         else:
             targets = await self._targets(ctx.tx, row, c, item, physicians=True)
         message = ctx.tx.post(row.room_id, notice(

@@ -75,28 +75,34 @@ def letter_prefix(checklist_id: int) -> str:
     return f"discharge-letter:{checklist_id}:"
 
 
+def _letter_base(checklist_id: int, day: date, tag: str) -> str:
+    return f"{letter_prefix(checklist_id)}{day.isoformat()}:" + (f"{tag}:" if tag else "")
+
+
 def letter_plan(checklist_id: int, day: date, c: Checklist, hours: Hours, calendar: Calendar,
-                now: datetime) -> list[Job]:
+                now: datetime, tag: str = "") -> list[Job]:
     """The lettre de liaison of a discharge on `day`: an alert at the end of that day's working
     hours, then a reminder the next working morning. A time already passed comes now (one
-    message, not two, when both have)."""
+    message, not two, when both have). `tag` makes the keys of a plan made again (a job key is
+    unique for ever, the cancelled ones' too) fresh; the morning chain keeps it."""
     now = now.astimezone(c.zone)  # a job's time carries the ward's zone
-    base = f"{letter_prefix(checklist_id)}{day.isoformat()}:"
-    payload = {"checklist": checklist_id, "day": day.isoformat()}
+    base = _letter_base(checklist_id, day, tag)
+    payload = {"checklist": checklist_id, "day": day.isoformat(), **({"tag": tag} if tag else {})}
     end = wall_clock(day, hours.end, c.zone)
-    morning = next_letter_morning(checklist_id, day, day, c, hours, calendar)
+    morning = next_letter_morning(checklist_id, day, day, c, hours, calendar, tag)
     if morning.when <= now:
         return [Job(LETTER, f"{base}late", now, {**payload, "stage": "morning"})]
     return [Job(LETTER, f"{base}end", max(end, now), {**payload, "stage": "end"}), morning]
 
 
 def next_letter_morning(checklist_id: int, day: date, after: date, c: Checklist, hours: Hours,
-                        calendar: Calendar) -> Job:
+                        calendar: Calendar, tag: str = "") -> Job:
     """The reminder on the first working morning after `after`, for the letter of `day`."""
     morning = calendar.next_working(after)
-    return Job(LETTER, f"{letter_prefix(checklist_id)}{day.isoformat()}:morning:"
-               f"{morning.isoformat()}", wall_clock(morning, hours.start, c.zone),
-               {"checklist": checklist_id, "day": day.isoformat(), "stage": "morning"})
+    return Job(LETTER, f"{_letter_base(checklist_id, day, tag)}morning:{morning.isoformat()}",
+               wall_clock(morning, hours.start, c.zone),
+               {"checklist": checklist_id, "day": day.isoformat(), "stage": "morning",
+                **({"tag": tag} if tag else {})})
 
 
 def next_digest(checklist_id: int, after: datetime, at: time, hours: Hours) -> Job:

@@ -5,6 +5,17 @@ from __future__ import annotations
 from bots.runtime.i18n import Lang, words
 
 TEXTS: dict[str, dict[Lang, str]] = {
+    "discharge.validation_cancelled": {
+        "fr": "↩️ L'hôpital a annulé la sortie du {day} : la validation de la check-list de "
+              "sortie est levée (les réponses et l'historique sont gardés), elle ne compte plus "
+              "dans les indicateurs de sortie et les rappels de la lettre de liaison sont "
+              "arrêtés. À la sortie réelle : <code>!sortie date</code>, puis <code>!sortie "
+              "valider</code>.",
+        "en": "↩️ The hospital cancelled the discharge of {day}: the discharge checklist is no "
+              "longer validated (its answers and history are kept), it no longer counts in the "
+              "discharge indicators and the discharge letter's reminders are stopped. At the "
+              "actual discharge: <code>!discharge date</code>, then <code>!discharge "
+              "validate</code>."},
     "checklist.title": {
         "fr": "<p><b>{title}</b> — sortie prévue le {discharge}{risk}</p>",
         "en": "<p><b>{title}</b> — planned discharge {discharge}{risk}</p>",
@@ -343,6 +354,9 @@ TEXTS: dict[str, dict[Lang, str]] = {
                    "en": "readmission risk: {risk} {reason}"},
     "audit.validate": {"fr": "sortie validée (sortie le {on}, mode {mode})",
                        "en": "discharge validated (discharged on {on}, mode {mode})"},
+    "audit.validation_cancelled": {
+        "fr": "sortie du {on} annulée par l'hôpital (ADT) : validation levée",
+        "en": "discharge of {on} cancelled by the hospital (ADT): validation undone"},
     "audit.override": {"fr": "passé outre aux items {items} : {reason}",
                        "en": "overrode items {items}: {reason}"},
     "audit.summary": {"fr": "synthèse éditée", "en": "summary produced"},

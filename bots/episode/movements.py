@@ -26,9 +26,10 @@ if TYPE_CHECKING:
 # The patient's current room (same INS, or same traits), or None; raises
 # bots.common.records.IdentityConflict for the same traits under another INS.
 FindRoom = Callable[[Transaction, Identity], Awaitable[CareRoom | None]]
-# A room asked for the patient with the ward's name and team, admitted on that day; the care-team
-# bot creates it once the transaction commits (the row is `creating` until then).
-OpenRoom = Callable[[Transaction, Identity, WardConfig, date | None], Awaitable[CareRoom]]
+# A room asked for the patient with the ward's name and team, admitted on that day, the INS
+# qualified or not; the care-team bot creates it once the transaction commits (the row is
+# `creating` until then).
+OpenRoom = Callable[[Transaction, Identity, WardConfig, date | None, bool], Awaitable[CareRoom]]
 # The discharge recorded in an open room and its follow-up started (by: who for the records).
 # False when the episode already holds another discharge.
 RecordDischarge = Callable[["Transaction", "Runtime", CareRoom, date, Discharge, str],
@@ -38,15 +39,21 @@ RecordDischarge = Callable[["Transaction", "Runtime", CareRoom, date, Discharge,
 RecordAdmission = Callable[["Transaction", "Runtime", CareRoom, date, bool | None, str],
                            Awaitable[bool]]
 
-# The patient's traits as the hospital now has them (A08): sealed again in the room's row, the
-# card posted again; False when nothing changed.
-UpdateIdentity = Callable[[Transaction, CareRoom, Identity], Awaitable[bool]]
+# The patient's traits as the hospital now has them (A08), the INS qualified or not: sealed again
+# in the room's row, the card posted again; False when nothing changed; raises
+# bots.common.records.LessTrusted rather than replace a qualified identity with one that is not.
+UpdateIdentity = Callable[[Transaction, CareRoom, Identity, bool], Awaitable[bool]]
 # Whether the room's follow-up is running (a merge, A40, cannot move it).
 Following = Callable[[Transaction, CareRoom], Awaitable[bool]]
 # The discharge (A13) cancelled: the follow-up it started withdrawn (bots/episode/withdrawals.py;
 # the day: the discharge the message names, if it does).
 CancelDischarge = Callable[["Transaction", "Runtime", CareRoom, date | None],
                            Awaitable[Withdrawal]]
+
+# The discharge (A13) cancelled on the discharge checklist's side: the one validated for that day
+# (None: whichever) open again, its hand-over out of the indicators, its letter's reminders
+# stopped, the room told; False when none is.
+CancelValidation = Callable[["Transaction", "Runtime", CareRoom, date | None], Awaitable[bool]]
 
 # The admission (A11) on that day cancelled: the readmission the feed (`by`) recorded from it
 # withdrawn.
@@ -61,6 +68,7 @@ class Episodes:
     discharge: RecordDischarge
     admission: RecordAdmission
     cancel_discharge: CancelDischarge
+    cancel_validation: CancelValidation
     cancel_admission: CancelAdmission
     update_identity: UpdateIdentity
     following: Following

@@ -11,6 +11,7 @@ judged is never undone by the feed: the team is told to do it by hand.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal
@@ -61,3 +62,20 @@ def admission_withdrawal(recorded_by: str | None, judged: bool, feed: str) -> Wi
     if judged:
         return by_hand("judged")
     return WITHDRAW
+
+
+# What becomes of the follow-up plan once a readmission is withdrawn (A11).
+AfterWithdrawal = Literal["resume", "stays_frozen", "unchanged"]
+
+
+def after_withdrawal(status: str, others: Collection[date]) -> AfterWithdrawal:
+    """A plan is frozen by a return within the window (no call to a patient in hospital) until
+    `!rh30 reprise`; nothing records which return froze it, nor whether the team resumed it
+    in between. `others`: the days of the returns within the window still recorded once one
+    is withdrawn. A frozen plan resumes when none is left (the withdrawn one was the only
+    reason); with one left it stays frozen and the room is told which and how to resume —
+    never silently, since the team may have resumed after that one. A plan not frozen
+    (active, resumed by hand, deceased…) is left as it is."""
+    if status != "frozen":
+        return "unchanged"
+    return "stays_frozen" if others else "resume"

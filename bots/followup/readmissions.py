@@ -24,7 +24,13 @@ from bots.common.dates import DateError, parse_day
 from bots.common.models import CareRoom
 from bots.common.render import when
 from bots.episode.modes import Discharge
-from bots.episode.withdrawals import NONE, WITHDRAW, Withdrawal, admission_withdrawal
+from bots.episode.withdrawals import (
+    NONE,
+    WITHDRAW,
+    Withdrawal,
+    admission_withdrawal,
+    after_withdrawal,
+)
 from bots.followup import records
 from bots.followup.indicator import RH30, category, outcome
 from bots.followup.models import FollowupEvent, FollowupPlan
@@ -170,7 +176,8 @@ class Readmissions:
                                   day: date, by: str) -> Withdrawal:
         """An admission the hospital's feed cancels (A11, bots/adt/): the readmission the feed
         (`by`) recorded on that day withdrawn (bots/episode/withdrawals.py), the room told, and
-        the plan resumed when that return was what froze it."""
+        the plan resumed when no other return within the window is left, else told that it
+        stays frozen and how to resume it (`after_withdrawal`)."""
         row = await records.plan_of(tx, room.room_id or "")
         if row is None:
             return NONE
@@ -183,9 +190,16 @@ class Readmissions:
         await tx.session.delete(event)
         lang: Lang = row.language  # type: ignore[assignment]
         parts = [t(lang, "readmission.withdrawn", day=when(lang, day))]
-        if row.status == "frozen" and len(returns) == 1:
+        stay = records.as_stay("", row)
+        others = [e.on for e in returns if e is not event
+                  and category(stay, records.as_return("", e)) != "after"]
+        then = after_withdrawal(row.status, others)
+        if then == "resume":
             parts.append(t(lang, "readmission.withdrawn_resumed",
                            skipped=await self.bot.unfreeze(tx, runtime, row)))
+        elif then == "stays_frozen":
+            parts.append(t(lang, "readmission.withdrawn_still_frozen",
+                           day=when(lang, max(others))))
         tx.post(row.room_id, notice(join(parts, " ")))
         return verdict
 

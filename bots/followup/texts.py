@@ -244,6 +244,11 @@ TEXTS: dict[str, dict[Lang, str]] = {
     "readmission.withdrawn_resumed": {
         "fr": "Le suivi reprend (étapes dont le jour est passé, sautées : {skipped}).",
         "en": "The follow-up resumes (steps whose day passed, skipped: {skipped})."},
+    "readmission.withdrawn_still_frozen": {
+        "fr": "Le suivi reste suspendu : le retour du {day} est toujours noté. Si le patient est "
+              "rentré à domicile, <code>!rh30 reprise</code>.",
+        "en": "The follow-up stays frozen: the return of {day} is still recorded. If the "
+              "patient is back home, <code>!followup resume</code>."},
     "readmission.frozen": {
         "fr": "Le plan de suivi est suspendu (plus d'appel pendant l'hospitalisation) ; "
               "<code>!rh30 reprise</code> au retour à domicile.",
