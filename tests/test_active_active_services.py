@@ -1,0 +1,212 @@
+"""Two bots processes on one PostgreSQL database (docs/SCALING.md), the bots' own services: what
+both processes see (a quarantined ADT row, a letter mailed, a sync's messages, the month to plan,
+a room asked for) is acted on once. Each "process" is a harness of its own (tests/harness.py:
+its own Store, its own instance) on one freshly migrated database; the two run at once."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import psycopg
+import pytest
+import pytest_asyncio
+from nio import RoomCreateResponse
+from sqlalchemy import select
+
+from bots.adt import applier
+from bots.common.models import COORDINATION, PATIENT, CareRoom
+from bots.config import CareteamConfig
+from bots.dashboard import usage_records
+from bots.dashboard.models import UsageCount, UsageRoom
+from bots.episode.records import letter_mail_sent
+from bots.runtime.bot import Seen
+from bots.runtime.models import ScheduledJob
+from bots.runtime.store import Store, migrate, utcnow
+from bots.runtime.vault import Vault
+from tests.adt_samples import message
+from tests.conftest import PG_ADMIN
+from tests.harness import SERVER, Harness
+from tests.test_active_active import holding
+from tests.test_adt_applier import IDEC, WARDS, Feed, ago
+
+pytestmark = pytest.mark.postgres
+
+Pair = Callable[..., Awaitable[tuple[Harness, Harness]]]
+
+
+@pytest_asyncio.fixture
+async def database() -> AsyncIterator[str]:
+    """A database of its own, migrated: the harness's account is the same in every test."""
+    name = f"liaison_test_{secrets.token_hex(4)}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = f"{PG_ADMIN.rsplit('/', 1)[0].replace('postgresql://', 'postgresql+psycopg://')}/{name}"
+    await asyncio.to_thread(migrate, url)
+    yield url
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest_asyncio.fixture
+async def pair(database: str, tmp_path: Path) -> AsyncIterator[Pair]:
+    """`await pair(bots, **overrides)`: two bots processes for the same account."""
+    async with AsyncExitStack() as stack:
+        key = Vault.new_key()
+
+        async def start(bots: tuple[str, ...], **overrides: Any) -> tuple[Harness, Harness]:
+            a, b = [await stack.enter_async_context(Harness.start(
+                tmp_path / name, bots, database=database, instance=name, data_keys=(key,),
+                **overrides)) for name in ("a", "b")]
+            return a, b
+        yield start
+
+
+def bot_object(h: Harness, name: str, service: int = 0) -> Any:
+    """The object behind one of a bot's services (the bot's own methods)."""
+    bot = next(b for b in h.runtime.bots if b.name == name)
+    return bot.services[service].__self__  # type: ignore[attr-defined]
+
+
+async def test_a_quarantined_adt_row_is_reported_once(pair: Pair, monkeypatch):
+    a, b = await pair(("careteam", "followup", "adt"), adt_wards=WARDS)
+    monkeypatch.setattr(applier, "REPORT_BATCH", 1)  # a race for each row
+    fa, fb = Feed(a), Feed(b)
+    for n in range(6):
+        await fa.send(message("A01", f"Q{n}", admitted=ago(1), ward="URG"))  # no such ward
+    await fa.round()  # set aside; no coordination room yet: nobody told
+    coordination = await a.coordination({IDEC: "IDEC"})
+    for _ in range(6):
+        await asyncio.gather(fa.applier.report(a.runtime), fb.applier.report(b.runtime))
+    told = [s.body for h in (a, b) for s in h.sender.sent if s.room_id == coordination]
+    assert sorted(n for n in range(6) for body in told if f"MSH-10 Q{n} " in body) == \
+        list(range(6))
+
+
+async def test_a_letter_mailed_is_taken_up_once(pair: Pair):
+    a, b = await pair(("careteam", "discharge"))
+    room = await a.patient({IDEC: "IDEC"})
+    await a.command(room, IDEC, f"!sortie prevoir {date.today():%d/%m/%Y}")
+    async with a.runtime.transaction() as tx:
+        letter_mail_sent(tx, room, 1, utcnow())
+    first, second = bot_object(a, "discharge", 1), bot_object(b, "discharge", 1)
+    release, taken_up = asyncio.Event(), first._letter_mail
+
+    async def holding_on(*args: Any) -> None:  # the first's transaction stays open a while
+        await taken_up(*args)
+        await release.wait()
+    first._letter_mail = holding_on
+    held = asyncio.create_task(first.take_letters(a.runtime))
+    await asyncio.sleep(0.2)
+    other = asyncio.create_task(second.take_letters(b.runtime))  # skips it, or waits
+    await asyncio.sleep(0.3)
+    release.set()
+    await asyncio.gather(held, other)
+    ticked = [s for h in (a, b) for s in h.sender.sent
+              if "coché par la passerelle MSSanté" in s.body]
+    assert len(ticked) == 1
+
+
+def seen(n: int, ts: int) -> Seen:
+    return Seen("!counted:test", f"$m{n}", "@ide:test", ts, False)
+
+
+async def counted(store: Store, who: str) -> tuple[int, int]:
+    async with store.reading(who) as tx:
+        total = await tx.session.scalar(select(UsageCount.messages).where(
+            UsageCount.account == who))
+        last = await tx.session.scalar(select(UsageRoom.last_ts).where(UsageRoom.account == who))
+    return total or 0, last or 0
+
+
+@pytest.mark.parametrize("counted_before", [True, False], ids=["counted-before", "first"])
+async def test_messages_seen_by_both_processes_are_counted_once(database: str, counted_before):
+    """Each process's sync brings its own batch of the room's messages: the first's holds m1,
+    m2 and m3, the second's, a step behind, m1 and m2 (m1 counted earlier, or nothing yet)."""
+    vault = Vault([Vault.new_key()])
+    a, b = Store(database, vault, instance="a"), Store(database, vault, instance="b")
+    who = f"@bot{secrets.token_hex(3)}:test"
+    async with a.transaction(who) as tx:
+        tx.session.add(CareRoom(account=who, kind=PATIENT, status="open", room_id="!counted:test",
+                                ref="P-1", sealed=b"", language="fr", created_at=utcnow(),
+                                attempts=0))
+    observer = usage_records.usage_observer(ZoneInfo("Europe/Paris"))
+    if counted_before:
+        async with a.transaction(who) as tx:
+            await observer(tx, [seen(1, 1000)])
+    try:
+        release = asyncio.Event()
+        first = asyncio.create_task(holding(a, who, lambda tx: observer(
+            tx, [seen(1, 1000), seen(2, 2000), seen(3, 3000)]), release))
+        await asyncio.sleep(0.2)  # counted, not committed
+
+        async def behind() -> None:
+            async with b.transaction(who) as tx:
+                await observer(tx, [seen(1, 1000), seen(2, 2000)])
+        second = asyncio.create_task(behind())
+        await asyncio.sleep(0.3)
+        release.set()
+        await first
+        await second  # it waited for the room's row, then counted none again, lost none
+        assert await counted(a, who) == (3, 3000)
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_the_monthly_report_is_planned_once_by_two_processes_starting(pair: Pair):
+    a, b = await pair(("careteam", "followup"))
+    # Neither fails (a failed service stops its process) and one job is planned.
+    await asyncio.gather(*(bot_object(h, "followup").keep_scheduled(h.runtime) for h in (a, b)))
+    async with a.runtime.transaction() as tx:
+        keys = (await tx.session.scalars(select(ScheduledJob.key).where(
+            ScheduledJob.key.startswith("followup:report:")))).all()
+    assert len(keys) == 1
+
+
+async def test_a_room_asked_for_is_created_once_by_two_processes(pair: Pair):
+    careteam = replace(CareteamConfig(), create_coordination_room="Coordination")
+    a, b = await pair(("careteam",), careteam=careteam)
+    await a.patient({IDEC: "IDEC"})  # open already: no creation
+    async with a.runtime.transaction() as tx:  # asked for (a command, the API, the feed)
+        asked = (await tx.session.scalars(select(CareRoom))).one()
+        asked.status, asked.room_id = "creating", None
+    created: list[str] = []
+
+    async def room_create(**request: Any) -> RoomCreateResponse:
+        created.append(request["name"])
+        room_id = f"!made{len(created)}:{SERVER}"
+        await asyncio.sleep(0.3)  # the homeserver at work while the other process looks
+        return RoomCreateResponse(room_id)
+
+    async def known(users: list[str], lang: str) -> None:
+        pass
+
+    services = []
+    for h in (a, b):
+        bot = bot_object(h, "careteam")
+        h.runtime.client.room_create = room_create  # type: ignore[method-assign]
+        bot.provisioner.check_users = known
+        bot.provisioner._hidden_creator = False
+        services.append(asyncio.create_task(bot.serve(h.runtime)))  # both start at once
+    try:
+        for _ in range(100):
+            async with a.runtime.transaction() as tx:
+                rooms = (await tx.session.scalars(select(CareRoom))).all()
+            if len(rooms) >= 2 and all(r.status == "open" for r in rooms):
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.5)  # a second creation would be under way by now
+    finally:
+        for task in services:
+            task.cancel()
+        await asyncio.gather(*services, return_exceptions=True)
+    assert sorted(r.kind for r in rooms) == [COORDINATION, PATIENT]
+    assert len(created) == 2 and all(r.status == "open" for r in rooms)
