@@ -1,7 +1,8 @@
 """Two bots processes on one PostgreSQL database (docs/SCALING.md), the bots' own services: what
 both processes see (a quarantined ADT row, a letter mailed, a sync's messages, the month to plan,
 a room asked for) is acted on once. Each "process" is a harness of its own (tests/harness.py:
-its own Store, its own instance) on one freshly migrated database; the two run at once."""
+its own Store, its own instance) on one freshly migrated database; the two run at once. The
+MSSanté bridge's login likewise (two bridge processes)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,7 +24,7 @@ from sqlalchemy import select
 
 from bots.adt import applier
 from bots.common.models import COORDINATION, PATIENT, CareRoom
-from bots.config import CareteamConfig
+from bots.config import CareteamConfig, MailServerConfig, MssanteConfig, OAuthConfig
 from bots.dashboard import usage_records
 from bots.dashboard.models import UsageCount, UsageRoom
 from bots.episode.records import letter_mail_sent
@@ -31,6 +32,8 @@ from bots.runtime.bot import Seen
 from bots.runtime.models import ScheduledJob
 from bots.runtime.store import Store, migrate, utcnow
 from bots.runtime.vault import Vault
+from bridge.login import Login
+from bridge.oauth import Refused, Tokens
 from tests.adt_samples import message
 from tests.conftest import PG_ADMIN
 from tests.harness import SERVER, Harness
@@ -210,3 +213,48 @@ async def test_a_room_asked_for_is_created_once_by_two_processes(pair: Pair):
         await asyncio.gather(*services, return_exceptions=True)
     assert sorted(r.kind for r in rooms) == [COORDINATION, PATIENT]
     assert len(created) == 2 and all(r.status == "open" for r in rooms)
+
+
+class RotatingProvider:
+    """Pro Santé Connect's token endpoint as far as renewal goes: each refresh token is good
+    once (rotated), the provider shared by both processes."""
+
+    def __init__(self) -> None:
+        self.valid, self.calls = "r0", 0
+
+    async def refresh(self, tokens: Tokens, now: datetime) -> Tokens:
+        self.calls += 1
+        await asyncio.sleep(0.2)  # the provider answering while the other process asks too
+        if tokens.refresh_token != self.valid:
+            raise Refused("invalid_grant", "refresh token already used")
+        self.valid = f"r{self.calls}"
+        return replace(tokens, access_token=f"a{self.calls}", refresh_token=self.valid,
+                       expires_at=now + timedelta(minutes=5), issued_at=now)
+
+
+async def test_the_mailbox_login_is_renewed_once_across_two_processes(pair: Pair):
+    a, b = await pair(("careteam",))
+    server = MailServerConfig("127.0.0.1", 9)
+    settings = MssanteConfig("liaison@chu.mssante.fr", a.runtime.user_id, server, server,
+                             "trust-list.xml")
+    provider = RotatingProvider()
+    logins = [Login(settings, OAuthConfig("https://psc.example", "c", "s"), ZoneInfo(
+        "Europe/Paris"), "fr") for _ in (a, b)]
+    expired = Tokens("a0", utcnow() - timedelta(seconds=1), "r0", None, "899700218896",
+                     utcnow() - timedelta(minutes=10))
+    async with a.runtime.transaction() as tx:
+        login_row = await logins[0]._row(tx)
+        logins[0]._store(tx, login_row, expired)
+    for login in logins:  # both processes started with the stored tokens, now expired
+        login.provider = provider  # type: ignore[assignment]
+        login._tokens = expired
+    try:
+        tokens = await asyncio.gather(*(login.access_token(h.runtime)
+                                        for login, h in zip(logins, (a, b), strict=True)))
+    finally:
+        for login in logins:
+            if login._claims is not None:
+                await login._claims.close()
+    # One renewal; the process that waited took its tokens instead of presenting a dead
+    # refresh token (the provider would have ended the session).
+    assert (provider.calls, tokens) == (1, ["a1", "a1"])

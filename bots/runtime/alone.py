@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 # How often a waiting process tries the lock, and the holder checks that its connection (thus
 # the lock) is still there: the takeover delay after the holder died.
 TRY_EVERY = 2.0
+# How often a claim waited for (`Claims.waiting`) is tried again: the other process holds it for
+# a call to another server, a fraction of a second.
+WAIT_STEP = 0.2
 
 
 def lock_key(name: str) -> int:
@@ -101,19 +104,36 @@ class Claims:
     @asynccontextmanager
     async def holding(self, name: str) -> AsyncIterator[bool]:
         """Whether this process holds `name` for the block (False: another one does)."""
-        if self._locks is None:
-            yield True
-            return
-        key = lock_key(name)
-        held = bool(await self._statement("SELECT pg_try_advisory_lock(:k)", key))
+        held = await self._take(name)
         try:
             yield held
         finally:
             if held:
-                try:
-                    await self._statement("SELECT pg_advisory_unlock(:k)", key)
-                except (DBAPIError, OSError) as exc:  # the connection went, and the lock with it
-                    log.warning("lost the claims' connection", extra={"error": repr(exc)})
+                await self._give_back(name)
+
+    @asynccontextmanager
+    async def waiting(self, name: str) -> AsyncIterator[None]:
+        """Holds `name` for the block, once the other process has given it back (looked at
+        every `WAIT_STEP`: a waiting statement would hold up every claim on the connection)."""
+        while not await self._take(name):  # noqa: ASYNC110 (the other process sets no Event)
+            await asyncio.sleep(WAIT_STEP)
+        try:
+            yield
+        finally:
+            await self._give_back(name)
+
+    async def _take(self, name: str) -> bool:
+        if self._locks is None:
+            return True
+        return bool(await self._statement("SELECT pg_try_advisory_lock(:k)", lock_key(name)))
+
+    async def _give_back(self, name: str) -> None:
+        if self._locks is None:
+            return
+        try:
+            await self._statement("SELECT pg_advisory_unlock(:k)", lock_key(name))
+        except (DBAPIError, OSError) as exc:  # the connection went, and the lock with it
+            log.warning("lost the claims' connection", extra={"error": repr(exc)})
 
     async def _statement(self, sql: str, key: int) -> Any:
         assert self._locks is not None
