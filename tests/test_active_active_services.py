@@ -232,27 +232,56 @@ class RotatingProvider:
                        expires_at=now + timedelta(minutes=5), issued_at=now)
 
 
+def logins(h: Harness) -> list[Login]:
+    """The MSSanté bridge's login in each of two processes (the harness's account's mailbox)."""
+    server = MailServerConfig("127.0.0.1", 9)
+    settings = MssanteConfig("liaison@chu.mssante.fr", h.runtime.user_id, server, server,
+                             "trust-list.xml")
+    return [Login(settings, OAuthConfig("https://psc.example", "c", "s"),
+                  ZoneInfo("Europe/Paris"), "fr") for _ in range(2)]
+
+
+async def test_a_login_needed_is_told_once_by_two_processes_starting(pair: Pair):
+    a, b = await pair(("careteam",))
+    coordination = await a.coordination({IDEC: "IDEC"})
+    first, second = logins(a)
+    release, tell = asyncio.Event(), first._tell_needed
+
+    async def telling(*args: Any) -> None:  # the first's transaction stays open a while
+        await tell(*args)
+        await release.wait()
+    first._tell_needed = telling  # type: ignore[method-assign]
+    services = [asyncio.create_task(first.run(a.runtime))]
+    await asyncio.sleep(0.2)
+    services.append(asyncio.create_task(second.run(b.runtime)))
+    await asyncio.sleep(0.3)
+    release.set()
+    await asyncio.sleep(0.5)  # both have started, and sleep
+    assert not [task for task in services if task.done()]  # neither failed (nor its process)
+    for task in services:
+        task.cancel()
+    await asyncio.gather(*services, return_exceptions=True)
+    told = [s for h in (a, b) for s in h.sender.sent if s.room_id == coordination]
+    assert len(told) == 1 and "connexion" in told[0].body
+
+
 async def test_the_mailbox_login_is_renewed_once_across_two_processes(pair: Pair):
     a, b = await pair(("careteam",))
-    server = MailServerConfig("127.0.0.1", 9)
-    settings = MssanteConfig("liaison@chu.mssante.fr", a.runtime.user_id, server, server,
-                             "trust-list.xml")
     provider = RotatingProvider()
-    logins = [Login(settings, OAuthConfig("https://psc.example", "c", "s"), ZoneInfo(
-        "Europe/Paris"), "fr") for _ in (a, b)]
+    logins_ = logins(a)
     expired = Tokens("a0", utcnow() - timedelta(seconds=1), "r0", None, "899700218896",
                      utcnow() - timedelta(minutes=10))
     async with a.runtime.transaction() as tx:
-        login_row = await logins[0]._row(tx)
-        logins[0]._store(tx, login_row, expired)
-    for login in logins:  # both processes started with the stored tokens, now expired
+        login_row = await logins_[0]._row(tx)
+        logins_[0]._store(tx, login_row, expired)
+    for login in logins_:  # both processes started with the stored tokens, now expired
         login.provider = provider  # type: ignore[assignment]
         login._tokens = expired
     try:
         tokens = await asyncio.gather(*(login.access_token(h.runtime)
-                                        for login, h in zip(logins, (a, b), strict=True)))
+                                        for login, h in zip(logins_, (a, b), strict=True)))
     finally:
-        for login in logins:
+        for login in logins_:
             if login._claims is not None:
                 await login._claims.close()
     # One renewal; the process that waited took its tokens instead of presenting a dead
