@@ -23,8 +23,10 @@ from nio import RoomCreateResponse
 from sqlalchemy import select
 
 from bots.adt import applier
+from bots.careteam.api import Api
+from bots.common.api import ApiError
 from bots.common.models import COORDINATION, PATIENT, CareRoom
-from bots.config import CareteamConfig, MailServerConfig, MssanteConfig, OAuthConfig
+from bots.config import ApiConfig, CareteamConfig, MailServerConfig, MssanteConfig, OAuthConfig
 from bots.dashboard import usage_records
 from bots.dashboard.models import UsageCount, UsageRoom
 from bots.episode.records import letter_mail_sent
@@ -213,6 +215,22 @@ async def test_a_room_asked_for_is_created_once_by_two_processes(pair: Pair):
         await asyncio.gather(*services, return_exceptions=True)
     assert sorted(r.kind for r in rooms) == [COORDINATION, PATIENT]
     assert len(created) == 2 and all(r.status == "open" for r in rooms)
+
+
+async def test_an_api_request_the_other_process_gave_up_is_answered_as_failed(pair: Pair):
+    api = ApiConfig("127.0.0.1", 9, secrets.token_urlsafe(24))  # not served: called here
+    a, b = await pair(("careteam",), careteam=replace(CareteamConfig(), api=api))
+    await a.patient({IDEC: "IDEC"})
+    async with a.runtime.transaction() as tx:  # asked for through a's API
+        asked = (await tx.session.scalars(select(CareRoom))).one()
+        asked.status, asked.room_id = "creating", None
+    theirs = bot_object(b, "careteam").provisioner
+    theirs.runtime = b.runtime
+    await theirs._give_up(asked.id, "M_FORBIDDEN: refused")  # b's round took it, in vain
+    with pytest.raises(ApiError) as answer:  # not a 500 on the row that went
+        await Api(a.runtime, bot_object(a, "careteam"))._until_open(asked.id, "fr")
+    assert (answer.value.status, answer.value.code) == (502, "room_creation_failed")
+    assert "journal des bots" in answer.value.message
 
 
 class RotatingProvider:
