@@ -92,7 +92,8 @@ async def _awaited(service: Callable[[], Awaitable[None]]) -> None:
 class Claims:
     """Pieces of work this process holds while it does them: a session-level advisory lock each,
     all on one connection of the process's own. The other process finds a held piece taken and
-    leaves it (to look again later); once the holder is done, or dead, it is free."""
+    leaves it (to look again later); once the holder is done, or dead, it is free. Within the
+    process a claim is re-entrant (one session): its own tasks keep apart by themselves."""
 
     def __init__(self, store: Store) -> None:
         self._locks = create_async_engine(
