@@ -30,6 +30,7 @@ from bots.config import ApiConfig, CareteamConfig, MailServerConfig, MssanteConf
 from bots.dashboard import usage_records
 from bots.dashboard.models import UsageCount, UsageRoom
 from bots.episode.records import letter_mail_sent
+from bots.runtime.alone import Claims
 from bots.runtime.bot import Seen
 from bots.runtime.models import ScheduledJob
 from bots.runtime.store import Store, migrate, utcnow
@@ -176,54 +177,88 @@ async def test_the_monthly_report_is_planned_once_by_two_processes_starting(pair
     assert len(keys) == 1
 
 
-async def test_a_room_asked_for_is_created_once_by_two_processes(pair: Pair):
-    careteam = replace(CareteamConfig(), create_coordination_room="Coordination")
-    a, b = await pair(("careteam",), careteam=careteam)
-    await a.patient({IDEC: "IDEC"})  # open already: no creation
-    async with a.runtime.transaction() as tx:  # asked for (a command, the API, the feed)
+async def asked_room(h: Harness) -> CareRoom:
+    """A patient room asked for (by a command, the API or the feed), not created yet."""
+    await h.patient({IDEC: "IDEC"})
+    async with h.runtime.transaction() as tx:
         asked = (await tx.session.scalars(select(CareRoom))).one()
         asked.status, asked.room_id = "creating", None
-    created: list[str] = []
+    return asked
 
+
+def provisioning(h: Harness, created: list[str]) -> asyncio.Task[None]:
+    """The care-team bot's service in `h`, its homeserver a stand-in that records `createRoom`
+    and takes its time (the other process looks meanwhile)."""
     async def room_create(**request: Any) -> RoomCreateResponse:
         created.append(request["name"])
         room_id = f"!made{len(created)}:{SERVER}"
-        await asyncio.sleep(0.3)  # the homeserver at work while the other process looks
+        await asyncio.sleep(0.3)
         return RoomCreateResponse(room_id)
 
     async def known(users: list[str], lang: str) -> None:
         pass
 
-    services = []
-    for h in (a, b):
-        bot = bot_object(h, "careteam")
-        h.runtime.client.room_create = room_create  # type: ignore[method-assign]
-        bot.provisioner.check_users = known
-        bot.provisioner._hidden_creator = False
-        services.append(asyncio.create_task(bot.serve(h.runtime)))  # both start at once
+    bot = bot_object(h, "careteam")
+    h.runtime.client.room_create = room_create  # type: ignore[method-assign]
+    bot.provisioner.check_users = known
+    bot.provisioner._hidden_creator = False
+    return asyncio.create_task(bot.serve(h.runtime))
+
+
+async def rooms_once_open(h: Harness, count: int) -> list[CareRoom]:
+    for _ in range(100):
+        async with h.runtime.transaction() as tx:
+            rooms = list((await tx.session.scalars(select(CareRoom))).all())
+        if len(rooms) >= count and all(r.status == "open" for r in rooms):
+            break
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(0.5)  # a second creation would be under way by now
+    return rooms
+
+
+async def stopped(services: list[asyncio.Task[None]]) -> None:
+    for task in services:
+        task.cancel()
+    await asyncio.gather(*services, return_exceptions=True)
+
+
+async def test_a_room_asked_for_is_created_once_by_two_processes(pair: Pair):
+    careteam = replace(CareteamConfig(), create_coordination_room="Coordination")
+    a, b = await pair(("careteam",), careteam=careteam)
+    await asked_room(a)
+    created: list[str] = []
+    services = [provisioning(h, created) for h in (a, b)]  # both start at once
     try:
-        for _ in range(100):
-            async with a.runtime.transaction() as tx:
-                rooms = (await tx.session.scalars(select(CareRoom))).all()
-            if len(rooms) >= 2 and all(r.status == "open" for r in rooms):
-                break
-            await asyncio.sleep(0.1)
-        await asyncio.sleep(0.5)  # a second creation would be under way by now
+        rooms = await rooms_once_open(a, 2)
     finally:
-        for task in services:
-            task.cancel()
-        await asyncio.gather(*services, return_exceptions=True)
+        await stopped(services)
     assert sorted(r.kind for r in rooms) == [COORDINATION, PATIENT]
     assert len(created) == 2 and all(r.status == "open" for r in rooms)
+
+
+async def test_a_room_whose_holder_died_is_created_by_the_other_process(pair: Pair):
+    a, b = await pair(("careteam",))
+    asked = await asked_room(a)
+    dying = Claims(a.store)  # a, at work on the room
+    work = dying.holding(f"careteam.room:{asked.id}")  # never left: a dies in it
+    assert await work.__aenter__()
+    created: list[str] = []
+    services = [provisioning(b, created)]
+    try:
+        await asyncio.sleep(0.5)
+        assert created == []  # held: b leaves it
+        await dying.close()  # a dies: its connection, and the claim, go
+        bot_object(b, "careteam").provisioner.wake()  # b's next round (every 30 s)
+        rooms = await rooms_once_open(b, 1)
+    finally:
+        await stopped(services)
+    assert len(created) == 1 and [r.status for r in rooms] == ["open"]
 
 
 async def test_an_api_request_the_other_process_gave_up_is_answered_as_failed(pair: Pair):
     api = ApiConfig("127.0.0.1", 9, secrets.token_urlsafe(24))  # not served: called here
     a, b = await pair(("careteam",), careteam=replace(CareteamConfig(), api=api))
-    await a.patient({IDEC: "IDEC"})
-    async with a.runtime.transaction() as tx:  # asked for through a's API
-        asked = (await tx.session.scalars(select(CareRoom))).one()
-        asked.status, asked.room_id = "creating", None
+    asked = await asked_room(a)  # through a's API
     theirs = bot_object(b, "careteam").provisioner
     theirs.runtime = b.runtime
     await theirs._give_up(asked.id, "M_FORBIDDEN: refused")  # b's round took it, in vain
