@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -22,7 +22,6 @@ import pytest_asyncio
 from nio import RoomCreateResponse
 from sqlalchemy import select
 
-from bots.adt import applier
 from bots.careteam.api import Api
 from bots.common.api import ApiError
 from bots.common.models import COORDINATION, PATIENT, CareRoom
@@ -33,7 +32,7 @@ from bots.episode.records import letter_mail_sent
 from bots.runtime.alone import Claims
 from bots.runtime.bot import Seen
 from bots.runtime.models import ScheduledJob
-from bots.runtime.store import Store, migrate, utcnow
+from bots.runtime.store import Store, Transaction, migrate, utcnow
 from bots.runtime.vault import Vault
 from bridge.login import Login
 from bridge.oauth import Refused, Tokens
@@ -81,19 +80,35 @@ def bot_object(h: Harness, name: str, service: int = 0) -> Any:
     return bot.services[service].__self__  # type: ignore[attr-defined]
 
 
-async def test_a_quarantined_adt_row_is_reported_once(pair: Pair, monkeypatch):
+def held_open(h: Harness, release: asyncio.Event) -> None:
+    """From now on `h`'s transactions wait for `release` before they commit."""
+    opened = h.runtime.transaction
+
+    @asynccontextmanager
+    async def transaction() -> AsyncIterator[Transaction]:
+        async with opened() as tx:
+            yield tx
+            await release.wait()
+    h.runtime.transaction = transaction  # type: ignore[method-assign]
+
+
+async def test_the_quarantined_adt_rows_are_listed_once(pair: Pair):
     a, b = await pair(("careteam", "followup", "adt"), adt_wards=WARDS)
-    monkeypatch.setattr(applier, "REPORT_BATCH", 1)  # a race for each row
     fa, fb = Feed(a), Feed(b)
     for n in range(6):
         await fa.send(message("A01", f"Q{n}", admitted=ago(1), ward="URG"))  # no such ward
     await fa.round()  # set aside; no coordination room yet: nobody told
     coordination = await a.coordination({IDEC: "IDEC"})
-    for _ in range(6):
-        await asyncio.gather(fa.applier.report(a.runtime), fb.applier.report(b.runtime))
+    release = asyncio.Event()
+    held_open(a, release)
+    first = asyncio.create_task(fa.applier.report(a.runtime))
+    await asyncio.sleep(0.2)  # listed, not committed
+    second = asyncio.create_task(fb.applier.report(b.runtime))  # waits, then lists none
+    await asyncio.sleep(0.3)
+    release.set()
+    await asyncio.gather(first, second)
     told = [s.body for h in (a, b) for s in h.sender.sent if s.room_id == coordination]
-    assert sorted(n for n in range(6) for body in told if f"MSH-10 Q{n} " in body) == \
-        list(range(6))
+    assert len(told) == 1 and all(f"MSH-10 Q{n} " in told[0] for n in range(6))
 
 
 async def test_a_letter_mailed_is_taken_up_once(pair: Pair):
