@@ -20,6 +20,7 @@ from bots.common import permissions
 from bots.common.models import COORDINATION, PATIENT
 from bots.common.roles import Roles
 from bots.config import Config, ConfigError
+from bots.runtime.alone import run_alone
 from bots.runtime.bot import Bot, CommandContext
 from bots.runtime.commands import Arg, Command, Permission, as_int, described
 from bots.runtime.i18n import t
@@ -86,7 +87,13 @@ class Bridge:
     async def watch_trust_list(self, runtime: Runtime) -> None:
         """The trust list re-read on its period even when no mail comes; once it has not been
         refreshed for `sources.STALE_AFTER` (the last good one still in use), the coordination
-        rooms are told, once per outage."""
+        rooms are told, once per outage: by one bridge process (two on PostgreSQL, the other
+        reads the list when its mail needs it and takes the watch over if this one dies,
+        bots/runtime/alone.py)."""
+        await run_alone(runtime.store, f"trust-watch:{runtime.user_id}",
+                        lambda: self._watch_trust_list(runtime))
+
+    async def _watch_trust_list(self, runtime: Runtime) -> None:
         told = False
         while True:
             try:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from bots.config import MssanteConfig, OAuthConfig
+from bots.runtime.alone import Claims, one_at_a_time
 from bots.runtime.bot import CommandContext
 from bots.runtime.i18n import Lang, t
 from bots.runtime.notice import notice
@@ -57,6 +58,7 @@ class Login:
         self._renewing = asyncio.Lock()
         self._wake = asyncio.Event()
         self.ready = asyncio.Event()  # set while there are tokens
+        self._claims: Claims | None = None  # the renewal's, across processes (made at first use)
 
     # --- what IMAP and SMTP ask for ------------------------------------------------------------
 
@@ -115,7 +117,16 @@ class Login:
     # --- the service ---------------------------------------------------------------------------
 
     async def run(self, runtime: Runtime) -> None:
+        try:
+            await self._serve(runtime)
+        finally:
+            if self._claims is not None:
+                await self._claims.close()
+
+    async def _serve(self, runtime: Runtime) -> None:
         async with runtime.transaction() as tx:
+            # Two bridge processes starting together: the second reads what the first told.
+            await one_at_a_time(tx, f"mss.login:{tx.account}")
             row = await self._row(tx)
             if row.tokens is not None:
                 self._tokens = Tokens.from_dict(tx.vault.open(row.tokens, row.bound("tokens")))
@@ -128,6 +139,13 @@ class Login:
                 row = await self._row(tx)
                 pending = None if row.pending is None else \
                     tx.vault.open(row.pending, row.bound("pending"))
+                stored = None if row.tokens is None else Tokens.from_dict(
+                    tx.vault.open(row.tokens, row.bound("tokens")))
+            if stored is not None and (self._tokens is None
+                                       or stored.issued_at > self._tokens.issued_at):
+                # A login approved, or a renewal, in the other bridge process (PostgreSQL).
+                self._tokens = stored
+                self.ready.set()
             if pending is not None:
                 await self._poll(runtime, pending)
                 continue
@@ -208,6 +226,27 @@ class Login:
     # --- tokens --------------------------------------------------------------------------------
 
     async def _renew(self, runtime: Runtime, tokens: Tokens) -> None:
+        """One renewal at a time across the bridge processes too (two on PostgreSQL): the one
+        that waited takes the tokens the other stored, rather than present a refresh token the
+        provider may have rotated (refused: the session would end)."""
+        if self._claims is None:
+            self._claims = Claims(runtime.store)
+        async with self._claims.waiting(f"mss.login:{runtime.user_id}"):
+            async with runtime.transaction() as tx:
+                row = await self._row(tx)
+                stored = None if row.tokens is None else Tokens.from_dict(
+                    tx.vault.open(row.tokens, row.bound("tokens")))
+            if stored is None:  # ended meanwhile (told in the rooms by whoever saw it end)
+                self._tokens = None
+                self.ready.clear()
+                raise LoginNeeded
+            if stored.issued_at > tokens.issued_at:  # renewed (or a new login) meanwhile
+                self._tokens = stored
+                self._wake.set()
+                return
+            await self._refresh(runtime, tokens)
+
+    async def _refresh(self, runtime: Runtime, tokens: Tokens) -> None:
         try:
             renewed = await self.provider.refresh(tokens, utcnow())
         except Refused as exc:

@@ -113,16 +113,18 @@ class Harness:
     @asynccontextmanager
     async def start(cls, folder: Path, bots: tuple[str, ...] = ("careteam", "discharge",
                                                                    "followup"),
-                    **overrides: Any) -> AsyncIterator[Harness]:
-        """The account running `bots`, its database in `folder` (migrated to head)."""
-        database = await _fresh_database(folder)
+                    database: str | None = None, **overrides: Any) -> AsyncIterator[Harness]:
+        """The account running `bots`, its database in `folder` (migrated to head), or
+        `database` (migrated: a PostgreSQL one shared with another harness, each given its
+        `instance` among the overrides, as two bots processes)."""
+        database = database or await _fresh_database(folder)
         config = Config(
             homeserver="http://127.0.0.1:9", data_dir=folder / "data", database=database,
             data_keys=(Vault.new_key(),), language="fr", timezone="Europe/Paris",
             allowed_servers=(SERVER,), allow_legacy_devices=False, log_level="INFO",
             accounts=(AccountConfig(BOT, secrets.token_urlsafe(12), "Liaison", bots),))
         config = replace(config, **overrides)
-        store = Store(database, Vault(list(config.data_keys)))
+        store = Store(database, Vault(list(config.data_keys)), instance=config.instance)
         runtime = build_runtimes(config, store)[0]
         sender = RecordingSender(store.vault)
         runtime.sender = sender  # type: ignore[assignment]

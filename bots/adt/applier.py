@@ -406,16 +406,24 @@ class Applier:
     async def report(self, runtime: Runtime) -> None:
         """The quarantined rows not yet told, listed once in every open coordination room."""
         async with runtime.transaction() as tx:
-            rows = list((await tx.session.scalars(select(AdtMessage).where(
-                AdtMessage.state == "quarantined", AdtMessage.reported_at.is_(None))
-                .order_by(AdtMessage.id).limit(REPORT_BATCH))).all())
             rooms = [r for r in await care_rooms.coordination_rooms(tx)
                      if r.status == "open" and r.room_id]
-            if not rows or not rooms:
+            if not rooms:
                 return  # no room yet: told once one is open
+            batch = select(AdtMessage.id).where(
+                AdtMessage.state == "quarantined", AdtMessage.reported_at.is_(None)
+            ).order_by(AdtMessage.id).limit(REPORT_BATCH).scalar_subquery()
+            # Claimed by the conditional update: another bots process reporting the same rows
+            # at once waits for this transaction, then finds them reported (none returned).
+            reported = set((await tx.session.scalars(
+                update(AdtMessage).where(AdtMessage.id.in_(batch),
+                                         AdtMessage.reported_at.is_(None))
+                .values(reported_at=utcnow()).returning(AdtMessage.id)
+                .execution_options(synchronize_session=False))).all())
+            if not reported:
+                return
+            rows = list((await tx.session.scalars(select(AdtMessage).where(
+                AdtMessage.id.in_(reported)).order_by(AdtMessage.id))).all())
             for room in rooms:
                 lang: Lang = room.language  # type: ignore[assignment]
                 tx.post(room.room_id or "", notice(render.quarantined(lang, rows)))
-            now = utcnow()
-            for row in rows:
-                row.reported_at = now

@@ -249,15 +249,21 @@ class Api:
         raise ApiError(503, "unavailable", "could not allocate a file number; retry")
 
     async def _until_open(self, room_pk: int, lang: Lang) -> None:
+        gone = False
+
         async def settled() -> bool:
+            nonlocal gone
             async with self.runtime.transaction() as tx:
                 row = await tx.session.get(CareRoom, room_pk)
+                gone = row is None
                 return row is None or row.status != "creating"
 
         if not await self.bot.provisioner.wait_until(settled, WAIT):
             raise ApiError(504, "unavailable", "the homeserver is slow; the room will be "
                            "created: GET the patient or POST again later")
         why = self.bot.provisioner.failures.pop(room_pk, None)
+        if why is None and gone:  # given up by the other bots process (PostgreSQL)
+            why = t(lang, "patient.failed_elsewhere")
         if why is not None:
             raise ApiError(502, "room_creation_failed",
                            to_plain(t(lang, "patient.failed", why=why)))

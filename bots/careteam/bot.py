@@ -21,6 +21,7 @@ from bots.common.models import COORDINATION, PATIENT, CareRoom
 from bots.common.render import room_link
 from bots.common.roles import Roles
 from bots.config import Config, WardConfig
+from bots.runtime.alone import one_at_a_time
 from bots.runtime.bot import Bot, CommandContext, JoinContext
 from bots.runtime.builtin import confirm_identity
 from bots.runtime.commands import Arg, Caller, Command, as_user_id, described
@@ -274,8 +275,10 @@ class CareTeam:
     # --- start -----------------------------------------------------------------------------
 
     async def declare_rooms(self, runtime: Runtime) -> None:
-        """Coordination rooms from the configuration, and the dev stack's own one."""
+        """Coordination rooms from the configuration, and the dev stack's own one. Two bots
+        processes starting together declare them one after the other: the second finds them."""
         async with runtime.transaction() as tx:
+            await one_at_a_time(tx, f"careteam.declare:{tx.account}")
             for room_id in self.settings.coordination_rooms:
                 await records.register_coordination_room(
                     tx, room_id=room_id, name=None, language=self.config.language)

@@ -7,6 +7,11 @@ invited, a kick of someone gone), and a room created just before a crash is foun
 episode state event instead of being created twice. Permanent failures (unknown account, server
 not allowed, refused by the homeserver) undo the request and are answered; nothing stays
 half-created.
+
+With two bots processes (PostgreSQL), each piece of work (a room's creation, closing or expiry,
+its team's changes) is claimed while it is done (bots/runtime/alone.py, `Claims`): the other
+process, which sees the same rows, leaves a held piece and looks again at its next round; a
+piece whose holder died is free at once, and picked up then.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from bots.common.records import PatientFile, team
 from bots.common.render import room_link
 from bots.common.roles import Roles
 from bots.config import Config
+from bots.runtime.alone import Claims
 from bots.runtime.bot import JobContext
 from bots.runtime.i18n import Lang, t
 from bots.runtime.notice import Html, notice
@@ -77,6 +83,7 @@ class Provisioner:
         self._slots = asyncio.Semaphore(PARALLEL_ROOMS)
         self._known_users: dict[str, float] = {}  # user ID -> when seen to exist (monotonic)
         self._hidden_creator: bool | None = None  # from the server's default room version
+        self._claims: Claims | None = None
         # Why a request was given up, for the API call waiting on it (read once).
         self.failures: dict[int, str] = {}
 
@@ -91,6 +98,7 @@ class Provisioner:
     async def run(self, runtime: Runtime) -> None:
         """The service: a round at start (work left by an earlier run), then on every wake."""
         self.runtime = runtime
+        claims = self._claims = Claims(runtime.store)
         try:
             while True:
                 self._wake.clear()
@@ -103,6 +111,7 @@ class Provisioner:
             for task in self._tasks:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
+            await claims.close()
 
     async def wait_until(self, check: Callable[[], Awaitable[bool]], timeout: float) -> bool:
         """For the API: wait until `check()` holds (re-checked after each piece of work)."""
@@ -133,7 +142,10 @@ class Provisioner:
 
     async def _do(self, key: tuple[str, int], row_id: int) -> None:
         try:
-            async with self._slots:
+            assert self._claims is not None, "the provisioner runs once the runtime is ready"
+            async with self._slots, self._claims.holding(f"careteam.{key[0]}:{row_id}") as held:
+                if not held:
+                    return  # the other bots process is at it
                 if key[0] == "room":
                     await self._room(row_id)
                 else:

@@ -81,6 +81,11 @@ TEXTS: dict[str, dict[Lang, str]] = {
         "fr": "Le salon n'a pas pu être créé : {why}. Rien n'a été créé ; corrigez et réessayez.",
         "en": "The room could not be created: {why}. Nothing was created; correct and retry.",
     },
+    # The reason stayed with the other bots process, which gave the request up (its log says).
+    "patient.failed_elsewhere": {
+        "fr": "refusé par le serveur Matrix ou un compte inconnu (raison dans le journal des bots)",
+        "en": "refused by the Matrix server or an unknown account (reason in the bots' log)",
+    },
     "patient.unknown_users": {
         "fr": "compte(s) inconnu(s) sur le serveur : {users}",
         "en": "unknown account(s) on the server: {users}",

@@ -17,12 +17,10 @@ from bots.dashboard.indicators import month_of
 from bots.dashboard.models import UsageAnswer, UsageCount, UsageMonth, UsageRoom
 from bots.dashboard.usage import RoomState, Tally, observe
 from bots.runtime.bot import Observer, Seen
-from bots.runtime.store import Transaction
+from bots.runtime.store import Transaction, dialect_insert
 
 
-def _state(row: UsageRoom | None) -> RoomState:
-    if row is None:
-        return RoomState()
+def _state(row: UsageRoom) -> RoomState:
     return RoomState(row.last_ts, frozenset(row.last_ids.split()), row.waiting_sender,
                      row.waiting_since)
 
@@ -35,12 +33,9 @@ async def record(tx: Transaction, seen: Sequence[Seen], zone: ZoneInfo) -> None:
     patient_rooms = set((await tx.session.scalars(select(CareRoom.room_id).where(
         CareRoom.account == tx.account, CareRoom.kind == PATIENT,
         CareRoom.room_id.in_(list(by_room))))).all())
-    for room_id in sorted(patient_rooms):
-        row = await tx.session.get(UsageRoom, (tx.account, room_id))
+    for room_id in sorted(patient_rooms):  # locked in one order: two processes never deadlock
+        row = await _locked(tx, room_id)
         state, tallies, answers = observe(_state(row), by_room[room_id], zone)
-        if row is None:
-            row = UsageRoom(account=tx.account, room_id=room_id)
-            tx.session.add(row)
         row.last_ts, row.last_ids = state.last_ts, " ".join(sorted(state.last_ids))
         row.waiting_sender, row.waiting_since = state.waiting_sender, state.waiting_since
         for tally in tallies:
@@ -53,6 +48,23 @@ async def record(tx: Transaction, seen: Sequence[Seen], zone: ZoneInfo) -> None:
                 tx.session.add(UsageAnswer(account=tx.account, event_id=answer.event_id,
                                            room_id=room_id, day=answer.day,
                                            seconds=answer.seconds))
+
+
+async def _locked(tx: Transaction, room_id: str) -> UsageRoom:
+    """The room's row, made if missing, locked until the transaction ends (PostgreSQL): another
+    bots process counting the same messages waits here, then reads how far this one counted,
+    so a message is counted once and no increment is lost. The row is made with ON CONFLICT DO
+    NOTHING: both processes may make it at once."""
+    key = (tx.account, room_id)
+    row = await tx.session.get(UsageRoom, key, with_for_update=True)
+    if row is None:
+        fresh = RoomState()
+        await tx.session.execute(dialect_insert(tx)(UsageRoom).values(
+            account=tx.account, room_id=room_id, last_ts=fresh.last_ts, last_ids="")
+            .on_conflict_do_nothing())
+        row = await tx.session.get(UsageRoom, key, with_for_update=True)
+    assert row is not None
+    return row
 
 
 async def _add(tx: Transaction, table: type[UsageCount] | type[UsageMonth],

@@ -485,10 +485,13 @@ class Discharge(ScoreCommands):
         """Takes up the mails with a document the MSSanté bridge sent from a patient room: the
         lettre de liaison is recorded as sent (the bridge writes the rows; docs/CLINICAL.md §2)."""
         while True:
-            async with runtime.transaction() as tx:
-                for mail in await episode.letter_mails(tx):
-                    await self._letter_mail(runtime, tx, mail)
+            await self.take_letters(runtime)
             await asyncio.sleep(LETTER_POLL)
+
+    async def take_letters(self, runtime: Runtime) -> None:
+        async with runtime.transaction() as tx:
+            for mail in await episode.letter_mails(tx):
+                await self._letter_mail(runtime, tx, mail)
 
     async def _letter_mail(self, runtime: Runtime, tx: Transaction, mail: LetterMail) -> None:
         row = await tx.session.scalar(select(ChecklistRow).where(

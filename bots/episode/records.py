@@ -34,9 +34,12 @@ def letter_mail_sent(tx: Transaction, room_id: str, outbound_id: int, at: dateti
 
 
 async def letter_mails(tx: Transaction) -> list[LetterMail]:
-    """Mails not taken up yet, oldest first."""
+    """Mails not taken up yet, oldest first, claimed until `tx` ends: locked on PostgreSQL, where
+    another bots process taking them up at once skips them (SKIP LOCKED) instead of taking them
+    up too, and finds them taken once this transaction commits."""
     return list((await tx.session.scalars(select(LetterMail).where(
-        LetterMail.taken_at.is_(None)).order_by(LetterMail.id))).all())
+        LetterMail.taken_at.is_(None)).order_by(LetterMail.id)
+        .with_for_update(skip_locked=True))).all())
 
 
 async def discharge_cancelled(tx: Transaction, care_room_id: int, day: date,

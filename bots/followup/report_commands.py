@@ -4,11 +4,13 @@ The figures come from indicator.py, their form from report.py."""
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from bots.common import records as care_rooms
 from bots.common.dates import wall_clock
@@ -40,6 +42,8 @@ from bots.runtime.store import Transaction, utcnow
 
 if TYPE_CHECKING:
     from bots.runtime.runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 REPORT = "followup.report"
 ALL_WARDS = "tous"
@@ -150,12 +154,17 @@ class Reports:
 
     async def keep_scheduled(self, runtime: Runtime) -> None:
         """At start: the next monthly report is planned (once: its key is the month)."""
-        async with runtime.transaction() as tx:
-            when = self._first_of_next_month(self.today())
-            planned = await tx.session.scalar(select(ScheduledJob.id).where(
-                ScheduledJob.account == tx.account, ScheduledJob.key == _key(when.date())))
-            if planned is None:
-                self._schedule_next(tx, runtime, self.today())
+        try:
+            async with runtime.transaction() as tx:
+                when = self._first_of_next_month(self.today())
+                planned = await tx.session.scalar(select(ScheduledJob.id).where(
+                    ScheduledJob.account == tx.account, ScheduledJob.key == _key(when.date())))
+                if planned is None:
+                    self._schedule_next(tx, runtime, self.today())
+        except IntegrityError:
+            # The other bots process (PostgreSQL) planned it at the same moment: the key's
+            # unique row is theirs, and planned once.
+            log.info("monthly report planned by the other process")
 
 
 async def _compliance(tx: Transaction, period: tuple[str, str],
