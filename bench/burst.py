@@ -25,8 +25,9 @@ Measure, in one run:
 - Floor (bench/send_floor.py, its own process, once the bots process has stopped): a second
   device of the bot's account, a bare nio client, sends the same messages (the outbox rows'
   contents, opened with the vault) into the same rooms, one room's in order and rooms in
-  parallel as the bots' sender does, after one warm-up message per room; from the instant it
-  starts, per message, until the homeserver's answer.
+  parallel as the bots' sender does, after one warm-up message per room and with its megolm
+  sessions then dropped (so each room's first message shares a new one, as the restarted bots
+  process does); from the instant it starts, per message, until the homeserver's answer.
 
 Target (issue 17): the last message sent within 1.2× the floor's time, same run.
 """
@@ -347,8 +348,9 @@ def markdown(results: Results, args: argparse.Namespace) -> str:
         "homeserver's answer). Floor: bench/send_floor.py, a second device of the bot's account "
         "(bare nio, SQLite crypto store, no trust decisions, no database), sends the same "
         "messages (the outbox's contents) into the same rooms, a room's in order and rooms in "
-        "parallel as the sender does, after one warm-up message per room (the bot's megolm "
-        "sessions were shared by its welcome messages).", "",
+        "parallel as the sender does, after one warm-up message per room (Olm sessions set up, "
+        "as the bot's welcome messages did), its megolm sessions then dropped: each room's "
+        "first message shares a new one, as the restarted bots process does.", "",
         tables.md_table(HEADER, rows(results)), "",
         notes(results), "",
         *tables.targets_md(targets(results)), "",

@@ -4,9 +4,10 @@ Run as its own process: `python -m bench.send_floor SPEC.json` (homeserver, user
 store_dir, messages: a JSON file of [room_id, event_type, content], out: where the timings go).
 One AsyncClient with encryption and nio's SQLite crypto store, nio's own sync loop (which also
 uploads, queries and claims keys and sends to-device messages). Once the first sync is done it
-sends one warm-up notice in each room (as the bots' welcome messages did there: the megolm
-session is then shared with the members' devices before the measure), then all the messages at
-one instant, one task per message, one room's messages in order and rooms in parallel (as
+sends one warm-up notice in each room (as the bots' welcome messages did there: Olm sessions
+with the members' devices are then set up before the measure), drops its megolm sessions (the
+bots process, started again for the burst, has none in memory: each room's first message shares
+a new one, here too), then all the messages at one instant, one task per message, one room's messages in order and rooms in parallel (as
 Liaison's sender does), ignore_unverified_devices=True: no trust decisions, no database, no
 outbox. It writes each message's seconds from that instant to the homeserver's answer.
 """
@@ -88,6 +89,11 @@ async def main(spec_path: str) -> int:
         if failed:
             print(f"send floor: {failed} warm-up messages failed", file=sys.stderr)
             return 1
+        # The bots process, started again for the burst, shares a new megolm session in each
+        # room (nio keeps outbound sessions in memory only) over the Olm sessions it has: so
+        # does the floor.
+        for room_id in rooms:
+            client.invalidate_outbound_session(room_id)
         await asyncio.sleep(1)
         sent, failed = await send_all(client, messages)
         Path(spec["out"]).write_text(json.dumps({"sent": sent, "failed": failed}))
