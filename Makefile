@@ -91,6 +91,7 @@ bench: $(STAMP) mail-packages
 	$(PY) -m bench.rooms
 	$(PY) -m bench.discharge
 	$(PY) -m bench.followup
+	$(PY) -m bench.burst
 	$(PY) -m bench.bridge
 	$(PY) -m bench.adt
 

@@ -89,7 +89,6 @@ from bots.followup.bot import STEP
 from bots.followup.models import FollowupPlan, FollowupStep
 from bots.runtime.models import OutboxMessage, ScheduledJob
 from bots.runtime.scheduler import BATCH, jobs_at_once
-from bots.runtime.sender import MAX_DEFER
 from bots.runtime.store import POOL_OVERFLOW, POOL_SIZE, migrate
 from bots.runtime.vault import Vault
 
@@ -673,9 +672,8 @@ def notes(results: Results) -> list[str]:
         out.append(f"Jobs run in batches of up to {BATCH} per transaction, "
                    f"{jobs_at_once(POOL_SIZE + POOL_OVERFLOW)} batches at a time "
                    "(bots/runtime/scheduler.py: half the database pool, so a burst never waits "
-                   "out the pool's checkout timeout); meanwhile new sends wait for them (at "
-                   f"most {MAX_DEFER:.0f} s each, bots/runtime/sender.py), then the sender "
-                   "encrypts and sends what they wrote; the cores are shared with Synapse and "
+                   "out the pool's checkout timeout); the sender encrypts and sends what each "
+                   "batch wrote as it commits, while the next ones run (bench/burst.py); the cores are shared with Synapse and "
                    "PostgreSQL. The last message was written "
                    f"{max(late.committed):.1f} s and sent {max(late.sent):.1f} s after the due "
                    "time.")

@@ -71,6 +71,8 @@ def install_nio() -> None:
 
 
 def install_liaison() -> None:
+    from bots.careteam.bot import CareTeam
+    from bots.runtime.client import Client
     from bots.runtime.runtime import Runtime
     from bots.runtime.sender import Sender
     from bots.runtime.store import Store
@@ -81,6 +83,9 @@ def install_liaison() -> None:
         _wrap(Runtime, attr, f"runtime.{attr}")
     _wrap(Runtime, "_handle", "runtime._handle", lambda _self, row: row.event_id)
     _wrap(Sender, "_send", "sender._send", lambda _self, row: row.cause_event_id)
+    _wrap(Sender, "_deliver", "sender._deliver", lambda _self, row: row.room_id)
+    _wrap(Client, "share_group_session", "client.share_group_session")
+    _wrap(CareTeam, "key_recipients", "careteam.key_recipients")
     _wrap(DeviceTrust, "ensure", "trust.ensure")
     for attr in ("record_sync", "pending_outbox", "outbox_done"):
         _wrap(Store, attr, f"store.{attr}")

@@ -6,7 +6,7 @@ conditional update in the same transaction as its handler's effects, so it fires
 due while the process was down fires at start, once, marked late. Jobs due together run in
 batches (`BATCH` per transaction, a few batches at once: `jobs_at_once`); the others wait their
 turn, and a job's time (`fired_at`, `late`, `ctx.now`) is when it really starts, not when its
-timer went off. While jobs wait or run, new sends wait for them (bots/runtime/sender.py).
+timer went off. What they post is sent as each batch commits, while the next ones run.
 
 Only the rows due within the next `HORIZON` are armed as timers: at start, then by a refill every
 `REFILL_EVERY` that arms the next ones, so the timer holds the next hour's jobs, not every pending
@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -81,7 +80,6 @@ class JobScheduler:
         self._armed_until: datetime | None = None
         self._turns = asyncio.Semaphore(jobs_at_once(runtime.store.connections))
         self._waiting: list[int] = []  # rows whose timer went off, waiting for a turn
-        self._busy = 0  # timer calls and catch-ups not finished: sends wait meanwhile
 
     @property
     def account(self) -> str:
@@ -174,33 +172,19 @@ class JobScheduler:
                 # In UTC, as due_at is stored: SQLite drops the offset of an aware time.
                 ScheduledJob.due_at <= now.astimezone(UTC)).order_by(ScheduledJob.due_at))).all()
         fired = 0
-        with self._holding_sends():
-            for k in range(0, len(ids), BATCH):
-                async with self._turns:
-                    fired += await self._run(ids[k:k + BATCH], now)
+        for k in range(0, len(ids), BATCH):
+            async with self._turns:
+                fired += await self._run(ids[k:k + BATCH], now)
         return fired
 
     async def fire(self, row_id: int) -> None:
         """The timer's call: the job joins those waiting, and whoever gets the next turn
         (`jobs_at_once`) runs up to `BATCH` of them, its own or others'."""
         self._waiting.append(row_id)
-        with self._holding_sends():
-            async with self._turns:
-                batch, self._waiting = self._waiting[:BATCH], self._waiting[BATCH:]
-                if batch:
-                    await self._run(batch, None)
-
-    @contextmanager
-    def _holding_sends(self) -> Iterator[None]:
-        """While jobs wait or run, new sends wait for them (Sender.jobs_idle)."""
-        self._busy += 1
-        self.runtime.sender.jobs_idle.clear()
-        try:
-            yield
-        finally:
-            self._busy -= 1
-            if not self._busy:
-                self.runtime.sender.jobs_idle.set()
+        async with self._turns:
+            batch, self._waiting = self._waiting[:BATCH], self._waiting[BATCH:]
+            if batch:
+                await self._run(batch, None)
 
     async def _run(self, ids: list[int], now: datetime | None) -> int:
         """Run these jobs in one transaction. If one fails, all are rolled back and run again

@@ -15,6 +15,7 @@ with the bot are told once.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Iterable
 from contextlib import AbstractAsyncContextManager
@@ -43,6 +44,9 @@ class DeviceTrust:
         # Users whose identity is not the pinned one: judged again every time (a confirmation
         # may come from the other process), never trusted meanwhile.
         self.changed: set[str] = set()
+        # One judgment at a time: after a start every user is stale, and a burst's sends into
+        # rooms of the same users (a morning's follow-up steps) would each query the same keys.
+        self._judging = asyncio.Lock()
 
     def invalidate(self, users: Iterable[str]) -> None:
         self._fresh.difference_update(users)
@@ -50,9 +54,16 @@ class DeviceTrust:
     async def ensure(self, users: Iterable[str]) -> None:
         """Judge the devices of every user not judged since their device list last changed."""
         users = set(users)
-        stale = sorted(users - self._fresh | users & self.changed)
-        if not stale:
+        if not self._stale(users):
             return
+        async with self._judging:
+            if stale := self._stale(users):  # judged meanwhile, by the send ahead
+                await self._judge(stale)
+
+    def _stale(self, users: set[str]) -> list[str]:
+        return sorted(users - self._fresh | users & self.changed)
+
+    async def _judge(self, stale: list[str]) -> None:
         self.client.olm.users_for_key_query.update(stale)
         if self.client.should_query_keys:
             await self.client.keys_query()  # nio's device store must hold the devices we judge
