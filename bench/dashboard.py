@@ -27,11 +27,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bench.lib import report
+from bots.common.dates import month_of, months_back
 from bots.common.identity import make_identity
 from bots.common.models import COORDINATION, PATIENT, CareRoom, TeamMember
 from bots.common.records import PatientFile
 from bots.dashboard.indicator_data import inputs
-from bots.dashboard.indicators import month_of, months_back, tables
+from bots.dashboard.indicators import tables
 from bots.dashboard.models import UsageAnswer, UsageCount, UsageMonth
 from bots.dashboard.texts import TEXTS as DASHBOARD_TEXTS
 from bots.dashboard.today import patient_lines

@@ -7,13 +7,13 @@ import csv
 import io
 from datetime import date
 
+from bots.common.dates import months_back
 from bots.dashboard.indicators import (
     Inputs,
     Room,
     chart_svg,
     export_csv,
     monthly,
-    months_back,
     only_ward,
     tables,
 )

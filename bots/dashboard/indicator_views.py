@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from bots.common.dates import months_back
 from bots.dashboard.indicator_data import inputs
 from bots.dashboard.indicators import (
     ALL_WARDS,
@@ -20,7 +21,6 @@ from bots.dashboard.indicators import (
     chart_svg,
     export_csv,
     monthly,
-    months_back,
     only_ward,
     tables,
 )

@@ -15,8 +15,8 @@ from collections.abc import Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from functools import cache
 
+from bots.common.dates import month_of
 from bots.common.spreadsheet import csv_bytes
 from bots.episode.figures import FollowupFigures, Rate
 from bots.runtime.i18n import Lang
@@ -58,17 +58,6 @@ class Table:
     name: str
     columns: tuple[tuple[str, str], ...]
     rows: list[tuple[Value, ...]] = field(default_factory=list)
-
-
-@cache  # a year of rows has a few hundred days, and every row asks
-def month_of(day: date) -> str:
-    return f"{day.year:04d}-{day.month:02d}"
-
-
-def months_back(today: date, n: int) -> tuple[str, str]:
-    """The last `n` months, the current one included."""
-    index = today.year * 12 + today.month - 1 - (n - 1)
-    return f"{index // 12:04d}-{index % 12 + 1:02d}", month_of(today)
 
 
 def month_days(months: tuple[str, str]) -> tuple[date, date]:

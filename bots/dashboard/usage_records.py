@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import aliased
 
+from bots.common.dates import month_of
 from bots.common.models import PATIENT, CareRoom, TeamMember
-from bots.dashboard.indicators import month_of
 from bots.dashboard.models import UsageAnswer, UsageCount, UsageMonth, UsageRoom
 from bots.dashboard.usage import RoomState, Tally, observe
 from bots.runtime.bot import Observer, Seen

@@ -10,12 +10,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select
 
+from bots.common.dates import month_of
 from bots.common.models import CareRoom
 from bots.episode.figures import FiguresReader, FollowupFigures, Rate, Readmissions
 from bots.followup import records
 from bots.followup.indicator import compliance, stats
 from bots.followup.models import FollowupPlan, FollowupStep
-from bots.followup.report import month_of
 from bots.runtime.store import Transaction, as_utc
 
 ALL_WARDS = "tous"
