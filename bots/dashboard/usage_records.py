@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import date
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import aliased
 
 from bots.common.dates import month_of
@@ -122,11 +122,12 @@ async def up_to_date(tx: Transaction, member: str | None, since: date
                      ) -> list[tuple[str | None, int, int]]:
     """(ward, open rooms, those with a message on or after `since`) of the open rooms in scope
     that have a Matrix room and a reference, counted in the database."""
-    recent = select(UsageCount.room_id).distinct().where(
-        UsageCount.account == tx.account, UsageCount.day >= since).subquery()
+    # Per room, a look-up along the day rows' key (account, room, day): no scan of the month.
+    recent = select(UsageCount.room_id).where(
+        UsageCount.account == CareRoom.account, UsageCount.room_id == CareRoom.room_id,
+        UsageCount.day >= since).exists()
     rows = await tx.session.execute(
-        select(CareRoom.ward, func.count(), func.count(recent.c.room_id))
-        .outerjoin(recent, recent.c.room_id == CareRoom.room_id)
+        select(CareRoom.ward, func.count(), func.count(case((recent, 1))))
         .where(CareRoom.account == tx.account, CareRoom.status == "open",
                CareRoom.room_id.is_not(None), CareRoom.ref.is_not(None), in_scope(member))
         .group_by(CareRoom.ward))
