@@ -65,16 +65,6 @@ async def _steps(tx: Transaction, refs: AbstractSet[str] | None, months: tuple[s
         counts.items(), key=lambda kv: (kv[0][0], kv[0][1] == ALL_WARDS, kv[0][1]))]
 
 
-def figures_reader(zone: ZoneInfo) -> FiguresReader:
-    """The reader the registry gives the dashboard."""
-    async def read(tx: Transaction, refs: AbstractSet[str] | None, months: tuple[str, str],
-                   today: date, readmissions: bool) -> FollowupFigures:
-        return FollowupFigures(
-            await _readmissions(tx, refs, months, today) if readmissions else [],
-            await _checklists(tx, refs, months), await _steps(tx, refs, months, today, zone))
-    return read
-
-
 async def _readmissions(tx: Transaction, refs: AbstractSet[str] | None, months: tuple[str, str],
                         today: date) -> list[Readmissions]:
     """The RH30 indicator's counts by month of discharge and ward (every discharge of the
@@ -86,3 +76,13 @@ async def _readmissions(tx: Transaction, refs: AbstractSet[str] | None, months: 
                          c.readmitted30, c.unplanned30, c.avoidable,
                          c.avoidable + c.not_avoidable, c.final)
             for c in stats(chosen, returns, today, all_wards=ALL_WARDS) if c.month != "total"]
+
+
+def figures_reader(zone: ZoneInfo) -> FiguresReader:
+    """The reader the registry gives the dashboard."""
+    async def read(tx: Transaction, refs: AbstractSet[str] | None, months: tuple[str, str],
+                   today: date, readmissions: bool) -> FollowupFigures:
+        return FollowupFigures(
+            await _readmissions(tx, refs, months, today) if readmissions else [],
+            await _checklists(tx, refs, months), await _steps(tx, refs, months, today, zone))
+    return read
