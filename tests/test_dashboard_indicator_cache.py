@@ -10,7 +10,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest_asyncio
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from bots.common.models import COORDINATION, PATIENT, CareRoom, TeamMember
 from bots.dashboard import usage_records
@@ -86,10 +86,12 @@ def member(care_room_id: int, user_id: str, role: str) -> TeamMember:
                       applied=True, language="fr", updated_at=datetime(2026, 1, 1, tzinfo=UTC))
 
 
-async def room(store: Store, n: int, ward: str, opened: date, team: str) -> None:
+async def room(store: Store, n: int, ward: str, opened: date, team: str,
+               ref: str | None = "P-") -> None:
     at = datetime(opened.year, opened.month, opened.day, 9, tzinfo=UTC)
     async with store.transaction(ACCOUNT) as tx:
-        patient = CareRoom(account=ACCOUNT, kind=PATIENT, room_id=f"!p{n}:h.fr", ref=f"P-{n}",
+        patient = CareRoom(account=ACCOUNT, kind=PATIENT, room_id=f"!p{n}:h.fr",
+                           ref=f"{ref}{n}" if ref else None,
                            status="open", ward=ward, language="fr", sealed=b"", created_at=at,
                            opened_at=at)
         tx.session.add(patient)
@@ -173,6 +175,15 @@ async def test_scopes_do_not_share_their_tables(store: Store):
     assert {r[1] for r in nurse["usage"].rows} == {"Cardiologie", "tous"}
     assert {r[1] for r in other["usage"].rows} == {"Gériatrie", "tous"}
     assert nurse == await uncached(store, "@ide:h.fr")
+    # Another nurse in the same team, and in a room with no reference yet whose messages count:
+    # other rooms, other tables.
+    async with store.transaction(ACCOUNT) as tx:
+        first = await tx.session.scalar(select(CareRoom.id).where(CareRoom.room_id == "!p0:h.fr"))
+        tx.session.add(member(first, "@ide2:h.fr", "IDE"))
+    await room(store, 3, "Cardiologie", date(2026, 9, 20), "@ide2:h.fr", ref=None)
+    await say(store, 3, "@ide2:h.fr", date(2026, 9, 21))
+    second = await page(store, "@ide2:h.fr", kept)
+    assert second == await uncached(store, "@ide2:h.fr") and second != nurse
     # The nurse leaves the room's team: its past months go from their page the same day.
     async with store.transaction(ACCOUNT) as tx:
         await tx.session.execute(update(TeamMember).where(TeamMember.user_id == "@ide:h.fr")

@@ -58,12 +58,15 @@ async def scope(tx: Transaction, user_id: str) -> Scope:
                CareRoom.status == "open", present).limit(1))
     if coordinator is not None:
         return Scope(None)
+    # Every room of theirs with a Matrix room, a reference or not: its usage rows are read, so
+    # the cache's key must name it.
     rows = (await tx.session.execute(
         select(CareRoom.room_id, CareRoom.ref)
         .join(TeamMember, TeamMember.care_room_id == CareRoom.id)
         .where(CareRoom.account == tx.account, CareRoom.kind == PATIENT,
-               CareRoom.room_id.is_not(None), CareRoom.ref.is_not(None), present))).all()
-    return Scope(user_id, frozenset(r for r, _ in rows), frozenset(ref for _, ref in rows))
+               CareRoom.room_id.is_not(None), present))).all()
+    return Scope(user_id, frozenset(r for r, _ in rows),
+                 frozenset(ref for _, ref in rows if ref is not None))
 
 
 def _rooms_query(tx: Transaction, who: Scope) -> Select[tuple[str, str, str | None, str,
@@ -140,15 +143,16 @@ async def page_tables(tx: Transaction, user_id: str, months: tuple[str, str], to
     (bots/dashboard/indicator_cache.py)."""
     who = await scope(tx, user_id)
     key = (tx.account, who.key, months, lang)
-    wanted = set(NEEDS) if names is None else set(names) & set(NEEDS)
     found = kept.get(today, key)
     if found is None:
         full = tables(await inputs(tx, who, months, today, zone, figures, mails), lang)
         kept.put(today, key, settled_part(full, today))
-        return [table for table in full if table.name in wanted]
+        return [table for table in full if names is None or table.name in names]
     span = open_span(months, today)
-    reads = {NEEDS[name] for name in wanted - DAILY
-             if span is not None or NEEDS[name] == "open_rooms"}
+    reads = set(NEEDS.values()) if names is None else \
+        {NEEDS[name] for name in set(names) - DAILY if name in NEEDS}
+    if span is None:  # every month kept: only what is as of today
+        reads &= {"open_rooms"}
     fresh = tables(await inputs(tx, who, span or months, today, zone, figures, mails,
                                 reads=reads, readmissions=False), lang)
-    return [table for table in merged(found, fresh) if table.name in wanted]
+    return [table for table in merged(found, fresh) if names is None or table.name in names]
