@@ -61,8 +61,8 @@ EXPLAINED = [
     "Where the time goes. First page of the day: every table of the year computed, as before "
     "the cache (the twelve months' usage sums, the year's first answers and follow-up steps, "
     "the RH30 figures over every discharge). The pages after it read only the open months "
-    "(usage, answers, mails, letters, checklists and steps of November and December) and "
-    "count the open rooms kept up to date in SQL; the RH30 table and the settled months' rows "
+    "(the usage, answers, mails and rooms opened of December; the letters, checklists and "
+    "steps of November and December) and count the open rooms kept up to date in SQL; the RH30 table and the settled months' rows "
     "come from the cache, rebuilt on the first page of the next day. A coordinator's 20,000 "
     "rooms are never read one by one: the scope is a condition of each query.",
 ]
@@ -268,9 +268,10 @@ def main(argv: list[str] | None = None) -> int:
             f"ending on the day; a follow-up plan with 5 steps for a quarter of the rooms.",
             "- A page = its reads in one read-only transaction + the template rendered, without "
             "HTTP (the charts are separate requests). Indicators, same day: the day's cache "
-            "filled (bots/dashboard/indicator_cache.py), the open months read again (on 5 Dec "
-            "and 30 Dec: November and December); first of the day: the cache empty, every "
-            "table computed and kept. Baseline: one bare sqlite3 count of the rows the page "
+            "filled (bots/dashboard/indicator_cache.py), the open months read again (the "
+            "current month's usage; the checklists, letters and steps of the months whose "
+            "30-day windows are open: November and December on 5 and 30 Dec); first of the "
+            "day: the cache empty, every table computed and kept. Baseline: one bare sqlite3 count of the rows the page "
             "reads (Today: the coordinator's open rooms; Indicators: the year's usage rows).",
             "", *table, "", *EXPLAINED, "",
             report.rerun("dashboard", "not in the default run"), ""])

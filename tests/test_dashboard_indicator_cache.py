@@ -5,7 +5,7 @@ kept until the next day, scopes apart. Pure, then SQLite."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -18,6 +18,7 @@ from bots.dashboard.indicator_cache import DayCache, merged, open_span, settled_
 from bots.dashboard.indicator_data import inputs, page_tables, scope
 from bots.dashboard.indicators import Table, tables
 from bots.followup.figures import figures_reader
+from bots.followup.models import FollowupPlan, FollowupStep
 from bots.runtime.bot import Seen
 from bots.runtime.store import Store
 from bots.runtime.vault import Vault
@@ -32,24 +33,32 @@ COLUMNS = (("month", "m"), ("ward", "w"), ("n", "n"))
 
 
 def test_a_month_stays_open_while_a_30_day_window_of_its_discharges_is():
-    assert open_span(PERIOD, date(2026, 12, 5)) == ("2026-11", "2026-12")
-    assert open_span(PERIOD, date(2026, 12, 30)) == ("2026-11", "2026-12")  # Nov 30 + 30 days
-    assert open_span(PERIOD, date(2026, 12, 31)) == ("2026-12", "2026-12")
-    assert open_span(("2026-01", "2026-06"), TODAY) is None
-    assert open_span(("2026-12", "2026-12"), TODAY) == ("2026-12", "2026-12")
+    assert open_span(PERIOD, date(2026, 12, 5), "steps") == ("2026-11", "2026-12")
+    assert open_span(PERIOD, date(2026, 12, 30), "letters") == ("2026-11", "2026-12")  # Nov 30
+    assert open_span(PERIOD, date(2026, 12, 31), "checklists") == ("2026-12", "2026-12")
+    assert open_span(("2026-01", "2026-06"), TODAY, "steps") is None
+    assert open_span(("2026-12", "2026-12"), TODAY, "steps") == ("2026-12", "2026-12")
+
+
+def test_the_usage_counts_are_open_for_the_current_month_only():
+    assert open_span(PERIOD, date(2026, 12, 5), "usage") == ("2026-12", "2026-12")
+    assert open_span(("2026-01", "2026-11"), date(2026, 12, 1), "professionals") is None
 
 
 def test_the_settled_rows_are_kept_and_the_open_ones_put_after_them():
     full = [Table("rh30", COLUMNS, [("2026-10", "tous", 1), ("2026-11", "tous", 2)]),
-            Table("usage", COLUMNS, [("2026-10", "tous", 3), ("2026-11", "tous", 4)]),
-            Table("up_to_date", (("ward", "w"), ("n", "n")), [("tous", 5)])]
+            Table("steps", COLUMNS, [("2026-10", "tous", 3), ("2026-11", "tous", 4)]),
+            Table("usage", COLUMNS, [("2026-11", "tous", 5), ("2026-12", "tous", 6)]),
+            Table("up_to_date", (("ward", "w"), ("n", "n")), [("tous", 7)])]
     kept = settled_part(full, TODAY)
-    assert kept == [full[0], Table("usage", COLUMNS, [("2026-10", "tous", 3)])]
-    fresh = [Table("rh30", COLUMNS, []), Table("usage", COLUMNS, [("2026-11", "tous", 6)]),
-             Table("up_to_date", (("ward", "w"), ("n", "n")), [("tous", 7)])]
-    assert merged(kept, fresh) == [full[0], Table("usage", COLUMNS, [("2026-10", "tous", 3),
-                                                                     ("2026-11", "tous", 6)]),
-                                   fresh[2]]
+    assert kept == [full[0], Table("steps", COLUMNS, [("2026-10", "tous", 3)]),
+                    Table("usage", COLUMNS, [("2026-11", "tous", 5)])]
+    fresh = [Table("rh30", COLUMNS, []), Table("steps", COLUMNS, [("2026-11", "tous", 8)]),
+             Table("usage", COLUMNS, [("2026-12", "tous", 9)]),
+             Table("up_to_date", (("ward", "w"), ("n", "n")), [("tous", 10)])]
+    assert merged(kept, fresh) == [
+        full[0], Table("steps", COLUMNS, [("2026-10", "tous", 3), ("2026-11", "tous", 8)]),
+        Table("usage", COLUMNS, [("2026-11", "tous", 5), ("2026-12", "tous", 9)]), fresh[3]]
 
 
 def test_the_cache_holds_one_day_and_a_bounded_number_of_scopes():
@@ -99,6 +108,25 @@ async def room(store: Store, n: int, ward: str, opened: date, team: str,
         tx.session.add(member(patient.id, team, "IDE"))
 
 
+async def plan(store: Store, n: int, discharged: date) -> None:
+    """A follow-up plan of room n with one step posted two days after the discharge."""
+    async with store.transaction(ACCOUNT) as tx:
+        care_room = await tx.session.scalar(select(CareRoom).where(
+            CareRoom.room_id == f"!p{n}:h.fr"))
+        assert care_room is not None
+        followup = FollowupPlan(account=ACCOUNT, care_room_id=care_room.id,
+                                room_id=care_room.room_id, schedule="rh30-standard",
+                                status="active", discharged_on=discharged, risk="high",
+                                conditions="", ward=care_room.ward, language="fr",
+                                started_by="@dac:h.fr",
+                                created_at=datetime(2026, 12, 5, 8, tzinfo=UTC))
+        tx.session.add(followup)
+        await tx.session.flush()
+        tx.session.add(FollowupStep(plan_id=followup.id, step=0,
+                                    day=discharged + timedelta(days=2), state="posted",
+                                    note=b""))
+
+
 async def say(store: Store, n: int, sender: str, *days: date) -> None:
     async with store.transaction(ACCOUNT) as tx:
         await usage_records.record(tx, [Seen(
@@ -144,15 +172,19 @@ async def test_the_open_months_are_read_again_and_the_settled_ones_the_next_day(
     async with store.transaction(ACCOUNT) as tx:
         await tx.session.execute(update(CareRoom).where(CareRoom.room_id == "!p1:h.fr")
                                  .values(ward="Neurologie"))
+    await plan(store, 0, date(2026, 11, 25))  # a November discharge recorded late
     again = await page(store, "@dac:h.fr", kept)
     assert usage(again, "2026-12") == (1, 3)  # at once
+    assert again["steps"].rows == [("2026-11", "Cardiologie", 1, "0/1 (0,0 %)"),
+                                   ("2026-11", "tous", 1, "0/1 (0,0 %)")]
     assert wards(again, "2026-12") == {"Cardiologie", "Neurologie", "Pneumologie"}
     assert ("Pneumologie", 1, "1/1 (100,0 %)") in again["up_to_date"].rows
     assert wards(again, "2026-09") == {"Cardiologie", "Gériatrie"}  # kept for the day
     fresh = await uncached(store, "@dac:h.fr")
     assert wards(fresh, "2026-09") == {"Cardiologie", "Neurologie"}
-    assert {n: t for n, t in again.items() if n != "usage"} == \
-        {n: t for n, t in fresh.items() if n != "usage"}
+    assert again["rh30"].rows == [] and fresh["rh30"].rows != []  # kept whole for the day
+    assert {n: t for n, t in again.items() if n not in ("usage", "rh30")} == \
+        {n: t for n, t in fresh.items() if n not in ("usage", "rh30")}
     tomorrow = await page(store, "@dac:h.fr", kept, date(2026, 12, 6))
     assert wards(tomorrow, "2026-09") == {"Cardiologie", "Neurologie"}
     assert tomorrow == await uncached(store, "@dac:h.fr", date(2026, 12, 6))

@@ -1,9 +1,12 @@
-"""The Indicators page's tables kept for the day (docs/DASHBOARD.md, Speed): a month whose every
-30-day window is over (CLINICAL §3) changes no more but by late corrections, so its rows are
+"""The Indicators page's tables kept for the day (docs/DASHBOARD.md, Speed). A settled month's
+rows change no more but by late corrections (a room moved to another ward), so they are
 computed with the whole period on the first page of the day and kept until the next day; the
-open months (the current one, and the previous one for 30 days) are read again on every page.
-The RH7 / RH30 table is kept whole for the day: a patient's index stay is their first of the
-period, so its months cannot be computed apart (its windows close by the day: none closes
+open months' rows are read again on every page. Open: for the usage counts (by the month of
+each message, answer, mail or opening, counted as it comes), the current month; for the
+discharges' and the steps' tables (a checklist validated, a step ticked after the month), also
+the months whose 30-day windows are not all over (CLINICAL §3): the previous one until the
+30th. The RH7 / RH30 table is kept whole for the day: a patient's index stay is their first of
+the period, so its months cannot be computed apart (its windows close by the day: none closes
 between two pages of a day; a return recorded today counts from tomorrow).
 
 Kept per (account, scope, period, language): a scope is the rooms a person may see, named by
@@ -23,18 +26,20 @@ from bots.dashboard.indicators import Table
 
 WINDOW_DAYS = 30  # the RH30 window (CLINICAL §3)
 DAILY = frozenset({"rh30"})  # kept whole for the day
+USAGE = frozenset({"usage", "professionals"})  # settled when the month is over
 Key = tuple[str, str, tuple[str, str], str]  # account, scope, period, language
 
 
-def first_open(today: date) -> str:
-    """The first month whose figures may still change: a discharge on its last day still has
-    its 30-day window open today (later months too)."""
-    return month_of(today - timedelta(days=WINDOW_DAYS))
+def first_open(today: date, table: str) -> str:
+    """The first month whose rows of `table` may still change (later months too): the
+    current one for the usage counts; else the month of a discharge whose 30-day window is
+    still open today."""
+    return month_of(today if table in USAGE else today - timedelta(days=WINDOW_DAYS))
 
 
-def open_span(months: tuple[str, str], today: date) -> tuple[str, str] | None:
-    """The period's open months (None: all of them settled)."""
-    start = first_open(today)
+def open_span(months: tuple[str, str], today: date, table: str) -> tuple[str, str] | None:
+    """The period's open months for `table` (None: all of them settled)."""
+    start = first_open(today, table)
     return (max(months[0], start), months[1]) if months[1] >= start else None
 
 
@@ -45,9 +50,9 @@ def _by_month(table: Table) -> bool:
 def settled_part(found: list[Table], today: date) -> list[Table]:
     """What a page's tables leave to keep for the day: the daily tables whole, the settled
     months' rows of the others by month; nothing of those as of today (not by month)."""
-    start = first_open(today)
     return [table if table.name in DAILY else
-            Table(table.name, table.columns, [r for r in table.rows if str(r[0]) < start])
+            Table(table.name, table.columns,
+                  [r for r in table.rows if str(r[0]) < first_open(today, table.name)])
             for table in found if table.name in DAILY or _by_month(table)]
 
 

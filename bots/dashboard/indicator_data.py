@@ -148,11 +148,23 @@ async def page_tables(tx: Transaction, user_id: str, months: tuple[str, str], to
         full = tables(await inputs(tx, who, months, today, zone, figures, mails), lang)
         kept.put(today, key, settled_part(full, today))
         return [table for table in full if names is None or table.name in names]
-    span = open_span(months, today)
-    reads = set(NEEDS.values()) if names is None else \
-        {NEEDS[name] for name in set(names) - DAILY if name in NEEDS}
-    if span is None:  # every month kept: only what is as of today
-        reads &= {"open_rooms"}
-    fresh = tables(await inputs(tx, who, span or months, today, zone, figures, mails,
-                                reads=reads, readmissions=False), lang)
-    return [table for table in merged(found, fresh) if names is None or table.name in names]
+    # The open months of each table, read together when they are the same (indicator_cache).
+    asked = set(NEEDS) if names is None else set(names)
+    groups: dict[tuple[str, str], set[str]] = {}
+    for name in asked - DAILY - {"up_to_date"}:
+        span = open_span(months, today, name)
+        if name in NEEDS and span is not None:
+            groups.setdefault(span, set()).add(NEEDS[name])
+    if not groups:  # every month kept: the tables' shapes, and what is as of today
+        groups[months] = set()
+    if "up_to_date" in asked:  # as of today, whatever the period: with any of the reads
+        next(iter(groups.values())).add(NEEDS["up_to_date"])
+    fresh: dict[str, Table] = {}
+    shapes: list[Table] = []
+    for span, reads in groups.items():
+        read = tables(await inputs(tx, who, span, today, zone, figures, mails, reads=reads,
+                                   readmissions=False), lang)
+        shapes = shapes or read
+        fresh.update((table.name, table) for table in read if NEEDS.get(table.name) in reads)
+    return [table for table in merged(found, [fresh.get(t.name, t) for t in shapes])
+            if names is None or table.name in names]
