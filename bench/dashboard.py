@@ -146,17 +146,16 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def pages(store: Store, n: int, today: date, cold: bool
+async def pages(store: Store, n: int, today: date, kept: DayCache | None
                 ) -> tuple[list[float], list[float], int]:
-    """`n` renders of Today and of Indicators (`cold`: each with an empty cache, the first
-    page of the day; else with the cache kept across them, as in a day's pages)."""
+    """`n` renders of Today and of Indicators, Indicators with the day's cache `kept` (None:
+    each with an empty one, the first page of the day)."""
     i18n.register(DASHBOARD_TEXTS)  # as the care-team runtime does
     progress = ChecklistProgress(load_templates(), PARIS)
     figures, mails = figures_reader(PARIS), mail_counter(PARIS)
     work = FollowupWorkReader(load_schedules(), PARIS)
     months = months_back(today, 12)
     now = datetime(today.year, today.month, today.day, 9, tzinfo=UTC)
-    kept = DayCache()
     today_ms, indicators_ms = [], []
     lines = 0
     for _ in range(n):
@@ -165,12 +164,10 @@ async def pages(store: Store, n: int, today: date, cold: bool
             found = await patient_lines(tx, COORD, progress, work, None, now)
         render("today.html", "fr", user=COORD, csrf="x", page=today_of(found, today))
         today_ms.append(1000 * (time.perf_counter() - started))
-        if cold:
-            kept = DayCache()
         started = time.perf_counter()
         async with store.reading(ACCOUNT) as tx:
             shown = await page_tables(tx, COORD, months, today, PARIS, figures, mails, "fr",
-                                      kept)
+                                      DayCache() if kept is None else kept)
         render("indicators.html", "fr", user=COORD, csrf="x", tables=shown,
                wanted=type("F", (), {"months": months, "ward": None})(), wards=list(WARDS),
                query="", charts=["rh30", "usage"])
@@ -211,12 +208,13 @@ def measure(rooms: int, mine: int, n: int, today: date, cold: bool) -> list[str]
                 started = time.perf_counter()
                 await fill(store, rooms, mine, today)
                 print(f"filled {rooms} rooms in {time.perf_counter() - started:.1f} s")
-                await pages(store, 3, today, False)  # warm-up: templates compiled
-                today_ms, warm, lines = await pages(store, n, today, False)
+                kept = DayCache()
+                await pages(store, 3, today, kept)  # warm-up: templates compiled, cache filled
+                today_ms, warm, lines = await pages(store, n, today, kept)
                 found = [("Today", today_ms, lines), ("Indicators, same day", warm, rooms)]
                 if cold:
                     found.append(("Indicators, first of the day", (
-                        await pages(store, n, today, True))[1], rooms))
+                        await pages(store, n, today, None))[1], rooms))
                 return found
             finally:
                 await store.close()
