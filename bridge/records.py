@@ -86,7 +86,7 @@ def mail_counter(zone: ZoneInfo) -> MailCounter:
     """The mails bridged in and out per room and day, read from the bridge's own rows (for the
     coordinator dashboard, given by bots/registry.py): in, posted into a room, by day received;
     out, mails (not receipts) the server accepted, by day sent. Whatever account ran the bridge."""
-    async def count(tx: Transaction, room_ids: AbstractSet[str], first: date, last: date
+    async def count(tx: Transaction, room_ids: AbstractSet[str] | None, first: date, last: date
                     ) -> list[tuple[str, date, str, int]]:
         start = datetime.combine(first, time(), zone).astimezone(UTC)
         end = datetime.combine(last + timedelta(days=1), time(), zone).astimezone(UTC)
@@ -99,7 +99,7 @@ def mail_counter(zone: ZoneInfo) -> MailCounter:
         found: Counter[tuple[str, date, str]] = Counter()
         for direction, rows in (("in", inbound), ("out", outbound)):
             for room_id, at in rows:
-                if room_id in room_ids:
+                if room_ids is None or room_id in room_ids:
                     found[(room_id, as_utc(at).astimezone(zone).date(), direction)] += 1
         return [(room, day, direction, n) for (room, day, direction), n in sorted(found.items())]
     return count

@@ -8,6 +8,7 @@ import io
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+from bots.common.dates import months_back
 from bots.config import StructureConfig
 from bots.dashboard.indicators import (
     Inputs,
@@ -15,7 +16,6 @@ from bots.dashboard.indicators import (
     chart_svg,
     export_csv,
     monthly,
-    months_back,
     only_ward,
     sent_on_j0,
     structure_of,
@@ -38,7 +38,7 @@ def inputs(**changes) -> Inputs:
                   ("2026-12", "Gériatrie", "@mt:ville.fr", None, 1, 0)],
         answers=[("2026-11", "Cardiologie", 60.0), ("2026-11", "Cardiologie", 180.0),
                  ("2026-11", "Cardiologie", 600.0)],
-        recent={"!a:h.fr", "!b:h.fr", "!c:h.fr"},
+        open_rooms=[("Cardiologie", 1, 1), ("Gériatrie", 1, 1)],
         mails=[("!a:h.fr", date(2026, 11, 20), "in", 2), ("!b:h.fr", date(2026, 12, 2), "out", 1)],
         letters=[("Cardiologie", date(2026, 11, 25), True),
                  ("Cardiologie", date(2026, 11, 26), False)],
@@ -95,14 +95,13 @@ def test_the_structures_finess_is_beside_its_name_in_the_csv():
 
 
 def test_rooms_kept_up_to_date_count_open_rooms_with_a_recent_message_by_ward():
-    quiet = Room("!d:h.fr", "P-4", "Gériatrie", "open", None)  # nothing said in it
-    found = tables(inputs(rooms=[*ROOMS, quiet, Room("!e:h.fr", "P-5", "Gériatrie", "open",
-                                                       None)]), "fr")
+    found = tables(inputs(open_rooms=[("Gériatrie", 3, 1), ("Cardiologie", 1, 1), (None, 2, 0),
+                                      ("?", 1, 1)]), "fr")
     rows = {r[0]: r[1:] for r in next(t for t in found if t.name == "up_to_date").rows}
     assert rows["Gériatrie"] == (3, "1/3 (33,3 %)")
     assert rows["Cardiologie"] == (1, "1/1 (100,0 %)")
-    assert rows["tous"] == (4, "2/4 (50,0 %)")
-    assert "=cmd()" not in rows  # a closed room
+    assert rows["?"] == (3, "1/3 (33,3 %)")  # no ward and the ward "?" are one
+    assert rows["tous"] == (7, "3/7 (42,9 %)")
 
 
 def test_readmissions_and_rates_come_from_the_follow_up_figures():

@@ -122,7 +122,7 @@ async def test_only_patient_rooms_are_recorded_and_replays_add_nothing(store: St
 
 async def test_the_indicator_reads_follow_the_persons_scope(store: Store):
     from bots.common.models import COORDINATION, CareRoom, TeamMember
-    from bots.dashboard.indicator_data import inputs
+    from bots.dashboard.indicator_data import inputs, scope
     from bots.dashboard.indicators import tables
     from bots.followup.figures import figures_reader
     from bridge.records import mail_counter
@@ -150,10 +150,10 @@ async def test_the_indicator_reads_follow_the_persons_scope(store: Store):
                                  room="!p0:h.fr")])  # October: outside the period
     reader, mails = figures_reader(PARIS), mail_counter(PARIS)
     async with store.reading(ACCOUNT) as tx:
-        nurse = await inputs(tx, "@ide:h.fr", ("2026-12", "2026-12"), date(2026, 12, 5), PARIS,
-                             reader, mails)
-        dac = await inputs(tx, "@dac:h.fr", ("2026-12", "2026-12"), date(2026, 12, 5), PARIS,
-                           reader, mails)
+        nurse = await inputs(tx, await scope(tx, "@ide:h.fr"), ("2026-12", "2026-12"),
+                             date(2026, 12, 5), PARIS, reader, mails)
+        dac = await inputs(tx, await scope(tx, "@dac:h.fr"), ("2026-12", "2026-12"),
+                           date(2026, 12, 5), PARIS, reader, mails)
     assert [r.room_id for r in nurse.rooms] == ["!p0:h.fr"]
     assert sorted(r.room_id for r in dac.rooms) == ["!p0:h.fr", "!p1:h.fr"]
     found = {t.name: t for t in tables(nurse, "fr")}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from bots.runtime.commands import ArgError
@@ -61,3 +62,15 @@ def within_hours(when: datetime, start: time, end: time) -> datetime:
     if local.time() >= end:
         return wall_clock(local.date() + timedelta(days=1), start, zone)
     return local
+
+
+@cache  # the dashboard asks for every day row, step and stay of the records: a few hundred days
+def month_of(day: date) -> str:
+    """The month of a day, as YYYY-MM."""
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def months_back(today: date, n: int) -> tuple[str, str]:
+    """The last `n` months (YYYY-MM), the current one included."""
+    index = today.year * 12 + today.month - 1 - (n - 1)
+    return f"{index // 12:04d}-{index % 12 + 1:02d}", month_of(today)

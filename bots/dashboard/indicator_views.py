@@ -13,16 +13,16 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from bots.dashboard.indicator_data import inputs
+from bots.common.dates import months_back
+from bots.dashboard.indicator_cache import DayCache
+from bots.dashboard.indicator_data import page_tables
 from bots.dashboard.indicators import (
     ALL_WARDS,
     Table,
     chart_svg,
     export_csv,
     monthly,
-    months_back,
     only_ward,
-    tables,
 )
 from bots.dashboard.session import csrf_token
 from bots.episode.figures import FiguresReader, MailCounter
@@ -64,6 +64,7 @@ class IndicatorPages:
     def __init__(self, dashboard: Dashboard, figures: FiguresReader, mails: MailCounter,
                  zone: ZoneInfo) -> None:
         self.dashboard, self.figures, self.mails, self.zone = dashboard, figures, mails, zone
+        self.kept = DayCache()
 
     def add_routes(self, router: web.UrlDispatcher) -> None:
         router.add_get("/indicateurs", self.page)
@@ -71,10 +72,10 @@ class IndicatorPages:
         router.add_get("/indicateurs/{chart}.svg", self.chart)
 
     async def _tables(self, request: web.Request, then: Callable[
-            [str, str, Filter, list[Table]], Awaitable[web.StreamResponse]]
-                      ) -> web.StreamResponse:
-        """The gate of every page (session, then the permission again), then the tables of
-        the person's scope for the period asked."""
+            [str, str, Filter, list[Table]], Awaitable[web.StreamResponse]],
+                      names: set[str] | None = None) -> web.StreamResponse:
+        """The gate of every page (session, then the permission again), then the tables
+        `names` (None: all) of the person's scope for the period asked."""
         d = self.dashboard
         user, token = await d._session(request)
         if user is None or token is None:
@@ -86,9 +87,10 @@ class IndicatorPages:
             refusal = await d._refusal(tx, user)
             if refusal is not None:
                 return d._refused(request, refusal, user, token)
-            data = await inputs(tx, user, wanted.months, today, self.zone, self.figures,
-                                self.mails, d.runtime.config.structures)
-        return await then(user, token, wanted, tables(data, lang))
+            found = await page_tables(tx, user, wanted.months, today, self.zone, self.figures,
+                                      self.mails, lang, self.kept, names,
+                                      d.runtime.config.structures)
+        return await then(user, token, wanted, found)
 
     async def page(self, request: web.Request) -> web.StreamResponse:
         async def show(user: str, token: str, wanted: Filter,
@@ -114,7 +116,7 @@ class IndicatorPages:
             return web.Response(body=export_csv(only_ward(table, wanted.ward)),
                                 content_type="text/csv", charset="utf-8", headers={
                                     "Content-Disposition": f'attachment; filename="{filename}"'})
-        return await self._tables(request, export)
+        return await self._tables(request, export, {name})
 
     async def chart(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["chart"]
@@ -133,4 +135,4 @@ class IndicatorPages:
             svg = chart_svg(labels, values, str(t(lang, names[bars])), lines,
                             str(t(lang, names[line])) if line else "", str(t(lang, title)), unit)
             return web.Response(body=svg, content_type="image/svg+xml")
-        return await self._tables(request, draw)
+        return await self._tables(request, draw, {table_name})

@@ -12,12 +12,11 @@ import io
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from functools import cache
 from zoneinfo import ZoneInfo
 
+from bots.common.dates import month_of
 from bots.common.spreadsheet import csv_bytes
 from bots.config import StructureConfig
 from bots.episode.figures import FollowupFigures, Rate
@@ -42,11 +41,12 @@ class Room:
 class Inputs:
     months: tuple[str, str]  # YYYY-MM, inclusive
     today: date
-    rooms: Sequence[Room]
+    rooms: Sequence[Room]  # those opened in the period, and those its mails went to
     # month, ward, sender, their role in the room's team, messages, commands
     activity: Sequence[tuple[str, str | None, str, str | None, int, int]]
     answers: Sequence[tuple[str, str | None, float]]  # month, ward, seconds waited
-    recent: AbstractSet[str]  # rooms with a message in the 30 days ending today
+    # ward, open rooms, those with a message in the 30 days ending today
+    open_rooms: Sequence[tuple[str | None, int, int]]
     mails: Sequence[tuple[str, date, str, int]]  # room, day, in | out, count
     letters: Sequence[tuple[str | None, date, bool]]  # ward, discharge day, letter sent on J0
     followup: FollowupFigures
@@ -61,17 +61,6 @@ class Table:
     name: str
     columns: tuple[tuple[str, str], ...]
     rows: list[tuple[Value, ...]] = field(default_factory=list)
-
-
-@cache  # a year of rows has a few hundred days, and every row asks
-def month_of(day: date) -> str:
-    return f"{day.year:04d}-{day.month:02d}"
-
-
-def months_back(today: date, n: int) -> tuple[str, str]:
-    """The last `n` months, the current one included."""
-    index = today.year * 12 + today.month - 1 - (n - 1)
-    return f"{index // 12:04d}-{index % 12 + 1:02d}", month_of(today)
 
 
 def month_days(months: tuple[str, str]) -> tuple[date, date]:
@@ -223,12 +212,10 @@ def professionals_table(inputs: Inputs, lang: Lang) -> Table:
 def up_to_date_table(inputs: Inputs, lang: Lang) -> Table:
     """Open patient rooms with a message in the 30 days ending today, by ward."""
     found: dict[str, tuple[int, int]] = {}
-    for room in inputs.rooms:
-        if room.status != "open":
-            continue
-        for ward in (room.ward or "?", ALL_WARDS):
+    for ward_, rooms, updated in inputs.open_rooms:
+        for ward in (ward_ or "?", ALL_WARDS):
             of, ok = found.get(ward, (0, 0))
-            found[ward] = (of + 1, ok + (room.room_id in inputs.recent))
+            found[ward] = (of + rooms, ok + updated)
     table = Table("up_to_date", (("ward", "dash.ind.col.ward"),
                                  ("open_rooms", "dash.ind.col.open_rooms"),
                                  ("updated_30_days", "dash.ind.col.updated")))

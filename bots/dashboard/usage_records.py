@@ -9,11 +9,11 @@ from collections.abc import Sequence
 from datetime import date
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import aliased
 
+from bots.common.dates import month_of
 from bots.common.models import PATIENT, CareRoom, TeamMember
-from bots.dashboard.indicators import month_of
 from bots.dashboard.models import UsageAnswer, UsageCount, UsageMonth, UsageRoom
 from bots.dashboard.usage import RoomState, Tally, observe
 from bots.runtime.bot import Observer, Seen
@@ -91,7 +91,7 @@ def usage_observer(zone: ZoneInfo) -> Observer:
 # with hundreds of thousands of day rows (bench/dashboard.py).
 
 
-def _in_scope(member: str | None) -> ColumnElement[bool]:
+def in_scope(member: str | None) -> ColumnElement[bool]:
     """The patient rooms of the records, or only those whose team has `member`."""
     rooms = CareRoom.kind == PATIENT
     if member is None:
@@ -113,7 +113,7 @@ async def activity(tx: Transaction, member: str | None, months: tuple[str, str]
               & (CareRoom.account == UsageMonth.account))
         .outerjoin(role, (role.care_room_id == CareRoom.id) & (role.user_id == UsageMonth.sender))
         .where(UsageMonth.account == tx.account, UsageMonth.month >= months[0],
-               UsageMonth.month <= months[1], _in_scope(member))
+               UsageMonth.month <= months[1], in_scope(member))
         .group_by(UsageMonth.month, CareRoom.ward, UsageMonth.sender, role.role))
     return [(month, ward, sender, r, int(m), int(c)) for month, ward, sender, r, m, c in rows]
 
@@ -126,15 +126,21 @@ async def answers(tx: Transaction, member: str | None, first: date, last: date
         .join(CareRoom, (CareRoom.room_id == UsageAnswer.room_id)
               & (CareRoom.account == UsageAnswer.account))
         .where(UsageAnswer.account == tx.account, UsageAnswer.day >= first,
-               UsageAnswer.day <= last, _in_scope(member)))
+               UsageAnswer.day <= last, in_scope(member)))
     return [(month_of(day), ward, seconds) for day, ward, seconds in rows]
 
 
-async def updated_since(tx: Transaction, member: str | None, since: date) -> set[str]:
-    """The rooms in scope with a message on or after `since`."""
-    return set((await tx.session.scalars(
-        select(UsageCount.room_id).distinct()
-        .join(CareRoom, (CareRoom.room_id == UsageCount.room_id)
-              & (CareRoom.account == UsageCount.account))
-        .where(UsageCount.account == tx.account, UsageCount.day >= since,
-               _in_scope(member)))).all())
+async def up_to_date(tx: Transaction, member: str | None, since: date
+                     ) -> list[tuple[str | None, int, int]]:
+    """(ward, open rooms, those with a message on or after `since`) of the open rooms in scope
+    that have a Matrix room and a reference, counted in the database."""
+    # Per room, a look-up along the day rows' key (account, room, day): no scan of the month.
+    recent = select(UsageCount.room_id).where(
+        UsageCount.account == CareRoom.account, UsageCount.room_id == CareRoom.room_id,
+        UsageCount.day >= since).exists()
+    rows = await tx.session.execute(
+        select(CareRoom.ward, func.count(), func.count(case((recent, 1))))
+        .where(CareRoom.account == tx.account, CareRoom.status == "open",
+               CareRoom.room_id.is_not(None), CareRoom.ref.is_not(None), in_scope(member))
+        .group_by(CareRoom.ward))
+    return [(ward, int(rooms), int(updated)) for ward, rooms, updated in rows]

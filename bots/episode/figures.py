@@ -49,11 +49,12 @@ class FollowupFigures:
     steps: list[Rate]
 
 
-# The figures of the discharges from these rooms (their references) in the months (first, last),
-# as of a day.
-FiguresReader = Callable[[Transaction, AbstractSet[str], tuple[str, str], date],
+# The figures of the discharges from these rooms (their references; None: every room of the
+# records) in the months (first, last), as of a day; with the RH7 / RH30 figures or without them
+# (empty: the dashboard keeps them for the day, bots/dashboard/indicator_cache.py).
+FiguresReader = Callable[[Transaction, AbstractSet[str] | None, tuple[str, str], date, bool],
                          Awaitable[FollowupFigures]]
 # The mails the MSSanté bridge posted into these rooms (in) and sent from them (out) between two
-# days: (room ID, day, "in" | "out", count).
-MailCounter = Callable[[Transaction, AbstractSet[str], date, date],
+# days (None: into and from any room): (room ID, day, "in" | "out", count).
+MailCounter = Callable[[Transaction, AbstractSet[str] | None, date, date],
                        Awaitable[list[tuple[str, date, str, int]]]]

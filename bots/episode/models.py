@@ -43,8 +43,8 @@ class Handover(Base):
     """A validated discharge, for the RH30 follow-up to take up (`taken_at` once it has): its
     mode and iterative flag, the ward then, and whether its checklist was complete and on time
     (`compliant`, docs/CLINICAL.md §2); when its lettre de liaison was recorded as sent
-    (`letter_at`: the letter's item answered Oui, by hand or by the MSSanté bridge), and when the
-    hospital cancelled the discharge (`cancelled_at`, ADT A13: no longer a discharge)."""
+    (`letter_at`: the letter's item answered Oui, by hand or by the MSSanté bridge). A discharge
+    the hospital cancels (ADT A13) loses its hand-over (bots/discharge/withdrawal.py)."""
 
     __tablename__ = "discharge_handovers"
     id: Mapped[int] = mapped_column(ID, primary_key=True)
@@ -61,4 +61,3 @@ class Handover(Base):
     created_at: Mapped[datetime] = moment()
     taken_at: Mapped[datetime | None] = moment()
     letter_at: Mapped[datetime | None] = moment()
-    cancelled_at: Mapped[datetime | None] = moment()

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from bots.episode.models import EpisodeRisk, Handover, LetterMail
+from bots.episode.models import EpisodeRisk, LetterMail
 from bots.episode.risk import Level, Risk, with_score
 from bots.runtime.store import Transaction, utcnow
 
@@ -40,15 +40,6 @@ async def letter_mails(tx: Transaction) -> list[LetterMail]:
     return list((await tx.session.scalars(select(LetterMail).where(
         LetterMail.taken_at.is_(None)).order_by(LetterMail.id)
         .with_for_update(skip_locked=True))).all())
-
-
-async def discharge_cancelled(tx: Transaction, care_room_id: int, day: date,
-                              at: datetime) -> None:
-    """The hospital cancelled the room's discharge of `day` (ADT A13): its hand-over, if the
-    discharge bot validated one, is marked so (left out of the letters on J0)."""
-    await tx.session.execute(update(Handover).where(
-        Handover.care_room_id == care_room_id, Handover.discharged_on == day,
-        Handover.cancelled_at.is_(None)).values(cancelled_at=at))
 
 
 async def score_risk(tx: Transaction, care_room_id: int, risk: Risk, by: str) -> Level:

@@ -233,11 +233,7 @@ class Followup(ScoreCommands):
         for step in await records.steps(tx, row):
             if step.state in ("planned", "posted"):
                 step.state = "skipped"
-        now = utcnow()
-        row.status, row.closed_at = CANCELLED, now
-        # The validated discharge it came from is no discharge any more (the dashboard's
-        # letters on J0 leave it out).
-        await episode.discharge_cancelled(tx, room.id, row.discharged_on, now)
+        row.status, row.closed_at = CANCELLED, utcnow()
         lang: Lang = row.language  # type: ignore[assignment]
         tx.post(row.room_id, notice(t(lang, "followup.withdrawn",
                                       day=when(lang, row.discharged_on))))

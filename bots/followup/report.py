@@ -12,8 +12,8 @@ import io
 import re
 from collections.abc import Sequence
 from datetime import date
-from functools import cache
 
+from bots.common.dates import months_back
 from bots.common.spreadsheet import csv_bytes
 from bots.followup.indicator import Compliance, Counts, Outcome
 from bots.runtime.commands import ArgError
@@ -27,17 +27,6 @@ CSV_COLUMNS = ("ref", "ward", "discharged_on", "discharge_mode", "iterative", "r
                "exclusion", "window_30_closed", "readmitted_7", "readmitted_30",
                "unplanned_readmitted_30", "first_delay_days", "same_day_returns", "ed_visits",
                "planned_readmissions", "avoidable")
-
-
-@cache  # the dashboard asks for every step and stay of the records: a few hundred days
-def month_of(day: date) -> str:
-    return f"{day.year:04d}-{day.month:02d}"
-
-
-def months_back(today: date, n: int) -> tuple[str, str]:
-    """The last `n` months, the current one included."""
-    index = today.year * 12 + today.month - 1 - (n - 1)
-    return f"{index // 12:04d}-{index % 12 + 1:02d}", month_of(today)
 
 
 def _month(text: str) -> str | None:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from bots.common import records as care_rooms
-from bots.common.dates import wall_clock
+from bots.common.dates import month_of, months_back, wall_clock
 from bots.followup import records
 from bots.followup.indicator import (
     Compliance,
@@ -28,8 +28,6 @@ from bots.followup.report import (
     DEFAULT_MONTHS,
     chart_png,
     export_csv,
-    month_of,
-    months_back,
     parse_period,
     stats_html,
 )

@@ -1,6 +1,5 @@
-"""discharge_handovers: when the lettre de liaison was recorded as sent (`letter_at`) and when
-the hospital cancelled the discharge (`cancelled_at`), for the dashboard's letters on J0;
-`letter_at` filled here from the letters the MSSanté bridge mailed
+"""discharge_handovers: when the lettre de liaison was recorded as sent (`letter_at`), for the
+dashboard's letters on J0; filled here from the letters the MSSanté bridge mailed
 
 Revision ID: 0016
 Revises: 0015
@@ -21,8 +20,6 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table('discharge_handovers', schema=None) as batch_op:
         batch_op.add_column(sa.Column('letter_at', sa.DateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('cancelled_at', sa.DateTime(timezone=True),
-                                      nullable=True))
     # A letter ticked by hand before this revision has its time only in the sealed checklist:
     # left unknown. A mailed one: the room's first mail with a document on or after the
     # discharge day (read in UTC: the deployment's zone is not known here).
@@ -54,5 +51,4 @@ def _utc_day(at: datetime) -> date:
 
 def downgrade() -> None:
     with op.batch_alter_table('discharge_handovers', schema=None) as batch_op:
-        batch_op.drop_column('cancelled_at')
         batch_op.drop_column('letter_at')
