@@ -165,7 +165,7 @@ def _claim_statement(dialect: str) -> Executable:
 def _outbox_done_statement() -> Executable:
     outbox = OutboxMessage.__table__
     return update(outbox).where(outbox.c.id == bindparam("row_id"),
-                                outbox.c.owner == bindparam("owner"),
+                                outbox.c.owner == bindparam("holder"),
                                 outbox.c.state == "pending")
 
 
@@ -423,7 +423,7 @@ class Store:
         the homeserver answers with the same event."""
         async with self._writing_core() as connection:
             return (await connection.execute(_outbox_done_statement(), {
-                "row_id": row_id, "owner": self.owner, "state": "sent" if event_id else "failed",
+                "row_id": row_id, "holder": self.owner, "state": "sent" if event_id else "failed",
                 "event_id": event_id, "last_error": error, "sent_at": utcnow(),
                 "attempts": attempts})).rowcount == 1
 
