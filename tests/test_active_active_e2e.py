@@ -1,19 +1,31 @@
 """Two bots processes for one account on PostgreSQL, against the real Synapse with a real E2EE
 clinician (docs/SCALING.md): two devices cross-signed by the one identity, each command of a
-stream answered exactly once, and still when one process stops in the middle of it."""
+stream answered exactly once, and still when one process stops in the middle of it, or is
+killed (-9, two `liaison bots` OS processes), or dies between sending a reply and marking it."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import secrets
+import signal
+import sys
+import time
 from dataclasses import replace
+from pathlib import Path
 
 import psycopg
 import pytest
+import yaml
 from sqlalchemy import select
 
+from bots.devstack.homeserver import DevHomeserver
 from bots.runtime.crosssigning import cross_signed_devices, master_key_of, query_keys
 from bots.runtime.models import OutboxMessage
-from tests.conftest import BotFactory, BotHandle, ClinicianFactory
+from bots.runtime.store import OUTBOX_LEASE
+from bots.runtime.vault import Vault
+from tests.conftest import BOT_PREFIX, BotFactory, BotHandle, ClinicianFactory, unique
 
 COMMANDS = 12
 
@@ -104,3 +116,129 @@ async def test_a_reply_sent_by_a_process_killed_before_marking_it_goes_out_once(
             == [first.event_id]
     finally:
         await b.stop()
+
+
+class BotsProcess:
+    """`liaison bots --config` as an OS process of its own, one instance, its log in a file."""
+
+    def __init__(self, config: Path, instance: str, status: Path) -> None:
+        self.config, self.instance, self.status = config, instance, status
+        self.log = config.parent / f"{instance}.log"
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bots.cli", "bots", "--config", str(self.config),
+                stdout=log, stderr=log, env={**os.environ, "LIAISON_INSTANCE": self.instance,
+                                             "PYTHONPATH": str(Path(__file__).parent.parent)})
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # ready: its status written after the first sync
+            if self.status.exists() and json.loads(self.status.read_text())["pid"] == \
+                    self.proc.pid:
+                return
+            if self.proc.returncode is not None:
+                break
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"bots {self.instance} did not start: "
+                             f"{self.log.read_text()[-3000:]}")
+
+    async def kill(self) -> None:
+        assert self.proc
+        self.proc.send_signal(signal.SIGKILL)
+        await self.proc.wait()
+
+    async def stop(self) -> None:
+        if self.proc and self.proc.returncode is None:
+            self.proc.terminate()
+            try:
+                await asyncio.wait_for(self.proc.wait(), 30)
+            except TimeoutError:
+                await self.kill()
+
+
+async def two_processes(homeserver: DevHomeserver, database: str,
+                        folder: Path) -> tuple[str, BotsProcess, BotsProcess]:
+    """One bot account served by two `liaison bots` processes (instances a and b)."""
+    localpart, password = unique(BOT_PREFIX), secrets.token_urlsafe(12)
+    user_id = await homeserver.register(localpart, password)
+    config = folder / "liaison.yaml"
+    config.write_text(yaml.safe_dump({
+        "homeserver": homeserver.url, "data_dir": str(folder / "data"), "database": database,
+        "data_keys": [Vault.new_key()], "language": "fr", "log_level": "INFO",
+        "allowed_servers": [homeserver.server_name],
+        "accounts": [{"user_id": user_id, "password": password}]}))
+    a, b = (BotsProcess(config, name, folder / "data" / localpart / "instances" / name /
+                        "status.json") for name in ("a", "b"))
+    # One after the other: the first makes the account's cross-signing identity, the second's
+    # device is signed by it.
+    await a.start()
+    await b.start()
+    return user_id, a, b
+
+
+STREAM, BURST = 40, 10
+
+
+async def in_flight(database: str, account: str, owner: str) -> None:
+    """Once `owner` holds an outbox row not marked sent (or after 10 s)."""
+    async with await psycopg.AsyncConnection.connect(database.replace("+psycopg", ""),
+                                                     autocommit=True) as conn:
+        for _ in range(2000):
+            if await (await conn.execute(
+                    "SELECT 1 FROM outbox WHERE account = %s AND owner = %s AND state = 'pending'",
+                    (account, owner))).fetchone():
+                return
+            await asyncio.sleep(0.005)
+
+
+async def test_a_process_killed_mid_stream_each_command_answered_once(
+        homeserver: DevHomeserver, make_clinician: ClinicianFactory, pg_database: str,
+        tmp_path: Path) -> None:
+    user_id, a, b = await two_processes(homeserver, pg_database, tmp_path)
+    try:
+        doc = await make_clinician()
+        room_id = await doc.create_room(invite=[user_id])
+        await doc.wait_joined(room_id, user_id)
+        sent: list[tuple[str, float]] = []
+        killed_at = 0.0
+        for n in range(STREAM):
+            sent.append((await doc.send(room_id, f"!ping {n}"), time.time()))
+            if n == STREAM // 2:
+                # A burst, and the kill while a has answers decided and not marked sent:
+                # sending them, or sent and about to mark them.
+                await in_flight(pg_database, user_id, "a")
+                await a.kill()
+                killed_at = time.time()
+            elif STREAM // 2 - BURST < n < STREAM // 2:
+                continue
+            await asyncio.sleep(0.25)
+        answered = []
+        for n, (event_id, _) in enumerate(sent):
+            # a's rows not sent yet go out once b finds their lease run out: 30 s + 10 s at most
+            reply = await doc.reply_to(room_id, event_id, user_id, timeout=90)
+            assert reply.body == f"pong {n}"
+            answered.append(reply.server_timestamp / 1000)
+        # A double of a taken-over row would come within the lease and a renewal of the kill.
+        await asyncio.sleep(max(0.0, killed_at + OUTBOX_LEASE.total_seconds() + 15 - time.time()))
+        counts = [len(doc.replies_to(room_id, event_id, user_id)) for event_id, _ in sent]
+        assert counts == [1] * STREAM
+        # The survivor's answers keep coming: each command after the kill answered promptly.
+        after = [at - sent_at for (_, sent_at), at in zip(sent, answered, strict=True)
+                 if sent_at > killed_at]
+        takeover = max(at - killed_at for (_, sent_at), at in zip(sent, answered, strict=True)
+                       if sent_at <= killed_at)
+        with psycopg.connect(pg_database.replace("+psycopg", "")) as conn:
+            held = conn.execute(
+                "SELECT owner, device = (SELECT device_id FROM bot_devices WHERE account = %s "
+                "AND instance = 'a'), count(*) FROM outbox WHERE account = %s GROUP BY 1, 2 "
+                "ORDER BY 1, 2", (user_id, user_id)).fetchall()
+        taken_over = sum(n for owner, as_a, n in held if owner == "b" and as_a)
+        assert taken_over >= 1  # the kill did cut a's sending short
+        print(f"\nkill -9 mid-stream: last answer to a command sent before the kill "
+              f"{takeover:.1f} s after it; answers after the kill: max {max(after):.1f} s; "
+              f"rows by owner and sent as a's device: {held}")
+        assert max(after) < 20
+    finally:
+        await b.stop()
+        await a.stop()
