@@ -12,6 +12,7 @@ import secrets
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -118,6 +119,30 @@ async def test_a_reply_sent_by_a_process_killed_before_marking_it_goes_out_once(
         await b.stop()
 
 
+async def test_a_row_whose_first_device_is_gone_goes_as_this_one(
+        make_bot: BotFactory, make_clinician: ClinicianFactory, pg_database: str) -> None:
+    a = await make_bot(database=pg_database, instance="a")
+    assert a.runtime and a.store
+    doc = await make_clinician()
+    room_id = await doc.create_room(invite=[a.user_id])
+    await doc.wait_joined(room_id, a.user_id)
+    # A row first sent as the device of a process since gone, its device logged out.
+    await a.store.record_device(a.user_id, "GONE", "syt_logged_out")
+    async with a.store.transaction(a.user_id) as tx:
+        row = tx.post(room_id, {"msgtype": "m.notice", "body": "bonjour"})
+        row.device = "GONE"
+    a.runtime.sender.enqueue([row])
+    message = await doc.wait_for(lambda r, e: r == room_id and e.sender == a.user_id
+                                 and getattr(e, "body", "") == "bonjour")
+    for _ in range(100):
+        (stored,) = [r for r in await outbox(a) if r.id == row.id]
+        if stored.state == "sent":
+            break
+        await asyncio.sleep(0.1)
+    assert (stored.state, stored.device, stored.event_id) == \
+        ("sent", a.runtime.client.device_id, message.event_id)
+
+
 class BotsProcess:
     """`liaison bots --config` as an OS process of its own, one instance, its log in a file."""
 
@@ -143,9 +168,20 @@ class BotsProcess:
         raise AssertionError(f"bots {self.instance} did not start: "
                              f"{self.log.read_text()[-3000:]}")
 
-    async def kill(self) -> None:
+    def pause(self) -> None:
+        assert self.proc
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.proc
+        self.proc.send_signal(signal.SIGCONT)
+
+    def kill(self) -> None:
         assert self.proc
         self.proc.send_signal(signal.SIGKILL)
+
+    async def wait(self) -> None:
+        assert self.proc
         await self.proc.wait()
 
     async def stop(self) -> None:
@@ -154,7 +190,8 @@ class BotsProcess:
             try:
                 await asyncio.wait_for(self.proc.wait(), 30)
             except TimeoutError:
-                await self.kill()
+                self.kill()
+                await self.wait()
 
 
 async def two_processes(homeserver: DevHomeserver, database: str,
@@ -180,39 +217,49 @@ async def two_processes(homeserver: DevHomeserver, database: str,
 STREAM, BURST = 40, 10
 
 
-async def in_flight(database: str, account: str, owner: str) -> None:
-    """Once `owner` holds an outbox row not marked sent (or after 10 s)."""
+async def when_in_flight(database: str, account: str, owner: str,
+                         then: Callable[[], None]) -> float:
+    """`then()` the moment `owner` holds an outbox row not marked sent; when (time.time())."""
     async with await psycopg.AsyncConnection.connect(database.replace("+psycopg", ""),
                                                      autocommit=True) as conn:
-        for _ in range(2000):
+        for _ in range(4000):
             if await (await conn.execute(
                     "SELECT 1 FROM outbox WHERE account = %s AND owner = %s AND state = 'pending'",
                     (account, owner))).fetchone():
-                return
+                then()
+                return time.time()
             await asyncio.sleep(0.005)
+    raise AssertionError(f"{owner} held no outbox row in 20 s")
 
 
 async def test_a_process_killed_mid_stream_each_command_answered_once(
         homeserver: DevHomeserver, make_clinician: ClinicianFactory, pg_database: str,
         tmp_path: Path) -> None:
+    """Two `liaison bots` processes; a stream of commands, a SIGKILLed in the middle of it while
+    it sends answers: each command answered once, a's unsent answers by b (as a's device), and
+    the commands after the kill answered by b at once."""
     user_id, a, b = await two_processes(homeserver, pg_database, tmp_path)
     try:
         doc = await make_clinician()
         room_id = await doc.create_room(invite=[user_id])
         await doc.wait_joined(room_id, user_id)
         sent: list[tuple[str, float]] = []
-        killed_at = 0.0
-        for n in range(STREAM):
-            sent.append((await doc.send(room_id, f"!ping {n}"), time.time()))
-            if n == STREAM // 2:
-                # A burst, and the kill while a has answers decided and not marked sent:
-                # sending them, or sent and about to mark them.
-                await in_flight(pg_database, user_id, "a")
-                await a.kill()
-                killed_at = time.time()
-            elif STREAM // 2 - BURST < n < STREAM // 2:
-                continue
-            await asyncio.sleep(0.25)
+
+        async def stream(numbers: range, pause: float) -> None:
+            for n in numbers:
+                sent.append((await doc.send(room_id, f"!ping {n}"), time.time()))
+                await asyncio.sleep(pause)
+
+        await stream(range(STREAM // 2), 0.25)  # both processes at it
+        # A burst that a alone handles (b paused a moment), and a killed the moment it has
+        # answers decided and not marked sent: sending one, or sent it and about to mark it.
+        b.pause()
+        kill = asyncio.create_task(when_in_flight(pg_database, user_id, "a", a.kill))
+        await stream(range(STREAM // 2, STREAM // 2 + BURST), 0)
+        killed_at = await kill
+        await a.wait()
+        b.resume()
+        await stream(range(STREAM // 2 + BURST, STREAM), 0.25)  # the survivor alone
         answered = []
         for n, (event_id, _) in enumerate(sent):
             # a's rows not sent yet go out once b finds their lease run out: 30 s + 10 s at most
@@ -226,18 +273,17 @@ async def test_a_process_killed_mid_stream_each_command_answered_once(
         # The survivor's answers keep coming: each command after the kill answered promptly.
         after = [at - sent_at for (_, sent_at), at in zip(sent, answered, strict=True)
                  if sent_at > killed_at]
-        takeover = max(at - killed_at for (_, sent_at), at in zip(sent, answered, strict=True)
-                       if sent_at <= killed_at)
         with psycopg.connect(pg_database.replace("+psycopg", "")) as conn:
             held = conn.execute(
                 "SELECT owner, device = (SELECT device_id FROM bot_devices WHERE account = %s "
-                "AND instance = 'a'), count(*) FROM outbox WHERE account = %s GROUP BY 1, 2 "
-                "ORDER BY 1, 2", (user_id, user_id)).fetchall()
-        taken_over = sum(n for owner, as_a, n in held if owner == "b" and as_a)
-        assert taken_over >= 1  # the kill did cut a's sending short
-        print(f"\nkill -9 mid-stream: last answer to a command sent before the kill "
-              f"{takeover:.1f} s after it; answers after the kill: max {max(after):.1f} s; "
-              f"rows by owner and sent as a's device: {held}")
+                "AND instance = 'a'), count(*), max(sent_at) FROM outbox WHERE account = %s "
+                "GROUP BY 1, 2 ORDER BY 1, 2", (user_id, user_id)).fetchall()
+        # The kill did cut a's sending short: b sent a's answers, as a's device.
+        (taken_over, last) = next((n, at) for owner, as_a, n, at in held
+                                  if owner == "b" and as_a)
+        print(f"\nkill -9 mid-stream: {taken_over} answer(s) of a sent by b as a's device, the "
+              f"last {last.timestamp() - killed_at:.1f} s after the kill; answers after the "
+              f"kill: max {max(after):.1f} s")
         assert max(after) < 20
     finally:
         await b.stop()
