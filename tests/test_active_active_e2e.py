@@ -217,19 +217,20 @@ async def two_processes(homeserver: DevHomeserver, database: str,
 STREAM, BURST = 40, 10
 
 
-async def when_in_flight(database: str, account: str, owner: str,
-                         then: Callable[[], None]) -> float:
-    """`then()` the moment `owner` holds an outbox row not marked sent; when (time.time())."""
+async def when_sending(database: str, account: str, owner: str,
+                       then: Callable[[], None]) -> float:
+    """`then()` the moment `owner` is sending an outbox row (its device stamped before the PUT,
+    not marked sent yet); when (time.time())."""
     async with await psycopg.AsyncConnection.connect(database.replace("+psycopg", ""),
                                                      autocommit=True) as conn:
         for _ in range(4000):
             if await (await conn.execute(
-                    "SELECT 1 FROM outbox WHERE account = %s AND owner = %s AND state = 'pending'",
-                    (account, owner))).fetchone():
+                    "SELECT 1 FROM outbox WHERE account = %s AND owner = %s "
+                    "AND state = 'pending' AND device IS NOT NULL", (account, owner))).fetchone():
                 then()
                 return time.time()
             await asyncio.sleep(0.005)
-    raise AssertionError(f"{owner} held no outbox row in 20 s")
+    raise AssertionError(f"{owner} sent no outbox row in 20 s")
 
 
 async def test_a_process_killed_mid_stream_each_command_answered_once(
@@ -251,10 +252,10 @@ async def test_a_process_killed_mid_stream_each_command_answered_once(
                 await asyncio.sleep(pause)
 
         await stream(range(STREAM // 2), 0.25)  # both processes at it
-        # A burst that a alone handles (b paused a moment), and a killed the moment it has
-        # answers decided and not marked sent: sending one, or sent it and about to mark it.
+        # A burst that a alone handles (b paused a moment), and a killed the moment it sends an
+        # answer: its PUT under way or done, the row not marked sent.
         b.pause()
-        kill = asyncio.create_task(when_in_flight(pg_database, user_id, "a", a.kill))
+        kill = asyncio.create_task(when_sending(pg_database, user_id, "a", a.kill))
         await stream(range(STREAM // 2, STREAM // 2 + BURST), 0)
         killed_at = await kill
         await a.wait()
@@ -278,9 +279,10 @@ async def test_a_process_killed_mid_stream_each_command_answered_once(
                 "SELECT owner, device = (SELECT device_id FROM bot_devices WHERE account = %s "
                 "AND instance = 'a'), count(*), max(sent_at) FROM outbox WHERE account = %s "
                 "GROUP BY 1, 2 ORDER BY 1, 2", (user_id, user_id)).fetchall()
-        # The kill did cut a's sending short: b sent a's answers, as a's device.
-        (taken_over, last) = next((n, at) for owner, as_a, n, at in held
-                                  if owner == "b" and as_a)
+        # The kill did cut a's sending short: b sent a's answer again, as a's device.
+        (taken_over, last) = next(((n, at) for owner, as_a, n, at in held
+                                   if owner == "b" and as_a), (0, None))
+        assert taken_over >= 1 and last is not None, held
         print(f"\nkill -9 mid-stream: {taken_over} answer(s) of a sent by b as a's device, the "
               f"last {last.timestamp() - killed_at:.1f} s after the kill; answers after the "
               f"kill: max {max(after):.1f} s")
