@@ -14,11 +14,11 @@ from typing import Any
 import psycopg
 import pytest
 import pytest_asyncio
-from sqlalchemy import update
+from sqlalchemy import select, update
 
-from bots.runtime.models import OutboxMessage, ScheduledJob
+from bots.runtime.models import BotDevice, OutboxMessage, ScheduledJob
 from bots.runtime.scheduler import claim_jobs
-from bots.runtime.store import Store, Transaction, migrate, utcnow
+from bots.runtime.store import OUTBOX_LEASE, Store, Transaction, migrate, utcnow
 from bots.runtime.vault import Vault
 from tests.conftest import PG_ADMIN
 
@@ -182,6 +182,68 @@ async def test_two_processes_taking_over_at_once_share_the_rows_without_overlap(
     taken = await asyncio.gather(a.take_outbox(who), b.take_outbox(who))
     by_id = [r.id for rows in taken for r in rows]
     assert sorted(by_id) == ids  # each row once: none left behind, none sent by both
+
+
+async def test_a_row_taken_over_goes_as_the_device_of_its_first_attempt(processes):
+    a, b = processes
+    who = account()
+    (row_id,) = await post(a, who, 1)
+    assert await a.outbox_turn(row_id, "DEVA") == "DEVA"  # a's attempt, stamped before it
+    await expire(a, [row_id])  # a stalled or died: its send may or may not have reached
+    assert [r.id for r in await b.take_outbox(who)] == [row_id]
+    # a wakes: the row is b's now, a neither sends it again nor marks it.
+    assert await a.outbox_turn(row_id, "DEVA") is None
+    assert not await a.outbox_done(row_id, event_id="$a", error=None, attempts=1)
+    # b sends as a's device, with the row's transaction ID: the homeserver folds it.
+    assert await b.outbox_turn(row_id, "DEVB") == "DEVA"
+    assert await b.outbox_done(row_id, event_id="$a", error=None, attempts=2)
+    assert await b.outbox_turn(row_id, "DEVB") is None  # done: nothing left to send
+
+
+async def test_a_row_never_attempted_goes_as_the_device_that_sends_it(processes):
+    a, b = processes
+    who = account()
+    (row_id,) = await post(a, who, 1)
+    await expire(a, [row_id])
+    await b.take_outbox(who)
+    assert await b.outbox_turn(row_id, "DEVB") == "DEVB"
+    # The recorded device's token gone: the sender replaces it with its own.
+    assert await b.outbox_turn(row_id, "DEVC", replace=True) == "DEVC"
+
+
+async def test_each_attempt_renews_the_lease(processes):
+    a, b = processes
+    who = account()
+    (row_id,) = await post(a, who, 1)
+    await expire(a, [row_id])
+    assert await a.outbox_turn(row_id, "DEVA") == "DEVA"
+    assert await b.take_outbox(who) == []  # a is sending it: its lease is live again
+
+
+async def test_the_lease_runs_from_the_commit_not_from_the_post(processes):
+    a, _ = processes
+    who = account()
+    async with a.transaction(who) as tx:
+        row = tx.post("!room:test", {"msgtype": "m.notice", "body": "m"})
+        await asyncio.sleep(1)  # the rest of a long transaction
+        committing = utcnow()
+    async with a.reading(who) as tx:
+        lease_until = await tx.session.scalar(
+            select(OutboxMessage.lease_until).where(OutboxMessage.id == row.id))
+    assert lease_until >= committing + OUTBOX_LEASE
+
+
+async def test_a_device_token_is_kept_sealed_and_opens_for_the_other_process(processes):
+    a, b = processes
+    who = account()
+    await a.record_device(who, "DEVA", "syt_old")
+    await a.record_device(who, "DEVA", "syt_secret")  # logged in again: the newer token
+    assert await b.device_token(who, "DEVA") == "syt_secret"
+    assert await b.device_token(who, "DEVX") is None
+    async with a.reading(who) as tx:
+        stored = await tx.session.scalar(
+            select(BotDevice.access_token).where(BotDevice.account == who))
+    assert b"syt_secret" not in stored
 
 
 async def test_two_processes_starting_together_migrate_once():

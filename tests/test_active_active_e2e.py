@@ -1,17 +1,34 @@
 """Two bots processes for one account on PostgreSQL, against the real Synapse with a real E2EE
 clinician (docs/SCALING.md): two devices cross-signed by the one identity, each command of a
-stream answered exactly once, and still when one process stops in the middle of it; the invite,
-which both processes see, joined once."""
+stream answered exactly once, and still when one process stops in the middle of it, or is
+killed (-9, two `liaison bots` OS processes), or dies between sending a reply and marking it;
+the invite, which both processes see, joined once."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import secrets
+import signal
+import sys
+import time
+from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
+import psycopg
+import pytest
+import yaml
 from nio import RoomMemberEvent
+from sqlalchemy import select
 
+from bots.devstack.homeserver import DevHomeserver
 from bots.runtime.crosssigning import cross_signed_devices, master_key_of, query_keys
-from tests.conftest import BotFactory, BotHandle, ClinicianFactory
+from bots.runtime.models import OutboxMessage
+from bots.runtime.store import OUTBOX_LEASE
+from bots.runtime.vault import Vault
+from tests.conftest import BOT_PREFIX, BotFactory, BotHandle, ClinicianFactory, unique
 
 COMMANDS = 12
 
@@ -53,3 +70,229 @@ async def test_two_processes_one_identity_each_command_answered_once(
         assert len(joins) == 1
     finally:
         await b.stop()
+
+
+def expire_leases(database: str) -> None:
+    """The lease of every pending outbox row runs out now: its holder is dead, and the test
+    does not wait the 30 s for that."""
+    with psycopg.connect(database.replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute("UPDATE outbox SET lease_until = now() - interval '1 second' "
+                     "WHERE state = 'pending'")
+
+
+async def outbox(bot: BotHandle) -> list[OutboxMessage]:
+    assert bot.store
+    async with bot.store.reading(bot.user_id) as tx:
+        return list((await tx.session.scalars(select(OutboxMessage).where(
+            OutboxMessage.account == bot.user_id))).all())
+
+
+async def test_a_reply_sent_by_a_process_killed_before_marking_it_goes_out_once(
+        make_bot: BotFactory, make_clinician: ClinicianFactory, pg_database: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    a = await make_bot(database=pg_database, instance="a")
+    assert a.store
+    doc = await make_clinician()
+    room_id = await doc.create_room(invite=[a.user_id])
+    await doc.wait_joined(room_id, a.user_id)
+    on_the_homeserver = asyncio.Event()
+
+    async def killed(*_args: object, **_kwargs: object) -> bool:
+        on_the_homeserver.set()  # sent, and the process dies before marking the row sent
+        await asyncio.Event().wait()
+        return False
+
+    monkeypatch.setattr(a.store, "outbox_done", killed)
+    command = await doc.send(room_id, "!ping")
+    await asyncio.wait_for(on_the_homeserver.wait(), 60)
+    first = await doc.reply_to(room_id, command, a.user_id, timeout=30)
+    await a.stop()
+    expire_leases(pg_database)
+    # The survivor takes the row over and sends it again: as a's device, the same transaction.
+    b = BotHandle(replace(a.config, instance="b"))
+    await b.start()
+    try:
+        for _ in range(300):
+            (row,) = await outbox(b)
+            if row.state == "sent":
+                break
+            await asyncio.sleep(0.1)
+        assert (row.state, row.owner, row.event_id) == ("sent", "b", first.event_id)
+        await asyncio.sleep(3)  # a double would have reached the clinician by now
+        assert [e.event_id for e in doc.replies_to(room_id, command, a.user_id)] \
+            == [first.event_id]
+    finally:
+        await b.stop()
+
+
+async def test_a_row_whose_first_device_is_gone_goes_as_this_one(
+        make_bot: BotFactory, make_clinician: ClinicianFactory, pg_database: str) -> None:
+    a = await make_bot(database=pg_database, instance="a")
+    assert a.runtime and a.store
+    doc = await make_clinician()
+    room_id = await doc.create_room(invite=[a.user_id])
+    await doc.wait_joined(room_id, a.user_id)
+    # A row first sent as the device of a process since gone, its device logged out.
+    await a.store.record_device(a.user_id, "GONE", "syt_logged_out")
+    async with a.store.transaction(a.user_id) as tx:
+        row = tx.post(room_id, {"msgtype": "m.notice", "body": "bonjour"})
+        row.device = "GONE"
+    a.runtime.sender.enqueue([row])
+    message = await doc.wait_for(lambda r, e: r == room_id and e.sender == a.user_id
+                                 and getattr(e, "body", "") == "bonjour")
+    for _ in range(100):
+        (stored,) = [r for r in await outbox(a) if r.id == row.id]
+        if stored.state == "sent":
+            break
+        await asyncio.sleep(0.1)
+    assert (stored.state, stored.device, stored.event_id) == \
+        ("sent", a.runtime.client.device_id, message.event_id)
+
+
+class BotsProcess:
+    """`liaison bots --config` as an OS process of its own, one instance, its log in a file."""
+
+    def __init__(self, config: Path, instance: str, status: Path) -> None:
+        self.config, self.instance, self.status = config, instance, status
+        self.log = config.parent / f"{instance}.log"
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bots.cli", "bots", "--config", str(self.config),
+                stdout=log, stderr=log, env={**os.environ, "LIAISON_INSTANCE": self.instance,
+                                             "PYTHONPATH": str(Path(__file__).parent.parent)})
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # ready: its status written after the first sync
+            if self.status.exists() and json.loads(self.status.read_text())["pid"] == \
+                    self.proc.pid:
+                return
+            if self.proc.returncode is not None:
+                break
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"bots {self.instance} did not start: "
+                             f"{self.log.read_text()[-3000:]}")
+
+    def pause(self) -> None:
+        assert self.proc
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.proc
+        self.proc.send_signal(signal.SIGCONT)
+
+    def kill(self) -> None:
+        assert self.proc
+        self.proc.send_signal(signal.SIGKILL)
+
+    async def wait(self) -> None:
+        assert self.proc
+        await self.proc.wait()
+
+    async def stop(self) -> None:
+        if self.proc and self.proc.returncode is None:
+            self.proc.terminate()
+            try:
+                await asyncio.wait_for(self.proc.wait(), 30)
+            except TimeoutError:
+                self.kill()
+                await self.wait()
+
+
+async def two_processes(homeserver: DevHomeserver, database: str,
+                        folder: Path) -> tuple[str, BotsProcess, BotsProcess]:
+    """One bot account served by two `liaison bots` processes (instances a and b)."""
+    localpart, password = unique(BOT_PREFIX), secrets.token_urlsafe(12)
+    user_id = await homeserver.register(localpart, password)
+    config = folder / "liaison.yaml"
+    config.write_text(yaml.safe_dump({
+        "homeserver": homeserver.url, "data_dir": str(folder / "data"), "database": database,
+        "data_keys": [Vault.new_key()], "language": "fr", "log_level": "INFO",
+        "allowed_servers": [homeserver.server_name],
+        "accounts": [{"user_id": user_id, "password": password}]}))
+    a, b = (BotsProcess(config, name, folder / "data" / localpart / "instances" / name /
+                        "status.json") for name in ("a", "b"))
+    # One after the other: the first makes the account's cross-signing identity, the second's
+    # device is signed by it.
+    await a.start()
+    await b.start()
+    return user_id, a, b
+
+
+STREAM, BURST = 40, 10
+
+
+async def when_sending(database: str, account: str, owner: str,
+                       then: Callable[[], None]) -> float:
+    """`then()` the moment `owner` is sending an outbox row (its device stamped before the PUT,
+    not marked sent yet); when (time.time())."""
+    async with await psycopg.AsyncConnection.connect(database.replace("+psycopg", ""),
+                                                     autocommit=True) as conn:
+        for _ in range(4000):
+            if await (await conn.execute(
+                    "SELECT 1 FROM outbox WHERE account = %s AND owner = %s "
+                    "AND state = 'pending' AND device IS NOT NULL", (account, owner))).fetchone():
+                then()
+                return time.time()
+            await asyncio.sleep(0.005)
+    raise AssertionError(f"{owner} sent no outbox row in 20 s")
+
+
+async def test_a_process_killed_mid_stream_each_command_answered_once(
+        homeserver: DevHomeserver, make_clinician: ClinicianFactory, pg_database: str,
+        tmp_path: Path) -> None:
+    """Two `liaison bots` processes; a stream of commands, a SIGKILLed in the middle of it while
+    it sends answers: each command answered once, a's unsent answers by b (as a's device), and
+    the commands after the kill answered by b at once."""
+    user_id, a, b = await two_processes(homeserver, pg_database, tmp_path)
+    try:
+        doc = await make_clinician()
+        room_id = await doc.create_room(invite=[user_id])
+        await doc.wait_joined(room_id, user_id)
+        sent: list[tuple[str, float]] = []
+
+        async def stream(numbers: range, pause: float) -> None:
+            for n in numbers:
+                sent.append((await doc.send(room_id, f"!ping {n}"), time.time()))
+                await asyncio.sleep(pause)
+
+        await stream(range(STREAM // 2), 0.25)  # both processes at it
+        # A burst that a alone handles (b paused a moment), and a killed the moment it sends an
+        # answer: its PUT under way or done, the row not marked sent.
+        b.pause()
+        kill = asyncio.create_task(when_sending(pg_database, user_id, "a", a.kill))
+        await stream(range(STREAM // 2, STREAM // 2 + BURST), 0)
+        killed_at = await kill
+        await a.wait()
+        b.resume()
+        await stream(range(STREAM // 2 + BURST, STREAM), 0.25)  # the survivor alone
+        answered = []
+        for n, (event_id, _) in enumerate(sent):
+            # a's rows not sent yet go out once b finds their lease run out: 30 s + 10 s at most
+            reply = await doc.reply_to(room_id, event_id, user_id, timeout=90)
+            assert reply.body == f"pong {n}"
+            answered.append(reply.server_timestamp / 1000)
+        # A double of a taken-over row would come within the lease and a renewal of the kill.
+        await asyncio.sleep(max(0.0, killed_at + OUTBOX_LEASE.total_seconds() + 15 - time.time()))
+        counts = [len(doc.replies_to(room_id, event_id, user_id)) for event_id, _ in sent]
+        assert counts == [1] * STREAM
+        # The survivor's answers keep coming: each command after the kill answered promptly.
+        after = [at - sent_at for (_, sent_at), at in zip(sent, answered, strict=True)
+                 if sent_at > killed_at]
+        with psycopg.connect(pg_database.replace("+psycopg", "")) as conn:
+            held = conn.execute(
+                "SELECT owner, device = (SELECT device_id FROM bot_devices WHERE account = %s "
+                "AND instance = 'a'), count(*), max(sent_at) FROM outbox WHERE account = %s "
+                "GROUP BY 1, 2 ORDER BY 1, 2", (user_id, user_id)).fetchall()
+        # The kill did cut a's sending short: b sent a's answer again, as a's device.
+        (taken_over, last) = next(((n, at) for owner, as_a, n, at in held
+                                   if owner == "b" and as_a), (0, None))
+        assert taken_over >= 1 and last is not None, held
+        print(f"\nkill -9 mid-stream: {taken_over} answer(s) of a sent by b as a's device, the "
+              f"last {last.timestamp() - killed_at:.1f} s after the kill; answers after the "
+              f"kill: max {max(after):.1f} s")
+        assert max(after) < 20
+    finally:
+        await b.stop()
+        await a.stop()

@@ -12,6 +12,10 @@
    nothing the bot sends. Asked when a session is shared, not for every message: a message in a
    session already shared reaches only who holds it (a burst of 1,000 messages made as many
    database transactions for nothing).
+4. A message may be sent as another device of the account (`as_token`, its access token): the
+   PUT of its transaction alone goes with that token, everything around it (keys shared, claimed,
+   queried) with this device's own. The homeserver folds a transaction ID per device, so a
+   message another bots process may have sent already goes again as its device (sender.py).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
+from aiohttp import ClientResponse
 from nio import AsyncClient, SyncResponse
 
 # A room ID -> the users who may get its keys, or None when the bot sets no limit there.
@@ -31,6 +36,7 @@ class Client(AsyncClient):
         self._rotate_next: set[str] = set()  # a member left during a share: new session
         self._reshare_next: set[str] = set()  # a member joined during a share: share again
         self.key_recipients: KeyRecipients | None = None
+        self._send_as: dict[str, str] = {}  # transaction ID -> the access token it goes with
 
     async def _handle_joined_rooms(self, response: SyncResponse) -> None:
         # Whoever is joined after this sync and was not before: seen invited earlier, or invited
@@ -57,7 +63,28 @@ class Client(AsyncClient):
             self._rotate_next.add(room_id)
         super().invalidate_outbound_session(room_id)
 
-    async def room_send(self, room_id: str, *args: Any, **kwargs: Any) -> Any:
+    async def room_send(self, room_id: str, *args: Any, as_token: str | None = None,
+                        **kwargs: Any) -> Any:
+        tx_id = kwargs.get("tx_id")
+        if as_token is None or tx_id is None:
+            return await self._room_send(room_id, *args, **kwargs)
+        self._send_as[tx_id] = as_token
+        try:
+            return await self._room_send(room_id, *args, **kwargs)
+        finally:
+            del self._send_as[tx_id]
+
+    async def send(self, method: str, path: str, data: Any = None,
+                   headers: dict[str, str] | None = None, *args: Any, **kwargs: Any,
+                   ) -> ClientResponse:
+        # `…/rooms/{room}/send/{type}/{txn}`: the transaction ID is the path's last part.
+        token = self._send_as.get(path.partition("?")[0].rsplit("/", 1)[-1]) \
+            if method == "PUT" and self._send_as else None
+        if token is not None:
+            headers = {**(headers or {}), "Authorization": f"Bearer {token}"}
+        return await super().send(method, path, data, headers, *args, **kwargs)
+
+    async def _room_send(self, room_id: str, *args: Any, **kwargs: Any) -> Any:
         if room_id in self._rotate_next:
             self._rotate_next.discard(room_id)
             super().invalidate_outbound_session(room_id)

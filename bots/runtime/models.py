@@ -142,7 +142,10 @@ class OutboxMessage(Base):
     known when both are decided; the sender fills it in (see sender.py).
 
     `owner`, `lease_until`: the bots process that sends the row (Store.owner), until when; it
-    renews the lease while it lives, and another process takes the row over once it expired."""
+    renews the lease while it lives, and another process takes the row over once it expired.
+    `device`: the device whose access token the row is sent with, stamped before the first
+    attempt: the homeserver folds a repeated transaction ID of one device, so a process that
+    takes the row over sends it with that device's token (BotDevice), never its own."""
 
     __tablename__ = "outbox"
     sealed_by = ("account", "room_id", "txn_id")  # the room too: a message goes nowhere else
@@ -162,6 +165,23 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     owner: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None] = moment()
+    device: Mapped[str | None] = identifier()
+
+
+class BotDevice(Base):
+    """The devices of the deployment's bots processes and their access tokens (sealed): a process
+    that takes over another's outbox row sends it as the device that may have sent it already
+    (OutboxMessage.device). Written by each process at start."""
+
+    __tablename__ = "bot_devices"
+    __table_args__ = (UniqueConstraint("account", "device_id"),)
+    sealed_by = ("account", "device_id")
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    account: Mapped[str] = identifier()
+    device_id: Mapped[str] = identifier()
+    instance: Mapped[str | None] = mapped_column(String(64))
+    access_token: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = moment()
 
 
 class ScheduledJob(Base):

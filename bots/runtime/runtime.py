@@ -176,6 +176,9 @@ class Runtime:
 
     async def start(self) -> None:
         await self._login_once()
+        # For the other bots process, should it take over a message this device may have sent.
+        await self.store.record_device(self.user_id, self.client.device_id,
+                                       self.client.access_token)
         await exempt_from_rate_limits(self.config, self.user_id, self.client.access_token)
         if self.client.should_upload_keys:
             await self.client.keys_upload()  # before joining anything, so senders can reach us

@@ -15,7 +15,12 @@ only in the encrypted event.
 
 Two bots processes may share the database (PostgreSQL): a row is sent by the process that holds
 its lease (Store.take_outbox), the one that wrote it; it renews the lease while it lives, and
-once a dead process's lease runs out the other takes its rows over and sends them.
+once a dead process's lease runs out the other takes its rows over and sends them. Each attempt
+first checks the row is still this process's (Store.outbox_turn) and stamps the device it goes
+as. A process killed between sending a row and marking it sent leaves a row that the other sends
+again: as the dead process's device (its access token, kept sealed in the database) with the
+same transaction ID, so the homeserver answers with the event it already has, and nobody gets
+the message twice.
 """
 
 from __future__ import annotations
@@ -27,9 +32,10 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from nio import AsyncClient, RoomSendError, RoomSendResponse, UploadResponse
+from nio import RoomSendError, RoomSendResponse, UploadResponse
 
 from bots.runtime.backoff import Backoff
+from bots.runtime.client import Client
 from bots.runtime.i18n import Lang, t
 from bots.runtime.models import OutboxMessage
 from bots.runtime.notice import UPLOAD_KEY, notice
@@ -44,7 +50,7 @@ PERMANENT = {"M_FORBIDDEN", "M_NOT_FOUND", "M_UNKNOWN", "M_BAD_JSON", "M_NOT_JSO
 
 
 class Sender:
-    def __init__(self, client: AsyncClient, store: Store, trust: DeviceTrust, account: str,
+    def __init__(self, client: Client, store: Store, trust: DeviceTrust, account: str,
                  room_ready: Callable[[str], asyncio.Future[bool]], language: Lang) -> None:
         self.client = client
         self.store = store
@@ -57,6 +63,7 @@ class Sender:
         self._room_locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._leases: asyncio.Task[None] | None = None
+        self._tokens: dict[str, str] = {}  # other devices of the account -> access token
         # Told of every row sent (its event ID known), e.g. to pin a message once it exists.
         self.on_sent: list[Callable[[OutboxMessage, str], None]] = []
         # Sends go out as soon as their rows are committed, also while due jobs still run: in a
@@ -146,18 +153,34 @@ class Sender:
                 await self.trust.ensure(room.users)
                 if UPLOAD_KEY in content:
                     content = await self._upload(content)
+                turn = await self._turn(row)
+                if turn is None:
+                    return
+                device, as_token = turn
                 # Every non-blacklisted device is verified by trust.ensure, so nothing is ignored
                 # here unless legacy devices are allowed.
                 resp = await self.client.room_send(
                     row.room_id, row.event_type, content, tx_id=row.txn_id,
-                    ignore_unverified_devices=self.trust.allow_legacy)
+                    ignore_unverified_devices=self.trust.allow_legacy, as_token=as_token)
                 if isinstance(resp, RoomSendResponse):
-                    await self.store.outbox_done(row.id, event_id=resp.event_id, error=None,
-                                                 attempts=attempts)
+                    if not await self.store.outbox_done(row.id, event_id=resp.event_id,
+                                                        error=None, attempts=attempts):
+                        log.info("sent a row another process took over meanwhile: it sends it "
+                                 "again as the same device, the homeserver folds it",
+                                 extra={"room_id": row.room_id, "outbox_id": row.id})
+                        return
                     for listener in self.on_sent:
                         listener(row, resp.event_id)
                     return
                 assert isinstance(resp, RoomSendError)
+                if as_token is not None and resp.status_code == "M_UNKNOWN_TOKEN":
+                    # That device is gone (logged out, deleted), and with it what the homeserver
+                    # knew of its transactions: nothing left to fold into, so this device sends.
+                    log.warning("the device a message was first sent as is gone: sent as this "
+                                "one", extra={"room_id": row.room_id, "device_id": device})
+                    self._tokens.pop(device, None)
+                    await self.store.outbox_turn(row.id, self._device, replace=True)
+                    continue
                 if resp.status_code in PERMANENT:
                     log.warning("message refused by the homeserver",
                                 extra={"room_id": row.room_id, "errcode": resp.status_code})
@@ -176,6 +199,28 @@ class Sender:
                         extra={"room_id": row.room_id, "attempt": attempts, "error": error})
             await self.store.outbox_attempt(row.id, attempts, error)
             await backoff.wait()
+
+    @property
+    def _device(self) -> str:
+        assert self.client.device_id is not None
+        return self.client.device_id
+
+    async def _turn(self, row: OutboxMessage) -> tuple[str, str | None] | None:
+        """Right before an attempt: the device the row goes as and, for another device than
+        this one, its access token; None when the row is no longer this process's to send."""
+        device = await self.store.outbox_turn(row.id, self._device)
+        if device is None:
+            log.info("message taken over by another bots process: not sent from here",
+                     extra={"room_id": row.room_id, "outbox_id": row.id})
+            return None
+        if device == self._device:
+            return device, None
+        token = self._tokens.get(device) or await self.store.device_token(self.account, device)
+        if token is None:  # a device never recorded: nothing to send as but this one
+            replaced = await self.store.outbox_turn(row.id, self._device, replace=True)
+            return (self._device, None) if replaced else None
+        self._tokens[device] = token
+        return device, token
 
     async def _refuse_unencrypted(self, row: OutboxMessage, attempts: int) -> None:
         """Patient data never goes in clear: the row fails (its content is not logged)."""

@@ -39,7 +39,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import PoolResetState
 
-from bots.runtime.models import InboxEvent, OutboxMessage, SealOnInsert, SyncState
+from bots.runtime.models import BotDevice, InboxEvent, OutboxMessage, SealOnInsert, SyncState
 from bots.runtime.vault import Vault
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -164,7 +164,9 @@ def _claim_statement(dialect: str) -> Executable:
 @functools.cache
 def _outbox_done_statement() -> Executable:
     outbox = OutboxMessage.__table__
-    return update(outbox).where(outbox.c.id == bindparam("row_id"))
+    return update(outbox).where(outbox.c.id == bindparam("row_id"),
+                                outbox.c.owner == bindparam("holder"),
+                                outbox.c.state == "pending")
 
 
 @dataclass
@@ -194,7 +196,7 @@ class Transaction:
             content=self.vault.seal(content, OutboxMessage.bind("content", self.account, room_id,
                                                                 txn_id)),
             state="pending", cause_event_id=cause_event_id, created_at=utcnow(), attempts=0,
-            refers_to=refers_to, owner=self.owner, lease_until=utcnow() + OUTBOX_LEASE,
+            refers_to=refers_to, owner=self.owner,
         )
         self.session.add(row)
         self.posted.append(row)
@@ -254,6 +256,11 @@ class Store:
         async with self._writing() as session:
             tx = Transaction(session, self.vault, account, self.owner)
             yield tx
+            # The lease runs from the commit, not from the post: a long transaction must not
+            # hand its rows a lease already half run out.
+            lease_until = utcnow() + OUTBOX_LEASE
+            for row in tx.posted:
+                row.lease_until = lease_until
         for callback in tx.after_commit:
             callback()
 
@@ -393,16 +400,57 @@ class Store:
             return await session.scalar(
                 select(OutboxMessage.event_id).where(OutboxMessage.id == row_id))
 
-    async def outbox_done(self, row_id: int, *, event_id: str | None, error: str | None,
-                          attempts: int) -> None:
+    async def outbox_turn(self, row_id: int, device: str, *, replace: bool = False) -> str | None:
+        """Before each attempt at sending a row: the device to send it as, its lease renewed,
+        or None when the row is no longer this process's to send (another took it over, having
+        found the lease run out, or it is done). The device is the one stamped on the row by its
+        first attempt (whichever process made it), else `device`, stamped now, committed before
+        the attempt; `replace`: `device` in any case (the stamped one's token is gone)."""
+        outbox = OutboxMessage.__table__
         async with self._writing_core() as connection:
-            await connection.execute(_outbox_done_statement(), {
-                "row_id": row_id, "state": "sent" if event_id else "failed",
+            return (await connection.execute(
+                update(outbox)
+                .where(outbox.c.id == row_id, outbox.c.owner == self.owner,
+                       outbox.c.state == "pending")
+                .values(device=device if replace else func.coalesce(outbox.c.device, device),
+                        lease_until=utcnow() + OUTBOX_LEASE)
+                .returning(outbox.c.device))).scalar()
+
+    async def outbox_done(self, row_id: int, *, event_id: str | None, error: str | None,
+                          attempts: int) -> bool:
+        """False when the row was not this process's any more (taken over meanwhile): the one
+        that holds it now sends it again, as the same device with the same transaction ID, and
+        the homeserver answers with the same event."""
+        async with self._writing_core() as connection:
+            return (await connection.execute(_outbox_done_statement(), {
+                "row_id": row_id, "holder": self.owner, "state": "sent" if event_id else "failed",
                 "event_id": event_id, "last_error": error, "sent_at": utcnow(),
-                "attempts": attempts})
+                "attempts": attempts})).rowcount == 1
 
     async def outbox_attempt(self, row_id: int, attempts: int, error: str) -> None:
         async with self._writing() as session:
-            await session.execute(update(OutboxMessage).where(OutboxMessage.id == row_id).values(
+            await session.execute(update(OutboxMessage).where(
+                OutboxMessage.id == row_id, OutboxMessage.owner == self.owner).values(
                 attempts=attempts, last_error=error))
+
+    # --- the deployment's devices --------------------------------------------------------
+
+    async def record_device(self, account: str, device_id: str, access_token: str) -> None:
+        """This process's device and its access token (sealed), for whoever takes over its
+        outbox rows (outbox_turn)."""
+        insert = _dialect_insert(self.engine.dialect.name)
+        values = {"instance": self.instance, "updated_at": utcnow(),
+                  "access_token": self.vault.seal(access_token,
+                                                  BotDevice.bind("access_token", account,
+                                                                 device_id))}
+        async with self._writing() as session:
+            await session.execute(insert(BotDevice).values(
+                account=account, device_id=device_id, **values).on_conflict_do_update(
+                index_elements=["account", "device_id"], set_=values))
+
+    async def device_token(self, account: str, device_id: str) -> str | None:
+        async with self._sessions() as session:
+            row = await session.scalar(select(BotDevice).where(BotDevice.account == account,
+                                                               BotDevice.device_id == device_id))
+        return self.vault.open(row.access_token, row.bound("access_token")) if row else None
 
