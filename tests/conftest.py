@@ -46,16 +46,32 @@ for _catalogue in (*careteam_texts.CATALOGUES, discharge_texts.TEXTS, episode_te
 
 PG_ADMIN = os.environ.get("LIAISON_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
-@pytest.fixture(scope="session")
-def pg_database() -> Iterator[str]:
-    """A throw-away database on the machine's PostgreSQL, dropped at the end."""
+@contextlib.contextmanager
+def _throwaway_database() -> Iterator[str]:
+    """A database of its own on the machine's PostgreSQL, dropped at the end."""
     name = f"liaison_test_{secrets.token_hex(4)}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
-    yield f"{base}/{name}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """One database for the session: migrated to the head by whichever test comes first."""
+    with _throwaway_database() as url:
+        yield url
+
+
+@pytest.fixture
+def pg_empty_database() -> Iterator[str]:
+    """A database with no schema yet, for this test alone (a migration's own test)."""
+    with _throwaway_database() as url:
+        yield url
 
 
 # `make test-fast` (LIAISON_TEST_FAST=1): the property tests try a tenth of their examples;
@@ -75,7 +91,7 @@ def examples(n: int) -> int:
 # or PostgreSQL: through one of these fixtures (directly or through another fixture), a
 # PostgreSQL parameter, the `postgres` marker, or its module's own `pytestmark`.
 E2E_FIXTURES = frozenset({"homeserver", "make_bot", "make_clinician", "mail_servers", "psc",
-                          "pg_database"})
+                          "pg_database", "pg_empty_database"})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

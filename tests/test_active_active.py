@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-import psycopg
 import pytest
 import pytest_asyncio
 from sqlalchemy import select, update
@@ -20,7 +19,6 @@ from bots.runtime.models import BotDevice, OutboxMessage, ScheduledJob
 from bots.runtime.scheduler import claim_jobs
 from bots.runtime.store import OUTBOX_LEASE, Store, Transaction, migrate, utcnow
 from bots.runtime.vault import Vault
-from tests.conftest import PG_ADMIN
 
 pytestmark = pytest.mark.postgres
 
@@ -246,14 +244,7 @@ async def test_a_device_token_is_kept_sealed_and_opens_for_the_other_process(pro
     assert b"syt_secret" not in stored
 
 
-async def test_two_processes_starting_together_migrate_once():
-    name = f"liaison_test_{secrets.token_hex(4)}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        url = f"{PG_ADMIN.rsplit('/', 1)[0]}/{name}"
-        # Without the lock the second fails creating the tables the first is creating.
-        await asyncio.gather(asyncio.to_thread(migrate, url), asyncio.to_thread(migrate, url))
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+async def test_two_processes_starting_together_migrate_once(pg_empty_database: str):
+    # Without the lock the second fails creating the tables the first is creating.
+    await asyncio.gather(asyncio.to_thread(migrate, pg_empty_database),
+                         asyncio.to_thread(migrate, pg_empty_database))

@@ -114,7 +114,7 @@ async def test_a_discharge_the_hospital_cancels_leaves_the_letters_denominator(
 def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'bots.db'}"
-    return request.getfixturevalue("pg_database")
+    return request.getfixturevalue("pg_empty_database")
 
 
 def test_the_migration_times_the_letters_the_bridge_mailed(empty_database: str):
