@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from bots.common.models import COORDINATION, PATIENT, CareRoom, TeamMember
 from bots.dashboard import usage_records
 from bots.dashboard.indicator_cache import DayCache, merged, open_span, settled_part
-from bots.dashboard.indicator_data import inputs, page_tables, scope
+from bots.dashboard.indicator_data import inputs, page_tables, scope, warm
 from bots.dashboard.indicators import Table, tables
 from bots.followup.figures import figures_reader
 from bots.followup.models import FollowupPlan, FollowupStep
@@ -222,3 +222,20 @@ async def test_scopes_do_not_share_their_tables(store: Store):
                                  .values(desired="absent"))
     gone = await page(store, "@ide:h.fr", kept)
     assert gone["usage"].rows == [] and gone["up_to_date"].rows == []
+
+
+async def test_the_coordinators_period_is_computed_ahead_once_a_day(store: Store):
+    kept = DayCache()
+    for computed in (True, False):
+        async with store.reading(ACCOUNT) as tx:
+            assert await warm(tx, PERIOD, TODAY, PARIS, figures_reader(PARIS),
+                              mail_counter(PARIS), "fr", kept) is computed
+    assert len(kept) == 1
+    await plan(store, 0, date(2026, 11, 25))
+    # The coordinator's first page of the day is served from what was computed ahead (the
+    # RH30 table is kept whole for the day), a nurse's is her own.
+    found = await page(store, "@dac:h.fr", kept)
+    assert len(kept) == 1 and found["rh30"].rows == []
+    assert (await uncached(store, "@dac:h.fr"))["rh30"].rows != []
+    await page(store, "@ide:h.fr", kept)
+    assert len(kept) == 2

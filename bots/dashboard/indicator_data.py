@@ -143,7 +143,27 @@ async def page_tables(tx: Transaction, user_id: str, months: tuple[str, str], to
     on the first page of the day for this scope and period, every table computed and their
     settled part kept; on the next ones, the open months read again and put after it
     (bots/dashboard/indicator_cache.py)."""
-    who = await scope(tx, user_id)
+    return await _scope_tables(tx, await scope(tx, user_id), months, today, zone, figures,
+                               mails, lang, kept, names, structures)
+
+
+async def warm(tx: Transaction, months: tuple[str, str], today: date, zone: ZoneInfo,
+               figures: FiguresReader, mails: MailCounter, lang: Lang, kept: DayCache,
+               structures: Sequence[StructureConfig] = ()) -> bool:
+    """The coordinators' tables of a period computed and kept for the day, unless they are
+    already: done after midnight, so that no coordinator's first page of the day waits for the
+    whole period (docs/DASHBOARD.md, Speed). True when computed now."""
+    if kept.get(today, (tx.account, Scope(None).key, months, lang)) is not None:
+        return False
+    await _scope_tables(tx, Scope(None), months, today, zone, figures, mails, lang, kept,
+                        frozenset(), structures)
+    return True
+
+
+async def _scope_tables(tx: Transaction, who: Scope, months: tuple[str, str], today: date,
+                        zone: ZoneInfo, figures: FiguresReader, mails: MailCounter, lang: Lang,
+                        kept: DayCache, names: AbstractSet[str] | None,
+                        structures: Sequence[StructureConfig]) -> list[Table]:
     key = (tx.account, who.key, months, lang)
     found = kept.get(today, key)
     if found is None:

@@ -435,10 +435,14 @@ def dashboard_service(progress: ProgressReader, followup: FollowupReader,
             runner = web.AppRunner(dashboard.app(), access_log=None)
             await runner.setup()
             await web.TCPSite(runner, settings.host, settings.port).start()
+            ahead = asyncio.create_task(dashboard.indicators.keep_warm()) \
+                if dashboard.indicators is not None else None
             log.info("dashboard listening", extra={"host": settings.host, "port": settings.port,
                                                    "url": settings.public_url})
             try:
                 await asyncio.Event().wait()
             finally:
+                if ahead is not None:
+                    ahead.cancel()
                 await runner.cleanup()
     return serve
