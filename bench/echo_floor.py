@@ -16,6 +16,7 @@ import json
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from nio import (
     AsyncClient,
@@ -30,21 +31,31 @@ from nio.store import SqliteStore
 from bench import trace
 
 
-async def main(spec_path: str) -> int:
-    spec = json.loads(Path(spec_path).read_text())
-    if trace.enabled():
-        trace.install_nio()
+async def login(spec: dict[str, Any], device_name: str) -> AsyncClient | None:
+    """A floor's client, logged in as a new device of `spec`'s account with its keys uploaded
+    (bench/send_floor.py's too); None, said on stderr, when the login fails."""
     store = Path(spec["store_dir"])
     store.mkdir(parents=True, exist_ok=True)
     client = AsyncClient(spec["homeserver"], spec["user_id"], store_path=str(store),
                          config=AsyncClientConfig(encryption_enabled=True, store=SqliteStore,
                                                   store_sync_tokens=False))
-    resp = await client.login(spec["password"], device_name="echo floor")
+    resp = await client.login(spec["password"], device_name=device_name)
     if not isinstance(resp, LoginResponse):
-        print(f"echo floor: login failed: {resp}", file=sys.stderr)
-        return 1
+        print(f"{device_name}: login failed: {resp}", file=sys.stderr)
+        await client.close()
+        return None
     if client.should_upload_keys:
         await client.keys_upload()
+    return client
+
+
+async def main(spec_path: str) -> int:
+    spec = json.loads(Path(spec_path).read_text())
+    if trace.enabled():
+        trace.install_nio()
+    client = await login(spec, "echo floor")
+    if client is None:
+        return 1
 
     sending: set[asyncio.Task[object]] = set()
 

@@ -22,8 +22,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from nio import AsyncClient, AsyncClientConfig, LoginResponse, RoomSendResponse, SyncResponse
-from nio.store import SqliteStore
+from nio import AsyncClient, RoomSendResponse, SyncResponse
+
+from bench.echo_floor import login
 
 
 async def send_all(client: AsyncClient, messages: list[list[Any]]) -> tuple[list[float], int]:
@@ -56,17 +57,9 @@ async def send_all(client: AsyncClient, messages: list[list[Any]]) -> tuple[list
 async def main(spec_path: str) -> int:
     spec = json.loads(Path(spec_path).read_text())
     messages = json.loads(Path(spec["messages"]).read_text())
-    store = Path(spec["store_dir"])
-    store.mkdir(parents=True, exist_ok=True)
-    client = AsyncClient(spec["homeserver"], spec["user_id"], store_path=str(store),
-                         config=AsyncClientConfig(encryption_enabled=True, store=SqliteStore,
-                                                  store_sync_tokens=False))
-    resp = await client.login(spec["password"], device_name="send floor")
-    if not isinstance(resp, LoginResponse):
-        print(f"send floor: login failed: {resp}", file=sys.stderr)
+    client = await login(spec, "send floor")
+    if client is None:
         return 1
-    if client.should_upload_keys:
-        await client.keys_upload()
     synced = asyncio.Event()
 
     async def on_sync(_: SyncResponse) -> None:
