@@ -172,10 +172,15 @@ def html_to_text(html: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", unescape(text)).strip()
 
 
+_SUBTYPE = re.compile(r"[a-z0-9][a-z0-9.+-]{0,30}")
+
+
 def _filename(part: Message, n: int) -> str:
+    # The fallback's extension comes from the sender's Content-Type: a token, or none at all
+    # (`/\x1b` would put a control character into the name shown in the room).
     subtype = part.get_content_subtype()
-    return file_name(part.get_filename() or "",
-                     f"piece-{n}.{'txt' if subtype == 'plain' else subtype}")
+    extension = "txt" if subtype == "plain" else subtype if _SUBTYPE.fullmatch(subtype) else "bin"
+    return file_name(part.get_filename() or "", f"piece-{n}.{extension}")
 
 
 def parse(raw: bytes, limits: Limits = Limits()) -> InboundMail:
