@@ -74,8 +74,6 @@ test: $(STAMP) tests/js/node_modules/.installed mail-packages synapse-packages b
 	$(PY) -m pytest -q
 	LIAISON_TEST_TOPOLOGY=workers $(PY) -m pytest -q $(WORKERS_TESTS)
 
-# The peer (matrix-reminder-bot) gets a virtualenv of its own, made by bench/peer.py; the bridge's
-# benchmark runs the real Dovecot and Postfix, as the tests do.
 # The pure tests and the in-process harness's (tests/harness.py), property tests on a tenth of
 # their examples; `e2e` (a real server: tests/conftest.py marks them) left out. Bytecode is
 # written even where the environment says not to (PYTHONDONTWRITEBYTECODE): compiling the bots
@@ -85,7 +83,10 @@ test-fast: $(STAMP)
 	$(VENV)/bin/ruff check .
 	LIAISON_TEST_FAST=1 PYTHONDONTWRITEBYTECODE= $(PY) -m pytest -q -m "not e2e"
 
-bench: $(STAMP) mail-packages
+# The peer (matrix-reminder-bot) gets a virtualenv of its own, made by bench/peer.py; the bridge's
+# benchmark runs the real Dovecot and Postfix, as the tests do; the topology's, Synapse's workers
+# behind nginx on this machine's PostgreSQL and Redis (about 20 minutes).
+bench: $(STAMP) mail-packages synapse-packages
 	$(PY) -m bench.roundtrip --trace
 	$(PY) -m bench.cost
 	$(PY) -m bench.rooms
@@ -94,6 +95,7 @@ bench: $(STAMP) mail-packages
 	$(PY) -m bench.burst
 	$(PY) -m bench.bridge
 	$(PY) -m bench.adt
+	$(PY) -m bench.topology
 
 clean:
 	rm -rf $(VENV) tests/js/node_modules

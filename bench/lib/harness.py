@@ -45,18 +45,23 @@ def log(message: str) -> None:
 BENCH_BOTS = tuple(f"@{name}:localhost" for name in ("liaison", "mssante", "baseline", "floor"))
 
 
+def relax_room_limits(config_path: Path) -> None:
+    """Lift the two limits the template leaves at Synapse's defaults (even with relaxed rate
+    limits) that 10 rooms per clinician would hit: room creation (10, then one a minute) and
+    invites sent (10, then 0.3/s)."""
+    config = yaml.safe_load(config_path.read_text())
+    relaxed = {"per_second": 1000, "burst_count": 1000}
+    config["rc_room_creation"] = relaxed
+    config.setdefault("rc_invites", {})["per_issuer"] = relaxed
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+
+
 class BenchHomeserver(DevHomeserver):
-    """The dev homeserver with relaxed rate limits, plus the two limits the template leaves at
-    Synapse's defaults that 10 rooms per clinician would hit: room creation (10, then one a minute)
-    and invites sent (10, then 0.3/s)."""
+    """The dev homeserver with relaxed rate limits (`relax_room_limits` too)."""
 
     def render(self) -> list[Process]:
         processes = super().render()
-        config = yaml.safe_load(self.config_path.read_text())
-        relaxed = {"per_second": 1000, "burst_count": 1000}
-        config["rc_room_creation"] = relaxed
-        config.setdefault("rc_invites", {})["per_issuer"] = relaxed
-        self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+        relax_room_limits(self.config_path)
         return processes
 
 
@@ -264,9 +269,9 @@ async def round_trip(doc: Clinician, replies: Replies, room_id: str, bot: str, b
     return trip
 
 
-async def create_encrypted_room(doc: Clinician, invite: str, name: str) -> str:
+async def create_encrypted_room(doc: Clinician, invite: str | list[str], name: str) -> str:
     resp = await doc.client.room_create(
-        name=name, invite=[invite],
+        name=name, invite=[invite] if isinstance(invite, str) else invite,
         initial_state=[{"type": "m.room.encryption", "state_key": "",
                         "content": {"algorithm": "m.megolm.v1.aes-sha2"}}])
     if not isinstance(resp, RoomCreateResponse):

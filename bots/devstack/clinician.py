@@ -29,20 +29,20 @@ from nio import (
     UploadResponse,
 )
 from nio.crypto.attachments import decrypt_attachment
-from nio.store import SqliteStore
+from nio.store import MatrixStore, SqliteStore
 
 from bots.runtime.crosssigning import ensure_cross_signed
 
 
 class Clinician:
     def __init__(self, homeserver: str, user_id: str, password: str, store_dir: Path,
-                 key_file: Path) -> None:
+                 key_file: Path, store: type[MatrixStore] = SqliteStore) -> None:
         self.user_id, self.password, self.key_file = user_id, password, key_file
         store_dir.mkdir(parents=True, exist_ok=True)
         self.store_dir = store_dir
         self.client = AsyncClient(
             homeserver, user_id, store_path=str(store_dir),
-            config=AsyncClientConfig(encryption_enabled=True, store=SqliteStore,
+            config=AsyncClientConfig(encryption_enabled=True, store=store,
                                      store_sync_tokens=False, pickle_key="test-" + user_id))
         self.timeline: list[tuple[str, Event]] = []
         self._new_event = asyncio.Event()

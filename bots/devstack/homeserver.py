@@ -137,6 +137,11 @@ class DevHomeserver:
         """The main process's."""
         return self._procs[0].pid if self._procs else None
 
+    def pids(self) -> dict[str, int]:
+        """Every running process's, by name (`main`, the workers', `nginx`)."""
+        return {process.name: proc.pid
+                for process, proc in zip(self.processes, self._procs, strict=False)}
+
     async def is_up(self) -> bool:
         return await _answers_url(self.url)
 
