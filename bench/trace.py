@@ -17,8 +17,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from nio import AsyncClient, SyncResponse
-
 SPANS: list[tuple[str, float, float, Any]] = []
 INSTANTS: list[tuple[str, float]] = []
 
@@ -50,6 +48,8 @@ def _wrap(owner: type, attr: str, name: str,
 
 
 def _timeline_ids(_client: Any, response: Any) -> list[str] | None:
+    from nio import SyncResponse
+
     if not isinstance(response, SyncResponse):
         return None
     return [ev.event_id for info in response.rooms.join.values()
@@ -64,6 +64,10 @@ def _replied_to(*args: Any, **kwargs: Any) -> str | None:
 def install_nio() -> None:
     """What every nio bot does: parse and validate a response, handle a sync response (decrypt,
     crypto store), send a message."""
+    # nio imported here, not with this module: the bots process must load it as `liaison bots`
+    # does, after bots/runtime/__init__.py (bench/run_liaison.py imports this module first).
+    from nio import AsyncClient
+
     _wrap(AsyncClient, "create_matrix_response", "nio.parse_response",
           lambda *args, **kwargs: (kwargs.get("response_class") or args[1]).__name__)
     _wrap(AsyncClient, "receive_response", "nio.receive_response", _timeline_ids)

@@ -17,8 +17,6 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
-import psycopg
-from psycopg import sql
 
 from bots.common.processes import stop_group
 from bots.synapse_modules.settings import PscLogin
@@ -184,6 +182,11 @@ class WorkerHomeserver(DevHomeserver):
 def ensure_database(url: str) -> None:
     """Create Synapse's PostgreSQL database if missing, as Synapse needs it: UTF8, C collation
     (from template0)."""
+    # psycopg here, not with the module: `liaison bots` imports this module (bots/cli.py) and
+    # on SQLite would load the driver for nothing (~10 MiB resident, issue 17).
+    import psycopg
+    from psycopg import sql
+
     parts = urlsplit(url)
     name = parts.path.strip("/")
     admin = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
@@ -195,6 +198,9 @@ def ensure_database(url: str) -> None:
 
 
 def drop_database(url: str) -> None:
+    import psycopg
+    from psycopg import sql
+
     parts = urlsplit(url)
     admin = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
     with psycopg.connect(admin, autocommit=True) as conn:
