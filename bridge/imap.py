@@ -16,6 +16,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,11 +91,10 @@ class Mailbox:
                 pass
             finally:
                 self._idling.release()
-        try:
+        with suppress(*MailboxError, AttributeError):
             client.socket().shutdown(socket.SHUT_RDWR)  # wakes the thread blocked reading it
+        with suppress(*MailboxError, AttributeError):
             client.shutdown()
-        except (*MailboxError, AttributeError):
-            pass
 
     @property
     def _c(self) -> IMAPClient:
