@@ -12,9 +12,11 @@ next IDLE. So such a notice, kept by imaplib, ends the wait at once; a search an
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +27,10 @@ from bots.config import MssanteConfig
 from bridge.tls import context
 
 TIMEOUT = 60.0  # seconds a single IMAP command may take before the connection is dropped
+# Seconds closing waits for the server (the IDLE thread's DONE, then LOGOUT) before it drops the
+# connection: a server that hung or was cut off without a reset must not hold a stopping bridge
+# for TIMEOUT, twice.
+CLOSE_WAIT = 5.0
 MailboxError = (IMAPClientError, OSError)  # what a connection can fail with: reconnect
 
 
@@ -41,7 +47,8 @@ class Mailbox:
         self.client: IMAPClient | None = None
         self.uidvalidity = 0
         # IDLE runs in a thread that a stopping bridge cannot interrupt: closing waits for it
-        # (at most a one-second slice once woken) instead of talking over it.
+        # (a one-second slice once woken, then DONE's answer) instead of talking over it, for
+        # CLOSE_WAIT at most.
         self._idling = threading.Lock()
 
     def connect(self, token: str | None = None, crls: Path | None = None) -> int:
@@ -70,16 +77,24 @@ class Mailbox:
         return self.uidvalidity
 
     def close(self) -> None:
-        with self._idling:
-            self._close()
-
-    def _close(self) -> None:
-        if self.client is not None:
+        """Log out, within CLOSE_WAIT; past it (no answer to DONE or LOGOUT), the connection is
+        dropped, which also ends a read the IDLE thread still waits on."""
+        client, self.client = self.client, None
+        if client is None:
+            return
+        if self._idling.acquire(timeout=CLOSE_WAIT):
             try:
-                self.client.logout()
+                client.socket().settimeout(CLOSE_WAIT)
+                client.logout()
+                return
             except (*MailboxError, AttributeError):
                 pass
-            self.client = None
+            finally:
+                self._idling.release()
+        with suppress(*MailboxError, AttributeError):
+            client.socket().shutdown(socket.SHUT_RDWR)  # wakes the thread blocked reading it
+        with suppress(*MailboxError, AttributeError):
+            client.shutdown()
 
     @property
     def _c(self) -> IMAPClient:

@@ -127,6 +127,52 @@ class Bridged:
         return await who.wait_for(match, timeout=45)
 
 
+class Relay:
+    """A TCP relay to a server that can stop passing bytes, both ways (`freeze`): a server that
+    hangs, or a network cut with no reset, as the client sees it. TLS goes through untouched."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.target = host, port
+        self.port = 0
+        self._flowing = asyncio.Event()
+        self._flowing.set()
+        self._pipes: set[asyncio.Task[None]] = set()
+        self._server: asyncio.Server | None = None
+
+    def freeze(self) -> None:
+        self._flowing.clear()
+
+    async def __aenter__(self) -> Relay:
+        self._server = await asyncio.start_server(self._connection, self.host, 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        for pipe in self._pipes:
+            pipe.cancel()
+        await asyncio.gather(*self._pipes, return_exceptions=True)
+
+    async def _connection(self, client_r: asyncio.StreamReader,
+                          client_w: asyncio.StreamWriter) -> None:
+        server_r, server_w = await asyncio.open_connection(self.host, self.target)
+        pipes = {asyncio.create_task(self._copy(client_r, server_w)),
+                 asyncio.create_task(self._copy(server_r, client_w))}
+        self._pipes |= pipes
+        try:
+            await asyncio.wait(pipes, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for writer in (client_w, server_w):
+                writer.close()
+
+    async def _copy(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while data := await reader.read(65536):
+            await self._flowing.wait()  # frozen: held, never passed on
+            writer.write(data)
+            await writer.drain()
+
+
 def mail(sender: str, subject: str, text: str = "Bonjour,\nvoici le courrier.\n",
          **headers: str) -> EmailMessage:
     msg = EmailMessage()
@@ -140,9 +186,10 @@ def mail(sender: str, subject: str, text: str = "Bonjour,\nvoici le courrier.\n"
 
 
 async def bridged(make_bot: Any, make_clinician: Any, servers: MailServers, tmp_path: Path, *,
-                  smtp_port: int | None = None, others: tuple[tuple[str, str], ...] = (),
+                  smtp_port: int | None = None, imap_port: int | None = None, others: tuple[tuple[str, str], ...] = (),
                   psc: Psc | None = None, **overrides: Any) -> Bridged:
-    """`smtp_port`: where the bridge sends (default: Postfix's submission port); `others`:
+    """`smtp_port`: where the bridge sends (default: Postfix's submission port), `imap_port`
+    where it reads (default: Dovecot's); `others`:
     more team members (user ID, role) that join by themselves (an Element client); `psc`: the
     mailbox is an ORG one that logs in with this provider's tokens (XOAUTH2), not an
     applicative one with its certificate; `overrides`: `mssante` settings of the test's own (the
@@ -167,7 +214,7 @@ async def bridged(make_bot: Any, make_clinician: Any, servers: MailServers, tmp_
         return MailServerConfig(host, port, "starttls", servers.ca_file, cert, cert_key)
 
     settings = MssanteConfig(
-        mailbox=mailbox, careteam_account="", imap=server(servers.imap_host, servers.imap_port),
+        mailbox=mailbox, careteam_account="", imap=server(servers.imap_host, imap_port or servers.imap_port),
         smtp=server(servers.smtp_host, smtp_port or servers.submission_port),
         trust_list=str(trust), oauth=oauth, crls=(str(crl),), **{"recheck_seconds": 5, **overrides})
     shared = {"database": database, "data_keys": (key,)}

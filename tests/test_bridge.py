@@ -22,12 +22,12 @@ from nio import RoomMessageNotice
 from sqlalchemy import select
 
 from bots.devstack.homeserver import free_port
-from bridge import bot, sending, sources
+from bridge import bot, imap, sending, sources
 from bridge.inbound import parse
 from bridge.models import InboundRow, MailboxLogin, MailboxState, OutboundRow
 from bridge.receiving import Receiving
 from bridge.xdm import Document, build_package
-from tests.bridge_helpers import bridged, mail
+from tests.bridge_helpers import Relay, bridged, mail
 from tests.careteam_helpers import INS
 from tests.element_helpers import run_element_client
 from tests.mail_helpers import wait_for_mail
@@ -400,6 +400,24 @@ async def test_a_hostile_mail_or_subject_is_set_aside_and_the_bridge_goes_on(
                 "ERROR"]
     assert failures and all(r.exc_info is None and "a bug" not in str(vars(r))
                             for r in failures)
+
+
+async def test_the_bridge_stops_promptly_when_its_imap_server_stops_answering(
+        make_bot, make_clinician, mail_servers, tmp_path):
+    """A server that no longer answers (hung, or cut off with no reset) while the watcher
+    idles: stopping waits a few seconds for it, not the 60 s of an IMAP command's timeout
+    (once to end the IDLE, once more to log out)."""
+    async with Relay(mail_servers.imap_host, mail_servers.imap_port) as relay:
+        b = await bridged(make_bot, make_clinician, mail_servers, tmp_path,
+                          imap_port=relay.port)
+        b.deliver(mail(b.gp, f"Avant [{b.reference}]"))
+        await b.posted(b.nurse, b.room_id, "Avant")
+        await _until(lambda: _inbox_empty(b), "the mail moved once posted")
+        await asyncio.sleep(1)  # the watcher back in IDLE
+        relay.freeze()
+        started = time.monotonic()
+        await b.bridge.stop()
+        assert time.monotonic() - started < imap.CLOSE_WAIT * 2 + 3
 
 
 async def test_a_new_uidvalidity_or_a_dropped_connection_loses_and_repeats_nothing(
