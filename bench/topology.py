@@ -26,7 +26,8 @@ seconds each, the order alternating), the other side idle meanwhile, so drift hi
 During each phase: the CPU of every process (Synapse's, nginx, PostgreSQL's backends, Redis, the
 bots, this driver) in % of one core, the whole machine's busy %, and each process's memory at
 the end (PSS: shared pages split among the processes sharing them). The clinicians' nio store is
-in memory and caches two answers (LoadStore): the load generator must not be what saturates. Target (issue 17): the workers carry at least 1.5x the single process's
+in memory and answers trust from the device (LoadStore): the load generator must not be what
+saturates. Target (issue 17): the workers carry at least 1.5x the single process's
 sustained commands/s on this machine, with an answer p99 no worse. Figures printed and written to
 docs/PERFORMANCE.md (section "Scale: ...") unless `--no-doc`. `make bench` runs it last.
 """
@@ -50,8 +51,7 @@ from urllib.parse import urlsplit
 
 import psutil
 import yaml
-from nio.crypto import OlmDevice
-from nio.store import SqliteMemoryStore, SqliteStore
+from nio.store import SqliteMemoryStore
 
 from bench.lib import harness, report, tables
 from bots.devstack.clinician import Clinician
@@ -62,6 +62,7 @@ from bots.devstack.homeserver import (
     ensure_database,
     free_port,
 )
+from bots.runtime.cryptostore import CryptoStore
 from bots.runtime.vault import Vault
 from bots.synapseconf import Process
 
@@ -109,40 +110,13 @@ class BenchWorkers(WorkerHomeserver):
         return processes
 
 
-class LoadStore(SqliteStore):
-    """The clinicians' nio store: in memory, remembering two answers nio asks it for over and
-    over, each a database query (per decrypted message: is the sender's device verified? per
-    sync: save the encrypted rooms). Measured with nio's own store, those queries made the
-    clinicians the busiest process on the machine, which would cap the load before Synapse.
-    (Not a SqliteMemoryStore subclass: nio builds that one only if it is that very class.)"""
+class LoadStore(CryptoStore):
+    """The clinicians' nio store: the bots' own (bots/runtime/cryptostore.py: no database query
+    per decrypted message, nor per sync), in memory. With nio's SqliteStore those queries made
+    the clinicians the busiest process of a phase, which would have capped the load before
+    Synapse did. (In memory: nio builds its SqliteMemoryStore only if it is that very class.)"""
 
     _create_database = SqliteMemoryStore._create_database
-
-    def __post_init__(self) -> None:
-        self._verified: dict[tuple[str, str], bool] = {}
-        self._encrypted: set[str] = set()
-        super().__post_init__()
-
-    def is_device_verified(self, device: OlmDevice) -> bool:
-        key = (device.user_id, device.id)
-        if key not in self._verified:
-            self._verified[key] = super().is_device_verified(device)
-        return self._verified[key]
-
-    def verify_device(self, device: OlmDevice) -> bool:
-        changed = super().verify_device(device)
-        self._verified.pop((device.user_id, device.id), None)  # after: super() asks too
-        return changed
-
-    def unverify_device(self, device: OlmDevice) -> bool:
-        changed = super().unverify_device(device)
-        self._verified.pop((device.user_id, device.id), None)  # after: super() asks too
-        return changed
-
-    def save_encrypted_rooms(self, rooms: Any) -> None:
-        if not set(rooms) <= self._encrypted:
-            super().save_encrypted_rooms(rooms)
-            self._encrypted |= set(rooms)
 
 
 @dataclass
