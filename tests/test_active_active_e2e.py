@@ -319,7 +319,7 @@ FOLLOWUP = ("careteam", "discharge", "followup")
 MORNING_ROOMS = 10  # as many as Synapse lets one user create at once (rc_room_creation)
 TASK = re.compile(r"étape (\d+) du suivi")
 # The steps fall due this long after they are seeded: both processes started and in the rooms.
-LEAD = 25
+LEAD = 30
 
 
 def patient_rooms(database: str, vault: Vault, account: str, room_ids: list[str],
