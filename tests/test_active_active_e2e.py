@@ -2,7 +2,8 @@
 clinician (docs/SCALING.md): two devices cross-signed by the one identity, each command of a
 stream answered exactly once, and still when one process stops in the middle of it, or is
 killed (-9, two `liaison bots` OS processes), or dies between sending a reply and marking it;
-the invite, which both processes see, joined once."""
+the invite, which both processes see, joined once; a morning's RH30 steps, due at one instant in
+many rooms, each posted once though the process sending them is killed (-9) midway."""
 
 from __future__ import annotations
 
