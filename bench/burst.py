@@ -39,12 +39,13 @@ import asyncio
 import json
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version
 
 import psutil
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.orm import Session
 
 from bench.followup import STEPS, ZONE, Database, FollowupBench
@@ -94,36 +95,45 @@ class Results:
 
 
 def seed(db: Database, vault: Vault, account: str, per_room: int, due: datetime) -> list[str]:
-    """Per real patient room a follow-up plan and `per_room` steps due at `due`, with their
-    pending jobs (payload sealed as JobScheduler.schedule does): the rooms."""
+    """Per real patient room a follow-up plan and `per_room` steps due at `due` (`seed_steps`):
+    the rooms."""
     assert db.engine is not None
-    today = due.astimezone(ZONE).date()
     with db.engine.begin() as conn:
         rooms = conn.execute(select(CareRoom.id, CareRoom.room_id).where(
             CareRoom.account == account, CareRoom.kind == "patient",
             CareRoom.status == "open").order_by(CareRoom.id)).all()
-        plans = conn.execute(insert(FollowupPlan).returning(
-            FollowupPlan.id, sort_by_parameter_order=True), [{
-                "account": account, "care_room_id": row_id, "room_id": room_id,
-                "schedule": "rh30-default", "status": "active", "discharged_on": today,
-                "risk": "eleve", "conditions": "", "ward": api.WARD, "language": "fr",
-                "started_by": account, "created_at": due} for row_id, room_id in rooms]
-        ).scalars().all()
-        steps, jobs = [], []
-        for plan in plans:
-            for step in PER_ROOM[:per_room]:
-                key = f"followup:{plan}:{step}:1"
-                steps.append({"plan_id": plan, "step": step, "day": today, "state": "planned",
-                              "attempts": 0,
-                              "note": vault.seal({}, FollowupStep.bind("note", plan, step))})
-                jobs.append({
-                    "account": account, "kind": STEP, "key": key, "due_at": due,
-                    "timezone": ZONE.key, "state": "pending", "late": False,
-                    "payload": vault.seal({"plan": plan, "step": step, "attempt": 1},
-                                          ScheduledJob.bind("payload", account, STEP, key))})
-        conn.execute(insert(FollowupStep), steps)
-        conn.execute(insert(ScheduledJob), jobs)
+        seed_steps(conn, vault, account, [(row_id, room_id) for row_id, room_id in rooms],
+                   per_room, due)
     return [room_id for _, room_id in rooms]
+
+
+def seed_steps(conn: Connection, vault: Vault, account: str, rooms: Sequence[tuple[int, str]],
+               per_room: int, due: datetime) -> None:
+    """Per patient room (care room ID, Matrix room ID) a follow-up plan and `per_room` of its
+    steps due at `due`, with their pending jobs (payload sealed as JobScheduler.schedule does);
+    also the morning burst of tests/test_active_active_e2e.py."""
+    today = due.astimezone(ZONE).date()
+    plans = conn.execute(insert(FollowupPlan).returning(
+        FollowupPlan.id, sort_by_parameter_order=True), [{
+            "account": account, "care_room_id": row_id, "room_id": room_id,
+            "schedule": "rh30-default", "status": "active", "discharged_on": today,
+            "risk": "eleve", "conditions": "", "ward": api.WARD, "language": "fr",
+            "started_by": account, "created_at": due} for row_id, room_id in rooms]
+    ).scalars().all()
+    steps, jobs = [], []
+    for plan in plans:
+        for step in PER_ROOM[:per_room]:
+            key = f"followup:{plan}:{step}:1"
+            steps.append({"plan_id": plan, "step": step, "day": today, "state": "planned",
+                          "attempts": 0,
+                          "note": vault.seal({}, FollowupStep.bind("note", plan, step))})
+            jobs.append({
+                "account": account, "kind": STEP, "key": key, "due_at": due,
+                "timezone": ZONE.key, "state": "pending", "late": False,
+                "payload": vault.seal({"plan": plan, "step": step, "attempt": 1},
+                                      ScheduledJob.bind("payload", account, STEP, key))})
+    conn.execute(insert(FollowupStep), steps)
+    conn.execute(insert(ScheduledJob), jobs)
 
 
 def burst_rows(db: Database, account: str, since: datetime) -> list[OutboxMessage]:

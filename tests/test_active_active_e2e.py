@@ -2,31 +2,39 @@
 clinician (docs/SCALING.md): two devices cross-signed by the one identity, each command of a
 stream answered exactly once, and still when one process stops in the middle of it, or is
 killed (-9, two `liaison bots` OS processes), or dies between sending a reply and marking it;
-the invite, which both processes see, joined once."""
+the invite, which both processes see, joined once; a morning's RH30 steps, due at one instant in
+many rooms, each posted once though the process sending them is killed (-9) midway."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+import re
 import secrets
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
 import pytest
 import yaml
-from nio import RoomMemberEvent
-from sqlalchemy import select
+from nio import RoomMemberEvent, RoomMessageNotice
+from sqlalchemy import create_engine, insert, select
 
+from bench.burst import PER_ROOM, seed_steps
+from bots.common.models import CareRoom, TeamMember
+from bots.devstack.clinician import Clinician
 from bots.devstack.homeserver import DevHomeserver
+from bots.devstack.patients import patient
+from bots.followup.bot import STEP
 from bots.runtime.crosssigning import cross_signed_devices, master_key_of, query_keys
 from bots.runtime.models import OutboxMessage
-from bots.runtime.store import OUTBOX_LEASE
+from bots.runtime.store import OUTBOX_LEASE, migrate
 from bots.runtime.vault import Vault
 from tests.conftest import BOT_PREFIX, BotFactory, BotHandle, ClinicianFactory, unique
 
@@ -200,9 +208,11 @@ class BotsProcess:
                 await self.wait()
 
 
-async def two_processes(homeserver: DevHomeserver, database: str,
-                        folder: Path) -> tuple[str, BotsProcess, BotsProcess]:
-    """One bot account served by two `liaison bots` processes (instances a and b)."""
+async def two_processes(homeserver: DevHomeserver, database: str, folder: Path,
+                        bots: Sequence[str] = (), *,
+                        start: bool = True) -> tuple[str, BotsProcess, BotsProcess]:
+    """One bot account running `bots` served by two `liaison bots` processes (instances a and
+    b), started unless `start` is False (the caller seeds the database first)."""
     localpart, password = unique(BOT_PREFIX), secrets.token_urlsafe(12)
     user_id = await homeserver.register(localpart, password)
     config = folder / "liaison.yaml"
@@ -210,33 +220,40 @@ async def two_processes(homeserver: DevHomeserver, database: str,
         "homeserver": homeserver.url, "data_dir": str(folder / "data"), "database": database,
         "data_keys": [Vault.new_key()], "language": "fr", "log_level": "INFO",
         "allowed_servers": [homeserver.server_name],
-        "accounts": [{"user_id": user_id, "password": password}]}))
+        "accounts": [{"user_id": user_id, "password": password, "bots": list(bots)}]}))
     a, b = (BotsProcess(config, name, folder / "data" / localpart / "instances" / name /
                         "status.json") for name in ("a", "b"))
-    # One after the other: the first makes the account's cross-signing identity, the second's
-    # device is signed by it.
-    await a.start()
-    await b.start()
+    if start:
+        # One after the other: the first makes the account's cross-signing identity, the
+        # second's device is signed by it.
+        await a.start()
+        await b.start()
     return user_id, a, b
 
 
 STREAM, BURST = 40, 10
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-async def when_sending(database: str, account: str, owner: str,
-                       then: Callable[[], None]) -> float:
-    """`then()` the moment `owner` is sending an outbox row (its device stamped before the PUT,
-    not marked sent yet); when (time.time())."""
+async def when_sending(database: str, account: str, kills: Mapping[str, Callable[[], None]],
+                       *, sent: int = 0, since: datetime = EPOCH) -> tuple[str, float]:
+    """The moment one of `kills`' processes (by instance) is sending an outbox row (its device
+    stamped before the PUT, not marked sent yet), once at least `sent` of the account's rows
+    written since `since` are sent, its `kills` called: which process, and when (time.time())."""
     async with await psycopg.AsyncConnection.connect(database.replace("+psycopg", ""),
                                                      autocommit=True) as conn:
         for _ in range(4000):
-            if await (await conn.execute(
-                    "SELECT 1 FROM outbox WHERE account = %s AND owner = %s "
-                    "AND state = 'pending' AND device IS NOT NULL", (account, owner))).fetchone():
-                then()
-                return time.time()
+            row = await (await conn.execute(
+                "SELECT owner FROM outbox WHERE account = %(account)s AND owner = ANY(%(owners)s) "
+                "AND state = 'pending' AND device IS NOT NULL AND (SELECT count(*) FROM outbox "
+                "WHERE account = %(account)s AND state = 'sent' AND created_at >= %(since)s) "
+                ">= %(sent)s LIMIT 1", {"account": account, "owners": list(kills), "sent": sent,
+                                        "since": since})).fetchone()
+            if row:
+                kills[row[0]]()
+                return row[0], time.time()
             await asyncio.sleep(0.005)
-    raise AssertionError(f"{owner} sent no outbox row in 20 s")
+    raise AssertionError(f"{', '.join(kills)} sent no outbox row in 20 s")
 
 
 async def test_a_process_killed_mid_stream_each_command_answered_once(
@@ -261,9 +278,9 @@ async def test_a_process_killed_mid_stream_each_command_answered_once(
         # A burst that a alone handles (b paused a moment), and a killed the moment it sends an
         # answer: its PUT under way or done, the row not marked sent.
         b.pause()
-        kill = asyncio.create_task(when_sending(pg_database, user_id, "a", a.kill))
+        kill = asyncio.create_task(when_sending(pg_database, user_id, {"a": a.kill}))
         await stream(range(STREAM // 2, STREAM // 2 + BURST), 0)
-        killed_at = await kill
+        _, killed_at = await kill
         await a.wait()
         b.resume()
         await stream(range(STREAM // 2 + BURST, STREAM), 0.25)  # the survivor alone
@@ -293,6 +310,125 @@ async def test_a_process_killed_mid_stream_each_command_answered_once(
               f"last {last.timestamp() - killed_at:.1f} s after the kill; answers after the "
               f"kill: max {max(after):.1f} s")
         assert max(after) < 20
+    finally:
+        await b.stop()
+        await a.stop()
+
+
+# A morning's RH30 steps (bench/burst.py's bots and steps), due at one instant in these rooms.
+FOLLOWUP = ("careteam", "discharge", "followup")
+MORNING_ROOMS = 10  # as many as Synapse lets one user create at once (rc_room_creation)
+TASK = re.compile(r"étape (\d+) du suivi")
+# The steps fall due this long after they are seeded: both processes started and in the rooms.
+LEAD = 30
+
+
+def patient_rooms(database: str, vault: Vault, account: str, room_ids: list[str],
+                  nurse: str, due: datetime) -> None:
+    """These Matrix rooms as the account's open patient rooms, `nurse` their team (the bot
+    shares its keys with the team only), each with a follow-up plan and its steps due at `due`
+    (bench/burst.py's seed_steps)."""
+    engine = create_engine(database)
+    try:
+        with engine.begin() as conn:
+            ids = conn.execute(insert(CareRoom).returning(
+                CareRoom.id, sort_by_parameter_order=True), [{
+                    "account": account, "kind": "patient", "room_id": room_id, "ref": f"T-{k}",
+                    "status": "open", "language": "fr", "created_at": due, "attempts": 0,
+                    "sealed": vault.seal({"identity": patient(k).to_dict()},
+                                         CareRoom.bind("sealed", account, f"T-{k}"))}
+                    for k, room_id in enumerate(room_ids)]).scalars().all()
+            conn.execute(insert(TeamMember), [{
+                "care_room_id": row_id, "user_id": nurse, "role": "IDEC", "desired": "present",
+                "applied": True, "language": "fr", "updated_at": due} for row_id in ids])
+            seed_steps(conn, vault, account, list(zip(ids, room_ids, strict=True)),
+                       len(PER_ROOM), due)
+    finally:
+        engine.dispose()
+
+
+def step_reminders(doc: Clinician, account: str) -> dict[tuple[str, int], list[str]]:
+    """The bot's step reminders the clinician decrypted, by room and step: their event IDs."""
+    found: dict[tuple[str, int], list[str]] = {}
+    for room_id, ev in doc.timeline:
+        if ev.sender == account and isinstance(ev, RoomMessageNotice) and \
+                ev.body.startswith("📞") and (step := TASK.search(ev.body)):
+            found.setdefault((room_id, int(step[1])), []).append(ev.event_id)
+    return found
+
+
+async def test_a_process_killed_mid_burst_each_step_posted_once(
+        homeserver: DevHomeserver, make_clinician: ClinicianFactory, pg_database: str,
+        tmp_path: Path) -> None:
+    """Two `liaison bots` processes time the same morning: RH30 steps due at one instant in many
+    patient rooms, both firing and sending them, and one SIGKILLed while it sends, once some
+    reminders are out. Each step's reminder reaches its room once, within the lease, and the
+    database has each step's job fired, the step posted and its message sent, once."""
+    user_id, a, b = await two_processes(homeserver, pg_database, tmp_path, FOLLOWUP,
+                                        start=False)
+    doc = await make_clinician()
+    # Invited before either process runs: each joins them at its first sync.
+    rooms = list(await asyncio.gather(*(doc.create_room(invite=[user_id])
+                                        for _ in range(MORNING_ROOMS))))
+    await asyncio.to_thread(migrate, pg_database)
+    due = datetime.fromtimestamp(int(time.time()) + LEAD, UTC)
+    keys = yaml.safe_load(a.config.read_text())["data_keys"]
+    await asyncio.to_thread(patient_rooms, pg_database, Vault(keys), user_id, rooms,
+                            doc.user_id, due)
+    expected = {(room_id, step): 1 for room_id in rooms for step in PER_ROOM}
+    began = time.time()
+    try:
+        await a.start()
+        await b.start()
+        for room_id in rooms:
+            await doc.wait_joined(room_id, user_id)
+        ready = time.time()
+        assert ready < due.timestamp() - 1, f"ready {ready - began:.0f} s after the seeding: " \
+            "the steps came due before, a longer LEAD"
+        await asyncio.sleep(due.timestamp() - time.time())
+        killed, killed_at = await when_sending(pg_database, user_id, {"a": a.kill, "b": b.kill},
+                                               sent=len(expected) // 4, since=due)
+        await (a if killed == "a" else b).wait()
+        # The dead one's messages go out once their lease runs out and the survivor's next
+        # renewal takes them (30 + 10 s); a job it had claimed, not committed, is looked at
+        # again 30 s after the survivor found it held.
+        deadline = killed_at + OUTBOX_LEASE.total_seconds() * 4 / 3 + 10
+        for _ in range(int(deadline - time.time()) * 4):
+            if len(step_reminders(doc, user_id)) >= len(expected):
+                break
+            await asyncio.sleep(0.25)
+        arrived = time.time()
+        # A double of a taken-over message would come within the lease and a renewal.
+        await asyncio.sleep(max(0.0, killed_at + OUTBOX_LEASE.total_seconds() + 15 - time.time()))
+        reminders = step_reminders(doc, user_id)
+        assert {key: len(ids) for key, ids in reminders.items()} == expected
+        with psycopg.connect(pg_database.replace("+psycopg", "")) as conn:
+            jobs = conn.execute("SELECT state, count(*) FROM scheduled_jobs WHERE account = %s "
+                                "AND kind = %s GROUP BY 1", (user_id, STEP)).fetchall()
+            steps = conn.execute(
+                "SELECT s.state, s.attempts, count(*) FROM followup_steps s JOIN followup_plans "
+                "p ON p.id = s.plan_id WHERE p.account = %s GROUP BY 1, 2", (user_id,)).fetchall()
+            sent = conn.execute(
+                "SELECT o.state, o.event_id, o.owner, o.device = d.device_id FROM outbox o "
+                "JOIN bot_devices d ON d.account = o.account AND d.instance = %s "
+                "WHERE o.account = %s AND o.created_at >= %s",
+                (killed, user_id, due)).fetchall()
+        assert jobs == [("fired", len(expected))]
+        assert steps == [("posted", 1, len(expected))]
+        # One message per step, sent, and the one the clinician got.
+        assert sorted(state for state, *_ in sent) == ["sent"] * len(expected)
+        assert sorted(event_id for _, event_id, *_ in sent) == \
+            sorted(event_id for ids in reminders.values() for event_id in ids)
+        # The kill did cut the dead one's sending short: the survivor sent its messages again,
+        # as its device.
+        taken_over = sum(1 for _, _, owner, as_dead in sent if owner != killed and as_dead)
+        assert taken_over >= 1, sent
+        print(f"\nkill -9 mid-burst ({len(expected)} steps in {MORNING_ROOMS} rooms): {killed} "
+              f"killed {killed_at - due.timestamp():.1f} s after the due time, {taken_over} of "
+              f"its messages sent by the survivor as its device; every reminder in "
+              f"{arrived - killed_at:.1f} s after the kill; ready {ready - began:.0f} s after "
+              "the start")
+        assert arrived < deadline
     finally:
         await b.stop()
         await a.stop()
