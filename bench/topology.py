@@ -50,6 +50,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import psutil
+import psycopg
 import yaml
 from nio.store import SqliteMemoryStore
 
@@ -308,8 +309,11 @@ class Bench(harness.Stack):
                 owner, [colleague.user_id, side.bot_id], f"patient {j}")
             return Room(room_id, owner, colleague)
 
+        # A few at a time: Synapse makes rooms one CPU's worth at a time anyway, and a hundred
+        # queued requests outlive nio's 60 s timeout, which it then retries (a second room).
         side.rooms = await gather_limited(
-            [make(owner, colleague, j) for j, (owner, colleague) in enumerate(plan)], 2 * n)
+            [make(owner, colleague, j) for j, (owner, colleague) in enumerate(plan)],
+            args.setup_concurrency)
         assert side.bot is not None
         bot = side.bot
         await gather_limited([
@@ -417,12 +421,19 @@ class Bench(harness.Stack):
         args = self.args
         results = Results(self.sides, args.clinicians, args.rooms, args.lanes, args.phase)
         results.versions = report.versions(None)
-        # Both set up at once (each Synapse on a core of its own, most of the time): the
-        # measured phases that follow take turns.
-        await asyncio.gather(*(self.start_side(side) for side in self.sides))
+        synapse_dbs = [side.synapse_db for side in self.sides]
+        analyzing = asyncio.create_task(analyze_every(synapse_dbs, 30))
+        try:
+            # Both set up at once (each Synapse on a core of its own, most of the time): the
+            # measured phases that follow take turns.
+            await asyncio.gather(*(self.start_side(side) for side in self.sides))
+        finally:
+            analyzing.cancel()
         for round_no in range(args.rounds):
             order = self.sides if round_no % 2 == 0 else self.sides[::-1]
             for side in order:
+                for url in (side.synapse_db, side.bot_db.replace("+psycopg", "")):
+                    await analyze(url)
                 await asyncio.sleep(args.settle)
                 side.phases.append(await self.phase(side, round_no))
         for side in self.sides:
@@ -442,6 +453,21 @@ class Bench(harness.Stack):
             with contextlib.suppress(Exception):
                 drop_database(url.replace("+psycopg", ""))
         await super().close()
+
+
+async def analyze(url: str) -> None:
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        await conn.execute("ANALYZE")
+
+
+async def analyze_every(urls: list[str], period: float) -> None:
+    """What autovacuum would do (it is off on this machine's PostgreSQL): without fresh
+    statistics the planner runs Synapse's recursive auth-chain and state queries as if the tables
+    were empty, and a room took seconds to create by the thousandth (queries of 0.5-1 s)."""
+    while True:
+        await asyncio.sleep(period)
+        for url in urls:
+            await analyze(url)
 
 
 async def claim_sessions(doc: Clinician, users: list[str], timeout: float = 120) -> None:
@@ -580,6 +606,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="commands in flight per side, closed loop (100)")
     parser.add_argument("--phase", type=float, default=60, help="seconds per phase (60)")
     parser.add_argument("--rounds", type=int, default=2, help="phases per side (2)")
+    parser.add_argument("--setup-concurrency", type=int, default=12,
+                        help="rooms made at once per side during the set-up (12)")
     parser.add_argument("--settle", type=float, default=5,
                         help="seconds of rest before each phase (5)")
     parser.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
