@@ -305,12 +305,15 @@ async def wait_joined(doc: Clinician, room_id: str, process: BotProcess, user_id
 
 
 def handler_times(log_file: Path) -> list[float]:
-    """The runtime's own "command handled" timings (ms, from claiming the inbox row to commit)."""
+    """The runtime's own timings of the commands it handled ("event handled" with a command: ms
+    from claiming the inbox row to commit)."""
     values = []
     for line in log_file.read_text(errors="replace").splitlines():
-        if '"command handled"' in line:
+        if '"event handled"' in line:
             with contextlib.suppress(ValueError, KeyError):
-                values.append(float(json.loads(line)["ms"]))
+                record = json.loads(line)
+                if record.get("command"):
+                    values.append(float(record["ms"]))
     return values
 
 
