@@ -85,7 +85,7 @@ test-fast: $(STAMP)
 
 # The peer (matrix-reminder-bot) gets a virtualenv of its own, made by bench/peer.py; the bridge's
 # benchmark runs the real Dovecot and Postfix, as the tests do; the topology's, Synapse's workers
-# behind nginx on this machine's PostgreSQL and Redis (about 20 minutes).
+# behind nginx on this machine's PostgreSQL and Redis (about an hour).
 bench: $(STAMP) mail-packages synapse-packages
 	$(PY) -m bench.roundtrip --trace
 	$(PY) -m bench.cost
