@@ -164,7 +164,8 @@ async def test_a_failing_job_in_a_batch_leaves_only_itself_pending(make_bot, pg_
                                                                    monkeypatch):
     """Jobs due together run `BATCH` per transaction. One that fails rolls its batch back, whose
     jobs then run one by one: the others fire and their effects commit once (here a job planned
-    under a unique key), the failing one stays pending, to fire again at the next start."""
+    under a unique key), the failing one stays pending, tried again later
+    (test_a_job_that_failed_is_tried_again_without_a_restart)."""
     async def flaky(job: JobContext) -> None:
         if job.payload["fail"]:
             raise RuntimeError("this job fails")
@@ -193,3 +194,37 @@ async def test_a_failing_job_in_a_batch_leaves_only_itself_pending(make_bot, pg_
     assert sum(key.startswith("then:") for key in states) == n - 1  # each effect once
     assert {fired_at for key, _, fired_at in rows if key in states and key.startswith("flaky:")} \
         == {now}
+
+
+async def test_a_job_that_failed_is_tried_again_without_a_restart(make_bot, monkeypatch):
+    """A job whose transaction fails for a passing reason (here its first two attempts) is
+    armed again, after RETRY_AFTER then twice that, and fires: it no longer waits, pending, for
+    the process's next start."""
+    attempts: list[datetime] = []
+
+    async def passing(job: JobContext) -> None:
+        attempts.append(job.now)
+        if len(attempts) < 3:
+            raise RuntimeError("the database went away a moment")
+
+    monkeypatch.setattr(scheduler_mod, "RETRY_AFTER", timedelta(seconds=0.3))
+    monkeypatch.setitem(BOTS, "passing", lambda config: Bot("passing",
+                                                            jobs={"test.passing": passing}))
+    bot = await make_bot(bots=("passing",))
+    async with bot.runtime.transaction() as tx:
+        bot.runtime.scheduler.schedule(tx, "test.passing", f"passing:{bot.user_id}",
+                                       datetime.now(PARIS) + timedelta(seconds=0.2), {})
+
+    async def fired() -> str:
+        while True:
+            async with bot.store.transaction(bot.user_id) as tx:
+                state = await tx.session.scalar(select(ScheduledJob.state).where(
+                    ScheduledJob.account == bot.user_id, ScheduledJob.kind == "test.passing"))
+            if state == "fired":
+                return state
+            await asyncio.sleep(0.1)
+
+    assert await asyncio.wait_for(fired(), 10) == "fired"
+    assert len(attempts) == 3
+    # The waits doubled: 0.3 s, then 0.6 s (with the handler's and the timer's own time).
+    assert attempts[2] - attempts[1] >= timedelta(seconds=0.55)

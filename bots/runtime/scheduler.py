@@ -53,6 +53,11 @@ BATCH = 20
 # transaction not yet committed) is skipped, not waited for, and looked at again this much later,
 # in case that process died before committing (its transaction then rolled back: still pending).
 RECHECK_AFTER = timedelta(seconds=30)
+# A job whose transaction failed (the database gone a moment, a pool exhausted, a handler's bug)
+# is tried again this much later, the wait doubling up to RETRY_MAX: it stayed pending until the
+# process restarted, a day's RH30 reminders with it; neither process of two looked at it again.
+RETRY_AFTER = timedelta(seconds=30)
+RETRY_MAX = timedelta(hours=1)
 
 
 def jobs_at_once(connections: int) -> int:
@@ -80,6 +85,7 @@ class JobScheduler:
         self._armed_until: datetime | None = None
         self._turns = asyncio.Semaphore(jobs_at_once(runtime.store.connections))
         self._waiting: list[int] = []  # rows whose timer went off, waiting for a turn
+        self._failures: dict[int, int] = {}  # row ID -> failed attempts in a row
 
     @property
     def account(self) -> str:
@@ -188,20 +194,31 @@ class JobScheduler:
 
     async def _run(self, ids: list[int], now: datetime | None) -> int:
         """Run these jobs in one transaction. If one fails, all are rolled back and run again
-        one by one, each in its own transaction, so only the failing one stays pending (until
-        the next start); the others may thus run twice, as after a crash, but commit once."""
+        one by one, each in its own transaction, so only the failing one stays pending, tried
+        again later (RETRY_AFTER); the others may thus run twice, as after a crash, but commit
+        once."""
         if len(ids) > 1:
             try:
-                return await self._transaction(ids, now)
+                fired = await self._transaction(ids, now)
             except Exception:
                 log.warning("a scheduled job in a batch failed, running them one by one",
                             extra={"job_ids": ids}, exc_info=True)
+            else:
+                for row_id in ids:
+                    self._failures.pop(row_id, None)
+                return fired
         fired = 0
         for row_id in ids:
             try:
                 fired += await self._transaction([row_id], now)
             except Exception:
-                log.exception("scheduled job failed", extra={"job_id": row_id})
+                attempts = self._failures[row_id] = self._failures.get(row_id, 0) + 1
+                retry = min(RETRY_AFTER * 2 ** (attempts - 1), RETRY_MAX)
+                log.exception("scheduled job failed", extra={
+                    "job_id": row_id, "attempts": attempts, "retry_in_s": retry.total_seconds()})
+                self._arm(row_id, utcnow() + retry)
+            else:
+                self._failures.pop(row_id, None)
         return fired
 
     async def _transaction(self, ids: list[int], now: datetime | None) -> int:
