@@ -404,13 +404,16 @@ class Stack:
         return user_id, self.spawn("liaison", [sys.executable, "-m", "bench.run_liaison",
                                                str(spec)], REPO, traced=True)
 
+    def stop_homeservers(self) -> None:
+        self.hs.stop()
+
     async def close(self) -> None:
         for doc in self.clients:
             with contextlib.suppress(Exception):
                 await doc.close()
         for process in self.processes:
             process.stop()
-        self.hs.stop()
+        self.stop_homeservers()
         if self.args.keep:
             log(f"kept {self.tmp}")
         else:
