@@ -83,9 +83,11 @@ async def care_setup(make_bot: BotFactory, make_clinician: ClinicianFactory,
 
 
 async def welcomed(member: Clinician, room_id: str) -> RoomMessageNotice:
-    """The bot's briefing to a member who just joined (decrypted, mentioning them)."""
+    """The bot's briefing to a member who just joined (decrypted, mentioning them). Matched by
+    its opening word: a follow-up reminder mentioning them may come first."""
     event = await member.wait_for(
         lambda r, e: r == room_id and isinstance(e, RoomMessageNotice)
+        and e.body.startswith(("Bienvenue", "Welcome"))
         and member.user_id in e.source["content"]["m.mentions"]["user_ids"], timeout=30)
     assert isinstance(event, RoomMessageNotice)
     return event
