@@ -27,7 +27,6 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from bots.runtime.files import write_private
 
@@ -61,7 +60,7 @@ def _b64decode(text: str) -> bytes:
 
 def _public_key(seed: bytes) -> str:
     public = Ed25519PrivateKey.from_private_bytes(seed).public_key()
-    return _b64encode(public.public_bytes(Encoding.Raw, PublicFormat.Raw))
+    return _b64encode(public.public_bytes_raw())
 
 
 def _dict(value: Any) -> JsonDict:

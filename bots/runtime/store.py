@@ -29,6 +29,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects import registry
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -41,6 +42,9 @@ from sqlalchemy.pool import PoolResetState
 
 from bots.runtime.models import BotDevice, InboxEvent, OutboxMessage, SealOnInsert, SyncState
 from bots.runtime.vault import Vault
+
+# SQLite through aiosqlite, one hop to its thread per statement (bots/runtime/sqlite_driver.py).
+registry.register("sqlite.liaison", "bots.runtime.sqlite_driver", "OneHopDialect")
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 MIGRATION_LOCK = 0x4C69616973_6F6E  # the advisory lock's key while migrating ("Liaison")
@@ -67,7 +71,7 @@ def _driver_url(url: str, *, asynchronous: bool) -> str:
     """The same database through the async drivers (runtime) or the sync ones (Alembic)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return str(parsed.set(drivername="sqlite+aiosqlite" if asynchronous else "sqlite"))
+        return str(parsed.set(drivername="sqlite+liaison" if asynchronous else "sqlite"))
     if parsed.get_backend_name() == "postgresql":
         return str(parsed.set(drivername="postgresql+psycopg"))  # psycopg 3 does both
     return url
