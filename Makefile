@@ -64,7 +64,7 @@ browser-packages:
 WORKERS_TESTS := tests/test_production.py tests/test_e2ee_commands.py tests/test_careteam_rooms.py \
   tests/test_element_interop.py tests/test_discharge_room.py tests/test_followup_room.py \
   tests/test_bridge.py tests/test_adt_applier.py tests/test_adt_room.py tests/test_dashboard.py \
-  tests/test_dashboard_indicators_e2e.py tests/test_dashboard_sso.py
+  tests/test_dashboard_indicators_e2e.py tests/test_dashboard_sso.py tests/test_active_active_e2e.py
 
 run: $(STAMP)
 	$(VENV)/bin/liaison up
