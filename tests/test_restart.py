@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
+import aiohttp
 import pytest
+from aiohttp import web
 
 from bots.registry import BOTS
 from bots.runtime.bot import Bot, CommandContext
 from bots.runtime.commands import described
+from bots.runtime.crosssigning import cross_signed_devices, query_keys
 from bots.runtime.notice import format_html
 from tests.test_e2ee_commands import open_room
 
@@ -106,3 +112,56 @@ async def test_invite_from_disallowed_server_is_refused(make_bot, make_clinician
         await asyncio.sleep(0.2)
     assert state.content.get("membership") == "leave", "the invite must be rejected"
     assert room_id not in bot.runtime.client.rooms
+
+
+@asynccontextmanager
+async def failing_keys_upload(upstream: str, failures: int) -> AsyncIterator[tuple[str, list[int]]]:
+    """A reverse proxy in front of the homeserver whose first `failures` device-key uploads get
+    a 502, as from a load balancer while Synapse restarts; everything else passes through."""
+    statuses: list[int] = []
+
+    async def forward(request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        if request.path.endswith("/keys/upload") and len(statuses) < failures:
+            statuses.append(502)
+            return web.Response(status=502, text="<html>Bad Gateway</html>")
+        if request.path.endswith("/keys/upload"):
+            statuses.append(200)
+        headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
+        async with aiohttp.ClientSession() as session, session.request(
+                request.method, upstream + request.path_qs, data=body, headers=headers) as resp:
+            return web.Response(status=resp.status, body=await resp.read(),
+                                content_type=resp.content_type)
+
+    app = web.Application(client_max_size=2**24)
+    app.router.add_route("*", "/{tail:.*}", forward)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}", statuses
+    finally:
+        await runner.cleanup()
+
+
+async def test_a_failed_device_keys_upload_at_start_is_tried_again(
+        homeserver, make_bot, make_clinician, caplog: pytest.LogCaptureFixture):
+    """The start goes on once the homeserver takes the keys: cross-signed, answering (it used to
+    fail on "device keys not uploaded", the upload's own error unsaid)."""
+    caplog.set_level(logging.WARNING, logger="bots.runtime.runtime")
+    async with failing_keys_upload(homeserver.url, failures=2) as (url, statuses):
+        bot = await make_bot(homeserver=url)
+        assert statuses[:3] == [502, 502, 200]
+        retries = [r for r in caplog.records if r.getMessage() == "device keys upload failed, "
+                   "retrying"]
+        assert len(retries) == 2 and "502" in retries[0].error  # type: ignore[attr-defined]
+        doc = await make_clinician()
+        devices = cross_signed_devices(await query_keys(doc.client, [bot.user_id]), bot.user_id)
+        assert devices == {bot.runtime.client.device_id: True}
+        room_id = await doc.create_room(invite=[bot.user_id])
+        await doc.wait_joined(room_id, bot.user_id)
+        event_id = await doc.send(room_id, "!ping clés")
+        reply = await doc.reply_to(room_id, event_id, bot.user_id)
+        assert reply.body == "pong clés" and reply.decrypted

@@ -23,6 +23,7 @@ from nio import (
     AsyncClientConfig,
     EncryptionError,
     Event,
+    KeysUploadError,
     LoginResponse,
     MegolmEvent,
     MessageDirection,
@@ -181,7 +182,7 @@ class Runtime:
                                        self.client.access_token)
         await exempt_from_rate_limits(self.config, self.user_id, self.client.access_token)
         if self.client.should_upload_keys:
-            await self.client.keys_upload()  # before joining anything, so senders can reach us
+            await self._upload_keys_at_start()
         self.cross_signing = await ensure_cross_signed(
             self.client, password=self.account.password, key_file=self.folder.cross_signing_file,
             secret=bytes.fromhex(self.secrets.cross_signing_secret))
@@ -207,6 +208,23 @@ class Runtime:
         for bot in self.bots:
             for service in bot.services:
                 self._services.append(asyncio.create_task(self._run_service(service)))
+
+    async def _upload_keys_at_start(self) -> None:
+        """The device's keys, before joining anything, so senders can reach it; cross-signing
+        signs them next. A homeserver that fails it (restarting, a proxy's 502) is asked again,
+        as for the first sync, rather than the start failing on keys said to be missing."""
+        backoff = Backoff()
+        while True:
+            try:
+                response = await self.client.keys_upload()
+                if not isinstance(response, KeysUploadError):
+                    return
+                status = getattr(response.transport_response, "status", None)
+                error = f"HTTP {status}: {response}"  # nio's own text may say only "unknown"
+            except (TimeoutError, OSError) as exc:
+                error = repr(exc)
+            log.warning("device keys upload failed, retrying", extra={"error": error})
+            await backoff.wait()
 
     async def _run_service(self, service: Service) -> None:
         try:
