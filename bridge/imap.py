@@ -50,38 +50,57 @@ class Mailbox:
         # (a one-second slice once woken, then DONE's answer) instead of talking over it, for
         # CLOSE_WAIT at most.
         self._idling = threading.Lock()
+        # `client` handed over between a connect still running in its thread and a close.
+        self._handover = threading.Lock()
+        self.closes = 0  # close() calls so far
 
-    def connect(self, token: str | None = None, crls: Path | None = None) -> int:
+    def connect(self, token: str | None = None, crls: Path | None = None, *,
+                closes: int | None = None) -> int:
         """Connect (the server's certificate checked against the CRLs if given), log in (with
         the access token if given), make the bridge's folders, select the inbox; its
-        UIDVALIDITY."""
+        UIDVALIDITY. `closes`: `self.closes` when the caller asked for it. A caller cancelled
+        meanwhile closes the mailbox while this goes on in its thread: the new connection is then
+        logged out here, not left open and unused until the server's own timeout."""
+        closes = self.closes if closes is None else closes
         server = self.settings.imap
         ctx = context(server, crls)
         implicit = server.security == "tls"
         client = IMAPClient(server.host, port=server.port, ssl=implicit, ssl_context=ctx,
                             timeout=TIMEOUT)
-        if not implicit:
-            client.starttls(ctx)
-        if token is not None:  # a PER/ORG mailbox (mssante.oauth)
-            client.oauth2_login(server.username or self.settings.mailbox, token)
-        elif server.password is not None:
-            client.login(server.username or self.settings.mailbox, server.password)
-        else:  # the applicative mailbox: its certificate is its identity
-            client._imap.authenticate("EXTERNAL", lambda _: (server.username or "").encode())
-        for folder in (self.settings.processed_folder, self.settings.quarantine_folder):
-            if not client.folder_exists(folder):
-                client.create_folder(folder)
-        selected = client.select_folder(self.settings.folder)
-        self.client = client
-        self.uidvalidity = int(selected[b"UIDVALIDITY"])
-        return self.uidvalidity
+        try:
+            if not implicit:
+                client.starttls(ctx)
+            if token is not None:  # a PER/ORG mailbox (mssante.oauth)
+                client.oauth2_login(server.username or self.settings.mailbox, token)
+            elif server.password is not None:
+                client.login(server.username or self.settings.mailbox, server.password)
+            else:  # the applicative mailbox: its certificate is its identity
+                client._imap.authenticate("EXTERNAL", lambda _: (server.username or "").encode())
+            for folder in (self.settings.processed_folder, self.settings.quarantine_folder):
+                if not client.folder_exists(folder):
+                    client.create_folder(folder)
+            selected = client.select_folder(self.settings.folder)
+        except BaseException:
+            _drop(client)
+            raise
+        with self._handover:
+            if self.closes == closes:
+                self.client = client
+                self.uidvalidity = int(selected[b"UIDVALIDITY"])
+                return self.uidvalidity
+        self._log_out(client)
+        raise ConnectionAbortedError("the mailbox was closed while it connected")
 
     def close(self) -> None:
+        with self._handover:
+            self.closes += 1
+            client, self.client = self.client, None
+        if client is not None:
+            self._log_out(client)
+
+    def _log_out(self, client: IMAPClient) -> None:
         """Log out, within CLOSE_WAIT; past it (no answer to DONE or LOGOUT), the connection is
         dropped, which also ends a read the IDLE thread still waits on."""
-        client, self.client = self.client, None
-        if client is None:
-            return
         if self._idling.acquire(timeout=CLOSE_WAIT):
             try:
                 client.socket().settimeout(CLOSE_WAIT)
@@ -91,10 +110,7 @@ class Mailbox:
                 pass
             finally:
                 self._idling.release()
-        with suppress(*MailboxError, AttributeError):
-            client.socket().shutdown(socket.SHUT_RDWR)  # wakes the thread blocked reading it
-        with suppress(*MailboxError, AttributeError):
-            client.shutdown()
+        _drop(client)
 
     @property
     def _c(self) -> IMAPClient:
@@ -166,3 +182,11 @@ class Mailbox:
             return False
         finally:
             client.idle_done()
+
+
+def _drop(client: IMAPClient) -> None:
+    """The connection closed without a word to the server."""
+    with suppress(*MailboxError, AttributeError):
+        client.socket().shutdown(socket.SHUT_RDWR)  # wakes a thread blocked reading it
+    with suppress(*MailboxError, AttributeError):
+        client.shutdown()

@@ -88,7 +88,8 @@ class Receiving:
                 if self.login is not None:
                     token = await self.login.access_token(runtime)
                 crls = await self.revocation.current() if self.revocation else None
-                uidvalidity = await asyncio.to_thread(mailbox.connect, token, crls)
+                uidvalidity = await asyncio.to_thread(mailbox.connect, token, crls,
+                                                      closes=mailbox.closes)
                 await self._check_validity(runtime, mailbox, uidvalidity)
                 log.info("mailbox connected", extra={"folder": self.settings.folder})
                 backoff.reset()

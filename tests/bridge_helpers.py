@@ -127,20 +127,38 @@ class Bridged:
         return await who.wait_for(match, timeout=45)
 
 
+def app_mailbox_settings(servers: MailServers) -> MssanteConfig:
+    """A new applicative mailbox on the test mail servers, its certificate its login."""
+    address = f"bal-{secrets.token_hex(4)}@operator.test"
+    cert, key = servers.add_app_mailbox(address)
+
+    def server(host: str, port: int) -> MailServerConfig:
+        return MailServerConfig(host, port, "starttls", servers.ca_file, cert, key)
+
+    return MssanteConfig(mailbox=address, careteam_account="",
+                         imap=server(servers.imap_host, servers.imap_port),
+                         smtp=server(servers.smtp_host, servers.submission_port), trust_list="")
+
+
 class Relay:
-    """A TCP relay to a server that can stop passing bytes, both ways (`freeze`): a server that
-    hangs, or a network cut with no reset, as the client sees it. TLS goes through untouched."""
+    """A TCP relay to a server that can stop passing bytes, both ways (`freeze`, until `thaw`):
+    a server that hangs, or a network cut with no reset, as the client sees it. TLS goes through
+    untouched. `connections`: how many are open through it."""
 
     def __init__(self, host: str, port: int) -> None:
         self.host, self.target = host, port
         self.port = 0
         self._flowing = asyncio.Event()
         self._flowing.set()
+        self.connections = 0
         self._pipes: set[asyncio.Task[None]] = set()
         self._server: asyncio.Server | None = None
 
     def freeze(self) -> None:
         self._flowing.clear()
+
+    def thaw(self) -> None:
+        self._flowing.set()
 
     async def __aenter__(self) -> Relay:
         self._server = await asyncio.start_server(self._connection, self.host, 0)
@@ -157,12 +175,14 @@ class Relay:
     async def _connection(self, client_r: asyncio.StreamReader,
                           client_w: asyncio.StreamWriter) -> None:
         server_r, server_w = await asyncio.open_connection(self.host, self.target)
+        self.connections += 1
         pipes = {asyncio.create_task(self._copy(client_r, server_w)),
                  asyncio.create_task(self._copy(server_r, client_w))}
         self._pipes |= pipes
         try:
             await asyncio.wait(pipes, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            self.connections -= 1
             for writer in (client_w, server_w):
                 writer.close()
 

@@ -27,7 +27,7 @@ from bridge.inbound import parse
 from bridge.models import InboundRow, MailboxLogin, MailboxState, OutboundRow
 from bridge.receiving import Receiving
 from bridge.xdm import Document, build_package
-from tests.bridge_helpers import Relay, bridged, mail
+from tests.bridge_helpers import Relay, app_mailbox_settings, bridged, mail
 from tests.careteam_helpers import INS
 from tests.element_helpers import run_element_client
 from tests.mail_helpers import wait_for_mail
@@ -418,6 +418,36 @@ async def test_the_bridge_stops_promptly_when_its_imap_server_stops_answering(
         started = time.monotonic()
         await b.bridge.stop()
         assert time.monotonic() - started < imap.CLOSE_WAIT * 2 + 3
+
+
+async def test_a_mailbox_closed_while_it_connects_leaves_no_connection_open(mail_servers):
+    """The watcher cancelled (a stopping bridge, the IMAP lock lost) while its connect runs on in
+    a thread: the close that follows comes first, and the connection made after it is logged out
+    there and then, not left logged in and unused until the server's timeout."""
+    settings = app_mailbox_settings(mail_servers)
+    async with Relay(mail_servers.imap_host, mail_servers.imap_port) as relay:
+        settings = replace(settings, imap=replace(settings.imap, port=relay.port))
+        mailbox = imap.Mailbox(settings)
+
+        def through(n: int):  # the connections open through the relay, polled by _until
+            async def check() -> bool:
+                return relay.connections == n
+            return check
+
+        relay.freeze()  # the server slow to greet: the connect waits in its thread
+        connecting = asyncio.ensure_future(
+            asyncio.to_thread(mailbox.connect, closes=mailbox.closes))
+        await _until(through(1), "connecting")
+        await asyncio.to_thread(mailbox.close)  # nothing to close yet
+        relay.thaw()
+        with pytest.raises(ConnectionAbortedError):
+            await connecting
+        assert mailbox.client is None
+        await _until(through(0), "the late connection closed")
+        # The mailbox still connects afterwards, as the watcher's next round does.
+        assert await asyncio.to_thread(mailbox.connect, closes=mailbox.closes) > 0
+        assert mailbox.client is not None and relay.connections == 1
+        await asyncio.to_thread(mailbox.close)
 
 
 async def test_a_new_uidvalidity_or_a_dropped_connection_loses_and_repeats_nothing(

@@ -16,25 +16,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
-from bots.config import MailServerConfig, MssanteConfig
+from bots.config import MssanteConfig
 from bots.devstack.mailservers import MailServers
 from bots.devstack.testca import CertificateAuthority
 from bridge.imap import Mailbox
 from bridge.revocation import CrlUnavailable, Revocation
 from bridge.tls import context
+from tests.bridge_helpers import app_mailbox_settings
 from tests.mail_helpers import message
-
-
-def _settings(servers: MailServers) -> MssanteConfig:
-    address = f"bal-{secrets.token_hex(4)}@operator.test"
-    cert, key = servers.add_app_mailbox(address)
-
-    def server(host: str, port: int) -> MailServerConfig:
-        return MailServerConfig(host, port, "starttls", servers.ca_file, cert, key)
-
-    return MssanteConfig(mailbox=address, careteam_account="",
-                         imap=server(servers.imap_host, servers.imap_port),
-                         smtp=server(servers.smtp_host, servers.submission_port), trust_list="")
 
 
 async def _imap(settings: MssanteConfig, crls: Path) -> None:
@@ -54,7 +43,7 @@ async def _smtp(settings: MssanteConfig, crls: Path) -> None:
 
 async def test_a_revoked_server_certificate_or_a_missing_or_stale_crl_is_refused(
         mail_servers: MailServers, tmp_path: Path) -> None:
-    settings = _settings(mail_servers)
+    settings = app_mailbox_settings(mail_servers)
     ca = mail_servers.ca
     server_cert, _ = ca.server_cert()  # the servers' own, already made
     source = tmp_path / "igc-sante.crl"
