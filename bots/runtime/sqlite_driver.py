@@ -27,7 +27,7 @@ Outcome = tuple[Any, int, int | None, list[Any] | None]
 
 
 def run_statement(connection: sqlite3.Connection, operation: str, parameters: Any,
-         many: bool) -> Outcome:
+                  many: bool) -> Outcome:
     """On aiosqlite's thread: the whole statement, cursor opened and closed."""
     cursor = connection.cursor()
     try:
@@ -75,7 +75,8 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         try:
             # aiosqlite's own queue to its thread, as SQLAlchemy's dialect also uses it
             # (its isolation_level setter): the statement keeps its place among the others.
-            self._outcome = await_(aio._execute(run_statement, aio._conn, operation, parameters, many))
+            self._outcome = await_(aio._execute(run_statement, aio._conn, operation, parameters,
+                                                many))
         except Exception as error:
             self._adapt_connection._handle_exception(error)
         rows = self._outcome[3]
