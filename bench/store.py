@@ -33,7 +33,7 @@ ACCOUNT, ROOM = "@bot:localhost", "!room:localhost"
 
 
 def count_hops(hops: Counter[str]) -> None:
-    """Count every call aiosqlite hands to its thread, by name (cursor, execute, commit…)."""
+    """Count every call aiosqlite hands to its thread, by name (run_statement, commit…)."""
     original = aiosqlite.Connection._execute
 
     async def counting(self: aiosqlite.Connection, fn: Callable[..., Any], *args: Any,

@@ -67,22 +67,18 @@ class Mailbox:
         implicit = server.security == "tls"
         client = IMAPClient(server.host, port=server.port, ssl=implicit, ssl_context=ctx,
                             timeout=TIMEOUT)
-        try:
-            if not implicit:
-                client.starttls(ctx)
-            if token is not None:  # a PER/ORG mailbox (mssante.oauth)
-                client.oauth2_login(server.username or self.settings.mailbox, token)
-            elif server.password is not None:
-                client.login(server.username or self.settings.mailbox, server.password)
-            else:  # the applicative mailbox: its certificate is its identity
-                client._imap.authenticate("EXTERNAL", lambda _: (server.username or "").encode())
-            for folder in (self.settings.processed_folder, self.settings.quarantine_folder):
-                if not client.folder_exists(folder):
-                    client.create_folder(folder)
-            selected = client.select_folder(self.settings.folder)
-        except BaseException:
-            _drop(client)
-            raise
+        if not implicit:
+            client.starttls(ctx)
+        if token is not None:  # a PER/ORG mailbox (mssante.oauth)
+            client.oauth2_login(server.username or self.settings.mailbox, token)
+        elif server.password is not None:
+            client.login(server.username or self.settings.mailbox, server.password)
+        else:  # the applicative mailbox: its certificate is its identity
+            client._imap.authenticate("EXTERNAL", lambda _: (server.username or "").encode())
+        for folder in (self.settings.processed_folder, self.settings.quarantine_folder):
+            if not client.folder_exists(folder):
+                client.create_folder(folder)
+        selected = client.select_folder(self.settings.folder)
         with self._handover:
             if self.closes == closes:
                 self.client = client
@@ -110,7 +106,10 @@ class Mailbox:
                 pass
             finally:
                 self._idling.release()
-        _drop(client)
+        with suppress(*MailboxError, AttributeError):
+            client.socket().shutdown(socket.SHUT_RDWR)  # wakes the thread blocked reading it
+        with suppress(*MailboxError, AttributeError):
+            client.shutdown()
 
     @property
     def _c(self) -> IMAPClient:
@@ -182,11 +181,3 @@ class Mailbox:
             return False
         finally:
             client.idle_done()
-
-
-def _drop(client: IMAPClient) -> None:
-    """The connection closed without a word to the server."""
-    with suppress(*MailboxError, AttributeError):
-        client.socket().shutdown(socket.SHUT_RDWR)  # wakes a thread blocked reading it
-    with suppress(*MailboxError, AttributeError):
-        client.shutdown()

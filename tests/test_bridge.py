@@ -448,6 +448,7 @@ async def test_a_mailbox_closed_while_it_connects_leaves_no_connection_open(mail
         assert await asyncio.to_thread(mailbox.connect, closes=mailbox.closes) > 0
         assert mailbox.client is not None and relay.connections == 1
         await asyncio.to_thread(mailbox.close)
+        await _until(through(0), "logged out")
 
 
 async def test_a_new_uidvalidity_or_a_dropped_connection_loses_and_repeats_nothing(
